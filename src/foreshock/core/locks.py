@@ -1,0 +1,110 @@
+"""PostgreSQL's table-level lock modes, their conflicts and the traffic each one blocks.
+
+Names are exactly those shown in pg_locks.mode. The conflict table is the one in the PostgreSQL
+documentation ("Table-Level Locks", unchanged from 9.x through 17).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class LockMode(IntEnum):
+    # Ordered by strength: a higher value conflicts with at least as much as a lower one.
+    AccessShareLock = 1
+    RowShareLock = 2
+    RowExclusiveLock = 3
+    ShareUpdateExclusiveLock = 4
+    ShareLock = 5
+    ShareRowExclusiveLock = 6
+    ExclusiveLock = 7
+    AccessExclusiveLock = 8
+
+    @classmethod
+    def parse(cls, name: str) -> LockMode:
+        """Accept pg_locks names ('ShareLock') and SQL names ('SHARE', 'access exclusive')."""
+        key = name.strip().replace("_", " ")
+        if key in cls.__members__:
+            return cls[key]
+        compact = "".join(w.capitalize() for w in key.lower().split())
+        if not compact.endswith("Lock"):
+            compact += "Lock"
+        try:
+            return cls[compact]
+        except KeyError:
+            raise ValueError(f"unknown lock mode {name!r}") from None
+
+    @property
+    def sql_name(self) -> str:
+        """The name used in LOCK TABLE ... IN <mode> MODE."""
+        return _SQL_NAMES[self]
+
+    def conflicts_with(self, other: LockMode) -> bool:
+        return other in CONFLICTS[self]
+
+    @property
+    def blocks_reads(self) -> bool:
+        """Plain SELECT takes AccessShareLock."""
+        return self.conflicts_with(LockMode.AccessShareLock)
+
+    @property
+    def blocks_writes(self) -> bool:
+        """INSERT/UPDATE/DELETE/MERGE take RowExclusiveLock."""
+        return self.conflicts_with(LockMode.RowExclusiveLock)
+
+    @property
+    def blocks_ddl(self) -> bool:
+        """Other schema changes, VACUUM, ANALYZE and index builds take ShareUpdateExclusiveLock or stronger."""
+        return self.conflicts_with(LockMode.ShareUpdateExclusiveLock)
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        """Traffic classes this lock blocks, for reports: ('reads', 'writes', 'ddl')."""
+        out = []
+        if self.blocks_reads:
+            out.append("reads")
+        if self.blocks_writes:
+            out.append("writes")
+        if self.blocks_ddl:
+            out.append("ddl")
+        return tuple(out)
+
+    @property
+    def blocks_traffic(self) -> bool:
+        """True when application reads or writes queue behind this lock."""
+        return self.blocks_reads or self.blocks_writes
+
+
+_SQL_NAMES = {
+    LockMode.AccessShareLock: "ACCESS SHARE",
+    LockMode.RowShareLock: "ROW SHARE",
+    LockMode.RowExclusiveLock: "ROW EXCLUSIVE",
+    LockMode.ShareUpdateExclusiveLock: "SHARE UPDATE EXCLUSIVE",
+    LockMode.ShareLock: "SHARE",
+    LockMode.ShareRowExclusiveLock: "SHARE ROW EXCLUSIVE",
+    LockMode.ExclusiveLock: "EXCLUSIVE",
+    LockMode.AccessExclusiveLock: "ACCESS EXCLUSIVE",
+}
+
+_M = LockMode
+CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
+    _M.AccessShareLock: frozenset({_M.AccessExclusiveLock}),
+    _M.RowShareLock: frozenset({_M.ExclusiveLock, _M.AccessExclusiveLock}),
+    _M.RowExclusiveLock: frozenset({_M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}),
+    _M.ShareUpdateExclusiveLock: frozenset(
+        {_M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}
+    ),
+    _M.ShareLock: frozenset(
+        {_M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock,
+         _M.AccessExclusiveLock}
+    ),
+    _M.ShareRowExclusiveLock: frozenset(
+        {_M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock,
+         _M.AccessExclusiveLock}
+    ),
+    _M.ExclusiveLock: frozenset(
+        {_M.RowShareLock, _M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock,
+         _M.ExclusiveLock, _M.AccessExclusiveLock}
+    ),
+    _M.AccessExclusiveLock: frozenset(LockMode),
+}

@@ -1,0 +1,202 @@
+"""The frozen records that flow from the analysis core to rules, reporters and later commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from foreshock.core.locks import LockMode
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A `-- foreshock: ...` comment.
+
+    kind is "ignore" (the next statement), "ignore-file" (the whole file) or "backfill" (marks the next
+    UPDATE/DELETE as a batched backfill for `apply`). rules are rule ids for the ignore kinds; options are
+    key=value pairs for backfill (batch_size=1000, batch_time=0.5s).
+    """
+
+    kind: str
+    line: int
+    column: int
+    rules: tuple[str, ...] = ()
+    reason: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement as written, with its exact 1-based position in its file."""
+
+    path: str
+    index: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    text: str
+    kind: str
+    node: Any = field(default=None, compare=False, hash=False, repr=False)
+    in_do_block: bool = False
+    directives: tuple[Directive, ...] = ()
+
+    @property
+    def ignored_rules(self) -> frozenset[str]:
+        return frozenset(r for d in self.directives if d.kind == "ignore" for r in d.rules)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What one statement does to one table that existed before the migration ran."""
+
+    table: str
+    lock: LockMode
+    rewrite: bool = False
+    scan: bool = False
+    reason: str = ""
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return self.lock.blocked
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "lock": self.lock.name,
+            "rewrite": self.rewrite,
+            "scan": self.scan,
+            "blocks": list(self.blocks),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long a lock is expected to be held at production size, and what that rests on."""
+
+    seconds: float
+    low: float
+    high: float
+    rows: int | None = None
+    bytes: int | None = None
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "low": self.low,
+            "high": self.high,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    path: str
+    line: int
+    column: int
+    statement: int = -1
+    tables: tuple[str, ...] = ()
+    lock: LockMode | None = None
+    fix: str | None = None
+    estimate: Estimate | None = None
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return self.lock.blocked if self.lock is not None else ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "statement": self.statement,
+            "tables": list(self.tables),
+            "lock": self.lock.name if self.lock is not None else None,
+            "blocks": list(self.blocks),
+            "fix": self.fix,
+            "estimate": self.estimate.to_json() if self.estimate is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What the pure analysis needs to know about the target; config.Settings carries one."""
+
+    pg_version: int = 16
+    # Most migration frameworks run each file (revision) in one transaction.
+    assume_transaction: bool = True
+    # timestamp <-> timestamptz is binary-coercible (no rewrite, PG 12+) only when the session TimeZone is UTC.
+    timezone_utc: bool = True
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock a transaction holds on a pre-existing table, from the statement that took it until commit."""
+
+    table: str
+    lock: LockMode
+    acquired_by: int  # statement index (within the file) that first took this mode or stronger
+    # The statement that keeps it held longest: the slowest later statement in the same transaction (a full
+    # rewrite or scan, an unbatched UPDATE), or the acquiring one.
+    longest_holder: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transaction:
+    index: int
+    path: str
+    line: int
+    column: int
+    statements: tuple[int, ...]  # statement indices within the file
+    explicit: bool  # BEGIN ... COMMIT written in the file (False: implied by assume_transaction)
+    locks: tuple[HeldLock, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatementAnalysis:
+    statement: Statement
+    effects: tuple[Effect, ...]
+    transaction: int | None  # index into FileAnalysis.transactions; None when it runs on its own (autocommit)
+    # Locks this transaction already held on pre-existing tables when the statement started.
+    held_before: tuple[HeldLock, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    path: str
+    statements: tuple[StatementAnalysis, ...]
+    transactions: tuple[Transaction, ...]
+    errors: tuple[Any, ...] = ()  # InputError instances: the file was (partly) not analysable
+    file_directives: tuple[Directive, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything `check` produced for one run: analyses, findings and the inputs it could not analyse."""
+
+    files: tuple[FileAnalysis, ...]
+    findings: tuple[Finding, ...]
+    errors: tuple[Any, ...]  # InputError / ConfigError instances, each printed as one line
+    pg_version: int
+    size_blind: bool = True
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        return 1 if any(f.severity == "error" for f in self.findings) else 0
