@@ -1,0 +1,5 @@
+"""The PostgreSQL boundary: connections with safe session settings, and error translation."""
+
+from foreshock.pg.connect import SessionSettings, connect, redact_dsn, translate_error
+
+__all__ = ["SessionSettings", "connect", "redact_dsn", "translate_error"]

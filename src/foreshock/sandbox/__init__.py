@@ -1,0 +1,1 @@
+"""See ../../../README.md and DESIGN.md for this package's role."""

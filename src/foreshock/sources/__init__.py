@@ -1,0 +1,1 @@
+"""Where migrations come from: SQL files and directories, Alembic and Django projects."""
