@@ -49,7 +49,9 @@ class ParsedFile:
     file_directives: tuple[Directive, ...]
 
 
-_DIRECTIVE = re.compile(r"^\s*(?:--|/\*)\s*foreshock\s*:\s*(?P<body>.*?)\s*(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL)
+_DIRECTIVE = re.compile(
+    r"^\s*(?:--|/\*)\s*foreshock\s*:\s*(?P<body>.*?)\s*(?:\*/)?\s*$", re.IGNORECASE | re.DOTALL
+)
 _COMMENT_KINDS = ("SQL_COMMENT", "C_COMMENT")
 _SEMICOLON = "ASCII_59"
 
@@ -69,7 +71,9 @@ def parse_directive(comment: str, line: int, column: int, path: str) -> Directiv
         body, reason = (part.strip() for part in body.split("--", 1))
     words = body.replace(",", " ").split()
     if not words:
-        raise InputError("empty foreshock directive; write `-- foreshock: ignore RULE -- reason`", path, line, column)
+        raise InputError(
+            "empty foreshock directive; write `-- foreshock: ignore RULE -- reason`", path, line, column
+        )
     kind = words[0].lower()
     if kind in ("ignore", "ignore-file"):
         rules = tuple(w for w in words[1:])
@@ -95,6 +99,12 @@ def parse_directive(comment: str, line: int, column: int, path: str) -> Directiv
 
 def _message(err: pgparser.ParseError) -> str:
     msg = str(err.args[0]) if err.args else str(err)
+    # The "at or near" excerpt can span lines (an unterminated string runs to the end of the file); a
+    # message must stay on one line, so fold white space and shorten the excerpt.
+    msg = " ".join(msg.split())
+    m = re.match(r'^(.*at or near ")(.*)(")$', msg)
+    if m and len(m.group(2)) > 40:
+        msg = m.group(1) + m.group(2)[:37] + '..."'
     return msg
 
 
@@ -210,9 +220,7 @@ def _parse_pieces(
     depth = 0
     prev_name = ""
     for t in tokens:
-        if t.name == "ATOMIC" and prev_name == "BEGIN_P":
-            depth += 1
-        elif depth and t.name == "CASE":
+        if (t.name == "ATOMIC" and prev_name == "BEGIN_P") or (depth and t.name == "CASE"):
             depth += 1
         elif depth and t.name == "END_P":
             depth -= 1
@@ -243,7 +251,9 @@ def _parse_pieces(
     return chunks
 
 
-def _directive_at(text: str, tok: Any, index: LineIndex, path: str, errors: list[InputError]) -> Directive | None:
+def _directive_at(
+    text: str, tok: Any, index: LineIndex, path: str, errors: list[InputError]
+) -> Directive | None:
     line, col = index.position(tok.start)
     try:
         return parse_directive(text[tok.start : tok.end + 1], line, col, path)
@@ -296,7 +306,11 @@ def _do_block_statements(
     body_offset = text.find(body, start)
     if body_offset < 0:
         body_offset = start
-    wrapper = "CREATE FUNCTION pg_temp.foreshock_do() RETURNS void LANGUAGE plpgsql AS $foreshock_do$" + body + "$foreshock_do$"
+    wrapper = (
+        "CREATE FUNCTION pg_temp.foreshock_do() RETURNS void LANGUAGE plpgsql AS $foreshock_do$"
+        + body
+        + "$foreshock_do$"
+    )
     try:
         tree = json.loads(pgparser.parse_plpgsql_json(wrapper))
     except pgparser.ParseError as err:
