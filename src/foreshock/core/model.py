@@ -12,6 +12,24 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
 @dataclass(frozen=True)
+class OpaqueCode:
+    """Code a migration framework runs that is not SQL (Django RunPython): foreshock cannot see what it does.
+
+    line is its line in the unit's path (the operation); text_line is the line of the unit's text at which it
+    runs (a SQL comment marks the spot), so the transaction it runs in and the locks held then are known.
+    full_table lists tables it visibly walks row by row in full (`for x in Model.objects.all(): x.save()`,
+    `Model.objects.update(...)`), read from the function's syntax tree; empty when no such loop is seen.
+    """
+
+    kind: str
+    name: str
+    line: int
+    text_line: int
+    full_table: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class MigrationUnit:
     """One migration as SQL text.
 
@@ -31,6 +49,7 @@ class MigrationUnit:
     line_map: dict[int, int] | None = field(default=None, compare=False)
     transactional: bool | None = None
     history: bool = False
+    opaque: tuple[OpaqueCode, ...] = field(default=(), compare=False)
 
     def source_line(self, line: int) -> int:
         if self.line_map is None:
