@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["golden_plugin"]
+
 
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:

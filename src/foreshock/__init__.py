@@ -1,8 +1,46 @@
-"""foreshock: know what a PostgreSQL migration will do to production before it runs there."""
+"""foreshock: know what a PostgreSQL migration will do to production before it runs there.
+
+    import foreshock
+    result = foreshock.check(["migrations/"], foreshock.load_config())
+    result.exit_code, result.findings, result.files, result.errors
+"""
 
 from __future__ import annotations
 
-from foreshock.errors import ForeshockError
+from typing import TYPE_CHECKING, Any
+
+from foreshock.errors import ConfigError, ForeshockError, InputError
 
 __version__ = "0.1.0"
-__all__ = ["ForeshockError", "__version__"]
+__all__ = [
+    "CheckResult",
+    "ConfigError",
+    "ForeshockError",
+    "InputError",
+    "Settings",
+    "__version__",
+    "check",
+    "load_config",
+]
+
+if TYPE_CHECKING:
+    from foreshock.api import check
+    from foreshock.config import Settings, load_config
+    from foreshock.core.model import CheckResult
+
+_LAZY = {
+    "check": "foreshock.api",
+    "Settings": "foreshock.config",
+    "load_config": "foreshock.config",
+    "CheckResult": "foreshock.core.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import foreshock` (and the CLI's start-up) does not load pglast until it is needed.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'foreshock' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

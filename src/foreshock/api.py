@@ -1,0 +1,121 @@
+"""The public API: one function per command; the CLI only parses options, calls it and renders the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from foreshock.config import Settings
+from foreshock.core.model import CheckResult, FileAnalysis, Finding, MigrationUnit, StatementAnalysis
+from foreshock.errors import ForeshockError, InputError
+from foreshock.sources import discover
+
+
+def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(paths, str | os.PathLike):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def _remap_statement(sa: StatementAnalysis, unit: MigrationUnit) -> StatementAnalysis:
+    st = sa.statement
+    # Generated SQL (Alembic/Django): the column in the generated text means nothing in the .py file.
+    moved = dataclasses.replace(
+        st,
+        line=unit.source_line(st.line),
+        column=1,
+        end_line=unit.source_line(st.end_line),
+        end_column=1,
+    )
+    return dataclasses.replace(sa, statement=moved)
+
+
+def _remap_file(fa: FileAnalysis, unit: MigrationUnit) -> FileAnalysis:
+    if unit.line_map is None:
+        return fa
+    return dataclasses.replace(
+        fa,
+        statements=tuple(_remap_statement(sa, unit) for sa in fa.statements),
+        transactions=tuple(
+            dataclasses.replace(t, line=unit.source_line(t.line), column=1) for t in fa.transactions
+        ),
+        errors=tuple(_remap_error(e, unit) for e in fa.errors),
+    )
+
+
+def _remap_finding(f: Finding, unit: MigrationUnit | None) -> Finding:
+    if unit is None or unit.line_map is None:
+        return f
+    return dataclasses.replace(f, line=unit.source_line(f.line), column=1)
+
+
+def _remap_error(err: Any, unit: MigrationUnit | None) -> Any:
+    if unit is None or unit.line_map is None or not isinstance(err, InputError) or not err.line:
+        return err
+    return InputError(err.message, err.path, unit.source_line(err.line), 1)
+
+
+def check(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    settings: Settings | None = None,
+    *,
+    schema: Sequence[str | os.PathLike[str]] = (),
+) -> CheckResult:
+    """Analyse migrations (SQL files/directories, Alembic or Django projects) without touching a database.
+
+    Bad input never raises: every file, path or statement that cannot be analysed becomes one entry of
+    CheckResult.errors (an InputError with path:line:col) and everything else is still analysed.
+    """
+    from foreshock.core.analyze import analyze
+    from foreshock.rules import RuleEngine
+
+    settings = settings or Settings()
+    loaded = discover(_paths(paths), schema=[os.fspath(s) for s in schema])
+    engine = RuleEngine(settings)
+    analyses = analyze(loaded.units, settings.analysis, visitor=engine)
+
+    units = {u.path: u for u in loaded.units if not u.history}
+    files: list[FileAnalysis] = []
+    errors: list[Any] = list(loaded.errors)
+    for fa in analyses:
+        unit = units.get(fa.path)
+        fa = _remap_file(fa, unit) if unit is not None else fa
+        files.append(fa)
+        errors.extend(fa.errors)
+    for err in getattr(engine, "errors", ()):
+        errors.append(_remap_error(err, units.get(getattr(err, "path", ""))))
+
+    order = {fa.path: i for i, fa in enumerate(files)}
+    findings = sorted(
+        (_remap_finding(f, units.get(f.path)) for f in engine.findings),
+        key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule),
+    )
+    errors = _dedupe(errors)
+    return CheckResult(
+        files=tuple(files),
+        findings=tuple(findings),
+        errors=tuple(errors),
+        pg_version=settings.analysis.pg_version,
+    )
+
+
+def _dedupe(errors: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    out: list[Any] = []
+    for e in errors:
+        key = e.one_line() if isinstance(e, InputError) else str(e)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def error_line(err: object) -> str:
+    """The one line a CLI prints for an error record."""
+    if isinstance(err, InputError):
+        return err.one_line()
+    if isinstance(err, ForeshockError):
+        return str(err)
+    return str(err)

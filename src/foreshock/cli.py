@@ -1,0 +1,210 @@
+"""The `foreshock` command: parse options -> one API call -> render -> exit code.
+
+Exit codes: 0 nothing at error level, 1 error-level findings, 2 could not analyse (bad input, bad options,
+bad configuration, internal error). Every error is one line on stderr; never a traceback unless
+FORESHOCK_DEBUG=1.
+
+Adding a command: either write a small `@cli.command()` function here, or put a click command named
+`command` in a module of its own and list it in `PLUGIN_COMMANDS` (it is imported only when that command
+runs or help is shown, so heavy imports such as psycopg stay out of `foreshock check`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from foreshock import __version__
+from foreshock.errors import ConfigError, ForeshockError
+
+FORMATS = ("tty", "gcc", "json", "sarif", "github")
+
+# name -> module holding a click command called `command` (written by the engineers of those commands).
+PLUGIN_COMMANDS: dict[str, str] = {
+    "trace": "foreshock.trace.cli_command",
+    "snapshot": "foreshock.scale.snapshot_command",
+    "rehearse": "foreshock.scale.cli_command",
+    "apply": "foreshock.apply.cli_command",
+}
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+class ForeshockGroup(click.Group):
+    """A click group that also serves the commands listed in PLUGIN_COMMANDS, importing them lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n, m in PLUGIN_COMMANDS.items() if _module_exists(m))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        module_name = PLUGIN_COMMANDS.get(cmd_name)
+        if module_name is None or not _module_exists(module_name):
+            return None
+        found = getattr(importlib.import_module(module_name), "command", None)
+        return found if isinstance(found, click.Command) else None
+
+
+@click.group(cls=ForeshockGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="foreshock", message="%(prog)s %(version)s")
+def cli() -> None:
+    """foreshock: know what a PostgreSQL migration will do to production before it runs there."""
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    """--select a,b --select c -> [a, b, c]."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--schema", "schema", multiple=True, type=click.Path(),
+              help="Schema history to analyse against (e.g. `pg_dump --schema-only` output). Repeatable.")
+@click.option("--pg-version", help="Target PostgreSQL major version, 12-17 (default 16 or the config).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: tty, or the config).")
+@click.option("--config", "config_path", type=click.Path(),
+              help="TOML file with [tool.foreshock] (default: nearest pyproject.toml).")
+@click.option("--no-assume-transaction", is_flag=True, default=False,
+              help="Do not assume each file runs in one transaction (only explicit BEGIN ... COMMIT).")
+@click.option("--select", multiple=True, metavar="RULE",
+              help="Only these rules (repeatable, or comma-separated).")
+@click.option("--ignore", multiple=True, metavar="RULE",
+              help="Skip these rules (repeatable or comma-separated).")
+def check(
+    paths: tuple[str, ...],
+    schema: tuple[str, ...],
+    pg_version: str | None,
+    fmt: str | None,
+    config_path: str | None,
+    no_assume_transaction: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> int:
+    """What will these migrations lock, rewrite or scan, and what traffic does that block?
+
+    PATHS are .sql files, directories of them (a history, run in migration-tool order), Alembic projects
+    (alembic.ini) or Django projects (manage.py).
+    """
+    from foreshock.api import check as run_check
+    from foreshock.config import load_config, with_overrides
+    from foreshock.report import render
+    from foreshock.report.common import error_line
+
+    settings = with_overrides(
+        load_config(config_path),
+        pg_version=pg_version,
+        assume_transaction=False if no_assume_transaction else None,
+        select=_split(select),
+        ignore=_split(ignore),
+        format=fmt,
+    )
+    result = run_check(paths, settings, schema=schema)
+    err = sys.stderr
+    for e in result.errors:
+        err.write(error_line(e) + "\n")
+    err.flush()
+    render(result, settings.format, sys.stdout)
+    return result.exit_code
+
+
+@cli.command("rules")
+def rules_command() -> int:
+    """List every rule: id, default severity and summary."""
+    from foreshock.rules import all_rules
+
+    rules = sorted(all_rules(), key=lambda r: r.id)
+    width = max((len(r.id) for r in rules), default=0)
+    out = [f"{r.id:<{width}}  {r.severity:<7}  {r.summary}\n" for r in rules]
+    sys.stdout.write("".join(out))
+    return 0
+
+
+@cli.command()
+@click.argument("rule_id", metavar="RULE")
+def explain(rule_id: str) -> int:
+    """Why a rule exists, the lock it is about, the safe alternative and examples."""
+    from foreshock.rules import get_rule
+
+    try:
+        rule = get_rule(rule_id)
+    except KeyError:
+        raise ConfigError(f"unknown rule {rule_id!r}; `foreshock rules` lists them") from None
+    sys.stdout.write(_explain_text(rule))
+    return 0
+
+
+def _explain_text(rule: Any) -> str:
+    try:
+        from foreshock.rules.docs import render_rule_markdown
+
+        text = str(render_rule_markdown(rule))
+        return text if text.endswith("\n") else text + "\n"
+    except ImportError:
+        pass
+    parts = [f"# {rule.id}\n\n{rule.summary}\n\nSeverity: {rule.severity}\n"]
+    if rule.why:
+        parts.append(f"\n## Why\n\n{rule.why}\n")
+    if rule.fix:
+        parts.append(f"\n## Instead\n\n{rule.fix}\n")
+    for title, examples in (("Bad", rule.bad), ("Good", rule.good)):
+        for ex in examples:
+            parts.append(f"\n## {title}\n\n```sql\n{ex.sql.strip()}\n```\n")
+    return "".join(parts)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"foreshock: {message}\n")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point; always exits with 0, 1 or 2 (or click's code for --help/--version)."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = cli.main(args=args, prog_name="foreshock", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        sys.stdout.write(e.format_message() + "\n")
+        return 2
+    except click.UsageError as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        return _fail(f"{' '.join(e.format_message().split())}{hint}", e.exit_code)
+    except click.ClickException as e:
+        return _fail(" ".join(e.format_message().split()), e.exit_code)
+    except click.Abort:
+        return _fail("aborted")
+    except ForeshockError as e:
+        if os.environ.get("FORESHOCK_DEBUG") == "1":
+            traceback.print_exc()
+        return _fail(" ".join(str(e).split()), e.exit_code)
+    except BrokenPipeError:
+        # `foreshock check ... | head`: the reader went away; nothing more to say.
+        return 2
+    except Exception as e:  # the last line of defence: one line, never a traceback by default
+        if os.environ.get("FORESHOCK_DEBUG") == "1":
+            traceback.print_exc()
+        detail = " ".join(str(e).split())
+        return _fail(
+            f"internal error: {type(e).__name__}: {detail} (please report; FORESHOCK_DEBUG=1 shows more)"
+        )
+    return rv if isinstance(rv, int) else 0

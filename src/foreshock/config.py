@@ -1,0 +1,225 @@
+"""`[tool.foreshock]` in pyproject.toml -> frozen Settings. Unknown keys and unknown rule ids are errors.
+
+Keys (kebab-case; snake_case spellings are accepted too):
+
+    [tool.foreshock]
+    pg-version = 16               # target PostgreSQL major version, 12-17
+    assume-transaction = true     # each file runs in one transaction (what most frameworks do)
+    timezone-utc = true           # the migration session runs with TimeZone = UTC
+    select = ["rule-id", ...]     # only these rules (default: all)
+    ignore = ["rule-id", ...]     # never these rules
+    format = "tty"                # default --format: tty, gcc, json, sarif, github
+
+    [tool.foreshock.severity]
+    rule-id = "warning"           # error, warning or info
+
+The file is the one given with `--config`, else the nearest pyproject.toml with a [tool.foreshock] table
+found walking up from the current directory. Command-line options override it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from foreshock.core.model import SEVERITIES, AnalysisSettings, Severity
+from foreshock.errors import ConfigError
+
+SUPPORTED_PG_VERSIONS = range(12, 18)
+FORMATS = ("tty", "gcc", "json", "sarif", "github")
+
+_KEYS = ("pg-version", "assume-transaction", "timezone-utc", "select", "ignore", "format", "severity")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with. `analysis` is what the pure core sees."""
+
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    enabled_rules: frozenset[str] | None = None  # None: every rule
+    disabled_rules: frozenset[str] = frozenset()
+    severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
+    format: str = "tty"
+    config_path: str | None = None  # where [tool.foreshock] was read from, for messages
+
+    @property
+    def pg_version(self) -> int:
+        return self.analysis.pg_version
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        if rule_id in self.disabled_rules:
+            return False
+        return self.enabled_rules is None or rule_id in self.enabled_rules
+
+
+def known_rule_ids() -> frozenset[str] | None:
+    """Ids of every registered rule; None when the rule registry cannot be loaded (then ids go unchecked)."""
+    try:
+        from foreshock.rules import all_rules
+
+        return frozenset(r.id for r in all_rules())
+    except ImportError:
+        return None
+
+
+def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest pyproject.toml with a [tool.foreshock] table, walking up from `start` (default: cwd)."""
+    here = Path(start or os.getcwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                # A broken pyproject.toml that is not ours to judge unless it is the one we use.
+                continue
+            if isinstance(data.get("tool"), dict) and "foreshock" in data["tool"]:
+                return candidate
+    return None
+
+
+def check_pg_version(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"{where}: PostgreSQL version must be a number 12-17, got {value!r}")
+    try:
+        version = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{where}: PostgreSQL version must be a number 12-17, got {value!r}") from None
+    if version not in SUPPORTED_PG_VERSIONS:
+        raise ConfigError(f"{where}: PostgreSQL {version} is not supported; use a major version 12-17")
+    return version
+
+
+def check_rule_ids(ids: Iterable[str], where: str) -> frozenset[str]:
+    chosen = frozenset(ids)
+    known = known_rule_ids()
+    if known is not None:
+        unknown = sorted(chosen - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown rule {', '.join(unknown)} (see `foreshock rules`)")
+    return chosen
+
+
+def _str_list(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where}: expected a list of rule ids, got {value!r}")
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def settings_from_table(table: Mapping[str, Any], source: str) -> Settings:
+    """Validate one [tool.foreshock] table; every error names the file and the key."""
+    values: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("_", "-")
+        where = f"{source}: [tool.foreshock] {raw_key}"
+        if key not in _KEYS:
+            raise ConfigError(f"{where}: unknown key (known keys: {', '.join(_KEYS)})")
+        if key in values:
+            raise ConfigError(f"{where}: given twice")
+        values[key] = (value, where)
+
+    analysis = AnalysisSettings()
+    settings = Settings(config_path=source)
+    if "pg-version" in values:
+        value, where = values["pg-version"]
+        analysis = replace(analysis, pg_version=check_pg_version(value, where))
+    if "assume-transaction" in values:
+        analysis = replace(analysis, assume_transaction=_bool(*values["assume-transaction"]))
+    if "timezone-utc" in values:
+        analysis = replace(analysis, timezone_utc=_bool(*values["timezone-utc"]))
+    settings = replace(settings, analysis=analysis)
+    if "select" in values:
+        value, where = values["select"]
+        settings = replace(settings, enabled_rules=check_rule_ids(_str_list(value, where), where))
+    if "ignore" in values:
+        value, where = values["ignore"]
+        settings = replace(settings, disabled_rules=check_rule_ids(_str_list(value, where), where))
+    if "format" in values:
+        value, where = values["format"]
+        if value not in FORMATS:
+            raise ConfigError(f"{where}: unknown format {value!r}; use one of {', '.join(FORMATS)}")
+        settings = replace(settings, format=value)
+    if "severity" in values:
+        value, where = values["severity"]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of rule-id = \"error\" | \"warning\" | \"info\"")
+        check_rule_ids(value, where)
+        severities: dict[str, Severity] = {}
+        for rule_id, level in value.items():
+            if level not in SEVERITIES:
+                raise ConfigError(f"{where}.{rule_id}: must be error, warning or info, not {level!r}")
+            severities[rule_id] = level
+        settings = replace(settings, severities=MappingProxyType(severities))
+    return settings
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, cwd: str | None = None) -> Settings:
+    """Settings from `path` (a TOML file with [tool.foreshock]), else from the nearest pyproject.toml.
+
+    No config anywhere -> defaults. A file given explicitly must exist and parse.
+    """
+    if path is None:
+        found = find_pyproject(cwd)
+        if found is None:
+            return Settings()
+        path = found
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{source}: cannot read config file ({err})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: invalid TOML: {err}") from None
+    tool = data.get("tool", {})
+    table = tool.get("foreshock") if isinstance(tool, dict) else None
+    if table is None:
+        return Settings(config_path=source)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.foreshock] must be a table")
+    return settings_from_table(table, source)
+
+
+def with_overrides(
+    settings: Settings,
+    *,
+    pg_version: int | str | None = None,
+    assume_transaction: bool | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    format: str | None = None,
+) -> Settings:
+    """Command-line options over the file: a given option replaces the configured value."""
+    analysis = settings.analysis
+    if pg_version is not None:
+        analysis = replace(analysis, pg_version=check_pg_version(pg_version, "--pg-version"))
+    if assume_transaction is not None:
+        analysis = replace(analysis, assume_transaction=assume_transaction)
+    out = replace(settings, analysis=analysis)
+    selected = list(select)
+    if selected:
+        out = replace(out, enabled_rules=check_rule_ids(selected, "--select"))
+    ignored = list(ignore)
+    if ignored:
+        out = replace(out, disabled_rules=out.disabled_rules | check_rule_ids(ignored, "--ignore"))
+    if format is not None:
+        if format not in FORMATS:
+            raise ConfigError(f"--format: unknown format {format!r}; use one of {', '.join(FORMATS)}")
+        out = replace(out, format=format)
+    return out

@@ -1,0 +1,45 @@
+"""`--format github`: GitHub Actions workflow commands, one annotation per finding and per input error.
+
+Escaping follows the runner's rules: in the message `%`, CR and LF are percent-encoded; in property
+values (file, title) `:` and `,` are too, since they delimit properties.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from foreshock.core.model import CheckResult
+from foreshock.report.common import error_location
+
+_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(level: str, path: str, line: int, col: int, title: str, message: str) -> str:
+    props = []
+    if path:
+        props.append(f"file={escape_property(path)}")
+    if line:
+        props.append(f"line={line}")
+        props.append(f"col={col or 1}")
+    props.append(f"title={escape_property(title)}")
+    return f"::{level} {','.join(props)}::{escape_data(message)}\n"
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    parts = []
+    for f in result.findings:
+        message = f.message if not f.fix else f"{f.message}\n\nSafer:\n{f.fix}"
+        parts.append(_command(_LEVEL.get(f.severity, "warning"), f.path, f.line, f.column,
+                              f"foreshock {f.rule}", message))
+    for err in result.errors:
+        path, line, col, message = error_location(err)
+        parts.append(_command("error", path, line, col, "foreshock could not analyse", message))
+    out.write("".join(parts))

@@ -1,0 +1,109 @@
+"""`--format json`: the versioned machine-readable report (documented in docs/json-format.md).
+
+Version 1 contract: top level "version", "files", "transactions" (inside files), "errors", "summary";
+each file has "path" and "statements"; each statement "line", "column", "effects" (one entry per
+pre-existing table: table, lock, rewrite, scan, blocks, reason) and "findings" (rule, severity, message,
+line, column, ...). Fields are only ever added within a version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from foreshock import __version__
+from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Transaction
+from foreshock.report.common import error_location, findings_by_statement, severity_counts
+
+JSON_FORMAT_VERSION = 1
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    data = f.to_json()
+    data.pop("path", None)
+    return data
+
+
+def _held(h: HeldLock) -> dict[str, Any]:
+    return {
+        "table": h.table,
+        "lock": h.lock.name,
+        "sql_lock": h.lock.sql_name,
+        "blocks": list(h.lock.blocked),
+        "acquired_by": h.acquired_by,
+        "longest_holder": h.longest_holder,
+        "reason": h.reason,
+    }
+
+
+def _transaction(t: Transaction) -> dict[str, Any]:
+    return {
+        "index": t.index,
+        "line": t.line,
+        "column": t.column,
+        "explicit": t.explicit,
+        "statements": list(t.statements),
+        "locks": [_held(h) for h in t.locks],
+    }
+
+
+def file_json(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) -> dict[str, Any]:
+    statements = []
+    for sa in fa.statements:
+        st = sa.statement
+        statements.append(
+            {
+                "index": st.index,
+                "line": st.line,
+                "column": st.column,
+                "end_line": st.end_line,
+                "end_column": st.end_column,
+                "kind": st.kind,
+                "text": st.text,
+                "in_do_block": st.in_do_block,
+                "transaction": sa.transaction,
+                "effects": [e.to_json() for e in sa.effects],
+                "held_before": [_held(h) for h in sa.held_before],
+                "notes": list(sa.notes),
+                "findings": [_finding(f) for f in by_stmt.get((fa.path, st.index), ())],
+            }
+        )
+    return {
+        "path": fa.path,
+        "statements": statements,
+        "transactions": [_transaction(t) for t in fa.transactions],
+        # Findings about the file or a transaction as a whole rather than one statement.
+        "findings": [_finding(f) for f in by_stmt.get((fa.path, -1), ())],
+    }
+
+
+def to_json(result: CheckResult) -> dict[str, Any]:
+    by_stmt = findings_by_statement(result)
+    counts = severity_counts(result)
+    errors = []
+    for err in result.errors:
+        path, line, column, message = error_location(err)
+        errors.append({"path": path, "line": line, "column": column, "message": message})
+    return {
+        "version": JSON_FORMAT_VERSION,
+        "tool": {"name": "foreshock", "version": __version__},
+        "pg_version": result.pg_version,
+        "size_blind": result.size_blind,
+        "files": [file_json(fa, by_stmt) for fa in result.files],
+        "errors": errors,
+        "summary": {
+            "files": len(result.files),
+            "statements": sum(len(fa.statements) for fa in result.files),
+            "findings": len(result.findings),
+            "error": counts.get("error", 0),
+            "warning": counts.get("warning", 0),
+            "info": counts.get("info", 0),
+            "input_errors": len(result.errors),
+            "exit_code": result.exit_code,
+        },
+    }
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    json.dump(to_json(result), out, indent=2, ensure_ascii=False)
+    out.write("\n")

@@ -1,0 +1,151 @@
+"""`--format tty`: the human report (rich).
+
+Per file, per transaction: the statements that touch pre-existing tables with their line:col, the lock each
+takes and what traffic it blocks, findings with the safe SQL to use instead, then the locks the transaction
+holds until COMMIT and the statement that keeps each held longest. Statements with no effect on existing
+tables and no finding are only counted, so a long history stays readable.
+
+Output time is linear in the input: each file is built as one rich Text by appending (no re-joining of
+growing strings) and printed without re-wrapping (soft_wrap).
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Statement, Transaction
+from foreshock.report.common import error_line, findings_by_statement, severity_counts
+
+_SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_SNIPPET = 100
+
+
+def _snippet(text: str) -> str:
+    first = " ".join(text.split())
+    return first if len(first) <= _SNIPPET else first[: _SNIPPET - 1] + "…"
+
+
+def _blocks(lock: LockMode) -> str:
+    blocked = lock.blocked
+    return "blocks " + ", ".join(blocked) if blocked else "blocks nothing but conflicting locks"
+
+
+def _where(st: Statement) -> str:
+    return f"{st.line}:{st.column}"
+
+
+def _finding(t: Text, f: Finding, indent: str) -> None:
+    t.append(indent)
+    t.append(f"{f.severity}", style=_SEV_STYLE.get(f.severity, ""))
+    t.append(f" [{f.rule}] ", style="bold")
+    t.append(f.message)
+    t.append("\n")
+    if f.fix:
+        t.append(f"{indent}  safer:\n", style="green")
+        for line in f.fix.splitlines():
+            t.append(f"{indent}    {line}\n", style="green")
+
+
+def _held(t: Text, h: HeldLock, stmts: dict[int, Statement], indent: str) -> None:
+    took = stmts.get(h.acquired_by)
+    keeps = stmts.get(h.longest_holder)
+    t.append(f"{indent}{h.table} ", style="bold")
+    t.append(f"{h.lock.name}", style="magenta")
+    t.append(f" ({h.lock.sql_name}) {_blocks(h.lock)}")
+    if took is not None:
+        t.append(f"; taken at {_where(took)}")
+    if keeps is not None and h.longest_holder != h.acquired_by:
+        t.append(f", held longest by {_where(keeps)} ")
+        t.append(_snippet(keeps.text), style="italic")
+    if h.reason:
+        t.append(f" — {h.reason}")
+    t.append("\n")
+
+
+def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) -> Text:
+    t = Text()
+    t.append(fa.path, style="bold underline")
+    t.append("\n")
+    stmts = {sa.statement.index: sa.statement for sa in fa.statements}
+    txns: dict[int, Transaction] = {tx.index: tx for tx in fa.transactions}
+    last_in_txn: dict[int, int] = {}
+    for sa in fa.statements:
+        if sa.transaction is not None:
+            last_in_txn[sa.transaction] = sa.statement.index
+    current: int | None = None
+    quiet = 0
+    for sa in fa.statements:
+        st = sa.statement
+        if sa.transaction != current and sa.transaction is not None:
+            tx = txns.get(sa.transaction)
+            kind = "BEGIN … COMMIT" if tx is not None and tx.explicit else "one transaction (assumed)"
+            where = f" at {tx.line}:{tx.column}" if tx is not None else ""
+            t.append(f"  transaction {sa.transaction + 1}: {kind}{where}\n", style="blue")
+        current = sa.transaction
+        found = by_stmt.get((fa.path, st.index), ())
+        indent = "    " if sa.transaction is not None else "  "
+        if sa.effects or found or sa.notes:
+            t.append(f"{indent}{_where(st)}  ", style="dim")
+            t.append(_snippet(st.text))
+            t.append("\n")
+            for e in sa.effects:
+                t.append(f"{indent}    {e.table} ", style="bold")
+                t.append(e.lock.name, style="magenta")
+                t.append(f" {_blocks(e.lock)}")
+                if e.rewrite:
+                    t.append(" · rewrites the table", style="red")
+                elif e.scan:
+                    t.append(" · scans the whole table", style="yellow")
+                if e.reason:
+                    t.append(f" — {e.reason}", style="dim")
+                t.append("\n")
+            for note in sa.notes:
+                t.append(f"{indent}    note: {note}\n", style="dim")
+            for f in found:
+                _finding(t, f, indent + "    ")
+        else:
+            quiet += 1
+        if sa.transaction is not None and last_in_txn.get(sa.transaction) == st.index:
+            tx = txns.get(sa.transaction)
+            if tx is not None and tx.locks:
+                t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
+                for h in tx.locks:
+                    _held(t, h, stmts, indent + "  ")
+    for f in by_stmt.get((fa.path, -1), ()):
+        _finding(t, f, "  ")
+    if quiet:
+        t.append(f"  ({quiet} statement{'s' if quiet != 1 else ''} with no effect on existing tables)\n",
+                 style="dim")
+    return t
+
+
+def summary_line(result: CheckResult) -> str:
+    counts = severity_counts(result)
+    n_stmts = sum(len(fa.statements) for fa in result.files)
+    parts = [
+        f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}",
+        f"{n_stmts} statement{'s' if n_stmts != 1 else ''}",
+        f"{counts.get('error', 0)} error{'s' if counts.get('error', 0) != 1 else ''}",
+        f"{counts.get('warning', 0)} warning{'s' if counts.get('warning', 0) != 1 else ''}",
+        f"{counts.get('info', 0)} info",
+    ]
+    if result.errors:
+        n = len(result.errors)
+        parts.append(f"{n} input{'s' if n != 1 else ''} could not be analysed")
+    return f"foreshock (PostgreSQL {result.pg_version}): " + ", ".join(parts)
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    by_stmt = findings_by_statement(result)
+    for fa in result.files:
+        console.print(_file_text(fa, by_stmt))
+    for err in result.errors:
+        line = Text("could not analyse: ", style="bold red")
+        line.append(error_line(err))
+        console.print(line)
+    console.print(Text(summary_line(result), style="bold"))
