@@ -35,7 +35,9 @@ def translate_error(err: BaseException, what: str = "") -> DatabaseError:
     if isinstance(err, psycopg.errors.LockNotAvailable):
         return LockTimeout(prefix + "lock_timeout expired waiting for a lock", "55P03")
     if isinstance(err, psycopg.errors.QueryCanceled):
-        return StatementTimeout(prefix + "statement_timeout expired (or the statement was cancelled)", "57014")
+        return StatementTimeout(
+            prefix + "statement_timeout expired (or the statement was cancelled)", "57014"
+        )
     if isinstance(err, psycopg.Error):
         state = getattr(err, "sqlstate", None)
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -44,7 +46,12 @@ def translate_error(err: BaseException, what: str = "") -> DatabaseError:
 
 
 def apply_session_settings(conn: psycopg.Connection[object], settings: SessionSettings) -> None:
-    for name in ("application_name", "lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"):
+    for name in (
+        "application_name",
+        "lock_timeout",
+        "statement_timeout",
+        "idle_in_transaction_session_timeout",
+    ):
         conn.execute(
             sql.SQL("SELECT pg_catalog.set_config({}, {}, false)").format(
                 sql.Literal(name), sql.Literal(getattr(settings, name))
@@ -62,7 +69,10 @@ def connect(
     settings = settings or SessionSettings()
     try:
         conn = psycopg.connect(
-            dsn, autocommit=autocommit, connect_timeout=connect_timeout, application_name=settings.application_name
+            dsn,
+            autocommit=autocommit,
+            connect_timeout=connect_timeout,
+            application_name=settings.application_name,
         )
     except psycopg.Error as err:
         raise translate_error(err, f"cannot connect to {redact_dsn(dsn)}") from None

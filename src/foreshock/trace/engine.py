@@ -1,0 +1,232 @@
+"""Run statements on a sandbox server and turn what was observed into Effects on pre-existing tables."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, Effect, Statement
+from foreshock.core.sql import parse
+from foreshock.errors import DatabaseError
+from foreshock.pg.connect import SessionSettings, connect, translate_error
+from foreshock.pg.observe import (
+    Observation,
+    Relation,
+    TraceOptions,
+    TraceSession,
+    install_rewrite_trigger,
+    pre_existing_relations,
+    rewrite_reason_text,
+)
+from foreshock.trace.model import Rewrite, TracedCase, TracedStatement
+
+_counter = itertools.count(1)
+
+# TRUNCATE gives the table a new, empty relfilenode: no row is copied, so it is not a rewrite.
+_NEW_FILE_NOT_REWRITE = frozenset({"TruncateStmt"})
+
+
+def database_dsn(dsn: str, dbname: str) -> str:
+    return make_conninfo(dsn, dbname=dbname)
+
+
+def new_database_name(purpose: str) -> str:
+    return f"foreshock_{purpose}_{os.getpid()}_{next(_counter)}_{secrets.token_hex(3)}"
+
+
+def _admin(dsn: str) -> Any:
+    return connect(dsn, SessionSettings(application_name="foreshock-sandbox", lock_timeout="30s"))
+
+
+def create_database(dsn: str, name: str, template: str | None = None) -> None:
+    with _admin(dsn) as conn:
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        try:
+            conn.execute(query)
+        except Exception as err:
+            raise translate_error(err, f"cannot create sandbox database {name}") from None
+
+
+def drop_database(dsn: str, name: str) -> None:
+    with _admin(dsn) as conn:
+        # WITH (FORCE) (PG 13+) ends sessions a failed trace may have left behind.
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def scratch_database(dsn: str, purpose: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the server (optionally cloned from a template); dropped afterwards."""
+    name = new_database_name(purpose)
+    create_database(dsn, name, template)
+    try:
+        yield name
+    finally:
+        drop_database(dsn, name)
+
+
+@contextmanager
+def template_database(dsn: str, setup_sql: str) -> Iterator[tuple[str, dict[int, Relation]]]:
+    """A template database holding setup_sql (ANALYZEd) and the rewrite event trigger; dropped afterwards."""
+    with scratch_database(dsn, "tpl") as name:
+        with connect(database_dsn(dsn, name), SessionSettings(application_name="foreshock-setup")) as conn:
+            if setup_sql.strip():
+                try:
+                    conn.execute(sql.SQL(setup_sql))  # user SQL, sent as written
+                except Exception as err:
+                    raise translate_error(err, "schema set-up failed") from None
+            conn.execute(sql.SQL("ANALYZE"))
+            install_rewrite_trigger(conn)
+            relations = pre_existing_relations(conn)
+        yield name, relations
+
+
+def options_for(settings: AnalysisSettings | None) -> TraceOptions:
+    settings = settings or AnalysisSettings()
+    # timestamp <-> timestamptz is a rewrite unless the session TimeZone is UTC; trace under the same
+    # assumption.
+    return TraceOptions(timezone="UTC" if settings.timezone_utc else "America/New_York")
+
+
+def effects_from(
+    obs: Observation, relations: dict[int, Relation], kind: str
+) -> tuple[tuple[Effect, ...], tuple[Rewrite, ...]]:
+    """Per pre-existing table: strongest relation lock taken or requested, rewrite and seq scan.
+
+    Locks on indexes, sequences, TOAST and catalogs map to nothing: they are not table locks.
+    """
+    modes: dict[int, LockMode] = {}
+    for lock in (*obs.locks, *obs.waiting):
+        if lock.locktype != "relation" or lock.relation not in relations:
+            continue
+        try:
+            mode = LockMode.parse(lock.mode)
+        except ValueError:
+            continue
+        modes[lock.relation] = LockMode(max(modes.get(lock.relation, mode), mode))
+    rewrite_reason: dict[int, str] = {}
+    for oid, code in obs.rewrite_events:
+        if oid in relations:
+            rewrite_reason[oid] = rewrite_reason_text(code)
+    if kind not in _NEW_FILE_NOT_REWRITE:
+        for oid in obs.relfilenode_changed:
+            if oid in relations:
+                rewrite_reason.setdefault(oid, f"new relfilenode ({kind})")
+    # TRUNCATE rebuilds the indexes on the new empty heap; those index-build scans read no row.
+    scans = (
+        {} if kind in _NEW_FILE_NOT_REWRITE else {o: n for o, n in obs.seq_scans.items() if o in relations}
+    )
+    effects: list[Effect] = []
+    for oid in sorted(set(modes) | set(rewrite_reason) | set(scans), key=lambda o: relations[o].name):
+        reasons: list[str] = []
+        seen = modes.get(oid)
+        if seen is None:
+            # A scan or rewrite needs a lock; the sampler of a concurrent statement can miss a short one.
+            mode = LockMode.AccessShareLock
+            reasons.append("lock not observed")
+        else:
+            mode = seen
+            waited = any(w.relation == oid and w.mode == mode.name for w in obs.waiting)
+            reasons.append(f"{mode.name} {'requested' if waited else 'held'}")
+        if oid in rewrite_reason:
+            reasons.append(f"rewritten: {rewrite_reason[oid]}")
+        if oid in scans:
+            reasons.append(f"seq scan x{scans[oid]}")
+        effects.append(
+            Effect(
+                table=relations[oid].name,
+                lock=mode,
+                rewrite=oid in rewrite_reason,
+                scan=oid in scans,
+                reason="; ".join(reasons),
+            )
+        )
+    rewrites = tuple(Rewrite(relations[o].name, r) for o, r in sorted(rewrite_reason.items()))
+    return tuple(effects), rewrites
+
+
+def traced_statement(
+    stmt: Statement, obs: Observation, relations: dict[int, Relation], line: int | None = None
+) -> TracedStatement:
+    effects, rewrites = effects_from(obs, relations, stmt.kind)
+    return TracedStatement(
+        text=stmt.text,
+        line=stmt.line if line is None else line,
+        column=stmt.column,
+        kind=stmt.kind,
+        effects=effects,
+        locks=obs.locks,
+        waiting=obs.waiting,
+        rewrites=rewrites,
+        duration_ms=obs.duration_ms,
+        wal_bytes=obs.wal_bytes,
+        temp_bytes=obs.temp_bytes,
+        error=str(obs.error) if obs.error is not None else None,
+        concurrent=obs.concurrent,
+    )
+
+
+def skipped_statement(stmt: Statement, why: str = "", line: int | None = None) -> TracedStatement:
+    return TracedStatement(
+        text=stmt.text,
+        line=stmt.line if line is None else line,
+        column=stmt.column,
+        kind=stmt.kind,
+        skipped=True,
+        error=why or None,
+    )
+
+
+def top_level(statements: Sequence[Statement]) -> list[Statement]:
+    """The statements sent to the server: statements inside DO blocks run as part of their block."""
+    return [s for s in statements if not s.in_do_block]
+
+
+def trace_cases(
+    dsn: str, setup_sql: str, cases: Sequence[str], settings: AnalysisSettings | None = None
+) -> list[TracedCase]:
+    """Run each case in a fresh database cloned from a template that holds setup_sql; record per statement
+    what
+    the server did to the tables that existed in the template.
+
+    Every statement runs in its own transaction (BEGIN; statement; observe; COMMIT), so the locks seen are
+    exactly
+    its own; transaction control written in a case (BEGIN/COMMIT) is skipped. Statements that cannot run in a
+    transaction block are traced from a second session. The databases are dropped afterwards.
+    """
+    options = options_for(settings)
+    out: list[TracedCase] = []
+    with template_database(dsn, setup_sql) as (template, relations):
+        for i, case in enumerate(cases):
+            parsed = parse(case, f"<case {i + 1}>")
+            if parsed.errors:
+                out.append(TracedCase(case, (), tuple(e.one_line() for e in parsed.errors)))
+                continue
+            traced: list[TracedStatement] = []
+            with (
+                scratch_database(dsn, "case", template) as dbname,
+                TraceSession(database_dsn(dsn, dbname), relations, options) as session,
+            ):
+                for stmt in top_level(parsed.statements):
+                    if stmt.kind == "TransactionStmt":
+                        traced.append(
+                            skipped_statement(stmt, "transaction control is not run by trace_cases")
+                        )
+                        continue
+                    traced.append(traced_statement(stmt, session.run(stmt.text), relations))
+            out.append(TracedCase(case, tuple(traced)))
+    return out
+
+
+__all__ = ["DatabaseError", "trace_cases"]
