@@ -1,0 +1,395 @@
+"""Batched backfills: an UPDATE or DELETE cut into primary-key keyset batches, each its own short transaction.
+
+Each batch reads the saved position with SELECT ... FOR UPDATE, changes the rows in (last key, upper key], and
+moves the position in the same transaction. A crash or SIGKILL at any moment either loses the whole batch (rolled
+back by PostgreSQL) or keeps it together with its new position, so a re-run resumes exactly and no row is
+processed twice -- even if two runners race, because the FOR UPDATE on the position row serialises them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import psycopg
+from psycopg import sql
+
+from foreshock.apply import ledger
+from foreshock.apply.options import ApplyOptions, human, pg_duration
+from foreshock.apply.preflight import waiting_on
+from foreshock.errors import ApplyError
+from foreshock.pg import SessionSettings, connect, redact_dsn, translate_error
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    name: str
+    table: str
+    rows: int  # rows changed by this run
+    batches: int  # batches committed by this run
+    seconds: float
+    already_done: bool = False
+    resumed: bool = False
+    total_rows: int = 0  # rows changed by all runs of this backfill
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    name: str
+    type_sql: str  # format_type() of the column, used to cast the saved text key back
+
+
+def find_key(conn: psycopg.Connection[Any], table: str) -> tuple[KeyColumn, ...]:
+    """The primary key, else the narrowest unique, non-partial, plain-column index over NOT NULL columns."""
+    reg = conn.execute(sql.SQL("SELECT to_regclass({})::oid").format(sql.Literal(table))).fetchone()
+    if reg is None or reg[0] is None:
+        raise ApplyError(f"backfill: table {table} does not exist")
+    rows = conn.execute(
+        sql.SQL(
+            """SELECT i.indexrelid, i.indisprimary,
+                      array_agg(a.attname::text ORDER BY k.ord),
+                      array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord),
+                      bool_and(a.attnotnull)
+               FROM pg_catalog.pg_index i
+               CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+               WHERE i.indrelid = {} AND i.indisunique AND i.indisvalid AND i.indimmediate
+                 AND i.indpred IS NULL AND i.indexprs IS NULL
+               GROUP BY i.indexrelid, i.indisprimary
+               ORDER BY i.indisprimary DESC, count(*), i.indexrelid"""
+        ).format(sql.Literal(reg[0]))
+    ).fetchall()
+    for _oid, _primary, names, types, notnull in rows:
+        if notnull:
+            return tuple(KeyColumn(n, t) for n, t in zip(names, types, strict=True))
+    raise ApplyError(
+        f"backfill: table {table} has no usable key for keyset batches; add a PRIMARY KEY or a UNIQUE index "
+        "on NOT NULL columns (no expressions, no WHERE), or run the statement unbatched"
+    )
+
+
+def _table_ident(table: str) -> sql.Composable:
+    parts = table.split(".", 1)
+    return sql.Identifier(*parts)
+
+
+def _key_list(key: Sequence[KeyColumn]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(k.name) for k in key)
+
+
+def _key_row(key: Sequence[KeyColumn]) -> sql.Composable:
+    return sql.SQL("({})").format(_key_list(key))
+
+
+def _key_value(key: Sequence[KeyColumn], values: Sequence[str]) -> sql.Composable:
+    return sql.SQL("({})").format(
+        sql.SQL(", ").join(
+            sql.SQL("CAST({} AS {})").format(sql.Literal(v), sql.SQL(k.type_sql))
+            for k, v in zip(key, values, strict=True)
+        )
+    )
+
+
+def default_name(table: str, set_sql: str | None, where_sql: str | None) -> str:
+    digest = hashlib.sha256(f"{table}\0{set_sql}\0{where_sql}".encode()).hexdigest()[:12]
+    return f"{table}:{digest}"
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool, total: float, done: float, label: str) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/~{task.total:,.0f}"),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(label, total=max(total, done, 1), completed=done, note="")
+
+    def update(self, advance: float, note: str = "") -> None:
+        if self._bar is not None:
+            task = self._bar.tasks[0]
+            if task.completed + advance > task.total:
+                self._bar.update(self._task, total=task.completed + advance)
+            self._bar.update(self._task, advance=advance, note=note)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def backfill(
+    dsn: str,
+    table: str,
+    set_sql: str | None,
+    where_sql: str | None = None,
+    *,
+    name: str | None = None,
+    batch_size: int | None = None,
+    batch_time: float | None = None,
+    max_lag: float | None = None,
+    options: ApplyOptions | None = None,
+    progress: bool | None = None,
+    on_batch: Callable[[int, int, float], None] | None = None,
+) -> BackfillResult:
+    """Run `UPDATE table SET <set_sql> WHERE <where_sql>` (or DELETE when set_sql is None) in keyset batches.
+
+    set_sql and where_sql are SQL fragments written by the migration author (trusted like migration text).
+    Resumable: the position is kept in foreshock.backfill_progress under `name`; a finished backfill is a no-op.
+    """
+    o = options or ApplyOptions()
+    size = batch_size or o.batch_size
+    target = batch_time or o.batch_time
+    lag_limit = o.max_lag if max_lag is None else max_lag
+    name = name or default_name(table, set_sql, where_sql)
+    show = (sys.stderr.isatty() if o.progress is None else o.progress) if progress is None else progress
+    control_settings = SessionSettings(
+        o.application_name + " (backfill control)",
+        pg_duration(o.lock_timeout),
+        pg_duration(o.statement_timeout_ddl),
+    )
+    work_settings = SessionSettings(
+        o.application_name + " (backfill)",
+        pg_duration(o.lock_timeout),
+        pg_duration(o.batch_statement_timeout),
+    )
+    started = time.monotonic()
+    try:
+        with connect(dsn, control_settings) as ctl_, connect(dsn, work_settings, autocommit=False) as work_:
+            ctl, work = cast("psycopg.Connection[Any]", ctl_), cast("psycopg.Connection[Any]", work_)
+            got = ctl.execute(
+                sql.SQL("SELECT pg_try_advisory_lock({}, hashtext({}))").format(
+                    sql.Literal(ledger.BACKFILL_LOCK_CLASS), sql.Literal(name)
+                )
+            ).fetchone()
+            if not got or not got[0]:
+                raise ApplyError(
+                    f"backfill {name} is already running in another session on "
+                    f"{redact_dsn(dsn)}; wait for it or stop it"
+                )
+            _ensure_ledger(ctl)
+            key = find_key(ctl, table)
+            ctl.execute(
+                sql.SQL(
+                    "INSERT INTO {} (name, table_name, key_columns) VALUES ({}, {}, {}) ON CONFLICT (name) DO NOTHING"
+                ).format(
+                    ledger.PROGRESS, sql.Literal(name), sql.Literal(table), sql.Literal([k.name for k in key])
+                )
+            )
+            row = ctl.execute(
+                sql.SQL(
+                    "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL FROM {} WHERE name = {}"
+                ).format(ledger.PROGRESS, sql.Literal(name))
+            ).fetchone()
+            assert row is not None
+            if list(row[0]) != [k.name for k in key]:
+                raise ApplyError(
+                    f"backfill {name}: saved position uses key {row[0]}, the table's key is now "
+                    f"{[k.name for k in key]}; delete its row in foreshock.backfill_progress to restart"
+                )
+            if row[1]:
+                return BackfillResult(
+                    name, table, 0, 0, time.monotonic() - started, already_done=True, total_rows=int(row[2])
+                )
+            resumed = bool(row[3])
+            est = ctl.execute(
+                sql.SQL(
+                    "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = to_regclass({})"
+                ).format(sql.Literal(table))
+            ).fetchone()
+            bar = _Progress(show, float(est[0]) if est else 0.0, 0.0, f"backfill {table}")
+            try:
+                rows, batches, total = _run(
+                    ctl, work, table, key, set_sql, where_sql, name, size, target, lag_limit, o, bar, on_batch
+                )
+            finally:
+                bar.close()
+            return BackfillResult(
+                name, table, rows, batches, time.monotonic() - started, resumed=resumed, total_rows=total
+            )
+    except psycopg.Error as err:
+        raise translate_error(err, f"backfill {name}") from None
+
+
+def _ensure_ledger(conn: psycopg.Connection[Any]) -> None:
+    # Two first-ever runs can race on CREATE ... IF NOT EXISTS (a unique violation in the catalog); the loser
+    # simply finds the tables there on its second try.
+    for attempt in range(3):
+        try:
+            ledger.ensure(conn)
+            return
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            if attempt == 2:
+                raise
+            time.sleep(0.1)
+
+
+def _replica_lag(conn: psycopg.Connection[Any]) -> float:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM pg_catalog.pg_stat_replication"
+        )
+    ).fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def _run(
+    ctl: psycopg.Connection[Any],
+    work: psycopg.Connection[Any],
+    table: str,
+    key: Sequence[KeyColumn],
+    set_sql: str | None,
+    where_sql: str | None,
+    name: str,
+    size: int,
+    target: float,
+    lag_limit: float,
+    o: ApplyOptions,
+    bar: _Progress,
+    on_batch: Callable[[int, int, float], None] | None,
+) -> tuple[int, int, int]:
+    tbl = _table_ident(table)
+    work_pid = work.info.backend_pid
+    rows_total = 0
+    batches = 0
+    failures = 0
+    total_done = 0
+    while True:
+        lag = _replica_lag(ctl)
+        while lag > lag_limit:
+            bar.update(0, f"paused: replica lag {human(lag)}")
+            time.sleep(min(5.0, max(0.5, lag - lag_limit)))
+            lag = _replica_lag(ctl)
+        t0 = time.monotonic()
+        try:
+            with work.transaction():
+                pos = work.execute(
+                    sql.SQL(
+                        "SELECT last_key, finished_at IS NOT NULL, rows_done FROM {} "
+                        "WHERE name = {} FOR UPDATE"
+                    ).format(ledger.PROGRESS, sql.Literal(name))
+                ).fetchone()
+                assert pos is not None
+                last, finished, total_done = pos[0], pos[1], int(pos[2])
+                if finished:
+                    return rows_total, batches, total_done
+                after = (
+                    sql.SQL("{} > {}").format(_key_row(key), _key_value(key, last))
+                    if last is not None
+                    else sql.SQL("true")
+                )
+                upper_row = work.execute(
+                    sql.SQL(
+                        "SELECT {texts} FROM {tbl} WHERE {after} ORDER BY {keys} LIMIT 1 OFFSET {off}"
+                    ).format(
+                        texts=sql.SQL(", ").join(
+                            sql.SQL("{}::text").format(sql.Identifier(k.name)) for k in key
+                        ),
+                        tbl=tbl,
+                        after=after,
+                        keys=_key_list(key),
+                        off=sql.Literal(size - 1),
+                    )
+                ).fetchone()
+                conds = [after]
+                final = upper_row is None
+                if upper_row is not None:
+                    conds.append(sql.SQL("{} <= {}").format(_key_row(key), _key_value(key, upper_row)))
+                else:
+                    # The last batch: everything after the saved key, however many rows that is now.
+                    top = work.execute(
+                        sql.SQL("SELECT {texts} FROM {tbl} WHERE {after} ORDER BY {desc} LIMIT 1").format(
+                            texts=sql.SQL(", ").join(
+                                sql.SQL("{}::text").format(sql.Identifier(k.name)) for k in key
+                            ),
+                            tbl=tbl,
+                            after=after,
+                            desc=sql.SQL(", ").join(
+                                sql.SQL("{} DESC").format(sql.Identifier(k.name)) for k in key
+                            ),
+                        )
+                    ).fetchone()
+                    if top is not None:
+                        conds.append(sql.SQL("{} <= {}").format(_key_row(key), _key_value(key, top)))
+                    upper_row = top
+                if where_sql:
+                    conds.append(sql.SQL("({})").format(sql.SQL(where_sql)))
+                cond = sql.SQL(" AND ").join(conds)
+                if set_sql is None:
+                    stmt = sql.SQL("DELETE FROM {} WHERE {}").format(tbl, cond)
+                else:
+                    stmt = sql.SQL("UPDATE {} SET {} WHERE {}").format(tbl, sql.SQL(set_sql), cond)
+                cur = work.execute(stmt)
+                changed = max(cur.rowcount, 0)
+                done = final or upper_row is None or _is_last(work, tbl, key, upper_row)
+                work.execute(
+                    sql.SQL(
+                        "UPDATE {} SET last_key = coalesce({}, last_key), rows_done = rows_done + {}, "
+                        "batches = batches + 1, updated_at = clock_timestamp(), "
+                        "finished_at = CASE WHEN {} THEN clock_timestamp() END WHERE name = {}"
+                    ).format(
+                        ledger.PROGRESS,
+                        sql.Literal(list(upper_row) if upper_row is not None else None),
+                        sql.Literal(changed),
+                        sql.Literal(done),
+                        sql.Literal(name),
+                    )
+                )
+                # Sessions queued behind this batch's row locks right now: the batch is too big for the traffic.
+                waiters = waiting_on(ctl, work_pid)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as err:
+            failures += 1
+            if failures > o.retries:
+                raise translate_error(
+                    err, f"backfill {name}: batch of {size} rows failed {failures} times"
+                ) from None
+            size = max(1, size // 2)
+            time.sleep(min(o.max_backoff, o.initial_backoff * 2**failures) * random.uniform(0.5, 1.0))
+            continue
+        failures = 0
+        took = time.monotonic() - t0
+        rows_total += changed
+        batches += 1
+        total_done += changed
+        if on_batch is not None:
+            on_batch(batches, changed, took)
+        bar.update(size, f"batch {size:,} in {human(took)}")
+        if done:
+            return rows_total, batches, total_done
+        if waiters:
+            # Give the queued sessions room: smaller batches and a pause as long as the batch itself.
+            size = max(1, size // 2)
+            time.sleep(min(took, o.max_backoff))
+        else:
+            # Steer towards the target batch duration, changing by at most 2x per step to damp noise.
+            factor = min(2.0, max(0.5, target / max(took, 1e-3)))
+            size = max(1, min(o.max_batch_size, int(size * factor)))
+
+
+def _is_last(
+    work: psycopg.Connection[Any], tbl: sql.Composable, key: Sequence[KeyColumn], upper: Sequence[str]
+) -> bool:
+    row = work.execute(
+        sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {} > {})").format(
+            tbl, _key_row(key), _key_value(key, upper)
+        )
+    ).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,479 @@
+"""The runner: executes a Plan against a database, one runner at a time, with a timeout on every lock wait."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import psycopg
+from psycopg import sql
+
+from foreshock.apply import ledger
+from foreshock.apply.backfill import backfill
+from foreshock.apply.options import (
+    ApplyOptions,
+    ApplyResult,
+    Attempt,
+    Blocker,
+    StepResult,
+    UnitResult,
+    human,
+    pg_duration,
+)
+from foreshock.apply.plan import Plan, PlannedStatement, Step, UnitPlan, plan
+from foreshock.apply.preflight import BlockerMonitor, sessions_on_tables, wait_for_quiet
+from foreshock.core.model import MigrationUnit
+from foreshock.errors import ApplyError, DatabaseError
+from foreshock.pg import SessionSettings, connect, redact_dsn, translate_error
+
+Log = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def _set_local(conn: psycopg.Connection[Any], name: str, seconds: float, local: bool) -> None:
+    conn.execute(
+        sql.SQL("SELECT pg_catalog.set_config({}, {}, {})").format(
+            sql.Literal(name), sql.Literal(pg_duration(seconds)), sql.Literal(local)
+        )
+    )
+
+
+def _statement(s: PlannedStatement) -> sql.SQL:
+    # Migration text is trusted input written by the author; it is sent exactly as written.
+    return sql.SQL(s.text)
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str, attempts: Sequence[Attempt]) -> None:
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+
+
+def _describe(blockers: Sequence[Blocker]) -> str:
+    if not blockers:
+        return "no blocking session was seen (it may have ended just before the timeout)"
+    return "blocked by " + "; ".join(b.describe() for b in blockers)
+
+
+class Runner:
+    def __init__(self, dsn: str, options: ApplyOptions, log: Log) -> None:
+        self.dsn = dsn
+        self.o = options
+        self.log = log
+        self.warnings: list[str] = []
+
+    # -- connections -------------------------------------------------------------------------------------
+    def settings(self, suffix: str = "") -> SessionSettings:
+        return SessionSettings(
+            self.o.application_name + suffix,
+            pg_duration(self.o.lock_timeout),
+            pg_duration(self.o.statement_timeout_ddl),
+        )
+
+    def run(self, p: Plan) -> ApplyResult:
+        with connect(self.dsn, self.settings()) as ctl_:
+            ctl = cast("psycopg.Connection[Any]", ctl_)
+            self._take_runner_lock(ctl)
+            ledger.ensure(ctl)
+            todo = self._check_ledger(ctl, p)
+            with (
+                connect(self.dsn, self.settings(" (work)"), autocommit=False) as work_,
+                connect(self.dsn, self.settings(" (monitor)")) as mon,
+            ):
+                work = cast("psycopg.Connection[Any]", work_)
+                monitor = BlockerMonitor(cast("psycopg.Connection[Any]", mon))
+                results: list[UnitResult] = []
+                failed = False
+                for up, resume in todo:
+                    if failed:
+                        results.append(
+                            UnitResult(
+                                up.name,
+                                up.path,
+                                up.checksum,
+                                "failed",
+                                message="not run: an earlier migration failed",
+                            )
+                        )
+                        continue
+                    if resume is None:
+                        results.append(UnitResult(up.name, up.path, up.checksum, "already-applied"))
+                        self.log(f"{up.name}: already applied (checksum matches), skipped")
+                        continue
+                    res = self._run_unit(ctl, work, monitor, up, resume)
+                    results.append(res)
+                    failed = res.outcome == "failed"
+        return ApplyResult(tuple(results), warnings=tuple(self.warnings))
+
+    def _take_runner_lock(self, ctl: psycopg.Connection[Any]) -> None:
+        got = ctl.execute(
+            sql.SQL("SELECT pg_try_advisory_lock({}, {})").format(
+                sql.Literal(ledger.RUNNER_LOCK[0]), sql.Literal(ledger.RUNNER_LOCK[1])
+            )
+        ).fetchone()
+        if got and got[0]:
+            return
+        holder = ctl.execute(
+            sql.SQL(
+                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
+                "extract(epoch FROM clock_timestamp() - a.backend_start)::float8 "
+                "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {} AND l.objid = {} AND l.objsubid = 2 "
+                "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+            ).format(sql.Literal(ledger.RUNNER_LOCK[0]), sql.Literal(ledger.RUNNER_LOCK[1]))
+        ).fetchone()
+        who = (
+            f" (pid {holder[0]}, {holder[1] or '?'} from {holder[2]}, running for {human(float(holder[3]))})"
+            if holder
+            else ""
+        )
+        raise ApplyError(
+            f"another foreshock apply is already running on {redact_dsn(self.dsn)}{who}; only one "
+            "runner per database at a time -- wait for it to finish, then run again"
+        )
+
+    def _check_ledger(self, ctl: psycopg.Connection[Any], p: Plan) -> list[tuple[UnitPlan, int | None]]:
+        """Refuse changed, already-applied migrations before running anything; return each unit's resume step
+        (None: already applied)."""
+        todo: list[tuple[UnitPlan, int | None]] = []
+        for up in p.units:
+            row = ledger.latest(ctl, up.name)
+            if row is None:
+                todo.append((up, 0))
+            elif row.outcome == "applied":
+                if row.checksum != up.checksum:
+                    raise ApplyError(
+                        f"{up.path}: migration {up.name} was already applied with different contents (sha256 "
+                        f"{row.checksum[:12]}, now {up.checksum[:12]}); never edit an applied migration -- "
+                        "write a new one"
+                    )
+                todo.append((up, None))
+            elif row.steps_done > 0 and row.checksum != up.checksum:
+                raise ApplyError(
+                    f"{up.path}: migration {up.name} was partly applied ({row.steps_done} step(s)) with different "
+                    f"contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the file or fix the "
+                    "database and the foreshock.ledger row by hand"
+                )
+            else:
+                todo.append((up, row.steps_done if row.checksum == up.checksum else 0))
+        return todo
+
+    # -- units and steps ---------------------------------------------------------------------------------
+    def _run_unit(
+        self,
+        ctl: psycopg.Connection[Any],
+        work: psycopg.Connection[Any],
+        monitor: BlockerMonitor,
+        up: UnitPlan,
+        resume: int,
+    ) -> UnitResult:
+        lid = ledger.start(ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname())
+        if resume:
+            self.log(f"{up.name}: resuming at step {resume + 1} of {len(up.steps)}")
+        steps: list[StepResult] = []
+        for st in up.steps:
+            if st.index < resume:
+                steps.append(
+                    StepResult(up.name, st.index, st.kind, "skipped", message="done by an earlier run")
+                )
+                continue
+            t0 = time.monotonic()
+            try:
+                rows, attempts, msg = self._run_step(ctl, work, monitor, up, st, lid)
+            except _StepFailed as err:
+                message = f"{up.path}:{st.statements[0].line}: step {st.index + 1} failed: {err}"
+                steps.append(
+                    StepResult(
+                        up.name,
+                        st.index,
+                        st.kind,
+                        "failed",
+                        time.monotonic() - t0,
+                        err.attempts,
+                        message=message,
+                    )
+                )
+                ledger.finish(ctl, lid, "failed", message)
+                self.log(message)
+                return UnitResult(up.name, up.path, up.checksum, "failed", tuple(steps), message)
+            steps.append(
+                StepResult(
+                    up.name, st.index, st.kind, "applied", time.monotonic() - t0, tuple(attempts), rows, msg
+                )
+            )
+            self.log(
+                f"{up.name}: step {st.index + 1}/{len(up.steps)} ({st.kind}) done in "
+                f"{human(time.monotonic() - t0)}"
+                + (f" after {len(attempts)} attempts" if len(attempts) > 1 else "")
+            )
+        ledger.finish(ctl, lid, "applied")
+        return UnitResult(up.name, up.path, up.checksum, "applied", tuple(steps))
+
+    def _run_step(
+        self,
+        ctl: psycopg.Connection[Any],
+        work: psycopg.Connection[Any],
+        monitor: BlockerMonitor,
+        up: UnitPlan,
+        st: Step,
+        lid: int,
+    ) -> tuple[int | None, list[Attempt], str]:
+        if st.kind == "backfill":
+            s = st.statements[0]
+            b = s.backfill
+            assert b is not None
+            try:
+                r = backfill(
+                    self.dsn,
+                    b.table,
+                    b.set_sql,
+                    b.where_sql,
+                    name=f"{up.name}#{s.index}:{up.checksum[:12]}",
+                    batch_size=b.batch_size,
+                    batch_time=b.batch_time,
+                    max_lag=b.max_lag,
+                    options=self.o,
+                )
+            except (ApplyError, DatabaseError) as err:
+                raise _StepFailed(str(err), []) from None
+            ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+            return (
+                r.total_rows,
+                [Attempt(1, r.seconds, "ok")],
+                (f"{r.rows:,} rows in {r.batches:,} batches" + (" (resumed)" if r.resumed else "")),
+            )
+        if st.kind == "concurrent":
+            return self._run_concurrent(ctl, work, monitor, st, lid)
+        return self._with_retries(ctl, work, monitor, st, lid, transactional=st.kind == "transaction")
+
+    def _preflight(self, ctl: psycopg.Connection[Any], st: Step, budget: float) -> float:
+        """Wait (within budget) for long transactions on the step's tables; returns the seconds spent."""
+        if not st.blocks_traffic or not st.tables:
+            return 0.0
+        t0 = time.monotonic()
+        left = wait_for_quiet(ctl, st.tables, self.o.blocker_min_age, budget)
+        spent = time.monotonic() - t0
+        if left:
+            msg = (
+                f"pre-flight: {len(left)} long-running transaction(s) still on {', '.join(st.tables)} after "
+                f"{human(spent)}: {_describe(left)}; trying anyway with lock_timeout {human(st.lock_timeout)}"
+            )
+            self.warnings.append(msg)
+            self.log(msg)
+        elif spent > 0.5:
+            self.log(f"pre-flight: waited {human(spent)} for transactions on {', '.join(st.tables)} to end")
+        return spent
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with jitter, so several runners (or a runner and a retrying app) do not retry in lockstep.
+        return min(self.o.max_backoff, self.o.initial_backoff * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    def _with_retries(
+        self,
+        ctl: psycopg.Connection[Any],
+        work: psycopg.Connection[Any],
+        monitor: BlockerMonitor,
+        st: Step,
+        lid: int,
+        transactional: bool,
+        cleanup: Callable[[], None] | None = None,
+    ) -> tuple[int | None, list[Attempt], str]:
+        attempts: list[Attempt] = []
+        budget = self.o.wait_for_blockers
+        for n in range(1, self.o.retries + 2):
+            budget -= self._preflight(ctl, st, max(0.0, budget))
+            t0 = time.monotonic()
+            monitor.start(work.info.backend_pid)
+            try:
+                if transactional:
+                    work.autocommit = False
+                    with work.transaction():
+                        for s in st.statements:
+                            _set_local(work, "lock_timeout", st.lock_timeout, True)
+                            _set_local(work, "statement_timeout", s.statement_timeout, True)
+                            work.execute(_statement(s))
+                        work.execute(ledger.step_done_sql(lid, st.index + 1))
+                else:
+                    work.autocommit = True
+                    s = st.statements[0]
+                    _set_local(work, "lock_timeout", st.lock_timeout, False)
+                    _set_local(work, "statement_timeout", s.statement_timeout, False)
+                    try:
+                        work.execute(_statement(s))
+                    finally:
+                        _set_local(work, "statement_timeout", self.o.statement_timeout_ddl, False)
+                    ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+                monitor.stop()
+                attempts.append(Attempt(n, time.monotonic() - t0, "ok"))
+                return None, attempts, ""
+            except psycopg.errors.LockNotAvailable:
+                blockers = monitor.stop()
+                took = time.monotonic() - t0
+                if n > self.o.retries:
+                    attempts.append(Attempt(n, took, "lock_timeout", blockers))
+                    raise _StepFailed(
+                        f"lock_timeout ({human(st.lock_timeout)}) expired on all {n} attempts; "
+                        f"{_describe(blockers or self._holders(ctl, st))}",
+                        attempts,
+                    ) from None
+                wait = self._backoff(n)
+                attempts.append(Attempt(n, took, "lock_timeout", blockers, wait))
+                self.log(
+                    f"  attempt {n}: lock_timeout after {human(took)}; {_describe(blockers)}; "
+                    f"retrying in {human(wait)}"
+                )
+                if cleanup is not None:
+                    cleanup()
+                time.sleep(wait)
+            except psycopg.Error as err:
+                monitor.stop()
+                attempts.append(Attempt(n, time.monotonic() - t0, "error"))
+                raise _StepFailed(str(translate_error(err)), attempts) from None
+        raise AssertionError("unreachable")
+
+    def _holders(self, ctl: psycopg.Connection[Any], st: Step) -> tuple[Blocker, ...]:
+        return sessions_on_tables(ctl, st.tables, 0.0)
+
+    # -- CONCURRENTLY ------------------------------------------------------------------------------------
+    def _invalid_indexes(self, ctl: psycopg.Connection[Any], tables: Sequence[str]) -> set[tuple[str, str]]:
+        if not tables:
+            return set()
+        regs = sql.SQL(", ").join(sql.SQL("to_regclass({})").format(sql.Literal(t)) for t in tables)
+        rows = ctl.execute(
+            sql.SQL(
+                "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_index i "
+                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT i.indisvalid AND (i.indrelid = ANY (ARRAY[{r}]::oid[]) OR i.indrelid IN "
+                "(SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = ANY (ARRAY[{r}]::oid[])))"
+            ).format(r=regs)
+        ).fetchall()
+        return {(r[0], r[1]) for r in rows}
+
+    def _drop_invalid(self, work: psycopg.Connection[Any], indexes: set[tuple[str, str]], why: str) -> None:
+        work.autocommit = True
+        for schema, name in sorted(indexes):
+            # DROP INDEX CONCURRENTLY takes only SHARE UPDATE EXCLUSIVE on the table: traffic keeps flowing.
+            work.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, name)))
+            msg = f"dropped INVALID index {schema}.{name} ({why})"
+            self.warnings.append(msg)
+            self.log(msg)
+
+    def _named_index(self, ctl: psycopg.Connection[Any], s: PlannedStatement) -> tuple[str, str, bool] | None:
+        """For CREATE INDEX CONCURRENTLY name ON table: (schema, name, valid) if that index exists on that table."""
+        from pglast import ast, parse_sql
+
+        node = parse_sql(s.text)[0].stmt
+        if not isinstance(node, ast.IndexStmt) or not node.idxname or node.relation is None:
+            return None
+        rv = node.relation
+        rel = f"{rv.schemaname}.{rv.relname}" if rv.schemaname else str(rv.relname)
+        row = ctl.execute(
+            sql.SQL(
+                "SELECT n.nspname::text, c.relname::text, i.indisvalid FROM pg_catalog.pg_index i "
+                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE i.indrelid = to_regclass({}) AND c.relname = {}"
+            ).format(sql.Literal(rel), sql.Literal(node.idxname))
+        ).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
+
+    def _run_concurrent(
+        self,
+        ctl: psycopg.Connection[Any],
+        work: psycopg.Connection[Any],
+        monitor: BlockerMonitor,
+        st: Step,
+        lid: int,
+    ) -> tuple[int | None, list[Attempt], str]:
+        s = st.statements[0]
+        named = self._named_index(ctl, s)
+        if named is not None and not named[2]:
+            self._drop_invalid(work, {(named[0], named[1])}, "left by an earlier failed build; rebuilding")
+        elif named is not None and "if not exists" not in " ".join(s.text.lower().split()):
+            # An interrupted run can lose its client after the build finished (the server completes it).
+            msg = f"index {named[0]}.{named[1]} already exists and is valid; step counted as done"
+            self.warnings.append(msg)
+            ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+            return None, [], msg
+        before = self._invalid_indexes(ctl, st.tables)
+
+        def cleanup() -> None:
+            # A failed CREATE/REINDEX ... CONCURRENTLY leaves its half-built index behind, INVALID, still
+            # maintained by every write; remove it so neither the table, the retry nor the next run inherits it.
+            left = self._invalid_indexes(ctl, st.tables) - before
+            try:
+                self._drop_invalid(work, left, "left by the failed build")
+            except psycopg.Error as err:
+                self.warnings.append(
+                    f"could not drop INVALID index(es) {sorted(left)}: {translate_error(err)}"
+                )
+
+        try:
+            return self._with_retries(ctl, work, monitor, st, lid, transactional=False, cleanup=cleanup)
+        except _StepFailed:
+            cleanup()
+            raise
+
+
+def _sizes(dsn: str, p: Plan, o: ApplyOptions) -> dict[str, int]:
+    """Row estimates (pg_class.reltuples) of the plan's tables: catalog-only, read-only."""
+    tables = sorted({t for u in p.units for st in u.steps for t in st.tables})
+    if not tables:
+        return {}
+    settings = SessionSettings(
+        o.application_name + " (dry run)",
+        pg_duration(o.lock_timeout),
+        pg_duration(o.statement_timeout_ddl),
+        read_only=True,
+    )
+    out: dict[str, int] = {}
+    with connect(dsn, settings) as conn_:
+        conn = cast("psycopg.Connection[Any]", conn_)
+        for t in tables:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
+                    "WHERE oid = to_regclass({})"
+                ).format(sql.Literal(t))
+            ).fetchone()
+            if row is not None:
+                out[t] = int(row[0])
+    return out
+
+
+def apply(
+    units: Sequence[MigrationUnit],
+    dsn: str | None,
+    options: ApplyOptions | None = None,
+    *,
+    log: Log | None = None,
+    sizes: Mapping[str, int] | None = None,
+) -> ApplyResult:
+    """Run migrations in order against dsn; with options.dry_run, only plan (sizes read from dsn if given)."""
+    o = options or ApplyOptions()
+    p = plan(units, o, sizes)
+    errors = [e for u in p.units for e in u.errors] + list(p.errors)
+    if errors:
+        raise errors[0]
+    if o.dry_run:
+        if dsn and sizes is None:
+            try:
+                p = plan(units, o, _sizes(dsn, p, o))
+            except psycopg.Error as err:
+                raise translate_error(err, "dry run: reading table sizes") from None
+        return ApplyResult(
+            tuple(UnitResult(u.name, u.path, u.checksum, "planned") for u in p.units),
+            dry_run=True,
+            plan_text=p.render(),
+        )
+    if not dsn:
+        raise ApplyError("apply needs --dsn (the target database); use --dry-run to only print the plan")
+    try:
+        return Runner(dsn, o, log or _noop).run(p)
+    except psycopg.Error as err:
+        raise translate_error(err, "apply") from None
