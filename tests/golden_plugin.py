@@ -1,4 +1,4 @@
-"""Golden files: expected report output kept in tests/golden/, rewritten only with `pytest --update-golden`."""
+"""Golden files: expected report output in tests/golden/, rewritten only by `pytest --update-golden`."""
 
 from __future__ import annotations
 

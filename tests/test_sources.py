@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.errors import InputError
 from foreshock.sources import discover, project_kind
 from foreshock.sources.files import load_sql_paths, natural_key, order_key, read_sql
-from foreshock.errors import InputError
 
 
 def _names(directory: Path) -> list[str]:

@@ -16,9 +16,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _path(path: str) -> str:
+    # A newline in a file name would split the record; gcc's format has no quoting, so escape it visibly.
+    return path.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def render(result: CheckResult, out: TextIO) -> None:
     lines = [
-        f"{f.path}:{f.line}:{f.column}: {_WORD.get(f.severity, f.severity)}: [{f.rule}] "
+        f"{_path(f.path)}:{f.line}:{f.column}: {_WORD.get(f.severity, f.severity)}: [{f.rule}] "
         f"{one_line(f.message)}\n"
         for f in result.findings
     ]

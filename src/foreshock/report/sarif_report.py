@@ -45,7 +45,7 @@ def to_sarif(result: CheckResult) -> dict[str, Any]:
     index = {rid: i for i, rid in enumerate(ids)}
     results = []
     for f in result.findings:
-        text = f.message if not f.fix else f"{f.message}\nSafer:\n{f.fix}"
+        text = (f.message or f.rule) if not f.fix else f"{f.message or f.rule}\nSafer:\n{f.fix}"
         results.append(
             {
                 "ruleId": f.rule,

@@ -31,7 +31,7 @@ def _snippet(text: str) -> str:
 
 def _blocks(lock: LockMode) -> str:
     blocked = lock.blocked
-    return "blocks " + ", ".join(blocked) if blocked else "blocks nothing but conflicting locks"
+    return "blocks " + ", ".join(blocked) if blocked else "blocks no reads, writes or ddl"
 
 
 def _where(st: Statement) -> str:
@@ -42,8 +42,11 @@ def _finding(t: Text, f: Finding, indent: str) -> None:
     t.append(indent)
     t.append(f"{f.severity}", style=_SEV_STYLE.get(f.severity, ""))
     t.append(f" [{f.rule}] ", style="bold")
-    t.append(f.message)
+    first, *rest = f.message.splitlines() or [""]
+    t.append(first)
     t.append("\n")
+    for line in rest:
+        t.append(f"{indent}  {line}\n")
     if f.fix:
         t.append(f"{indent}  safer:\n", style="green")
         for line in f.fix.splitlines():
