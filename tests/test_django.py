@@ -1,0 +1,221 @@
+"""Django source: sqlmigrate rendering of the sample project in a sandbox: order, line maps, RunPython."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("django")
+
+from foreshock.core.model import MigrationUnit
+from foreshock.core.sql import parse
+from foreshock.errors import InputError
+from foreshock.sources.django import find_django_project, full_table_loops, load_django, operation_lines
+
+PROJECTS = Path(__file__).parent / "projects"
+SHOP = PROJECTS / "django_shop"
+MIGRATIONS = SHOP / "shop" / "migrations"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def units() -> list[MigrationUnit]:
+    # No dsn: the loader starts (and removes) its own embedded sandbox, the way the CLI runs it.
+    return load_django(SHOP)
+
+
+@pytest.fixture
+def scratch_db(pg_dsn: str) -> Callable[[], str]:
+    """A new empty database on the shared test server per call: the loader migrates whatever it is given."""
+    from psycopg import sql
+
+    from foreshock.pg import connect
+
+    def make() -> str:
+        name = f"foreshock_django_{next(_counter)}"
+        with connect(pg_dsn) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return _with_db(pg_dsn, name)
+
+    return make
+
+
+def _with_db(uri: str, name: str) -> str:
+    return re.sub(r"^(postgres(?:ql)?://[^/?]*)/[^?]*", rf"\1/{name}", uri)
+
+
+def _deps(path: str) -> list[str]:
+    m = re.search(r"^\s+dependencies = (.*)$", Path(path).read_text(), re.MULTILINE)
+    assert m
+    return re.findall(r'\("shop", "([^"]+)"\)', m.group(1))
+
+
+# ---- pure helpers
+
+
+def test_operation_lines_are_the_elements_of_the_operations_list() -> None:
+    source = (MIGRATIONS / "0011_order_note_and_check.py").read_text()
+    lines = source.splitlines()
+    got = operation_lines(source)
+    assert len(got) == 2
+    assert lines[got[0] - 1].strip() == "migrations.AddField("
+    assert lines[got[1] - 1].strip() == "migrations.AddConstraint("
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("for c in Customer.objects.all():\n        c.save()", ["Customer"]),
+        (
+            "for c in Customer.objects.iterator():\n        c.name = 'x'\n"
+            "        c.save(update_fields=['name'])",
+            ["Customer"],
+        ),
+        ("Customer.objects.update(name='x')", ["Customer"]),
+        ("Customer.objects.all().delete()", ["Customer"]),
+        ("for c in Customer.objects.filter(name=''):\n        c.save()", []),
+        ("for c in Customer.objects.all()[:100]:\n        c.save()", []),
+        ("for c in Customer.objects.all():\n        print(c)", []),
+        ("Customer.objects.filter(pk=1).update(name='x')", []),
+        ("Customer.objects.get_or_create(name='x')", []),
+    ],
+)
+def test_full_table_loops(body: str, expected: list[str]) -> None:
+    source = (
+        f"def forwards(apps, schema_editor):\n    Customer = apps.get_model('shop', 'Customer')\n    {body}\n"
+    )
+    assert [model for model, _, _ in full_table_loops(source, 1)] == expected
+
+
+def test_settings_module_is_read_from_manage_py(tmp_path: Path) -> None:
+    assert find_django_project(SHOP) == (SHOP.resolve(), "shopsite.settings")
+    assert find_django_project(SHOP / "shop") == (SHOP.resolve(), "shopsite.settings")
+    with pytest.raises(InputError, match="not a Django project"):
+        find_django_project(tmp_path)
+
+
+# ---- rendering the sample project
+
+
+@pytest.mark.db
+def test_every_migration_rendered_once_in_dependency_order(units: list[MigrationUnit]) -> None:
+    files = sorted(p for p in MIGRATIONS.glob("0*.py"))
+    assert len(files) >= 10
+    assert [u.name for u in units] == [f"shop.{f.stem}" for f in files]
+    position = {u.name: i for i, u in enumerate(units)}
+    for u in units:
+        assert not u.history
+        assert Path(u.path).resolve() == (MIGRATIONS / (u.name.split(".", 1)[1] + ".py")).resolve()
+        for dep in _deps(u.path):
+            assert position[f"shop.{dep}"] < position[u.name]
+
+
+@pytest.mark.db
+def test_atomic_false_is_respected(units: list[MigrationUnit]) -> None:
+    for u in units:
+        non_atomic = re.search(r"^\s+atomic = False", Path(u.path).read_text(), re.MULTILINE) is not None
+        assert u.transactional is (not non_atomic), u.name
+    assert any(u.transactional is False for u in units)
+
+
+@pytest.mark.db
+def test_rendered_sql_parses_and_runsql_is_verbatim(units: list[MigrationUnit]) -> None:
+    for u in units:
+        assert not parse(u.text, u.path).errors, u.name
+    runsql = next(u for u in units if "RunSQL" in Path(u.path).read_text())
+    sql_in_file = re.search(r'RunSQL\(\s*"([^"]+)"', Path(runsql.path).read_text())
+    assert sql_in_file and sql_in_file.group(1) in runsql.text
+
+
+@pytest.mark.db
+def test_every_line_maps_to_the_operation_that_produced_it(units: list[MigrationUnit]) -> None:
+    checked = 0
+    for u in units:
+        source = Path(u.path).read_text()
+        op_lines = set(operation_lines(source))
+        for i, _ in enumerate(u.text.splitlines(), 1):
+            assert u.source_line(i) in op_lines, (u.name, i)
+            checked += 1
+    assert checked >= 15
+    # The FK constraint and index Django defers to the end of CreateModel still point at the CreateModel.
+    order = next(u for u in units if u.name == "shop.0002_order")
+    fk = next(i for i, t in enumerate(order.text.splitlines(), 1) if "FOREIGN KEY" in t)
+    assert (
+        Path(order.path).read_text().splitlines()[order.source_line(fk) - 1].strip()
+        == "migrations.CreateModel("
+    )
+
+
+@pytest.mark.db
+def test_two_operations_in_one_migration_map_to_their_own_lines(units: list[MigrationUnit]) -> None:
+    u = next(u for u in units if u.name == "shop.0011_order_note_and_check")
+    src = Path(u.path).read_text().splitlines()
+    by_stmt = {t: src[u.source_line(i) - 1].strip() for i, t in enumerate(u.text.splitlines(), 1)}
+    assert next(v for k, v in by_stmt.items() if "ADD COLUMN" in k) == "migrations.AddField("
+    assert next(v for k, v in by_stmt.items() if "CHECK" in k) == "migrations.AddConstraint("
+
+
+@pytest.mark.db
+def test_runpython_is_opaque_and_full_table_loops_are_seen(units: list[MigrationUnit]) -> None:
+    with_code = [u for u in units if "RunPython(" in Path(u.path).read_text()]
+    assert len(with_code) == 2
+    for u in with_code:
+        assert len(u.opaque) == 1
+        op = u.opaque[0]
+        assert op.kind == "runpython"
+        assert "RunPython" in Path(u.path).read_text().splitlines()[op.line - 1]
+        assert u.text.splitlines()[op.text_line - 1].startswith("-- RunPython")
+    loops = {u.name: u.opaque[0].full_table for u in with_code}
+    assert loops["shop.0004_backfill_email"] == ("shop_customer",)
+    assert loops["shop.0009_default_customer"] == ()
+    assert all(not u.opaque for u in units if u not in with_code)
+
+
+# ---- errors and scope
+
+
+@pytest.mark.db
+def test_a_migration_that_cannot_render_names_its_file_and_operation(
+    tmp_path: Path, scratch_db: Callable[[], str]
+) -> None:
+    proj = tmp_path / "proj"
+    shutil.copytree(SHOP, proj, ignore=shutil.ignore_patterns("__pycache__"))
+    bad = proj / "shop" / "migrations" / "0012_bad.py"
+    bad.write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0011_order_note_and_check")]\n\n'
+        "    operations = [\n"
+        '        migrations.RunSQL("SELECT 1;"),\n'
+        '        migrations.RunSQL("ALTER TABLE no_such_table ADD COLUMN x int;"),\n'
+        "    ]\n"
+    )
+    errors: list[InputError] = []
+    got = load_django(proj, dsn=scratch_db(), errors=errors)
+    assert len(got) == 11
+    assert len(errors) == 1
+    err = errors[0]
+    assert Path(err.path).resolve() == bad.resolve()
+    assert "no_such_table" in bad.read_text().splitlines()[err.line - 1]
+    assert "no_such_table" in err.message and "\n" not in err.one_line()
+    with pytest.raises(InputError, match=r"0012_bad\.py"):
+        load_django(proj, dsn=scratch_db())
+
+
+@pytest.mark.db
+def test_migrations_outside_the_given_path_are_history(scratch_db: Callable[[], str]) -> None:
+    got = load_django(SHOP / "shopsite", dsn=scratch_db())
+    assert len(got) >= 10 and all(u.history for u in got)
+    assert load_django(SHOP / "shopsite", dsn=scratch_db(), include_history=False) == []
+
+
+def test_bad_settings_module_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"cannot set up Django|cannot load the Django project") as info:
+        load_django(SHOP, settings_module="no_such_settings", dsn="postgresql://nobody@127.0.0.1:1/none")
+    assert "\n" not in info.value.one_line()
