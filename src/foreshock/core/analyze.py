@@ -1,0 +1,89 @@
+"""The analysis entry point: migration units in, one FileAnalysis per (non-history) unit out.
+
+    analyze(units, settings, visitor=None) -> tuple[FileAnalysis, ...]
+
+Units are analysed in order against one Schema that grows as statements are applied. History units
+(`MigrationUnit.history`, e.g. `--schema` dumps or migrations before `--since`) only feed the schema: they
+are not returned and the visitor does not see them. For every other statement the visitor's
+`statement(ctx)` runs BEFORE the statement is applied to the schema (ctx.schema is the state the
+statement runs against); `file(unit, file_analysis, schema)` runs after each file. The schema is one
+mutable object, never copied: a visitor that needs an earlier state must record what it needs.
+
+ctx.analysis.held_before lists the locks already held by the transaction; its `longest_holder` only
+covers statements seen so far (the transaction may not have ended); the returned FileAnalysis carries
+the final values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from foreshock.core.effects import effects_of
+from foreshock.core.model import (
+    AnalysisSettings,
+    Directive,
+    FileAnalysis,
+    MigrationUnit,
+    Statement,
+    StatementAnalysis,
+)
+from foreshock.core.schema import Schema
+from foreshock.core.sql import parse
+from foreshock.core.txn import TransactionTracker
+from foreshock.errors import InputError
+
+
+@dataclass(frozen=True)
+class StatementContext:
+    unit: MigrationUnit
+    statement: Statement
+    analysis: StatementAnalysis
+    schema: Schema  # the state BEFORE the statement
+    settings: AnalysisSettings
+    file_directives: tuple[Directive, ...]
+
+
+class Visitor(Protocol):
+    def statement(self, ctx: StatementContext) -> None: ...
+
+    def file(self, unit: MigrationUnit, analysis: FileAnalysis, schema: Schema) -> None: ...
+
+
+def analyze(
+    units: Sequence[MigrationUnit],
+    settings: AnalysisSettings,
+    visitor: Visitor | None = None,
+    schema: Schema | None = None,
+) -> tuple[FileAnalysis, ...]:
+    """Analyse units in order; `schema` may be passed in to keep the model across calls."""
+    schema = schema if schema is not None else Schema()
+    out: list[FileAnalysis] = []
+    for unit in units:
+        parsed = parse(unit.text, unit.path)
+        schema.begin_file(unit.history)
+        if unit.history:
+            for stmt in parsed.statements:
+                schema.apply(stmt.node)
+            continue
+        tracker = TransactionTracker(settings, unit.transactional)
+        errors: list[InputError] = list(parsed.errors)
+        was_in_txn = False
+        for stmt in parsed.statements:
+            effects = effects_of(stmt, schema, settings)
+            analysis = tracker.statement(stmt, effects)
+            if analysis.transaction is None or not was_in_txn:
+                schema.begin_transaction()
+            was_in_txn = tracker.in_transaction
+            if visitor is not None:
+                visitor.statement(
+                    StatementContext(unit, stmt, analysis, schema, settings, parsed.file_directives)
+                )
+            schema.apply(stmt.node)
+        statements, transactions = tracker.finish()
+        fa = FileAnalysis(unit.path, statements, transactions, tuple(errors), parsed.file_directives)
+        if visitor is not None:
+            visitor.file(unit, fa, schema)
+        out.append(fa)
+    return tuple(out)

@@ -1,0 +1,219 @@
+"""Transactions: which statements share one, and the locks that pile up until it ends.
+
+PostgreSQL keeps every lock a transaction takes until COMMIT/ROLLBACK, so in
+`ALTER TABLE t ADD COLUMN ...; UPDATE t SET ...; ALTER TABLE t ALTER ... SET NOT NULL;` run as one
+transaction the AccessExclusiveLock from the first statement is held through the whole UPDATE.
+
+Grouping rules (decisions):
+- Explicit BEGIN / START TRANSACTION ... COMMIT / END / ROLLBACK (AND CHAIN reopens) always define a
+  transaction (`Transaction.explicit`).
+- Outside an explicit block, a unit with `transactional` True (the framework wraps it: Alembic, Django
+  atomic) or `transactional` None with `settings.assume_transaction` runs in one implied transaction.
+- A statement that cannot run inside a transaction block (CREATE/DROP INDEX CONCURRENTLY, REINDEX
+  CONCURRENTLY, DETACH PARTITION CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ALTER SYSTEM, ALTER TYPE ... ADD
+  VALUE before PG 12, CREATE/DROP TABLESPACE):
+  * inside an explicit block, or in a unit the framework declared transactional (`transactional=True`):
+    it is kept in the transaction and noted "cannot run inside a transaction block" (PostgreSQL will fail);
+  * in a transaction only implied by the `assume_transaction` setting: frameworks that run raw SQL files
+    special-case such statements, so it is assumed to run on its own (transaction None), splitting the
+    implied transaction in two, and noted as such.
+- Without any transaction each statement commits on its own (transaction None, nothing carried over).
+
+`longest_holder` of a held lock is the statement, from the one that took the lock to the end of the
+transaction, expected to run longest: a rewrite ranks above a full scan, which ranks above anything else;
+ties go to the latest (the lock is held through it). While analysis streams (the visitor sees
+`held_before` before the transaction ends) longest_holder only covers the statements seen so far;
+FileAnalysis carries the final values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pglast import ast, enums
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, Effect, HeldLock, Statement, StatementAnalysis, Transaction
+
+NOT_IN_TXN = "cannot run inside a transaction block"
+RUNS_ALONE = "not transactional: assumed to run on its own, outside the file's implied transaction"
+
+T = enums.TransactionStmtKind
+
+
+def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str | None:
+    """Why the statement cannot run in a transaction block, or None when it can."""
+    node = stmt.node
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and any(
+        (d.defname or "").lower() == "concurrently" for d in node.params or ()
+    ):
+        return "REINDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and node.kind in (
+        enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+        enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
+        enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA,
+    ):
+        return "REINDEX SCHEMA/DATABASE/SYSTEM"
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            detach = cmd.subtype == enums.AlterTableType.AT_DetachPartition
+            if detach and getattr(cmd.def_, "concurrent", False):
+                return "DETACH PARTITION CONCURRENTLY"
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(
+        node,
+        (
+            ast.CreatedbStmt,
+            ast.DropdbStmt,
+            ast.AlterSystemStmt,
+            ast.CreateTableSpaceStmt,
+            ast.DropTableSpaceStmt,
+        ),
+    ):
+        return type(node).__name__.removesuffix("Stmt")
+    if isinstance(node, ast.AlterEnumStmt) and not node.oldVal and settings.pg_version < 12:
+        # PG 12 allowed ADD VALUE inside a transaction block (the new value is unusable until commit).
+        return "ALTER TYPE ... ADD VALUE before PG 12"
+    return None
+
+
+def _cost(effects: Sequence[Effect]) -> int:
+    # An unbatched UPDATE/DELETE of every row writes as much as a rewrite; a read-only scan is cheaper.
+    if any(e.rewrite or (e.scan and e.lock == LockMode.RowExclusiveLock) for e in effects):
+        return 3
+    if any(e.scan for e in effects):
+        return 2
+    return 0
+
+
+@dataclass
+class _Open:
+    index: int
+    explicit: bool
+    first: Statement
+    statements: list[int] = field(default_factory=list)
+    # table -> (lock, acquired_by)
+    held: dict[str, tuple[LockMode, int]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    costs: dict[int, int] = field(default_factory=dict)
+
+
+class TransactionTracker:
+    """Feeds statements in order; returns StatementAnalysis records and, at the end, the Transactions."""
+
+    def __init__(self, settings: AnalysisSettings, transactional: bool | None) -> None:
+        self.settings = settings
+        self.framework_txn = transactional is True
+        self.implied = transactional if transactional is not None else settings.assume_transaction
+        self._opens: list[_Open] = []
+        self._open: _Open | None = None
+        self._analyses: list[StatementAnalysis] = []
+
+    # -- transaction boundaries ----------------------------------------------------------------------
+    def _start(self, stmt: Statement, explicit: bool) -> _Open:
+        self._open = _Open(len(self._opens), explicit, stmt)
+        self._opens.append(self._open)
+        return self._open
+
+    def _close(self) -> None:
+        self._open = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._open is not None
+
+    # -- per statement -------------------------------------------------------------------------------
+    def statement(self, stmt: Statement, effects: tuple[Effect, ...]) -> StatementAnalysis:
+        node = stmt.node
+        notes: list[str] = []
+        kind = node.kind if isinstance(node, ast.TransactionStmt) else None
+        if kind in (T.TRANS_STMT_BEGIN, T.TRANS_STMT_START):
+            if self._open is not None and self._open.explicit:
+                notes.append("BEGIN inside a transaction block has no effect (PostgreSQL warns)")
+            else:
+                self._close()
+                self._start(stmt, True)
+        cur = self._open
+        nontx = non_transactional_reason(stmt, self.settings) if not stmt.in_do_block else None
+        if nontx is not None:
+            if cur is not None and (cur.explicit or self.framework_txn):
+                notes.append(f"{nontx} {NOT_IN_TXN}")
+            elif self.implied:
+                notes.append(f"{nontx}: {RUNS_ALONE}")
+                self._close()
+                cur = None
+        elif cur is None and self.implied and kind is None:
+            cur = self._start(stmt, False)
+        if stmt.in_do_block:
+            reason = non_transactional_reason(stmt, self.settings)
+            if reason is not None:
+                notes.append(f"{reason} {NOT_IN_TXN} (a DO block always runs inside one)")
+        held_before: tuple[HeldLock, ...] = ()
+        tx_index: int | None = None
+        if cur is not None:
+            tx_index = cur.index
+            cur.statements.append(stmt.index)
+            held_before = tuple(
+                HeldLock(t, lock, by, by, cur.reasons.get(t, "")) for t, (lock, by) in cur.held.items()
+            )
+            cur.costs[stmt.index] = _cost(effects)
+            for e in effects:
+                prev = cur.held.get(e.table)
+                if prev is None or e.lock > prev[0]:
+                    cur.held[e.table] = (e.lock, stmt.index)
+                    cur.reasons[e.table] = e.reason
+        analysis = StatementAnalysis(stmt, effects, tx_index, held_before, tuple(notes))
+        if kind in (T.TRANS_STMT_COMMIT, T.TRANS_STMT_ROLLBACK, T.TRANS_STMT_PREPARE):
+            self._close()
+            if getattr(node, "chain", False):
+                self._start(stmt, True)
+        self._analyses.append(analysis)
+        return analysis
+
+    # -- end of file ---------------------------------------------------------------------------------
+    def finish(self) -> tuple[tuple[StatementAnalysis, ...], tuple[Transaction, ...]]:
+        opens = self._opens
+        txs: list[Transaction] = []
+        for op in opens:
+            locks = tuple(
+                HeldLock(t, lock, by, self._longest(op, by), op.reasons.get(t, ""))
+                for t, (lock, by) in op.held.items()
+            )
+            txs.append(
+                Transaction(
+                    op.index,
+                    op.first.path,
+                    op.first.line,
+                    op.first.column,
+                    tuple(op.statements),
+                    op.explicit,
+                    locks,
+                )
+            )
+        by_index = {op.index: op for op in opens}
+        out: list[StatementAnalysis] = []
+        for a in self._analyses:
+            if a.transaction is not None and a.held_before:
+                op = by_index[a.transaction]
+                a = replace(
+                    a,
+                    held_before=tuple(
+                        replace(h, longest_holder=self._longest(op, h.acquired_by)) for h in a.held_before
+                    ),
+                )
+            out.append(a)
+        return tuple(out), tuple(txs)
+
+    @staticmethod
+    def _longest(op: _Open, acquired_by: int) -> int:
+        best, best_cost = acquired_by, op.costs.get(acquired_by, 0)
+        for idx in op.statements:
+            if idx > acquired_by and op.costs.get(idx, 0) >= best_cost and op.costs.get(idx, 0) > 0:
+                best, best_cost = idx, op.costs[idx]
+        return best
