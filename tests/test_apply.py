@@ -1,0 +1,321 @@
+"""`foreshock apply` against a real PostgreSQL: lock safety, ledger, CONCURRENTLY cleanup, one runner, backfills.
+
+Every test gets its own database on the session's embedded server, so ledgers and advisory locks never mix.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from foreshock.apply import ApplyOptions, apply, backfill
+from foreshock.core.model import MigrationUnit
+from foreshock.errors import ApplyError
+from foreshock.sources.files import load_sql_paths
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def db(pg_dsn: str) -> Iterator[str]:
+    name = "apply_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = make_conninfo(pg_dsn, dbname=name)
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _exec(dsn: str, *stmts: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for s in stmts:
+            conn.execute(s)  # type: ignore[call-overload]  # fixed test SQL
+
+
+def _one(dsn: str, query: str) -> object:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[call-overload]
+        assert row is not None
+        return row[0]
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _units(*paths: Path) -> list[MigrationUnit]:
+    loaded = load_sql_paths([str(p) for p in paths])
+    assert not loaded.errors
+    return loaded.units
+
+
+def _apply_cmd(dsn: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "foreshock.apply", *args, "--dsn", dsn, "--no-progress"]
+
+
+class _Blocker(threading.Thread):
+    """Another session that reads the table in an open transaction and keeps it open for `hold` seconds."""
+
+    def __init__(self, dsn: str, table: str, hold: float) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.table, self.hold = dsn, table, hold
+        self.ready = threading.Event()
+        self.pid = 0
+        self.ended_at = 0.0
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, application_name="long-report") as conn:
+            self.pid = conn.info.backend_pid
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(self.table)))
+            self.ready.set()
+            time.sleep(self.hold)
+            conn.commit()
+            self.ended_at = time.monotonic()
+
+
+class _Readers(threading.Thread):
+    """A loop of reads, each one's latency recorded."""
+
+    def __init__(self, dsn: str, table: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.table = dsn, table
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+
+    def run(self) -> None:
+        q = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(self.table))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                t0 = time.monotonic()
+                conn.execute(q)
+                self.latencies.append(time.monotonic() - t0)
+                time.sleep(0.005)
+
+
+def test_add_column_never_stalls_reads_longer_than_lock_timeout(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t SELECT generate_series(1, 1000)")
+    mig = _write(tmp_path, "001_add.sql", "ALTER TABLE t ADD COLUMN extra int;\n")
+    blocker = _Blocker(db, "t", hold=3.0)
+    blocker.start()
+    assert blocker.ready.wait(10)
+    readers = _Readers(db, "t")
+    readers.start()
+    time.sleep(0.3)
+    lock_timeout = 0.2
+    # wait_for_blockers=0: skip the pre-flight wait so the lock_timeout-and-retry path itself is exercised.
+    opts = ApplyOptions(lock_timeout=lock_timeout, wait_for_blockers=0, initial_backoff=0.1, max_backoff=0.4,
+                        retries=60)
+    result = apply(_units(mig), db, opts)
+    finished = time.monotonic()
+    time.sleep(0.2)
+    readers.stop.set()
+    readers.join()
+    blocker.join()
+    assert result.ok, result
+    step = result.units[0].steps[0]
+    assert len(step.attempts) > 1, "the blocker should have made the first attempt time out"
+    # The blocking session was named while the ALTER waited.
+    named = {b.pid for a in step.attempts for b in a.blockers}
+    assert blocker.pid in named
+    assert any(b.application_name == "long-report" for a in step.attempts for b in a.blockers)
+    assert finished >= blocker.ended_at
+    assert _one(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND "
+                    "column_name = 'extra'") == 1
+    assert len(readers.latencies) > 50
+    worst = max(readers.latencies)
+    # Without the lock_timeout every read queued behind the ALTER would wait for the blocker (~3 s). The
+    # slack covers scheduling on a shared CI machine, not PostgreSQL.
+    assert worst < lock_timeout + 0.3, f"a read waited {worst:.3f}s"
+
+
+def test_preflight_waits_for_long_transaction_instead_of_queueing(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE t (id int PRIMARY KEY)")
+    mig = _write(tmp_path, "001_add.sql", "ALTER TABLE t ADD COLUMN extra int;\n")
+    blocker = _Blocker(db, "t", hold=1.5)
+    blocker.start()
+    assert blocker.ready.wait(10)
+    time.sleep(0.3)
+    result = apply(_units(mig), db, ApplyOptions(lock_timeout=0.2, wait_for_blockers=10, blocker_min_age=0.1))
+    blocker.join()
+    assert result.ok
+    # The pre-flight saw the open transaction and waited it out: the ALTER never had to queue.
+    assert len(result.units[0].steps[0].attempts) == 1
+
+
+def test_lock_timeout_exhausted_names_blockers_and_changes_nothing(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE t (id int PRIMARY KEY)")
+    mig = _write(tmp_path, "001_add.sql", "ALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ADD COLUMN b int;\n")
+    blocker = _Blocker(db, "t", hold=3.0)
+    blocker.start()
+    assert blocker.ready.wait(10)
+    result = apply(_units(mig), db, ApplyOptions(lock_timeout=0.1, wait_for_blockers=0, retries=2,
+                                                 initial_backoff=0.05, max_backoff=0.1))
+    assert not result.ok and result.exit_code == 2
+    msg = result.units[0].message
+    assert f"pid {blocker.pid}" in msg and "long-report" in msg and "SELECT count(*)" in msg
+    assert len(result.units[0].steps[0].attempts) == 3  # never a final attempt without the timeout
+    blocker.join()
+    assert _one(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't'") == 1
+    assert _one(db, "SELECT outcome FROM foreshock.ledger") == "failed"
+
+
+def test_ledger_second_run_is_noop_and_changed_file_refused(db: str, tmp_path: Path) -> None:
+    m1 = _write(tmp_path, "001_init.sql", "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n")
+    m2 = _write(tmp_path, "002_more.sql", "INSERT INTO t VALUES (2);\n")
+    first = apply(_units(m1, m2), db)
+    assert [u.outcome for u in first.units] == ["applied", "applied"]
+    second = apply(_units(m1, m2), db)
+    assert [u.outcome for u in second.units] == ["already-applied", "already-applied"]
+    assert _one(db, "SELECT count(*) FROM t") == 2
+    rows = _one(db, "SELECT json_agg(json_build_object('n', name, 'o', outcome, 'who', applied_by, 'app', "
+                    "application, 'f', finished_at IS NOT NULL, 'c', checksum) ORDER BY id) FROM foreshock.ledger")
+    assert isinstance(rows, list) and len(rows) == 2
+    assert all(r["o"] == "applied" and r["f"] and r["who"] and r["app"].startswith("foreshock") for r in rows)
+    m2.write_text("INSERT INTO t VALUES (3);\n")
+    with pytest.raises(ApplyError, match="already applied with different contents"):
+        apply(_units(m1, m2), db)
+    assert _one(db, "SELECT count(*) FROM t") == 2
+
+
+def test_failed_concurrent_index_leaves_no_invalid_index(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE d (id int PRIMARY KEY, v int)", "INSERT INTO d VALUES (1, 1), (2, 1), (3, 2)")
+    mig = _write(tmp_path, "001_idx.sql", "CREATE UNIQUE INDEX CONCURRENTLY d_v_key ON d (v);\n")
+    invalid = "SELECT count(*) FROM pg_index WHERE indrelid = 'd'::regclass AND NOT indisvalid"
+    result = apply(_units(mig), db)
+    assert not result.ok
+    assert "could not create unique index" in result.units[0].message
+    assert _one(db, invalid) == 0
+    assert _one(db, "SELECT count(*) FROM pg_class WHERE relname = 'd_v_key'") == 0
+    # Fixed data: the same file now applies (the failed attempt did not count as applied).
+    _exec(db, "DELETE FROM d WHERE id = 2")
+    assert apply(_units(mig), db).ok
+    assert _one(db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'd_v_key'::regclass") is True
+
+
+def test_invalid_index_from_an_earlier_crash_is_detected_and_rebuilt(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE d (id int PRIMARY KEY, v int)", "INSERT INTO d VALUES (1, 1), (2, 1)")
+    # What a crashed or hand-run build leaves behind: an INVALID index with the migration's name.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _exec(db, "CREATE UNIQUE INDEX CONCURRENTLY d_v_key ON d (v)")
+    assert _one(db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'd_v_key'::regclass") is False
+    _exec(db, "DELETE FROM d WHERE id = 2")
+    mig = _write(tmp_path, "001_idx.sql", "CREATE UNIQUE INDEX CONCURRENTLY d_v_key ON d (v);\n")
+    result = apply(_units(mig), db)
+    assert result.ok, result
+    assert any("dropped INVALID index public.d_v_key" in w for w in result.warnings)
+    assert _one(db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'd_v_key'::regclass") is True
+
+
+def test_two_concurrent_applies_exactly_one_proceeds(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE runs (at timestamptz DEFAULT now())")
+    mig = _write(tmp_path, "001_slow.sql", "INSERT INTO runs DEFAULT VALUES;\nSELECT pg_sleep(2);\n")
+    procs = [subprocess.Popen(_apply_cmd(db, str(mig)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes[0] == 0 and codes[1] != 0, outs
+    loser = next(err for p, (_, err) in zip(procs, outs, strict=True) if p.returncode != 0)
+    assert "another foreshock apply is already running" in loser
+    assert "Traceback" not in loser and len(loser.strip().splitlines()) == 1
+    assert _one(db, "SELECT count(*) FROM runs") == 1
+    assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'applied'") == 1
+
+
+def _wait_no_runner(dsn: str, timeout: float = 20.0) -> None:
+    """After SIGKILL the server notices the dead client only when it next talks to it: wait for the backends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _one(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'foreshock apply%' "
+                     "AND pid <> pg_backend_pid()") == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("killed runner's sessions did not go away")
+
+
+def test_backfill_survives_twenty_sigkills_exactly_once(db: str, tmp_path: Path) -> None:
+    rows = 300_000
+    _exec(db, "CREATE TABLE c (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0)",
+          f"INSERT INTO c (id) SELECT generate_series(1, {rows})")
+    mig = _write(tmp_path, "001_backfill.sql",
+                 "-- foreshock:backfill batch_size=500 batch_time=50ms\nUPDATE c SET n = n + 1;\n")
+    rng = random.Random(int(os.environ.get("FORESHOCK_TEST_SEED", "8")))
+    kills = 0
+    progress = []
+    while kills < 20:
+        proc = subprocess.Popen(_apply_cmd(db, str(mig)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rng.uniform(0.5, 1.6))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        else:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            kills += 1  # it finished before the kill: later runs only find it done
+        if proc.stderr:
+            proc.stderr.close()
+        _wait_no_runner(db)
+        progress.append(_one(db, "SELECT coalesce(sum(n), 0) FROM c"))
+    assert progress[0] < rows, "the first kill should land before the backfill finishes"
+    assert any(0 < p < rows for p in progress), "no kill landed in the middle of the backfill"
+    final = subprocess.run(_apply_cmd(db, str(mig)), capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert _one(db, "SELECT count(*) FROM c WHERE n <> 1") == 0
+    assert _one(db, "SELECT sum(n) FROM c") == rows
+    versions = "SELECT md5(string_agg(xmin::text, ',' ORDER BY id)) FROM c"
+    before = _one(db, versions)
+    again = subprocess.run(_apply_cmd(db, str(mig)), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "already-applied" in again.stdout
+    assert _one(db, versions) == before  # not a single row version changed
+    assert _one(db, "SELECT rows_done FROM foreshock.backfill_progress") == rows
+
+
+def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> None:
+    _exec(db, "CREATE TABLE k (a int NOT NULL, b text NOT NULL, n int NOT NULL DEFAULT 0, UNIQUE (a, b))",
+          "INSERT INTO k (a, b) SELECT g % 50, 'x' || g FROM generate_series(1, 5000) g")
+    r = backfill(db, "k", "n = n + 1", "a % 2 = 0", batch_size=100, batch_time=0.05, progress=False)
+    assert r.rows == _one(db, "SELECT count(*) FROM k WHERE a % 2 = 0") and r.batches > 1
+    assert _one(db, "SELECT count(*) FROM k WHERE n <> (CASE WHEN a % 2 = 0 THEN 1 ELSE 0 END)") == 0
+    again = backfill(db, "k", "n = n + 1", "a % 2 = 0", progress=False)
+    assert again.already_done and again.rows == 0
+    d = backfill(db, "k", None, "a = 7", batch_size=30, progress=False)
+    assert d.rows == 100 and _one(db, "SELECT count(*) FROM k WHERE a = 7") == 0
+
+
+def test_backfill_refuses_table_without_usable_key(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE nokey (a int, b int UNIQUE)", "INSERT INTO nokey VALUES (1, 1)")
+    with pytest.raises(ApplyError, match="no usable key"):
+        backfill(db, "nokey", "a = a + 1", None, progress=False)
+    mig = _write(tmp_path, "001_bf.sql", "-- foreshock:backfill\nUPDATE nokey SET a = 2;\n")
+    result = apply(_units(mig), db)
+    assert not result.ok and "no usable key" in result.units[0].message
+    assert _one(db, "SELECT a FROM nokey") == 1
+
+
+def test_dry_run_reads_sizes_and_changes_nothing(db: str, tmp_path: Path) -> None:
+    _exec(db, "CREATE TABLE big (id int PRIMARY KEY, n int)", "INSERT INTO big SELECT generate_series(1, 20000)",
+          "ANALYZE big")
+    mig = _write(tmp_path, "001_bf.sql", "-- foreshock:backfill batch_size=1000\nUPDATE big SET n = 1;\n")
+    out = subprocess.run(_apply_cmd(db, str(mig), "--dry-run"), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "batched backfill" in out.stdout and "20,000 rows" in out.stdout
+    assert _one(db, "SELECT to_regclass('foreshock.ledger') IS NULL") is True
+    assert _one(db, "SELECT count(n) FROM big") == 0
