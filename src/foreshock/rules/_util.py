@@ -1,0 +1,322 @@
+"""Helpers shared by the rules: naming tables, finding effects, describing locks, writing safe SQL.
+
+The schema model is read through a few duck-typed calls (resolve, is_new, table) so a rule degrades to
+"unknown" instead of failing when the model knows less about a table (e.g. one never seen in history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast, enums
+from pglast.stream import RawStream
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import Effect, Statement, StatementAnalysis
+from foreshock.core.txn import NOT_IN_TXN
+
+AT = enums.AlterTableType
+CT = enums.ConstrType
+
+
+def qualify(schema: Any, rel: Any) -> str:
+    """The schema-qualified name of a RangeVar (or name list), as the effect model names tables."""
+    resolve = getattr(schema, "resolve", None)
+    if resolve is not None:
+        try:
+            name = resolve(rel)
+            if isinstance(name, str) and name:
+                return name
+        except Exception:
+            pass
+    if isinstance(rel, ast.RangeVar):
+        return f"{rel.schemaname or 'public'}.{rel.relname}"
+    parts = [getattr(p, "sval", str(p)) for p in (rel or ())]
+    if len(parts) == 1:
+        return f"public.{parts[0]}"
+    return ".".join(parts[-2:])
+
+
+def short_name(name: str) -> str:
+    return name[len("public.") :] if name.startswith("public.") else name
+
+
+def effect_on(analysis: StatementAnalysis, table: str) -> Effect | None:
+    """The effect on `table` (qualified or not); None when the table is new in this migration."""
+    bare = table.split(".")[-1]
+    fallback = None
+    for e in analysis.effects:
+        if e.table == table:
+            return e
+        if e.table.split(".")[-1] == bare and "." not in table:
+            fallback = e
+    return fallback
+
+
+def is_new(schema: Any, table: str) -> bool:
+    fn = getattr(schema, "is_new", None)
+    if fn is None:
+        return False
+    try:
+        return bool(fn(table))
+    except Exception:
+        return False
+
+
+def table_of(schema: Any, table: str) -> Any:
+    fn = getattr(schema, "table", None)
+    if fn is None:
+        return None
+    try:
+        return fn(table)
+    except Exception:
+        return None
+
+
+def describe_lock(lock: LockMode) -> str:
+    """'AccessExclusiveLock (ACCESS EXCLUSIVE), which blocks reads, writes and DDL'."""
+    blocked = list(lock.blocked)
+    if not blocked:
+        what = "which blocks no application traffic"
+    elif len(blocked) == 1:
+        what = f"which blocks {blocked[0]}"
+    else:
+        what = "which blocks " + ", ".join(blocked[:-1]) + " and " + blocked[-1]
+    return f"{lock.name} ({lock.sql_name}), {what}"
+
+
+def blocked_phrase(lock: LockMode) -> str:
+    """'reads, writes and DDL' — what waits while `lock` is held."""
+    names = [("DDL" if b == "ddl" else b) for b in lock.blocked] or ["nothing"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def deparse(node: Any) -> str:
+    try:
+        return str(RawStream()(node))
+    except Exception:
+        return "..."
+
+
+def quote_ident(name: str) -> str:
+    if (
+        name
+        and (name[0].isalpha() or name[0] == "_")
+        and all(c.isalnum() or c == "_" for c in name)
+        and (name == name.lower())
+    ):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_table(name: str) -> str:
+    return ".".join(quote_ident(p) for p in short_name(name).split("."))
+
+
+def alter_cmds(stmt: Statement) -> Iterator[Any]:
+    node = stmt.node
+    if isinstance(node, ast.AlterTableStmt) and node.objtype == enums.ObjectType.OBJECT_TABLE:
+        yield from node.cmds or ()
+
+
+def constraint_label(con: Any, table: str, suffix: str) -> str:
+    if getattr(con, "conname", None):
+        return str(con.conname)
+    cols = [
+        getattr(c, "sval", "") for c in (getattr(con, "keys", None) or getattr(con, "fk_attrs", None) or ())
+    ]
+    base = short_name(table).split(".")[-1]
+    return "_".join([base, *cols, suffix])[:63]
+
+
+def type_name(tn: Any) -> str:
+    """The last part of a TypeName ('int4', 'varchar', 'serial', 'json')."""
+    if tn is None or not tn.names:
+        return ""
+    return str(tn.names[-1].sval).lower()
+
+
+def unbatched_dml(stmt: Statement) -> bool:
+    """UPDATE/DELETE with no WHERE clause: every row of the table in one transaction."""
+    node = stmt.node
+    if isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
+        return (
+            node.whereClause is None
+            and not getattr(node, "fromClause", None)
+            and not getattr(node, "usingClause", None)
+        )
+    return False
+
+
+def has_backfill_marker(stmt: Statement) -> bool:
+    return any(d.kind == "backfill" for d in stmt.directives)
+
+
+def not_null_fix(table: str, column: str) -> str:
+    t = sql_table(table)
+    c = quote_ident(column)
+    con = quote_ident(f"{short_name(table).split('.')[-1]}_{column}_not_null"[:63])
+    return (
+        f"ALTER TABLE {t} ADD CONSTRAINT {con} CHECK ({c} IS NOT NULL) NOT VALID;\n"
+        f"-- new transaction: the scan below takes only SHARE UPDATE EXCLUSIVE\n"
+        f"ALTER TABLE {t} VALIDATE CONSTRAINT {con};\n"
+        f"-- PostgreSQL 12+ skips the scan: the validated CHECK proves no NULLs\n"
+        f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\n"
+        f"ALTER TABLE {t} DROP CONSTRAINT {con};"
+    )
+
+
+def primary_key_columns(schema: Any, table: str) -> tuple[str, ...]:
+    t = table_of(schema, table)
+    for con in getattr(t, "constraints", None) or ():
+        con = con if not isinstance(con, str) else getattr(t, "constraints", {})[con]
+        if getattr(con, "kind", None) == "pk":
+            return tuple(getattr(con, "columns", ()) or ())
+    return ()
+
+
+def batched_update_sql(schema: Any, table: str, stmt: Statement) -> str:
+    """An UPDATE/DELETE rewritten as one small batch; run it repeatedly, each batch in its own transaction."""
+    node = stmt.node
+    t = sql_table(table)
+    pk = primary_key_columns(schema, table)
+    key = quote_ident(pk[0]) if len(pk) == 1 else "ctid"
+    pending = "TRUE"
+    if isinstance(node, ast.UpdateStmt):
+        sets = ", ".join(f"{quote_ident(str(rt.name))} = {deparse(rt.val)}" for rt in node.targetList or ())
+        firsts = [rt for rt in node.targetList or () if isinstance(rt.val, ast.A_Const | ast.FuncCall)]
+        if firsts:
+            # Rows already backfilled are skipped, so each batch makes progress and a rerun is cheap.
+            pending = f"{quote_ident(str(firsts[0].name))} IS DISTINCT FROM {deparse(firsts[0].val)}"
+        head = f"UPDATE {t} SET {sets}"
+    else:
+        head = f"DELETE FROM {t}"
+    if key == "ctid":
+        where = f"WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t} WHERE {pending} LIMIT 10000))"
+    else:
+        where = f"WHERE {key} IN (SELECT {key} FROM {t} WHERE {pending} LIMIT 10000)"
+    return f"{head}\n  {where};\n-- repeat until it reports 0 rows; each batch commits on its own"
+
+
+# Every example sets lock_timeout first, so examples show one rule each and not also missing-lock-timeout.
+LOCK_TIMEOUT = "SET lock_timeout = '2s';\n"
+
+ORDERS = """CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL);
+CREATE TABLE orders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id bigint NOT NULL,
+    status text NOT NULL,
+    total numeric(12, 2),
+    note text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def existing_alters(ctx: Any) -> Iterator[tuple[str, Effect, Any]]:
+    """(table, effect, AlterTableCmd) for ALTER TABLE on a table that existed before the migration."""
+    stmt: Statement = ctx.statement
+    node = stmt.node
+    if not isinstance(node, ast.AlterTableStmt) or node.relation is None:
+        return
+    if node.objtype not in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW):
+        return
+    table = qualify(ctx.schema, node.relation)
+    effect = effect_on(ctx.analysis, table)
+    if effect is None:
+        return
+    for cmd in node.cmds or ():
+        yield effect.table, effect, cmd
+
+
+def column_constraints(coldef: Any) -> tuple[Any, ...]:
+    return tuple(getattr(coldef, "constraints", None) or ())
+
+
+def column_defs(stmt: Statement, schema: Any, retypes: bool = False) -> Iterator[tuple[str, str, Any, Any]]:
+    """(table, column, TypeName, ColumnDef) for every column a statement defines (and retypes, if asked)."""
+    node = stmt.node
+    if isinstance(node, ast.CreateStmt) and node.relation is not None:
+        table = qualify(schema, node.relation)
+        for elt in node.tableElts or ():
+            if isinstance(elt, ast.ColumnDef) and elt.typeName is not None:
+                yield table, str(elt.colname), elt.typeName, elt
+    elif isinstance(node, ast.AlterTableStmt) and node.relation is not None:
+        table = qualify(schema, node.relation)
+        for cmd in node.cmds or ():
+            if cmd.subtype == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef) and cmd.def_.typeName:
+                yield table, str(cmd.def_.colname), cmd.def_.typeName, cmd.def_
+            elif (
+                retypes
+                and cmd.subtype == AT.AT_AlterColumnType
+                and isinstance(cmd.def_, ast.ColumnDef)
+                and cmd.def_.typeName
+            ):
+                yield table, str(cmd.name), cmd.def_.typeName, cmd.def_
+
+
+def statement_label(stmt: Statement, limit: int = 70) -> str:
+    """'statement 3 (line 7: UPDATE orders SET ...)' for messages that point at another statement."""
+    text = " ".join(stmt.text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"line {stmt.line} `{text}`"
+
+
+def in_transaction(unit: Any, fa: Any, sa: StatementAnalysis) -> bool:
+    """True when the statement really runs inside a transaction block.
+
+    An explicit BEGIN, or a framework that wraps the unit (Alembic/Django atomic: unit.transactional), or the
+    effect model's own note. A plain SQL file under the default assume_transaction is not enough: tools that
+    run such files special-case statements that cannot run in a transaction.
+    """
+    if any(NOT_IN_TXN in n for n in sa.notes):
+        return True
+    if getattr(unit, "transactional", None) is True:
+        return True
+    if sa.transaction is None:
+        return False
+    for t in fa.transactions:
+        if t.index == sa.transaction:
+            return bool(t.explicit)
+    return False
+
+
+def is_slow(sa: StatementAnalysis) -> bool:
+    """A statement whose duration grows with table size: rewrite, full scan, unbatched UPDATE/DELETE."""
+    if any(e.rewrite or e.scan for e in sa.effects):
+        return True
+    return bool(sa.effects) and unbatched_dml(sa.statement)
+
+
+def slow_reason(sa: StatementAnalysis) -> str:
+    for e in sa.effects:
+        if e.rewrite:
+            return f"rewrites {short_name(e.table)}"
+    if unbatched_dml(sa.statement):
+        verb = "UPDATE" if isinstance(sa.statement.node, ast.UpdateStmt) else "DELETE"
+        return f"unbatched {verb} of every row"
+    for e in sa.effects:
+        if e.scan:
+            return f"scans all of {short_name(e.table)}"
+    return "slow"
+
+
+def type_key(names: Any) -> str:
+    parts = [getattr(n, "sval", str(n)) for n in names or ()]
+    return ".".join(parts[-2:]) if len(parts) > 1 else f"public.{parts[0] if parts else ''}"
+
+
+def types_created_before(fa: Any, index: int) -> set[str]:
+    """Types (enums, domains) created by this file before statement `index`: new, so not a production risk."""
+    out: set[str] = set()
+    for sa in fa.statements:
+        if sa.statement.index >= index:
+            break
+        node = sa.statement.node
+        if isinstance(node, ast.CreateEnumStmt):
+            out.add(type_key(node.typeName))
+        elif isinstance(node, ast.CreateDomainStmt):
+            out.add(type_key(node.domainname))
+    return out

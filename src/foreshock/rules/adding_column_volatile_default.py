@@ -1,0 +1,111 @@
+"""ADD COLUMN with a volatile default rewrites the whole table under ACCESS EXCLUSIVE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from foreshock.rules._util import (
+    AT,
+    CT,
+    LOCK_TIMEOUT,
+    ORDERS,
+    column_constraints,
+    deparse,
+    describe_lock,
+    existing_alters,
+    quote_ident,
+    short_name,
+    sql_table,
+    type_name,
+)
+from foreshock.rules.base import Example, Hit, Rule
+
+SERIALS = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    for table, effect, cmd in existing_alters(ctx):
+        if cmd.subtype != AT.AT_AddColumn or not effect.rewrite:
+            continue
+        col = cmd.def_
+        cons = column_constraints(col)
+        default = next((c for c in cons if c.contype == CT.CONSTR_DEFAULT), None)
+        # Identity, serial and generated columns have rules of their own.
+        if default is None or type_name(col.typeName) in SERIALS:
+            continue
+        if any(c.contype in (CT.CONSTR_IDENTITY, CT.CONSTR_GENERATED) for c in cons):
+            continue
+        t, c, expr = sql_table(table), quote_ident(str(col.colname)), deparse(default.raw_expr)
+        typ = deparse(col.typeName)
+        yield Hit(
+            message=(
+                f"ADD COLUMN {col.colname} with default {expr} on {short_name(table)} rewrites every row "
+                f"while "
+                f"holding {describe_lock(effect.lock)}: the default is volatile, so PostgreSQL must compute "
+                f"it row by row ({effect.reason or 'table rewrite'})"
+            ),
+            tables=(table,),
+            lock=effect.lock,
+            fix=(
+                f"ALTER TABLE {t} ADD COLUMN {c} {typ};\n"
+                f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {expr};  -- new rows only, no rewrite\n"
+                f"-- then backfill the existing rows in batches, each in its own transaction:\n"
+                f"UPDATE {t} SET {c} = {expr} WHERE id IN (SELECT id FROM {t} WHERE {c} IS NULL LIMIT 10000);"
+            ),
+        )
+
+
+RULE = Rule(
+    id="adding-column-volatile-default",
+    summary="ADD COLUMN with a volatile default (random(), gen_random_uuid(), clock_timestamp(), a user "
+    "function)",
+    why=(
+        "Since PostgreSQL 11 a constant or STABLE default (now(), 'x', 0) is stored once in the catalog and "
+        "ADD COLUMN is instant. A VOLATILE default must be evaluated for every existing row, so PostgreSQL "
+        "rewrites the whole table and its indexes while holding AccessExclusiveLock (ACCESS EXCLUSIVE): "
+        "reads, "
+        "writes and DDL on the table wait for the full rewrite. Functions foreshock does not know are "
+        "treated as "
+        "volatile."
+    ),
+    fix=(
+        "Add the column without a default, set the default in a second statement (it applies to new rows "
+        "only, "
+        "no rewrite), then backfill the existing rows in batches:\n\n"
+        "ALTER TABLE orders ADD COLUMN token uuid;\n"
+        "ALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();\n"
+        "UPDATE orders SET token = gen_random_uuid()\n"
+        "  WHERE id IN (SELECT id FROM orders WHERE token IS NULL LIMIT 10000);  -- repeat until 0 rows"
+    ),
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+        ),
+    ),
+    good=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN flagged boolean NOT NULL DEFAULT false;",
+        ),
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT now();",
+        ),
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN token uuid;\n"
+            "ALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();",
+        ),
+        Example(
+            sql="CREATE TABLE events (id bigint PRIMARY KEY);\n"
+            "ALTER TABLE events ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+            note="a table created in the same migration is empty",
+        ),
+    ),
+    severity="error",
+    min_pg=11,
+    check_statement=check,
+    see_also=("squawk: adding-field-with-default", "strong_migrations: add column with volatile default"),
+)

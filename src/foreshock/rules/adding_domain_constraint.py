@@ -1,0 +1,73 @@
+"""ALTER DOMAIN ... ADD CONSTRAINT checks every column of that domain in every table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.rules._util import LOCK_TIMEOUT, deparse, describe_lock, type_key, types_created_before
+from foreshock.rules.base import Example, Hit, Rule
+
+DOMAIN = "CREATE DOMAIN price AS numeric;\nCREATE TABLE products (id bigint PRIMARY KEY, cost price);\n"
+
+
+def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    for sa in fa.statements:
+        node = sa.statement.node
+        if not isinstance(node, ast.AlterDomainStmt) or node.subtype != "C" or node.def_ is None:
+            continue
+        if getattr(node.def_, "skip_validation", False):
+            continue
+        if type_key(node.typeName) in types_created_before(fa, sa.statement.index):
+            continue
+        domain = ".".join(n.sval for n in node.typeName or ())
+        tables = tuple(e.table for e in sa.effects)
+        lock = max((e.lock for e in sa.effects), default=LockMode.ShareLock)
+        con = deparse(node.def_)
+        yield Hit(
+            message=(
+                f"ALTER DOMAIN {domain} ADD {con} checks every value of the domain in every table that uses "
+                f"it "
+                f"while holding {describe_lock(lock)} on those tables"
+            ),
+            tables=tables,
+            lock=lock,
+            fix=f"ALTER DOMAIN {domain} ADD {con} NOT VALID;\n"
+            f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {getattr(node.def_, 'conname', None) or '...'};",
+            statement=sa.statement,
+        )
+
+
+RULE = Rule(
+    id="adding-domain-constraint",
+    summary="ALTER DOMAIN ... ADD CONSTRAINT without NOT VALID",
+    why=(
+        "Adding a constraint to a domain checks every column of that domain in every table, holding "
+        "ShareLock "
+        "(SHARE) on each table for the scan: writes to all of them wait. NOT VALID (PostgreSQL 9.2+) skips "
+        "the "
+        "check for existing rows; VALIDATE CONSTRAINT then checks them with a weaker lock."
+    ),
+    fix="ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0) NOT VALID;\n"
+    "ALTER DOMAIN price VALIDATE CONSTRAINT price_positive;",
+    bad=(
+        Example(
+            schema=DOMAIN,
+            sql=LOCK_TIMEOUT + "ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0);",
+        ),
+    ),
+    good=(
+        Example(
+            schema=DOMAIN,
+            sql=LOCK_TIMEOUT
+            + "ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0) NOT VALID;",
+        ),
+    ),
+    severity="warning",
+    check_file=check,
+    see_also=("squawk: ban-alter-domain-with-add-constraint",),
+)

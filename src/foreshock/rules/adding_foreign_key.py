@@ -1,0 +1,108 @@
+"""A foreign key added without NOT VALID scans the table and locks BOTH tables against writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from foreshock.rules._util import (
+    AT,
+    CT,
+    LOCK_TIMEOUT,
+    ORDERS,
+    column_constraints,
+    constraint_label,
+    deparse,
+    describe_lock,
+    existing_alters,
+    qualify,
+    quote_ident,
+    short_name,
+    sql_table,
+)
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    for table, effect, cmd in existing_alters(ctx):
+        cons: list[Any] = []
+        if cmd.subtype == AT.AT_AddConstraint and cmd.def_ is not None:
+            cons = [cmd.def_]
+        elif cmd.subtype == AT.AT_AddColumn and cmd.def_ is not None:
+            cons = [c for c in column_constraints(cmd.def_) if c.contype == CT.CONSTR_FOREIGN]
+        for con in cons:
+            if con.contype != CT.CONSTR_FOREIGN or con.skip_validation:
+                continue
+            ref = qualify(ctx.schema, con.pktable) if con.pktable is not None else "?"
+            tables = tuple(dict.fromkeys(e.table for e in ctx.analysis.effects)) or (table,)
+            lock = max((e.lock for e in ctx.analysis.effects), default=effect.lock)
+            name = constraint_label(con, table, "fkey")
+            t, n = sql_table(table), quote_ident(name)
+            if cmd.subtype == AT.AT_AddColumn:
+                col = str(cmd.def_.colname)
+                body = f"FOREIGN KEY ({quote_ident(col)}) REFERENCES {sql_table(ref)}" + (
+                    f" ({', '.join(quote_ident(a.sval) for a in con.pk_attrs)})" if con.pk_attrs else ""
+                )
+                pre = f"ALTER TABLE {t} ADD COLUMN {quote_ident(col)} {deparse(cmd.def_.typeName)};\n"
+            else:
+                body = deparse(con).split(" ", 2)[2] if con.conname else deparse(con)
+                pre = ""
+            yield Hit(
+                message=(
+                    f"foreign key {name} on {short_name(table)} referencing {short_name(ref)} is validated "
+                    f"at once: "
+                    f"{short_name(table)} is scanned while {describe_lock(lock)} is held on "
+                    f"{' and '.join(short_name(x) for x in tables)}"
+                ),
+                tables=tables,
+                lock=lock,
+                fix=(
+                    f"{pre}ALTER TABLE {t} ADD CONSTRAINT {n} {body} NOT VALID;\n"
+                    f"-- commit, then (SHARE UPDATE EXCLUSIVE here, ROW SHARE on {short_name(ref)}):\n"
+                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {n};"
+                ),
+            )
+
+
+RULE = Rule(
+    id="adding-foreign-key",
+    summary="ADD FOREIGN KEY (or ADD COLUMN ... REFERENCES) on an existing table without NOT VALID",
+    why=(
+        "Adding a foreign key takes ShareRowExclusiveLock (SHARE ROW EXCLUSIVE) on the table AND on the "
+        "referenced table — writes to both wait — and then checks every existing row against the referenced "
+        "table before releasing them. NOT VALID skips the check (new rows are still checked) and VALIDATE "
+        "CONSTRAINT later takes only ShareUpdateExclusiveLock on the table and RowShareLock on the "
+        "referenced one, "
+        "which block no reads or writes. All supported versions."
+    ),
+    fix=(
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)\n"
+        "  REFERENCES customers (id) NOT VALID;\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;  -- in a later transaction"
+    ),
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey "
+            "FOREIGN KEY (customer_id) REFERENCES customers (id);",
+        ),
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN referrer_id bigint REFERENCES customers (id);",
+        ),
+    ),
+    good=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey "
+            "FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;",
+        ),
+        Example(
+            sql="CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint);\n"
+            "ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a (id);"
+        ),
+    ),
+    severity="error",
+    check_statement=check,
+    see_also=("squawk: adding-foreign-key-constraint", "strong_migrations: add foreign key / add reference"),
+)

@@ -1,0 +1,80 @@
+"""ADD COLUMN ... GENERATED ALWAYS AS (...) STORED computes the value for every row: a full rewrite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from foreshock.rules._util import (
+    AT,
+    CT,
+    LOCK_TIMEOUT,
+    ORDERS,
+    column_constraints,
+    describe_lock,
+    existing_alters,
+    short_name,
+)
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    for table, effect, cmd in existing_alters(ctx):
+        if cmd.subtype != AT.AT_AddColumn:
+            continue
+        col = cmd.def_
+        gen = [c for c in column_constraints(col) if c.contype == CT.CONSTR_GENERATED]
+        # PostgreSQL 18 adds VIRTUAL generated columns (generated_kind 'v'), computed on read: no rewrite.
+        if not gen or getattr(gen[0], "generated_kind", "s") == "v":
+            continue
+        yield Hit(
+            message=(
+                f"ADD COLUMN {col.colname} GENERATED ... STORED on {short_name(table)} computes and stores "
+                f"the value "
+                f"for every existing row: a full rewrite under {describe_lock(effect.lock)}"
+            ),
+            tables=(table,),
+            lock=effect.lock,
+            fix=(
+                "Add a plain column, fill it from a trigger for new rows and backfill old rows in batches; "
+                "or, on "
+                "PostgreSQL 18, use a VIRTUAL generated column (computed on read, no rewrite)."
+            ),
+        )
+
+
+RULE = Rule(
+    id="adding-stored-generated-column",
+    summary="ADD COLUMN ... GENERATED ALWAYS AS (...) STORED on an existing table",
+    why=(
+        "A stored generated column is computed and written for every existing row when it is added, so "
+        "PostgreSQL "
+        "rewrites the table under AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for the "
+        "whole "
+        "rewrite (PostgreSQL 12+, where generated columns exist). PostgreSQL 18's VIRTUAL columns avoid it."
+    ),
+    fix=(
+        "ALTER TABLE orders ADD COLUMN total_cents bigint;\n"
+        "-- a BEFORE INSERT OR UPDATE trigger keeps it filled for new rows; backfill old rows in batches:\n"
+        "UPDATE orders SET total_cents = (total * 100)::bigint\n"
+        "  WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL LIMIT 10000);"
+    ),
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN total_cents bigint "
+            "GENERATED ALWAYS AS ((total * 100)::bigint) STORED;",
+        ),
+    ),
+    good=(
+        Example(
+            sql="CREATE TABLE items (price numeric, cents bigint GENERATED ALWAYS AS ((price * "
+            "100)::bigint) STORED);"
+        ),
+        Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN total_cents bigint;"),
+    ),
+    severity="error",
+    min_pg=12,
+    check_statement=check,
+    see_also=("eugene: E11",),
+)

@@ -1,0 +1,81 @@
+"""The rule unit: one frozen record per rule, holding its documentation, its examples and its checks.
+
+A rule never builds a Finding itself: its checks yield `Hit`s (message, tables, lock, fix) and the
+engine turns them into Findings with the configured severity and the position of the statement, after
+applying suppressions. That keeps severities, positions and suppressions in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Severity, Statement
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small self-contained migration.
+
+    schema is history: the DDL of the tables that already exist in production before the migration
+    (analysed for the schema model, never reported). sql is the migration under review.
+    """
+
+    sql: str
+    schema: str = ""
+    pg_version: int | None = None  # None: the default AnalysisSettings version
+    transactional: bool | None = None  # MigrationUnit.transactional for the migration
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One problem a rule found. statement: where to report it (file checks); default: the one checked."""
+
+    message: str
+    tables: tuple[str, ...] = ()
+    lock: LockMode | None = None
+    fix: str | None = None
+    statement: Statement | None = None
+
+
+# check_statement(ctx: foreshock.core.analyze.StatementContext) -> Iterable[Hit]
+StatementCheck = Callable[[Any], Iterable[Hit]]
+# check_file(unit, file_analysis, schema_after_file, analysis_settings) -> Iterable[Hit]
+FileCheck = Callable[[MigrationUnit, FileAnalysis, Any, AnalysisSettings], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # stable kebab-case; never renamed (suppressions and configs refer to it)
+    summary: str  # one line
+    why: str  # the lock taken, what it blocks, from which PostgreSQL version
+    fix: str  # the safe alternative, as SQL with a line of explanation
+    bad: tuple[Example, ...]
+    good: tuple[Example, ...]
+    severity: Severity
+    check_statement: StatementCheck | None = field(default=None, compare=False, repr=False)
+    check_file: FileCheck | None = field(default=None, compare=False, repr=False)
+    min_pg: int | None = None  # first major version the rule applies to
+    max_pg: int | None = None  # last major version the rule applies to
+    # Rules a bad example may legitimately trigger as well (kept rare; the all-rules test honours it).
+    also: tuple[str, ...] = ()
+    # The same check in other tools ("squawk: adding-field-with-default"), for people coming from them.
+    see_also: tuple[str, ...] = ()
+
+    def applies_to(self, pg_version: int) -> bool:
+        if self.min_pg is not None and pg_version < self.min_pg:
+            return False
+        return not (self.max_pg is not None and pg_version > self.max_pg)
+
+    @property
+    def versions(self) -> str:
+        if self.min_pg is None and self.max_pg is None:
+            return "all supported PostgreSQL versions"
+        if self.max_pg is None:
+            return f"PostgreSQL {self.min_pg} and later"
+        if self.min_pg is None:
+            return f"PostgreSQL {self.max_pg} and earlier"
+        return f"PostgreSQL {self.min_pg} to {self.max_pg}"

@@ -1,0 +1,198 @@
+"""RuleEngine: the analysis Visitor that runs the enabled rules and applies severities and suppressions.
+
+Suppressions:
+  `-- foreshock: ignore RULE[, RULE] -- reason` directly before a statement silences those rules on it.
+  `-- foreshock: ignore-file RULE[, RULE] -- reason` anywhere in the file silences them for the whole file.
+Decisions:
+  - A suppression naming a rule id that does not exist is an input error (engine.errors, InputError with
+    path:line:col): a typo would otherwise silently suppress nothing. The run cannot be trusted, so it
+    exits 2 like any other input it could not analyse.
+  - A suppression without a reason is allowed, but reported as the info-level rule
+    `suppression-without-reason`: the reviewer of the next change should learn why it is safe.
+  - Every suppressed finding is kept in engine.suppressed with the directive (and its reason), so
+    reporters can list what was silenced and why.
+Findings of a file are held back until the file is finished, because an `ignore-file` directive may be
+written anywhere in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from foreshock.core.model import (
+    SEVERITIES,
+    AnalysisSettings,
+    Directive,
+    FileAnalysis,
+    Finding,
+    MigrationUnit,
+    Severity,
+    Statement,
+)
+from foreshock.errors import InputError
+from foreshock.rules.base import Hit, Rule
+from foreshock.rules.registry import all_rules
+
+SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    finding: Finding
+    directive: Directive
+
+    @property
+    def reason(self) -> str:
+        return self.directive.reason
+
+
+class RuleEngine:
+    """Implements the analysis Visitor protocol (statement(ctx), file(unit, analysis, schema)).
+
+    settings: config.Settings or anything with the optional attributes enabled_rules, disabled_rules,
+    severities and analysis (AnalysisSettings). None means every rule at its default severity.
+    """
+
+    def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None) -> None:
+        self.settings = settings
+        self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
+        self.known_ids = frozenset(r.id for r in all_rules()) | frozenset(r.id for r in self.rules)
+        enabled = getattr(settings, "enabled_rules", None)
+        disabled = frozenset(getattr(settings, "disabled_rules", None) or ())
+        self.severities: Mapping[str, Severity] = dict(getattr(settings, "severities", None) or {})
+        self.active: tuple[Rule, ...] = tuple(
+            r for r in self.rules if (enabled is None or r.id in enabled) and r.id not in disabled
+        )
+        self.analysis_settings: AnalysisSettings = getattr(settings, "analysis", None) or AnalysisSettings()
+        self.findings: list[Finding] = []
+        self.errors: list[InputError] = []
+        self.suppressed: list[Suppressed] = []
+        self._pending: list[tuple[Finding, Statement | None]] = []
+        self._statements: dict[int, Statement] = {}
+        self._checked_directives: set[tuple[str, int, int]] = set()
+
+    # -- Visitor protocol -------------------------------------------------------------------------
+
+    def statement(self, ctx: Any) -> None:
+        unit: MigrationUnit = ctx.unit
+        stmt: Statement = ctx.statement
+        self._statements[stmt.index] = stmt
+        for d in stmt.directives:
+            self._check_directive(unit, d)
+        pg = self._pg_version(ctx.settings)
+        for rule in self.active:
+            if rule.check_statement is None or not rule.applies_to(pg):
+                continue
+            for hit in rule.check_statement(ctx):
+                self._add(rule, unit, hit.statement or stmt, hit)
+
+    def file(self, unit: MigrationUnit, analysis: FileAnalysis, schema: Any) -> None:
+        for sa in analysis.statements:
+            self._statements.setdefault(sa.statement.index, sa.statement)
+        pg = self._pg_version(None)
+        for rule in self.active:
+            if rule.check_file is None or not rule.applies_to(pg):
+                continue
+            for hit in rule.check_file(unit, analysis, schema, self.analysis_settings):
+                self._add(rule, unit, hit.statement, hit)
+        file_directives = analysis.file_directives
+        for d in file_directives:
+            self._check_directive(unit, d)
+        self._flush(file_directives)
+        self._statements = {}
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _pg_version(self, analysis_settings: Any) -> int:
+        return int(getattr(analysis_settings or self.analysis_settings, "pg_version", 16))
+
+    def severity_of(self, rule: Rule) -> Severity:
+        sev = self.severities.get(rule.id, rule.severity)
+        return sev if sev in SEVERITIES else rule.severity
+
+    def _add(self, rule: Rule, unit: MigrationUnit, stmt: Statement | None, hit: Hit) -> None:
+        line, column, index = (1, 1, -1)
+        if stmt is not None:
+            line, column, index = unit.source_line(stmt.line), stmt.column, stmt.index
+            if unit.line_map is not None:
+                column = 1
+        finding = Finding(
+            rule=rule.id,
+            severity=self.severity_of(rule),
+            message=hit.message,
+            path=unit.path,
+            line=line,
+            column=column,
+            statement=index,
+            tables=hit.tables,
+            lock=hit.lock,
+            fix=hit.fix,
+        )
+        self._pending.append((finding, stmt))
+
+    def _check_directive(self, unit: MigrationUnit, d: Directive) -> None:
+        key = (unit.path, d.line, d.column)
+        if d.kind not in ("ignore", "ignore-file") or key in self._checked_directives:
+            return
+        self._checked_directives.add(key)
+        line = unit.source_line(d.line)
+        for rid in d.rules:
+            if rid not in self.known_ids:
+                self.errors.append(
+                    InputError(
+                        f"unknown rule {rid!r} in `foreshock: {d.kind}`; `foreshock rules` lists them",
+                        unit.path,
+                        line,
+                        d.column,
+                    )
+                )
+        rule = _rule_by_id(self.active, SUPPRESSION_WITHOUT_REASON)
+        if not d.reason and rule is not None:
+            self._pending.append(
+                (
+                    Finding(
+                        rule=rule.id,
+                        severity=self.severity_of(rule),
+                        message=(
+                            f"`foreshock: {d.kind} {', '.join(d.rules)}` gives no reason; add `-- why it is "
+                            f"safe` "
+                            "so the next reviewer knows"
+                        ),
+                        path=unit.path,
+                        line=line,
+                        column=d.column,
+                    ),
+                    None,
+                )
+            )
+
+    def _flush(self, file_directives: Iterable[Directive]) -> None:
+        file_ignores = [d for d in file_directives if d.kind == "ignore-file"]
+        self._pending.sort(key=lambda p: (p[0].line, p[0].column))
+        for finding, stmt in self._pending:
+            directive = _suppressing(finding.rule, stmt, file_ignores)
+            if directive is not None and finding.rule != SUPPRESSION_WITHOUT_REASON:
+                self.suppressed.append(Suppressed(finding, directive))
+            else:
+                self.findings.append(finding)
+        self._pending = []
+
+
+def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Directive]) -> Directive | None:
+    if stmt is not None:
+        for d in stmt.directives:
+            if d.kind == "ignore" and rule_id in d.rules:
+                return d
+    for d in file_ignores:
+        if rule_id in d.rules:
+            return d
+    return None
+
+
+def _rule_by_id(rules: Iterable[Rule], rule_id: str) -> Rule | None:
+    for r in rules:
+        if r.id == rule_id:
+            return r
+    return None

@@ -1,0 +1,170 @@
+"""A slow statement while the transaction holds a traffic-blocking lock taken earlier (runaway migration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast
+
+from foreshock.core.model import AnalysisSettings, FileAnalysis, HeldLock, MigrationUnit, StatementAnalysis
+from foreshock.rules._util import (
+    AT,
+    LOCK_TIMEOUT,
+    ORDERS,
+    batched_update_sql,
+    blocked_phrase,
+    is_slow,
+    not_null_fix,
+    qualify,
+    short_name,
+    slow_reason,
+    statement_label,
+    unbatched_dml,
+)
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def _covered(sa: StatementAnalysis, held: HeldLock) -> bool:
+    """The statement takes that lock (or a stronger one) itself, so holding it earlier changes nothing."""
+    return any(e.table == held.table and e.lock >= held.lock for e in sa.effects)
+
+
+def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    by_index = {sa.statement.index: sa for sa in fa.statements}
+    for txn in fa.transactions:
+        members = [by_index[i] for i in txn.statements if i in by_index]
+        for sa in members:
+            if not is_slow(sa):
+                continue
+            held = [
+                h
+                for h in sa.held_before
+                if h.lock.blocks_traffic and h.acquired_by < sa.statement.index and not _covered(sa, h)
+            ]
+            if not held:
+                continue
+            yield _hit(sa, held, members, by_index, schema)
+            break  # one finding per transaction: the first statement that keeps the lock held
+
+
+def _hit(
+    sa: StatementAnalysis,
+    held: list[HeldLock],
+    members: list[StatementAnalysis],
+    by_index: dict[int, StatementAnalysis],
+    schema: Any,
+) -> Hit:
+    strongest = max(held, key=lambda h: h.lock)
+    lock = strongest.lock
+    parts = []
+    for h in sorted(held, key=lambda h: (-h.lock, h.table)):
+        taker = by_index.get(h.acquired_by)
+        where = f"taken at {statement_label(taker.statement)}" if taker is not None else "taken earlier"
+        parts.append(f"{h.lock.name} ({h.lock.sql_name}) on {short_name(h.table)}, {where}")
+    later = [m for m in members if m.statement.index > sa.statement.index and is_slow(m)]
+    end = members[-1].statement if members else sa.statement
+    tail = f", then {len(later)} more slow statement(s)," if later else ""
+    message = (
+        f"{'; '.join(parts)} stays held while {statement_label(sa.statement)} runs ({slow_reason(sa)}){tail} "
+        f"until the transaction ends at line {end.line}: {blocked_phrase(lock)} on "
+        f"{', '.join(sorted({short_name(h.table) for h in held}))} wait for all of it"
+    )
+    return Hit(
+        message=message,
+        tables=tuple(sorted({h.table for h in held})),
+        lock=lock,
+        fix=safe_sequence(members, schema),
+        statement=sa.statement,
+    )
+
+
+def safe_sequence(members: list[StatementAnalysis], schema: Any) -> str:
+    """The transaction split into short steps: schema changes alone, backfills batched, NOT NULL via CHECK."""
+    steps: list[str] = []
+    prelude: list[str] = []
+    for sa in members:
+        stmt = sa.statement
+        node = stmt.node
+        text = stmt.text.rstrip().rstrip(";") + ";"
+        if isinstance(node, ast.TransactionStmt):
+            continue
+        if isinstance(node, ast.VariableSetStmt):
+            prelude.append(text)
+            continue
+        if isinstance(node, ast.UpdateStmt | ast.DeleteStmt) and (unbatched_dml(stmt) or is_slow(sa)):
+            table = qualify(schema, node.relation)
+            steps.append(
+                "-- no schema lock held; each batch is its own transaction\n"
+                + batched_update_sql(schema, table, stmt)
+            )
+            continue
+        cmds = tuple(getattr(node, "cmds", None) or ())
+        if isinstance(node, ast.AlterTableStmt) and node.relation is not None and len(cmds) == 1:
+            cmd = cmds[0]
+            if cmd.subtype == AT.AT_SetNotNull and cmd.name:
+                steps.append(not_null_fix(qualify(schema, node.relation), str(cmd.name)))
+                continue
+        steps.append(text)
+    head = "\n".join(prelude) + "\n" if prelude else "SET lock_timeout = '2s';\n"
+    out = []
+    for n, step in enumerate(steps, 1):
+        out.append(f"-- step {n}: its own transaction (commit before the next step)\n{step}")
+    return head + "\n".join(out)
+
+
+RULE = Rule(
+    id="holding-lock-during-slow-statement",
+    summary="A slow statement (rewrite, full scan, unbatched UPDATE) runs while an earlier lock that blocks "
+    "traffic is held",
+    why=(
+        "Locks are held until the transaction ends. A cheap ADD COLUMN takes AccessExclusiveLock (ACCESS "
+        "EXCLUSIVE) "
+        "for a millisecond — but if the same transaction then runs a full-table UPDATE, a validation scan "
+        "or a "
+        "rewrite, the lock stays held for all of it and every read and write of the table waits: the 200 ms "
+        "migration that becomes a four-hour outage on production data. True on every PostgreSQL version."
+    ),
+    fix=(
+        "Split the transaction: take the strong lock only in short statements that commit at once, and run "
+        "the "
+        "slow work without it (backfills in batches, NOT NULL through a validated CHECK):\n\n"
+        "SET lock_timeout = '2s';\n"
+        "ALTER TABLE orders ADD COLUMN region text;                       -- commit\n"
+        "UPDATE orders SET region = 'eu' WHERE id IN (SELECT id FROM orders\n"
+        "  WHERE region IS DISTINCT FROM 'eu' LIMIT 10000);              -- repeat, commit each batch\n"
+        "ALTER TABLE orders ADD CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_region_not_null;   -- commit\n"
+        "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\n"
+        "ALTER TABLE orders DROP CONSTRAINT orders_region_not_null;"
+    ),
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "BEGIN;\n"
+            "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total > 0) NOT VALID;\n"
+            "ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\nCOMMIT;",
+            note="VALIDATE is harmless alone, but here ACCESS EXCLUSIVE from the ADD is held through "
+            "its scan",
+        ),
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "BEGIN;\nALTER TABLE orders ADD COLUMN region text;\n"
+            "UPDATE orders SET region = 'eu';\nCOMMIT;",
+            note="the runaway migration without its SET NOT NULL",
+        ),
+    ),
+    good=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "BEGIN;\n"
+            "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total > 0) NOT "
+            "VALID;\nCOMMIT;\n"
+            "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\nCOMMIT;",
+        ),
+    ),
+    severity="error",
+    check_file=check,
+    also=("unbatched-backfill",),
+    see_also=("eugene: E4, E10", "strong_migrations: backfilling in the same transaction"),
+)

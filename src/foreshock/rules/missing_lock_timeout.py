@@ -1,0 +1,104 @@
+"""A lock that blocks traffic is requested with no lock_timeout: the lock queue can become an outage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast, enums
+
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.rules._util import ORDERS, describe_lock, short_name, statement_label
+from foreshock.rules.base import Example, Hit, Rule
+
+VSK = enums.VariableSetKind
+# A lock that conflicts with writes (SHARE and stronger) or with reads queues application traffic.
+_WRITE_LOCK = LockMode.RowExclusiveLock
+
+
+def _timeout_value(node: Any) -> bool | None:
+    """True: sets a non-zero lock_timeout; False: turns it off; None: not about lock_timeout."""
+    if isinstance(node, ast.VariableSetStmt) and (node.name or "").lower() == "lock_timeout":
+        if node.kind != VSK.VAR_SET_VALUE or not node.args:
+            return False
+        val = getattr(node.args[0], "val", None)
+        raw = getattr(val, "ival", None)
+        if raw is None:
+            raw = getattr(val, "sval", None)
+        text = str(raw).strip().lower()
+        return text not in ("0", "0ms", "0s", "", "none")
+    return None
+
+
+def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    session = False
+    local_txn: int | None = None
+    for sa in fa.statements:
+        node = sa.statement.node
+        value = _timeout_value(node)
+        if (
+            value is None
+            and "set_config" in sa.statement.text.lower()
+            and "lock_timeout" in sa.statement.text
+        ):
+            value = True
+        if value is not None:
+            if isinstance(node, ast.VariableSetStmt) and node.is_local:
+                local_txn = sa.transaction if value else None
+            else:
+                session = value
+            continue
+        if session or (local_txn is not None and local_txn == sa.transaction):
+            continue
+        blocking = [e for e in sa.effects if e.lock.blocks_traffic and e.lock.conflicts_with(_WRITE_LOCK)]
+        if not blocking:
+            continue
+        e = max(blocking, key=lambda x: x.lock)
+        yield Hit(
+            message=(
+                f"{statement_label(sa.statement)} requests {describe_lock(e.lock)} on {short_name(e.table)} "
+                f"with no "
+                f"lock_timeout set earlier: if any transaction holds a lock on {short_name(e.table)}, this "
+                f"statement "
+                f"waits behind it and all traffic on {short_name(e.table)} queues behind this statement"
+            ),
+            tables=(e.table,),
+            lock=e.lock,
+            fix="SET lock_timeout = '2s';  -- first line of the migration; retry the migration when it "
+            "times out",
+            statement=sa.statement,
+        )
+        return  # one per file: the first statement that needs it
+
+
+RULE = Rule(
+    id="missing-lock-timeout",
+    summary="A lock that blocks reads or writes is requested without a lock_timeout set first",
+    why=(
+        "A statement waiting for a lock sits in the table's lock queue, and every later request that "
+        "conflicts "
+        "with it waits behind it. An ALTER TABLE that needs AccessExclusiveLock for a millisecond, stuck "
+        "behind a "
+        "long-running SELECT, blocks every read and write of the table until that SELECT ends. `SET "
+        "lock_timeout` "
+        "makes the migration give up (and be retried) instead. All versions; `foreshock apply` sets it for "
+        "you."
+    ),
+    fix="SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;",
+    bad=(
+        Example(schema=ORDERS, sql="ALTER TABLE orders ADD COLUMN region text;"),
+        Example(schema=ORDERS, sql="SET lock_timeout = 0;\nALTER TABLE orders ADD COLUMN region text;"),
+    ),
+    good=(
+        Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;"),
+        Example(
+            schema=ORDERS,
+            sql="BEGIN;\nSET LOCAL lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
+        ),
+        Example(sql="CREATE TABLE tags (id bigint);\nALTER TABLE tags ADD COLUMN name text;"),
+    ),
+    severity="warning",
+    check_file=check,
+    see_also=("squawk: require-timeout-settings", "eugene: E9"),
+)

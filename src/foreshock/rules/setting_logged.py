@@ -1,0 +1,44 @@
+"""ALTER TABLE ... SET LOGGED / SET UNLOGGED rewrites the table under ACCESS EXCLUSIVE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from foreshock.rules._util import AT, ORDERS, describe_lock, existing_alters, short_name
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    for table, effect, cmd in existing_alters(ctx):
+        if cmd.subtype not in (AT.AT_SetLogged, AT.AT_SetUnLogged):
+            continue
+        what = "SET LOGGED" if cmd.subtype == AT.AT_SetLogged else "SET UNLOGGED"
+        yield Hit(
+            message=(
+                f"ALTER TABLE {short_name(table)} {what} rewrites the table (and writes it all to WAL "
+                f"for "
+                f"SET LOGGED) while holding {describe_lock(effect.lock)}"
+            ),
+            tables=(table,),
+            lock=effect.lock,
+            fix="Create the table with the persistence it needs, or run this in a maintenance window sized "
+            "with "
+            "`foreshock rehearse`.",
+        )
+
+
+RULE = Rule(
+    id="setting-logged",
+    summary="ALTER TABLE ... SET LOGGED or SET UNLOGGED on an existing table",
+    why=(
+        "Changing a table's persistence rewrites it (SET LOGGED also writes every page to WAL) while holding "
+        "AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for the whole rewrite. PostgreSQL "
+        "9.5+."
+    ),
+    fix="CREATE UNLOGGED TABLE import_batch (...);  -- choose persistence at creation time",
+    bad=(Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders SET UNLOGGED;"),),
+    good=(Example(sql="CREATE TABLE staging (id bigint);\nALTER TABLE staging SET UNLOGGED;"),),
+    severity="error",
+    check_statement=check,
+)

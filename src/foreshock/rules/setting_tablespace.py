@@ -1,0 +1,42 @@
+"""ALTER TABLE ... SET TABLESPACE copies the table's files under ACCESS EXCLUSIVE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from foreshock.rules._util import AT, ORDERS, describe_lock, existing_alters, short_name
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    for table, effect, cmd in existing_alters(ctx):
+        if cmd.subtype != AT.AT_SetTableSpace:
+            continue
+        yield Hit(
+            message=(
+                f"ALTER TABLE {short_name(table)} SET TABLESPACE {cmd.name} copies every data file "
+                f"while "
+                f"holding {describe_lock(effect.lock)}"
+            ),
+            tables=(table,),
+            lock=effect.lock,
+            fix="Move the table online with pg_repack --tablespace, or in a maintenance window.",
+        )
+
+
+RULE = Rule(
+    id="setting-tablespace",
+    summary="ALTER TABLE ... SET TABLESPACE on an existing table",
+    why=(
+        "Moving a table to another tablespace copies all its files block by block while holding "
+        "AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for the copy. All versions."
+    ),
+    fix="-- pg_repack --table=orders --tablespace=fast_ssd  (online)",
+    bad=(
+        Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders SET TABLESPACE pg_default;"),
+    ),
+    good=(Example(sql="CREATE TABLE scratch (id bigint);\nALTER TABLE scratch SET TABLESPACE pg_default;"),),
+    severity="error",
+    check_statement=check,
+)

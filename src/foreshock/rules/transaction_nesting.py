@@ -1,0 +1,86 @@
+"""BEGIN inside a transaction, or BEGIN/COMMIT inside a migration the framework already wraps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast, enums
+
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.rules._util import ORDERS, statement_label
+from foreshock.rules.base import Example, Hit, Rule
+
+TK = enums.TransactionStmtKind
+BEGINS = (TK.TRANS_STMT_BEGIN, TK.TRANS_STMT_START)
+ENDS = (TK.TRANS_STMT_COMMIT, TK.TRANS_STMT_ROLLBACK, TK.TRANS_STMT_PREPARE)
+
+
+def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    open_at = None
+    for sa in fa.statements:
+        node = sa.statement.node
+        if not isinstance(node, ast.TransactionStmt):
+            continue
+        if unit.transactional is True and node.kind in BEGINS + ENDS:
+            yield Hit(
+                message=(
+                    f"{statement_label(sa.statement)}: the framework already runs this migration in one "
+                    "transaction; a COMMIT here ends it early, the rest runs without it and a failure "
+                    "leaves the migration half applied"
+                ),
+                fix="Remove BEGIN/COMMIT from the migration, or mark it non-atomic in the framework.",
+                statement=sa.statement,
+            )
+            return
+        if node.kind in BEGINS:
+            if open_at is not None:
+                yield Hit(
+                    message=(
+                        f"{statement_label(sa.statement)} is inside the transaction opened at "
+                        f"{statement_label(open_at)}: PostgreSQL only warns, and the first COMMIT ends "
+                        f"both"
+                    ),
+                    fix="Remove the inner BEGIN (use SAVEPOINT for a nested unit of work).",
+                    statement=sa.statement,
+                )
+            else:
+                open_at = sa.statement
+        elif node.kind in ENDS:
+            open_at = None
+
+
+RULE = Rule(
+    id="transaction-nesting",
+    summary="BEGIN inside an open transaction, or BEGIN/COMMIT in a migration the framework already wraps",
+    why=(
+        "PostgreSQL has no nested transactions: a second BEGIN only raises a WARNING and the first COMMIT "
+        "ends the "
+        "whole transaction, so statements meant to be atomic are not. In Alembic and atomic Django "
+        "migrations the "
+        "framework already opened a transaction; a COMMIT in the SQL ends it early. All versions."
+    ),
+    fix="BEGIN;\nALTER TABLE orders ADD COLUMN region text;\nSAVEPOINT step;\n-- ...\nCOMMIT;",
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region "
+            "text;\n"
+            "BEGIN;\nALTER TABLE orders ADD COLUMN country text;\nCOMMIT;",
+        ),
+        Example(
+            schema=ORDERS,
+            sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
+            transactional=True,
+        ),
+    ),
+    good=(
+        Example(
+            schema=ORDERS,
+            sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
+        ),
+    ),
+    severity="warning",
+    check_file=check,
+    see_also=("squawk: transaction-nesting",),
+)

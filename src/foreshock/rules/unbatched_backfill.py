@@ -1,0 +1,84 @@
+"""UPDATE/DELETE of a whole existing table in one statement (the unbatched backfill)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast
+
+from foreshock.rules._util import (
+    LOCK_TIMEOUT,
+    ORDERS,
+    batched_update_sql,
+    effect_on,
+    has_backfill_marker,
+    qualify,
+    short_name,
+    unbatched_dml,
+)
+from foreshock.rules.base import Example, Hit, Rule
+
+
+def check(ctx: Any) -> Iterator[Hit]:
+    stmt = ctx.statement
+    node = stmt.node
+    if not isinstance(node, ast.UpdateStmt | ast.DeleteStmt) or node.relation is None:
+        return
+    if has_backfill_marker(stmt):
+        return  # `foreshock apply` runs it in batches
+    table = qualify(ctx.schema, node.relation)
+    effect = effect_on(ctx.analysis, table)
+    if effect is None or not (unbatched_dml(stmt) or effect.scan):
+        return
+    verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
+    scope = "every row" if node.whereClause is None else "rows found by a full scan"
+    yield Hit(
+        message=(
+            f"{verb} of {scope} of {short_name(table)} in one statement: it row-locks all of them until "
+            f"commit "
+            f"(concurrent UPDATE/DELETE/SELECT FOR UPDATE of those rows wait), writes the whole table's "
+            f"worth of "
+            f"WAL and dead tuples at once, and cannot be resumed if it fails"
+        ),
+        tables=(table,),
+        lock=effect.lock,
+        fix=batched_update_sql(ctx.schema, table, stmt)
+        + "\n-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it",
+    )
+
+
+RULE = Rule(
+    id="unbatched-backfill",
+    summary="UPDATE or DELETE of a whole existing table in one statement",
+    why=(
+        "A single UPDATE or DELETE over every row takes only RowExclusiveLock (ROW EXCLUSIVE) on the table, "
+        "but a "
+        "row lock on every row it touches until the transaction commits: any application write to those rows "
+        "waits, for the whole statement. It also writes one burst of WAL (replicas lag), leaves a table's "
+        "worth of "
+        "dead tuples, and, inside a migration transaction, keeps every earlier schema lock held. All "
+        "versions."
+    ),
+    fix=(
+        "-- foreshock: backfill batch_size=10000\n"
+        "UPDATE orders SET status = 'new'\n"
+        "  WHERE id IN (SELECT id FROM orders WHERE status IS DISTINCT FROM 'new' LIMIT 10000);\n"
+        "-- repeat until 0 rows, one transaction per batch"
+    ),
+    bad=(
+        Example(schema=ORDERS, sql=LOCK_TIMEOUT + "UPDATE orders SET status = 'new';"),
+        Example(schema=ORDERS, sql=LOCK_TIMEOUT + "DELETE FROM orders;"),
+    ),
+    good=(
+        Example(schema=ORDERS, sql=LOCK_TIMEOUT + "UPDATE orders SET status = 'new' WHERE id = 42;"),
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "-- foreshock: backfill batch_size=5000\nUPDATE orders SET status = 'new';",
+        ),
+        Example(sql="CREATE TABLE tmp (v int);\nINSERT INTO tmp VALUES (1);\nUPDATE tmp SET v = 2;"),
+    ),
+    severity="warning",
+    check_statement=check,
+    see_also=("strong_migrations: backfilling data",),
+)
