@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 pytest_plugins = ["golden_plugin"]
 
+# Server versions the consistency tests run on: the embedded PostgreSQL 16 (pgserver wheel) and a system
+# PostgreSQL 15 (Debian: apt-get install -y postgresql-15), skipped when its binaries are not installed.
+SERVER_VERSIONS = ("embedded", "15")
+
 
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
-    """A throwaway embedded PostgreSQL (pgserver) for the whole test session; removed afterwards."""
-    pgserver = pytest.importorskip("pgserver")
-    datadir = tempfile.mkdtemp(prefix="foreshock-test-")
-    srv = pgserver.get_server(datadir, cleanup_mode="stop")
+    """A throwaway embedded PostgreSQL 16 for the whole test session (a URI); stopped and removed afterwards,
+    also when the test run is killed (see foreshock.sandbox)."""
+    pytest.importorskip("pgserver")
+    from foreshock.sandbox import open_sandbox
+
+    with open_sandbox("embedded") as sb:
+        yield sb.dsn
+
+
+@pytest.fixture(scope="session")
+def pg15_dsn() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 from the system packages (initdb/postgres); skipped when not installed."""
+    from foreshock.errors import SandboxError
+    from foreshock.sandbox import open_sandbox
+    from foreshock.sandbox.local import system_binaries
+
     try:
-        yield srv.get_uri()
-    finally:
-        srv.cleanup()
-        shutil.rmtree(datadir, ignore_errors=True)
-        os.environ.pop("FORESHOCK_TEST_DSN", None)
+        system_binaries(15)
+    except SandboxError as err:
+        pytest.skip(str(err))
+    with open_sandbox("initdb", version=15) as sb:
+        yield sb.dsn
+
+
+@pytest.fixture(scope="session", params=SERVER_VERSIONS, ids=["pg16-embedded", "pg15-system"])
+def server_dsn(request: pytest.FixtureRequest) -> str:
+    """The DSN of each server version in turn: parametrises a test over PostgreSQL 16 and 15."""
+    name = "pg_dsn" if request.param == "embedded" else "pg15_dsn"
+    return str(request.getfixturevalue(name))

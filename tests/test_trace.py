@@ -184,3 +184,12 @@ def test_databases_are_dropped(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'foreshock\\_%'").fetchall()
     assert left == []
+
+
+def test_same_measurements_on_both_server_versions(server_dsn: str) -> None:
+    """The tracer itself works on PostgreSQL 15 and 16 (the consistency tests run on both)."""
+    picks = [0, 1, 3, 8, 9, 12, 13]
+    traced = trace_cases(server_dsn, SETUP, [CASES[i][0] for i in picks])
+    for i, result in zip(picks, traced, strict=True):
+        assert result.error is None, result.case
+        assert _summary(result.effects) == CASES[i][1], result.case

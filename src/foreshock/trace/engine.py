@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Effect, Statement
 from foreshock.core.sql import parse
 from foreshock.errors import DatabaseError
 from foreshock.pg.connect import SessionSettings, connect, translate_error
+from foreshock.pg.databases import database_dsn, scratch_database
 from foreshock.pg.observe import (
     Observation,
     Relation,
@@ -28,52 +24,8 @@ from foreshock.pg.observe import (
 )
 from foreshock.trace.model import Rewrite, TracedCase, TracedStatement
 
-_counter = itertools.count(1)
-
 # TRUNCATE gives the table a new, empty relfilenode: no row is copied, so it is not a rewrite.
 _NEW_FILE_NOT_REWRITE = frozenset({"TruncateStmt"})
-
-
-def database_dsn(dsn: str, dbname: str) -> str:
-    return make_conninfo(dsn, dbname=dbname)
-
-
-def new_database_name(purpose: str) -> str:
-    return f"foreshock_{purpose}_{os.getpid()}_{next(_counter)}_{secrets.token_hex(3)}"
-
-
-def _admin(dsn: str) -> Any:
-    return connect(dsn, SessionSettings(application_name="foreshock-sandbox", lock_timeout="30s"))
-
-
-def create_database(dsn: str, name: str, template: str | None = None) -> None:
-    with _admin(dsn) as conn:
-        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template is not None:
-            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        try:
-            conn.execute(query)
-        except Exception as err:
-            raise translate_error(err, f"cannot create sandbox database {name}") from None
-
-
-def drop_database(dsn: str, name: str) -> None:
-    with _admin(dsn) as conn:
-        # WITH (FORCE) (PG 13+) ends sessions a failed trace may have left behind.
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@contextmanager
-def scratch_database(dsn: str, purpose: str, template: str | None = None) -> Iterator[str]:
-    """A new database on the server (optionally cloned from a template); dropped afterwards."""
-    name = new_database_name(purpose)
-    create_database(dsn, name, template)
-    try:
-        yield name
-    finally:
-        drop_database(dsn, name)
 
 
 @contextmanager

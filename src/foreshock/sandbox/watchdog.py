@@ -1,0 +1,77 @@
+"""Stops a sandbox PostgreSQL and removes its directory once the foreshock process that started it is gone.
+
+Run as a script by path (stdlib only, so it starts fast): `python watchdog.py SANDBOX_DIR POSTMASTER_PID FD`.
+FD is the read end of a pipe whose only write end lives in the foreshock process: the kernel closes it when
+that
+process exits for any reason, SIGKILL included, so EOF is the signal, with no polling and no race on pid
+reuse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; only its parent's wait() is missing.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_postmaster(pid: int, datadir: str, patience: float = 10.0) -> None:
+    """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; only if pid is that data dir's
+    postmaster."""
+    if not _alive(pid) or datadir not in _cmdline(pid):
+        return
+    for sig, wait in ((signal.SIGINT, patience), (signal.SIGQUIT, 3.0), (signal.SIGKILL, 3.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+
+
+def main(argv: list[str]) -> int:
+    root, pid, fd = argv[1], int(argv[2]), int(argv[3])
+    # Ctrl-C in the terminal reaches the whole foreground process group; the watchdog must outlive it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            if not os.read(fd, 1):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    stop_postmaster(pid, os.path.join(root, "data"))
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
