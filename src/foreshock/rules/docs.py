@@ -1,0 +1,135 @@
+"""Rule documentation generated from the rule units: one Markdown page per rule plus the index.
+
+Pure: `generate_docs()` returns {relative path: text}; scripts/gen_rule_docs.py writes the files, and
+tests/test_rule_docs.py fails when the committed docs differ. `foreshock explain RULE` prints
+render_rule_markdown(rule); `foreshock rules` lists rules_table().
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from foreshock.rules.base import Example, Rule
+from foreshock.rules.registry import all_rules
+
+_SQL_START = re.compile(
+    r"^\s*(--|ALTER|CREATE|DROP|UPDATE|DELETE|INSERT|SET|BEGIN|COMMIT|REFRESH|VACUUM|CLUSTER|SELECT|REINDEX)\b"
+)
+REGENERATE = "python scripts/gen_rule_docs.py"
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    id: str
+    severity: str
+    summary: str
+    versions: str
+    see_also: tuple[str, ...]
+
+
+def rules_table() -> list[RuleRow]:
+    return [RuleRow(r.id, r.severity, r.summary, r.versions, r.see_also) for r in all_rules()]
+
+
+def _prose_and_sql(text: str) -> str:
+    out: list[str] = []
+    for para in text.strip().split("\n\n"):
+        if _SQL_START.match(para):
+            out.append(f"```sql\n{para.rstrip()}\n```")
+        else:
+            out.append(para.strip())
+    return "\n\n".join(out)
+
+
+def _example(ex: Example) -> str:
+    parts: list[str] = []
+    if ex.note:
+        parts.append(f"*{ex.note}*")
+    facts = []
+    if ex.pg_version is not None:
+        facts.append(f"PostgreSQL {ex.pg_version}")
+    if ex.transactional is True:
+        facts.append("run by a framework inside one transaction")
+    elif ex.transactional is False:
+        facts.append("run outside a transaction block")
+    if facts:
+        parts.append("(" + "; ".join(facts) + ")")
+    if ex.schema:
+        parts.append(f"Existing schema:\n\n```sql\n{ex.schema.strip()}\n```")
+        parts.append(f"Migration:\n\n```sql\n{ex.sql.strip()}\n```")
+    else:
+        parts.append(f"```sql\n{ex.sql.strip()}\n```")
+    return "\n\n".join(parts)
+
+
+def render_rule_markdown(rule: Rule) -> str:
+    lines = [
+        f"# {rule.id}",
+        "",
+        f"> {rule.summary}",
+        "",
+        f"**Default severity:** {rule.severity} · **Applies to:** {rule.versions}",
+    ]
+    if rule.see_also:
+        lines += ["", "**Same check elsewhere:** " + "; ".join(rule.see_also)]
+    lines += ["", "## Why", "", rule.why.strip(), "", "## Safe alternative", "", _prose_and_sql(rule.fix)]
+    lines += ["", "## Flagged", ""]
+    for i, ex in enumerate(rule.bad, 1):
+        lines += [f"### Example {i}", "", _example(ex), ""]
+    lines += ["## Not flagged", ""]
+    for i, ex in enumerate(rule.good, 1):
+        lines += [f"### Example {i}", "", _example(ex), ""]
+    if rule.also:
+        lines += ["Flagged examples may also trigger: " + ", ".join(f"`{a}`" for a in rule.also), ""]
+    lines += [
+        "## Suppressing",
+        "",
+        "When the statement is safe here (say why):",
+        "",
+        f"```sql\n-- foreshock: ignore {rule.id} -- reason it is safe\n```",
+        "",
+        f"or for a whole file `-- foreshock: ignore-file {rule.id} -- reason`. Change the severity or turn "
+        f"the "
+        f"rule off in `[tool.foreshock]` of pyproject.toml.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_index() -> str:
+    lines = [
+        "# foreshock rules",
+        "",
+        f"<!-- Generated from src/foreshock/rules by `{REGENERATE}`; do not edit by hand. -->",
+        "",
+        "| rule | severity | what it flags | applies to |",
+        "|---|---|---|---|",
+    ]
+    for row in rules_table():
+        summary = row.summary.replace("|", "\\|")
+        lines.append(f"| [{row.id}](rules/{row.id}.md) | {row.severity} | {summary} | {row.versions} |")
+    lines += [
+        "",
+        "Severities: **error** — takes a lock that blocks traffic for a scan or rewrite of an existing "
+        "table, or "
+        "breaks the release still running; **warning** — risky, sometimes fine; **info** — a choice that "
+        "hurts "
+        "later.",
+        "",
+        "Suppress one statement with `-- foreshock: ignore RULE -- reason` on the line(s) before it, a whole "
+        "file with `-- foreshock: ignore-file RULE -- reason`. An unknown rule id in a suppression is an "
+        "input "
+        "error (exit 2); a suppression without a reason is reported as `suppression-without-reason` (info).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def generate_docs() -> dict[str, str]:
+    """Relative path (from the repository root) -> content, for every generated documentation file."""
+    out = {"docs/rules.md": render_index()}
+    for rule in all_rules():
+        header = f"<!-- Generated from src/foreshock/rules by `{REGENERATE}`; do not edit by hand. -->\n\n"
+        out[f"docs/rules/{rule.id}.md"] = header + render_rule_markdown(rule)
+    return out
