@@ -43,7 +43,23 @@ def _module_exists(name: str) -> bool:
 
 
 class ForeshockGroup(click.Group):
-    """A click group that also serves the commands listed in PLUGIN_COMMANDS, importing them lazily."""
+    """The `foreshock` group: serves PLUGIN_COMMANDS lazily, and reports every failure as one line.
+
+    The one-line handling lives in `main` so that click's CliRunner (tests) sees exactly what users see.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> int:
+        code = _invoke_one_line(self, args, prog_name, complete_var=complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
@@ -61,7 +77,7 @@ class ForeshockGroup(click.Group):
         return found if isinstance(found, click.Command) else None
 
 
-@click.group(cls=ForeshockGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("foreshock", cls=ForeshockGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="foreshock", message="%(prog)s %(version)s")
 def cli() -> None:
     """foreshock: know what a PostgreSQL migration will do to production before it runs there."""
@@ -175,14 +191,22 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point; always exits with 0, 1 or 2 (or click's code for --help/--version)."""
-    sys.exit(run(argv))
+    """Console-script entry point: exits 0, 1 or 2 (0 for --help/--version)."""
+    cli.main(args=argv, prog_name="foreshock")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run the CLI in-process and return its exit code instead of exiting."""
+    code: int = cli.main(args=argv, prog_name="foreshock", standalone_mode=False)
+    return code
+
+
+def _invoke_one_line(
+    group: click.Group, args: Sequence[str] | None, prog_name: str | None, **extra: Any
+) -> int:
+    """Run the group; turn every failure into one line on stderr and an exit code."""
     try:
-        rv = cli.main(args=args, prog_name="foreshock", standalone_mode=False)
+        rv = click.Group.main(group, args=args, prog_name=prog_name, standalone_mode=False, **extra)
     except click.exceptions.NoArgsIsHelpError as e:
         sys.stdout.write(e.format_message() + "\n")
         return 2

@@ -43,9 +43,9 @@ def error_location(err: Any) -> tuple[str, int, int, str]:
 
 
 def error_line(err: Any) -> str:
-    if isinstance(err, InputError):
-        return err.one_line()
-    return str(err)
+    """One line, whatever the message holds: a newline would split one error into two for a reader."""
+    text = err.one_line() if isinstance(err, InputError) else str(err)
+    return " ".join(text.splitlines())
 
 
 def rule_info(rule_ids: set[str]) -> dict[str, RuleInfo]:

@@ -80,18 +80,24 @@ def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) 
         if sa.transaction is not None:
             last_in_txn[sa.transaction] = sa.statement.index
     current: int | None = None
+    header_shown = False
     quiet = 0
     for sa in fa.statements:
         st = sa.statement
-        if sa.transaction != current and sa.transaction is not None:
-            tx = txns.get(sa.transaction)
+        if sa.transaction != current:
+            current, header_shown = sa.transaction, False
+        found = by_stmt.get((fa.path, st.index), ())
+        indent = "    " if sa.transaction is not None else "  "
+        tx = txns.get(sa.transaction) if sa.transaction is not None else None
+        closes = sa.transaction is not None and last_in_txn.get(sa.transaction) == st.index
+        visible = bool(sa.effects or found or sa.notes)
+        # A transaction's header is shown only when something in it is: quiet history stays one line.
+        if sa.transaction is not None and not header_shown and (visible or (closes and tx and tx.locks)):
             kind = "BEGIN … COMMIT" if tx is not None and tx.explicit else "one transaction (assumed)"
             where = f" at {tx.line}:{tx.column}" if tx is not None else ""
             t.append(f"  transaction {sa.transaction + 1}: {kind}{where}\n", style="blue")
-        current = sa.transaction
-        found = by_stmt.get((fa.path, st.index), ())
-        indent = "    " if sa.transaction is not None else "  "
-        if sa.effects or found or sa.notes:
+            header_shown = True
+        if visible:
             t.append(f"{indent}{_where(st)}  ", style="dim")
             t.append(_snippet(st.text))
             t.append("\n")
@@ -112,12 +118,10 @@ def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) 
                 _finding(t, f, indent + "    ")
         else:
             quiet += 1
-        if sa.transaction is not None and last_in_txn.get(sa.transaction) == st.index:
-            tx = txns.get(sa.transaction)
-            if tx is not None and tx.locks:
-                t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
-                for h in tx.locks:
-                    _held(t, h, stmts, indent + "  ")
+        if closes and tx is not None and tx.locks:
+            t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
+            for h in tx.locks:
+                _held(t, h, stmts, indent + "  ")
     for f in by_stmt.get((fa.path, -1), ()):
         _finding(t, f, "  ")
     if quiet:
