@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from foreshock.core.analyze import analyze
 from foreshock.core.model import AnalysisSettings, FileAnalysis, Finding, MigrationUnit
@@ -83,3 +85,159 @@ def test_every_rule_is_documented_and_exemplified() -> None:
 
 def _rule_with_checks(rule: Rule) -> bool:
     return rule.check_statement is not None or rule.check_file is not None
+
+
+RUNAWAY = """BEGIN;
+ALTER TABLE orders ADD COLUMN region text;
+UPDATE orders SET region = 'eu';
+ALTER TABLE orders ALTER COLUMN region SET NOT NULL;
+COMMIT;
+"""
+
+
+def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
+    from foreshock.rules._util import ORDERS
+
+    engine, _ = run(RUNAWAY, ORDERS)
+    txn = [f for f in engine.findings if f.rule == "holding-lock-during-slow-statement"]
+    assert len(txn) == 1
+    f = txn[0]
+    assert f.severity == "error"
+    assert f.lock is not None and f.lock.name == "AccessExclusiveLock"
+    assert f.line == 3  # reported at the UPDATE that keeps the lock held
+    assert "AccessExclusiveLock" in f.message and "ACCESS EXCLUSIVE" in f.message
+    assert "line 2 `ALTER TABLE orders ADD COLUMN region text`" in f.message
+    assert "line 3 `UPDATE orders SET region = 'eu'`" in f.message
+    assert f.tables == ("public.orders",)
+    assert f.fix is not None
+    fix = f.fix
+    # the safe sequence: lock timeout, ADD COLUMN alone, batched backfill, NOT NULL through a validated CHECK
+    order = [
+        "SET lock_timeout",
+        "ALTER TABLE orders ADD COLUMN region text;",
+        "LIMIT 10000",
+        "CHECK (region IS NOT NULL) NOT VALID",
+        "VALIDATE CONSTRAINT orders_region_not_null",
+        "ALTER COLUMN region SET NOT NULL",
+        "DROP CONSTRAINT orders_region_not_null",
+    ]
+    positions = [fix.index(piece) for piece in order]
+    assert positions == sorted(positions), fix
+    # the other statements get their own findings too
+    assert {x.rule for x in engine.findings} >= {
+        "setting-not-null",
+        "unbatched-backfill",
+        "missing-lock-timeout",
+    }
+
+
+def test_same_statements_in_separate_transactions_are_not_a_held_lock() -> None:
+    from foreshock.rules._util import ORDERS
+
+    sql = (
+        "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;\n"
+        "-- foreshock: backfill batch_size=1000\nUPDATE orders SET region = 'eu';\n"
+    )
+    engine, _ = run(sql, ORDERS)
+    assert engine.findings == []
+
+
+def test_new_tables_are_never_a_production_risk() -> None:
+    sql = (
+        "CREATE TABLE t (k bigint PRIMARY KEY, v text, n int);\n"
+        "ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid();\n"
+        "ALTER TABLE t ALTER COLUMN v SET NOT NULL;\n"
+        "ALTER TABLE t ALTER COLUMN n TYPE bigint;\n"
+        "CREATE INDEX t_v_idx ON t (v);\n"
+        "ALTER TABLE t ADD CONSTRAINT t_v_key UNIQUE (v);\n"
+        "UPDATE t SET v = 'x';\n"
+        "ALTER TABLE t RENAME COLUMN v TO w;\n"
+        "ALTER TABLE t DROP COLUMN w;\n"
+    )
+    engine, _ = run(sql)
+    assert engine.findings == [], [f.rule for f in engine.findings]
+
+
+def test_version_gated_rule_is_silent_outside_its_versions() -> None:
+    from foreshock.rules._util import ORDERS
+
+    rule = get_rule("adding-column-volatile-default")
+    assert rule.min_pg == 11
+    assert rule.applies_to(16) and not rule.applies_to(10)
+    engine, _ = run(rule.bad[0].sql, ORDERS)
+    assert [f.rule for f in engine.findings] == [rule.id]
+
+
+# -- generated and corrupted SQL through parse + analyze + RuleEngine: never a traceback --------------------
+
+SEEDS = sorted({ex.sql for r in all_rules() for ex in r.bad + r.good})
+SCHEMAS = sorted({ex.schema for r in all_rules() for ex in r.bad + r.good if ex.schema})
+NOISE = [
+    "'",
+    '"',
+    "$$",
+    "$a$",
+    ";",
+    "(",
+    ")",
+    "--",
+    "/*",
+    "*/",
+    "\n",
+    "BEGIN;",
+    "COMMIT;",
+    "\x00",
+    "é",
+    "表",
+    "-- foreshock: ignore ",
+    "-- foreshock: ignore-file x --",
+    "-- foreshock: backfill batch_size=",
+    "NOT VALID",
+    "CONCURRENTLY",
+    " DEFAULT random()",
+    " NOT NULL",
+    "ALTER TABLE orders ",
+    "UPDATE orders SET ",
+]
+
+
+@st.composite
+def corrupted(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=4))
+    text = "\n".join(parts)
+    for _ in range(draw(st.integers(0, 6))):
+        op = draw(st.sampled_from(["cut", "insert", "flip", "delete"]))
+        pos = draw(st.integers(0, len(text)))
+        if op == "cut":
+            text = text[:pos]
+        elif op == "insert":
+            text = text[:pos] + draw(st.sampled_from(NOISE) | st.text(max_size=5)) + text[pos:]
+        elif op == "flip" and text:
+            i = min(pos, len(text) - 1)
+            text = text[:i] + chr((ord(text[i]) * 7 + 13) % 0x2FFF or 32) + text[i + 1 :]
+        elif op == "delete":
+            text = text[:pos] + text[pos + draw(st.integers(1, 20)) :]
+    return text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sql=corrupted(),
+    schema=st.sampled_from(["", *SCHEMAS]),
+    pg=st.sampled_from([12, 14, 16, 17]),
+    transactional=st.sampled_from([None, True, False]),
+)
+def test_corrupted_sql_never_raises(sql: str, schema: str, pg: int, transactional: bool | None) -> None:
+    units = []
+    if schema:
+        units.append(MigrationUnit(path="schema.sql", text=schema, history=True))
+    units.append(MigrationUnit(path="m.sql", text=sql, transactional=transactional))
+    settings_ = AnalysisSettings(pg_version=pg)
+    engine = RuleEngine()
+    files = analyze(units, settings_, engine)
+    assert len(files) == 1
+    for f in engine.findings:
+        assert f.path == "m.sql" and f.line >= 1 and f.column >= 1
+        assert f.message
+    for e in engine.errors:
+        assert e.one_line().startswith("m.sql:")
