@@ -300,6 +300,16 @@ def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> No
     assert d.rows == 100 and _one(db, "SELECT count(*) FROM k WHERE a = 7") == 0
 
 
+def test_backfill_last_batch_orders_keys_by_value_not_text(db: str) -> None:
+    # Regression: the key was read back as text under its own name, so ORDER BY sorted '99' after '100' and the
+    # last batch stopped at 99.
+    _exec(db, "CREATE TABLE r (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)",
+          "INSERT INTO r (id) SELECT generate_series(95, 100)")
+    r = backfill(db, "r", "n = n + 1", None, batch_size=100, progress=False)
+    assert r.rows == 6
+    assert _one(db, "SELECT count(*) FROM r WHERE n <> 1") == 0
+
+
 def test_backfill_refuses_table_without_usable_key(db: str, tmp_path: Path) -> None:
     _exec(db, "CREATE TABLE nokey (a int, b int UNIQUE)", "INSERT INTO nokey VALUES (1, 1)")
     with pytest.raises(ApplyError, match="no usable key"):

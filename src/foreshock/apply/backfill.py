@@ -82,6 +82,14 @@ def _key_list(key: Sequence[KeyColumn]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(k.name) for k in key)
 
 
+def _key_texts(key: Sequence[KeyColumn]) -> sql.Composable:
+    # Aliased: an output column named like the key column would make ORDER BY sort the text ('99' > '100').
+    return sql.SQL(", ").join(
+        sql.SQL("{}::text AS {}").format(sql.Identifier(k.name), sql.Identifier(f"foreshock_key_{i}"))
+        for i, k in enumerate(key)
+    )
+
+
 def _key_row(key: Sequence[KeyColumn]) -> sql.Composable:
     return sql.SQL("({})").format(_key_list(key))
 
@@ -300,9 +308,7 @@ def _run(
                     sql.SQL(
                         "SELECT {texts} FROM {tbl} WHERE {after} ORDER BY {keys} LIMIT 1 OFFSET {off}"
                     ).format(
-                        texts=sql.SQL(", ").join(
-                            sql.SQL("{}::text").format(sql.Identifier(k.name)) for k in key
-                        ),
+                        texts=_key_texts(key),
                         tbl=tbl,
                         after=after,
                         keys=_key_list(key),
@@ -317,9 +323,7 @@ def _run(
                     # The last batch: everything after the saved key, however many rows that is now.
                     top = work.execute(
                         sql.SQL("SELECT {texts} FROM {tbl} WHERE {after} ORDER BY {desc} LIMIT 1").format(
-                            texts=sql.SQL(", ").join(
-                                sql.SQL("{}::text").format(sql.Identifier(k.name)) for k in key
-                            ),
+                            texts=_key_texts(key),
                             tbl=tbl,
                             after=after,
                             desc=sql.SQL(", ").join(
