@@ -18,8 +18,8 @@ Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts no
   NOT NULL;
 - a user-defined (non-enum) column type could be a domain with constraints, which forces a rewrite for
   ADD COLUMN with a default: not assumed, the reason says so.
-- TRUNCATE swaps in new empty storage: reported as a rewrite (relfilenode changes) although no row is
-  copied, which the reason says.
+- TRUNCATE gets a new relfilenode but reads and copies nothing: reported as neither rewrite nor scan
+  (no table_rewrite event fires either); its AccessExclusiveLock is the risk.
 """
 
 from __future__ import annotations
@@ -910,8 +910,7 @@ def _truncate(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
         eff.add(
             name,
             L.AccessExclusiveLock,
-            "TRUNCATE swaps in new empty storage (fast, no rows copied)",
-            rewrite=_has_storage(schema, name),
+            "TRUNCATE swaps in new empty storage: fast, no row is read or copied, but blocks reads",
         )
 
 

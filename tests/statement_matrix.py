@@ -1,0 +1,234 @@
+# ruff: noqa: E501
+"""The statement matrix: a realistic schema and statement cases whose effects PostgreSQL judges.
+
+SETUP is applied once (a template database in tests/test_matrix_server.py, schema history for the static
+analysis); each case then runs against a fresh copy. Used by tests/test_matrix_server.py (static effects ==
+what PostgreSQL 16 does) and tests/test_effects.py (every case analyses without error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    sql: str
+    # The static model is deliberately conservative here (see core/effects.py): the server may do less.
+    conservative: bool = False
+    min_version: int = 12
+
+
+SETUP = """\
+CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
+CREATE TABLE customers (
+    id bigserial PRIMARY KEY,
+    email varchar(200) NOT NULL,
+    name text,
+    created_at timestamp NOT NULL DEFAULT now(),
+    score numeric(10, 2),
+    flags bit varying(8),
+    net cidr
+);
+CREATE UNIQUE INDEX customers_email_key ON customers (email);
+CREATE TABLE orders (
+    id bigserial PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id),
+    status order_status NOT NULL DEFAULT 'new',
+    total numeric(12, 2) NOT NULL DEFAULT 0,
+    note varchar(50),
+    code char(4),
+    placed_at timestamptz NOT NULL DEFAULT now(),
+    shipped_at timestamp,
+    CONSTRAINT orders_note_not_null CHECK (note IS NOT NULL) NOT VALID
+);
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);
+CREATE INDEX orders_note_idx ON orders (note);
+ALTER TABLE orders VALIDATE CONSTRAINT orders_note_not_null;
+CREATE TABLE line_items (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id bigint NOT NULL,
+    sku text NOT NULL,
+    qty integer NOT NULL CHECK (qty > 0),
+    price numeric(12, 2) NOT NULL
+);
+ALTER TABLE line_items ADD CONSTRAINT line_items_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders (id);
+CREATE SEQUENCE invoice_seq;
+CREATE TABLE events (
+    id bigint NOT NULL,
+    happened_at date NOT NULL,
+    kind text NOT NULL,
+    payload text
+) PARTITION BY RANGE (happened_at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 (LIKE events INCLUDING ALL);
+ALTER TABLE events_2026 ADD CONSTRAINT events_2026_range CHECK (happened_at >= '2026-01-01' AND happened_at < '2027-01-01');
+CREATE TABLE events_2027 (LIKE events INCLUDING ALL);
+CREATE MATERIALIZED VIEW customer_totals AS
+    SELECT c.id AS customer_id, count(o.id) AS orders, coalesce(sum(o.total), 0) AS total
+    FROM customers c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
+CREATE UNIQUE INDEX customer_totals_customer_id ON customer_totals (customer_id);
+CREATE VIEW paid_orders AS SELECT id, total FROM orders WHERE status = 'paid';
+CREATE TABLE audit_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), message text);
+INSERT INTO customers (email, name, score, flags, net)
+    SELECT 'c' || g || '@example.com', 'Customer ' || g, g % 1000, B'101', '10.0.0.0/8' FROM generate_series(1, 3000) g;
+INSERT INTO orders (customer_id, status, total, note, code, shipped_at)
+    SELECT 1 + g % 3000, 'paid', g % 500, 'note ' || g, 'AB' || (g % 10), now() FROM generate_series(1, 5000) g;
+INSERT INTO line_items (order_id, sku, qty, price)
+    SELECT 1 + g % 5000, 'SKU-' || (g % 200), 1 + g % 5, g % 90 FROM generate_series(1, 8000) g;
+INSERT INTO events SELECT g, date '2024-01-01' + (g % 700), 'kind' || (g % 7), 'x' FROM generate_series(1, 4000) g;
+INSERT INTO events_2026 SELECT g, date '2026-01-01' + (g % 300), 'k', 'x' FROM generate_series(1, 1000) g;
+INSERT INTO events_2027 SELECT g, date '2027-01-01' + (g % 300), 'k', 'x' FROM generate_series(1, 1000) g;
+INSERT INTO audit_log (message) SELECT 'm' || g FROM generate_series(1, 2000) g;
+REFRESH MATERIALIZED VIEW customer_totals;
+ANALYZE;
+"""
+
+CONSERVATIVE: frozenset[str] = frozenset()
+
+CASES: tuple[Case, ...] = (
+    Case('add-column-nullable', 'ALTER TABLE orders ADD COLUMN gift boolean'),
+    Case('add-column-constant-default', 'ALTER TABLE orders ADD COLUMN gift boolean NOT NULL DEFAULT false'),
+    Case('add-column-stable-default-now', 'ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT now()'),
+    Case('add-column-current-timestamp', 'ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT CURRENT_TIMESTAMP'),
+    Case('add-column-volatile-clock', 'ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp()'),
+    Case('add-column-volatile-random', 'ALTER TABLE orders ADD COLUMN r float8 DEFAULT random()'),
+    Case('add-column-volatile-uuid', 'ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid()'),
+    Case('add-column-nextval', "ALTER TABLE orders ADD COLUMN invoice bigint DEFAULT nextval('invoice_seq')"),
+    Case('add-column-bigserial', 'ALTER TABLE orders ADD COLUMN seq_no bigserial'),
+    Case('add-column-identity', 'ALTER TABLE orders ADD COLUMN seq_no int GENERATED ALWAYS AS IDENTITY'),
+    Case('add-column-generated-stored', 'ALTER TABLE orders ADD COLUMN double_total numeric GENERATED ALWAYS AS (total * 2) STORED'),
+    Case('add-column-check', 'ALTER TABLE orders ADD COLUMN qty int CHECK (qty > 0)'),
+    Case('add-column-references', 'ALTER TABLE orders ADD COLUMN referrer_id bigint REFERENCES customers (id)'),
+    Case('add-column-unique', 'ALTER TABLE orders ADD COLUMN ext_ref int UNIQUE'),
+    Case('add-column-partitioned-volatile', 'ALTER TABLE events ADD COLUMN r float8 DEFAULT random()'),
+    Case('add-column-partitioned-plain', 'ALTER TABLE events ADD COLUMN source text'),
+    Case('add-column-enum-default', "ALTER TABLE customers ADD COLUMN tier order_status DEFAULT 'new'"),
+    Case('drop-column', 'ALTER TABLE orders DROP COLUMN code'),
+    Case('set-default', 'ALTER TABLE orders ALTER COLUMN total SET DEFAULT 1'),
+    Case('drop-default', 'ALTER TABLE orders ALTER COLUMN total DROP DEFAULT'),
+    Case('set-not-null-scan', 'ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL'),
+    Case('set-not-null-with-check', 'ALTER TABLE orders ALTER COLUMN note SET NOT NULL'),
+    Case('set-not-null-already', 'ALTER TABLE orders ALTER COLUMN total SET NOT NULL'),
+    Case('set-not-null-partitioned', 'ALTER TABLE events ALTER COLUMN payload SET NOT NULL'),
+    Case('drop-not-null', 'ALTER TABLE orders ALTER COLUMN customer_id DROP NOT NULL'),
+    Case('type-varchar-widen', 'ALTER TABLE customers ALTER COLUMN email TYPE varchar(300)'),
+    Case('type-varchar-to-text', 'ALTER TABLE customers ALTER COLUMN email TYPE text'),
+    Case('type-varchar-narrow', 'ALTER TABLE customers ALTER COLUMN email TYPE varchar(100)'),
+    Case('type-text-to-varchar', 'ALTER TABLE customers ALTER COLUMN name TYPE varchar'),
+    Case('type-text-to-varchar-n', 'ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)'),
+    Case('type-varchar-with-check', 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(100)'),
+    Case('type-numeric-widen', 'ALTER TABLE customers ALTER COLUMN score TYPE numeric(12, 2)'),
+    Case('type-numeric-unconstrained', 'ALTER TABLE customers ALTER COLUMN score TYPE numeric'),
+    Case('type-numeric-scale', 'ALTER TABLE customers ALTER COLUMN score TYPE numeric(12, 3)'),
+    Case('type-numeric-narrow', 'ALTER TABLE customers ALTER COLUMN score TYPE numeric(8, 2)'),
+    Case('type-timestamp-to-tz', 'ALTER TABLE orders ALTER COLUMN shipped_at TYPE timestamptz'),
+    Case('type-timestamptz-to-plain', 'ALTER TABLE customers ALTER COLUMN created_at TYPE timestamptz'),
+    Case('type-timestamptz-precision', 'ALTER TABLE orders ALTER COLUMN placed_at TYPE timestamptz(3)'),
+    Case('type-char-widen', 'ALTER TABLE orders ALTER COLUMN code TYPE char(8)'),
+    Case('type-char-to-text', 'ALTER TABLE orders ALTER COLUMN code TYPE text'),
+    Case('type-varbit-widen', 'ALTER TABLE customers ALTER COLUMN flags TYPE bit varying(16)'),
+    Case('type-cidr-to-inet', 'ALTER TABLE customers ALTER COLUMN net TYPE inet'),
+    Case('type-int-to-bigint', 'ALTER TABLE line_items ALTER COLUMN qty TYPE bigint'),
+    Case('type-same-with-check', 'ALTER TABLE line_items ALTER COLUMN qty TYPE int'),
+    Case('type-using', "ALTER TABLE orders ALTER COLUMN note TYPE varchar(60) USING note || ''"),
+    Case('add-check', 'ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0)'),
+    Case('add-check-not-valid', 'ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID'),
+    Case('add-check-then-validate', 'ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID; ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive'),
+    Case('validate-already-valid', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_note_not_null'),
+    Case('add-fk', 'ALTER TABLE audit_log ADD CONSTRAINT audit_log_customer_fk FOREIGN KEY (id) REFERENCES customers (id)'),
+    Case('add-fk-not-valid', 'ALTER TABLE audit_log ADD CONSTRAINT audit_log_customer_fk FOREIGN KEY (id) REFERENCES customers (id) NOT VALID'),
+    Case('add-fk-then-validate', 'ALTER TABLE audit_log ADD CONSTRAINT audit_log_customer_fk FOREIGN KEY (id) REFERENCES customers (id) NOT VALID; ALTER TABLE audit_log VALIDATE CONSTRAINT audit_log_customer_fk'),
+    Case('add-unique', 'ALTER TABLE orders ADD CONSTRAINT orders_id_note_key UNIQUE (id, note)'),
+    Case('add-exclude', 'ALTER TABLE orders ADD CONSTRAINT orders_id_excl EXCLUDE USING btree (id WITH =)'),
+    Case('add-pk-using-index', 'CREATE UNIQUE INDEX events_2027_id ON events_2027 (id); ALTER TABLE events_2027 ADD CONSTRAINT events_2027_pkey PRIMARY KEY USING INDEX events_2027_id'),
+    Case('add-unique-using-index', 'CREATE UNIQUE INDEX audit_log_msg ON audit_log (message); ALTER TABLE audit_log ADD CONSTRAINT audit_log_msg_key UNIQUE USING INDEX audit_log_msg'),
+    Case('drop-constraint-check', 'ALTER TABLE orders DROP CONSTRAINT orders_note_not_null'),
+    Case('drop-constraint-fk', 'ALTER TABLE line_items DROP CONSTRAINT line_items_order_id_fkey'),
+    Case('drop-constraint-pk', 'ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey'),
+    Case('create-index', 'CREATE INDEX orders_total_idx ON orders (total)'),
+    Case('create-unique-index', 'CREATE UNIQUE INDEX orders_id_total_idx ON orders (id, total)'),
+    Case('create-index-partitioned', 'CREATE INDEX events_kind_idx ON events (kind)'),
+    Case('create-index-concurrently', 'CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total)'),
+    Case('drop-index', 'DROP INDEX orders_note_idx'),
+    Case('drop-index-concurrently', 'DROP INDEX CONCURRENTLY orders_note_idx'),
+    Case('reindex-table', 'REINDEX TABLE orders'),
+    Case('reindex-index', 'REINDEX INDEX orders_note_idx'),
+    Case('reindex-table-concurrently', 'REINDEX TABLE CONCURRENTLY orders'),
+    Case('reindex-index-concurrently', 'REINDEX INDEX CONCURRENTLY orders_note_idx'),
+    Case('attach-partition-scan', "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')"),
+    Case('attach-partition-with-check', "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"),
+    Case('detach-partition', 'ALTER TABLE events DETACH PARTITION events_2024'),
+    Case('detach-partition-concurrently', 'ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY', conservative=True),
+    Case('create-partition', "CREATE TABLE events_2030 PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')"),
+    Case('refresh-matview', 'REFRESH MATERIALIZED VIEW customer_totals'),
+    Case('refresh-matview-concurrently', 'REFRESH MATERIALIZED VIEW CONCURRENTLY customer_totals'),
+    Case('truncate', 'TRUNCATE audit_log'),
+    Case('truncate-cascade', 'TRUNCATE orders CASCADE'),
+    Case('vacuum', 'VACUUM orders'),
+    Case('vacuum-full', 'VACUUM FULL orders'),
+    Case('vacuum-analyze', 'VACUUM (ANALYZE) orders'),
+    Case('cluster', 'CLUSTER orders USING orders_pkey'),
+    Case('analyze', 'ANALYZE orders'),
+    Case('set-unlogged', 'ALTER TABLE audit_log SET UNLOGGED'),
+    Case('set-logged-noop', 'ALTER TABLE audit_log SET LOGGED'),
+    Case('set-fillfactor', 'ALTER TABLE audit_log SET (fillfactor = 70)'),
+    Case('set-autovacuum', 'ALTER TABLE audit_log SET (autovacuum_vacuum_scale_factor = 0.01)'),
+    Case('reset-fillfactor', 'ALTER TABLE audit_log RESET (fillfactor)'),
+    Case('set-user-catalog-table', 'ALTER TABLE audit_log SET (user_catalog_table = true)'),
+    Case('set-statistics', 'ALTER TABLE orders ALTER COLUMN note SET STATISTICS 500'),
+    Case('set-storage', 'ALTER TABLE orders ALTER COLUMN note SET STORAGE EXTERNAL'),
+    Case('cluster-on', 'ALTER TABLE orders CLUSTER ON orders_pkey'),
+    Case('replica-identity', 'ALTER TABLE orders REPLICA IDENTITY FULL'),
+    Case('enable-rls', 'ALTER TABLE orders ENABLE ROW LEVEL SECURITY'),
+    Case('create-trigger', 'CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()'),
+    Case('create-and-drop-trigger', 'CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch(); DROP TRIGGER orders_touch ON orders'),
+    Case('disable-triggers', 'ALTER TABLE orders DISABLE TRIGGER ALL'),
+    Case('enable-user-triggers', 'ALTER TABLE orders ENABLE TRIGGER USER'),
+    Case('create-rule', 'CREATE RULE audit_log_ignore AS ON INSERT TO audit_log DO ALSO NOTHING'),
+    Case('comment-table', "COMMENT ON TABLE orders IS 'customer orders'"),
+    Case('comment-column', "COMMENT ON COLUMN orders.note IS 'free text'"),
+    Case('comment-index', "COMMENT ON INDEX orders_note_idx IS 'for lookups'"),
+    Case('comment-constraint', "COMMENT ON CONSTRAINT orders_note_not_null ON orders IS 'x'"),
+    Case('rename-table', 'ALTER TABLE orders RENAME TO purchase_orders'),
+    Case('rename-column', 'ALTER TABLE orders RENAME COLUMN note TO memo'),
+    Case('rename-constraint', 'ALTER TABLE orders RENAME CONSTRAINT orders_note_not_null TO orders_note_present'),
+    Case('rename-index', 'ALTER INDEX orders_note_idx RENAME TO orders_memo_idx'),
+    Case('set-schema', 'CREATE SCHEMA archive; ALTER TABLE audit_log SET SCHEMA archive'),
+    Case('drop-table', 'DROP TABLE audit_log'),
+    Case('drop-table-fk-child', 'DROP TABLE line_items'),
+    Case('drop-partition', 'DROP TABLE events_2024'),
+    Case('drop-matview', 'DROP MATERIALIZED VIEW customer_totals'),
+    Case('drop-view', 'DROP VIEW paid_orders'),
+    Case('lock-share', 'LOCK TABLE orders IN SHARE MODE'),
+    Case('lock-access-exclusive', 'LOCK TABLE events IN ACCESS EXCLUSIVE MODE'),
+    Case('lock-default', 'LOCK TABLE audit_log'),
+    Case('grant', 'GRANT SELECT ON orders TO PUBLIC'),
+    Case('revoke', 'REVOKE SELECT ON orders FROM PUBLIC'),
+    Case('create-view', 'CREATE VIEW big_orders AS SELECT o.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > 100'),
+    Case('create-table-as', 'CREATE TABLE orders_copy AS SELECT * FROM orders'),
+    Case('create-table-fk', 'CREATE TABLE refunds (id bigint PRIMARY KEY, order_id bigint REFERENCES orders (id))'),
+    Case('enum-add-value', "ALTER TYPE order_status ADD VALUE 'cancelled'"),
+    Case('insert-values', "INSERT INTO audit_log (message) VALUES ('hello')"),
+    Case('insert-values-fk', "INSERT INTO line_items (order_id, sku, qty, price) VALUES (1, 'SKU-1', 1, 10)"),
+    Case('insert-select', 'INSERT INTO audit_log (message) SELECT email FROM customers'),
+    Case('insert-select-selective', 'INSERT INTO audit_log (message) SELECT email FROM customers WHERE id = 5'),
+    Case('update-all', "UPDATE orders SET note = 'n/a'"),
+    Case('update-selective', "UPDATE orders SET note = 'n/a' WHERE id = 10"),
+    Case('update-in-list', "UPDATE orders SET note = 'n/a' WHERE id IN (10, 11, 12)"),
+    Case('update-unselective', "UPDATE orders SET note = 'n/a' WHERE total > 100"),
+    Case('update-fk-column', 'UPDATE orders SET customer_id = 3 WHERE id = 10'),
+    Case('update-partitioned', "UPDATE events SET kind = 'z' WHERE id = 5"),
+    Case('delete-all', 'DELETE FROM audit_log'),
+    Case('delete-selective', 'DELETE FROM audit_log WHERE id = 5'),
+    Case('delete-referenced-no-row', 'DELETE FROM customers WHERE id = 4000', conservative=True),
+    Case('delete-referenced', "INSERT INTO customers (email) VALUES ('gone@example.com'); DELETE FROM customers WHERE email = 'gone@example.com'"),
+    Case('select-for-update', 'SELECT * FROM orders WHERE id = 5 FOR UPDATE'),
+    Case('select-count', 'SELECT count(*) FROM orders'),
+    Case('merge', 'MERGE INTO audit_log a USING customers c ON a.id = c.id WHEN MATCHED THEN UPDATE SET message = c.email'),
+    Case('do-block', 'DO $$BEGIN ALTER TABLE orders ADD COLUMN gift boolean; UPDATE orders SET gift = false; END$$'),
+    Case('runaway-migration', 'ALTER TABLE orders ADD COLUMN gift boolean; UPDATE orders SET gift = false; ALTER TABLE orders ALTER COLUMN gift SET NOT NULL'),
+    Case('non-ascii-identifiers', 'CREATE TABLE "commandes_été" (id int); ALTER TABLE orders ADD COLUMN "remarque_été" text DEFAULT \'ç\''),
+)
