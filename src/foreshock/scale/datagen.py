@@ -1,0 +1,448 @@
+"""Synthetic data shaped like production, from the snapshot's statistics — never from real rows.
+
+`build_database(dsn, schema_sql, stats, fraction)` creates the production schema in an empty sandbox database
+and fills every table with `rows × fraction` rows generated server-side (INSERT … SELECT over
+generate_series: no row crosses the wire), then adds constraints, indexes and foreign keys, refreshes
+materialized views, and VACUUM ANALYZEs, so the rehearsed migration meets tables in the state production's
+are.
+
+Per column, in order of preference:
+* key columns (primary key / unique, single column): `g` (the row number), cast to the column type — unique
+  and, for foreign keys, the same 1..N range the referencing side draws from;
+* foreign-key columns: a value in 1..parent_rows (so the FK validates, as it does in production);
+* pg_stats: NULL with probability null_frac; a most-common value with its frequency; otherwise a value from a
+  histogram bucket (interpolated for numbers and dates, a bound plus a suffix for text to reach n_distinct);
+  text padded to avg_width;
+* no statistics: a type-shaped default (numbers uniform, md5 text, timestamps over the last year, …).
+Columns that are identity or generated get their values from PostgreSQL itself.
+CHECK constraints the synthetic data violates are added NOT VALID (reported), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+import psycopg
+from psycopg import sql
+
+from foreshock.core.sql import parse
+from foreshock.pg.connect import SessionSettings, connect, translate_error
+from foreshock.scale.stats import ColumnStats, Stats, TableStats, normalize_table_name
+
+DATAGEN_SESSION = SessionSettings(
+    application_name="foreshock-datagen",
+    lock_timeout="10s",
+    statement_timeout="30min",
+    idle_in_transaction_session_timeout="30min",
+)
+_NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+_TEMPORAL = ("date", "timestamp without time zone", "timestamp with time zone")
+
+
+@dataclass
+class Phases:
+    """The schema DDL split into what runs before the data, after it, and last."""
+
+    before: list[str] = field(default_factory=list)  # CREATE SCHEMA/TYPE/SEQUENCE/TABLE
+    after: list[str] = field(default_factory=list)  # PK/UNIQUE/CHECK constraints, indexes
+    foreign_keys: list[str] = field(default_factory=list)
+    last: list[str] = field(default_factory=list)  # materialized views, anything else
+    # table -> {column: (parent table, parent column)}
+    fk_columns: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    unique_columns: dict[str, set[str]] = field(default_factory=dict)
+
+
+def split_schema(schema_sql: str) -> Phases:
+    phases = Phases()
+    parsed = parse(schema_sql, "<schema>")
+    for stmt in parsed.statements:
+        node = stmt.node
+        kind = type(node).__name__
+        text = stmt.text.rstrip().rstrip(";") + ";"
+        if kind in (
+            "CreateSchemaStmt",
+            "CreateEnumStmt",
+            "CreateSeqStmt",
+            "CreateStmt",
+            "CompositeTypeStmt",
+            "CreateDomainStmt",
+            "CreateExtensionStmt",
+            "VariableSetStmt",
+        ):
+            phases.before.append(text)
+            if kind == "CreateStmt":
+                table = _rv(node.relation)
+                for elt in node.tableElts or ():
+                    for con in getattr(elt, "constraints", None) or ():
+                        if _contype(con) in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+                            phases.unique_columns.setdefault(table, set()).add(elt.colname)
+        elif kind == "AlterTableStmt":
+            table = _rv(node.relation)
+            is_fk = False
+            for cmd in node.cmds or ():
+                con: Any = getattr(cmd, "def_", None)
+                ctype = _contype(con)
+                if ctype == "CONSTR_FOREIGN":
+                    is_fk = True
+                    if con.fk_attrs and len(con.fk_attrs) == 1:
+                        parent_col = con.pk_attrs[0].sval if con.pk_attrs else "id"
+                        phases.fk_columns.setdefault(table, {})[con.fk_attrs[0].sval] = (
+                            _rv(con.pktable),
+                            parent_col,
+                        )
+                elif (
+                    ctype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE")
+                    and con is not None
+                    and con.keys
+                    and len(con.keys) == 1
+                ):
+                    phases.unique_columns.setdefault(table, set()).add(con.keys[0].sval)
+            (phases.foreign_keys if is_fk else phases.after).append(text)
+        elif kind == "IndexStmt":
+            if node.unique and node.indexParams and len(node.indexParams) == 1 and node.indexParams[0].name:
+                phases.unique_columns.setdefault(_rv(node.relation), set()).add(node.indexParams[0].name)
+            phases.after.append(text)
+        else:
+            phases.last.append(text)
+    return phases
+
+
+def _contype(con: Any) -> str:
+    contype = getattr(con, "contype", None)
+    return getattr(contype, "name", "") if contype is not None else ""
+
+
+def _rv(rv: Any) -> str:
+    schema = getattr(rv, "schemaname", None) or "public"
+    return f"{schema}.{rv.relname}"
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: str
+    not_null: bool
+    identity: bool
+    generated: bool
+    enum_labels: tuple[str, ...] = ()
+
+
+def _columns(conn: psycopg.Connection[Any], table: str) -> list[ColumnInfo]:
+    schema, name = table.split(".", 1)
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "a.attidentity <> '', "
+            "a.attgenerated <> '', ARRAY(SELECT e.enumlabel FROM pg_catalog.pg_enum e WHERE "
+            "e.enumtypid = a.atttypid "
+            "ORDER BY e.enumsortorder) FROM pg_catalog.pg_attribute a WHERE a.attrelid = {}::regclass "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+        ).format(sql.Literal(f'"{schema}"."{name}"'))
+    ).fetchall()
+    return [ColumnInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+
+
+def _base_type(typ: str) -> str:
+    return re.sub(r"\(.*\)", "", typ).strip()
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def column_expression(
+    col: ColumnInfo, stats: ColumnStats | None, rows: int, *, unique: bool, fk_parent_rows: int | None
+) -> sql.Composable:
+    """A SQL expression over `g` (1..rows) producing this column's synthetic values."""
+    typ = sql.SQL(col.type)  # format_type() output from our own sandbox's catalog, not user input
+    base = _base_type(col.type)
+    if fk_parent_rows is not None:
+        expr: sql.Composable = sql.SQL("(1 + ((g::bigint * 2654435761) % {}))").format(
+            sql.Literal(max(fk_parent_rows, 1))
+        )
+        return _with_nulls(sql.SQL("{}::{}").format(expr, typ), stats, col)
+    if unique:
+        if base in _NUMERIC:
+            return sql.SQL("g::{}").format(typ)
+        if base in ("text", "character varying", "character"):
+            width = stats.avg_width if stats is not None and stats.avg_width else 12
+            return sql.SQL("rpad('u' || g::text, {}, 'x')::{}").format(sql.Literal(max(width - 1, 8)), typ)
+        if base == "uuid":
+            return sql.SQL("gen_random_uuid()")
+        if base in _TEMPORAL:
+            return sql.SQL("('2000-01-01'::timestamptz + g * interval '1 second')::{}").format(typ)
+    choice = _from_stats(col, stats, rows, typ, base)
+    if choice is None:
+        choice = _by_type(col, stats, typ, base)
+    return _with_nulls(choice, stats, col)
+
+
+def _with_nulls(expr: sql.Composable, stats: ColumnStats | None, col: ColumnInfo) -> sql.Composable:
+    if col.not_null or stats is None or not stats.null_frac:
+        return expr
+    return sql.SQL("CASE WHEN random() < {} THEN NULL ELSE {} END").format(sql.Literal(stats.null_frac), expr)
+
+
+def _from_stats(
+    col: ColumnInfo, stats: ColumnStats | None, rows: int, typ: sql.Composable, base: str
+) -> sql.Composable | None:
+    if stats is None or (not stats.most_common_vals and not stats.histogram_bounds):
+        return None
+    branches: list[sql.Composable] = []
+    cumulative = 0.0
+    non_null = 1.0 - (stats.null_frac or 0.0)
+    for value, freq in zip(stats.most_common_vals, stats.most_common_freqs, strict=False):
+        if value is None:
+            continue
+        # Frequencies in pg_stats are of all rows; the nulls are drawn separately, so renormalise.
+        cumulative += freq / non_null if non_null > 0 else freq
+        branches.append(
+            sql.SQL("WHEN r < {} THEN {}::{}").format(
+                sql.Literal(min(cumulative, 1.0)), sql.Literal(value), typ
+            )
+        )
+    rest = _histogram_pick(stats, rows, typ, base)
+    if rest is None:
+        if not branches:
+            return None
+        rest = sql.SQL("{}::{}").format(sql.Literal(stats.most_common_vals[0]), typ)
+    if not branches:
+        return rest
+    # `r` is one random draw per row (see the generating SELECT), so the CASE picks with the MCV frequencies.
+    return sql.SQL("CASE {} ELSE {} END").format(sql.SQL(" ").join(branches), rest)
+
+
+def _histogram_pick(stats: ColumnStats, rows: int, typ: sql.Composable, base: str) -> sql.Composable | None:
+    bounds = [b for b in stats.histogram_bounds if b is not None]
+    if len(bounds) < 2:
+        return None
+    buckets = len(bounds) - 1
+    if base in _NUMERIC and all(_num(b) is not None for b in bounds):
+        arr = sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(sql.Literal(_num(b)) for b in bounds))
+        # Equal-frequency buckets: choose a bucket uniformly, then a point uniformly inside it.
+        # Equal-frequency buckets: a bucket chosen uniformly (by a hash of the row number, so the three uses
+        # agree without a subquery, which PostgreSQL would evaluate once), then a point uniformly inside it.
+        b = sql.SQL("((g::bigint * 40503) % {})::int").format(sql.Literal(buckets))
+        expr: sql.Composable = sql.SQL(
+            "(({a})[1 + {b}] + (({a})[2 + {b}] - ({a})[1 + {b}]) * random())"
+        ).format(a=arr, b=b)
+        if base in ("smallint", "integer", "bigint"):
+            return sql.SQL("round({})::{}").format(expr, typ)
+        return sql.SQL("{}::{}").format(expr, typ)
+    if base in _TEMPORAL:
+        lo, hi = bounds[0], bounds[-1]
+        return sql.SQL("({}::timestamptz + ({}::timestamptz - {}::timestamptz) * random())::{}").format(
+            sql.Literal(lo), sql.Literal(hi), sql.Literal(lo), typ
+        )
+    if base in ("text", "character varying", "character"):
+        distinct = stats.distinct_count(rows)
+        per_bound = max(1, distinct // len(bounds))
+        arr = sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(sql.Literal(str(b)) for b in bounds))
+        pick = sql.SQL("({})[1 + floor(random() * {})::int]").format(arr, sql.Literal(len(bounds)))
+        if per_bound > 1:
+            pick = sql.SQL("({} || '~' || floor(random() * {})::int::text)").format(
+                pick, sql.Literal(per_bound)
+            )
+        return sql.SQL("{}::{}").format(pick, typ)
+    return None
+
+
+def _by_type(col: ColumnInfo, stats: ColumnStats | None, typ: sql.Composable, base: str) -> sql.Composable:
+    width = stats.avg_width if stats is not None and stats.avg_width else None
+    if col.enum_labels:
+        arr = sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(sql.Literal(v) for v in col.enum_labels))
+        return sql.SQL("({})[1 + floor(random() * {})::int]::{}").format(
+            arr, sql.Literal(len(col.enum_labels)), typ
+        )
+    if base in ("smallint",):
+        return sql.SQL("floor(random() * 30000)::smallint")
+    if base in ("integer", "bigint"):
+        return sql.SQL("floor(random() * 1000000)::{}").format(typ)
+    if base in ("numeric", "real", "double precision"):
+        return sql.SQL("round((random() * 100000)::numeric, 2)::{}").format(typ)
+    if base == "boolean":
+        return sql.SQL("(random() < 0.5)")
+    if base in _TEMPORAL:
+        return sql.SQL("(now() - random() * interval '365 days')::{}").format(typ)
+    if base == "uuid":
+        return sql.SQL("gen_random_uuid()")
+    if base in ("jsonb", "json"):
+        return sql.SQL("jsonb_build_object('k', floor(random() * 1000)::int)::{}").format(typ)
+    if base in ("text", "character varying", "character"):
+        target = max(width or 16, 1)
+        reps = max(1, math.ceil(target / 32))
+        return sql.SQL("left(repeat(md5(random()::text), {}), {})::{}").format(
+            sql.Literal(reps), sql.Literal(target), typ
+        )
+    if base == "bytea":
+        return sql.SQL("decode(md5(random()::text), 'hex')")
+    if col.not_null:
+        return sql.SQL("{}::{}").format(sql.Literal("0"), typ)
+    return sql.SQL("NULL::{}").format(typ)
+
+
+@dataclass
+class BuildReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def target_rows(table: TableStats | None, fraction: float) -> int:
+    if table is None:
+        return 0
+    return max(1, round(table.rows * fraction)) if table.rows else 0
+
+
+def build_database(
+    dsn: str, schema_sql: str, stats: Stats, fraction: float, progress: Callable[[str], None] | None = None
+) -> BuildReport:
+    """Create the schema and fill it with `fraction` of production's row counts (1.0 = full size)."""
+    report = BuildReport()
+    phases = split_schema(schema_sql)
+    say = progress or (lambda _msg: None)
+    with connect(dsn, DATAGEN_SESSION) as conn:
+        try:
+            for stmt in phases.before:
+                conn.execute(sql.SQL(stmt))  # DDL from the snapshot, replayed as is
+            tables = _tables_in_order(conn, phases)
+            for table in tables:
+                n = target_rows(stats.table(table), fraction)
+                report.rows[table] = n
+                if n == 0:
+                    continue
+                say(f"generating {n:,} rows of {table}")
+                _fill(conn, table, n, stats, phases, report.rows)
+            for stmt in phases.after:
+                _add_constraint(conn, stmt, report)
+            for stmt in phases.foreign_keys:
+                _add_constraint(conn, stmt, report)
+            for stmt in phases.last:
+                conn.execute(sql.SQL(stmt))
+            say("VACUUM ANALYZE")
+            conn.execute(sql.SQL("VACUUM ANALYZE"))
+            conn.execute(sql.SQL("CHECKPOINT"))
+        except psycopg.Error as err:
+            raise translate_error(err, "generating synthetic data") from None
+    return report
+
+
+def _add_constraint(conn: psycopg.Connection[Any], stmt: str, report: BuildReport) -> None:
+    try:
+        conn.execute(sql.SQL(stmt))
+    except psycopg.errors.CheckViolation:
+        relaxed = stmt.rstrip(";") + " NOT VALID;"
+        conn.execute(sql.SQL(relaxed))
+        report.warnings.append(f"synthetic data violates a CHECK; added NOT VALID: {stmt[:120]}")
+
+
+def _tables_in_order(conn: psycopg.Connection[Any], phases: Phases) -> list[str]:
+    """Plain tables and partitions (not partitioned parents), parents of foreign keys first."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', "
+            "'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1"
+        )
+    ).fetchall()
+    names = [r[0] for r in rows]
+    ordered: list[str] = []
+
+    def visit(t: str, seen: set[str]) -> None:
+        if t in ordered or t in seen:
+            return
+        seen.add(t)
+        for parent, _ in phases.fk_columns.get(t, {}).values():
+            if parent in names:
+                visit(parent, seen)
+        ordered.append(t)
+
+    for t in names:
+        visit(t, set())
+    return ordered
+
+
+def _fill(
+    conn: psycopg.Connection[Any], table: str, n: int, stats: Stats, phases: Phases, rows: dict[str, int]
+) -> None:
+    tstats = stats.table(table)
+    cols = _columns(conn, table)
+    unique = phases.unique_columns.get(table, set())
+    if tstats is not None:
+        for index in tstats.indexes.values():
+            if index.unique and len(index.columns) == 1:
+                unique = unique | {index.columns[0]}
+    fks = phases.fk_columns.get(table, {})
+    names: list[sql.Composable] = []
+    exprs: list[sql.Composable] = []
+    overriding = False
+    for col in cols:
+        if col.generated:
+            continue
+        if col.identity:
+            overriding = True
+            names.append(sql.Identifier(col.name))
+            exprs.append(sql.SQL("g::{}").format(sql.SQL(col.type)))
+            continue
+        cstats = tstats.columns.get(col.name) if tstats is not None else None
+        parent_rows = None
+        if col.name in fks:
+            parent = fks[col.name][0]
+            parent_rows = rows.get(parent) or target_rows(
+                stats.table(parent), n / max(tstats.rows, 1) if tstats else 1.0
+            )
+        names.append(sql.Identifier(col.name))
+        exprs.append(column_expression(col, cstats, n, unique=col.name in unique, fk_parent_rows=parent_rows))
+    schema, name = table.split(".", 1)
+    query = sql.SQL(
+        "INSERT INTO {} ({}) {} SELECT {} FROM (SELECT g, random() AS r FROM generate_series(1, {}) g) s"
+    ).format(
+        sql.Identifier(schema, name),
+        sql.SQL(", ").join(names),
+        sql.SQL("OVERRIDING SYSTEM VALUE") if overriding else sql.SQL(""),
+        sql.SQL(", ").join(exprs),
+        sql.Literal(n),
+    )
+    conn.execute(query)
+    # Sequences behind serial/identity columns continue after the generated keys, as in production.
+    conn.execute(
+        sql.SQL(
+            "SELECT pg_catalog.setval(s.seq, {}) FROM (SELECT pg_catalog.pg_get_serial_sequence({}, "
+            "a.attname) "
+            "AS seq FROM pg_catalog.pg_attribute a WHERE a.attrelid = {}::regclass AND a.attnum > 0) s "
+            "WHERE s.seq IS NOT NULL"
+        ).format(sql.Literal(n), sql.Literal(f'"{schema}"."{name}"'), sql.Literal(f'"{schema}"."{name}"'))
+    )
+
+
+def relation_names(text: str) -> set[str]:
+    """Qualified names of the relations a statement mentions (for choosing a statement's reference table)."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, pglast.ast.RangeVar):
+            found.add(
+                normalize_table_name(
+                    f"{node.schemaname}.{node.relname}" if node.schemaname else str(node.relname)
+                )
+            )
+        if isinstance(node, pglast.ast.Node):
+            for attr in node:
+                walk(getattr(node, attr))
+        elif isinstance(node, tuple):
+            for item in node:
+                walk(item)
+
+    try:
+        for raw in pglast.parse_sql(text):
+            walk(raw.stmt)
+    except pglast.parser.ParseError:
+        return found
+    return found

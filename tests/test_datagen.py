@@ -1,0 +1,111 @@
+"""Synthetic data follows production's statistics (not its rows), keeps FKs and uniqueness valid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from foreshock.scale.datagen import build_database, split_schema
+from foreshock.scale.snapshot import snapshot
+
+pytestmark = pytest.mark.db
+
+PROD = """
+CREATE TYPE state AS ENUM ('new', 'paid', 'shipped');
+CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL UNIQUE,
+                        country text);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id),
+                     total_cents integer NOT NULL CHECK (total_cents >= 0), state state NOT NULL,
+                     note text, created_at timestamptz NOT NULL);
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+INSERT INTO customers (email, country)
+  SELECT 'person' || g || '@example.com', CASE WHEN g % 10 < 6 THEN 'FR' WHEN g % 10 < 9 THEN 'DE' ELSE
+  NULL END
+  FROM generate_series(1, 2000) g;
+INSERT INTO orders (customer_id, total_cents, state, note, created_at)
+  SELECT 1 + (g * 7) % 2000, (g * 37) % 50000, (ARRAY['new','paid','paid','shipped'])[1 + g % 4]::state,
+         CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('z', 40) END,
+         '2024-01-01'::timestamptz + (g % 300) * interval '1 day'
+  FROM generate_series(1, 20000) g;
+CREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(total_cents) AS s FROM orders GROUP BY 1;
+ANALYZE;
+"""
+
+
+def _db(base: str, name: str) -> str:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return psycopg.conninfo.make_conninfo(base, dbname=name)
+
+
+@pytest.fixture(scope="module")
+def built(pg_dsn: str) -> Iterator[tuple[str, str]]:
+    prod = _db(pg_dsn, "datagen_prod")
+    with psycopg.connect(prod, autocommit=True) as conn:
+        conn.execute(PROD)
+    synth = _db(pg_dsn, "datagen_synth")
+    stats = snapshot(prod).stats
+    report = build_database(synth, stats.schema, stats, 0.5)
+    assert report.rows["public.orders"] == 10000 and report.rows["public.customers"] == 1000
+    yield prod, synth
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS datagen_prod WITH (FORCE)")
+        conn.execute("DROP DATABASE IF EXISTS datagen_synth WITH (FORCE)")
+
+
+def test_shape_follows_the_statistics(built: tuple[str, str]) -> None:
+    _, synth = built
+    s = snapshot(synth).stats
+    orders, customers = s.table("orders"), s.table("customers")
+    assert orders is not None and customers is not None
+    assert orders.rows == 10000 and customers.rows == 1000
+    assert orders.columns["note"].null_frac == pytest.approx(1 / 3, abs=0.05)
+    assert orders.columns["note"].avg_width == pytest.approx(41, abs=3)
+    assert customers.columns["country"].null_frac == pytest.approx(0.1, abs=0.04)
+    freqs = dict(
+        zip(
+            customers.columns["country"].most_common_vals,
+            customers.columns["country"].most_common_freqs,
+            strict=True,
+        )
+    )
+    assert freqs["FR"] == pytest.approx(0.6, abs=0.06) and freqs["DE"] == pytest.approx(0.3, abs=0.06)
+    state = dict(
+        zip(orders.columns["state"].most_common_vals, orders.columns["state"].most_common_freqs, strict=True)
+    )
+    assert state["paid"] == pytest.approx(0.5, abs=0.05)
+    with psycopg.connect(synth) as conn:
+        row = conn.execute("SELECT min(total_cents), max(total_cents) FROM orders").fetchone()
+        assert row is not None
+        lo, hi = row
+        assert lo >= 0 and 40000 < hi <= 50000  # the histogram's range, not a made-up one
+
+
+def test_keys_constraints_and_indexes_are_those_of_production(built: tuple[str, str]) -> None:
+    prod, synth = built
+    query = (
+        "SELECT conname, contype, convalidated FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        " ORDER BY 1"
+    )
+    idx = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+    with psycopg.connect(prod) as p, psycopg.connect(synth) as s:
+        assert s.execute(query).fetchall() == p.execute(query).fetchall()  # FK and CHECK validated
+        assert s.execute(idx).fetchall() == p.execute(idx).fetchall()
+        assert s.execute("SELECT count(*) FROM totals").fetchone() != (0,)
+        # Never real rows: no production email appears in the synthetic table.
+        emails = {r[0] for r in p.execute("SELECT email FROM customers")}
+        assert not emails & {r[0] for r in s.execute("SELECT email FROM customers")}
+
+
+def test_split_schema_orders_ddl_for_fast_loading() -> None:
+    phases = split_schema(
+        "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int, a_id int);\n"
+        "ALTER TABLE b ADD CONSTRAINT b_fk FOREIGN KEY (a_id) REFERENCES a (id);\n"
+        "CREATE UNIQUE INDEX b_id ON b (id);\nCREATE MATERIALIZED VIEW m AS SELECT 1;\n"
+    )
+    assert len(phases.before) == 2 and len(phases.foreign_keys) == 1 and len(phases.last) == 1
+    assert phases.fk_columns["public.b"] == {"a_id": ("public.a", "id")}
+    assert phases.unique_columns == {"public.a": {"id"}, "public.b": {"id"}}
