@@ -247,3 +247,53 @@ def test_python_m_foreshock_bad_input_is_one_line_without_traceback(tmp_path: Pa
         f"{tmp_path / 'missing.sql'}: no such file or directory",
     ]
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+# --- frameworks and changed-only mode through the check API ---------------------------------------------
+
+
+def test_alembic_project_findings_and_statements_point_at_the_op_call() -> None:
+    pytest.importorskip("alembic")
+    from foreshock.api import check
+
+    result = check([ROOT / "tests" / "projects" / "alembic_shop"])
+    rev = next(f for f in result.files if f.path.endswith("0003_add_users_email.py"))
+    source = Path(rev.path).read_text().splitlines()
+    alter = next(sa.statement for sa in rev.statements if sa.statement.kind == "AlterTableStmt")
+    assert "op.add_column(" in source[alter.line - 1]
+    found = [f for f in result.findings if f.path == rev.path]
+    assert found and all("op.add_column(" in source[f.line - 1] for f in found)
+
+
+def test_since_reports_only_changed_migrations(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(tmp_path), *args],
+            check=True,
+            capture_output=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@t",
+            },
+        )
+
+    mig = tmp_path / "migrations"
+    mig.mkdir()
+    (mig / "001_orders.sql").write_text("CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n")
+    (mig / "002_index.sql").write_text("CREATE INDEX orders_note_idx ON orders (note);\n")
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    (mig / "003_new.sql").write_text("ALTER TABLE orders ALTER COLUMN note SET NOT NULL;\n")
+    result = _run("check", "--format", "json", "--since", "HEAD", str(mig))
+    data = json.loads(result.stdout)
+    # Only the new file is reported; the old ones still built the schema it is judged against.
+    assert [Path(f["path"]).name for f in data["files"]] == ["003_new.sql"]
+    (st,) = data["files"][0]["statements"]
+    assert st["effects"][0]["table"] == "public.orders"
+    bad = _run("check", "--since", "no-such-ref", str(mig))
+    assert bad.exit_code == 2
+    assert "--since no-such-ref: no such commit, branch or tag here" in bad.stderr

@@ -158,6 +158,7 @@ def test_schema_units_come_first_and_are_history(tmp_path: Path) -> None:
 def test_project_kind_detection(tmp_path: Path) -> None:
     (tmp_path / "alembic").mkdir()
     (tmp_path / "alembic" / "env.py").write_text("")
+    (tmp_path / "alembic" / "versions").mkdir()
     (tmp_path / "alembic.ini").write_text("[alembic]\n")
     (tmp_path / "dj").mkdir()
     (tmp_path / "dj" / "manage.py").write_text("")
@@ -169,3 +170,19 @@ def test_project_kind_detection(tmp_path: Path) -> None:
     assert project_kind(str(tmp_path / "dj" / "manage.py")) == "django"
     assert project_kind(str(tmp_path / "sql")) == "sql"
     assert project_kind(str(tmp_path / "missing")) == "sql"
+
+
+def test_django_app_directory_inside_a_project_is_django(tmp_path: Path) -> None:
+    (tmp_path / "manage.py").write_text("")
+    app = tmp_path / "shop"
+    (app / "migrations").mkdir(parents=True)
+    (app / "migrations" / "__init__.py").write_text("")
+    (app / "migrations" / "0001_initial.py").write_text("")
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "1.sql").write_text("SELECT 1;")
+    assert project_kind(str(app)) == "django"
+    assert project_kind(str(app / "migrations")) == "django"
+    # .sql migrations inside a Django repository are still SQL, and so is an app outside any project.
+    assert project_kind(str(sql_dir)) == "sql"
+    assert project_kind(str(tmp_path / "elsewhere")) == "sql"

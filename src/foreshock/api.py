@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from foreshock.config import Settings
-from foreshock.core.model import CheckResult, FileAnalysis, Finding, MigrationUnit, StatementAnalysis
+from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, StatementAnalysis
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources import discover
 
@@ -45,12 +45,6 @@ def _remap_file(fa: FileAnalysis, unit: MigrationUnit) -> FileAnalysis:
     )
 
 
-def _remap_finding(f: Finding, unit: MigrationUnit | None) -> Finding:
-    if unit is None or unit.line_map is None:
-        return f
-    return dataclasses.replace(f, line=unit.source_line(f.line), column=1)
-
-
 def _remap_error(err: Any, unit: MigrationUnit | None) -> Any:
     if unit is None or unit.line_map is None or not isinstance(err, InputError) or not err.line:
         return err
@@ -62,17 +56,20 @@ def check(
     settings: Settings | None = None,
     *,
     schema: Sequence[str | os.PathLike[str]] = (),
+    since: str | None = None,
 ) -> CheckResult:
     """Analyse migrations (SQL files/directories, Alembic or Django projects) without touching a database.
 
-    Bad input never raises: every file, path or statement that cannot be analysed becomes one entry of
-    CheckResult.errors (an InputError with path:line:col) and everything else is still analysed.
+    schema: schema history files (pg_dump --schema-only). since: a git ref; only migrations changed since
+    it are reported, the others are read as history. Bad input never raises: every file, path or
+    statement that cannot be analysed becomes one entry of CheckResult.errors (an InputError with
+    path:line:col) and everything else is still analysed.
     """
     from foreshock.core.analyze import analyze
     from foreshock.rules import RuleEngine
 
     settings = settings or Settings()
-    loaded = discover(_paths(paths), schema=[os.fspath(s) for s in schema])
+    loaded = discover(_paths(paths), schema=[os.fspath(s) for s in schema], since=since)
     engine = RuleEngine(settings)
     analyses = analyze(loaded.units, settings.analysis, visitor=engine)
 
@@ -84,12 +81,12 @@ def check(
         fa = _remap_file(fa, unit) if unit is not None else fa
         files.append(fa)
         errors.extend(fa.errors)
-    for err in getattr(engine, "errors", ()):
-        errors.append(_remap_error(err, units.get(getattr(err, "path", ""))))
+    # The rule engine reports findings and suppression errors in source lines already.
+    errors.extend(getattr(engine, "errors", ()))
 
     order = {fa.path: i for i, fa in enumerate(files)}
     findings = sorted(
-        (_remap_finding(f, units.get(f.path)) for f in engine.findings),
+        engine.findings,
         key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule),
     )
     errors = _dedupe(errors)

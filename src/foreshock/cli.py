@@ -99,6 +99,8 @@ def _split(values: Sequence[str]) -> list[str]:
               help="TOML file with [tool.foreshock] (default: nearest pyproject.toml).")
 @click.option("--no-assume-transaction", is_flag=True, default=False,
               help="Do not assume each file runs in one transaction (only explicit BEGIN ... COMMIT).")
+@click.option("--since", metavar="GIT_REF",
+              help="Report only migrations new or changed since this git ref; the others are history.")
 @click.option("--select", multiple=True, metavar="RULE",
               help="Only these rules (repeatable, or comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULE",
@@ -110,6 +112,7 @@ def check(
     fmt: str | None,
     config_path: str | None,
     no_assume_transaction: bool,
+    since: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
 ) -> int:
@@ -131,7 +134,7 @@ def check(
         ignore=_split(ignore),
         format=fmt,
     )
-    result = run_check(paths, settings, schema=schema)
+    result = run_check(paths, settings, schema=schema, since=since)
     err = sys.stderr
     for e in result.errors:
         err.write(error_line(e) + "\n")
