@@ -78,8 +78,8 @@ def split_schema(schema_sql: str) -> Phases:
             if kind == "CreateStmt":
                 table = _rv(node.relation)
                 for elt in node.tableElts or ():
-                    for con in getattr(elt, "constraints", None) or ():
-                        if _contype(con) in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+                    for inline in getattr(elt, "constraints", None) or ():
+                        if _contype(inline) in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
                             phases.unique_columns.setdefault(table, set()).add(elt.colname)
         elif kind == "AlterTableStmt":
             table = _rv(node.relation)
