@@ -76,14 +76,9 @@ def table_of(schema: Any, table: str) -> Any:
 
 def describe_lock(lock: LockMode) -> str:
     """'AccessExclusiveLock (ACCESS EXCLUSIVE), which blocks reads, writes and DDL'."""
-    blocked = list(lock.blocked)
-    if not blocked:
-        what = "which blocks no application traffic"
-    elif len(blocked) == 1:
-        what = f"which blocks {blocked[0]}"
-    else:
-        what = "which blocks " + ", ".join(blocked[:-1]) + " and " + blocked[-1]
-    return f"{lock.name} ({lock.sql_name}), {what}"
+    if not lock.blocked:
+        return f"{lock.name} ({lock.sql_name}), which blocks no reads, writes or DDL"
+    return f"{lock.name} ({lock.sql_name}), which blocks {blocked_phrase(lock)}"
 
 
 def blocked_phrase(lock: LockMode) -> str:

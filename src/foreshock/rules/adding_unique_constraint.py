@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from foreshock.core.model import Effect
 from foreshock.rules._util import (
     AT,
     CT,
     LOCK_TIMEOUT,
     ORDERS,
+    column_constraints,
     constraint_label,
+    deparse,
     describe_lock,
     existing_alters,
     quote_ident,
@@ -22,12 +25,24 @@ from foreshock.rules.base import Example, Hit, Rule
 
 def check(ctx: Any) -> Iterator[Hit]:
     for table, effect, cmd in existing_alters(ctx):
-        if cmd.subtype != AT.AT_AddConstraint or cmd.def_ is None:
+        if cmd.def_ is None:
+            continue
+        if cmd.subtype == AT.AT_AddColumn:
+            # ADD COLUMN ... UNIQUE / PRIMARY KEY builds the index inline, under the same lock.
+            for con in column_constraints(cmd.def_):
+                if con.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY):
+                    yield _inline(table, effect, cmd.def_, con)
+            continue
+        if cmd.subtype != AT.AT_AddConstraint:
             continue
         con = cmd.def_
-        if con.contype not in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY) or con.indexname:
+        if con.contype not in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY):
             continue
         kind = "PRIMARY KEY" if con.contype == CT.CONSTR_PRIMARY else "UNIQUE"
+        if con.indexname:
+            if kind == "PRIMARY KEY" and effect.scan:
+                yield _pk_nullable(table, effect, con)
+            continue
         name = constraint_label(con, table, "pkey" if kind == "PRIMARY KEY" else "key")
         cols = ", ".join(quote_ident(k.sval) for k in con.keys or ())
         t, n = sql_table(table), quote_ident(name)
@@ -39,8 +54,7 @@ def check(ctx: Any) -> Iterator[Hit]:
         yield Hit(
             message=(
                 f"ADD CONSTRAINT {name} {kind} ({cols}) on {short_name(table)} builds a unique index over "
-                f"every row "
-                f"while holding {describe_lock(effect.lock)}"
+                f"every row while holding {describe_lock(effect.lock)}"
             ),
             tables=(table,),
             lock=effect.lock,
@@ -51,10 +65,49 @@ def check(ctx: Any) -> Iterator[Hit]:
         )
 
 
+def _inline(table: str, effect: Effect, col: Any, con: Any) -> Hit:
+    kind = "PRIMARY KEY" if con.contype == CT.CONSTR_PRIMARY else "UNIQUE"
+    t, c = sql_table(table), quote_ident(str(col.colname))
+    n = quote_ident(f"{short_name(table).split('.')[-1]}_{col.colname}_key")
+    return Hit(
+        message=(
+            f"ADD COLUMN {col.colname} ... {kind} on {short_name(table)} builds a unique index over every "
+            f"row "
+            f"while holding {describe_lock(effect.lock)}"
+        ),
+        tables=(table,),
+        lock=effect.lock,
+        fix=(
+            f"ALTER TABLE {t} ADD COLUMN {c} {deparse(col.typeName)};\n"
+            f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({c});  -- outside a transaction block\n"
+            f"ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n};"
+        ),
+    )
+
+
+def _pk_nullable(table: str, effect: Effect, con: Any) -> Hit:
+    t = sql_table(table)
+    return Hit(
+        message=(
+            f"ADD PRIMARY KEY USING INDEX {con.indexname} on {short_name(table)}: the key columns are "
+            f"nullable, so "
+            f"PostgreSQL sets NOT NULL and scans every row while holding {describe_lock(effect.lock)}"
+        ),
+        tables=(table,),
+        lock=effect.lock,
+        fix=(
+            f"-- first make each key column NOT NULL through a validated CHECK (see setting-not-null), "
+            f"then:\n"
+            f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(str(con.indexname))} PRIMARY KEY USING INDEX "
+            f"{quote_ident(str(con.indexname))};"
+        ),
+    )
+
+
 RULE = Rule(
     id="adding-unique-constraint",
     summary="ADD CONSTRAINT ... UNIQUE or PRIMARY KEY on an existing table without a prebuilt index (USING "
-            "INDEX)",
+    "INDEX)",
     why=(
         "A new UNIQUE or PRIMARY KEY constraint builds its index while holding AccessExclusiveLock (ACCESS "
         "EXCLUSIVE) on the table: reads and writes wait for a full scan and sort. Build the index with "
@@ -73,12 +126,26 @@ RULE = Rule(
             schema=ORDERS + "ALTER TABLE orders ADD COLUMN number text;\n",
             sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT orders_number_key UNIQUE (number);",
         ),
+        Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN number text UNIQUE;"),
+        Example(
+            schema="CREATE TABLE events (id bigint, payload jsonb);\n"
+            "CREATE UNIQUE INDEX events_id_key ON events (id);\n",
+            sql=LOCK_TIMEOUT
+            + "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_id_key;",
+            note="the index exists, but id is nullable: the attach scans the table to set NOT NULL",
+        ),
         Example(
             schema="CREATE TABLE events (id bigint NOT NULL, payload jsonb);\n",
             sql=LOCK_TIMEOUT + "ALTER TABLE events ADD PRIMARY KEY (id);",
         ),
     ),
     good=(
+        Example(
+            schema="CREATE TABLE events (id bigint NOT NULL, payload jsonb);\n"
+            "CREATE UNIQUE INDEX events_id_key ON events (id);\n",
+            sql=LOCK_TIMEOUT
+            + "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_id_key;",
+        ),
         Example(
             schema=ORDERS + "ALTER TABLE orders ADD COLUMN number text;\n"
             "CREATE UNIQUE INDEX orders_number_key ON orders (number);\n",
@@ -87,7 +154,7 @@ RULE = Rule(
         ),
         Example(
             sql="CREATE TABLE codes (code text);\nALTER TABLE codes ADD CONSTRAINT codes_code_key UNIQUE "
-                "(code);"
+            "(code);"
         ),
     ),
     severity="error",

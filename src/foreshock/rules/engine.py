@@ -32,6 +32,7 @@ from foreshock.core.model import (
     Statement,
 )
 from foreshock.errors import InputError
+from foreshock.rules._util import blocked_phrase, short_name
 from foreshock.rules.base import Hit, Rule
 from foreshock.rules.registry import all_rules
 
@@ -118,10 +119,19 @@ class RuleEngine:
             line, column, index = unit.source_line(stmt.line), stmt.column, stmt.index
             if unit.line_map is not None:
                 column = 1
+        message = hit.message
+        if hit.lock is not None and hit.lock.name not in message:
+            # Every finding that is about a lock names it, with what it blocks, even when the rule's own
+            # message is about something else (a rename that breaks the release still takes the lock).
+            on = ", ".join(short_name(t) for t in hit.tables)
+            blocked = (
+                f"blocks {blocked_phrase(hit.lock)}" if hit.lock.blocked else "blocks no reads, writes or DDL"
+            )
+            message += f" [{hit.lock.name} ({hit.lock.sql_name}){' on ' + on if on else ''}: {blocked}]"
         finding = Finding(
             rule=rule.id,
             severity=self.severity_of(rule),
-            message=hit.message,
+            message=message,
             path=unit.path,
             line=line,
             column=column,

@@ -26,6 +26,8 @@ RULE_MODULES: tuple[str, ...] = (
     "clustering_table",
     "setting_logged",
     "setting_tablespace",
+    "reindexing_non_concurrently",
+    "attaching_partition_with_scan",
     # transactions and lock queues
     "holding_lock_during_slow_statement",
     "waiting_for_lock_while_holding_lock",
@@ -37,6 +39,7 @@ RULE_MODULES: tuple[str, ...] = (
     "uncommitted_transaction",
     # short exclusive locks that still queue traffic
     "dropping_index_non_concurrently",
+    "detaching_partition_non_concurrently",
     "truncating_table",
     # changes that break the release still running against the database
     "adding_required_column",
