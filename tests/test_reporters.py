@@ -55,7 +55,8 @@ def test_gcc_is_one_line_per_finding() -> None:
 def test_json_contract() -> None:
     data = json.loads(_render(runaway_result(), "json"))
     assert data["version"] == 1
-    assert {"files", "errors", "summary"} <= set(data)
+    assert {"files", "transactions", "errors", "summary"} <= set(data)
+    assert data["transactions"] == [{"path": RUNAWAY, **t} for t in data["files"][0]["transactions"]]
     f = data["files"][0]
     assert f["path"] == RUNAWAY
     st2 = f["statements"][2]

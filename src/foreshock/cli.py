@@ -170,22 +170,11 @@ def explain(rule_id: str) -> int:
 
 
 def _explain_text(rule: Any) -> str:
-    try:
-        from foreshock.rules.docs import render_rule_markdown
+    # The same text as the rule's docs page (docs/rules/<id>.md), generated from the rule unit.
+    from foreshock.rules.docs import render_rule_markdown
 
-        text = str(render_rule_markdown(rule))
-        return text if text.endswith("\n") else text + "\n"
-    except ImportError:
-        pass
-    parts = [f"# {rule.id}\n\n{rule.summary}\n\nSeverity: {rule.severity}\n"]
-    if rule.why:
-        parts.append(f"\n## Why\n\n{rule.why}\n")
-    if rule.fix:
-        parts.append(f"\n## Instead\n\n{rule.fix}\n")
-    for title, examples in (("Bad", rule.bad), ("Good", rule.good)):
-        for ex in examples:
-            parts.append(f"\n## {title}\n\n```sql\n{ex.sql.strip()}\n```\n")
-    return "".join(parts)
+    text = str(render_rule_markdown(rule))
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _fail(message: str, code: int = 2) -> int:

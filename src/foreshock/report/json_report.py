@@ -90,6 +90,10 @@ def to_json(result: CheckResult) -> dict[str, Any]:
         "pg_version": result.pg_version,
         "size_blind": result.size_blind,
         "files": [file_json(fa, by_stmt) for fa in result.files],
+        # Every transaction of every file in one list (the same records as files[].transactions, with path).
+        "transactions": [
+            {"path": fa.path, **_transaction(t)} for fa in result.files for t in fa.transactions
+        ],
         "errors": errors,
         "summary": {
             "files": len(result.files),
