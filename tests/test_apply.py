@@ -1,4 +1,5 @@
-"""`foreshock apply` against a real PostgreSQL: lock safety, ledger, CONCURRENTLY cleanup, one runner, backfills.
+"""`foreshock apply` against a real PostgreSQL: lock safety, ledger, CONCURRENTLY cleanup, one runner,
+backfills.
 
 Every test gets its own database on the session's embedded server, so ledgers and advisory locks never mix.
 """
@@ -162,7 +163,8 @@ def test_preflight_waits_for_long_transaction_instead_of_queueing(db: str, tmp_p
 
 def test_lock_timeout_exhausted_names_blockers_and_changes_nothing(db: str, tmp_path: Path) -> None:
     _exec(db, "CREATE TABLE t (id int PRIMARY KEY)")
-    mig = _write(tmp_path, "001_add.sql", "ALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ADD COLUMN b int;\n")
+    mig = _write(tmp_path, "001_add.sql",
+                 "ALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ADD COLUMN b int;\n")
     blocker = _Blocker(db, "t", hold=3.0)
     blocker.start()
     assert blocker.ready.wait(10)
@@ -186,7 +188,8 @@ def test_ledger_second_run_is_noop_and_changed_file_refused(db: str, tmp_path: P
     assert [u.outcome for u in second.units] == ["already-applied", "already-applied"]
     assert _one(db, "SELECT count(*) FROM t") == 2
     rows = _one(db, "SELECT json_agg(json_build_object('n', name, 'o', outcome, 'who', applied_by, 'app', "
-                    "application, 'f', finished_at IS NOT NULL, 'c', checksum) ORDER BY id) FROM foreshock.ledger")
+                    "application, 'f', finished_at IS NOT NULL, 'c', checksum) ORDER BY id) FROM "
+                    "foreshock.ledger")
     assert isinstance(rows, list) and len(rows) == 2
     assert all(r["o"] == "applied" and r["f"] and r["who"] and r["app"].startswith("foreshock") for r in rows)
     m2.write_text("INSERT INTO t VALUES (3);\n")
@@ -227,8 +230,10 @@ def test_invalid_index_from_an_earlier_crash_is_detected_and_rebuilt(db: str, tm
 def test_two_concurrent_applies_exactly_one_proceeds(db: str, tmp_path: Path) -> None:
     _exec(db, "CREATE TABLE runs (at timestamptz DEFAULT now())")
     mig = _write(tmp_path, "001_slow.sql", "INSERT INTO runs DEFAULT VALUES;\nSELECT pg_sleep(2);\n")
-    procs = [subprocess.Popen(_apply_cmd(db, str(mig)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(_apply_cmd(db, str(mig)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes[0] == 0 and codes[1] != 0, outs
@@ -240,7 +245,7 @@ def test_two_concurrent_applies_exactly_one_proceeds(db: str, tmp_path: Path) ->
 
 
 def _wait_no_runner(dsn: str, timeout: float = 20.0) -> None:
-    """After SIGKILL the server notices the dead client only when it next talks to it: wait for the backends."""
+    """After SIGKILL the server notices the dead client only when it next talks to it: wait for it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _one(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'foreshock apply%' "
@@ -301,7 +306,8 @@ def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> No
 
 
 def test_backfill_last_batch_orders_keys_by_value_not_text(db: str) -> None:
-    # Regression: the key was read back as text under its own name, so ORDER BY sorted '99' after '100' and the
+    # Regression: the key was read back as text under its own name, so ORDER BY sorted '99' after '100' and
+    # the
     # last batch stopped at 99.
     _exec(db, "CREATE TABLE r (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)",
           "INSERT INTO r (id) SELECT generate_series(95, 100)")
@@ -321,8 +327,8 @@ def test_backfill_refuses_table_without_usable_key(db: str, tmp_path: Path) -> N
 
 
 def test_dry_run_reads_sizes_and_changes_nothing(db: str, tmp_path: Path) -> None:
-    _exec(db, "CREATE TABLE big (id int PRIMARY KEY, n int)", "INSERT INTO big SELECT generate_series(1, 20000)",
-          "ANALYZE big")
+    _exec(db, "CREATE TABLE big (id int PRIMARY KEY, n int)",
+          "INSERT INTO big SELECT generate_series(1, 20000)", "ANALYZE big")
     mig = _write(tmp_path, "001_bf.sql", "-- foreshock:backfill batch_size=1000\nUPDATE big SET n = 1;\n")
     out = subprocess.run(_apply_cmd(db, str(mig), "--dry-run"), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

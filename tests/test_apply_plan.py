@@ -45,7 +45,8 @@ def test_steps_split_at_concurrently_and_backfills() -> None:
 
 
 def test_backfill_delete_and_schema_qualified_table() -> None:
-    p = plan([_unit("-- foreshock:backfill\nDELETE FROM app.events WHERE created < now() - interval '1 year';")])
+    text = "-- foreshock:backfill\nDELETE FROM app.events WHERE created < now() - interval '1 year';"
+    p = plan([_unit(text)])
     b = p.units[0].steps[0].statements[0].backfill
     assert b is not None
     assert (b.schema, b.relname, b.set_sql) == ("app", "events", None)
@@ -56,7 +57,8 @@ def test_no_transaction_option_runs_each_statement_alone() -> None:
     p = plan([_unit("ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;")],
              ApplyOptions(assume_transaction=False))
     assert [len(s.statements) for s in p.units[0].steps] == [1, 1]
-    p2 = plan([_unit("ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;", transactional=False)])
+    two = "ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;"
+    p2 = plan([_unit(two, transactional=False)])
     assert len(p2.units[0].steps) == 2
 
 
@@ -70,7 +72,7 @@ def test_explicit_begin_commit_groups() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
-        ("BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;", 2, "cannot run inside a transaction block"),
+        ("BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;", 2, "cannot run inside a transaction"),
         ("-- foreshock:backfill\nSELECT 1;", 1, "directly before an UPDATE or DELETE"),
         ("-- foreshock:backfill\nUPDATE t SET a = b.x FROM b WHERE b.id = t.id;", 2, "FROM/USING"),
         ("-- foreshock:backfill batch_size=zero\nUPDATE t SET a = 1;", 1, "batch_size"),
@@ -110,7 +112,8 @@ def test_metadata_only_ddl_gets_short_statement_timeout() -> None:
     o = ApplyOptions()
     steps = plan([_unit("ALTER TABLE a ADD COLUMN x int;\n", "1.sql"),
                   _unit("ALTER TABLE a ALTER COLUMN x TYPE bigint;\n", "2.sql"),
-                  _unit("ALTER TABLE a ADD COLUMN y timestamptz DEFAULT clock_timestamp();\n", "3.sql")], o).units
+                  _unit("ALTER TABLE a ADD COLUMN y timestamptz DEFAULT clock_timestamp();\n", "3.sql")],
+                 o).units
     timeouts = [u.steps[0].statements[0].statement_timeout for u in steps]
     assert timeouts[0] == o.statement_timeout_ddl
     assert timeouts[1] == o.statement_timeout_default

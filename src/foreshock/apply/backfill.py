@@ -1,9 +1,10 @@
 """Batched backfills: an UPDATE or DELETE cut into primary-key keyset batches, each its own short transaction.
 
 Each batch reads the saved position with SELECT ... FOR UPDATE, changes the rows in (last key, upper key], and
-moves the position in the same transaction. A crash or SIGKILL at any moment either loses the whole batch (rolled
-back by PostgreSQL) or keeps it together with its new position, so a re-run resumes exactly and no row is
-processed twice -- even if two runners race, because the FOR UPDATE on the position row serialises them.
+moves the position in the same transaction. A crash or SIGKILL at any moment either loses the whole batch
+(rolled back by PostgreSQL) or keeps it together with its new position, so a re-run resumes exactly and no
+row is processed twice -- even if two runners race, because the FOR UPDATE on the position row serialises
+them.
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def backfill(
     """Run `UPDATE table SET <set_sql> WHERE <where_sql>` (or DELETE when set_sql is None) in keyset batches.
 
     set_sql and where_sql are SQL fragments written by the migration author (trusted like migration text).
-    Resumable: the position is kept in foreshock.backfill_progress under `name`; a finished backfill is a no-op.
+    Resumable: the position is kept in foreshock.backfill_progress under `name`; a finished backfill is a
+    no-op.
     """
     o = options or ApplyOptions()
     size = batch_size or o.batch_size
@@ -197,14 +199,16 @@ def backfill(
             key = find_key(ctl, table)
             ctl.execute(
                 sql.SQL(
-                    "INSERT INTO {} (name, table_name, key_columns) VALUES ({}, {}, {}) ON CONFLICT (name) DO NOTHING"
+                    "INSERT INTO {} (name, table_name, key_columns) VALUES ({}, {}, {}) ON CONFLICT "
+                    "(name) DO NOTHING"
                 ).format(
                     ledger.PROGRESS, sql.Literal(name), sql.Literal(table), sql.Literal([k.name for k in key])
                 )
             )
             row = ctl.execute(
                 sql.SQL(
-                    "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL FROM {} WHERE name = {}"
+                    "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL "
+                    "FROM {} WHERE name = {}"
                 ).format(ledger.PROGRESS, sql.Literal(name))
             ).fetchone()
             assert row is not None
@@ -253,7 +257,8 @@ def _ensure_ledger(conn: psycopg.Connection[Any]) -> None:
 def _replica_lag(conn: psycopg.Connection[Any]) -> float:
     row = conn.execute(
         sql.SQL(
-            "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM pg_catalog.pg_stat_replication"
+            "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM "
+            "pg_catalog.pg_stat_replication"
         )
     ).fetchone()
     return float(row[0]) if row else 0.0
@@ -357,7 +362,8 @@ def _run(
                         sql.Literal(name),
                     )
                 )
-                # Sessions queued behind this batch's row locks right now: the batch is too big for the traffic.
+                # Sessions queued behind this batch's row locks right now: the batch is too big for the
+                # traffic.
                 waiters = waiting_on(ctl, work_pid)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as err:
             failures += 1

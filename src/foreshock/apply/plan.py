@@ -127,7 +127,8 @@ class Plan:
                     else "each batch retried on lock timeout"
                 )
                 out.append(
-                    f"  step {st.index + 1}: {head}; lock_timeout {human(st.lock_timeout)}; {retry}{est}{note}"
+                    f"  step {st.index + 1}: {head}; lock_timeout {human(st.lock_timeout)}; "
+                    f"{retry}{est}{note}"
                 )
                 for s in st.statements:
                     first = " ".join(s.text.split())
@@ -312,7 +313,8 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
     extra = [n.withClause, n.returningClause, getattr(n, "fromClause", None), getattr(n, "usingClause", None)]
     if any(extra):
         raise InputError(
-            "a backfill UPDATE/DELETE cannot use WITH, FROM/USING or RETURNING (batches are cut by the table's "
+            "a backfill UPDATE/DELETE cannot use WITH, FROM/USING or RETURNING (batches are cut by "
+            "the table's "
             "key); move the join into a subquery in WHERE",
             where,
             stmt.line,
@@ -454,7 +456,8 @@ def plan_unit(
             else:
                 errors.append(
                     InputError(
-                        f"{stmt.text.split()[0].upper()} is not supported by apply (it manages transactions itself); "
+                        f"{stmt.text.split()[0].upper()} is not supported by apply (it manages "
+                        f"transactions itself); "
                         "remove it",
                         unit.path,
                         stmt.line,

@@ -26,10 +26,12 @@ def _blockers(rows: Sequence[tuple[Any, ...]]) -> tuple[Blocker, ...]:
 def sessions_on_tables(
     conn: psycopg.Connection[Any], tables: Sequence[str], min_age: float
 ) -> tuple[Blocker, ...]:
-    """Other sessions whose transaction (open at least min_age seconds) holds or awaits a lock on these tables.
+    """Other sessions whose transaction (open at least min_age seconds) holds or awaits a lock on these
+    tables.
 
-    pg_locks shows every relation lock a transaction took, including the AccessShareLock a finished SELECT in a
-    still-open transaction keeps until commit: exactly what an ACCESS EXCLUSIVE request would queue behind.
+    pg_locks shows every relation lock a transaction took, including the AccessShareLock a finished SELECT
+    in a still-open transaction keeps until commit: exactly what an ACCESS EXCLUSIVE request would queue
+    behind.
     """
     if not tables:
         return ()
@@ -48,7 +50,8 @@ def sessions_on_tables(
 def blocking(conn: psycopg.Connection[Any], pid: int) -> tuple[Blocker, ...]:
     """The sessions pid is waiting for right now (pg_blocking_pids: holders and earlier queued requests)."""
     q = sql.SQL(
-        "SELECT {cols} FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY (pg_catalog.pg_blocking_pids({pid}))"
+        "SELECT {cols} FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY "
+        "(pg_catalog.pg_blocking_pids({pid}))"
     ).format(cols=_COLUMNS, pid=sql.Literal(pid))
     return _blockers(conn.execute(q).fetchall())
 
@@ -57,7 +60,8 @@ def waiting_on(conn: psycopg.Connection[Any], pid: int) -> int:
     """How many sessions are waiting for a lock pid holds (the lock waits a backfill batch causes)."""
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE {} = ANY (pg_catalog.pg_blocking_pids(pid))"
+            "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE {} = ANY "
+            "(pg_catalog.pg_blocking_pids(pid))"
         ).format(sql.Literal(pid))
     ).fetchone()
     return int(row[0]) if row else 0
@@ -66,7 +70,7 @@ def waiting_on(conn: psycopg.Connection[Any], pid: int) -> int:
 def wait_for_quiet(
     conn: psycopg.Connection[Any], tables: Sequence[str], min_age: float, limit: float, poll: float = 0.25
 ) -> tuple[Blocker, ...]:
-    """Wait up to `limit` seconds for long-running transactions on the tables to end; those left are returned."""
+    """Wait up to `limit` seconds for long-running transactions on the tables to end; returns those left."""
     deadline = time.monotonic() + limit
     while True:
         found = sessions_on_tables(conn, tables, min_age)

@@ -124,7 +124,8 @@ class Runner:
                 "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
                 "extract(epoch FROM clock_timestamp() - a.backend_start)::float8 "
                 "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {} AND l.objid = {} AND l.objsubid = 2 "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {} AND l.objid = {} "
+                "AND l.objsubid = 2 "
                 "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
             ).format(sql.Literal(ledger.RUNNER_LOCK[0]), sql.Literal(ledger.RUNNER_LOCK[1]))
         ).fetchone()
@@ -156,8 +157,10 @@ class Runner:
                 todo.append((up, None))
             elif row.steps_done > 0 and row.checksum != up.checksum:
                 raise ApplyError(
-                    f"{up.path}: migration {up.name} was partly applied ({row.steps_done} step(s)) with different "
-                    f"contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the file or fix the "
+                    f"{up.path}: migration {up.name} was partly applied ({row.steps_done} step(s)) "
+                    f"with different "
+                    f"contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the "
+                    f"file or fix the "
                     "database and the foreshock.ledger row by hand"
                 )
             else:
@@ -271,8 +274,10 @@ class Runner:
         return spent
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential with jitter, so several runners (or a runner and a retrying app) do not retry in lockstep.
-        return min(self.o.max_backoff, self.o.initial_backoff * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        # Exponential with jitter, so several runners (or a runner and a retrying app) do not retry in
+        # lockstep.
+        step = min(self.o.max_backoff, self.o.initial_backoff * 2.0 ** (attempt - 1))
+        return step * random.uniform(0.5, 1.0)
 
     def _with_retries(
         self,
@@ -348,7 +353,8 @@ class Runner:
         rows = ctl.execute(
             sql.SQL(
                 "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_index i "
-                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace "
                 "WHERE NOT i.indisvalid AND (i.indrelid = ANY (ARRAY[{r}]::oid[]) OR i.indrelid IN "
                 "(SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = ANY (ARRAY[{r}]::oid[])))"
             ).format(r=regs)
@@ -365,7 +371,7 @@ class Runner:
             self.log(msg)
 
     def _named_index(self, ctl: psycopg.Connection[Any], s: PlannedStatement) -> tuple[str, str, bool] | None:
-        """For CREATE INDEX CONCURRENTLY name ON table: (schema, name, valid) if that index exists on that table."""
+        """CREATE INDEX CONCURRENTLY name ON table: (schema, name, valid) when that index exists."""
         from pglast import ast, parse_sql
 
         node = parse_sql(s.text)[0].stmt
@@ -376,7 +382,8 @@ class Runner:
         row = ctl.execute(
             sql.SQL(
                 "SELECT n.nspname::text, c.relname::text, i.indisvalid FROM pg_catalog.pg_index i "
-                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace "
                 "WHERE i.indrelid = to_regclass({}) AND c.relname = {}"
             ).format(sql.Literal(rel), sql.Literal(node.idxname))
         ).fetchone()
@@ -404,7 +411,8 @@ class Runner:
 
         def cleanup() -> None:
             # A failed CREATE/REINDEX ... CONCURRENTLY leaves its half-built index behind, INVALID, still
-            # maintained by every write; remove it so neither the table, the retry nor the next run inherits it.
+            # maintained by every write; remove it so neither the table, the retry nor the next run
+            # inherits it.
             left = self._invalid_indexes(ctl, st.tables) - before
             try:
                 self._drop_invalid(work, left, "left by the failed build")
