@@ -78,9 +78,27 @@ def split_schema(schema_sql: str) -> Phases:
             if kind == "CreateStmt":
                 table = _rv(node.relation)
                 for elt in node.tableElts or ():
-                    for inline in getattr(elt, "constraints", None) or ():
-                        if _contype(inline) in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
-                            phases.unique_columns.setdefault(table, set()).add(elt.colname)
+                    # Column constraints (ColumnDef.constraints) and table constraints (Constraint nodes).
+                    for inline in getattr(elt, "constraints", None) or ((elt,) if _contype(elt) else ()):
+                        ctype = _contype(inline)
+                        cols = (
+                            [elt.colname]
+                            if getattr(elt, "colname", None)
+                            else [
+                                k.sval
+                                for k in (
+                                    getattr(inline, "keys", None) or getattr(inline, "fk_attrs", None) or ()
+                                )
+                            ]
+                        )
+                        if ctype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE") and len(cols) == 1:
+                            phases.unique_columns.setdefault(table, set()).add(cols[0])
+                        elif ctype == "CONSTR_FOREIGN" and len(cols) == 1:
+                            parent_col = inline.pk_attrs[0].sval if inline.pk_attrs else "id"
+                            phases.fk_columns.setdefault(table, {})[cols[0]] = (
+                                _rv(inline.pktable),
+                                parent_col,
+                            )
         elif kind == "AlterTableStmt":
             table = _rv(node.relation)
             is_fk = False
