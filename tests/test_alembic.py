@@ -191,3 +191,20 @@ def test_postgresql_runs_the_rendered_revisions_in_order(units, pg_dsn: str) -> 
         ).fetchone()
         assert cols is not None and cols[0] == 4
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_findings_point_at_the_revision_file_and_op_line() -> None:
+    from foreshock.api import check
+
+    result = check([str(SHOP)])
+    assert not result.errors, [str(e) for e in result.errors]
+    assert result.findings
+    revisions = {str(p.resolve()) for p in (SHOP / "migrations" / "versions").glob("*.py")}
+    for f in result.findings:
+        assert str(Path(f.path).resolve()) in revisions, f.path
+        line = Path(f.path).read_text().splitlines()[f.line - 1]
+        assert re.search(r"\b(op|batch)\.\w+\(", line), (f.rule, f.path, f.line, line)
+    not_null = next(f for f in result.findings if f.rule == "setting-not-null")
+    assert "batch.alter_column(" in Path(not_null.path).read_text().splitlines()[not_null.line - 1]
+    # The CREATE INDEX CONCURRENTLY of the autocommit block runs outside a transaction: nothing to flag.
+    assert not [f for f in result.findings if "0004_" in f.path and f.severity == "error"]

@@ -219,3 +219,20 @@ def test_bad_settings_module_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot set up Django|cannot load the Django project") as info:
         load_django(SHOP, settings_module="no_such_settings", dsn="postgresql://nobody@127.0.0.1:1/none")
     assert "\n" not in info.value.one_line()
+
+
+@pytest.mark.db
+def test_findings_point_at_the_migration_file_and_operation_line() -> None:
+    from foreshock.api import check
+
+    result = check([str(SHOP)])
+    assert not result.errors, [str(e) for e in result.errors]
+    assert result.findings
+    for f in result.findings:
+        path = Path(f.path).resolve()
+        assert path.parent == MIGRATIONS.resolve(), f.path
+        assert f.line in operation_lines(path.read_text()), (f.rule, f.path, f.line)
+    not_null = next(f for f in result.findings if f.rule == "setting-not-null")
+    assert Path(not_null.path).name == "0005_customer_email_not_null.py"
+    # 0006 is atomic = False: its CREATE INDEX CONCURRENTLY is not inside a transaction, nothing to flag.
+    assert not [f for f in result.findings if "0006_" in f.path and f.severity == "error"]

@@ -98,3 +98,34 @@ def test_unknown_ref_is_one_line(repo: Path) -> None:
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="git repository"):
         changed_since(tmp_path, "main", [])
+
+
+def test_since_on_an_alembic_project_reports_only_the_new_revision(tmp_path: Path) -> None:
+    pytest.importorskip("alembic")
+    from foreshock.api import check
+
+    repo = tmp_path / "app"
+    shutil.copytree(
+        Path(__file__).parent / "projects" / "alembic_shop",
+        repo,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "history")
+    new = repo / "migrations" / "versions" / "0013_orders_note.py"
+    new.write_text(
+        '"""orders.note NOT NULL in one step"""\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        'revision = "0013"\ndown_revision = "0012"\n\n\n'
+        "def upgrade() -> None:\n"
+        '    op.alter_column("users", "created_at", existing_type=sa.DateTime(timezone=True),\n'
+        "                    nullable=False)\n"
+    )
+    everything = check([str(repo)])
+    only_new = check([str(repo)], since="main")
+    assert not only_new.errors, [str(e) for e in only_new.errors]
+    assert {Path(f.path).name for f in only_new.findings} == {new.name}
+    assert {Path(f.path).name for f in everything.findings} > {new.name}
+    # The history is still read: the new revision's table and column are known, so no unknown-table noise.
+    assert any(f.rule == "setting-not-null" and f.line == 10 for f in only_new.findings)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """The runaway migration (examples/runaway/) as a Django project:  foreshock check examples/django"""
+
 import os
 import sys
 

@@ -1,4 +1,4 @@
-"""A typical env.py: offline mode renders SQL, online mode runs it; every revision of a run in one transaction."""
+"""A typical env.py: offline mode renders SQL, online mode runs it; one transaction per run."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool

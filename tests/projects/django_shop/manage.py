@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Sample Django project used by foreshock's tests (never run against a real server by hand)."""
+
 import os
 import sys
 

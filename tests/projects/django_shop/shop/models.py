@@ -14,4 +14,6 @@ class Order(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["total"], name="shop_order_total_idx")]
-        constraints = [models.CheckConstraint(condition=models.Q(total__gte=0), name="shop_order_total_gte_0")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="shop_order_total_gte_0"),
+        ]

@@ -1,4 +1,5 @@
 """create things"""
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,4 +1,5 @@
 """reads data to decide what to do: impossible offline"""
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,4 +1,5 @@
 """add things.note"""
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,4 +1,5 @@
 """create orders"""
+
 import sqlalchemy as sa
 from alembic import op
 

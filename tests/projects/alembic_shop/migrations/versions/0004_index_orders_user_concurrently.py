@@ -1,4 +1,5 @@
 """index orders.user_id concurrently (autocommit block)"""
+
 from alembic import op
 
 revision = "0004"

@@ -1,4 +1,5 @@
 """batch: users.email NOT NULL and a unique email"""
+
 import sqlalchemy as sa
 from alembic import op
 

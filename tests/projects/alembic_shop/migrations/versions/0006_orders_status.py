@@ -1,4 +1,5 @@
 """branch a: orders.status with a default"""
+
 import sqlalchemy as sa
 from alembic import op
 

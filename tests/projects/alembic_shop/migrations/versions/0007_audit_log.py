@@ -1,4 +1,5 @@
 """branch b: audit log table"""
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,4 +1,5 @@
 """raw SQL backfill"""
+
 from alembic import op
 
 revision = "0009"

@@ -1,4 +1,5 @@
 """widen orders.total_cents"""
+
 import sqlalchemy as sa
 from alembic import op
 

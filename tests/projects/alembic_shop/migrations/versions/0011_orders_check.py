@@ -1,4 +1,5 @@
 """check constraint, added NOT VALID then validated"""
+
 from alembic import op
 
 revision = "0011"

@@ -1,4 +1,5 @@
 """users.created_at and an index"""
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -12,6 +12,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="order",
-            constraint=models.CheckConstraint(condition=models.Q(total__gte=0), name="shop_order_total_gte_0"),
+            constraint=models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="shop_order_total_gte_0"
+            ),
         ),
     ]
