@@ -9,8 +9,9 @@ from pglast import ast, enums
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import ORDERS, describe_lock, short_name, statement_label
+from foreshock.rules._util import ORDERS, describe_lock, short_name, statement_label, table_of
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.refreshing_matview_non_concurrently import MATVIEW
 
 VSK = enums.VariableSetKind
 # A lock that conflicts with writes (SHARE and stronger) or with reads queues application traffic.
@@ -29,6 +30,14 @@ def _timeout_value(node: Any) -> bool | None:
         text = str(raw).strip().lower()
         return text not in ("0", "0ms", "0s", "", "none")
     return None
+
+
+def _queues_traffic(schema: Any, table: str, lock: LockMode) -> bool:
+    # Nobody writes to a materialized view, so there only a lock that blocks reads queues traffic
+    # (REFRESH ... CONCURRENTLY's ExclusiveLock does not).
+    if getattr(table_of(schema, table), "kind", "") == "matview":
+        return lock.blocks_reads
+    return lock.conflicts_with(_WRITE_LOCK)
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
@@ -51,7 +60,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             continue
         if session or (local_txn is not None and local_txn == sa.transaction):
             continue
-        blocking = [e for e in sa.effects if e.lock.blocks_traffic and e.lock.conflicts_with(_WRITE_LOCK)]
+        blocking = [e for e in sa.effects if _queues_traffic(schema, e.table, e.lock)]
         if not blocking:
             continue
         e = max(blocking, key=lambda x: x.lock)
@@ -97,6 +106,8 @@ RULE = Rule(
             sql="BEGIN;\nSET LOCAL lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
         ),
         Example(sql="CREATE TABLE tags (id bigint);\nALTER TABLE tags ADD COLUMN name text;"),
+        Example(schema=MATVIEW, sql="REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
+                note="EXCLUSIVE on a materialized view blocks no reads, and nobody writes to it"),
     ),
     severity="warning",
     check_file=check,
