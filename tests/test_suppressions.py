@@ -37,10 +37,19 @@ def test_ignore_applies_only_to_the_next_statement() -> None:
     assert engine.findings[0].line == 4
 
 
-def test_ignore_of_another_rule_does_not_suppress() -> None:
+def test_ignore_of_another_rule_does_not_suppress_and_is_reported_unused() -> None:
     sql = LOCK_TIMEOUT + f"-- foreshock: ignore setting-not-null -- unrelated\n{INDEX}"
     engine, _ = run(sql, ORDERS)
-    assert rules_of(engine) == [RULE]
+    assert sorted(rules_of(engine)) == sorted([RULE, "unused-suppression"])
+    unused = next(f for f in engine.findings if f.rule == "unused-suppression")
+    assert (unused.line, unused.column, unused.severity) == (2, 1, "info")
+    assert "setting-not-null" in unused.message
+
+
+def test_suppression_of_a_disabled_rule_is_not_reported_unused() -> None:
+    sql = LOCK_TIMEOUT + f"-- foreshock: ignore {RULE} -- small table\n{INDEX}"
+    engine, _ = run(sql, ORDERS, settings=Settings(disabled_rules=frozenset({RULE})))
+    assert rules_of(engine) == []
 
 
 def test_ignore_lists_several_rules() -> None:

@@ -9,6 +9,8 @@ Decisions:
     exits 2 like any other input it could not analyse.
   - A suppression without a reason is allowed, but reported as the info-level rule
     `suppression-without-reason`: the reviewer of the next change should learn why it is safe.
+  - A suppression that silences nothing (the rule does not fire there) is reported as the info-level rule
+    `unused-suppression`, so stale suppressions do not pile up and hide the next real problem.
   - Every suppressed finding is kept in engine.suppressed with the directive (and its reason), so
     reporters can list what was silenced and why.
 Findings of a file are held back until the file is finished, because an `ignore-file` directive may be
@@ -37,6 +39,8 @@ from foreshock.rules.base import Hit, Rule
 from foreshock.rules.registry import all_rules
 
 SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
+UNUSED_SUPPRESSION = "unused-suppression"
+_META_RULES = frozenset({SUPPRESSION_WITHOUT_REASON, UNUSED_SUPPRESSION})
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class RuleEngine:
         self._pending: list[tuple[Finding, Statement | None]] = []
         self._statements: dict[int, Statement] = {}
         self._checked_directives: set[tuple[str, int, int]] = set()
+        self._file_directives: list[Directive] = []  # every ignore directive of the current file
+        self._unit: MigrationUnit | None = None
 
     # -- Visitor protocol -------------------------------------------------------------------------
 
@@ -147,6 +153,8 @@ class RuleEngine:
         if d.kind not in ("ignore", "ignore-file") or key in self._checked_directives:
             return
         self._checked_directives.add(key)
+        self._file_directives.append(d)
+        self._unit = unit
         line = unit.source_line(d.line)
         for rid in d.rules:
             if rid not in self.known_ids:
@@ -180,14 +188,45 @@ class RuleEngine:
 
     def _flush(self, file_directives: Iterable[Directive]) -> None:
         file_ignores = [d for d in file_directives if d.kind == "ignore-file"]
-        self._pending.sort(key=lambda p: (p[0].line, p[0].column))
+        used: set[tuple[int, int, str]] = set()
+        kept: list[Finding] = []
         for finding, stmt in self._pending:
             directive = _suppressing(finding.rule, stmt, file_ignores)
-            if directive is not None and finding.rule != SUPPRESSION_WITHOUT_REASON:
+            if directive is not None and finding.rule not in _META_RULES:
                 self.suppressed.append(Suppressed(finding, directive))
+                used.add((directive.line, directive.column, finding.rule))
             else:
-                self.findings.append(finding)
+                kept.append(finding)
+        kept.extend(self._unused(used))
+        kept.sort(key=lambda f: (f.line, f.column))
+        self.findings.extend(kept)
         self._pending = []
+        self._file_directives = []
+
+    def _unused(self, used: set[tuple[int, int, str]]) -> Iterable[Finding]:
+        """Suppressions that silenced nothing: the danger they were for is gone, or the id is wrong."""
+        meta = _rule_by_id(self.active, UNUSED_SUPPRESSION)
+        unit = self._unit
+        if meta is None or unit is None:
+            return
+        pg = self._pg_version(None)
+        active = {r.id for r in self.active if r.applies_to(pg)}
+        for d in self._file_directives:
+            for rid in d.rules:
+                # Only active rules can be judged: a rule turned off in the config simply did not run.
+                if rid in active and (d.line, d.column, rid) not in used:
+                    yield Finding(
+                        rule=meta.id,
+                        severity=self.severity_of(meta),
+                        message=(
+                            f"`foreshock: {d.kind} {rid}` suppresses nothing here: {rid} does not fire on "
+                            + ("this file" if d.kind == "ignore-file" else "the next statement")
+                            + "; remove the suppression so it cannot hide a future problem"
+                        ),
+                        path=unit.path,
+                        line=unit.source_line(d.line),
+                        column=d.column,
+                    )
 
 
 def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Directive]) -> Directive | None:

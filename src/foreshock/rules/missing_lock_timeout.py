@@ -106,8 +106,11 @@ RULE = Rule(
             sql="BEGIN;\nSET LOCAL lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
         ),
         Example(sql="CREATE TABLE tags (id bigint);\nALTER TABLE tags ADD COLUMN name text;"),
-        Example(schema=MATVIEW, sql="REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
-                note="EXCLUSIVE on a materialized view blocks no reads, and nobody writes to it"),
+        Example(
+            schema=MATVIEW,
+            sql="REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
+            note="EXCLUSIVE on a materialized view blocks no reads, and nobody writes to it",
+        ),
     ),
     severity="warning",
     check_file=check,

@@ -59,6 +59,7 @@ RULE_MODULES: tuple[str, ...] = (
     "creating_domain_with_constraint",
     # the suppressions themselves
     "suppression_without_reason",
+    "unused_suppression",
 )
 
 
