@@ -192,6 +192,9 @@ def test_ledger_second_run_is_noop_and_changed_file_refused(db: str, tmp_path: P
                     "foreshock.ledger")
     assert isinstance(rows, list) and len(rows) == 2
     assert all(r["o"] == "applied" and r["f"] and r["who"] and r["app"].startswith("foreshock") for r in rows)
+    dry = apply(_units(m1, m2), db, ApplyOptions(dry_run=True))
+    assert [u.outcome for u in dry.units] == ["already-applied", "already-applied"]
+    assert "002_more.sql: already applied" in dry.plan_text
     m2.write_text("INSERT INTO t VALUES (3);\n")
     with pytest.raises(ApplyError, match="already applied with different contents"):
         apply(_units(m1, m2), db)
@@ -291,6 +294,9 @@ def test_backfill_survives_twenty_sigkills_exactly_once(db: str, tmp_path: Path)
     assert again.returncode == 0 and "already-applied" in again.stdout
     assert _one(db, versions) == before  # not a single row version changed
     assert _one(db, "SELECT rows_done FROM foreshock.backfill_progress") == rows
+    # Runs cut short by SIGKILL are closed as failed by the next runner, never left 'running'.
+    assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'running'") == 0
+    assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'applied'") == 1
 
 
 def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> None:
@@ -303,6 +309,30 @@ def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> No
     assert again.already_done and again.rows == 0
     d = backfill(db, "k", None, "a = 7", batch_size=30, progress=False)
     assert d.rows == 100 and _one(db, "SELECT count(*) FROM k WHERE a = 7") == 0
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_interrupted_backfill_resumes_and_refuses_a_changed_statement(db: str) -> None:
+    _exec(db, "CREATE TABLE s (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)",
+          "INSERT INTO s (id) SELECT generate_series(1, 3000)")
+
+    def crash_after_two(batch: int, rows: int, seconds: float) -> None:
+        if batch == 2:
+            raise _Crash
+
+    with pytest.raises(_Crash):
+        backfill(db, "s", "n = n + 1", None, name="s-fill", batch_size=200, progress=False,
+                 on_batch=crash_after_two)
+    done = _one(db, "SELECT sum(n) FROM s")
+    assert isinstance(done, int) and 0 < done < 3000
+    with pytest.raises(ApplyError, match="different statement"):
+        backfill(db, "s", "n = n + 2", None, name="s-fill", progress=False)
+    r = backfill(db, "s", "n = n + 1", None, name="s-fill", batch_size=200, progress=False)
+    assert r.resumed and r.rows == 3000 - done and r.total_rows == 3000
+    assert _one(db, "SELECT count(*) FROM s WHERE n <> 1") == 0
 
 
 def test_backfill_last_batch_orders_keys_by_value_not_text(db: str) -> None:

@@ -104,9 +104,12 @@ def _key_value(key: Sequence[KeyColumn], values: Sequence[str]) -> sql.Composabl
     )
 
 
+def fingerprint(table: str, set_sql: str | None, where_sql: str | None) -> str:
+    return hashlib.sha256(f"{table}\0{set_sql}\0{where_sql}".encode()).hexdigest()
+
+
 def default_name(table: str, set_sql: str | None, where_sql: str | None) -> str:
-    digest = hashlib.sha256(f"{table}\0{set_sql}\0{where_sql}".encode()).hexdigest()[:12]
-    return f"{table}:{digest}"
+    return f"{table}:{fingerprint(table, set_sql, where_sql)[:12]}"
 
 
 class _Progress:
@@ -170,6 +173,7 @@ def backfill(
     target = batch_time or o.batch_time
     lag_limit = o.max_lag if max_lag is None else max_lag
     name = name or default_name(table, set_sql, where_sql)
+    sha = fingerprint(table, set_sql, where_sql)
     show = (sys.stderr.isatty() if o.progress is None else o.progress) if progress is None else progress
     control_settings = SessionSettings(
         o.application_name + " (backfill control)",
@@ -199,19 +203,26 @@ def backfill(
             key = find_key(ctl, table)
             ctl.execute(
                 sql.SQL(
-                    "INSERT INTO {} (name, table_name, key_columns) VALUES ({}, {}, {}) ON CONFLICT "
-                    "(name) DO NOTHING"
+                    "INSERT INTO {} (name, table_name, key_columns, statement_sha) VALUES ({}, {}, {}, {}) "
+                    "ON CONFLICT (name) DO NOTHING"
                 ).format(
-                    ledger.PROGRESS, sql.Literal(name), sql.Literal(table), sql.Literal([k.name for k in key])
+                    ledger.PROGRESS, sql.Literal(name), sql.Literal(table),
+                    sql.Literal([k.name for k in key]), sql.Literal(sha),
                 )
             )
             row = ctl.execute(
                 sql.SQL(
-                    "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL "
-                    "FROM {} WHERE name = {}"
+                    "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL, "
+                    "statement_sha FROM {} WHERE name = {}"
                 ).format(ledger.PROGRESS, sql.Literal(name))
             ).fetchone()
             assert row is not None
+            if row[4] != sha:
+                raise ApplyError(
+                    f"backfill {name} was started with a different statement ({int(row[2]):,} rows already "
+                    "done); finishing it with new SQL could process those rows twice -- restore the original "
+                    "statement, or delete its row in foreshock.backfill_progress if re-processing is safe"
+                )
             if list(row[0]) != [k.name for k in key]:
                 raise ApplyError(
                     f"backfill {name}: saved position uses key {row[0]}, the table's key is now "

@@ -60,6 +60,9 @@ def ensure(conn: psycopg.Connection[Any]) -> None:
                 name text PRIMARY KEY,
                 table_name text NOT NULL,
                 key_columns text[] NOT NULL,
+                -- sha256 of (table, SET, WHERE): a resumed backfill must be the same statement, or rows
+                -- already done would be done again.
+                statement_sha text NOT NULL DEFAULT '',
                 last_key text[],
                 rows_done bigint NOT NULL DEFAULT 0,
                 batches bigint NOT NULL DEFAULT 0,
@@ -69,6 +72,30 @@ def ensure(conn: psycopg.Connection[Any]) -> None:
             )"""
         ).format(PROGRESS)
     )
+
+
+def close_interrupted(conn: psycopg.Connection[Any]) -> int:
+    """Rows left 'running' by a runner that died (SIGKILL, lost connection). Only called while holding the
+    runner lock, so no live runner owns them."""
+    cur = conn.execute(
+        sql.SQL(
+            "UPDATE {} SET outcome = 'failed', finished_at = clock_timestamp(), "
+            "message = 'interrupted: the runner stopped before finishing' WHERE outcome = 'running'"
+        ).format(LEDGER)
+    )
+    return max(cur.rowcount, 0)
+
+
+def applied_checksums(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """name -> checksum of every applied migration (empty when the ledger does not exist yet)."""
+    exists = conn.execute(sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(
+        sql.Literal(f"{SCHEMA}.ledger"))).fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = conn.execute(
+        sql.SQL("SELECT name, checksum FROM {} WHERE outcome = 'applied'").format(LEDGER)
+    ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
 
 
 def latest(conn: psycopg.Connection[Any], name: str) -> LedgerRow | None:

@@ -81,6 +81,8 @@ class Runner:
             ctl = cast("psycopg.Connection[Any]", ctl_)
             self._take_runner_lock(ctl)
             ledger.ensure(ctl)
+            if ledger.close_interrupted(ctl):
+                self.log("ledger: closed migration run(s) left 'running' by an interrupted runner")
             todo = self._check_ledger(ctl, p)
             with (
                 connect(self.dsn, self.settings(" (work)"), autocommit=False) as work_,
@@ -237,7 +239,7 @@ class Runner:
                     b.table,
                     b.set_sql,
                     b.where_sql,
-                    name=f"{up.name}#{s.index}:{up.checksum[:12]}",
+                    name=f"{up.name}#{s.index}",
                     batch_size=b.batch_size,
                     batch_time=b.batch_time,
                     max_lag=b.max_lag,
@@ -312,6 +314,8 @@ class Runner:
                     try:
                         work.execute(_statement(s))
                     finally:
+                        # Session-level values outlive this step: restore the defaults for the next one.
+                        _set_local(work, "lock_timeout", self.o.lock_timeout, False)
                         _set_local(work, "statement_timeout", self.o.statement_timeout_ddl, False)
                     ctl.execute(ledger.step_done_sql(lid, st.index + 1))
                 monitor.stop()
@@ -428,30 +432,33 @@ class Runner:
             raise
 
 
-def _sizes(dsn: str, p: Plan, o: ApplyOptions) -> dict[str, int]:
-    """Row estimates (pg_class.reltuples) of the plan's tables: catalog-only, read-only."""
+def _target_info(dsn: str, p: Plan, o: ApplyOptions) -> tuple[dict[str, int], dict[str, str]]:
+    """Row estimates (pg_class.reltuples) of the plan's tables and the ledger's applied checksums.
+
+    Catalog-only, in a read-only session: a dry run never writes, not even the ledger table.
+    """
     tables = sorted({t for u in p.units for st in u.steps for t in st.tables})
-    if not tables:
-        return {}
     settings = SessionSettings(
         o.application_name + " (dry run)",
         pg_duration(o.lock_timeout),
         pg_duration(o.statement_timeout_ddl),
         read_only=True,
     )
-    out: dict[str, int] = {}
+    sizes: dict[str, int] = {}
     with connect(dsn, settings) as conn_:
         conn = cast("psycopg.Connection[Any]", conn_)
         for t in tables:
+            # reltuples is -1 for a table never vacuumed or analysed (PG 14+): its size is unknown, not 0.
             row = conn.execute(
                 sql.SQL(
-                    "SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class "
-                    "WHERE oid = to_regclass({})"
+                    "SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass({}) "
+                    "AND reltuples >= 0"
                 ).format(sql.Literal(t))
             ).fetchone()
             if row is not None:
-                out[t] = int(row[0])
-    return out
+                sizes[t] = int(row[0])
+        applied = ledger.applied_checksums(conn)
+    return sizes, applied
 
 
 def apply(
@@ -469,16 +476,27 @@ def apply(
     if errors:
         raise errors[0]
     if o.dry_run:
-        if dsn and sizes is None:
+        applied: dict[str, str] = {}
+        if dsn:
             try:
-                p = plan(units, o, _sizes(dsn, p, o))
+                found, applied = _target_info(dsn, p, o)
             except psycopg.Error as err:
-                raise translate_error(err, "dry run: reading table sizes") from None
-        return ApplyResult(
-            tuple(UnitResult(u.name, u.path, u.checksum, "planned") for u in p.units),
-            dry_run=True,
-            plan_text=p.render(),
-        )
+                raise translate_error(err, "dry run: reading the target's catalog") from None
+            if sizes is None:
+                p = plan(units, o, found)
+        text = p.render()
+        outcomes = []
+        for u in p.units:
+            if u.name not in applied:
+                outcomes.append(UnitResult(u.name, u.path, u.checksum, "planned"))
+            elif applied[u.name] == u.checksum:
+                outcomes.append(UnitResult(u.name, u.path, u.checksum, "already-applied"))
+                text += f"\n{u.name}: already applied (checksum matches): would be skipped"
+            else:
+                outcomes.append(UnitResult(u.name, u.path, u.checksum, "failed",
+                                           message="applied with different contents: would be refused"))
+                text += f"\n{u.name}: applied with different contents: apply would refuse to run"
+        return ApplyResult(tuple(outcomes), dry_run=True, plan_text=text)
     if not dsn:
         raise ApplyError("apply needs --dsn (the target database); use --dry-run to only print the plan")
     try:
