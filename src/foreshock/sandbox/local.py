@@ -57,8 +57,11 @@ SERVER_SETTINGS = (
 
 
 def sandbox_root() -> Path:
-    root = Path(tempfile.gettempdir()) / ROOT_NAME
+    # One root per user: a directory another user created would not be writable, nor sweepable.
+    root = Path(tempfile.gettempdir()) / f"{ROOT_NAME}-{os.getuid()}"
     root.mkdir(mode=0o755, exist_ok=True)
+    if root.is_symlink() or root.stat().st_uid != os.getuid():
+        raise SandboxError(f"{root} is not owned by this user; remove it or set TMPDIR to another directory")
     return root
 
 
