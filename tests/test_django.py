@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +19,6 @@ from foreshock.sources.django import find_django_project, full_table_loops, load
 PROJECTS = Path(__file__).parent / "projects"
 SHOP = PROJECTS / "django_shop"
 MIGRATIONS = SHOP / "shop" / "migrations"
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +28,9 @@ def units() -> list[MigrationUnit]:
 
 
 @pytest.fixture
-def scratch_db(pg_dsn: str) -> Callable[[], str]:
-    """A new empty database on the shared test server per call: the loader migrates whatever it is given."""
-    from psycopg import sql
-
-    from foreshock.pg import connect
-
-    def make() -> str:
-        name = f"foreshock_django_{next(_counter)}"
-        with connect(pg_dsn) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return _with_db(pg_dsn, name)
-
-    return make
-
-
-def _with_db(uri: str, name: str) -> str:
-    return re.sub(r"^(postgres(?:ql)?://[^/?]*)/[^?]*", rf"\1/{name}", uri)
+def shared_server(pg_dsn: str) -> dict[str, object]:
+    """The session's test server: the loader makes (and drops) its own fresh database on it per call."""
+    return {"dsn": pg_dsn, "sandbox": "dsn", "sandbox_allow_existing": True}
 
 
 def _deps(path: str) -> list[str]:
@@ -182,7 +165,7 @@ def test_runpython_is_opaque_and_full_table_loops_are_seen(units: list[Migration
 
 @pytest.mark.db
 def test_a_migration_that_cannot_render_names_its_file_and_operation(
-    tmp_path: Path, scratch_db: Callable[[], str]
+    tmp_path: Path, shared_server: dict[str, Any]
 ) -> None:
     proj = tmp_path / "proj"
     shutil.copytree(SHOP, proj, ignore=shutil.ignore_patterns("__pycache__"))
@@ -197,7 +180,7 @@ def test_a_migration_that_cannot_render_names_its_file_and_operation(
         "    ]\n"
     )
     errors: list[InputError] = []
-    got = load_django(proj, dsn=scratch_db(), errors=errors)
+    got = load_django(proj, errors=errors, **shared_server)
     assert len(got) == 11
     assert len(errors) == 1
     err = errors[0]
@@ -205,19 +188,20 @@ def test_a_migration_that_cannot_render_names_its_file_and_operation(
     assert "no_such_table" in bad.read_text().splitlines()[err.line - 1]
     assert "no_such_table" in err.message and "\n" not in err.one_line()
     with pytest.raises(InputError, match=r"0012_bad\.py"):
-        load_django(proj, dsn=scratch_db())
+        load_django(proj, **shared_server)
 
 
 @pytest.mark.db
-def test_migrations_outside_the_given_path_are_history(scratch_db: Callable[[], str]) -> None:
-    got = load_django(SHOP / "shopsite", dsn=scratch_db())
+def test_migrations_outside_the_given_path_are_history(shared_server: dict[str, Any]) -> None:
+    got = load_django(SHOP / "shopsite", **shared_server)
     assert len(got) >= 10 and all(u.history for u in got)
-    assert load_django(SHOP / "shopsite", dsn=scratch_db(), include_history=False) == []
+    assert load_django(SHOP / "shopsite", include_history=False, **shared_server) == []
 
 
+@pytest.mark.db
 def test_bad_settings_module_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot set up Django|cannot load the Django project") as info:
-        load_django(SHOP, settings_module="no_such_settings", dsn="postgresql://nobody@127.0.0.1:1/none")
+        load_django(SHOP, settings_module="no_such_settings")
     assert "\n" not in info.value.one_line()
 
 
@@ -236,3 +220,30 @@ def test_findings_point_at_the_migration_file_and_operation_line() -> None:
     assert Path(not_null.path).name == "0005_customer_email_not_null.py"
     # 0006 is atomic = False: its CREATE INDEX CONCURRENTLY is not inside a transaction, nothing to flag.
     assert not [f for f in result.findings if "0006_" in f.path and f.severity == "error"]
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        (
+            "postgresql://postgres:@/postgres?host=/tmp/s&port=5432",
+            {"NAME": "postgres", "USER": "postgres", "HOST": "/tmp/s", "PORT": "5432"},
+        ),
+        (
+            "postgresql://u:p%40ss@db.example:5433/app?sslmode=require",
+            {"NAME": "app", "USER": "u", "PASSWORD": "p@ss", "HOST": "db.example", "PORT": "5433"},
+        ),
+        (
+            "user=postgres host=/tmp/s dbname='foreshock django' port=5432 password='it\\'s'",
+            {"NAME": "foreshock django", "USER": "postgres", "PASSWORD": "it's", "HOST": "/tmp/s"},
+        ),
+    ],
+)
+def test_sandbox_dsn_becomes_django_settings(dsn: str, expected: dict[str, str]) -> None:
+    from foreshock.sources.django import _db_settings
+
+    got = _db_settings(dsn)
+    assert {k: got[k] for k in expected} == expected
+    assert got["ENGINE"] == "django.db.backends.postgresql"
+    if "sslmode" in dsn:
+        assert got["OPTIONS"]["sslmode"] == "require"

@@ -18,7 +18,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -173,50 +172,72 @@ def _model_names(source: str, func_line: int) -> dict[str, tuple[str, str]]:
 # Parent side: sandbox, child process, units.
 
 
+_CONNINFO_PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+
+
+def _conninfo(dsn: str) -> dict[str, str]:
+    """libpq connection parameters of a postgresql:// URI or a `key=value ...` string."""
+    if dsn.startswith(("postgresql://", "postgres://")):
+        u = urlparse(dsn)
+        params = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        for key, value in (
+            ("dbname", unquote(u.path.lstrip("/"))),
+            ("user", unquote(u.username or "")),
+            ("password", unquote(u.password or "")),
+            ("host", unquote(u.hostname or "")),
+            ("port", str(u.port or "")),
+        ):
+            if value and key not in params:
+                params[key] = value
+        return params
+    params = {}
+    pos = 0
+    while pos < len(dsn.strip()):
+        m = _CONNINFO_PAIR.match(dsn, pos)
+        if not m or m.end() == pos:
+            raise SandboxError("cannot read the sandbox connection string")
+        value = m.group(2)
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params[m.group(1)] = value
+        pos = m.end()
+    return params
+
+
 def _db_settings(dsn: str) -> dict[str, Any]:
-    """Django DATABASES entry for a postgresql:// URI (pgserver's use a Unix socket directory as host)."""
-    u = urlparse(dsn)
-    if u.scheme not in ("postgresql", "postgres"):
-        raise SandboxError("the Django sandbox needs a postgresql:// URI")
-    query = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    """Django DATABASES entry for a sandbox database (a socket directory as host works too)."""
+    params = _conninfo(dsn)
+    named = {"dbname", "user", "password", "host", "port"}
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(u.path.lstrip("/")) or query.get("dbname", "postgres"),
-        "USER": unquote(u.username or "") or query.get("user", "postgres"),
-        "PASSWORD": unquote(u.password or "") or query.get("password", ""),
-        "HOST": query.get("host") or u.hostname or "",
-        "PORT": str(u.port or query.get("port", "")),
-        "OPTIONS": {"application_name": "foreshock-django"},
+        "NAME": params.get("dbname", "postgres"),
+        "USER": params.get("user", ""),
+        "PASSWORD": params.get("password", ""),
+        "HOST": params.get("host", ""),
+        "PORT": params.get("port", ""),
+        "OPTIONS": {
+            **{k: v for k, v in params.items() if k not in named},
+            "application_name": "foreshock-django",
+        },
     }
 
 
 @contextmanager
-def _sandbox(dsn: str | None) -> Iterator[str]:
-    if dsn is not None:
-        yield dsn
-        return
-    try:
-        import pgserver
-    except ImportError as err:  # pragma: no cover - pgserver is a core dependency
-        raise SandboxError(f"no sandbox PostgreSQL for Django: {err}") from None
-    datadir = tempfile.mkdtemp(prefix="foreshock-django-")
-    try:
-        srv = pgserver.get_server(datadir, cleanup_mode="stop")  # type: ignore[attr-defined]
-    except Exception as err:
-        shutil.rmtree(datadir, ignore_errors=True)
-        raise SandboxError(f"cannot start the sandbox PostgreSQL for Django: {err}") from None
-    try:
-        yield str(srv.get_uri())
-    finally:
-        srv.cleanup()
-        shutil.rmtree(datadir, ignore_errors=True)
+def _sandbox(kind: str, dsn: str | None, allow_existing: bool) -> Iterator[str]:
+    """A new empty database on a sandbox server (embedded by default), dropped afterwards."""
+    from foreshock.sandbox import open_sandbox
+
+    with open_sandbox(kind, dsn=dsn, allow_existing=allow_existing) as sb, sb.fresh_database("django") as db:
+        yield db
 
 
 def load_django(
     path: str | os.PathLike[str],
     settings_module: str | None = None,
     *,
+    sandbox: str = "embedded",
     dsn: str | None = None,
+    sandbox_allow_existing: bool = False,
     errors: list[InputError] | None = None,
     include_history: bool = True,
     timeout: float = 300.0,
@@ -226,17 +247,22 @@ def load_django(
 
     `path` is the project directory, its manage.py, or a directory inside the project (an app); only
     migrations whose file lies under `path` are reported, the others (installed apps such as
-    django.contrib.auth) come back as `history=True` units when `include_history`. `dsn` is a scratch
-    PostgreSQL database foreshock may migrate (it runs every migration's SQL there); by default a private
-    embedded server is started and removed. A migration that cannot be rendered becomes an InputError naming
-    its file; with `errors` given, errors are appended and the migrations before it are still returned.
+    django.contrib.auth) come back as `history=True` units when `include_history`. Django needs a server
+    even to print SQL: foreshock runs every migration's SQL in a new database on a sandbox server
+    (`foreshock.sandbox.open_sandbox(sandbox, dsn=dsn)`: a private embedded server by default, or the
+    server at `dsn`), never in the project's own database. A migration that cannot be rendered becomes
+    an InputError naming its file; with `errors` given, errors are appended and the migrations before it
+    are still returned.
     """
     root, settings = find_django_project(path, settings_module)
     scope = Path(path).resolve()
     if scope.is_file():
         scope = scope.parent
     relative = not Path(path).is_absolute()
-    with _sandbox(dsn) as target, tempfile.TemporaryDirectory(prefix="foreshock-django-") as tmp:
+    with (
+        _sandbox(sandbox, dsn, sandbox_allow_existing) as target,
+        tempfile.TemporaryDirectory(prefix="foreshock-django-") as tmp,
+    ):
         request = Path(tmp) / "request.json"
         result = Path(tmp) / "result.json"
         request.write_text(
