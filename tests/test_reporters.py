@@ -255,3 +255,14 @@ def test_every_reporter_handles_any_result(result: CheckResult) -> None:
         elif fmt == "github":
             assert out.count("\n") == len(result.findings) + len(result.errors)
             assert "\r" not in out
+
+
+def test_tty_colours_on_a_terminal_carry_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    plain = _render(runaway_result(), "tty")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    coloured = _render(runaway_result(), "tty")
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain

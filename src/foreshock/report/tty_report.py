@@ -148,11 +148,22 @@ def summary_line(result: CheckResult) -> str:
 
 def render(result: CheckResult, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    # Without colours (a pipe, a file, NO_COLOR) the styled Text adds nothing but rich's per-segment
+    # rendering cost, which dominates on large histories: write its plain text directly.
+    plain = console.color_system is None or console.no_color
+
+    def emit(text: Text) -> None:
+        if plain:
+            out.write(text.plain)
+            out.write("\n")
+        else:
+            console.print(text)
+
     by_stmt = findings_by_statement(result)
     for fa in result.files:
-        console.print(_file_text(fa, by_stmt))
+        emit(_file_text(fa, by_stmt))
     for err in result.errors:
         line = Text("could not analyse: ", style="bold red")
         line.append(error_line(err))
-        console.print(line)
-    console.print(Text(summary_line(result), style="bold"))
+        emit(line)
+    emit(Text(summary_line(result), style="bold"))
