@@ -83,6 +83,30 @@ def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str
     return None
 
 
+def version_note(stmt: Statement, settings: AnalysisSettings) -> str | None:
+    """A note when the statement needs a newer PostgreSQL than settings.pg_version (the server rejects it)."""
+    node = stmt.node
+    need: tuple[int, str] | None = None
+    if isinstance(node, ast.MergeStmt):
+        need = (15, "MERGE")
+    elif isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            st = cmd.subtype
+            if st == enums.AlterTableType.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+                need = (14, "DETACH PARTITION CONCURRENTLY")
+            elif st == enums.AlterTableType.AT_SetCompression:
+                need = (14, "SET COMPRESSION")
+            elif st == enums.AlterTableType.AT_SetAccessMethod:
+                need = (15, "SET ACCESS METHOD")
+            elif st == enums.AlterTableType.AT_SetExpression:
+                need = (17, "SET EXPRESSION")
+    elif isinstance(node, ast.IndexStmt) and node.nulls_not_distinct:
+        need = (15, "NULLS NOT DISTINCT")
+    if need is not None and settings.pg_version < need[0]:
+        return f"{need[1]} needs PostgreSQL {need[0]}+ (target is {settings.pg_version})"
+    return None
+
+
 def _cost(effects: Sequence[Effect]) -> int:
     # An unbatched UPDATE/DELETE of every row writes as much as a rewrite; a read-only scan is cheaper.
     if any(e.rewrite or (e.scan and e.lock == LockMode.RowExclusiveLock) for e in effects):
@@ -141,6 +165,8 @@ class TransactionTracker:
                 self._start(stmt, True)
         cur = self._open
         nontx = non_transactional_reason(stmt, self.settings) if not stmt.in_do_block else None
+        if cur is None and self.implied and kind is None and (nontx is None or self.framework_txn):
+            cur = self._start(stmt, False)
         if nontx is not None:
             if cur is not None and (cur.explicit or self.framework_txn):
                 notes.append(f"{nontx} {NOT_IN_TXN}")
@@ -148,8 +174,9 @@ class TransactionTracker:
                 notes.append(f"{nontx}: {RUNS_ALONE}")
                 self._close()
                 cur = None
-        elif cur is None and self.implied and kind is None:
-            cur = self._start(stmt, False)
+        vnote = version_note(stmt, self.settings)
+        if vnote is not None:
+            notes.append(vnote)
         if stmt.in_do_block:
             reason = non_transactional_reason(stmt, self.settings)
             if reason is not None:
