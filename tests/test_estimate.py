@@ -6,20 +6,26 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.api import check
+from foreshock.core.analyze import analyze
 from foreshock.core.locks import LockMode
-from foreshock.core.model import Effect, Estimate
+from foreshock.core.model import AnalysisSettings, CheckResult, Effect, Estimate
+from foreshock.core.schema import Schema
 from foreshock.core.sql import parse
 from foreshock.scale import calibration
 from foreshock.scale.estimate import (
     DEFAULT_BUDGETS,
     Operation,
+    apply_sizes,
     budget_verdict,
     classify,
     estimate_statement,
     index_build_seconds,
+    indexes_from_schema,
     transaction_hold,
 )
 from foreshock.scale.stats import Stats, parse_stats
+from foreshock.sources import discover
 
 RUNAWAY = Path(__file__).resolve().parents[1] / "examples" / "runaway" / "003_order_status.sql"
 # The runaway migration's effects as PostgreSQL takes them (checked with pg_locks): ADD COLUMN without a
@@ -156,3 +162,30 @@ def test_calibration_module_is_generated_data() -> None:
         a, b = calibration.COEFFICIENTS[op]
         assert a >= 0 and b >= 0 and a + b > 0
     assert calibration.DISK_WRITE_BYTES_PER_SECOND > 0
+
+
+def _runaway_check(rows: int | None) -> CheckResult:
+    units = discover([str(RUNAWAY.parent)]).units
+    schema = Schema()
+    analyze(units, AnalysisSettings(), schema=schema)
+    result = check([str(RUNAWAY.parent)])
+    stats = None if rows is None else parse_stats(
+        f'{{"tables": {{"public.orders": {{"rows": {rows}, "bytes": {rows * 161}}}}}}}')
+    return apply_sizes(result, stats, schema_indexes=indexes_from_schema(schema))
+
+
+def test_check_with_sizes_passes_small_and_fails_big_on_the_real_analysis() -> None:
+    small = _runaway_check(1000)
+    assert small.exit_code == 0 and not small.size_blind
+    assert all(f.estimate is not None for f in small.findings if f.lock is not None)
+    big = _runaway_check(80_000_000)
+    assert big.exit_code == 1
+    worst = [f for f in big.findings if f.severity == "error" and f.lock is LockMode.AccessExclusiveLock]
+    assert worst and all(f.estimate is not None and f.estimate.seconds >= 600 for f in worst)
+    assert any("over the 2.0 s budget" in f.message for f in worst)
+
+
+def test_check_without_sizes_is_size_blind() -> None:
+    blind = _runaway_check(None)
+    assert blind.size_blind and blind.exit_code == 1  # the rules alone still flag the runaway migration
+    assert all(f.estimate is None for f in blind.findings)

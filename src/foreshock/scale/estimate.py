@@ -43,13 +43,13 @@ sizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from foreshock.core.locks import LockMode
-from foreshock.core.model import Effect, Estimate, Severity, Statement
+from foreshock.core.model import CheckResult, Effect, Estimate, FileAnalysis, Severity, Statement
 from foreshock.scale import calibration
 from foreshock.scale.stats import ColumnStats, Stats, TableStats, normalize_table_name
 
@@ -446,3 +446,91 @@ def _human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
+
+
+# ------------------------------------------------------------------------------------- wiring into check
+
+
+def file_estimates(
+    analysis: FileAnalysis,
+    stats: Stats | None,
+    schema_indexes: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> dict[int, StatementEstimate]:
+    """Per statement index of one analysed file: how long it runs at production size."""
+    return {
+        sa.statement.index: estimate_statement(sa.statement, sa.effects, stats, schema_indexes)
+        for sa in analysis.statements
+    }
+
+
+def lock_hold(
+    analysis: FileAnalysis,
+    statement: int,
+    table: str | None,
+    lock: LockMode | None,
+    estimates: Mapping[int, StatementEstimate],
+) -> Estimate | None:
+    """How long `lock` on `table`, taken by (or held during) `statement`, stays held: until COMMIT in a
+    transaction (from the statement that acquired it), or for the statement alone in autocommit."""
+    for txn in analysis.transactions:
+        if statement not in txn.statements:
+            continue
+        acquired = statement
+        for held in txn.locks:
+            same_table = table is None or normalize_table_name(held.table) == normalize_table_name(table)
+            if same_table and (lock is None or held.lock >= lock):
+                acquired = min(acquired, held.acquired_by)
+        return transaction_hold(acquired, txn.statements, estimates)
+    own = estimates.get(statement)
+    return own.estimate if own is not None else None
+
+
+def apply_sizes(
+    result: CheckResult,
+    stats: Stats | None,
+    *,
+    budgets: Mapping[LockMode, float | None] | None = None,
+    schema_indexes: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    duration_rules: Collection[str] | None = None,
+) -> CheckResult:
+    """Attach a lock-hold estimate to every finding that names a lock, and let severity follow the budget.
+
+    Without stats the result is marked size_blind and findings are unchanged. With stats a finding's severity
+    becomes the budget verdict's (error over budget, warning when only the high end is, info within), so the
+    same migration passes at 1,000 rows and fails at 80,000,000. duration_rules: the rule ids whose severity
+    follows the estimate (None: every finding that names a lock); the others only get the estimate attached.
+    """
+    if stats is None:
+        return replace(result, size_blind=True)
+    by_path = {fa.path: fa for fa in result.files}
+    cache: dict[str, dict[int, StatementEstimate]] = {}
+    findings = []
+    for f in result.findings:
+        fa = by_path.get(f.path)
+        if fa is None or f.lock is None or f.statement < 0:
+            findings.append(f)
+            continue
+        if f.path not in cache:
+            cache[f.path] = file_estimates(fa, stats, schema_indexes)
+        hold = lock_hold(fa, f.statement, f.tables[0] if f.tables else None, f.lock, cache[f.path])
+        verdict = budget_verdict(hold, f.lock, budgets)
+        if hold is None:
+            findings.append(replace(f, message=f"{f.message} [{verdict.message}]"))
+            continue
+        follows = duration_rules is None or f.rule in duration_rules
+        severity = (verdict.severity or f.severity) if follows else f.severity
+        findings.append(
+            replace(f, estimate=hold, severity=severity, message=f"{f.message} [{verdict.message}]")
+        )
+    return replace(result, findings=tuple(findings), size_blind=False)
+
+
+def indexes_from_schema(schema: Any) -> dict[str, list[tuple[str, ...]]]:
+    """Key columns of every index per table from core.schema's Schema (for `schema_indexes`)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    tables = getattr(schema, "tables", None) or {}
+    for name, table in dict(tables).items():
+        indexes = getattr(table, "indexes", None) or {}
+        values = indexes.values() if isinstance(indexes, Mapping) else indexes
+        out[normalize_table_name(str(name))] = [tuple(getattr(i, "columns", ()) or ()) for i in values]
+    return out
