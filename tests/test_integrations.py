@@ -67,6 +67,23 @@ def test_pre_commit_hook_runs_a_valid_foreshock_check() -> None:
     assert not files.search("src/app/models.py")
 
 
+def test_pre_commit_accepts_the_manifest_and_the_documented_configs(tmp_path: Path) -> None:
+    """pre-commit's own validators: the hook manifest and every config block in the docs."""
+    pytest.importorskip("pre_commit")
+    exe = [sys.executable, "-m", "pre_commit"]
+    manifest = subprocess.run(
+        [*exe, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True
+    )
+    assert manifest.returncode == 0, manifest.stdout + manifest.stderr
+    configs = [b for b in code_blocks("yaml") if b.lstrip().startswith("repos:")]
+    assert len(configs) == 2
+    for i, block in enumerate(configs):
+        cfg = tmp_path / f"config{i}.yaml"
+        cfg.write_text(block)
+        proc = subprocess.run([*exe, "validate-config", str(cfg)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 # ---- GitHub Action ---------------------------------------------------------------------------------------
 
 
