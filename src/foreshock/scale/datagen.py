@@ -320,11 +320,24 @@ def target_rows(table: TableStats | None, fraction: float) -> int:
 
 
 def build_database(
-    dsn: str, schema_sql: str, stats: Stats, fraction: float, progress: Callable[[str], None] | None = None
+    dsn: str,
+    schema_sql: str,
+    stats: Stats,
+    fraction: float,
+    progress: Callable[[str], None] | None = None,
+    migration_sql: str = "",
 ) -> BuildReport:
-    """Create the schema and fill it with `fraction` of production's row counts (1.0 = full size)."""
+    """Create the schema and fill it with `fraction` of production's row counts (1.0 = full size).
+
+    migration_sql: the migration about to run; foreign keys it adds are honoured in the data too (production
+    data satisfies them, or the migration could not work there), so its validation meets valid rows.
+    """
     report = BuildReport()
     phases = split_schema(schema_sql)
+    if migration_sql:
+        for table, cols in split_schema(migration_sql).fk_columns.items():
+            for col, parent in cols.items():
+                phases.fk_columns.setdefault(table, {}).setdefault(col, parent)
     say = progress or (lambda _msg: None)
     with connect(dsn, DATAGEN_SESSION) as conn:
         try:

@@ -1,0 +1,101 @@
+"""`foreshock rehearse PATHS --stats FILE`: run the migration at growing synthetic scales, predict
+production."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+
+@click.command("rehearse")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--stats",
+    "stats_path",
+    required=True,
+    type=click.Path(),
+    help="Production sizes: a snapshot (foreshock snapshot) or the minimal hand-written file.",
+)
+@click.option(
+    "--max-rows",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="Largest rehearsal: rows in the biggest table the migration touches.",
+)
+@click.option("--budget", type=float, default=60.0, show_default=True, help="Time budget in seconds.")
+@click.option("--format", "fmt", type=click.Choice(("tty", "json")), default="tty", show_default=True)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False),
+    help="Write one SVG per statement (measured points + extrapolation) here.",
+)
+def command(
+    paths: tuple[str, ...], stats_path: str, max_rows: int, budget: float, fmt: str, report_dir: str | None
+) -> int:
+    """How long will each statement take, and each lock be held, at production size?"""
+    from rich.console import Console
+
+    from foreshock.scale.rehearse import assess_locks, load_units, rehearse
+    from foreshock.scale.stats import load_stats
+
+    stats = load_stats(stats_path)
+    units = load_units(paths)
+    err = Console(stderr=True)
+    with err.status("rehearsing…") as status:
+        result = rehearse(
+            units,
+            stats,
+            max_rows=max_rows,
+            budget=budget,
+            report_dir=report_dir,
+            progress=lambda m: status.update(m),
+        )
+    verdicts = assess_locks(result, units)
+    code = 1 if any(v.severity == "error" for v in verdicts) else 0
+    if fmt == "json":
+        doc = result.to_json()
+        doc["locks"] = [v.to_json() for v in verdicts]
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return code
+    _render(result, verdicts, Console())
+    return code
+
+
+def _render(result: Any, verdicts: Any, console: Any) -> None:
+    from rich.table import Table
+
+    from foreshock.scale.estimate import format_seconds
+
+    table = Table(
+        title=f"{result.path}: predicted at production size "
+        f"(scales {', '.join(f'{f:.3g}' for f in result.fractions)} of production)"
+    )
+    for col in ("line", "statement", "rows", "predicted", "interval", "model", "plot"):
+        table.add_column(col)
+    for s in result.statements:
+        p = s.prediction
+        if p is None:
+            continue
+        text = " ".join(s.text.split())
+        table.add_row(
+            str(s.line),
+            text[:60] + ("…" if len(text) > 60 else ""),
+            f"{p.rows:,}",
+            format_seconds(p.seconds),
+            f"{format_seconds(p.low)}–{format_seconds(p.high)}",
+            p.model + (" [yellow]⚠ regime[/]" if p.regime else ""),
+            f"[link=file://{s.plot}]{s.plot}[/link]" if s.plot else "",
+        )
+    console.print(table)
+    for s in result.statements:
+        if s.prediction is not None and s.prediction.regime:
+            console.print(f"[yellow]line {s.line}[/]: {s.prediction.regime}")
+    for v in verdicts:
+        style = {"error": "red", "warning": "yellow"}.get(v.severity or "", "green")
+        console.print(f"[{style}]{v.severity or 'ok'}[/]: {v.table} {v.message} (taken at line {v.line})")
+    for w in result.warnings:
+        console.print(f"[yellow]warning[/]: {w}")
