@@ -190,3 +190,21 @@ def test_compare_pairs_files_and_statements() -> None:
         "ShareLock",
         "no lock",
     )
+
+
+@pytest.mark.db
+def test_cli_trace_json_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from foreshock.cli import run
+
+    (tmp_path / "schema.sql").write_text(HISTORY)
+    (tmp_path / "001.sql").write_text("CREATE INDEX CONCURRENTLY orders_note_idx ON orders (note);\n")
+    code = run(
+        ["trace", str(tmp_path / "001.sql"), "--schema", str(tmp_path / "schema.sql"), "--format", "json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    [stmt] = out["files"][0]["statements"]
+    assert stmt["effects"][0]["lock"] == "ShareUpdateExclusiveLock" and stmt["measured"]["concurrent"]
+    code = run(["trace", str(tmp_path / "missing.sql")])
+    captured = capsys.readouterr()
+    assert code == 2 and "missing.sql" in captured.err and "Traceback" not in captured.err

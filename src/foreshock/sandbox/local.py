@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,7 +92,11 @@ def _major_version(bindir: Path) -> int:
 
 def embedded_binaries() -> Binaries:
     try:
-        from pgserver._commands import POSTGRES_BIN_PATH
+        # pgserver's import looks up a runtime directory and warns when XDG_RUNTIME_DIR is unset (CI, root);
+        # foreshock does not use that directory.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError:
         raise SandboxError(
             "the embedded PostgreSQL (pgserver) is not installed; "

@@ -40,6 +40,10 @@ def trace(
     path_list = [os.fspath(p) for p in paths]
     loaded = discover(path_list, schema=[os.fspath(s) for s in schema])
     input_errors = [e.one_line() if isinstance(e, InputError) else str(e) for e in loaded.errors]
+    if not any(not u.history for u in loaded.units):
+        if not input_errors:
+            input_errors.append("no migrations to trace (only schema set-up was given)")
+        return TraceResult((), 0, tuple(input_errors)), ()
     kind = "dsn" if sandbox_dsn else sandbox
     with open_sandbox(kind, version=pg_version, dsn=sandbox_dsn, allow_existing=allow_existing) as sb:
         analysis = replace(settings.analysis, pg_version=sb.major_version)

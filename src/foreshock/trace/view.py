@@ -76,7 +76,5 @@ def render(result: TraceResult, static: Sequence[FileAnalysis], console: Console
         console.print(Text(f"{n} disagreement(s) between static analysis and the server:", style="bold red"))
         for d in result.disagreements:
             console.print(f"  {d.one_line()}")
-    else:
+    elif result.files:
         console.print(Text("static analysis and the server agree on every traced statement", style="green"))
-    for err in result.errors:
-        console.print(Text(err, style="red"))
