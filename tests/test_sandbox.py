@@ -153,3 +153,12 @@ def test_dsn_sandbox_refuses_a_database_with_foreign_tables() -> None:
             assert sb.kind == "dsn"
         with psycopg.connect(handed, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM app_users").fetchone() == (0,)  # untouched
+
+
+def test_server_settings_apply_from_the_start() -> None:
+    with open_sandbox(settings={"shared_buffers": "16MB", "work_mem": "1234kB"}) as sb:
+        with psycopg.connect(sb.dsn) as conn:
+            got = conn.execute(
+                "SELECT current_setting('shared_buffers'), current_setting('work_mem')"
+            ).fetchone()
+        assert got == ("16MB", "1234kB")

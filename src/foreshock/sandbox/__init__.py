@@ -10,7 +10,7 @@ with sb.fresh_database() as dsn: ...             # a new empty database, dropped
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,12 +58,14 @@ def open_sandbox(
     version: int | None = None,
     dsn: str | None = None,
     allow_existing: bool = False,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[Sandbox]:
     """Start (or, for kind "dsn", check) a sandbox server; stopped and removed on exit whatever happens.
 
     kind: "embedded" (PostgreSQL bundled in the pgserver wheel), "initdb" (binaries on PATH or in
     /usr/lib/postgresql/<version>/bin), or "dsn" (a server the user hands over; its database must hold no user
     tables unless allow_existing=True, because foreshock creates and drops databases there).
+    settings: server parameters for a local sandbox (e.g. {"shared_buffers": "16MB", "work_mem": "1MB"}).
     """
     if dsn is not None and kind == "embedded":
         kind = "dsn"
@@ -72,6 +74,8 @@ def open_sandbox(
     if kind == "dsn":
         if not dsn:
             raise ConfigError("the dsn sandbox needs a connection string (--sandbox-dsn URL)")
+        if settings:
+            raise ConfigError("server settings cannot be applied to a handed-over (--sandbox-dsn) server")
         check_handed_over(dsn, allow_existing=allow_existing)
         yield Sandbox("dsn", dsn, server_version_num(dsn))
         return
@@ -85,7 +89,7 @@ def open_sandbox(
             )
     else:
         binaries = system_binaries(version)
-    with local_server(binaries) as server:
+    with local_server(binaries, settings=settings) as server:
         yield Sandbox(kind, server.dsn, server_version_num(server.dsn), server)
 
 

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,8 +219,9 @@ def sweep_stale(root: Path | None = None) -> list[Path]:
 class LocalServer:
     """A running sandbox server; use `local_server()` to get one that is always cleaned up."""
 
-    def __init__(self, binaries: Binaries) -> None:
+    def __init__(self, binaries: Binaries, settings: Mapping[str, str] | None = None) -> None:
         self.binaries = binaries
+        self.settings = dict(settings or {})
         self.user = _run_as()
         self.dir = Path(tempfile.mkdtemp(prefix="fs-", dir=sandbox_root()))
         self.datadir = self.dir / "data"
@@ -261,7 +262,7 @@ class LocalServer:
         if initdb.returncode != 0:
             raise SandboxError(f"initdb failed ({self.binaries.initdb}): {initdb.stderr.strip()[-500:]}")
         args = [str(self.binaries.postgres), "-D", str(self.datadir), "-k", str(self.dir), "-p", "5432"]
-        for name, value in SERVER_SETTINGS:
+        for name, value in (*SERVER_SETTINGS, *self.settings.items()):
             args += ["-c", f"{name}={value}"]
         with open(self.logfile, "ab") as log:
             # A session of its own: Ctrl-C in the terminal goes to foreshock, which then stops the server in
@@ -334,10 +335,15 @@ class LocalServer:
 
 
 @contextmanager
-def local_server(binaries: Binaries, timeout: float = 60.0) -> Iterator[LocalServer]:
-    """A started sandbox server, stopped and removed on exit (also on exceptions and KeyboardInterrupt)."""
+def local_server(
+    binaries: Binaries, timeout: float = 60.0, settings: Mapping[str, str] | None = None
+) -> Iterator[LocalServer]:
+    """A started sandbox server, stopped and removed on exit (also on exceptions and KeyboardInterrupt).
+
+    settings: server parameters (postgresql.conf names) given on the postgres command line, so even those that
+    need a restart (shared_buffers) apply from the start."""
     sweep_stale()
-    server = LocalServer(binaries)
+    server = LocalServer(binaries, settings)
     # SIGTERM would otherwise end the interpreter without running finally blocks.
     previous = None
     if hasattr(signal, "SIGTERM") and _in_main_thread():
