@@ -297,3 +297,12 @@ def test_since_reports_only_changed_migrations(tmp_path: Path) -> None:
     bad = _run("check", "--since", "no-such-ref", str(mig))
     assert bad.exit_code == 2
     assert "--since no-such-ref: no such commit, branch or tag here" in bad.stderr
+
+
+def test_cli_reference_is_not_stale() -> None:
+    from foreshock.cli import reference_markdown
+
+    committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert committed == reference_markdown(), (
+        "docs/cli.md is stale: regenerate with `.venv/bin/python -m foreshock.cli_reference > docs/cli.md`"
+    )

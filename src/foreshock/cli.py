@@ -177,6 +177,23 @@ def _explain_text(rule: Any) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def reference_markdown() -> str:
+    """docs/cli.md: every command's --help, generated (`python -m foreshock.cli_reference > docs/cli.md`)."""
+    parts = ["# Command-line reference\n\n",
+             "Generated from the commands' own help by `python -m foreshock.cli_reference > docs/cli.md`; "
+             "a test fails when this file is stale.\n"]
+    root = click.Context(cli, info_name="foreshock", terminal_width=100, max_content_width=100,
+                         **cli.context_settings)
+    parts.append(f"\n## foreshock\n\n```\n{cli.get_help(root)}\n```\n")
+    for name in cli.list_commands(root):
+        command = cli.get_command(root, name)
+        if command is None:
+            continue
+        ctx = click.Context(command, info_name=name, parent=root, terminal_width=100, max_content_width=100)
+        parts.append(f"\n## foreshock {name}\n\n```\n{command.get_help(ctx)}\n```\n")
+    return "".join(parts)
+
+
 def _fail(message: str, code: int = 2) -> int:
     sys.stderr.write(f"foreshock: {message}\n")
     return code
