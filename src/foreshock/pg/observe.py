@@ -248,6 +248,20 @@ def install_rewrite_trigger(conn: psycopg.Connection[Any]) -> bool:
     return True
 
 
+def prepare_template(dsn: str, setup_sql: str) -> dict[int, Relation]:
+    """Run the schema set-up in the (new) database of dsn, ANALYZE it, install the rewrite event trigger;
+    return its tables, which are the pre-existing tables of every database cloned from it."""
+    with connect(dsn, SessionSettings(application_name="foreshock-setup")) as conn:
+        if setup_sql.strip():
+            try:
+                conn.execute(sql.SQL(setup_sql))  # user SQL, sent as written
+            except psycopg.Error as err:
+                raise translate_error(err, "schema set-up failed") from None
+        conn.execute(sql.SQL("ANALYZE"))
+        install_rewrite_trigger(conn)
+        return pre_existing_relations(conn)
+
+
 _NOTICE_RE = re.compile(re.escape(_NOTICE_PREFIX) + r"(\d+):(\d+)")
 
 

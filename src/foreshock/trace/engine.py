@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from psycopg import sql
-
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Effect, Statement
 from foreshock.core.sql import parse
 from foreshock.errors import DatabaseError
-from foreshock.pg.connect import SessionSettings, connect, translate_error
 from foreshock.pg.databases import database_dsn, scratch_database
 from foreshock.pg.observe import (
     Observation,
     Relation,
     TraceOptions,
     TraceSession,
-    install_rewrite_trigger,
-    pre_existing_relations,
+    prepare_template,
     rewrite_reason_text,
 )
 from foreshock.trace.model import Rewrite, TracedCase, TracedStatement
@@ -32,15 +28,7 @@ _NEW_FILE_NOT_REWRITE = frozenset({"TruncateStmt"})
 def template_database(dsn: str, setup_sql: str) -> Iterator[tuple[str, dict[int, Relation]]]:
     """A template database holding setup_sql (ANALYZEd) and the rewrite event trigger; dropped afterwards."""
     with scratch_database(dsn, "tpl") as name:
-        with connect(database_dsn(dsn, name), SessionSettings(application_name="foreshock-setup")) as conn:
-            if setup_sql.strip():
-                try:
-                    conn.execute(sql.SQL(setup_sql))  # user SQL, sent as written
-                except Exception as err:
-                    raise translate_error(err, "schema set-up failed") from None
-            conn.execute(sql.SQL("ANALYZE"))
-            install_rewrite_trigger(conn)
-            relations = pre_existing_relations(conn)
+        relations = prepare_template(database_dsn(dsn, name), setup_sql)
         yield name, relations
 
 
