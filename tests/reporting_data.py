@@ -6,6 +6,7 @@ from foreshock.core.locks import LockMode
 from foreshock.core.model import (
     CheckResult,
     Effect,
+    Estimate,
     FileAnalysis,
     Finding,
     HeldLock,
@@ -86,6 +87,7 @@ def runaway_result() -> CheckResult:
             statement=3,
             tables=("public.orders",),
             lock=ae,
+            estimate=Estimate(seconds=5400.0, low=1800.0, high=14400.0, rows=80_000_000, source="stats.json"),
         ),
         Finding(
             rule="no-lock-timeout",
@@ -106,7 +108,7 @@ def runaway_result() -> CheckResult:
         ),
         InputError("no such file or directory", "migrations/missing.sql"),
     )
-    return CheckResult(files=(fa, safe), findings=findings, errors=errors, pg_version=16)
+    return CheckResult(files=(fa, safe), findings=findings, errors=errors, pg_version=16, size_blind=False)
 
 
 def clean_result() -> CheckResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from typing import Any
@@ -196,6 +197,9 @@ def test_tty_report_names_lock_holder_fix_and_summary() -> None:
         "2 inputs could not be analysed"
     )
     assert "(1 statement with no effect on existing tables)" in text
+    assert "estimated hold: ~90 min (30 min–4.0 h), from stats.json" in text
+    blind = _render(dataclasses.replace(runaway_result(), size_blind=True), "tty")
+    assert blind.rstrip().endswith("(table sizes unknown: verdicts do not depend on production size)")
 
 
 # --- property: any result, every reporter, no exception, structure holds --------------------------------

@@ -34,6 +34,16 @@ def _blocks(lock: LockMode) -> str:
     return "blocks " + ", ".join(blocked) if blocked else "blocks no reads, writes or ddl"
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _where(st: Statement) -> str:
     return f"{st.line}:{st.column}"
 
@@ -47,6 +57,11 @@ def _finding(t: Text, f: Finding, indent: str) -> None:
     t.append("\n")
     for line in rest:
         t.append(f"{indent}  {line}\n")
+    if f.estimate is not None:
+        e = f.estimate
+        span = f"{_duration(e.low)}–{_duration(e.high)}"
+        t.append(f"{indent}  estimated hold: ~{_duration(e.seconds)} ({span})", style="magenta")
+        t.append(f", from {e.source}\n" if e.source else "\n")
     if f.fix:
         t.append(f"{indent}  safer:\n", style="green")
         for line in f.fix.splitlines():
@@ -143,7 +158,11 @@ def summary_line(result: CheckResult) -> str:
     if result.errors:
         n = len(result.errors)
         parts.append(f"{n} input{'s' if n != 1 else ''} could not be analysed")
-    return f"foreshock (PostgreSQL {result.pg_version}): " + ", ".join(parts)
+    line = f"foreshock (PostgreSQL {result.pg_version}): " + ", ".join(parts)
+    if result.size_blind and result.findings:
+        # Principle: say when verdicts do not rest on production size.
+        line += " (table sizes unknown: verdicts do not depend on production size)"
+    return line
 
 
 def render(result: CheckResult, out: TextIO) -> None:
