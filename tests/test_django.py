@@ -61,6 +61,8 @@ def test_operation_lines_are_the_elements_of_the_operations_list() -> None:
             ["Customer"],
         ),
         ("Customer.objects.update(name='x')", ["Customer"]),
+        ("for c in Customer.objects.using(schema_editor.connection.alias):\n        c.save()", ["Customer"]),
+        ("Customer._default_manager.all().update(name='x')", ["Customer"]),
         ("Customer.objects.all().delete()", ["Customer"]),
         ("for c in Customer.objects.filter(name=''):\n        c.save()", []),
         ("for c in Customer.objects.all()[:100]:\n        c.save()", []),

@@ -83,9 +83,11 @@ def _class_line(source: str) -> int:
 
 
 _ROW_WRITES = frozenset({"save", "delete"})
+# QuerySet methods that keep every row: `.using(alias)` is what migrations are told to write.
 _WHOLE_QUERYSET = frozenset(
-    {"all", "iterator", "only", "defer", "select_related", "prefetch_related", "order_by"}
+    {"all", "iterator", "using", "only", "defer", "select_related", "prefetch_related", "order_by", "values"}
 )
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 
 
 def full_table_loops(source: str, func_line: int) -> list[tuple[str, int, str]]:
@@ -115,7 +117,8 @@ def full_table_loops(source: str, func_line: int) -> list[tuple[str, int, str]]:
                 for b in node.body
                 for c in ast.walk(b)
             ):
-                found.append((model, node.lineno, f"for each row of {model}: .save()/.delete() row by row"))
+                what = f"{model}: every row loaded and written back one by one (.save()/.delete() in a loop)"
+                found.append((model, node.lineno, what))
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -123,7 +126,7 @@ def full_table_loops(source: str, func_line: int) -> list[tuple[str, int, str]]:
         ):
             model = _whole_table_model(node.func.value, allow_manager=True)
             if model:
-                found.append((model, node.lineno, f"{model}.objects.{node.func.attr}() over the whole table"))
+                found.append((model, node.lineno, f"{model}: one .{node.func.attr}() over the whole table"))
     return found
 
 
@@ -135,7 +138,7 @@ def _whole_table_model(expr: ast.expr, allow_manager: bool = False) -> str | Non
                 return None
             allow_manager = True
             expr = expr.func.value
-        elif isinstance(expr, ast.Attribute) and expr.attr == "objects" and isinstance(expr.value, ast.Name):
+        elif isinstance(expr, ast.Attribute) and expr.attr in _MANAGERS and isinstance(expr.value, ast.Name):
             return expr.value.id if allow_manager else None
         else:
             return None
