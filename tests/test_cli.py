@@ -306,3 +306,16 @@ def test_cli_reference_is_not_stale() -> None:
     assert committed == reference_markdown(), (
         "docs/cli.md is stale: regenerate with `.venv/bin/python -m foreshock.cli_reference > docs/cli.md`"
     )
+
+
+def test_assume_transaction_flag_overrides_the_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text("[tool.foreshock]\nassume-transaction = false\n")
+    p = tmp_path / "m.sql"
+    p.write_text("ALTER TABLE orders ADD COLUMN a text;\n")
+    off = json.loads(_run("check", "--format", "json", "--config", str(cfg), str(p)).stdout)
+    on = json.loads(
+        _run("check", "--format", "json", "--config", str(cfg), "--assume-transaction", str(p)).stdout
+    )
+    assert off["files"][0]["transactions"] == []
+    assert [t["explicit"] for t in on["files"][0]["transactions"]] == [False]

@@ -97,8 +97,9 @@ def _split(values: Sequence[str]) -> list[str]:
               help="Output format (default: tty, or the config).")
 @click.option("--config", "config_path", type=click.Path(),
               help="TOML file with [tool.foreshock] (default: nearest pyproject.toml).")
-@click.option("--no-assume-transaction", is_flag=True, default=False,
-              help="Do not assume each file runs in one transaction (only explicit BEGIN ... COMMIT).")
+@click.option("--assume-transaction/--no-assume-transaction", default=None,
+              help="Each file runs in one transaction (default, as most frameworks do), or only explicit "
+                   "BEGIN ... COMMIT groups statements.")
 @click.option("--since", metavar="GIT_REF",
               help="Report only migrations new or changed since this git ref; the others are history.")
 @click.option("--select", multiple=True, metavar="RULE",
@@ -111,7 +112,7 @@ def check(
     pg_version: str | None,
     fmt: str | None,
     config_path: str | None,
-    no_assume_transaction: bool,
+    assume_transaction: bool | None,
     since: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
@@ -129,7 +130,7 @@ def check(
     settings = with_overrides(
         load_config(config_path),
         pg_version=pg_version,
-        assume_transaction=False if no_assume_transaction else None,
+        assume_transaction=assume_transaction,
         select=_split(select),
         ignore=_split(ignore),
         format=fmt,
