@@ -168,24 +168,40 @@ def _make_readable(binaries: Binaries, user: str | None) -> None:
 
 
 def _process_start_time(pid: int) -> float | None:
+    """When the process started (to tell a recycled pid apart); None when unknown or gone."""
     try:
         import psutil  # type: ignore[import-untyped]  # installed with pgserver
-
+    except ImportError:
+        return None
+    try:
         return float(psutil.Process(pid).create_time())
     except Exception:
         return None
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _owner_alive(owner: dict[str, object]) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int):
         return False
-    started = _process_start_time(pid)
-    if started is None:
+    if not _pid_exists(pid):
         return False
+    started = _process_start_time(pid)
     recorded = owner.get("started")
+    if started is None or not isinstance(recorded, (int, float)):
+        # Without start times a live pid is taken at its word: never sweep a sandbox that may be in use.
+        return True
     # A recycled pid belongs to a process that started later than the one recorded.
-    return not (isinstance(recorded, (int, float)) and abs(started - recorded) > 1.0)
+    return abs(started - recorded) <= 1.0
 
 
 def sweep_stale(root: Path | None = None) -> list[Path]:
