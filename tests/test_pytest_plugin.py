@@ -18,9 +18,18 @@ SAFE = ROOT / "examples" / "runaway_safe"
 DOC = ROOT / "docs" / "integrations.md"
 
 
+def _registered_by_entry_point() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "foreshock.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
 def run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_migrations=body)
-    return pytester.runpytest_subprocess("-p", "foreshock.pytest_plugin", "-p", "no:cacheprovider", *args)
+    # Once pyproject declares the pytest11 entry point, pytest loads the plugin itself (and -p would
+    # register it twice).
+    load = () if _registered_by_entry_point() else ("-p", "foreshock.pytest_plugin")
+    return pytester.runpytest_subprocess(*load, "-p", "no:cacheprovider", *args)
 
 
 def test_dangerous_migrations_fail_with_every_finding_listed(pytester: pytest.Pytester) -> None:
