@@ -153,3 +153,10 @@ def test_failure_message_format() -> None:
     assert lines[2].strip().startswith("fix: ALTER TABLE t ADD CONSTRAINT")
     assert lines[3].strip() == "ALTER TABLE t VALIDATE CONSTRAINT c;"
     assert "no production sizes" in lines[-1]
+
+
+def test_entry_point_loads_the_plugin_without_p(pytester: pytest.Pytester) -> None:
+    if not _registered_by_entry_point():
+        pytest.skip("the pytest11 entry point is not declared in this installation yet")
+    pytester.makepyfile(test_x="def test_fixture(foreshock_check):\n    assert callable(foreshock_check)\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
