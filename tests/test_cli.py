@@ -319,3 +319,17 @@ def test_assume_transaction_flag_overrides_the_config(tmp_path: Path) -> None:
     )
     assert off["files"][0]["transactions"] == []
     assert [t["explicit"] for t in on["files"][0]["transactions"]] == [False]
+
+
+def test_flyway_example_runs_in_flyway_order_without_false_alarms() -> None:
+    data = json.loads(_run("check", "--format", "json", str(ROOT / "examples" / "flyway")).stdout)
+    assert [Path(f["path"]).name for f in data["files"]] == [
+        "V1__create_accounts.sql",
+        "V1_1__accounts_email_index.sql",
+        "V2__widen_email.sql",
+        "V10__created_at_timestamptz.sql",
+        "R__accounts_view.sql",
+    ]
+    assert data["summary"]["exit_code"] == 0
+    widen = data["files"][2]["statements"][-1]
+    assert widen["effects"][0]["rewrite"] is False

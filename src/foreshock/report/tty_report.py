@@ -96,23 +96,25 @@ def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) 
             last_in_txn[sa.transaction] = sa.statement.index
     current: int | None = None
     header_shown = False
+    shown_in_txn = 0
     quiet = 0
     for sa in fa.statements:
         st = sa.statement
         if sa.transaction != current:
-            current, header_shown = sa.transaction, False
+            current, header_shown, shown_in_txn = sa.transaction, False, 0
         found = by_stmt.get((fa.path, st.index), ())
         indent = "    " if sa.transaction is not None else "  "
         tx = txns.get(sa.transaction) if sa.transaction is not None else None
         closes = sa.transaction is not None and last_in_txn.get(sa.transaction) == st.index
         visible = bool(sa.effects or found or sa.notes)
         # A transaction's header is shown only when something in it is: quiet history stays one line.
-        if sa.transaction is not None and not header_shown and (visible or (closes and tx and tx.locks)):
+        if sa.transaction is not None and not header_shown and visible:
             kind = "BEGIN … COMMIT" if tx is not None and tx.explicit else "one transaction (assumed)"
             where = f" at {tx.line}:{tx.column}" if tx is not None else ""
             t.append(f"  transaction {sa.transaction + 1}: {kind}{where}\n", style="blue")
             header_shown = True
         if visible:
+            shown_in_txn += 1
             t.append(f"{indent}{_where(st)}  ", style="dim")
             t.append(_snippet(st.text))
             t.append("\n")
@@ -133,7 +135,10 @@ def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) 
                 _finding(t, f, indent + "    ")
         else:
             quiet += 1
-        if closes and tx is not None and tx.locks:
+        # The held-locks summary matters when locks outlive the statement that took them: several
+        # statements in the transaction, or a later one keeping a lock held.
+        spans = shown_in_txn > 1 or any(h.longest_holder != h.acquired_by for h in (tx.locks if tx else ()))
+        if closes and tx is not None and tx.locks and spans:
             t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
             for h in tx.locks:
                 _held(t, h, stmts, indent + "  ")
