@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -20,8 +21,19 @@ def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return ""  # Linux: the process is gone
     except OSError:
         return ""
+    # No /proc (macOS, BSD): ask ps.
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
 
 
 def _alive(pid: int) -> bool:
@@ -35,8 +47,10 @@ def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return not os.path.isdir("/proc/self")
     except OSError:
-        return False
+        return True
 
 
 def stop_postmaster(pid: int, datadir: str, patience: float = 10.0) -> None:
