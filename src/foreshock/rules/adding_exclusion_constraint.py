@@ -48,14 +48,14 @@ RULE = Rule(
     ),
     fix=(
         "-- create it with the table instead:\n"
-        "CREATE TABLE bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH "
+        "CREATE TABLE bookings (id bigint PRIMARY KEY, during tstzrange, EXCLUDE USING gist (during WITH "
         "&&));"
     ),
     bad=(
         Example(
-            schema="CREATE EXTENSION IF NOT EXISTS btree_gist;\n" + ROOMS,
+            schema=ROOMS,
             sql=LOCK_TIMEOUT + "ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap "
-            "EXCLUDE USING gist (room WITH =, during WITH &&);",
+            "EXCLUDE USING gist (during WITH &&);",
         ),
     ),
     good=(

@@ -34,8 +34,11 @@ def check(ctx: Any) -> Iterator[Hit]:
             if con.contype != CT.CONSTR_FOREIGN or con.skip_validation:
                 continue
             ref = qualify(ctx.schema, con.pktable) if con.pktable is not None else "?"
-            tables = tuple(dict.fromkeys(e.table for e in ctx.analysis.effects)) or (table,)
-            lock = max((e.lock for e in ctx.analysis.effects), default=effect.lock)
+            # The altered table first: Finding.lock is the lock on it; the referenced table's lock is named in
+            # the message (ADD COLUMN ... REFERENCES: ACCESS EXCLUSIVE here, SHARE ROW EXCLUSIVE there).
+            locks = {e.table: e.lock for e in ctx.analysis.effects}
+            tables = tuple(dict.fromkeys([table, *locks]))
+            lock = locks.get(table, effect.lock)
             name = constraint_label(con, table, "fkey")
             t, n = sql_table(table), quote_ident(name)
             if cmd.subtype == AT.AT_AddColumn:
@@ -51,8 +54,10 @@ def check(ctx: Any) -> Iterator[Hit]:
                 message=(
                     f"foreign key {name} on {short_name(table)} referencing {short_name(ref)} is validated "
                     f"at once: "
-                    f"{short_name(table)} is scanned while {describe_lock(lock)} is held on "
-                    f"{' and '.join(short_name(x) for x in tables)}"
+                    f"{short_name(table)} is scanned while "
+                    + " and ".join(
+                        f"{describe_lock(locks.get(x, lock))} is held on {short_name(x)}" for x in tables
+                    )
                 ),
                 tables=tables,
                 lock=lock,
