@@ -311,6 +311,38 @@ def test_backfill_from_python_with_where_composite_key_and_delete(db: str) -> No
     assert d.rows == 100 and _one(db, "SELECT count(*) FROM k WHERE a = 7") == 0
 
 
+def test_backfill_halves_its_batches_when_traffic_waits_on_them(db: str) -> None:
+    # fillfactor 50 keeps updated rows on their page (HOT), so rows keep their place in the batch's scan.
+    _exec(db, "CREATE TABLE w (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, hits int NOT NULL DEFAULT 0) "
+              "WITH (fillfactor = 50)",
+          "INSERT INTO w (id) SELECT generate_series(1, 1000)")
+    stop = threading.Event()
+
+    def app_traffic() -> None:
+        # An application updating random rows of the first batch's range: once it picks a row the batch
+        # has already changed, it queues behind the batch's row lock until the batch commits.
+        with psycopg.connect(db, autocommit=True) as conn:
+            while not stop.is_set():
+                conn.execute("UPDATE w SET hits = hits + 1 WHERE id = 1 + floor(random() * 400)::int")
+                time.sleep(0.005)
+
+    sizes: list[int] = []
+    app = threading.Thread(target=app_traffic, daemon=True)
+    app.start()
+    time.sleep(0.2)
+    try:
+        # pg_sleep per row makes the first batch (400 rows) take ~0.4 s, far under the 3 s target: without
+        # throttling the next batch would double.
+        backfill(db, "w", "n = n + 1", "pg_sleep(0.001) IS NOT NULL", batch_size=400, batch_time=3.0,
+                 progress=False, on_batch=lambda b, rows, took: sizes.append(rows))
+    finally:
+        stop.set()
+        app.join()
+    assert sizes[0] == 400
+    assert sizes[1] == 200, sizes
+    assert _one(db, "SELECT count(*) FROM w WHERE n <> 1") == 0
+
+
 class _Crash(Exception):
     pass
 

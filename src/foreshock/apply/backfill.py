@@ -143,6 +143,13 @@ class _Progress:
                 self._bar.update(self._task, total=task.completed + advance)
             self._bar.update(self._task, advance=advance, note=note)
 
+    def finish(self, note: str) -> None:
+        if self._bar is not None:
+            task = self._bar.tasks[0]
+            # The last batch's size is unknown (everything after the last key): show the walk as complete.
+            end = max(task.total or 0.0, task.completed)
+            self._bar.update(self._task, total=end, completed=end, note=note)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
@@ -392,9 +399,11 @@ def _run(
         total_done += changed
         if on_batch is not None:
             on_batch(batches, changed, took)
-        bar.update(size, f"batch {size:,} in {human(took)}")
         if done:
+            bar.finish(f"{total_done:,} rows changed")
             return rows_total, batches, total_done
+        # (last, upper] holds exactly `size` keys, so the bar counts keys walked, not rows matched.
+        bar.update(size, f"batch {size:,} in {human(took)}")
         if waiters:
             # Give the queued sessions room: smaller batches and a pause as long as the batch itself.
             size = max(1, size // 2)
