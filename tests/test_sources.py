@@ -186,3 +186,14 @@ def test_django_app_directory_inside_a_project_is_django(tmp_path: Path) -> None
     # .sql migrations inside a Django repository are still SQL, and so is an app outside any project.
     assert project_kind(str(sql_dir)) == "sql"
     assert project_kind(str(tmp_path / "elsewhere")) == "sql"
+
+
+def test_a_lone_python_migration_points_at_its_project(tmp_path: Path) -> None:
+    rev = tmp_path / "0003_add_email.py"
+    rev.write_text("def upgrade(): ...\n")
+    loaded = load_sql_paths([str(rev)])
+    assert not loaded.units
+    assert [e.one_line() for e in loaded.errors] == [
+        f"{rev}: a Python file, not SQL: point foreshock at the Alembic project (alembic.ini) "
+        "or the Django project (manage.py) it belongs to"
+    ]

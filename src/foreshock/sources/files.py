@@ -187,6 +187,12 @@ def load_sql_paths(paths: Iterable[str], *, history: bool = False) -> Loaded:
                 continue
             for f in files:
                 out.extend(_load_one(f, history))
+        elif path.endswith(".py") and os.path.isfile(path):
+            # A single Alembic revision or Django migration cannot be rendered without its project.
+            out.errors.append(
+                InputError("a Python file, not SQL: point foreshock at the Alembic project (alembic.ini) "
+                           "or the Django project (manage.py) it belongs to", path)
+            )
         elif os.path.exists(path) or os.path.islink(path):
             out.extend(_load_one(path, history))
         else:
