@@ -142,6 +142,33 @@ def test_partitions_views_enums_and_search_path() -> None:
     assert s.resolve("public.x") == "public.x"
 
 
+def test_create_table_like_copies_what_it_includes() -> None:
+    s = build(
+        """
+        CREATE TABLE src (id int PRIMARY KEY, at date NOT NULL DEFAULT now(), CONSTRAINT c CHECK (id > 0));
+        CREATE INDEX src_at_idx ON src (at);
+        CREATE TABLE full_copy (LIKE src INCLUDING ALL);
+        CREATE TABLE bare_copy (LIKE src);
+        """
+    )
+    full, bare = s.table("public.full_copy"), s.table("public.bare_copy")
+    assert full is not None and bare is not None
+    assert list(full.columns) == list(bare.columns) == ["id", "at"]
+    assert full.columns["at"].default == "now()" and bare.columns["at"].default is None
+    assert bare.columns["at"].not_null and "c" in full.constraints and "c" not in bare.constraints
+    assert {i.columns for i in full.indexes.values()} == {("id",), ("at",)} and not bare.indexes
+
+
+def test_default_text_matches_postgresql_spelling() -> None:
+    s = build(
+        "CREATE TABLE t (a bigint DEFAULT nextval('public.t_a_seq'::regclass), b text DEFAULT 'it''s', c int)"
+    )
+    t = s.table("public.t")
+    assert t is not None
+    assert t.columns["a"].default == "nextval('public.t_a_seq'::regclass)"
+    assert t.columns["b"].default == "'it''s'"
+
+
 def test_new_objects_are_tracked_per_file() -> None:
     s = Schema()
     s.begin_file(history=True)

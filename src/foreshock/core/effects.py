@@ -104,6 +104,10 @@ class _Effects:
     ) -> None:
         if self.schema.is_new(table):
             return
+        known = self.schema.table(table)
+        if known is not None and known.kind == "view":
+            # Plain views have no storage; what matters is the tables they read, reported separately.
+            return
         acc = self.by_table.get(table)
         if acc is None:
             acc = self.by_table[table] = _Acc(lock)
@@ -677,9 +681,7 @@ def _add_constraint(eff: _Effects, table: str, t: Table | None, con: Any, target
         kind = {C.CONSTR_PRIMARY: "PRIMARY KEY", C.CONSTR_UNIQUE: "UNIQUE", C.CONSTR_EXCLUSION: "EXCLUDE"}[ct]
         tgt = [table] if ct == C.CONSTR_PRIMARY else targets
         if con.indexname:
-            idx = schema.index(
-                f"{t.schema_name if t is not None else table.split('.')[0]}.{con.indexname}"
-            )
+            idx = schema.index(f"{t.schema_name if t is not None else table.split('.')[0]}.{con.indexname}")
             cols_nullable = []
             if ct == C.CONSTR_PRIMARY and t is not None and idx is not None:
                 cols_nullable = [c for c in idx.columns if c in t.columns and not t.columns[c].not_null]

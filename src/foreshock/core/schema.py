@@ -76,10 +76,43 @@ SERIAL_TYPES = frozenset({"smallserial", "serial2", "serial", "serial4", "bigser
 
 def deparse(node: Any) -> str:
     """SQL text of an expression node (for defaults and messages); never raises."""
+    quick = _quick_deparse(node)
+    if quick is not None:
+        return quick
     try:
         return str(RawStream()(node))
     except Exception:  # pglast cannot print every node kind; the text is informative only
         return "?"
+
+
+def _quick_deparse(node: Any) -> str | None:
+    """The common default expressions (constants, casts, simple calls) without pglast's printer, which is
+    slow enough to matter when loading a large pg_dump."""
+    if isinstance(node, ast.A_Const):
+        if node.isnull:
+            return "NULL"
+        v = node.val
+        if isinstance(v, ast.Integer):
+            return str(v.ival)
+        if isinstance(v, ast.String):
+            return "'" + str(v.sval).replace("'", "''") + "'"
+        if isinstance(v, ast.Float):
+            return str(v.fval)
+        if isinstance(v, ast.Boolean):
+            return "true" if v.boolval else "false"
+        return None
+    if isinstance(node, ast.TypeCast) and node.typeName is not None:
+        inner = _quick_deparse(node.arg)
+        names = _strings(node.typeName.names)
+        if inner is None or not names or node.typeName.typmods or node.typeName.arrayBounds:
+            return None
+        return f"{inner}::{names[-1]}"
+    if isinstance(node, ast.FuncCall) and not node.agg_star and not node.over and not node.agg_order:
+        args = [_quick_deparse(a) for a in node.args or ()]
+        if any(a is None for a in args) or node.func_variadic or node.agg_distinct:
+            return None
+        return f"{'.'.join(_strings(node.funcname))}({', '.join(a for a in args if a is not None)})"
+    return None
 
 
 def flag(value: Any) -> bool:
@@ -405,6 +438,58 @@ class Schema:
                 self._add_column(t, elt)
             elif isinstance(elt, ast.Constraint):
                 self._add_constraint(t, elt, None)
+            elif isinstance(elt, ast.TableLikeClause):
+                self._like(t, elt)
+
+    def _like(self, t: Table, like: Any) -> None:
+        src = self.tables.get(self.resolve(like.relation))
+        if src is None:
+            t.known_columns = False
+            return
+        opts = int(like.options or 0)  # INCLUDING ALL sets every bit
+        tlo = enums.TableLikeOption
+        defaults = bool(opts & tlo.CREATE_TABLE_LIKE_DEFAULTS)
+        constraints = bool(opts & tlo.CREATE_TABLE_LIKE_CONSTRAINTS)
+        indexes = bool(opts & tlo.CREATE_TABLE_LIKE_INDEXES)
+        identity = bool(opts & tlo.CREATE_TABLE_LIKE_IDENTITY)
+        generated = bool(opts & tlo.CREATE_TABLE_LIKE_GENERATED)
+        for col in src.columns.values():
+            t.columns[col.name] = Column(
+                col.name,
+                col.type_name,
+                col.typmods,
+                col.not_null,
+                col.default if defaults and not col.generated else None,
+                col.identity if identity else None,
+                col.generated if generated else None,
+                col.default_node if defaults or generated else None,
+                col.type,
+            )
+        if constraints:
+            for c in src.constraints.values():
+                if c.kind == "check":
+                    t.constraints[c.name] = Constraint(
+                        c.name,
+                        t.name,
+                        "check",
+                        c.columns,
+                        c.validated,
+                        check_not_null_column=c.check_not_null_column,
+                        expression=c.expression,
+                    )
+        if indexes:
+            base = split_qualified(t.name)[1]
+            for idx in src.indexes.values():
+                suffix = "pkey" if idx.primary else ("key" if idx.unique else "idx")
+                name = (
+                    f"{t.schema_name}.{base}_pkey"
+                    if idx.primary
+                    else f"{t.schema_name}.{base}_{'_'.join(c or 'expr' for c in idx.columns)}_{suffix}"
+                )
+                new = Index(name, t.name, idx.columns, idx.unique, idx.primary, True, idx.partial, idx.method)
+                self.indexes[name] = new
+                t.indexes[name] = new
+                self._mark_new(name)
 
     def _add_column(self, t: Table, cd: Any) -> Column:
         if cd.typeName is None:

@@ -28,7 +28,7 @@ FileAnalysis carries the final values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pglast import ast, enums
@@ -205,13 +205,16 @@ class TransactionTracker:
 
     # -- end of file ---------------------------------------------------------------------------------
     def finish(self) -> tuple[tuple[StatementAnalysis, ...], tuple[Transaction, ...]]:
-        opens = self._opens
         txs: list[Transaction] = []
-        for op in opens:
-            locks = tuple(
-                HeldLock(t, lock, by, self._longest(op, by), op.reasons.get(t, ""))
-                for t, (lock, by) in op.held.items()
-            )
+        final: dict[int, dict[tuple[str, LockMode, int], HeldLock]] = {}
+        longest_by_tx: dict[int, Callable[[int], int]] = {}
+        for op in self._opens:
+            longest = longest_by_tx[op.index] = _longest_after(op)
+            cache: dict[tuple[str, LockMode, int], HeldLock] = {}
+            final[op.index] = cache
+            for t, (lock, by) in op.held.items():
+                cache[(t, lock, by)] = HeldLock(t, lock, by, longest(by), op.reasons.get(t, ""))
+            locks = tuple(cache.values())
             txs.append(
                 Transaction(
                     op.index,
@@ -223,24 +226,38 @@ class TransactionTracker:
                     locks,
                 )
             )
-        by_index = {op.index: op for op in opens}
         out: list[StatementAnalysis] = []
         for a in self._analyses:
             if a.transaction is not None and a.held_before:
-                op = by_index[a.transaction]
-                a = replace(
-                    a,
-                    held_before=tuple(
-                        replace(h, longest_holder=self._longest(op, h.acquired_by)) for h in a.held_before
-                    ),
-                )
+                cache = final[a.transaction]
+                held: list[HeldLock] = []
+                for h in a.held_before:
+                    key = (h.table, h.lock, h.acquired_by)
+                    fin = cache.get(key)
+                    if fin is None:
+                        # A lock held before an upgrade later in the same transaction.
+                        longest = longest_by_tx[a.transaction]
+                        fin = cache[key] = HeldLock(
+                            h.table, h.lock, h.acquired_by, longest(h.acquired_by), h.reason
+                        )
+                    held.append(fin)
+                a = replace(a, held_before=tuple(held))
             out.append(a)
         return tuple(out), tuple(txs)
 
-    @staticmethod
-    def _longest(op: _Open, acquired_by: int) -> int:
-        best, best_cost = acquired_by, op.costs.get(acquired_by, 0)
-        for idx in op.statements:
-            if idx > acquired_by and op.costs.get(idx, 0) >= best_cost and op.costs.get(idx, 0) > 0:
-                best, best_cost = idx, op.costs[idx]
-        return best
+
+def _longest_after(op: _Open) -> Callable[[int], int]:
+    """longest_holder for a lock acquired by statement `by`: the costliest statement from `by` to the end."""
+    after: dict[int, tuple[int, int]] = {}
+    best = (0, -1)  # (cost, statement index) of the costliest statement strictly after the current one
+    for idx in reversed(op.statements):
+        after[idx] = best
+        cost = op.costs.get(idx, 0)
+        if cost > best[0]:  # strictly: among equals the later statement stays
+            best = (cost, idx)
+
+    def longest(by: int) -> int:
+        cost, idx = after.get(by, (0, -1))
+        return idx if cost > 0 and cost >= op.costs.get(by, 0) else by
+
+    return longest
