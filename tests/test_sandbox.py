@@ -162,3 +162,12 @@ def test_server_settings_apply_from_the_start() -> None:
                 "SELECT current_setting('shared_buffers'), current_setting('work_mem')"
             ).fetchone()
         assert got == ("16MB", "1234kB")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_clean_up_in_process(sig: signal.Signals) -> None:
+    child, pid, path, watchdog = _start_child()
+    os.kill(watchdog, signal.SIGKILL)  # so only the interrupted process itself can have cleaned up
+    child.send_signal(sig)
+    assert child.wait(timeout=30) != 0
+    _wait_gone(pid, path, timeout=5)
