@@ -333,3 +333,24 @@ def test_flyway_example_runs_in_flyway_order_without_false_alarms() -> None:
     assert data["summary"]["exit_code"] == 0
     widen = data["files"][2]["statements"][-1]
     assert widen["effects"][0]["rewrite"] is False
+
+
+def test_configured_severity_reaches_the_findings_and_the_exit_code(tmp_path: Path) -> None:
+    data = json.loads(_run("check", "--format", "json", str(RUNAWAY)).stdout)
+    errors = sorted(
+        {
+            x["rule"]
+            for f in data["files"]
+            for s in f["statements"]
+            for x in s["findings"]
+            if x["severity"] == "error"
+        }
+    )
+    assert errors
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text("[tool.foreshock.severity]\n" + "".join(f'{r} = "warning"\n' for r in errors))
+    result = _run("check", "--format", "json", "--config", str(cfg), str(RUNAWAY))
+    out = json.loads(result.stdout)
+    assert out["summary"]["error"] == 0
+    assert out["summary"]["warning"] == data["summary"]["warning"] + data["summary"]["error"]
+    assert result.exit_code == 0
