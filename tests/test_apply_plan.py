@@ -133,3 +133,20 @@ def test_durations() -> None:
 
 def test_input_error_type() -> None:
     assert isinstance(plan([_unit("-- foreshock:backfill\nSELECT 1;")]).units[0].errors[0], InputError)
+
+
+def test_effect_model_decides_traffic_blocking_and_timeout_class() -> None:
+    pytest.importorskip("foreshock.core.analyze")
+    o = ApplyOptions()
+    p = plan([_unit("INSERT INTO items VALUES (1);\n", "1.sql"),
+              _unit("ALTER TABLE items ADD COLUMN f boolean;\n", "2.sql"),
+              _unit("ALTER TABLE items ADD CONSTRAINT c CHECK (x > 0) NOT VALID;\n"
+                    "ALTER TABLE items VALIDATE CONSTRAINT c;\n", "3.sql")], o)
+    assert p.effects_known
+    insert, add, validate = (u.steps[0] for u in p.units)
+    # ROW EXCLUSIVE blocks no reads or writes: no pre-flight wait needed (the lock_timeout still applies).
+    assert not insert.blocks_traffic
+    assert add.blocks_traffic and add.statements[0].statement_timeout == o.statement_timeout_ddl
+    # VALIDATE scans the table: the long class, not the 30 s metadata one.
+    assert validate.statements[1].statement_timeout == o.statement_timeout_default
+    assert "blocks no traffic" in p.render()

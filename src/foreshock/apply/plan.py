@@ -126,6 +126,8 @@ class Plan:
                     if st.kind != "backfill"
                     else "each batch retried on lock timeout"
                 )
+                if self.effects_known and st.kind == "transaction":
+                    retry += "; blocks traffic while waiting" if st.blocks_traffic else "; blocks no traffic"
                 out.append(
                     f"  step {st.index + 1}: {head}; lock_timeout {human(st.lock_timeout)}; "
                     f"{retry}{est}{note}"
@@ -555,9 +557,9 @@ def plan(
 ) -> Plan:
     """The steps `apply` would run, with transactions, timeouts, batches and (given sizes) estimates. Pure."""
     o = options or ApplyOptions()
-    units = [u for u in units if not u.history]
+    # History units (schema dumps, earlier migrations) only feed the effect model's schema; they never run.
     effects = _effects_from_model(units)
-    plans = tuple(plan_unit(u, o, effects, sizes) for u in units)
+    plans = tuple(plan_unit(u, o, effects, sizes) for u in units if not u.history)
     names: dict[str, str] = {}
     errors: list[InputError] = []
     for p in plans:
