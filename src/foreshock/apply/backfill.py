@@ -383,7 +383,11 @@ def _run(
                 # Sessions queued behind this batch's row locks right now: the batch is too big for the
                 # traffic.
                 waiters = waiting_on(ctl, work_pid)
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as err:
+        except (
+            psycopg.errors.LockNotAvailable,
+            psycopg.errors.QueryCanceled,
+            psycopg.errors.DeadlockDetected,
+        ) as err:
             failures += 1
             if failures > o.retries:
                 raise translate_error(

@@ -121,7 +121,7 @@ class Blocker:
 class Attempt:
     number: int
     seconds: float
-    outcome: str  # "ok", "lock_timeout", "error"
+    outcome: str  # "ok", "lock_timeout", "deadlock", "error"
     blockers: tuple[Blocker, ...] = ()
     backoff: float = 0.0
 

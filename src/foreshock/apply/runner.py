@@ -321,20 +321,29 @@ class Runner:
                 monitor.stop()
                 attempts.append(Attempt(n, time.monotonic() - t0, "ok"))
                 return None, attempts, ""
-            except psycopg.errors.LockNotAvailable:
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as err:
+                # A deadlock between the migration and application traffic is as transient as a lock
+                # timeout: PostgreSQL already rolled our side back, so the whole step can be retried.
                 blockers = monitor.stop()
                 took = time.monotonic() - t0
+                what = "deadlock" if isinstance(err, psycopg.errors.DeadlockDetected) else "lock_timeout"
                 if n > self.o.retries:
-                    attempts.append(Attempt(n, took, "lock_timeout", blockers))
+                    attempts.append(Attempt(n, took, what, blockers))
+                    kinds = {a.outcome for a in attempts}
+                    failed_how = (
+                        f"lock_timeout ({human(st.lock_timeout)}) expired"
+                        if kinds == {"lock_timeout"}
+                        else f"lock_timeout ({human(st.lock_timeout)}) or deadlock"
+                    )
                     raise _StepFailed(
-                        f"lock_timeout ({human(st.lock_timeout)}) expired on all {n} attempts; "
+                        f"{failed_how} on all {n} attempts; "
                         f"{_describe(blockers or self._holders(ctl, st))}",
                         attempts,
                     ) from None
                 wait = self._backoff(n)
-                attempts.append(Attempt(n, took, "lock_timeout", blockers, wait))
+                attempts.append(Attempt(n, took, what, blockers, wait))
                 self.log(
-                    f"  attempt {n}: lock_timeout after {human(took)}; {_describe(blockers)}; "
+                    f"  attempt {n}: {what} after {human(took)}; {_describe(blockers)}; "
                     f"retrying in {human(wait)}"
                 )
                 if cleanup is not None:
