@@ -150,3 +150,12 @@ def test_effect_model_decides_traffic_blocking_and_timeout_class() -> None:
     # VALIDATE scans the table: the long class, not the 30 s metadata one.
     assert validate.statements[1].statement_timeout == o.statement_timeout_default
     assert "blocks no traffic" in p.render()
+
+
+def test_framework_code_is_refused() -> None:
+    from foreshock.core.model import OpaqueCode
+
+    unit = MigrationUnit(path="app/migrations/0002_fill.py", text="ALTER TABLE t ADD COLUMN x int;\n",
+                         opaque=(OpaqueCode("RunPython", "fill", 12, 1),))
+    errors = plan([unit]).units[0].errors
+    assert errors and errors[0].line == 12 and "framework code" in errors[0].message

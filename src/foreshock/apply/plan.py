@@ -430,6 +430,11 @@ def plan_unit(
     parsed = parse(unit.text, unit.path)
     name = unit_name(unit)
     errors = list(parsed.errors)
+    for code in getattr(unit, "opaque", ()):
+        # apply runs SQL; skipping framework code would leave the database between two migrations' states.
+        errors.append(InputError(
+            f"{code.kind} {code.name!r} is framework code, not SQL: apply cannot run it; apply this "
+            "migration with its framework", unit.path, code.line, 1))
     transactional = o.assume_transaction if unit.transactional is None else unit.transactional
     steps: list[Step] = []
     group: list[PlannedStatement] = []
