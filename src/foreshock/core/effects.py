@@ -64,14 +64,17 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(item)
 
 
-def volatile_calls(expr: Any) -> tuple[list[str], list[str]]:
-    """(volatile built-in calls, unknown calls) in an expression."""
+def volatile_calls(expr: Any, schema: Schema | None = None) -> tuple[list[str], list[str]]:
+    """(volatile calls, calls of unknown volatility) in an expression: built-ins from the catalog data,
+    user functions from CREATE FUNCTION seen in the schema history."""
     volatile: list[str] = []
     unknown: list[str] = []
     for n in _walk(expr):
         if isinstance(n, ast.FuncCall):
             parts = _strings(n.funcname)
-            v = function_volatility(parts)
+            v = schema.function_volatility(parts) if schema is not None else None
+            if v is None:
+                v = function_volatility(parts)
             name = ".".join(parts) + "()"
             if v is None:
                 unknown.append(name)
@@ -208,33 +211,149 @@ def _using_is_plain(expr: Any, column: str) -> bool:
 # selectivity of WHERE clauses
 
 
-def _pinned_columns(where: Any) -> set[str]:
-    """Columns compared with = or IN (list) to something that is not another column, AND-ed together."""
+def _conjuncts(expr: Any) -> list[Any]:
+    if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.AND_EXPR:
+        return [c for a in expr.args or () for c in _conjuncts(a)]
+    return [] if expr is None else [expr]
+
+
+def _mentions_columns(expr: Any) -> bool:
+    return any(isinstance(n, (ast.ColumnRef, ast.SubLink)) for n in _walk(expr))
+
+
+def _index_leads(schema: Schema, qualified: str) -> set[str]:
+    """Leading columns of the valid, non-partial indexes usable on a table (a partition also gets the indexes
+    declared on its partitioned parents)."""
     out: set[str] = set()
-    if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR:
-        for a in where.args or ():
-            out |= _pinned_columns(a)
-        return out
-    if isinstance(where, ast.A_Expr) and _strings(where.name) == ("=",):
-        for col, other in ((where.lexpr, where.rexpr), (where.rexpr, where.lexpr)):
-            if isinstance(col, ast.ColumnRef) and not isinstance(other, ast.ColumnRef):
-                name = _strings(col.fields)
-                if name:
-                    out.add(name[-1])
-        return out
+    seen: set[str] = set()
+    name: str | None = qualified
+    while name is not None and name not in seen:
+        seen.add(name)
+        t = schema.table(name)
+        if t is None:
+            break
+        for idx in t.indexes.values():
+            if idx.columns and idx.columns[0] and not idx.partial and idx.valid:
+                out.add(idx.columns[0])
+        name = t.partition_of
     return out
 
 
+def _index_leads_all(schema: Schema, qualified: str) -> list[str]:
+    """Every index of a table, including those declared on its partitioned parents."""
+    out: list[str] = []
+    name: str | None = qualified
+    seen: set[str] = set()
+    while name is not None and name not in seen:
+        seen.add(name)
+        t = schema.table(name)
+        if t is None:
+            break
+        out += list(t.indexes)
+        name = t.partition_of
+    return out
+
+
+def _from_items(from_list: Any) -> tuple[list[Any], list[Any]]:
+    """RangeVars of a FROM list (through joins) and the join conditions."""
+    rvs: list[Any] = []
+    quals: list[Any] = []
+
+    def visit(n: Any) -> None:
+        if isinstance(n, ast.RangeVar):
+            rvs.append(n)
+        elif isinstance(n, ast.JoinExpr):
+            visit(n.larg)
+            visit(n.rarg)
+            if n.quals is not None:
+                quals.append(n.quals)
+
+    for n in from_list or ():
+        visit(n)
+    return rvs, quals
+
+
+def _alias(rv: Any) -> str:
+    return str(rv.alias.aliasname) if rv.alias is not None else str(rv.relname)
+
+
+def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> set[int]:
+    """ids of the RangeVars the planner can reach through an index instead of a full scan.
+
+    A table is reached selectively when the leading column of one of its indexes is pinned: compared with =
+    (or IN a list, or IN a selective subquery) to an expression without columns, or joined with = to a
+    column of a table that is itself reached selectively (an index nested loop). Everything else is
+    assumed to be a full scan — the planner may still do better on a small table.
+    """
+    by_alias = {_alias(rv): rv for rv in rvs}
+    qualified = {a: schema.resolve(rv) for a, rv in by_alias.items()}
+
+    def owner(ref: Any) -> tuple[str, str] | None:
+        parts = _strings(ref.fields)
+        if not parts or parts[-1] == "*":
+            return None
+        if len(parts) >= 2:
+            return (parts[-2], parts[-1]) if parts[-2] in by_alias else None
+        if len(by_alias) == 1:
+            return next(iter(by_alias)), parts[-1]
+        cands = [
+            a for a, q in qualified.items() if (t := schema.table(q)) is not None and parts[-1] in t.columns
+        ]
+        return (cands[0], parts[-1]) if len(cands) == 1 else None
+
+    pinned: set[tuple[str, str]] = set()
+    joins: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    for c in (c for w in where for c in _conjuncts(w)):
+        if isinstance(c, ast.A_Expr) and _strings(c.name) == ("=",):
+            lc, rc = isinstance(c.lexpr, ast.ColumnRef), isinstance(c.rexpr, ast.ColumnRef)
+            if lc and rc:
+                left, right = owner(c.lexpr), owner(c.rexpr)
+                if left is not None and right is not None:
+                    joins.append((left, right))
+            elif lc and not _mentions_columns(c.rexpr):
+                o = owner(c.lexpr)
+                if o is not None:
+                    pinned.add(o)
+            elif rc and not _mentions_columns(c.lexpr):
+                o = owner(c.rexpr)
+                if o is not None:
+                    pinned.add(o)
+        elif (
+            isinstance(c, ast.SubLink)
+            and c.subLinkType == enums.SubLinkType.ANY_SUBLINK
+            and isinstance(c.testexpr, ast.ColumnRef)
+            and isinstance(c.subselect, ast.SelectStmt)
+        ):
+            sub_rvs, sub_quals = _from_items(c.subselect.fromClause)
+            sub_sel = selective_range_vars(schema, sub_rvs, [c.subselect.whereClause, *sub_quals])
+            o = owner(c.testexpr)
+            if o is not None and sub_rvs and all(id(r) in sub_sel for r in sub_rvs):
+                pinned.add(o)
+    leads = {a: _index_leads(schema, q) for a, q in qualified.items()}
+    selective = {a for a, col in pinned if col in leads[a]}
+    changed = True
+    while changed:
+        changed = False
+        for x, y in joins:
+            for (src, _), (dst, col) in ((x, y), (y, x)):
+                if src in selective and dst not in selective and col in leads[dst]:
+                    selective.add(dst)
+                    changed = True
+    return {id(rv) for a, rv in by_alias.items() if a in selective}
+
+
 def _selective(table: Table | None, where: Any) -> bool:
+    """Single-table form of selective_range_vars, for callers that only know the table."""
     if where is None or table is None:
         return False
-    pinned = _pinned_columns(where)
-    if not pinned:
-        return False
-    for idx in table.indexes.values():
-        if idx.columns and idx.columns[0] and idx.columns[0] in pinned and not idx.partial and idx.valid:
-            return True
-    return False
+    leads = {i.columns[0] for i in table.indexes.values() if i.columns and i.columns[0] and not i.partial}
+    pinned = set()
+    for c in _conjuncts(where):
+        if isinstance(c, ast.A_Expr) and _strings(c.name) == ("=",):
+            for col, other in ((c.lexpr, c.rexpr), (c.rexpr, c.lexpr)):
+                if isinstance(col, ast.ColumnRef) and not _mentions_columns(other):
+                    pinned.add(_strings(col.fields)[-1])
+    return bool(pinned & leads)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -255,18 +374,23 @@ def _cte_names(node: Any) -> set[str]:
     return out
 
 
-def _read_tables(eff: _Effects, query: Any, lock: LockMode, verb: str, exclude: Iterable[str] = ()) -> None:
+def _read_tables(
+    eff: _Effects,
+    query: Any,
+    lock: LockMode,
+    verb: str,
+    exclude: Iterable[str] = (),
+    selective: set[int] | None = None,
+) -> None:
     """Tables a query reads: AccessShareLock (RowShareLock for FOR UPDATE) and a scan unless selective."""
     schema = eff.schema
     ctes = _cte_names(query)
     skip = set(exclude)
-    selects = [n for n in _walk(query) if isinstance(n, ast.SelectStmt)]
-    selective_in: dict[int, bool] = {}
-    for sel in selects:
-        rvs = [r for r in (sel.fromClause or ()) if isinstance(r, ast.RangeVar)]
-        if len(rvs) == 1 and len(sel.fromClause or ()) == 1:
-            q = schema.resolve(rvs[0])
-            selective_in[id(rvs[0])] = _selective(schema.table(q), sel.whereClause)
+    sel_ids: set[int] = set(selective or ())
+    for sel in (n for n in _walk(query) if isinstance(n, ast.SelectStmt)):
+        rvs, quals = _from_items(sel.fromClause)
+        rvs = [r for r in rvs if r.schemaname or r.relname not in ctes]
+        sel_ids |= selective_range_vars(schema, rvs, [sel.whereClause, *quals])
     for rv in _range_vars(query):
         if not rv.schemaname and rv.relname in ctes:
             continue
@@ -276,9 +400,9 @@ def _read_tables(eff: _Effects, query: Any, lock: LockMode, verb: str, exclude: 
         t = schema.table(q)
         if t is not None and t.kind == "view":
             continue
-        pinned = selective_in.get(id(rv), False)
         for name in _with_children(schema, q, bool(rv.inh)):
             storage = _has_storage(schema, name)
+            pinned = id(rv) in sel_ids and (name == q or bool(_index_leads(schema, name)))
             eff.add(
                 name,
                 lock,
@@ -322,11 +446,9 @@ def _alter_table(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
 
 
 def _alter_index(eff: _Effects, node: Any) -> None:
-    # ALTER INDEX ... SET (...) / SET TABLESPACE lock only the index (checked on PG 16).
-    idx = eff.schema.index(eff.schema.resolve(node.relation))
-    for cmd in node.cmds or ():
-        if cmd.subtype == A.AT_SetTableSpace and idx is not None:
-            eff.add(idx.table, L.AccessExclusiveLock, "ALTER INDEX SET TABLESPACE")
+    # ALTER INDEX ... RENAME / SET (...) / SET TABLESPACE lock only the index, not its table (checked on
+    # PG 15 and 16): no table effect. Moving an index to another tablespace still copies it under that lock.
+    return
 
 
 def _col(t: Table | None, name: str | None) -> Column | None:
@@ -476,7 +598,12 @@ def _alter_cmd(
             rewrite=True,
         )
     elif st == A.AT_SetAccessMethod:
-        all_(L.AccessExclusiveLock, "SET ACCESS METHOD rewrites the table", rewrite=True)
+        method = str(cmd.name or "")
+        if method == "heap":
+            # heap is the only built-in table access method: setting it again is a no-op (PG 15+).
+            all_(L.AccessExclusiveLock, "SET ACCESS METHOD heap: already heap (assumed), nothing to rewrite")
+        else:
+            all_(L.AccessExclusiveLock, f"SET ACCESS METHOD {method} rewrites the table", rewrite=True)
     elif st == A.AT_AttachPartition:
         _attach(eff, table, t, cmd.def_, settings)
     elif st == A.AT_DetachPartition:
@@ -548,8 +675,14 @@ def _add_column(
         rewrite_why = (
             f"ADD COLUMN {cd.colname} {ref.raw_name} fills every row from nextval(): rewrites the table"
         )
+    domain = schema.domain(((ref.schema,) if ref.schema else ()) + (ref.raw_name,))
+    if domain and not rewrite_why and not ref.array:
+        # Every row's value (the default, or NULL) must be checked against the domain's constraints.
+        rewrite_why = (
+            f"ADD COLUMN of domain {ref.display} with constraints checks every row: rewrites the table"
+        )
     if default is not None and not rewrite_why:
-        vol, unknown = volatile_calls(default)
+        vol, unknown = volatile_calls(default, schema)
         if vol:
             rewrite_why = (
                 f"ADD COLUMN with volatile default {', '.join(dict.fromkeys(vol))} rewrites the table"
@@ -561,7 +694,9 @@ def _add_column(
             )
         elif settings.pg_version < 11:
             rewrite_why = "ADD COLUMN with a default rewrites the table before PG 11"
-        elif ref.schema is not None or (ref.name not in _KNOWN_BUILTIN and schema.enum(ref.name) is None):
+        elif domain is None and (
+            ref.schema is not None or (ref.name not in _KNOWN_BUILTIN and schema.enum(ref.name) is None)
+        ):
             note = f" (if {ref.display} is a domain with constraints PostgreSQL rewrites instead)"
     if rewrite_why:
         reason = rewrite_why
@@ -963,17 +1098,20 @@ def _reindex(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
         table = schema.resolve(node.relation)
         tables += _with_children(schema, table, True)
     for name in tables:
+        t = schema.table(name)
+        # A table known to have no index has nothing to rebuild (its TOAST index is not a heap scan).
+        scan = _has_storage(schema, name) and (
+            t is None or not t.known_columns or bool(_index_leads_all(schema, name))
+        )
         if conc:
             eff.add(
                 name,
                 L.ShareUpdateExclusiveLock,
                 "REINDEX CONCURRENTLY rebuilds without blocking writes",
-                scan=_has_storage(schema, name),
+                scan=scan,
             )
         else:
-            eff.add(
-                name, L.ShareLock, "REINDEX blocks writes while it rebuilds", scan=_has_storage(schema, name)
-            )
+            eff.add(name, L.ShareLock, "REINDEX blocks writes while it rebuilds", scan=scan)
 
 
 def _refresh(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
@@ -1028,23 +1166,32 @@ def _insert(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     _fk_checks_on_write(eff, table, None, "INSERT")
 
 
-def _update(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+def _write_target(eff: _Effects, node: Any, verb: str, from_list: Any) -> set[int]:
+    """RowExclusiveLock on the target (and its partitions), a scan unless an index reaches the rows."""
     schema = eff.schema
     table = schema.resolve(node.relation)
-    t = schema.table(table)
-    sel = _selective(t, node.whereClause) and not node.fromClause
+    from_rvs, quals = _from_items(from_list)
+    scope = [node.relation, *from_rvs]
+    sel = selective_range_vars(schema, scope, [node.whereClause, *quals])
+    target_sel = id(node.relation) in sel
     for name in _with_children(schema, table, bool(node.relation.inh)):
         storage = _has_storage(schema, name)
-        tt = schema.table(name)
-        s = sel or (_selective(tt, node.whereClause) and not node.fromClause)
+        s = target_sel and (name == table or bool(_index_leads(schema, name)))
         eff.add(
             name,
             L.RowExclusiveLock,
-            "UPDATE" + ("" if s or not storage else " without a selective WHERE reads every row"),
+            verb + ("" if s or not storage else " without a selective WHERE reads every row"),
             scan=storage and not s,
         )
+    return sel
+
+
+def _update(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    schema = eff.schema
+    table = schema.resolve(node.relation)
+    sel = _write_target(eff, node, "UPDATE", node.fromClause)
     if node.fromClause:
-        _read_tables(eff, node.fromClause, L.AccessShareLock, "UPDATE ... FROM")
+        _read_tables(eff, node.fromClause, L.AccessShareLock, "UPDATE ... FROM", selective=sel)
     if node.whereClause is not None:
         _read_tables(eff, node.whereClause, L.AccessShareLock, "UPDATE subquery")
     cols = {rt.name for rt in node.targetList or () if isinstance(rt, ast.ResTarget) and rt.name}
@@ -1054,22 +1201,13 @@ def _update(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
 def _delete(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
     table = schema.resolve(node.relation)
-    for name in _with_children(schema, table, bool(node.relation.inh)):
-        storage = _has_storage(schema, name)
-        s = _selective(schema.table(name), node.whereClause) and not node.usingClause
-        eff.add(
-            name,
-            L.RowExclusiveLock,
-            "DELETE" + ("" if s or not storage else " without a selective WHERE reads every row"),
-            scan=storage and not s,
-        )
+    sel = _write_target(eff, node, "DELETE", node.usingClause)
     if node.usingClause:
-        _read_tables(eff, node.usingClause, L.AccessShareLock, "DELETE ... USING")
+        _read_tables(eff, node.usingClause, L.AccessShareLock, "DELETE ... USING", selective=sel)
     if node.whereClause is not None:
         _read_tables(eff, node.whereClause, L.AccessShareLock, "DELETE subquery")
     for fk in schema.referencing_fks(table):
-        child = schema.table(fk.table)
-        indexed = child is not None and any(i.columns[:1] == fk.columns[:1] for i in child.indexes.values())
+        indexed = fk.columns[:1] and fk.columns[0] in _index_leads(schema, fk.table)
         eff.add(
             fk.table,
             L.RowShareLock,

@@ -270,6 +270,10 @@ class Schema:
         self.indexes: dict[str, Index] = {}
         self.enums: dict[str, Enum] = {}
         self.sequences: dict[str, Sequence_] = {}
+        # qualified function name -> provolatile ('i', 's', 'v') of user functions created in history
+        self.functions: dict[str, str] = {}
+        # qualified domain name -> True when it has constraints (NOT NULL / CHECK)
+        self.domains: dict[str, bool] = {}
         self.search_path: tuple[str, ...] = (DEFAULT_SCHEMA,)
         self._new: set[str] = set()
         self._new_in_txn: set[str] = set()
@@ -950,6 +954,52 @@ class Schema:
                 if len(parts) >= 2:
                     s.owned_by = (self.resolve(parts[:-1]), parts[-1])
 
+    def _create_function(self, node: Any) -> None:
+        parts = _strings(node.funcname)
+        name = self.resolve(parts) if len(parts) > 1 else f"{self.search_path[0]}.{parts[-1]}"
+        vol = "v"  # CREATE FUNCTION defaults to VOLATILE
+        for opt in node.options or ():
+            if opt.defname == "volatility" and isinstance(opt.arg, ast.String):
+                vol = {"immutable": "i", "stable": "s"}.get(str(opt.arg.sval), "v")
+        # Overloads with different volatility: keep the most volatile (conservative).
+        old = self.functions.get(name)
+        self.functions[name] = max(vol, old or "i", key="isv".index)
+
+    def function_volatility(self, parts: Sequence[str]) -> str | None:
+        """Volatility of a user function seen in history (by name; overloads merged), else None."""
+        if not parts:
+            return None
+        if len(parts) > 1:
+            return self.functions.get(f"{parts[-2]}.{parts[-1]}")
+        for schema in self.search_path:
+            v = self.functions.get(f"{schema}.{parts[-1]}")
+            if v is not None:
+                return v
+        return None
+
+    def _create_domain(self, node: Any) -> None:
+        parts = _strings(node.domainname)
+        name = self.resolve(parts) if len(parts) > 1 else f"{self.search_path[0]}.{parts[-1]}"
+        self.domains[name] = bool(node.constraints)
+        self._mark_new(name)
+
+    def _alter_domain(self, node: Any) -> None:
+        name = self.resolve(_strings(node.typeName))
+        if node.subtype in ("C", "N") and name in self.domains:
+            self.domains[name] = True
+
+    def domain(self, parts: Sequence[str]) -> bool | None:
+        """None when not a known domain, else whether it has constraints."""
+        if not parts:
+            return None
+        if len(parts) > 1:
+            return self.domains.get(f"{parts[-2]}.{parts[-1]}")
+        for schema in self.search_path:
+            d = self.domains.get(f"{schema}.{parts[-1]}")
+            if d is not None:
+                return d
+        return None
+
     def _set(self, node: Any) -> None:
         if node.name != "search_path":
             return
@@ -1027,5 +1077,8 @@ _HANDLERS: dict[str, Any] = {
     "CreateSeqStmt": Schema._create_seq,
     "AlterSeqStmt": Schema._alter_seq,
     "VariableSetStmt": Schema._set,
+    "CreateFunctionStmt": Schema._create_function,
+    "CreateDomainStmt": Schema._create_domain,
+    "AlterDomainStmt": Schema._alter_domain,
     "SelectStmt": Schema._select,
 }
