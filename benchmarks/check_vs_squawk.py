@@ -155,7 +155,8 @@ def main() -> None:
                 samples.append(time.perf_counter() - start)
             t = statistics.median(samples)
             ratio = f"  x{t / previous:.2f} per doubling" if previous else ""
-            print(f"  {n:6d} statements: {t:6.2f} s  ({len(buf.getvalue()) / 1e6:.1f} MB of output){ratio}")
+            size = len(buf.getvalue()) / 1e6
+            print(f"  {n:6d} statements: {t:6.2f} s, {t / n * 1e6:5.0f} µs/statement ({size:.1f} MB){ratio}")
             previous = t
 
 
