@@ -245,20 +245,37 @@ def _histogram_pick(stats: ColumnStats, rows: int, typ: sql.Composable, base: st
     buckets = len(bounds) - 1
     if base in _NUMERIC and all(_num(b) is not None for b in bounds):
         arr = sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(sql.Literal(_num(b)) for b in bounds))
-        # Equal-frequency buckets: choose a bucket uniformly, then a point uniformly inside it.
-        # Equal-frequency buckets: a bucket chosen uniformly (by a hash of the row number, so the three uses
-        # agree without a subquery, which PostgreSQL would evaluate once), then a point uniformly inside it.
-        b = sql.SQL("((g::bigint * 40503) % {})::int").format(sql.Literal(buckets))
-        expr: sql.Composable = sql.SQL(
-            "(({a})[1 + {b}] + (({a})[2 + {b}] - ({a})[1 + {b}]) * random())"
-        ).format(a=arr, b=b)
+        if stats.correlation is not None and abs(stats.correlation) > 0.9:
+            # Physically ordered in production (an append-only timestamp or id): walk the histogram in row
+            # order, which matters for index builds (presorted input) and for scans in index order.
+            pos = sql.SQL("((g - 1)::float8 / {} * {})").format(
+                sql.Literal(max(rows, 1)), sql.Literal(buckets)
+            )
+            if stats.correlation < 0:
+                pos = sql.SQL("({} - {})").format(sql.Literal(float(buckets)), pos)
+            b = sql.SQL("least(floor({})::int, {})").format(pos, sql.Literal(buckets - 1))
+            expr: sql.Composable = sql.SQL(
+                "(({a})[1 + {b}] + (({a})[2 + {b}] - ({a})[1 + {b}]) * ({pos} - {b}))"
+            ).format(a=arr, b=b, pos=pos)
+        else:
+            # Equal-frequency buckets: a bucket chosen uniformly (by a hash of the row number, so the three
+            # uses agree without a subquery, which PostgreSQL would evaluate once), then a point inside it.
+            b = sql.SQL("((g::bigint * 40503) % {})::int").format(sql.Literal(buckets))
+            expr = sql.SQL("(({a})[1 + {b}] + (({a})[2 + {b}] - ({a})[1 + {b}]) * random())").format(
+                a=arr, b=b
+            )
         if base in ("smallint", "integer", "bigint"):
             return sql.SQL("round({})::{}").format(expr, typ)
         return sql.SQL("{}::{}").format(expr, typ)
     if base in _TEMPORAL:
         lo, hi = bounds[0], bounds[-1]
-        return sql.SQL("({}::timestamptz + ({}::timestamptz - {}::timestamptz) * random())::{}").format(
-            sql.Literal(lo), sql.Literal(hi), sql.Literal(lo), typ
+        frac: sql.Composable = sql.SQL("random()")
+        if stats.correlation is not None and abs(stats.correlation) > 0.9:
+            frac = sql.SQL("((g - 1)::float8 / {})").format(sql.Literal(max(rows, 1)))
+            if stats.correlation < 0:
+                frac = sql.SQL("(1 - {})").format(frac)
+        return sql.SQL("({}::timestamptz + ({}::timestamptz - {}::timestamptz) * {})::{}").format(
+            sql.Literal(lo), sql.Literal(hi), sql.Literal(lo), frac, typ
         )
     if base in ("text", "character varying", "character"):
         distinct = stats.distinct_count(rows)

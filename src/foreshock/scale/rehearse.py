@@ -43,7 +43,10 @@ REHEARSE_SESSION = SessionSettings(
     statement_timeout="60min",
     idle_in_transaction_session_timeout="60min",
 )
-MIN_SHARED_BUFFERS = 2 * 1024**2  # 256 buffers: above PostgreSQL's floor with max_connections = 20
+# Below 128MB PostgreSQL shrinks its bulk-write ring (COPY, CREATE TABLE AS, table rewrites: 16MB, capped at
+# shared_buffers/8), so every ring cycle forces a WAL flush: rehearsal rewrites would run up to 2x slower per
+# row than production's (measured by benchmarks/rehearse_accuracy.py). shared_buffers scales down to here only.
+MIN_SHARED_BUFFERS = 128 * 1024**2
 MIN_MAINTENANCE_WORK_MEM = 1024**2  # PostgreSQL's minimum
 MIN_WORK_MEM = 64 * 1024  # PostgreSQL's minimum
 PG_DEFAULTS = {
@@ -203,7 +206,8 @@ def fit_and_extrapolate(points: Sequence[tuple[int, float]], target_rows: int) -
     regime = ""
     # Local growth between the two largest scales vs the chosen model's: a regime change shows up there.
     n1, n2, t1, t2 = ns[-2], ns[-1], ts[-2], ts[-1]
-    if t2 > 0.05 and t1 > 0.01 and n2 > n1:
+    # Only trusted well above timer and scheduling noise (a busy shared machine adds tens of ms).
+    if t2 > 0.3 and t1 > 0.1 and n2 > n1:
         k_local = math.log(t2 / t1) / math.log(n2 / n1)
         model_growth = math.log(max(_fit(chosen, ns, ts)(n2), 1e-6) / max(_fit(chosen, ns, ts)(n1), 1e-6))
         k_model = model_growth / math.log(n2 / n1)
@@ -253,6 +257,9 @@ def scaled_settings(stats: Stats, fraction: float) -> dict[str, str]:
         "work_mem": kb(max(_prod_setting(stats, "work_mem") * fraction, MIN_WORK_MEM)),
         "effective_cache_size": kb(max(_prod_setting(stats, "effective_cache_size") * fraction, 8 * 1024**2)),
         "max_connections": "20",
+        # A production server reuses recycled WAL segments; a fresh rehearsal server would create and
+        # zero-fill each 16MB segment, doubling the WAL written by a backfill.
+        "wal_init_zero": "off",
     }
     workers = stats.server.settings.get("max_parallel_maintenance_workers")
     if isinstance(workers, int):
@@ -371,9 +378,29 @@ def _run_migration(
     return out
 
 
-def _reference_table(text: str, stats: Stats) -> TableStats | None:
+def _view_sources(schema_sql: str) -> dict[str, set[str]]:
+    """Materialized view -> the relations its query reads (from the schema's CREATE MATERIALIZED VIEW)."""
+    out: dict[str, set[str]] = {}
+    for stmt in parse(schema_sql, "<schema>").statements:
+        if type(stmt.node).__name__ == "CreateTableAsStmt":
+            names = datagen.relation_names(stmt.text)
+            target = stmt.node.into.rel
+            view = datagen.relation_names(
+                f"SELECT FROM {target.schemaname + '.' if target.schemaname else ''}{target.relname}"
+            )
+            out.update({v: names - view for v in view})
+    return out
+
+
+def _reference_table(text: str, stats: Stats, views: dict[str, set[str]] | None = None) -> TableStats | None:
+    """The table whose size drives the statement's time: the biggest it names (a materialized view is
+    replaced by the tables its query reads, since REFRESH re-runs that query over them)."""
+    names = set(datagen.relation_names(text))
+    for view, sources in (views or {}).items():
+        if view in names:
+            names = (names - {view}) | sources
     best: TableStats | None = None
-    for name in datagen.relation_names(text):
+    for name in names:
         t = stats.table(name)
         if t is not None and (best is None or t.rows > best.rows):
             best = t
@@ -425,7 +452,8 @@ def rehearse(
     if parsed.errors:
         raise parsed.errors[0]
     statements = list(parsed.statements)
-    refs = {s.index: _reference_table(s.text, stats) for s in statements}
+    views = _view_sources(schema_sql)
+    refs = {s.index: _reference_table(s.text, stats, views) for s in statements}
     ref_names = {i: (t.name if t else None) for i, t in refs.items()}
     touched = [t for t in refs.values() if t is not None]
     biggest = (

@@ -1,0 +1,123 @@
+"""rehearse: model choice and extrapolation (pure), scaled memory, and a real multi-scale run."""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from foreshock.scale.plots import statement_svg
+from foreshock.scale.rehearse import (
+    MIN_ROWS,
+    Point,
+    StatementRehearsal,
+    assess_locks,
+    fit_and_extrapolate,
+    load_units,
+    plan_fractions,
+    rehearse,
+    scaled_settings,
+)
+from foreshock.scale.stats import parse_stats
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "runaway"
+
+
+def _points(f: object, ns: list[int]) -> list[tuple[int, float]]:
+    return [(n, f(n)) for n in ns]  # type: ignore[operator]
+
+
+NS = [10_000, 30_000, 90_000, 270_000]
+
+
+def test_linear_growth_extrapolates_linearly() -> None:
+    p = fit_and_extrapolate(_points(lambda n: 0.01 + 2e-6 * n, NS), 10_000_000)
+    assert p is not None
+    assert p.seconds == pytest.approx(0.01 + 2e-6 * 10_000_000, rel=0.05)
+    assert p.low <= p.seconds <= p.high and p.regime == ""
+
+
+def test_n_log_n_growth_is_not_underestimated() -> None:
+    p = fit_and_extrapolate(_points(lambda n: 1e-7 * n * math.log2(n), NS), 10_000_000)
+    assert p is not None
+    assert p.seconds == pytest.approx(1e-7 * 1e7 * math.log2(1e7), rel=0.1)
+
+
+def test_super_linear_growth_is_flagged_and_followed() -> None:
+    p = fit_and_extrapolate(_points(lambda n: 1e-9 * n**1.5, NS), 10_000_000)
+    assert p is not None
+    assert p.seconds == pytest.approx(1e-9 * 1e7**1.5, rel=0.15)
+    assert p.regime and "rows^1.5" in p.regime
+
+
+def test_regime_change_between_the_largest_scales_is_extrapolated_locally() -> None:
+    # Linear until 90k rows, then 4x slower per row (a sort spilling to disk): production follows the new
+    # slope.
+    def t(n: int) -> float:
+        return 1e-5 * n if n <= 90_000 else 1e-5 * 90_000 + 4e-5 * (n - 90_000)
+
+    p = fit_and_extrapolate(_points(t, NS), 2_700_000)
+    assert p is not None
+    assert "regime change" in p.regime
+    assert p.seconds > 1e-5 * 2_700_000 * 2  # far above what the early linear part says
+    assert p.low <= t(2_700_000) <= p.high
+
+
+def test_one_scale_is_linear_with_a_wide_interval() -> None:
+    p = fit_and_extrapolate([(1000, 0.5)], 100_000)
+    assert p is not None and p.seconds == pytest.approx(50) and p.high / p.low == pytest.approx(4)
+
+
+def test_fraction_ladder_respects_the_cap_and_the_floor() -> None:
+    fr = plan_fractions(10_000_000, 1_000_000)
+    assert fr[-1] == pytest.approx(0.1) and fr == sorted(fr)
+    assert all(f * 10_000_000 >= MIN_ROWS for f in fr) and len(fr) == 4
+    assert plan_fractions(500, 1_000_000) == [1.0]  # a small table is rehearsed at full size
+    assert plan_fractions(5_000, None)[-1] == 1.0  # never beyond production
+
+
+def test_memory_settings_shrink_with_the_data() -> None:
+    stats = parse_stats('{"server": {"settings": {"shared_buffers": 8589934592, "maintenance_work_mem": '
+                        '1073741824, "work_mem": 67108864}}, "tables": {"t": {"rows": 1}}}')
+    s = scaled_settings(stats, 0.1)
+    assert s["shared_buffers"] == f"{8589934592 // 10 // 1024}kB"
+    assert s["maintenance_work_mem"] == f"{1073741824 // 10 // 1024}kB"
+    tiny = scaled_settings(stats, 1e-6)
+    assert tiny["maintenance_work_mem"] == "1024kB" and tiny["work_mem"] == "64kB"  # PostgreSQL's minimums
+    assert tiny["shared_buffers"] == "131072kB"  # bulk-write rings stay production-sized
+
+
+def test_svg_is_well_formed() -> None:
+    pts = (Point(1000, 0.01, 0.02), Point(3000, 0.03, 0.07), Point(9000, 0.09, 0.2))
+    pred = fit_and_extrapolate([(p.rows, p.seconds) for p in pts], 100_000)
+    svg = statement_svg(StatementRehearsal(0, 3, "UPDATE t SET a = 1 -- <&>", "public.t", pts, pred))
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg") and len(root.findall(".//{http://www.w3.org/2000/svg}circle")) == 4
+
+
+@pytest.mark.db
+def test_rehearse_runaway_from_minimal_sizes(tmp_path: Path) -> None:
+    stats = parse_stats('{"tables": {"public.orders": {"rows": 300000, "bytes": 48000000}, '
+                        '"public.customers": {"rows": 2000}, "public.products": {"rows": 100}}}')
+    units = load_units([str(EXAMPLES)])
+    result = rehearse(units, stats, max_rows=30_000, budget=60, report_dir=str(tmp_path))
+    doc = json.loads(json.dumps(result.to_json()))
+    timed = [s for s in doc["statements"] if s["prediction"] is not None]
+    assert len(timed) == 3  # ADD COLUMN, UPDATE, SET NOT NULL (BEGIN/COMMIT are not predicted)
+    for s in timed:
+        pred = s["prediction"]
+        assert set(pred) == {"seconds", "low", "high", "rows"}
+        assert pred["rows"] == 300_000 and pred["low"] <= pred["seconds"] <= pred["high"]
+        rows = [p["rows"] for p in s["points"]]
+        assert len(rows) >= 2 and rows == sorted(rows) and rows[-1] <= 30_000
+        assert s["plot"] and Path(s["plot"]).read_text().startswith("<svg")
+    update = next(s for s in timed if s["statement"].startswith("UPDATE"))
+    add = next(s for s in timed if "ADD COLUMN" in s["statement"])
+    assert update["prediction"]["seconds"] > 10 * add["prediction"]["seconds"]  # the backfill dominates
+    assert all(p["wal_bytes"] and p["wal_bytes"] > 0 for p in update["points"])
+    locks = assess_locks(result, units)
+    held = [v for v in locks if v.lock == "AccessExclusiveLock" and v.table == "public.orders"]
+    assert held and held[0].estimate.seconds >= update["prediction"]["seconds"]
