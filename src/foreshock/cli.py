@@ -90,12 +90,13 @@ def _split(values: Sequence[str]) -> list[str]:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--schema", "schema", multiple=True, type=click.Path(),
+@click.option("--schema", "schema", multiple=True, type=click.Path(), metavar="FILE",
               help="Schema history to analyse against (e.g. `pg_dump --schema-only` output). Repeatable.")
-@click.option("--pg-version", help="Target PostgreSQL major version, 12-17 (default 16 or the config).")
+@click.option("--pg-version", metavar="N",
+              help="Target PostgreSQL major version, 12-17 (default 16 or the config).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: tty, or the config).")
-@click.option("--config", "config_path", type=click.Path(),
+@click.option("--config", "config_path", type=click.Path(), metavar="FILE",
               help="TOML file with [tool.foreshock] (default: nearest pyproject.toml).")
 @click.option("--assume-transaction/--no-assume-transaction", default=None,
               help="Each file runs in one transaction (default, as most frameworks do), or only explicit "
@@ -103,7 +104,7 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option("--since", metavar="GIT_REF",
               help="Report only migrations new or changed since this git ref; the others are history.")
 @click.option("--select", multiple=True, metavar="RULE",
-              help="Only these rules (repeatable, or comma-separated).")
+              help="Only these rules (repeatable or comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULE",
               help="Skip these rules (repeatable or comma-separated).")
 def check(
@@ -121,6 +122,8 @@ def check(
 
     PATHS are .sql files, directories of them (a history, run in migration-tool order), Alembic projects
     (alembic.ini) or Django projects (manage.py).
+
+    Exit codes: 0 nothing at error level, 1 error-level findings, 2 something could not be analysed.
     """
     from foreshock.api import check as run_check
     from foreshock.config import load_config, with_overrides
