@@ -10,8 +10,10 @@ Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts no
 - functions not in pg_catalog (user or extension functions) are treated as VOLATILE: a DEFAULT calling one
   is reported as a rewrite;
 - ALTER COLUMN TYPE on a column whose current type is unknown (table never seen in history) is a rewrite;
-- UPDATE/DELETE/SELECT are scans unless the WHERE clause pins the leading column of a known index (or key)
-  with `=` / `IN (...)`; ranges and joins are reported as scans (the planner may still pick an index);
+- UPDATE/DELETE/SELECT are scans unless an index reaches the rows: the WHERE clause pins the leading
+  column of a known valid, non-partial index with `=` / `IN (list)` / `IN (selective subquery)`, or an `=`
+  join links it to a table reached that way (index nested loop). Ranges, LIKE, OR and expressions are
+  reported as scans (the planner may still use an index on them; on a small table it may scan anyway);
 - DML on a partitioned table locks every known partition (the planner prunes some);
 - SET TABLESPACE is reported as a rewrite (it copies every block unless the tablespace does not change);
 - SET NOT NULL scans unless the model knows a validated `CHECK (col IS NOT NULL)` or the column is already
@@ -1174,15 +1176,20 @@ def _write_target(eff: _Effects, node: Any, verb: str, from_list: Any) -> set[in
     scope = [node.relation, *from_rvs]
     sel = selective_range_vars(schema, scope, [node.whereClause, *quals])
     target_sel = id(node.relation) in sel
+    t = schema.table(table)
+    unknown = (
+        "" if t is not None and t.known_columns else " (table not in the schema history: indexes unknown)"
+    )
     for name in _with_children(schema, table, bool(node.relation.inh)):
         storage = _has_storage(schema, name)
         s = target_sel and (name == table or bool(_index_leads(schema, name)))
-        eff.add(
-            name,
-            L.RowExclusiveLock,
-            verb + ("" if s or not storage else " without a selective WHERE reads every row"),
-            scan=storage and not s,
-        )
+        if s or not storage:
+            why = verb
+        elif node.whereClause is None:
+            why = f"{verb} without WHERE reads and writes every row"
+        else:
+            why = f"{verb}: no index reaches the rows of its WHERE clause, so every row is read{unknown}"
+        eff.add(name, L.RowExclusiveLock, why, scan=storage and not s)
     return sel
 
 

@@ -13,6 +13,10 @@ Read API (used by effects and by rules):
 - ``Schema.table(qualified) -> Table | None`` (tables, partitioned tables, views, materialized views, foreign
   tables). ``Schema.index(qualified) -> Index | None`` (``Index.table`` is the qualified table name).
   ``Schema.enum(qualified) -> Enum | None``; ``Schema.sequence(qualified) -> Sequence | None``.
+- ``Schema.function_volatility(name_parts)`` ('i'/'s'/'v' of a CREATE FUNCTION seen, else None);
+  ``Schema.domain(name_parts)`` (None unknown, else whether the domain has constraints);
+  ``Schema.children(qualified)`` (partitions and inheritance children, recursively);
+  ``Schema.referencing_fks(qualified)`` (foreign keys on other tables pointing at it).
 - ``Schema.is_new(qualified) -> bool``: created in the current (non-history) file; such objects are not a
   production risk. ``Schema.begin_file(history)`` starts a file; ``begin_transaction``/``end_transaction``
   track objects created in the current transaction (``Schema.is_new_in_transaction``).
