@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pglast
 import psycopg
@@ -154,3 +155,18 @@ def test_parse_array_text_form() -> None:
     assert parse_array('{a,"b c",NULL,"q\\"x"}') == ["a", "b c", None, 'q"x']
     assert parse_array("{}") == []
     assert parse_array("{1,2,3}") == ["1", "2", "3"]
+
+
+def test_snapshot_command_writes_the_stats_file(prod: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from foreshock.scale.snapshot_command import command
+
+    out = tmp_path / "prod.json"
+    res = CliRunner().invoke(command, ["--dsn", _reader_dsn(prod), "-o", str(out), "--show-queries"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "Sup3r-s3cret" not in text and "Sup3r-s3cret" not in res.output
+    stats = parse_stats(text, str(out))
+    assert stats.table("orders") is not None
+    assert "pg_catalog.pg_class" in res.output  # --show-queries lists what was read
