@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pglast import ast, enums
+from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream
 
 from foreshock.core.locks import LockMode
@@ -87,22 +88,85 @@ def blocked_phrase(lock: LockMode) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+_TYPE_SPELLING = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "bool": "boolean",
+    "float4": "real",
+    "float8": "double precision",
+    "bpchar": "char",
+}
+
+
 def deparse(node: Any) -> str:
+    """SQL text of a node for messages and fixes.
+
+    Common small nodes (constants, argument-less calls, plain types) are printed directly: pglast's printer
+    costs ~50 us a call, and fixes are built for every finding."""
+    fast = _deparse_simple(node)
+    if fast is not None:
+        return fast
     try:
         return str(RawStream()(node))
     except Exception:
         return "..."
 
 
+def _deparse_simple(node: Any) -> str | None:
+    if isinstance(node, ast.A_Const):
+        if node.isnull:
+            return "NULL"
+        val = node.val
+        if isinstance(val, ast.Integer):
+            return str(val.ival)
+        if isinstance(val, ast.String):
+            return "'" + str(val.sval).replace("'", "''") + "'"
+        if isinstance(val, ast.Boolean):
+            return "true" if val.boolval else "false"
+        if isinstance(val, ast.Float):
+            return str(val.fval)
+        return None
+    if isinstance(node, ast.FuncCall):
+        if node.args or node.agg_order or node.agg_filter or node.over or node.agg_star or node.agg_distinct:
+            return None
+        if node.func_variadic or node.agg_within_group:
+            return None
+        names = [str(n.sval) for n in node.funcname or ()]
+        if names and names[0] == "pg_catalog":
+            return None  # SQL-standard forms (CURRENT_TIMESTAMP, ...) have their own spelling
+        return ".".join(quote_ident(n) for n in names) + "()"
+    if isinstance(node, ast.TypeName):
+        if node.arrayBounds or node.setof or node.pct_type or not node.names:
+            return None
+        names = [str(n.sval) for n in node.names]
+        if names[0] == "pg_catalog" and len(names) == 2:
+            name = _TYPE_SPELLING.get(names[1], names[1])
+            if names[1] in ("interval", "timestamp", "timestamptz", "time", "timetz", "bit", "varbit"):
+                return None if node.typmods else name
+        else:
+            name = ".".join(quote_ident(n) for n in names)
+        if not node.typmods:
+            return name
+        mods = [_deparse_simple(m) for m in node.typmods]
+        if any(m is None for m in mods):
+            return None
+        return f"{name}({', '.join(m for m in mods if m is not None)})"
+    if isinstance(node, ast.ColumnRef) and all(isinstance(f, ast.String) for f in node.fields or ()):
+        return ".".join(quote_ident(str(f.sval)) for f in node.fields or ())
+    return None
+
+
 def quote_ident(name: str) -> str:
-    if (
-        name
+    plain = (
+        bool(name)
         and (name[0].isalpha() or name[0] == "_")
         and all(c.isalnum() or c == "_" for c in name)
-        and (name == name.lower())
-    ):
-        return name
-    return '"' + name.replace('"', '""') + '"'
+        and name == name.lower()
+        and name not in RESERVED_KEYWORDS
+        and name not in TYPE_FUNC_NAME_KEYWORDS
+    )
+    return name if plain else '"' + name.replace('"', '""') + '"'
 
 
 def sql_table(name: str) -> str:
@@ -209,20 +273,30 @@ CREATE TABLE orders (
 """
 
 
-def existing_alters(ctx: Any) -> Iterator[tuple[str, Effect, Any]]:
+# (statement, analysis, result): every rule asks about the same statement in turn. One tuple, swapped in one
+# assignment, so concurrent analyses never read a mixed entry.
+_alters_cache: tuple[Any, Any, tuple[tuple[str, Effect, Any], ...]] = (None, None, ())
+
+
+def existing_alters(ctx: Any) -> tuple[tuple[str, Effect, Any], ...]:
     """(table, effect, AlterTableCmd) for ALTER TABLE on a table that existed before the migration."""
+    global _alters_cache
     stmt: Statement = ctx.statement
+    cached = _alters_cache
+    if cached[0] is stmt and cached[1] is ctx.analysis:
+        return cached[2]
+    out: tuple[tuple[str, Effect, Any], ...] = ()
     node = stmt.node
-    if not isinstance(node, ast.AlterTableStmt) or node.relation is None:
-        return
-    if node.objtype not in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW):
-        return
-    table = qualify(ctx.schema, node.relation)
-    effect = effect_on(ctx.analysis, table)
-    if effect is None:
-        return
-    for cmd in node.cmds or ():
-        yield effect.table, effect, cmd
+    if (
+        isinstance(node, ast.AlterTableStmt)
+        and node.relation is not None
+        and node.objtype in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW)
+    ):
+        effect = effect_on(ctx.analysis, qualify(ctx.schema, node.relation))
+        if effect is not None:
+            out = tuple((effect.table, effect, cmd) for cmd in node.cmds or ())
+    _alters_cache = (stmt, ctx.analysis, out)
+    return out
 
 
 def column_constraints(coldef: Any) -> tuple[Any, ...]:
@@ -303,15 +377,21 @@ def type_key(names: Any) -> str:
     return ".".join(parts[-2:]) if len(parts) > 1 else f"public.{parts[0] if parts else ''}"
 
 
-def types_created_before(fa: Any, index: int) -> set[str]:
-    """Types (enums, domains) created by this file before statement `index`: new, so not a production risk."""
-    out: set[str] = set()
+def types_created(fa: Any) -> dict[str, int]:
+    """Types (enums, domains) this file creates -> index of the creating statement (new: no production risk).
+
+    Computed once per file and compared with a statement's index (a per-statement rescan is quadratic).
+    """
+    out: dict[str, int] = {}
     for sa in fa.statements:
-        if sa.statement.index >= index:
-            break
         node = sa.statement.node
         if isinstance(node, ast.CreateEnumStmt):
-            out.add(type_key(node.typeName))
+            out.setdefault(type_key(node.typeName), sa.statement.index)
         elif isinstance(node, ast.CreateDomainStmt):
-            out.add(type_key(node.domainname))
+            out.setdefault(type_key(node.domainname), sa.statement.index)
     return out
+
+
+def created_before(created: dict[str, int], key: str, index: int) -> bool:
+    at = created.get(key)
+    return at is not None and at < index

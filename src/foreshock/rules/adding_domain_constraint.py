@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,25 +10,36 @@ from pglast import ast
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import LOCK_TIMEOUT, deparse, describe_lock, type_key, types_created_before
+from foreshock.rules._util import (
+    LOCK_TIMEOUT,
+    created_before,
+    describe_lock,
+    type_key,
+    types_created,
+)
 from foreshock.rules.base import Example, Hit, Rule
 
 DOMAIN = "CREATE DOMAIN price AS numeric;\nCREATE TABLE products (id bigint PRIMARY KEY, cost price);\n"
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    created: dict[str, int] | None = None
     for sa in fa.statements:
         node = sa.statement.node
         if not isinstance(node, ast.AlterDomainStmt) or node.subtype != "C" or node.def_ is None:
             continue
         if getattr(node.def_, "skip_validation", False):
             continue
-        if type_key(node.typeName) in types_created_before(fa, sa.statement.index):
+        created = types_created(fa) if created is None else created
+        if created_before(created, type_key(node.typeName), sa.statement.index):
             continue
         domain = ".".join(n.sval for n in node.typeName or ())
         tables = tuple(e.table for e in sa.effects)
         lock = max((e.lock for e in sa.effects), default=LockMode.ShareLock)
-        con = deparse(node.def_)
+        # The statement as written, not a re-printed constraint: cheaper and exactly what the author typed.
+        written = " ".join(sa.statement.text.rstrip().rstrip(";").split())
+        parts = re.split(r"\s+ADD\s+", written, maxsplit=1, flags=re.IGNORECASE)
+        con = parts[1] if len(parts) == 2 else "CONSTRAINT ..."
         yield Hit(
             message=(
                 f"ALTER DOMAIN {domain} ADD {con} checks every value of the domain in every table that uses "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +11,6 @@ from pglast import ast
 from foreshock.rules._util import (
     LOCK_TIMEOUT,
     ORDERS,
-    deparse,
     describe_lock,
     effect_on,
     qualify,
@@ -19,6 +18,8 @@ from foreshock.rules._util import (
     table_of,
 )
 from foreshock.rules.base import Example, Hit, Rule
+
+_CREATE_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX", re.IGNORECASE)
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -29,9 +30,8 @@ def check(ctx: Any) -> Iterator[Hit]:
     effect = effect_on(ctx.analysis, table)
     if effect is None:
         return
-    concurrent = copy.copy(node)
-    concurrent.concurrent = True
-    fix = deparse(concurrent) + ";  -- outside a transaction block"
+    fix = _CREATE_INDEX.sub(r"\g<0> CONCURRENTLY", ctx.statement.text.rstrip().rstrip(";"), count=1)
+    fix += ";  -- outside a transaction block"
     if getattr(table_of(ctx.schema, effect.table), "kind", "") == "partitioned":
         fix = (
             "CONCURRENTLY is not supported on a partitioned table: create the index ON ONLY the parent, "

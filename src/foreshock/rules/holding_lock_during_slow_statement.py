@@ -74,18 +74,28 @@ def _hit(
         message=message,
         tables=tuple(sorted({h.table for h in held})),
         lock=lock,
-        fix=safe_sequence(members, schema),
+        fix=safe_sequence(members, schema, {h.table for h in held}),
         statement=sa.statement,
     )
 
 
-def safe_sequence(members: list[StatementAnalysis], schema: Any) -> str:
+MAX_STEPS = 20
+
+
+def safe_sequence(members: list[StatementAnalysis], schema: Any, tables: set[str] | None = None) -> str:
     """The transaction split into short steps: schema changes alone, backfills batched, NOT NULL via CHECK."""
     steps: list[str] = []
     prelude: list[str] = []
+    skipped = 0
     for sa in members:
         stmt = sa.statement
         node = stmt.node
+        # Only the statements on the locked tables matter to the fix; the rest of a long file stays as is.
+        if tables is not None and sa.effects and not any(e.table in tables for e in sa.effects):
+            continue
+        if len(steps) >= MAX_STEPS:
+            skipped += 1
+            continue
         text = stmt.text.rstrip().rstrip(";") + ";"
         if isinstance(node, ast.TransactionStmt):
             continue
@@ -110,6 +120,10 @@ def safe_sequence(members: list[StatementAnalysis], schema: Any) -> str:
     out = []
     for n, step in enumerate(steps, 1):
         out.append(f"-- step {n}: its own transaction (commit before the next step)\n{step}")
+    if skipped:
+        out.append(
+            f"-- ... {skipped} more statements on the same tables: the same pattern, one transaction each"
+        )
     return head + "\n".join(out)
 
 

@@ -8,17 +8,19 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import type_key, types_created_before
+from foreshock.rules._util import created_before, type_key, types_created
 from foreshock.rules.base import Example, Hit, Rule
 from foreshock.rules.enum_value_added_in_transaction import MOOD
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
+    created: dict[str, int] | None = None
     for sa in fa.statements:
         node = sa.statement.node
         if not isinstance(node, ast.AlterEnumStmt) or not node.oldVal:
             continue
-        if type_key(node.typeName) in types_created_before(fa, sa.statement.index):
+        created = types_created(fa) if created is None else created
+        if created_before(created, type_key(node.typeName), sa.statement.index):
             continue
         typ = ".".join(n.sval for n in node.typeName or ())
         yield Hit(
