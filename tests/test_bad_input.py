@@ -273,3 +273,22 @@ def test_corrupted_input_never_crashes_any_format(data: bytes) -> None:
             render(result, fmt, out)
             if fmt in ("json", "sarif"):
                 json.loads(out.getvalue())
+
+
+def test_syntax_error_in_the_schema_file_is_reported_and_the_rest_still_used(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.sql"
+    schema.write_text(
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\nCREATE TABLE broken (id int,;\n"
+    )
+    mig = tmp_path / "m.sql"
+    mig.write_text("CREATE INDEX accounts_email_idx ON accounts (email);\n")
+    result = _run("check", "--format", "json", "--schema", str(schema), str(mig))
+    assert result.exit_code == 2
+    line, col = 2, schema.read_text().splitlines()[1].index(";") + 1
+    assert _stderr_lines(result) == [
+        f'{schema}:{line}:{col}: syntax error at or near ";" (fix the SQL; PostgreSQL\'s parser rejects it)'
+    ]
+    data = json.loads(result.stdout)
+    assert [f["path"] for f in data["files"]] == [str(mig)]
+    (st,) = data["files"][0]["statements"]
+    assert st["effects"][0]["table"] == "public.accounts"

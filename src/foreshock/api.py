@@ -9,8 +9,11 @@ from typing import Any
 
 from foreshock.config import Settings
 from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, StatementAnalysis
+from foreshock.core.schema import Schema
+from foreshock.core.sql import parse
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources import discover
+from foreshock.sources.files import load_schema_files
 
 
 def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -69,13 +72,16 @@ def check(
     from foreshock.rules import RuleEngine
 
     settings = settings or Settings()
-    loaded = discover(_paths(paths), schema=[os.fspath(s) for s in schema], since=since)
+    history = load_schema_files([os.fspath(s) for s in schema])
+    errors: list[Any] = list(history.errors)
+    model = _schema_model(history.units, errors)
+    loaded = discover(_paths(paths), since=since)
     engine = RuleEngine(settings)
-    analyses = analyze(loaded.units, settings.analysis, visitor=engine)
+    analyses = analyze(loaded.units, settings.analysis, visitor=engine, schema=model)
 
     units = {u.path: u for u in loaded.units if not u.history}
     files: list[FileAnalysis] = []
-    errors: list[Any] = list(loaded.errors)
+    errors.extend(loaded.errors)
     for fa in analyses:
         unit = units.get(fa.path)
         fa = _remap_file(fa, unit) if unit is not None else fa
@@ -96,6 +102,22 @@ def check(
         errors=tuple(errors),
         pg_version=settings.analysis.pg_version,
     )
+
+
+def _schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
+    """The schema model from `--schema` files, keeping their syntax errors.
+
+    analyze() drops parse errors of history units (history is not reported), but a schema the user
+    handed over explicitly and that could not be read in full makes every later answer doubtful: say so.
+    """
+    model = Schema()
+    for unit in units:
+        parsed = parse(unit.text, unit.path)
+        errors.extend(parsed.errors)
+        model.begin_file(True)
+        for stmt in parsed.statements:
+            model.apply(stmt.node)
+    return model
 
 
 def _dedupe(errors: list[Any]) -> list[Any]:
