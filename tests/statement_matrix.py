@@ -54,6 +54,12 @@ CREATE TABLE line_items (
     price numeric(12, 2) NOT NULL
 );
 ALTER TABLE line_items ADD CONSTRAINT line_items_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders (id);
+CREATE TABLE order_notes (
+    id bigserial PRIMARY KEY,
+    order_id bigint NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    body text NOT NULL
+);
+CREATE INDEX order_notes_order_id_idx ON order_notes (order_id);
 CREATE SEQUENCE invoice_seq;
 CREATE TABLE events (
     id bigint NOT NULL,
@@ -78,6 +84,7 @@ INSERT INTO orders (customer_id, status, total, note, code, shipped_at)
     SELECT 1 + g % 3000, 'paid', g % 500, 'note ' || g, 'AB' || (g % 10), now() FROM generate_series(1, 5000) g;
 INSERT INTO line_items (order_id, sku, qty, price)
     SELECT 1 + g % 5000, 'SKU-' || (g % 200), 1 + g % 5, g % 90 FROM generate_series(1, 8000) g;
+INSERT INTO order_notes (order_id, body) SELECT 1 + g % 5000, 'n' || g FROM generate_series(1, 3000) g;
 INSERT INTO events SELECT g, date '2024-01-01' + (g % 700), 'kind' || (g % 7), 'x' FROM generate_series(1, 4000) g;
 INSERT INTO events_2026 SELECT g, date '2026-01-01' + (g % 300), 'k', 'x' FROM generate_series(1, 1000) g;
 INSERT INTO events_2027 SELECT g, date '2027-01-01' + (g % 300), 'k', 'x' FROM generate_series(1, 1000) g;
@@ -268,4 +275,9 @@ CASES: tuple[Case, ...] = (
     Case('comment-matview', "COMMENT ON MATERIALIZED VIEW customer_totals IS 'x'"),
     Case('lock-multiple', 'LOCK TABLE orders, customers IN EXCLUSIVE MODE'),
     Case('lock-only', 'LOCK TABLE ONLY events IN SHARE MODE'),
+    Case('delete-cascade', "INSERT INTO orders (customer_id, note) VALUES (1, 'to delete'); INSERT INTO order_notes (order_id, body) SELECT id, 'x' FROM orders WHERE note = 'to delete'; DELETE FROM orders WHERE note = 'to delete'"),
+    # Partition pruning: the planner skips partitions the WHERE rules out; the static model locks them all.
+    Case('insert-partitioned-routed', "INSERT INTO events VALUES (1, '2024-05-05', 'k', 'p')", conservative=True),
+    Case('update-partitioned-pruned', "UPDATE events SET kind = 'z' WHERE happened_at = '2024-05-05'", conservative=True),
+    Case('select-partitioned-pruned', "SELECT count(*) FROM events WHERE happened_at >= '2025-01-01'", conservative=True),
 )

@@ -265,3 +265,32 @@ def test_real_pg_dump_loads_and_matches_the_catalog(pg_dsn: str) -> None:
         assert idx is not None and idx.table == _qualify(table), index
     for part in ("public.events_2024", "public.events_2025"):
         assert schema.table(part).partition_of == "public.events"  # type: ignore[union-attr]
+
+
+def test_functions_and_domains_from_history() -> None:
+    s = build(
+        """
+        CREATE FUNCTION app.one() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+        CREATE FUNCTION now_ish() RETURNS timestamptz LANGUAGE sql STABLE AS 'SELECT now()';
+        CREATE FUNCTION pick() RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN 1; END$$;
+        CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+        CREATE DOMAIN label AS text;
+        """
+    )
+    assert s.function_volatility(("app", "one")) == "i"
+    assert s.function_volatility(("now_ish",)) == "s"
+    assert s.function_volatility(("pick",)) == "v"
+    assert s.function_volatility(("missing",)) is None
+    assert s.domain(("positive",)) is True and s.domain(("label",)) is False and s.domain(("text",)) is None
+
+
+def test_objects_new_in_the_current_transaction() -> None:
+    s = Schema()
+    s.begin_file(history=False)
+    s.begin_transaction()
+    for st in parse("CREATE TABLE a (id int);").statements:
+        s.apply(st.node)
+    assert s.is_new_in_transaction("public.a")
+    s.end_transaction()
+    s.begin_transaction()
+    assert not s.is_new_in_transaction("public.a") and s.is_new("public.a")

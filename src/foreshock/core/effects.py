@@ -1213,15 +1213,33 @@ def _delete(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
         _read_tables(eff, node.usingClause, L.AccessShareLock, "DELETE ... USING", selective=sel)
     if node.whereClause is not None:
         _read_tables(eff, node.whereClause, L.AccessShareLock, "DELETE subquery")
-    for fk in schema.referencing_fks(table):
-        indexed = fk.columns[:1] and fk.columns[0] in _index_leads(schema, fk.table)
-        eff.add(
-            fk.table,
-            L.RowShareLock,
-            f"DELETE checks foreign key {fk.name} in {fk.table}"
-            + ("" if indexed else " (no index on the referencing column: a scan per deleted row)"),
-            scan=not indexed,
-        )
+    # The foreign keys' triggers run per deleted row: NO ACTION/RESTRICT look for referencing rows (FOR KEY
+    # SHARE: RowShareLock); CASCADE/SET NULL/SET DEFAULT delete or update them (RowExclusiveLock).
+    todo = [table]
+    done = {table}
+    while todo:
+        parent = todo.pop()
+        for fk in schema.referencing_fks(parent):
+            indexed = bool(fk.columns) and fk.columns[0] in _index_leads(schema, fk.table)
+            slow = "" if indexed else " (no index on the referencing column: a scan per deleted row)"
+            if fk.on_delete in ("c", "n", "d"):
+                action = {"c": "deletes", "n": "nulls", "d": "resets"}[fk.on_delete]
+                eff.add(
+                    fk.table,
+                    L.RowExclusiveLock,
+                    f"ON DELETE of {fk.name} {action} referencing rows{slow}",
+                    scan=not indexed,
+                )
+                if fk.on_delete == "c" and fk.table not in done:
+                    done.add(fk.table)
+                    todo.append(fk.table)
+            else:
+                eff.add(
+                    fk.table,
+                    L.RowShareLock,
+                    f"DELETE checks foreign key {fk.name} in {fk.table}{slow}",
+                    scan=not indexed,
+                )
 
 
 def _select(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:

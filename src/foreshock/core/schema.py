@@ -216,6 +216,8 @@ class Constraint:
     validated: bool = True
     referenced_table: str | None = None
     referenced_columns: tuple[str, ...] = ()
+    # fk only: pg_constraint.confdeltype ('a' no action, 'r' restrict, 'c' cascade, 'n' set null, 'd' default)
+    on_delete: str = "a"
     check_not_null_column: str | None = None
     index: str | None = None
     expression: str = ""
@@ -625,6 +627,7 @@ class Schema:
                 validated,
                 referenced_table=ref,
                 referenced_columns=_strings(con.pk_attrs),
+                on_delete=con.fk_del_action if flag(con.fk_del_action) else "a",
             )
             return
 
