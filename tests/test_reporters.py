@@ -229,10 +229,10 @@ def _results(draw: st.DrawFn) -> CheckResult:
                         draw(st.from_regex(r"[a-z][a-z-]{0,20}", fullmatch=True)),
                         draw(st.sampled_from(["error", "warning", "info"])),
                         draw(_text),
-                        path,
+                        draw(st.sampled_from([path, path, "elsewhere.sql"])),
                         line,
                         1,
-                        draw(st.sampled_from([i, -1])),
+                        draw(st.sampled_from([i, -1, 99])),
                         fix=draw(st.none() | _text),
                         lock=draw(st.none() | _lock),
                     )
@@ -251,7 +251,13 @@ def test_every_reporter_handles_any_result(result: CheckResult) -> None:
     for fmt in FORMATS:
         out = _render(result, fmt)
         if fmt == "json":
-            assert len(json.loads(out)["files"]) == len(result.files)
+            data = json.loads(out)
+            assert len(data["files"]) == len(result.files)
+            # Every finding appears exactly once: on its statement, its file, or at the top level.
+            placed = len(data["findings"]) + sum(
+                len(f["findings"]) + sum(len(s["findings"]) for s in f["statements"]) for f in data["files"]
+            )
+            assert placed == len(result.findings)
         elif fmt == "sarif":
             _check_sarif(json.loads(out))
         elif fmt == "gcc":

@@ -47,7 +47,10 @@ def _transaction(t: Transaction) -> dict[str, Any]:
     }
 
 
-def file_json(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) -> dict[str, Any]:
+def file_json(
+    fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]], by_path: dict[str, list[Finding]]
+) -> dict[str, Any]:
+    indices = {sa.statement.index for sa in fa.statements}
     statements = []
     for sa in fa.statements:
         st = sa.statement
@@ -73,12 +76,16 @@ def file_json(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) -
         "statements": statements,
         "transactions": [_transaction(t) for t in fa.transactions],
         # Findings about the file or a transaction as a whole rather than one statement.
-        "findings": [_finding(f) for f in by_stmt.get((fa.path, -1), ())],
+        "findings": [_finding(f) for f in by_path.get(fa.path, ()) if f.statement not in indices],
     }
 
 
 def to_json(result: CheckResult) -> dict[str, Any]:
     by_stmt = findings_by_statement(result)
+    by_path: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_path.setdefault(f.path, []).append(f)
+    paths = {fa.path for fa in result.files}
     counts = severity_counts(result)
     errors = []
     for err in result.errors:
@@ -89,7 +96,9 @@ def to_json(result: CheckResult) -> dict[str, Any]:
         "tool": {"name": "foreshock", "version": __version__},
         "pg_version": result.pg_version,
         "size_blind": result.size_blind,
-        "files": [file_json(fa, by_stmt) for fa in result.files],
+        "files": [file_json(fa, by_stmt, by_path) for fa in result.files],
+        # Findings about a path that is not one of the analysed files (with their "path").
+        "findings": [f.to_json() for f in result.findings if f.path not in paths],
         # Every transaction of every file in one list (the same records as files[].transactions, with path).
         "transactions": [
             {"path": fa.path, **_transaction(t)} for fa in result.files for t in fa.transactions

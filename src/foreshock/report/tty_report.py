@@ -84,7 +84,9 @@ def _held(t: Text, h: HeldLock, stmts: dict[int, Statement], indent: str) -> Non
     t.append("\n")
 
 
-def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) -> Text:
+def _file_text(
+    fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]], by_path: dict[str, list[Finding]]
+) -> Text:
     t = Text()
     t.append(fa.path, style="bold underline")
     t.append("\n")
@@ -142,8 +144,10 @@ def _file_text(fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]]) 
             t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
             for h in tx.locks:
                 _held(t, h, stmts, indent + "  ")
-    for f in by_stmt.get((fa.path, -1), ()):
-        _finding(t, f, "  ")
+    # File-level findings (statement -1), and any naming a statement this file does not list: never drop one.
+    for f in by_path.get(fa.path, ()):
+        if f.statement not in stmts:
+            _finding(t, f, "  ")
     if quiet:
         t.append(f"  ({quiet} statement{'s' if quiet != 1 else ''} with no effect on existing tables)\n",
                  style="dim")
@@ -184,8 +188,19 @@ def render(result: CheckResult, out: TextIO) -> None:
             console.print(text)
 
     by_stmt = findings_by_statement(result)
+    by_path: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_path.setdefault(f.path, []).append(f)
     for fa in result.files:
-        emit(_file_text(fa, by_stmt))
+        emit(_file_text(fa, by_stmt, by_path))
+    paths = {fa.path for fa in result.files}
+    orphans = [f for f in result.findings if f.path not in paths]
+    if orphans:
+        t = Text()
+        for f in orphans:
+            t.append(f"{f.path}:{f.line}:{f.column}\n", style="bold")
+            _finding(t, f, "  ")
+        emit(t)
     for err in result.errors:
         line = Text("could not analyse: ", style="bold red")
         line.append(error_line(err))
