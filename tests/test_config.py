@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from foreshock.config import Settings, find_pyproject, known_rule_ids, load_config, with_overrides
+from foreshock.config import (
+    Settings,
+    find_pyproject,
+    known_rule_ids,
+    load_config,
+    settings_from_table,
+    with_overrides,
+)
 from foreshock.errors import ConfigError
 
 
@@ -158,3 +167,38 @@ def test_settings_are_frozen() -> None:
         s.format = "json"  # type: ignore[misc]
     with pytest.raises(TypeError):
         s.severities["x"] = "info"  # type: ignore[index]
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 40) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+_keys = st.sampled_from(
+    [
+        "pg-version",
+        "pg_version",
+        "assume-transaction",
+        "timezone-utc",
+        "select",
+        "ignore",
+        "format",
+        "severity",
+        "bogus",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=4))
+def test_any_table_gives_settings_or_a_one_line_config_error(table: dict[str, object]) -> None:
+    try:
+        s = settings_from_table({k: v for k, v in table.items() if v is not None}, "pyproject.toml")
+    except ConfigError as err:
+        assert str(err).startswith("pyproject.toml: [tool.foreshock] ")
+        assert "\n" not in str(err)
+    else:
+        assert 12 <= s.analysis.pg_version <= 17
+        assert s.format in ("tty", "gcc", "json", "sarif", "github")
