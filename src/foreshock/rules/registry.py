@@ -26,6 +26,7 @@ RULE_MODULES: tuple[str, ...] = (
     "clustering_table",
     "setting_logged",
     "setting_tablespace",
+    "repeated_rewrite",
     "reindexing_non_concurrently",
     "attaching_partition_with_scan",
     # transactions and lock queues
@@ -50,6 +51,7 @@ RULE_MODULES: tuple[str, ...] = (
     "dropping_table",
     "dropping_database",
     "dropping_not_null",
+    "modifying_system_catalog",
     # type choices that hurt later
     "json_column",
     "prefer_bigint",

@@ -18,6 +18,7 @@ from foreshock.rules._util import (
     unbatched_dml,
 )
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.modifying_system_catalog import catalog_name
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -31,6 +32,8 @@ def check(ctx: Any) -> Iterator[Hit]:
     effect = effect_on(ctx.analysis, table)
     if effect is None or not (unbatched_dml(stmt) or effect.scan):
         return
+    if catalog_name(node.relation) is not None:
+        return  # modifying-system-catalog is the problem there
     verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
     scope = "every row" if node.whereClause is None else "rows found by a full scan"
     yield Hit(
