@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -341,6 +343,89 @@ def test_backfill_halves_its_batches_when_traffic_waits_on_them(db: str) -> None
     assert sizes[0] == 400
     assert sizes[1] == 200, sizes
     assert _one(db, "SELECT count(*) FROM w WHERE n <> 1") == 0
+
+
+def _pg_bin(name: str) -> str:
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+
+
+@pytest.fixture
+def paused_standby(pg_dsn: str) -> Iterator[str]:
+    """A streaming standby of the session server, its replay paused; yields the standby's DSN.
+
+    Torn down (stopped and removed) even on failure, so no later test sees a lagging replica.
+    """
+    import pwd
+
+    host = psycopg.conninfo.conninfo_to_dict(pg_dsn).get("host")
+    if not host or not str(host).startswith("/"):
+        pytest.skip("needs the embedded server's unix socket")
+    # Not under pytest's tmp_path: its parents are private to the test user; the server may run as another.
+    base = Path(tempfile.mkdtemp(prefix="foreshock-standby-"))
+    data = base / "standby"
+    sock = base / "sock"
+    sock.mkdir()
+    subprocess.run([_pg_bin("pg_basebackup"), "-D", str(data), "-R", "-X", "stream", "-c", "fast",
+                    "-d", f"host={host} user=postgres"], check=True, capture_output=True, timeout=120)
+    # PostgreSQL refuses to run as root; pgserver runs its servers as the `pgserver` user, and so do we.
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        user = "pgserver"
+        pwd.getpwnam(user)
+        for path in (base, data, sock):
+            shutil.chown(path, user)
+        for root, dirs, files in os.walk(data):
+            for d in dirs + files:
+                shutil.chown(os.path.join(root, d), user)
+        prefix = ["runuser", "-u", user, "--"]
+    (data / "postmaster.pid").unlink(missing_ok=True)
+    ctl = [*prefix, _pg_bin("pg_ctl"), "-D", str(data)]
+    options = f"-p 5499 -k {sock} -c listen_addresses=''"
+    started = subprocess.run([*ctl, "-o", options, "-l", str(sock / "log"), "-w", "start"],
+                             capture_output=True, text=True, timeout=60)
+    if started.returncode != 0:
+        log = (sock / "log").read_text() if (sock / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        raise AssertionError(f"standby did not start: {started.stderr} {log}")
+    standby = f"host={sock} port=5499 user=postgres dbname=postgres"
+    try:
+        _exec(standby, "SELECT pg_wal_replay_pause()")
+        yield standby
+    finally:
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_backfill_waits_while_a_replica_lags(db: str, paused_standby: str) -> None:
+    _exec(db, "CREATE TABLE lagged (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)",
+          "INSERT INTO lagged (id) SELECT generate_series(1, 2000)")
+    # replay_lag is measured when the standby acknowledges new WAL: keep writing until it shows.
+    _exec(db, "CREATE TABLE wal_tick (x int)")
+    deadline = time.monotonic() + 20
+    while _one(db, "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication") < 1.0:
+        assert time.monotonic() < deadline, "the paused standby never showed replay lag"
+        _exec(db, "INSERT INTO wal_tick VALUES (1)")
+        time.sleep(0.2)
+    batches: list[float] = []
+    done: dict[str, object] = {}
+
+    def run() -> None:
+        done["r"] = backfill(db, "lagged", "n = n + 1", None, batch_size=500, max_lag=0.5, progress=False,
+                             on_batch=lambda b, rows, took: batches.append(time.monotonic()))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    time.sleep(2.0)
+    assert batches == [], "backfill ran while the replica lagged"
+    assert _one(db, "SELECT sum(n) FROM lagged") == 0
+    resumed = time.monotonic()
+    _exec(paused_standby, "SELECT pg_wal_replay_resume()")
+    worker.join(60)
+    assert not worker.is_alive()
+    assert batches and batches[0] >= resumed
+    assert _one(db, "SELECT count(*) FROM lagged WHERE n <> 1") == 0
 
 
 class _Crash(Exception):

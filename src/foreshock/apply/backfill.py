@@ -273,10 +273,17 @@ def _ensure_ledger(conn: psycopg.Connection[Any]) -> None:
 
 
 def _replica_lag(conn: psycopg.Connection[Any]) -> float:
+    """The largest replay lag of any streaming replica, in seconds (0 without replicas).
+
+    replay_lag keeps its last measured value until the standby has reported being caught up twice (up to
+    wal_receiver_status_interval later), so a replica that has replayed everything flushed counts as 0:
+    otherwise a paused backfill, writing nothing, could wait on a stale figure.
+    """
     row = conn.execute(
         sql.SQL(
-            "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM "
-            "pg_catalog.pg_stat_replication"
+            "SELECT coalesce(max(CASE WHEN replay_lsn IS NULL "
+            "OR replay_lsn < pg_catalog.pg_current_wal_flush_lsn() THEN extract(epoch FROM replay_lag) "
+            "ELSE 0 END), 0)::float8 FROM pg_catalog.pg_stat_replication"
         )
     ).fetchone()
     return float(row[0]) if row else 0.0
@@ -307,7 +314,8 @@ def _run(
         lag = _replica_lag(ctl)
         while lag > lag_limit:
             bar.update(0, f"paused: replica lag {human(lag)}")
-            time.sleep(min(5.0, max(0.5, lag - lag_limit)))
+            # Short polls: the lag can drop at once when a paused or slow replica catches up.
+            time.sleep(min(1.0, max(0.2, lag - lag_limit)))
             lag = _replica_lag(ctl)
         t0 = time.monotonic()
         try:
