@@ -354,3 +354,11 @@ def test_configured_severity_reaches_the_findings_and_the_exit_code(tmp_path: Pa
     assert out["summary"]["error"] == 0
     assert out["summary"]["warning"] == data["summary"]["warning"] + data["summary"]["error"]
     assert result.exit_code == 0
+
+
+def test_public_api_names_resolve_lazily() -> None:
+    for name in foreshock.__all__:
+        assert getattr(foreshock, name) is not None, name
+    assert callable(foreshock.check) and callable(foreshock.load_config)
+    with pytest.raises(AttributeError):
+        foreshock.no_such_thing  # noqa: B018

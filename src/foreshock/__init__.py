@@ -3,6 +3,9 @@
     import foreshock
     result = foreshock.check(["migrations/"], foreshock.load_config())
     result.exit_code, result.findings, result.files, result.errors
+
+One function per command: check, trace, snapshot, rehearse, apply (imported on first use, so
+`import foreshock` stays light).
 """
 
 from __future__ import annotations
@@ -19,20 +22,33 @@ __all__ = [
     "InputError",
     "Settings",
     "__version__",
+    "apply",
     "check",
     "load_config",
+    "rehearse",
+    "snapshot",
+    "trace",
 ]
 
 if TYPE_CHECKING:
     from foreshock.api import check
+    from foreshock.apply.runner import apply
     from foreshock.config import Settings, load_config
     from foreshock.core.model import CheckResult
+    from foreshock.scale.rehearse import rehearse
+    from foreshock.scale.snapshot import snapshot
+    from foreshock.trace.api import trace
 
 _LAZY = {
     "check": "foreshock.api",
     "Settings": "foreshock.config",
     "load_config": "foreshock.config",
     "CheckResult": "foreshock.core.model",
+    # One public function per command (DESIGN.md: library first, thin CLI).
+    "trace": "foreshock.trace.api",
+    "snapshot": "foreshock.scale.snapshot",
+    "rehearse": "foreshock.scale.rehearse",
+    "apply": "foreshock.apply.runner",
 }
 
 
