@@ -315,9 +315,8 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
     extra = [n.withClause, n.returningClause, getattr(n, "fromClause", None), getattr(n, "usingClause", None)]
     if any(extra):
         raise InputError(
-            "a backfill UPDATE/DELETE cannot use WITH, FROM/USING or RETURNING (batches are cut by "
-            "the table's "
-            "key); move the join into a subquery in WHERE",
+            "a backfill UPDATE/DELETE cannot use WITH, FROM/USING or RETURNING (batches are cut by the "
+            "table's key); move the join into a subquery in WHERE",
             where,
             stmt.line,
             stmt.column,
@@ -463,9 +462,8 @@ def plan_unit(
             else:
                 errors.append(
                     InputError(
-                        f"{stmt.text.split()[0].upper()} is not supported by apply (it manages "
-                        f"transactions itself); "
-                        "remove it",
+                        f"{stmt.text.split()[0].upper()} is not supported by apply (it manages transactions "
+                        "itself); remove it",
                         unit.path,
                         stmt.line,
                         stmt.column,

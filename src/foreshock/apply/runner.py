@@ -159,11 +159,9 @@ class Runner:
                 todo.append((up, None))
             elif row.steps_done > 0 and row.checksum != up.checksum:
                 raise ApplyError(
-                    f"{up.path}: migration {up.name} was partly applied ({row.steps_done} step(s)) "
-                    f"with different "
-                    f"contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the "
-                    f"file or fix the "
-                    "database and the foreshock.ledger row by hand"
+                    f"{up.path}: migration {up.name} was partly applied ({row.steps_done} step(s)) with "
+                    f"different contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the "
+                    "file, or fix the database and the foreshock.ledger row by hand"
                 )
             else:
                 todo.append((up, row.steps_done if row.checksum == up.checksum else 0))
