@@ -235,27 +235,62 @@ def primary_key_columns(schema: Any, table: str) -> tuple[str, ...]:
     return ()
 
 
-def batched_update_sql(schema: Any, table: str, stmt: Statement) -> str:
-    """An UPDATE/DELETE rewritten as one small batch; run it repeatedly, each batch in its own transaction."""
-    node = stmt.node
+def batch_where(schema: Any, table: str, pending: str, size: int = 10000) -> str:
+    """WHERE clause picking the next batch of rows still to do: by primary key when the table has a
+    one-column one, else by ctid (= ANY(ARRAY(...)) so PostgreSQL uses a TID scan)."""
     t = sql_table(table)
     pk = primary_key_columns(schema, table)
-    key = quote_ident(pk[0]) if len(pk) == 1 else "ctid"
-    pending = "TRUE"
+    cond = "" if pending == "TRUE" else f" WHERE {pending}"
+    if len(pk) == 1:
+        key = quote_ident(pk[0])
+        return f"WHERE {key} IN (SELECT {key} FROM {t}{cond} LIMIT {size})"
+    return f"WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t}{cond} LIMIT {size}))"
+
+
+def batched_update_sql(schema: Any, table: str, stmt: Statement) -> str:
+    """An UPDATE/DELETE rewritten as one small batch; run it repeatedly, each batch in its own transaction.
+
+    A batch loop must make progress: deleted rows are gone, and an UPDATE that sets a constant skips rows
+    already holding it (IS DISTINCT FROM). Anything else (SET x = random()) walks the primary key instead,
+    since a condition like `x IS DISTINCT FROM random()` never becomes false.
+    """
+    node = stmt.node
+    t = sql_table(table)
+    conds: list[str] = []
+    if getattr(node, "whereClause", None) is not None:
+        conds.append(f"({deparse(node.whereClause)})")
+    terminates = isinstance(node, ast.DeleteStmt)
     if isinstance(node, ast.UpdateStmt):
-        sets = ", ".join(f"{quote_ident(str(rt.name))} = {deparse(rt.val)}" for rt in node.targetList or ())
-        firsts = [rt for rt in node.targetList or () if isinstance(rt.val, ast.A_Const | ast.FuncCall)]
-        if firsts:
-            # Rows already backfilled are skipped, so each batch makes progress and a rerun is cheap.
-            pending = f"{quote_ident(str(firsts[0].name))} IS DISTINCT FROM {deparse(firsts[0].val)}"
+        targets = list(node.targetList or ())
+        sets = ", ".join(f"{quote_ident(str(rt.name))} = {deparse(rt.val)}" for rt in targets)
+        consts = [rt for rt in targets if isinstance(rt.val, ast.A_Const)]
+        if consts:
+            conds.append(f"{quote_ident(str(consts[0].name))} IS DISTINCT FROM {deparse(consts[0].val)}")
+            terminates = True
         head = f"UPDATE {t} SET {sets}"
     else:
         head = f"DELETE FROM {t}"
-    if key == "ctid":
-        where = f"WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t} WHERE {pending} LIMIT 10000))"
-    else:
-        where = f"WHERE {key} IN (SELECT {key} FROM {t} WHERE {pending} LIMIT 10000)"
-    return f"{head}\n  {where};\n-- repeat until it reports 0 rows; each batch commits on its own"
+    pending = " AND ".join(conds) or "TRUE"
+    if terminates:
+        return (
+            f"{head}\n  {batch_where(schema, table, pending)};\n"
+            "-- repeat until it reports 0 rows; each batch commits on its own"
+        )
+    pk = primary_key_columns(schema, table)
+    if len(pk) == 1:
+        key = quote_ident(pk[0])
+        return (
+            f"{head}\n  WHERE {key} IN (SELECT {key} FROM {t} WHERE {key} > :last_key"
+            + (f" AND {pending}" if conds else "")
+            + "\n"
+            f"    ORDER BY {key} LIMIT 10000)\n  RETURNING {key};\n"
+            f"-- repeat with :last_key = the largest {key} returned until no rows; each batch commits alone"
+        )
+    return (
+        f"{head}\n  {batch_where(schema, table, pending)};\n"
+        "-- add a condition that is false for rows already done, so each batch makes progress, or mark the\n"
+        "-- statement `-- foreshock: backfill` and let `foreshock apply` batch it"
+    )
 
 
 # Every example sets lock_timeout first, so examples show one rule each and not also missing-lock-timeout.

@@ -10,6 +10,7 @@ from foreshock.rules._util import (
     CT,
     LOCK_TIMEOUT,
     ORDERS,
+    batch_where,
     column_constraints,
     deparse,
     describe_lock,
@@ -51,7 +52,7 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"ALTER TABLE {t} ADD COLUMN {c} {typ};\n"
                 f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {expr};  -- new rows only, no rewrite\n"
                 f"-- then backfill the existing rows in batches, each in its own transaction:\n"
-                f"UPDATE {t} SET {c} = {expr} WHERE id IN (SELECT id FROM {t} WHERE {c} IS NULL LIMIT 10000);"
+                f"UPDATE {t} SET {c} = {expr}\n  {batch_where(ctx.schema, table, f'{c} IS NULL')};"
             ),
         )
 

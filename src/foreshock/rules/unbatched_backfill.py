@@ -46,8 +46,16 @@ def check(ctx: Any) -> Iterator[Hit]:
         ),
         tables=(table,),
         lock=effect.lock,
-        fix=batched_update_sql(ctx.schema, table, stmt)
-        + "\n-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it",
+        fix=_with_marker_hint(batched_update_sql(ctx.schema, table, stmt)),
+    )
+
+
+def _with_marker_hint(fix: str) -> str:
+    if "foreshock: backfill" in fix:
+        return fix
+    return (
+        fix
+        + "\n-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it"
     )
 
 
