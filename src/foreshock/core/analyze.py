@@ -9,9 +9,9 @@ are not returned and the visitor does not see them. For every other statement th
 statement runs against); `file(unit, file_analysis, schema)` runs after each file. The schema is one
 mutable object, never copied: a visitor that needs an earlier state must record what it needs.
 
-ctx.analysis.held_before lists the locks already held by the transaction; its `longest_holder` only
-covers statements seen so far (the transaction may not have ended); the returned FileAnalysis carries
-the final values.
+ctx.analysis.held_before lists the locks already held by the transaction; while streaming, their
+`longest_holder` is provisional (equal to `acquired_by`: later statements are not known yet). The returned
+FileAnalysis (and the one passed to `visitor.file`) carries the final values.
 """
 
 from __future__ import annotations

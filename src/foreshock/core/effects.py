@@ -57,13 +57,17 @@ def function_volatility(parts: tuple[str, ...]) -> str | None:
 
 
 def _walk(node: Any) -> Iterator[Any]:
-    if isinstance(node, ast.Node):
-        yield node
-        for name in node.__slots__:  # type: ignore[attr-defined]
-            yield from _walk(getattr(node, name, None))
-    elif isinstance(node, (tuple, list)):
-        for item in node:
-            yield from _walk(item)
+    """Every AST node under `node` (depth first, pre-order)."""
+    stack = [node]
+    node_type = ast.Node
+    while stack:
+        n = stack.pop()
+        if isinstance(n, node_type):
+            yield n
+            slots = n.__slots__  # type: ignore[attr-defined]
+            stack.extend(getattr(n, name, None) for name in reversed(slots))
+        elif isinstance(n, (tuple, list)):
+            stack.extend(reversed(n))
 
 
 def volatile_calls(expr: Any, schema: Schema | None = None) -> tuple[list[str], list[str]]:

@@ -284,6 +284,7 @@ class Schema:
         self._new: set[str] = set()
         self._new_in_txn: set[str] = set()
         self._history = True
+        self._inheritance = False  # any INHERITS seen: children() must also look for inheritance children
 
     # ---- file / transaction tracking -------------------------------------------------------------
     def begin_file(self, history: bool) -> None:
@@ -384,6 +385,8 @@ class Schema:
                     seen.add(c)
                     out.append(c)
                     todo.append(c)
+        if not self._inheritance:
+            return out
         for name, t in self.tables.items():
             if qualified in t.inherits and name not in seen:
                 seen.add(name)
@@ -443,6 +446,7 @@ class Schema:
                 )
         elif node.inhRelations:
             t.inherits = [self.resolve(r) for r in node.inhRelations]
+            self._inheritance = True
         for elt in node.tableElts or ():
             if isinstance(elt, ast.ColumnDef):
                 self._add_column(t, elt)
@@ -754,6 +758,7 @@ class Schema:
             parent = self.resolve(cmd.def_)
             if parent not in t.inherits:
                 t.inherits.append(parent)
+                self._inheritance = True
         elif st == _A.AT_DropInherit:
             parent = self.resolve(cmd.def_)
             if parent in t.inherits:

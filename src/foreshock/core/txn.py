@@ -22,8 +22,8 @@ Grouping rules (decisions):
 `longest_holder` of a held lock is the statement, from the one that took the lock to the end of the
 transaction, expected to run longest: a rewrite ranks above a full scan, which ranks above anything else;
 ties go to the latest (the lock is held through it). While analysis streams (the visitor sees
-`held_before` before the transaction ends) longest_holder only covers the statements seen so far;
-FileAnalysis carries the final values.
+`held_before` before the transaction ends) longest_holder is provisional (= acquired_by);
+`finish()` / FileAnalysis carry the final values.
 """
 
 from __future__ import annotations
