@@ -257,12 +257,27 @@ REWRITE_RULES = frozenset(
         "setting-logged",
     }
 )
+# Rules whose findings claim the statement reads every row of an existing table.
+SCAN_RULES = frozenset(
+    {
+        "setting-not-null",
+        "adding-check-constraint",
+        "adding-foreign-key",
+        "adding-unique-constraint",
+        "creating-index-non-concurrently",
+        "attaching-partition-with-scan",
+        "unbatched-backfill",
+        "reindexing-non-concurrently",
+        "refreshing-matview-non-concurrently",
+    }
+)
 
 
 @pytest.mark.db
 def test_rule_examples_against_postgresql(pg_dsn: str) -> None:
     """For every statement-level finding on a bad example the server takes at least the lock the finding names
-    on the tables it names; rewrite rules really rewrite on bad examples and never on good ones."""
+    on the tables it names; rewrite and scan rules really rewrite / scan on bad examples, and rewrite
+    rules never rewrite on good ones."""
     from foreshock.trace import trace_cases
 
     examples: dict[str, list[tuple[Rule, str, Example]]] = {}
@@ -270,7 +285,7 @@ def test_rule_examples_against_postgresql(pg_dsn: str) -> None:
         for kind in ("bad", "good"):
             for ex in getattr(rule, kind):
                 examples.setdefault(ex.schema, []).append((rule, kind, ex))
-    checked_locks = checked_rewrites = 0
+    checked_locks = checked_rewrites = checked_scans = 0
     problems: list[str] = []
     for schema, group in examples.items():
         traced = trace_cases(pg_dsn, schema, [ex.sql for _, _, ex in group])
@@ -287,6 +302,10 @@ def test_rule_examples_against_postgresql(pg_dsn: str) -> None:
                     problems.append(
                         f"{rule.id} bad example did not rewrite anything on the server: {case.error}"
                     )
+            if rule.id in SCAN_RULES:
+                checked_scans += 1
+                if not any(e.scan for s in case.statements for e in s.effects):
+                    problems.append(f"{rule.id} bad example scanned nothing on the server: {case.error}")
             if rule.check_statement is None:
                 continue
             findings, _ = run_example(ex)
@@ -306,7 +325,8 @@ def test_rule_examples_against_postgresql(pg_dsn: str) -> None:
                 if any(t not in server for t in f.tables):
                     problems.append(f"{rule.id}: finding names {f.tables}, server locked {sorted(server)}")
     assert not problems, problems
-    assert checked_locks >= 25 and checked_rewrites >= len(REWRITE_RULES)
+    assert checked_locks >= 25
+    assert checked_rewrites >= len(REWRITE_RULES) and checked_scans >= len(SCAN_RULES)
 
 
 BACKFILLS = [

@@ -29,7 +29,12 @@ def check(ctx: Any) -> Iterator[Hit]:
         if cmd.subtype == AT.AT_AddConstraint and cmd.def_ is not None:
             cons = [cmd.def_]
         elif cmd.subtype == AT.AT_AddColumn and cmd.def_ is not None:
-            cons = [c for c in column_constraints(cmd.def_) if c.contype == CT.CONSTR_FOREIGN]
+            col_cons = column_constraints(cmd.def_)
+            # A new column without a default is all NULL: PostgreSQL skips the validation and marks the key
+            # valid at once (transformFKConstraints), so only a column with a DEFAULT is checked row by row.
+            if not any(c.contype == CT.CONSTR_DEFAULT for c in col_cons):
+                continue
+            cons = [c for c in col_cons if c.contype == CT.CONSTR_FOREIGN]
         for con in cons:
             if con.contype != CT.CONSTR_FOREIGN or con.skip_validation:
                 continue
@@ -71,7 +76,8 @@ def check(ctx: Any) -> Iterator[Hit]:
 
 RULE = Rule(
     id="adding-foreign-key",
-    summary="ADD FOREIGN KEY (or ADD COLUMN ... REFERENCES) on an existing table without NOT VALID",
+    summary="ADD FOREIGN KEY (or ADD COLUMN ... DEFAULT ... REFERENCES) on an existing table without NOT "
+            "VALID",
     why=(
         "Adding a foreign key takes ShareRowExclusiveLock (SHARE ROW EXCLUSIVE) on the table AND on the "
         "referenced table — writes to both wait — and then checks every existing row against the referenced "
@@ -93,10 +99,16 @@ RULE = Rule(
         ),
         Example(
             schema=ORDERS,
-            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN referrer_id bigint REFERENCES customers (id);",
+            sql=LOCK_TIMEOUT
+            + "ALTER TABLE orders ADD COLUMN referrer_id bigint DEFAULT 1 REFERENCES customers (id);",
         ),
     ),
     good=(
+        Example(
+            schema=ORDERS,
+            sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN referrer_id bigint REFERENCES customers (id);",
+            note="a new column without a default is all NULL: PostgreSQL marks the key valid without a scan",
+        ),
         Example(
             schema=ORDERS,
             sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey "
