@@ -309,7 +309,21 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
 
     pinned: set[tuple[str, str]] = set()
     joins: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    or_groups: list[list[tuple[str, str] | None]] = []
+
+    def const_pin(e: Any) -> tuple[str, str] | None:
+        if isinstance(e, ast.A_Expr) and _strings(e.name) == ("=",):
+            if isinstance(e.lexpr, ast.ColumnRef) and not _mentions_columns(e.rexpr):
+                return owner(e.lexpr)
+            if isinstance(e.rexpr, ast.ColumnRef) and not _mentions_columns(e.lexpr):
+                return owner(e.rexpr)
+        return None
+
     for c in (c for w in where for c in _conjuncts(w)):
+        if isinstance(c, ast.BoolExpr) and c.boolop == enums.BoolExprType.OR_EXPR:
+            # a = 1 OR b = 2: a BitmapOr of two index scans when both lead an index.
+            or_groups.append([const_pin(arm) for arm in c.args or ()])
+            continue
         if isinstance(c, ast.A_Expr) and _strings(c.name) == ("=",):
             lc, rc = isinstance(c.lexpr, ast.ColumnRef), isinstance(c.rexpr, ast.ColumnRef)
             if lc and rc:
@@ -337,6 +351,10 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
                 pinned.add(o)
     leads = {a: _index_leads(schema, q) for a, q in qualified.items()}
     selective = {a for a, col in pinned if col in leads[a]}
+    for group in or_groups:
+        owners = {p[0] for p in group if p is not None}
+        if len(owners) == 1 and all(p is not None and p[1] in leads[p[0]] for p in group):
+            selective |= owners
     changed = True
     while changed:
         changed = False
@@ -791,6 +809,12 @@ def _alter_type(eff: _Effects, targets: list[str], cmd: Any, settings: AnalysisS
             if checks:
                 scan = True
                 extra = f"; CHECK constraint {', '.join(checks)} is re-validated (scans every row)"
+            indexed = [i.name for i in tt.indexes.values() if cmd.name in i.columns]
+            if cmd.def_.collClause is not None and indexed:
+                # A new collation makes the old index order unusable; the model does not know the old
+                # collation, so it assumes it changes and the indexes are rebuilt.
+                scan = True
+                extra += f"; COLLATE rebuilds index {', '.join(indexed)} (scans every row)"
         reason = f"ALTER COLUMN {cmd.name} TYPE {new.display}{_mods(new)}: " + (
             f"rewrites the table and its indexes ({why})" if rewrite else f"no rewrite ({why}){extra}"
         )
@@ -820,7 +844,6 @@ def _add_constraint(eff: _Effects, table: str, t: Table | None, con: Any, target
         return
     if ct in (C.CONSTR_PRIMARY, C.CONSTR_UNIQUE, C.CONSTR_EXCLUSION):
         kind = {C.CONSTR_PRIMARY: "PRIMARY KEY", C.CONSTR_UNIQUE: "UNIQUE", C.CONSTR_EXCLUSION: "EXCLUDE"}[ct]
-        tgt = [table] if ct == C.CONSTR_PRIMARY else targets
         if con.indexname:
             idx = schema.index(f"{t.schema_name if t is not None else table.split('.')[0]}.{con.indexname}")
             cols_nullable = []
@@ -840,13 +863,29 @@ def _add_constraint(eff: _Effects, table: str, t: Table | None, con: Any, target
                     f"ADD {kind} USING INDEX {con.indexname}: no index build, brief AccessExclusiveLock",
                 )
             return
-        for name in tgt:
-            eff.add(
-                name,
-                L.AccessExclusiveLock,
-                f"ADD {kind} builds an index over every row under AccessExclusiveLock",
-                scan=_has_storage(schema, name),
-            )
+        if t is not None and t.kind == "partitioned":
+            # The constraint goes on the parent; its index is built on each partition like CREATE INDEX
+            # (ShareLock), unless a key column must first become NOT NULL there.
+            eff.add(table, L.AccessExclusiveLock, f"ADD {kind} on a partitioned table")
+            cols = _strings(con.keys)
+            for child in schema.children(table):
+                ct_ = schema.table(child)
+                nullable = ct == C.CONSTR_PRIMARY and (
+                    ct_ is None or any(c not in ct_.columns or not ct_.columns[c].not_null for c in cols)
+                )
+                eff.add(
+                    child,
+                    L.AccessExclusiveLock if nullable else L.ShareLock,
+                    f"ADD {kind} builds its index on partition {child}, scanning every row",
+                    scan=_has_storage(schema, child),
+                )
+            return
+        eff.add(
+            table,
+            L.AccessExclusiveLock,
+            f"ADD {kind} builds an index over every row under AccessExclusiveLock",
+            scan=_has_storage(schema, table),
+        )
         return
     if ct == C.CONSTR_CHECK:
         validate = not con.skip_validation
@@ -912,6 +951,12 @@ def _index_stmt(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
         if t is None or t.kind == "partitioned"
         else [table]
     )
+    if node.if_not_exists and node.idxname and schema.index(f"{table.split('.')[0]}.{node.idxname}"):
+        # The lock is still taken, then PostgreSQL notices the index exists and builds nothing.
+        lock = L.ShareUpdateExclusiveLock if node.concurrent else L.ShareLock
+        for name in targets:
+            eff.add(name, lock, f"CREATE INDEX IF NOT EXISTS: {node.idxname} already exists, nothing built")
+        return
     if node.concurrent:
         for name in targets:
             eff.add(
@@ -1123,7 +1168,7 @@ def _reindex(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
 def _refresh(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     name = eff.schema.resolve(node.relation)
     mv = eff.schema.table(name)
-    if mv is not None and mv.query is not None:
+    if mv is not None and mv.query is not None and not node.skipData:
         _read_tables(eff, mv.query, L.AccessShareLock, "REFRESH MATERIALIZED VIEW", exclude=(name,))
     if node.concurrent:
         eff.add(
@@ -1313,6 +1358,24 @@ def _create_table(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
             )
 
 
+def _policy(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    # CREATE/ALTER POLICY change how every query on the table is planned: AccessExclusiveLock (PG 15/16).
+    eff.add(eff.schema.resolve(node.table), L.AccessExclusiveLock, "CREATE/ALTER POLICY")
+
+
+def _statistics(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    for rv in node.relations or ():
+        if isinstance(rv, ast.RangeVar):
+            eff.add(eff.schema.resolve(rv), L.ShareUpdateExclusiveLock, "CREATE STATISTICS (metadata only)")
+
+
+def _publication(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    for obj in node.pubobjects or ():
+        pt = getattr(obj, "pubtable", None)
+        if pt is not None and pt.relation is not None:
+            eff.add(eff.schema.resolve(pt.relation), L.ShareUpdateExclusiveLock, "publication membership")
+
+
 def _grant(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     # GRANT/REVOKE on tables take no table lock (checked on PG 16): they update pg_class.relacl in place.
     return
@@ -1346,5 +1409,10 @@ _STATEMENTS: dict[str, Any] = {
     "CreateTableAsStmt": _create_table_as,
     "CreateStmt": _create_table,
     "GrantStmt": _grant,
+    "CreatePolicyStmt": _policy,
+    "AlterPolicyStmt": _policy,
+    "CreateStatsStmt": _statistics,
+    "CreatePublicationStmt": _publication,
+    "AlterPublicationStmt": _publication,
     "AlterEnumStmt": _alter_enum,
 }
