@@ -232,6 +232,25 @@ def test_invalid_index_from_an_earlier_crash_is_detected_and_rebuilt(db: str, tm
     assert _one(db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'd_v_key'::regclass") is True
 
 
+def test_valid_index_counts_as_done_only_when_resuming_an_interrupted_run(db: str, tmp_path: Path) -> None:
+    from foreshock.apply import ledger
+    from foreshock.apply.plan import checksum
+
+    _exec(db, "CREATE TABLE d (id int PRIMARY KEY, v int)", "CREATE INDEX d_v_idx ON d (v)")
+    text = "CREATE INDEX CONCURRENTLY d_v_idx ON d (v);\n"
+    mig = _write(tmp_path, "001_idx.sql", text)
+    # First run: an index of that name already exists -- a name clash PostgreSQL reports, not a success.
+    for _ in range(2):  # a failed run does not make the clash look like our own finished build
+        failed = apply(_units(mig), db)
+        assert not failed.ok and "already exists" in failed.units[0].message
+    with psycopg.connect(db, autocommit=True) as conn:
+        ledger.start(conn, "001_idx.sql", str(mig), checksum(text), 1, 0, "elsewhere")  # killed mid-build
+    second = apply(_units(mig), db)
+    assert second.ok, second
+    assert any("already exists and is valid" in w for w in second.warnings)
+    assert _one(db, "SELECT outcome FROM foreshock.ledger ORDER BY id DESC LIMIT 1") == "applied"
+
+
 def test_two_concurrent_applies_exactly_one_proceeds(db: str, tmp_path: Path) -> None:
     _exec(db, "CREATE TABLE runs (at timestamptz DEFAULT now())")
     mig = _write(tmp_path, "001_slow.sql", "INSERT INTO runs DEFAULT VALUES;\nSELECT pg_sleep(2);\n")
@@ -296,7 +315,7 @@ def test_backfill_survives_twenty_sigkills_exactly_once(db: str, tmp_path: Path)
     assert again.returncode == 0 and "already-applied" in again.stdout
     assert _one(db, versions) == before  # not a single row version changed
     assert _one(db, "SELECT rows_done FROM foreshock.backfill_progress") == rows
-    # Runs cut short by SIGKILL are closed as failed by the next runner, never left 'running'.
+    # Runs cut short by SIGKILL are closed as interrupted by the next runner, never left 'running'.
     assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'running'") == 0
     assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'applied'") == 1
 

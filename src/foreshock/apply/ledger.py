@@ -43,7 +43,7 @@ def ensure(conn: psycopg.Connection[Any]) -> None:
                 checksum text NOT NULL,
                 started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
                 finished_at timestamptz,
-                outcome text NOT NULL CHECK (outcome IN ('running', 'applied', 'failed')),
+                outcome text NOT NULL CHECK (outcome IN ('running', 'applied', 'failed', 'interrupted')),
                 steps_done integer NOT NULL DEFAULT 0,
                 steps_total integer NOT NULL DEFAULT 0,
                 applied_by text NOT NULL DEFAULT current_user,
@@ -79,8 +79,8 @@ def close_interrupted(conn: psycopg.Connection[Any]) -> int:
     runner lock, so no live runner owns them."""
     cur = conn.execute(
         sql.SQL(
-            "UPDATE {} SET outcome = 'failed', finished_at = clock_timestamp(), "
-            "message = 'interrupted: the runner stopped before finishing' WHERE outcome = 'running'"
+            "UPDATE {} SET outcome = 'interrupted', finished_at = clock_timestamp(), "
+            "message = 'the runner stopped before finishing' WHERE outcome = 'running'"
         ).format(LEDGER)
     )
     return max(cur.rowcount, 0)

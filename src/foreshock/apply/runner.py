@@ -67,6 +67,8 @@ class Runner:
         self.o = options
         self.log = log
         self.warnings: list[str] = []
+        # Migrations whose last run, with the same text, died without recording an outcome (killed runner).
+        self.retried: set[str] = set()
 
     # -- connections -------------------------------------------------------------------------------------
     def settings(self, suffix: str = "") -> SessionSettings:
@@ -164,6 +166,8 @@ class Runner:
                     "file, or fix the database and the foreshock.ledger row by hand"
                 )
             else:
+                if row.checksum == up.checksum and row.outcome == "interrupted":
+                    self.retried.add(up.name)
                 todo.append((up, row.steps_done if row.checksum == up.checksum else 0))
         return todo
 
@@ -252,7 +256,7 @@ class Runner:
                 (f"{r.rows:,} rows in {r.batches:,} batches" + (" (resumed)" if r.resumed else "")),
             )
         if st.kind == "concurrent":
-            return self._run_concurrent(ctl, work, monitor, st, lid)
+            return self._run_concurrent(ctl, work, monitor, st, lid, up.name in self.retried)
         return self._with_retries(ctl, work, monitor, st, lid, transactional=st.kind == "transaction")
 
     def _preflight(self, ctl: psycopg.Connection[Any], st: Step, budget: float) -> float:
@@ -407,13 +411,15 @@ class Runner:
         monitor: BlockerMonitor,
         st: Step,
         lid: int,
+        retried: bool,
     ) -> tuple[int | None, list[Attempt], str]:
         s = st.statements[0]
         named = self._named_index(ctl, s)
         if named is not None and not named[2]:
             self._drop_invalid(work, {(named[0], named[1])}, "left by an earlier failed build; rebuilding")
-        elif named is not None and "if not exists" not in " ".join(s.text.lower().split()):
+        elif named is not None and retried and "if not exists" not in " ".join(s.text.lower().split()):
             # An interrupted run can lose its client after the build finished (the server completes it).
+            # Only then: on a first run an existing index is a name clash PostgreSQL should report.
             msg = f"index {named[0]}.{named[1]} already exists and is valid; step counted as done"
             self.warnings.append(msg)
             ctl.execute(ledger.step_done_sql(lid, st.index + 1))
