@@ -144,9 +144,10 @@ def test_add_column_never_stalls_reads_longer_than_lock_timeout(db: str, tmp_pat
                     "column_name = 'extra'") == 1
     assert len(readers.latencies) > 50
     worst = max(readers.latencies)
-    # Without the lock_timeout every read queued behind the ALTER would wait for the blocker (~3 s). The
-    # slack covers scheduling on a shared CI machine, not PostgreSQL.
-    assert worst < lock_timeout + 0.3, f"a read waited {worst:.3f}s"
+    # Without the lock_timeout every read queued behind the ALTER would wait for the blocker (measured: 2.6 s
+    # with a 5 s lock_timeout). The slack covers CPU scheduling on a shared machine (single reads there
+    # reach 0.2-0.3 s with no lock involved), not PostgreSQL.
+    assert worst < lock_timeout + 0.5, f"a read waited {worst:.3f}s"
 
 
 def test_preflight_waits_for_long_transaction_instead_of_queueing(db: str, tmp_path: Path) -> None:
