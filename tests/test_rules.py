@@ -403,3 +403,65 @@ def test_batched_backfill_fix_reaches_the_same_rows(pg_dsn: str, setup: str, sta
             assert diff == (0,)
         finally:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(t, expected))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "1",
+        "-7",
+        "'it''s'",
+        "true",
+        "1.5",
+        "NULL",
+        "random()",
+        "gen_random_uuid()",
+        "public.f()",
+        '"Mixed"."Col"',
+    ],
+)
+def test_fast_deparse_means_what_pglast_prints(expr: str) -> None:
+    """The shortcut printer for fixes must produce SQL PostgreSQL reads exactly as pglast's own output."""
+    import pglast
+    from pglast.stream import RawStream
+
+    from foreshock.rules._util import _deparse_simple
+
+    node = pglast.parse_sql(f"SELECT {expr}")[0].stmt.targetList[0].val
+    fast = _deparse_simple(node)
+    assert fast is not None
+    assert pglast.parse_sql(f"SELECT {fast}") == pglast.parse_sql(f"SELECT {RawStream()(node)}")
+
+
+@pytest.mark.parametrize(
+    "typ",
+    [
+        "int",
+        "bigint",
+        "smallint",
+        "varchar(10)",
+        "numeric(12, 2)",
+        "text",
+        "uuid",
+        "char(2)",
+        "boolean",
+        "double precision",
+        "real",
+        "jsonb",
+        "public.mood",
+        '"MyType"',
+        "timestamptz",
+    ],
+)
+def test_fast_type_deparse_means_what_pglast_prints(typ: str) -> None:
+    import pglast
+    from pglast.stream import RawStream
+
+    from foreshock.rules._util import _deparse_simple
+
+    node = pglast.parse_sql(f"CREATE TABLE t (c {typ})")[0].stmt.tableElts[0].typeName
+    fast = _deparse_simple(node)
+    assert fast is not None
+    assert pglast.parse_sql(f"CREATE TABLE t (c {fast})") == pglast.parse_sql(
+        f"CREATE TABLE t (c {RawStream()(node)})"
+    )

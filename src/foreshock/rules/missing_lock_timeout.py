@@ -91,8 +91,9 @@ RULE = Rule(
         "behind a "
         "long-running SELECT, blocks every read and write of the table until that SELECT ends. `SET "
         "lock_timeout` "
-        "makes the migration give up (and be retried) instead. All versions; `foreshock apply` sets it for "
-        "you."
+        "makes the migration give up (and be retried) instead. All versions. When every migration runs "
+        "through something that sets it (`foreshock apply` does; so does `ALTER ROLE migrator SET "
+        "lock_timeout = '2s'`), add `ignore = [\"missing-lock-timeout\"]` to [tool.foreshock]."
     ),
     fix="SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;",
     bad=(
