@@ -77,7 +77,7 @@ def check(ctx: Any) -> Iterator[Hit]:
 RULE = Rule(
     id="adding-foreign-key",
     summary="ADD FOREIGN KEY (or ADD COLUMN ... DEFAULT ... REFERENCES) on an existing table without NOT "
-            "VALID",
+    "VALID",
     why=(
         "Adding a foreign key takes ShareRowExclusiveLock (SHARE ROW EXCLUSIVE) on the table AND on the "
         "referenced table — writes to both wait — and then checks every existing row against the referenced "

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast
 
-from foreshock.core.model import AnalysisSettings, FileAnalysis, HeldLock, MigrationUnit, StatementAnalysis
+from foreshock.core.model import (
+    AnalysisSettings,
+    FileAnalysis,
+    HeldLock,
+    MigrationUnit,
+    Statement,
+    StatementAnalysis,
+)
 from foreshock.rules._util import (
-    AT,
     LOCK_TIMEOUT,
     ORDERS,
-    batched_update_sql,
     blocked_phrase,
     is_slow,
-    not_null_fix,
-    qualify,
     short_name,
     slow_reason,
     statement_label,
-    unbatched_dml,
 )
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -44,7 +48,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             ]
             if not held:
                 continue
-            yield _hit(sa, held, members, by_index, schema)
+            yield _hit(sa, held, members, by_index, schema, settings)
             break  # one finding per transaction: the first statement that keeps the lock held
 
 
@@ -54,6 +58,7 @@ def _hit(
     members: list[StatementAnalysis],
     by_index: dict[int, StatementAnalysis],
     schema: Any,
+    settings: AnalysisSettings,
 ) -> Hit:
     strongest = max(held, key=lambda h: h.lock)
     lock = strongest.lock
@@ -74,7 +79,7 @@ def _hit(
         message=message,
         tables=tuple(sorted({h.table for h in held})),
         lock=lock,
-        fix=safe_sequence(members, schema, {h.table for h in held}),
+        fix=safe_sequence(members, schema, {h.table for h in held}, settings),
         statement=sa.statement,
     )
 
@@ -82,8 +87,46 @@ def _hit(
 MAX_STEPS = 20
 
 
-def safe_sequence(members: list[StatementAnalysis], schema: Any, tables: set[str] | None = None) -> str:
-    """The transaction split into short steps: schema changes alone, backfills batched, NOT NULL via CHECK."""
+@dataclass(frozen=True)
+class _Ctx:
+    """The part of a StatementContext the statement rules read, rebuilt from the file analysis."""
+
+    statement: Statement
+    analysis: StatementAnalysis
+    schema: Any
+    settings: AnalysisSettings
+
+
+_SQL_START = re.compile(r"^\s*(--|ALTER|CREATE|DROP|UPDATE|DELETE|SET|REFRESH|REINDEX)\b")
+
+
+def _statement_fix(sa: StatementAnalysis, schema: Any, settings: AnalysisSettings) -> str | None:
+    """The safe form of one statement, as the statement rules write it (the first rule whose fix is SQL)."""
+    from foreshock.rules.registry import all_rules  # the registry imports this module
+
+    ctx = _Ctx(sa.statement, sa, schema, settings)
+    for rule in all_rules():
+        if (
+            rule.check_statement is None
+            or rule.severity == "info"
+            or not rule.applies_to(settings.pg_version)
+        ):
+            continue
+        for hit in rule.check_statement(ctx):
+            if hit.fix and _SQL_START.match(hit.fix):
+                return hit.fix
+    return None
+
+
+def safe_sequence(
+    members: list[StatementAnalysis],
+    schema: Any,
+    tables: set[str] | None = None,
+    settings: AnalysisSettings | None = None,
+) -> str:
+    """The transaction split into short steps, each statement in its safe form: schema changes alone and
+    NOT VALID where possible, backfills batched, NOT NULL through a validated CHECK, indexes CONCURRENTLY."""
+    settings = settings or AnalysisSettings()
     steps: list[str] = []
     prelude: list[str] = []
     skipped = 0
@@ -93,29 +136,16 @@ def safe_sequence(members: list[StatementAnalysis], schema: Any, tables: set[str
         # Only the statements on the locked tables matter to the fix; the rest of a long file stays as is.
         if tables is not None and sa.effects and not any(e.table in tables for e in sa.effects):
             continue
-        if len(steps) >= MAX_STEPS:
-            skipped += 1
-            continue
-        text = stmt.text.rstrip().rstrip(";") + ";"
         if isinstance(node, ast.TransactionStmt):
             continue
+        text = stmt.text.rstrip().rstrip(";") + ";"
         if isinstance(node, ast.VariableSetStmt):
             prelude.append(text)
             continue
-        if isinstance(node, ast.UpdateStmt | ast.DeleteStmt) and (unbatched_dml(stmt) or is_slow(sa)):
-            table = qualify(schema, node.relation)
-            steps.append(
-                "-- no schema lock held; each batch is its own transaction\n"
-                + batched_update_sql(schema, table, stmt)
-            )
+        if len(steps) >= MAX_STEPS:
+            skipped += 1
             continue
-        cmds = tuple(getattr(node, "cmds", None) or ())
-        if isinstance(node, ast.AlterTableStmt) and node.relation is not None and len(cmds) == 1:
-            cmd = cmds[0]
-            if cmd.subtype == AT.AT_SetNotNull and cmd.name:
-                steps.append(not_null_fix(qualify(schema, node.relation), str(cmd.name)))
-                continue
-        steps.append(text)
+        steps.append(_statement_fix(sa, schema, settings) or text)
     head = "\n".join(prelude) + "\n" if prelude else "SET lock_timeout = '2s';\n"
     out = []
     for n, step in enumerate(steps, 1):
