@@ -82,6 +82,7 @@ RULE = Rule(
             "ALTER TABLE prices ADD CONSTRAINT prices_positive CHECK (amount > 0);"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=(

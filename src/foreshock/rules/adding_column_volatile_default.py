@@ -105,6 +105,7 @@ RULE = Rule(
             note="a table created in the same migration is empty",
         ),
     ),
+    size_sensitive=True,
     severity="error",
     min_pg=11,
     check_statement=check,

@@ -79,6 +79,7 @@ RULE = Rule(
             + "ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0) NOT VALID;",
         ),
     ),
+    size_sensitive=True,
     severity="warning",
     check_file=check,
     see_also=("squawk: ban-alter-domain-with-add-constraint",),

@@ -61,6 +61,7 @@ RULE = Rule(
     good=(
         Example(sql="CREATE TABLE slots (room int, during tstzrange, EXCLUDE USING gist (during WITH &&));"),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("strong_migrations: add exclusion constraint", "eugene: E8"),

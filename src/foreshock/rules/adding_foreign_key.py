@@ -119,6 +119,7 @@ RULE = Rule(
             "ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a (id);"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("squawk: adding-foreign-key-constraint", "strong_migrations: add foreign key / add reference"),

@@ -83,6 +83,7 @@ RULE = Rule(
             "ALTER TABLE orders ALTER COLUMN seq_no SET DEFAULT nextval('orders_seq_no_seq');",
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("squawk: adding-serial-primary-key-field", "eugene: E11"),

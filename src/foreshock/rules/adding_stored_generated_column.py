@@ -73,6 +73,7 @@ RULE = Rule(
         ),
         Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN total_cents bigint;"),
     ),
+    size_sensitive=True,
     severity="error",
     min_pg=12,
     check_statement=check,

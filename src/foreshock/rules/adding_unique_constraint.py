@@ -157,6 +157,7 @@ RULE = Rule(
             "(code);"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=(

@@ -89,6 +89,7 @@ RULE = Rule(
             "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');",
         ),
     ),
+    size_sensitive=True,
     severity="warning",
     min_pg=12,
     check_statement=check,

@@ -62,6 +62,9 @@ class Rule:
     max_pg: int | None = None  # last major version the rule applies to
     # Rules a bad example may legitimately trigger as well (kept rare; the all-rules test honours it).
     also: tuple[str, ...] = ()
+    # The danger grows with the table (a rewrite, a scan, a long-held lock): with production sizes known,
+    # the engine states them and lowers the severity one level for tables that take well under a second.
+    size_sensitive: bool = False
     # The same check in other tools ("squawk: adding-field-with-default"), for people coming from them.
     see_also: tuple[str, ...] = ()
 

@@ -87,6 +87,7 @@ RULE = Rule(
             schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("squawk: changing-column-type", "strong_migrations: change column type", "eugene: E5"),

@@ -49,6 +49,7 @@ RULE = Rule(
             "CLUSTER log USING log_at_idx;"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
 )

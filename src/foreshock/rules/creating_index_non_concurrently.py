@@ -73,6 +73,7 @@ RULE = Rule(
         ),
         Example(sql="CREATE TABLE tags (name text);\nCREATE INDEX tags_name_idx ON tags (name);"),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("squawk: require-concurrent-index-creation", "strong_migrations: add index", "eugene: E6"),

@@ -71,6 +71,13 @@ def render_rule_markdown(rule: Rule) -> str:
         "",
         f"**Default severity:** {rule.severity} · **Applies to:** {rule.versions}",
     ]
+    if rule.size_sensitive:
+        lines += [
+            "",
+            "**Depends on table size:** with production sizes known, findings state them, and on tables "
+            "under "
+            "100,000 rows and 64 MB the severity drops one level.",
+        ]
     if rule.see_also:
         lines += ["", "**Same check elsewhere:** " + "; ".join(rule.see_also)]
     lines += ["", "## Why", "", rule.why.strip(), "", "## Safe alternative", "", _prose_and_sql(rule.fix)]

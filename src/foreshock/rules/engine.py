@@ -11,6 +11,9 @@ Decisions:
     `suppression-without-reason`: the reviewer of the next change should learn why it is safe.
   - A suppression that silences nothing (the rule does not fire there) is reported as the info-level rule
     `unused-suppression`, so stale suppressions do not pile up and hide the next real problem.
+  - With production sizes (`stats`), findings of size-sensitive rules (rewrites, scans, long-held locks) state
+    the sizes, and on tables under SMALL_ROWS rows and SMALL_BYTES bytes drop one severity level: the same
+    statement is an outage on 80 million rows and harmless on 300. Without sizes nothing changes.
   - Every suppressed finding is kept in engine.suppressed with the directive (and its reason), so
     reporters can list what was silenced and why.
 Findings of a file are held back until the file is finished, because an `ignore-file` directive may be
@@ -41,6 +44,20 @@ from foreshock.rules.registry import all_rules
 SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
 UNUSED_SUPPRESSION = "unused-suppression"
 _META_RULES = frozenset({SUPPRESSION_WITHOUT_REASON, UNUSED_SUPPRESSION})
+# A table this small is read or rewritten in well under a second on any server (sequential reads run at
+# hundreds of MB/s), so a size-sensitive finding on it is one level less severe.
+SMALL_ROWS = 100_000
+SMALL_BYTES = 64 * 1024 * 1024
+_LOWER: dict[Severity, Severity] = {"error": "warning", "warning": "info", "info": "info"}
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
 
 
 @dataclass(frozen=True)
@@ -60,8 +77,10 @@ class RuleEngine:
     severities and analysis (AnalysisSettings). None means every rule at its default severity.
     """
 
-    def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None) -> None:
+    def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None, stats: Any = None) -> None:
         self.settings = settings
+        # Production sizes (scale.stats.Stats or anything with .table(qualified) -> object with rows, bytes).
+        self.stats: Any = stats if stats is not None else getattr(settings, "stats", None)
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
         self.known_ids = frozenset(r.id for r in all_rules()) | frozenset(r.id for r in self.rules)
         enabled = getattr(settings, "enabled_rules", None)
@@ -134,9 +153,12 @@ class RuleEngine:
                 f"blocks {blocked_phrase(hit.lock)}" if hit.lock.blocked else "blocks no reads, writes or DDL"
             )
             message += f" [{hit.lock.name} ({hit.lock.sql_name}){' on ' + on if on else ''}: {blocked}]"
+        severity = self.severity_of(rule)
+        if rule.size_sensitive and self.stats is not None and hit.tables:
+            message, severity = self._size_verdict(message, severity, hit.tables)
         finding = Finding(
             rule=rule.id,
-            severity=self.severity_of(rule),
+            severity=severity,
             message=message,
             path=unit.path,
             line=line,
@@ -147,6 +169,27 @@ class RuleEngine:
             fix=hit.fix,
         )
         self._pending.append((finding, stmt))
+
+    def _size_verdict(
+        self, message: str, severity: Severity, tables: tuple[str, ...]
+    ) -> tuple[str, Severity]:
+        """State the production sizes; below SMALL_ROWS/SMALL_BYTES lower the severity one level."""
+        sizes = []
+        stats: Any = self.stats
+        for t in tables:
+            try:
+                ts = stats.table(t)
+            except Exception:
+                ts = None
+            rows, size = getattr(ts, "rows", None), getattr(ts, "bytes", None)
+            if not isinstance(rows, int) or not isinstance(size, int):
+                return message + " (production size unknown)", severity
+            sizes.append((t, rows, size))
+        text = "; ".join(f"{short_name(t)}: {rows:,} rows, {_human_bytes(size)}" for t, rows, size in sizes)
+        if all(rows <= SMALL_ROWS and size <= SMALL_BYTES for _, rows, size in sizes):
+            lowered = _LOWER[severity]
+            return message + f" (production: {text} — small enough to take well under a second)", lowered
+        return message + f" (production: {text})", severity
 
     def _check_directive(self, unit: MigrationUnit, d: Directive) -> None:
         key = (unit.path, d.line, d.column)

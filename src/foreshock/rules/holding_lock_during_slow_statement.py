@@ -207,6 +207,7 @@ RULE = Rule(
             "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\nCOMMIT;",
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_file=check,
     also=("unbatched-backfill",),

@@ -57,6 +57,7 @@ RULE = Rule(
             sql="SET lock_timeout = '2s';\nREFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
 )

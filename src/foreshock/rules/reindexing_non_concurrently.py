@@ -51,6 +51,7 @@ RULE = Rule(
     fix="REINDEX INDEX CONCURRENTLY orders_status_idx;",
     bad=(Example(schema=INDEXED, sql="SET lock_timeout = '2s';\nREINDEX INDEX orders_status_idx;"),),
     good=(Example(schema=INDEXED, sql="REINDEX INDEX CONCURRENTLY orders_status_idx;", transactional=False),),
+    size_sensitive=True,
     severity="error",
     min_pg=12,
     check_statement=check,

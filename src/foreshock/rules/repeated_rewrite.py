@@ -69,6 +69,7 @@ RULE = Rule(
             "2);",
         ),
     ),
+    size_sensitive=True,
     severity="warning",
     also=("changing-column-type",),
     check_file=check,

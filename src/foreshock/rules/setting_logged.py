@@ -39,6 +39,7 @@ RULE = Rule(
     fix="CREATE UNLOGGED TABLE import_batch (...);  -- choose persistence at creation time",
     bad=(Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders SET UNLOGGED;"),),
     good=(Example(sql="CREATE TABLE staging (id bigint);\nALTER TABLE staging SET UNLOGGED;"),),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
 )

@@ -82,6 +82,7 @@ RULE = Rule(
             "ALTER TABLE notes ALTER COLUMN body SET NOT NULL;"
         ),
     ),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
     see_also=("squawk: adding-not-nullable-field", "strong_migrations: set NOT NULL", "eugene: E2"),

@@ -37,6 +37,7 @@ RULE = Rule(
         Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders SET TABLESPACE pg_default;"),
     ),
     good=(Example(sql="CREATE TABLE scratch (id bigint);\nALTER TABLE scratch SET TABLESPACE pg_default;"),),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
 )

@@ -89,6 +89,7 @@ RULE = Rule(
         ),
         Example(sql="CREATE TABLE tmp (v int);\nINSERT INTO tmp VALUES (1);\nUPDATE tmp SET v = 2;"),
     ),
+    size_sensitive=True,
     severity="warning",
     check_statement=check,
     see_also=("strong_migrations: backfilling data",),

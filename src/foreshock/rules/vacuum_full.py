@@ -52,6 +52,7 @@ RULE = Rule(
     fix="VACUUM (ANALYZE) orders;  -- or pg_repack / pg_squeeze to shrink the table online",
     bad=(Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nVACUUM FULL orders;", transactional=False),),
     good=(Example(schema=ORDERS, sql="VACUUM (ANALYZE) orders;", transactional=False),),
+    size_sensitive=True,
     severity="error",
     check_statement=check,
 )
