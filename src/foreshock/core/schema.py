@@ -393,6 +393,21 @@ class Schema:
                 out.append(name)
         return out
 
+    def dependent_views(self, qualified: str) -> list[str]:
+        """Views and materialized views whose query reads the table (recursively): DROP ... CASCADE drops
+        them."""
+        out: list[str] = []
+        todo = [qualified]
+        while todo:
+            target = todo.pop()
+            for name, t in self.tables.items():
+                if t.query is None or name in out or name == qualified:
+                    continue
+                if any(self.resolve(rv) == target for rv in _range_vars_of(t.query)):
+                    out.append(name)
+                    todo.append(name)
+        return out
+
     def referencing_fks(self, qualified: str) -> list[Constraint]:
         """Foreign keys on other tables that reference this one."""
         return [
@@ -792,7 +807,11 @@ class Schema:
         rt = node.removeType
         for obj in node.objects or ():
             if rt in (_O.OBJECT_TABLE, _O.OBJECT_VIEW, _O.OBJECT_MATVIEW, _O.OBJECT_FOREIGN_TABLE):
-                self._drop_table(self.resolve(_strings(obj)))
+                name = self.resolve(_strings(obj))
+                if node.behavior == enums.DropBehavior.DROP_CASCADE:
+                    for dep in self.dependent_views(name):
+                        self._drop_table(dep)
+                self._drop_table(name)
             elif rt == _O.OBJECT_INDEX:
                 name = self.resolve(_strings(obj))
                 idx = self.indexes.pop(name, None)
@@ -1044,6 +1063,20 @@ class Schema:
                     and isinstance(args[1].val, ast.String)
                 ):
                     self._set_path([v.strip().strip('"') for v in str(args[1].val.sval).split(",")])
+
+
+def _range_vars_of(node: Any) -> list[Any]:
+    out: list[Any] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.RangeVar):
+            out.append(n)
+        elif isinstance(n, ast.Node):
+            stack.extend(getattr(n, a, None) for a in n.__slots__)  # type: ignore[attr-defined]
+        elif isinstance(n, (tuple, list)):
+            stack.extend(n)
+    return out
 
 
 def _column_refs(expr: Any) -> tuple[str, ...]:
