@@ -500,3 +500,20 @@ def test_production_sizes_change_the_verdict() -> None:
     engine = RuleEngine(stats=parse_stats('{"tables": {"public.orders": {"rows": 3}}}'))
     analyze([units[0], MigrationUnit(path="r.sql", text=rename)], AnalysisSettings(), engine)
     assert [(f.rule, f.severity) for f in engine.findings] == [("renaming-column", "error")]
+
+
+def test_messages_point_at_the_lines_the_user_wrote() -> None:
+    """For generated SQL (Alembic, Django) the statements a message names carry the source file's lines."""
+    from foreshock.core.analyze import analyze
+    from foreshock.rules._util import ORDERS
+
+    engine = RuleEngine()
+    units = [
+        MigrationUnit(path="schema.sql", text=ORDERS, history=True),
+        MigrationUnit(path="versions/0003.py", text=RUNAWAY, line_map={1: 9, 2: 14, 3: 15, 4: 16, 5: 9}),
+    ]
+    analyze(units, AnalysisSettings(), engine)
+    f = next(f for f in engine.findings if f.rule == "holding-lock-during-slow-statement")
+    assert (f.path, f.line) == ("versions/0003.py", 15)
+    assert "taken at line 14 `ALTER TABLE orders ADD COLUMN region text`" in f.message
+    assert "line 15 `UPDATE orders SET region = 'eu'`" in f.message

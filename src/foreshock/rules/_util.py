@@ -360,12 +360,16 @@ def column_defs(stmt: Statement, schema: Any, retypes: bool = False) -> Iterator
                 yield table, str(cmd.name), cmd.def_.typeName, cmd.def_
 
 
-def statement_label(stmt: Statement, limit: int = 70) -> str:
-    """'statement 3 (line 7: UPDATE orders SET ...)' for messages that point at another statement."""
+def statement_label(stmt: Statement, unit: Any = None, limit: int = 70) -> str:
+    """ "line 7 `UPDATE orders SET ...`" for messages that point at another statement.
+
+    With the unit, the line is the one in the file the user wrote (the Alembic/Django source line for
+    generated SQL), like the finding's own position."""
     text = " ".join(stmt.text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return f"line {stmt.line} `{text}`"
+    line = unit.source_line(stmt.line) if unit is not None else stmt.line
+    return f"line {line} `{text}`"
 
 
 def in_transaction(unit: Any, fa: Any, sa: StatementAnalysis) -> bool:

@@ -35,7 +35,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
         why = noted[0] if noted else "cannot run inside a transaction block"
         yield Hit(
             message=(
-                f"{statement_label(sa.statement)} runs inside a transaction block and will fail "
+                f"{statement_label(sa.statement, unit)} runs inside a transaction block and will fail "
                 f"({why}); the whole migration rolls back"
             ),
             tables=tuple(e.table for e in sa.effects),

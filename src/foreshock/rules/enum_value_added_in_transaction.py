@@ -41,7 +41,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             if literal in later.statement.text:
                 yield Hit(
                     message=(
-                        f"{statement_label(later.statement)} uses enum value {literal} added to {typ} "
+                        f"{statement_label(later.statement, unit)} uses enum value {literal} added to {typ} "
                         f"earlier in "
                         f'the same transaction: PostgreSQL rejects it ("unsafe use of new value") until '
                         f"the "

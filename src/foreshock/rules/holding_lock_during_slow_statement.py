@@ -48,11 +48,12 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             ]
             if not held:
                 continue
-            yield _hit(sa, held, members, by_index, schema, settings)
+            yield _hit(unit, sa, held, members, by_index, schema, settings)
             break  # one finding per transaction: the first statement that keeps the lock held
 
 
 def _hit(
+    unit: MigrationUnit,
     sa: StatementAnalysis,
     held: list[HeldLock],
     members: list[StatementAnalysis],
@@ -65,14 +66,15 @@ def _hit(
     parts = []
     for h in sorted(held, key=lambda h: (-h.lock, h.table)):
         taker = by_index.get(h.acquired_by)
-        where = f"taken at {statement_label(taker.statement)}" if taker is not None else "taken earlier"
+        where = f"taken at {statement_label(taker.statement, unit)}" if taker is not None else "taken earlier"
         parts.append(f"{h.lock.name} ({h.lock.sql_name}) on {short_name(h.table)}, {where}")
     later = [m for m in members if m.statement.index > sa.statement.index and is_slow(m)]
     end = members[-1].statement if members else sa.statement
     tail = f", then {len(later)} more slow statement(s)," if later else ""
     message = (
-        f"{'; '.join(parts)} stays held while {statement_label(sa.statement)} runs ({slow_reason(sa)}){tail} "
-        f"until the transaction ends at line {end.line}: {blocked_phrase(lock)} on "
+        f"{'; '.join(parts)} stays held while {statement_label(sa.statement, unit)} runs "
+        f"({slow_reason(sa)}){tail} "
+        f"until the transaction ends at line {unit.source_line(end.line)}: {blocked_phrase(lock)} on "
         f"{', '.join(sorted({short_name(h.table) for h in held}))} wait for all of it"
     )
     return Hit(

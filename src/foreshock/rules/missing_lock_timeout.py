@@ -66,7 +66,8 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
         e = max(blocking, key=lambda x: x.lock)
         yield Hit(
             message=(
-                f"{statement_label(sa.statement)} requests {describe_lock(e.lock)} on {short_name(e.table)} "
+                f"{statement_label(sa.statement, unit)} requests {describe_lock(e.lock)} on "
+                f"{short_name(e.table)} "
                 f"with no "
                 f"lock_timeout set earlier: if any transaction holds a lock on {short_name(e.table)}, this "
                 f"statement "

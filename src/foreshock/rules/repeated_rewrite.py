@@ -27,8 +27,9 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             reported.add(e.table)
             yield Hit(
                 message=(
-                    f"{statement_label(sa.statement)} rewrites {short_name(e.table)} again, after "
-                    f"{statement_label(first[e.table])}: each statement copies the whole table and rebuilds "
+                    f"{statement_label(sa.statement, unit)} rewrites {short_name(e.table)} again, after "
+                    f"{statement_label(first[e.table], unit)}: each statement copies the whole table and "
+                    f"rebuilds "
                     "every index under its own ACCESS EXCLUSIVE lock"
                 ),
                 tables=(e.table,),

@@ -25,7 +25,8 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
         if unit.transactional is True and node.kind in BEGINS + ENDS:
             yield Hit(
                 message=(
-                    f"{statement_label(sa.statement)}: the framework already runs this migration in one "
+                    f"{statement_label(sa.statement, unit)}: the framework already runs this migration in "
+                    f"one "
                     "transaction; a COMMIT here ends it early, the rest runs without it and a failure "
                     "leaves the migration half applied"
                 ),
@@ -37,8 +38,8 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             if open_at is not None:
                 yield Hit(
                     message=(
-                        f"{statement_label(sa.statement)} is inside the transaction opened at "
-                        f"{statement_label(open_at)}: PostgreSQL only warns, and the first COMMIT ends "
+                        f"{statement_label(sa.statement, unit)} is inside the transaction opened at "
+                        f"{statement_label(open_at, unit)}: PostgreSQL only warns, and the first COMMIT ends "
                         f"both"
                     ),
                     fix="Remove the inner BEGIN (use SAVEPOINT for a nested unit of work).",

@@ -25,7 +25,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
     if open_at is not None:
         yield Hit(
             message=(
-                f"the transaction opened at {statement_label(open_at)} is never committed: psql rolls "
+                f"the transaction opened at {statement_label(open_at, unit)} is never committed: psql rolls "
                 f"it back "
                 "at the end of the file, other runners leave it open with its locks held"
             ),

@@ -35,10 +35,11 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             taker = by_index.get(h.acquired_by)
             yield Hit(
                 message=(
-                    f"{statement_label(sa.statement)} must queue for {e.lock.name} on {short_name(e.table)} "
+                    f"{statement_label(sa.statement, unit)} must queue for {e.lock.name} on "
+                    f"{short_name(e.table)} "
                     f"while "
                     f"the transaction holds {describe_lock(h.lock)} on {short_name(h.table)}"
-                    + (f" (taken at {statement_label(taker.statement)})" if taker is not None else "")
+                    + (f" (taken at {statement_label(taker.statement, unit)})" if taker is not None else "")
                     + f": while it waits for open transactions on {short_name(e.table)}, "
                     f"{short_name(h.table)} "
                     "stays blocked"
