@@ -47,7 +47,9 @@ def test_n_log_n_growth_is_not_underestimated() -> None:
 
 
 def test_super_linear_growth_is_flagged_and_followed() -> None:
-    p = fit_and_extrapolate(_points(lambda n: 1e-9 * n**1.5, NS), 10_000_000)
+    p = fit_and_extrapolate(
+        _points(lambda n: 1e-9 * n**1.5, NS), 10_000_000, "the table outgrew shared_buffers"
+    )
     assert p is not None
     assert p.seconds == pytest.approx(1e-9 * 1e7**1.5, rel=0.15)
     assert p.regime and "rows^1.5" in p.regime
@@ -59,11 +61,33 @@ def test_regime_change_between_the_largest_scales_is_extrapolated_locally() -> N
     def t(n: int) -> float:
         return 1e-5 * n if n <= 90_000 else 1e-5 * 90_000 + 4e-5 * (n - 90_000)
 
-    p = fit_and_extrapolate(_points(t, NS), 2_700_000)
+    p = fit_and_extrapolate(_points(t, NS), 2_700_000, "the sort started spilling to disk")
     assert p is not None
-    assert "regime change" in p.regime
+    assert "spilling" in p.regime
     assert p.seconds > 1e-5 * 2_700_000 * 2  # far above what the early linear part says
     assert p.low <= t(2_700_000) <= p.high
+
+
+def test_a_jump_without_evidence_is_not_extrapolated_as_a_regime() -> None:
+    # One slow measurement at the largest scale (a busy machine) must not turn into a 10x prediction.
+    pts = [(37_000, 0.06), (111_000, 0.36), (333_000, 0.50), (1_000_000, 3.48)]
+    p = fit_and_extrapolate(pts, 10_000_000)
+    assert p is not None and p.regime == "" and "power" not in p.model
+    assert p.seconds < 3.48 * 10 * 1.5
+
+
+def test_parallel_workers_follow_postgresql_rule() -> None:
+    from foreshock.scale.rehearse import production_index_workers
+
+    stats = parse_stats(
+        '{"server": {"settings": {"maintenance_work_mem": 67108864, '
+        '"max_parallel_maintenance_workers": 2}}, "tables": {"big": {"rows": 1, "bytes": '
+        '1600000000}, "small": {"rows": 1, "bytes": 4000000}}}'
+    )
+    big, small = stats.table("big"), stats.table("small")
+    assert big is not None and small is not None
+    assert production_index_workers(small, stats) == 0  # under min_parallel_table_scan_size
+    assert production_index_workers(big, stats) == 1  # 64MB / 3 < 32MB: one worker is dropped
 
 
 def test_one_scale_is_linear_with_a_wide_interval() -> None:
@@ -80,8 +104,10 @@ def test_fraction_ladder_respects_the_cap_and_the_floor() -> None:
 
 
 def test_memory_settings_shrink_with_the_data() -> None:
-    stats = parse_stats('{"server": {"settings": {"shared_buffers": 8589934592, "maintenance_work_mem": '
-                        '1073741824, "work_mem": 67108864}}, "tables": {"t": {"rows": 1}}}')
+    stats = parse_stats(
+        '{"server": {"settings": {"shared_buffers": 8589934592, "maintenance_work_mem": '
+        '1073741824, "work_mem": 67108864}}, "tables": {"t": {"rows": 1}}}'
+    )
     s = scaled_settings(stats, 0.1)
     assert s["shared_buffers"] == f"{8589934592 // 10 // 1024}kB"
     assert s["maintenance_work_mem"] == f"{1073741824 // 10 // 1024}kB"
@@ -100,8 +126,10 @@ def test_svg_is_well_formed() -> None:
 
 @pytest.mark.db
 def test_rehearse_runaway_from_minimal_sizes(tmp_path: Path) -> None:
-    stats = parse_stats('{"tables": {"public.orders": {"rows": 300000, "bytes": 48000000}, '
-                        '"public.customers": {"rows": 2000}, "public.products": {"rows": 100}}}')
+    stats = parse_stats(
+        '{"tables": {"public.orders": {"rows": 300000, "bytes": 48000000}, '
+        '"public.customers": {"rows": 2000}, "public.products": {"rows": 100}}}'
+    )
     units = load_units([str(EXAMPLES)])
     result = rehearse(units, stats, max_rows=30_000, budget=60, report_dir=str(tmp_path))
     doc = json.loads(json.dumps(result.to_json()))

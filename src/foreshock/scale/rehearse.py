@@ -45,7 +45,8 @@ REHEARSE_SESSION = SessionSettings(
 )
 # Below 128MB PostgreSQL shrinks its bulk-write ring (COPY, CREATE TABLE AS, table rewrites: 16MB, capped at
 # shared_buffers/8), so every ring cycle forces a WAL flush: rehearsal rewrites would run up to 2x slower per
-# row than production's (measured by benchmarks/rehearse_accuracy.py). shared_buffers scales down to here only.
+# row than production's (measured by benchmarks/rehearse_accuracy.py). shared_buffers scales down to here
+# only.
 MIN_SHARED_BUFFERS = 128 * 1024**2
 MIN_MAINTENANCE_WORK_MEM = 1024**2  # PostgreSQL's minimum
 MIN_WORK_MEM = 64 * 1024  # PostgreSQL's minimum
@@ -181,8 +182,16 @@ def _fit(kind: str, ns: Sequence[float], ts: Sequence[float]) -> Model:
 MODELS = ("linear", "n log n", "power")
 
 
-def fit_and_extrapolate(points: Sequence[tuple[int, float]], target_rows: int) -> Prediction | None:
-    """Choose a model by hold-out on the largest scale, refit on all, predict at target_rows."""
+def fit_and_extrapolate(
+    points: Sequence[tuple[int, float]], target_rows: int, evidence: str = ""
+) -> Prediction | None:
+    """Choose a model by hold-out on the largest scale, refit on all, predict at target_rows.
+
+    evidence: what the work metrics saw change between the two largest scales (a sort starting to spill, the
+    table outgrowing shared_buffers). Without it, faster-than-n·log·n growth is taken for noise (a busy
+    machine
+    easily doubles one timing) and the power law and local extrapolation are not used.
+    """
     pts = sorted((n, t) for n, t in points if n > 0)
     if not pts:
         return None
@@ -192,32 +201,34 @@ def fit_and_extrapolate(points: Sequence[tuple[int, float]], target_rows: int) -
         seconds = ts[0] * target_rows / ns[0]
         return Prediction(seconds, seconds / 2, seconds * 2, target_rows, "linear (one scale)")
     errors: dict[str, float] = {}
+    models = MODELS if evidence else ("linear", "n log n")
     if len(pts) >= 3:
-        for kind in MODELS:
+        for kind in models:
             model = _fit(kind, ns[:-1], ts[:-1])
             errors[kind] = abs(model(ns[-1]) - ts[-1]) / ts[-1]
         chosen = min(errors, key=lambda k: errors[k])
     else:
         chosen = "linear"
         errors = {"linear": 0.25}
-    preds = {kind: _fit(kind, ns, ts)(target_rows) for kind in MODELS}
+    preds = {kind: _fit(kind, ns, ts)(target_rows) for kind in models}
     seconds = preds[chosen]
     model_name = chosen
     regime = ""
     # Local growth between the two largest scales vs the chosen model's: a regime change shows up there.
     n1, n2, t1, t2 = ns[-2], ns[-1], ts[-2], ts[-1]
     # Only trusted well above timer and scheduling noise (a busy shared machine adds tens of ms).
-    if t2 > 0.3 and t1 > 0.1 and n2 > n1:
+    if evidence and t2 > 0.3 and t1 > 0.1 and n2 > n1:
         k_local = math.log(t2 / t1) / math.log(n2 / n1)
         model_growth = math.log(max(_fit(chosen, ns, ts)(n2), 1e-6) / max(_fit(chosen, ns, ts)(n1), 1e-6))
         k_model = model_growth / math.log(n2 / n1)
         if k_local > 1.15 and k_local > k_model + 0.1:
             local = t2 * (target_rows / n2) ** min(k_local, 2.5)
             regime = (
-                f"time grows as rows^{k_local:.2f} between the two largest scales (faster than "
-                f"{chosen}): a regime change — a sort spilling past maintenance_work_mem or the table "
-                "outgrowing shared_buffers — so the local growth is extrapolated"
+                f"time grows as rows^{k_local:.2f} between the two largest scales (faster than {chosen}) "
+                f"because {evidence}: production is past that threshold too, so the local growth is "
+                f"extrapolated"
             )
+
             preds["local"] = local
             seconds, model_name = local, f"local power law (rows^{k_local:.2f})"
     if not regime and chosen == "power":
@@ -265,6 +276,48 @@ def scaled_settings(stats: Stats, fraction: float) -> dict[str, str]:
     if isinstance(workers, int):
         out["max_parallel_maintenance_workers"] = str(workers)
     return out
+
+
+# PostgreSQL gives each participant of a parallel index build at least 32MB of maintenance_work_mem
+# (plan_create_index_workers); below that it drops workers.
+PARALLEL_BUILD_MEM = 32 * 1024**2
+
+
+def production_index_workers(table: TableStats, stats: Stats) -> int:
+    """How many parallel workers production's CREATE INDEX on this table gets (PostgreSQL's own rule)."""
+    settings = stats.server.settings
+    max_workers = settings.get("max_parallel_maintenance_workers", 2)
+    threshold = stats.server.setting_bytes("min_parallel_table_scan_size") or 8 * 1024**2
+    if not isinstance(max_workers, int) or max_workers <= 0 or table.bytes < threshold:
+        return 0
+    workers, limit = 1, threshold * 3
+    while table.bytes >= limit:
+        workers += 1
+        limit *= 3
+    workers = min(workers, max_workers)
+    mwm = _prod_setting(stats, "maintenance_work_mem")
+    while workers > 0 and mwm / (workers + 1) < PARALLEL_BUILD_MEM:
+        workers -= 1
+    return workers
+
+
+def _match_parallelism(dsn: str, stats: Stats, tables: Sequence[str]) -> int:
+    """Give each rehearsal table production's parallel worker count (a smaller table would get fewer)."""
+    most = 0
+    with connect(dsn, REHEARSE_SESSION) as conn:
+        for name in tables:
+            t = stats.table(name)
+            if t is None or t.kind != "table":
+                continue
+            workers = production_index_workers(t, stats)
+            most = max(most, workers)
+            schema, rel = t.name.split(".", 1)
+            conn.execute(
+                sql.SQL("ALTER TABLE {} SET (parallel_workers = {})").format(
+                    sql.Identifier(schema, rel), sql.Literal(workers)
+                )
+            )
+    return most
 
 
 class _Server:
@@ -407,6 +460,23 @@ def _reference_table(text: str, stats: Stats, views: dict[str, set[str]] | None 
     return best
 
 
+def _evidence(
+    points: Sequence[Point], buffers: dict[float, int], ref: TableStats | None, stats: Stats
+) -> str:
+    """What changed in the work between the two largest scales, and whether production is past it too."""
+    if len(points) < 2:
+        return ""
+    a, b = points[-2], points[-1]
+    if not a.temp_bytes and b.temp_bytes:
+        return f"the sort started spilling to disk (temp files) at {b.rows:,} rows"
+    if a.pages is not None and b.pages is not None and ref is not None:
+        sb_a, sb_b = buffers.get(a.fraction), buffers.get(b.fraction)
+        prod_sb = stats.server.setting_bytes("shared_buffers") or PG_DEFAULTS["shared_buffers"]
+        if sb_a and sb_b and a.pages * 8192 <= sb_a < b.pages * 8192 and ref.bytes > prod_sb:
+            return f"the table outgrew shared_buffers at {b.rows:,} rows"
+    return ""
+
+
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
     return lambda message: say(prefix + message)
 
@@ -465,6 +535,10 @@ def rehearse(
         raise InputError("the stats file lists no table the migration touches; add their sizes", stats.source)
     ladder = list(fractions) if fractions else plan_fractions(biggest.rows, max_rows)
     measured: dict[int, list[Point]] = {s.index: [] for s in statements}
+    parallel = max(
+        (production_index_workers(t, stats) for t in stats.tables.values() if t.kind == "table"), default=0
+    )
+    buffers: dict[float, int] = {}
     warnings: list[str] = []
     done: list[float] = []
     started = time.perf_counter()
@@ -486,7 +560,13 @@ def rehearse(
                 f"scale {step + 1}/{len(ladder)}: {fraction:.4g} × production "
                 f"({round(biggest.rows * fraction):,} rows in {biggest.name}) — starting server"
             )
-            base = server.start(scaled_settings(stats, fraction if scale_memory else 1.0))
+            settings = scaled_settings(stats, fraction if scale_memory else 1.0)
+            if parallel:
+                # Keep production's parallel index builds: PostgreSQL drops workers below 32MB each.
+                floor = PARALLEL_BUILD_MEM * (parallel + 1) // 1024
+                current = int(settings["maintenance_work_mem"].removesuffix("kB"))
+                settings["maintenance_work_mem"] = f"{max(current, floor)}kB"
+            base = server.start(settings)
             dbname = f"rehearse_{step}"
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
@@ -501,6 +581,8 @@ def rehearse(
                 migration_sql=target.text,
             )
             warnings.extend(w for w in report.warnings if w not in warnings)
+            _match_parallelism(dsn, stats, list(report.rows))
+            buffers[fraction] = int(settings["shared_buffers"].removesuffix("kB")) * 1024
             say(f"scale {step + 1}: running the migration")
             results = _run_migration(dsn, statements, ref_names)
             for index, (seconds, wal, temp, pages) in results.items():
@@ -525,7 +607,9 @@ def rehearse(
         if stmt.kind != "TransactionStmt" and points:
             prod_rows = ref.rows if ref else biggest.rows
             prediction = fit_and_extrapolate(
-                [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points], prod_rows
+                [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points],
+                prod_rows,
+                _evidence(points, buffers, ref, stats),
             )
         out.append(
             StatementRehearsal(

@@ -52,6 +52,8 @@ TIMING_SETTINGS = (
     "effective_io_concurrency",
     "random_page_cost",
     "seq_page_cost",
+    "min_parallel_table_scan_size",
+    "max_parallel_workers_per_gather",
     "wal_level",
     "max_wal_size",
     "checkpoint_timeout",
