@@ -10,15 +10,16 @@ from foreshock.rules._util import (
     CT,
     LOCK_TIMEOUT,
     ORDERS,
+    blocked_phrase,
     column_constraints,
     constraint_label,
     deparse,
-    describe_lock,
     existing_alters,
     qualify,
     quote_ident,
     short_name,
     sql_table,
+    table_of,
 )
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -45,29 +46,52 @@ def check(ctx: Any) -> Iterator[Hit]:
             tables = tuple(dict.fromkeys([table, *locks]))
             lock = locks.get(table, effect.lock)
             name = constraint_label(con, table, "fkey")
+            if cmd.subtype == AT.AT_AddColumn and not con.conname:
+                # PostgreSQL's own name for an inline key: <table>_<column>_fkey
+                name = f"{short_name(table).split('.')[-1]}_{cmd.def_.colname}_fkey"[:63]
             t, n = sql_table(table), quote_ident(name)
             if cmd.subtype == AT.AT_AddColumn:
                 col = str(cmd.def_.colname)
                 body = f"FOREIGN KEY ({quote_ident(col)}) REFERENCES {sql_table(ref)}" + (
                     f" ({', '.join(quote_ident(a.sval) for a in con.pk_attrs)})" if con.pk_attrs else ""
                 )
-                pre = f"ALTER TABLE {t} ADD COLUMN {quote_ident(col)} {deparse(cmd.def_.typeName)};\n"
+                default = next(c for c in column_constraints(cmd.def_) if c.contype == CT.CONSTR_DEFAULT)
+                pre = (
+                    f"ALTER TABLE {t} ADD COLUMN {quote_ident(col)} {deparse(cmd.def_.typeName)} "
+                    f"DEFAULT {deparse(default.raw_expr)};  -- no key yet: instant for a constant default\n"
+                )
             else:
                 body = deparse(con).split(" ", 2)[2] if con.conname else deparse(con)
                 pre = ""
+            held = [locks.get(x, lock) for x in tables]
+            shown = [
+                f"{m.name} ({m.sql_name}) on {short_name(x)}" for x, m in zip(tables[:3], held, strict=False)
+            ]
+            if len(tables) > 3:
+                shown.append(f"{len(tables) - 3} more tables (partitions)")
+            waits = blocked_phrase(min(held))
+            note = ""
+            if (
+                getattr(table_of(ctx.schema, table), "kind", "") == "partitioned"
+                and ctx.settings.pg_version < 18
+            ):
+                # Before PostgreSQL 18 a partitioned table refuses NOT VALID foreign keys; adding the key to
+                # the parent reuses a matching validated key on each partition instead of checking again.
+                note = (
+                    "-- PostgreSQL < 18 refuses NOT VALID foreign keys on a partitioned table: run these\n"
+                    "-- two statements on each partition, then add the key to the parent, which reuses them\n"
+                )
             yield Hit(
                 message=(
                     f"foreign key {name} on {short_name(table)} referencing {short_name(ref)} is validated "
-                    f"at once: "
-                    f"{short_name(table)} is scanned while "
-                    + " and ".join(
-                        f"{describe_lock(locks.get(x, lock))} is held on {short_name(x)}" for x in tables
-                    )
+                    f"at once: {short_name(table)} is scanned while the statement holds "
+                    + " and ".join(shown)
+                    + f": {waits} on all of them wait"
                 ),
                 tables=tables,
                 lock=lock,
                 fix=(
-                    f"{pre}ALTER TABLE {t} ADD CONSTRAINT {n} {body} NOT VALID;\n"
+                    f"{note}{pre}ALTER TABLE {t} ADD CONSTRAINT {n} {body} NOT VALID;\n"
                     f"-- commit, then (SHARE UPDATE EXCLUSIVE here, ROW SHARE on {short_name(ref)}):\n"
                     f"ALTER TABLE {t} VALIDATE CONSTRAINT {n};"
                 ),
