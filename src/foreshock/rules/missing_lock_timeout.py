@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,12 +15,15 @@ from foreshock.rules.base import Example, Hit, Rule
 from foreshock.rules.refreshing_matview_non_concurrently import MATVIEW
 
 VSK = enums.VariableSetKind
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?")
 # A lock that conflicts with writes (SHARE and stronger) or with reads queues application traffic.
 _WRITE_LOCK = LockMode.RowExclusiveLock
 
 
 def _timeout_value(node: Any) -> bool | None:
     """True: sets a non-zero lock_timeout; False: turns it off; None: not about lock_timeout."""
+    if isinstance(node, ast.VariableSetStmt) and node.kind == VSK.VAR_RESET_ALL:
+        return False
     if isinstance(node, ast.VariableSetStmt) and (node.name or "").lower() == "lock_timeout":
         if node.kind != VSK.VAR_SET_VALUE or not node.args:
             return False
@@ -27,8 +31,12 @@ def _timeout_value(node: Any) -> bool | None:
         raw = getattr(val, "ival", None)
         if raw is None:
             raw = getattr(val, "sval", None)
+        # 0 in any unit disables the timeout ("0", "0ms", "0s", "0min").
         text = str(raw).strip().lower()
-        return text not in ("0", "0ms", "0s", "", "none")
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz").strip()
+        if _NUMBER.fullmatch(digits):
+            return float(digits) != 0
+        return True  # a value we cannot read: PostgreSQL validates it; assume it sets a timeout
     return None
 
 
