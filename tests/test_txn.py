@@ -117,6 +117,9 @@ def test_non_transactional_statements_and_version_cutoffs() -> None:
     detach = "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;"
     assert any("needs PostgreSQL 14+" in n for n in run(detach, pg_version=13).statements[0].notes)
     assert not any("needs PostgreSQL" in n for n in run(detach, pg_version=14).statements[0].notes)
+    set_expr = "ALTER TABLE orders ALTER COLUMN total SET EXPRESSION AS (1);"
+    assert any("needs PostgreSQL 17+" in n for n in run(set_expr, pg_version=16).statements[0].notes)
+    assert not run(set_expr, pg_version=17).statements[0].notes
     merge = "MERGE INTO audit_log a USING customers c ON a.id = c.id WHEN MATCHED THEN DELETE;"
     assert any("needs PostgreSQL 15+" in n for n in run(merge, pg_version=14).statements[0].notes)
 
