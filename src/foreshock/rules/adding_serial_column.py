@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import (
     AT,
     CT,
@@ -86,5 +88,6 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("squawk: adding-serial-primary-key-field", "eugene: E11"),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import (
     AT,
     CT,
@@ -77,5 +79,6 @@ RULE = Rule(
     severity="error",
     min_pg=12,
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("eugene: E11",),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.core.model import Effect
 from foreshock.rules._util import (
     AT,
@@ -160,6 +162,7 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=(
         "squawk: disallowed-unique-constraint",
         "strong_migrations: add unique constraint",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import (
     AT,
     LOCK_TIMEOUT,
@@ -93,4 +95,5 @@ RULE = Rule(
     severity="warning",
     min_pg=12,
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
 )

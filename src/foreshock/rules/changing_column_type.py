@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import (
     AT,
     LOCK_TIMEOUT,
@@ -90,5 +92,6 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("squawk: changing-column-type", "strong_migrations: change column type", "eugene: E5"),
 )

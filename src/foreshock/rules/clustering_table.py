@@ -52,4 +52,5 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.ClusterStmt,),
 )

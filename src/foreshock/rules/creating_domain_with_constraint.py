@@ -44,5 +44,6 @@ RULE = Rule(
     good=(Example(sql="CREATE DOMAIN price AS numeric;"),),
     severity="info",
     check_statement=check,
+    node_types=(ast.CreateDomainStmt,),
     see_also=("squawk: ban-create-domain-with-constraint",),
 )

@@ -76,5 +76,6 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.IndexStmt,),
     see_also=("squawk: require-concurrent-index-creation", "strong_migrations: add index", "eugene: E6"),
 )

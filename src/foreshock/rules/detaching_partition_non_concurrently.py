@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import AT, describe_lock, existing_alters, qualify, short_name, sql_table
 from foreshock.rules.attaching_partition_with_scan import MEASUREMENTS
 from foreshock.rules.base import Example, Hit, Rule
@@ -64,4 +66,5 @@ RULE = Rule(
     severity="warning",
     min_pg=14,
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import AT, LOCK_TIMEOUT, ORDERS, existing_alters, short_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -56,5 +58,6 @@ RULE = Rule(
     ),
     severity="warning",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("squawk: ban-drop-column", "strong_migrations: remove column"),
 )

@@ -31,5 +31,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE kept (v int);"),),
     severity="error",
     check_statement=check,
+    node_types=(ast.DropdbStmt,),
     see_also=("squawk: ban-drop-database",),
 )

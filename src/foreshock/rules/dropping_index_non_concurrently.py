@@ -64,5 +64,6 @@ RULE = Rule(
     ),
     severity="warning",
     check_statement=check,
+    node_types=(ast.DropStmt,),
     see_also=("squawk: require-concurrent-index-deletion",),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import AT, LOCK_TIMEOUT, ORDERS, existing_alters, short_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -40,5 +42,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE t (v int NOT NULL);\nALTER TABLE t ALTER COLUMN v DROP NOT NULL;"),),
     severity="info",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("squawk: ban-drop-not-null",),
 )

@@ -48,5 +48,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE scratch (v int);\nDROP TABLE scratch;"),),
     severity="warning",
     check_statement=check,
+    node_types=(ast.DropStmt,),
     see_also=("squawk: ban-drop-table",),
 )

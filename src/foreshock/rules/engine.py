@@ -96,6 +96,7 @@ class RuleEngine:
         self._pending: list[tuple[Finding, Statement | None]] = []
         self._statements: dict[int, Statement] = {}
         self._checked_directives: set[tuple[str, int, int]] = set()
+        self._by_type: dict[tuple[type, int], tuple[Rule, ...]] = {}
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
         self._unit: MigrationUnit | None = None
 
@@ -108,10 +109,21 @@ class RuleEngine:
         for d in stmt.directives:
             self._check_directive(unit, d)
         pg = self._pg_version(ctx.settings)
-        for rule in self.active:
-            if rule.check_statement is None or not rule.applies_to(pg):
+        key = (type(stmt.node), pg)
+        rules = self._by_type.get(key)
+        if rules is None:
+            rules = self._by_type[key] = tuple(
+                r
+                for r in self.active
+                if r.check_statement is not None
+                and r.applies_to(pg)
+                and (not r.node_types or issubclass(key[0], r.node_types))
+            )
+        for rule in rules:
+            check = rule.check_statement
+            if check is None:
                 continue
-            for hit in rule.check_statement(ctx):
+            for hit in check(ctx):
                 self._add(rule, unit, hit.statement or stmt, hit)
 
     def file(self, unit: MigrationUnit, analysis: FileAnalysis, schema: Any) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import LOCK_TIMEOUT, ORDERS, column_defs, short_name, type_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -44,5 +46,6 @@ RULE = Rule(
     good=(Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN metadata jsonb;"),),
     severity="warning",
     check_statement=check,
+    node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("strong_migrations: add json column", "eugene: E3"),
 )

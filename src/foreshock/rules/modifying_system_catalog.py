@@ -67,4 +67,5 @@ RULE = Rule(
     good=(Example(schema=MOOD, sql="SELECT enumlabel FROM pg_enum WHERE enumtypid = 'mood'::regtype;"),),
     severity="error",
     check_statement=check,
+    node_types=(ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt),
 )

@@ -77,5 +77,6 @@ RULE = Rule(
     ),
     severity="info",
     check_statement=check,
+    node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-big-int / prefer-bigint-over-int",),
 )

@@ -43,5 +43,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);"),),
     severity="info",
     check_statement=check,
+    node_types=(ast.CreateStmt,),
     see_also=("squawk: prefer-identity",),
 )

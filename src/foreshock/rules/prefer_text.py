@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import column_defs, short_name, type_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -55,5 +57,6 @@ RULE = Rule(
     ),
     severity="info",
     check_statement=check,
+    node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-text-field", "squawk: ban-char-field"),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import column_defs, short_name, type_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -39,5 +41,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE shipments (id bigint PRIMARY KEY, shipped_at timestamptz);"),),
     severity="info",
     check_statement=check,
+    node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-timestamptz",),
 )

@@ -60,4 +60,5 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.RefreshMatViewStmt,),
 )

@@ -55,4 +55,5 @@ RULE = Rule(
     severity="error",
     min_pg=12,
     check_statement=check,
+    node_types=(ast.ReindexStmt,),
 )

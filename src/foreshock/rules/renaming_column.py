@@ -55,5 +55,6 @@ RULE = Rule(
     ),
     severity="error",
     check_statement=check,
+    node_types=(ast.RenameStmt,),
     see_also=("squawk: renaming-column", "strong_migrations: rename column"),
 )

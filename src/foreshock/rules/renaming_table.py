@@ -52,5 +52,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE draft (body text);\nALTER TABLE draft RENAME TO drafts;"),),
     severity="error",
     check_statement=check,
+    node_types=(ast.RenameStmt,),
     see_also=("squawk: renaming-table", "strong_migrations: rename table"),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import (
     AT,
     LOCK_TIMEOUT,
@@ -85,5 +87,6 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
     see_also=("squawk: adding-not-nullable-field", "strong_migrations: set NOT NULL", "eugene: E2"),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pglast import ast
+
 from foreshock.rules._util import AT, ORDERS, describe_lock, existing_alters, short_name
 from foreshock.rules.base import Example, Hit, Rule
 
@@ -40,4 +42,5 @@ RULE = Rule(
     size_sensitive=True,
     severity="error",
     check_statement=check,
+    node_types=(ast.AlterTableStmt,),
 )

@@ -47,5 +47,6 @@ RULE = Rule(
     good=(Example(sql="CREATE TABLE import_tmp (v int);\nTRUNCATE import_tmp;"),),
     severity="warning",
     check_statement=check,
+    node_types=(ast.TruncateStmt,),
     see_also=("squawk: ban-truncate-cascade",),
 )

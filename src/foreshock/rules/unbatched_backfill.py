@@ -92,5 +92,6 @@ RULE = Rule(
     size_sensitive=True,
     severity="warning",
     check_statement=check,
+    node_types=(ast.UpdateStmt, ast.DeleteStmt),
     see_also=("strong_migrations: backfilling data",),
 )
