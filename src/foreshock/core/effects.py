@@ -11,9 +11,11 @@ Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts no
   is reported as a rewrite;
 - ALTER COLUMN TYPE on a column whose current type is unknown (table never seen in history) is a rewrite;
 - UPDATE/DELETE/SELECT are scans unless an index reaches the rows: the WHERE clause pins the leading
-  column of a known valid, non-partial index with `=` / `IN (list)` / `IN (selective subquery)`, or an `=`
-  join links it to a table reached that way (index nested loop). Ranges, LIKE, OR and expressions are
-  reported as scans (the planner may still use an index on them; on a small table it may scan anyway);
+  column of a known valid, non-partial index with `=` / `IN (list)` / `= ANY(array)` / `IN (selective
+  subquery)`, bounds it on both sides (BETWEEN, `>= x AND < y`: how batched backfills walk a key), ORs
+  such equalities, or an `=` join links it to a table reached that way (index nested loop). One-sided
+  ranges, LIKE, other ORs and expressions are reported as scans (the planner may still use an index on
+  them; on a small table it may scan anyway);
 - DML on a partitioned table locks every known partition (the planner prunes some);
 - SET TABLESPACE is reported as a rewrite (it copies every block unless the tablespace does not change);
 - SET NOT NULL scans unless the model knows a validated `CHECK (col IS NOT NULL)` or the column is already
@@ -107,6 +109,7 @@ class _Effects:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.by_table: dict[str, _Acc] = {}
+        self.ctes: set[str] = set()  # WITH names of the whole statement: not tables
 
     def add(
         self, table: str, lock: LockMode, reason: str, *, rewrite: bool = False, scan: bool = False
@@ -319,7 +322,27 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
                 return owner(e.rexpr)
         return None
 
+    lower: set[tuple[str, str]] = set()
+    upper: set[tuple[str, str]] = set()
+    flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
     for c in (c for w in where for c in _conjuncts(w)):
+        if isinstance(c, ast.A_Expr) and c.kind == enums.A_Expr_Kind.AEXPR_BETWEEN:
+            if isinstance(c.lexpr, ast.ColumnRef) and not _mentions_columns(c.rexpr):
+                o = owner(c.lexpr)
+                if o is not None:
+                    lower.add(o)
+                    upper.add(o)
+            continue
+        op = _strings(c.name) if isinstance(c, ast.A_Expr) and c.kind == enums.A_Expr_Kind.AEXPR_OP else ()
+        if op and op[0] in flip:
+            col, other, sym = c.lexpr, c.rexpr, op[0]
+            if not isinstance(col, ast.ColumnRef):
+                col, other, sym = c.rexpr, c.lexpr, flip[sym]
+            if isinstance(col, ast.ColumnRef) and not _mentions_columns(other):
+                o = owner(col)
+                if o is not None:
+                    (lower if sym in (">", ">=") else upper).add(o)
+            continue
         if isinstance(c, ast.BoolExpr) and c.boolop == enums.BoolExprType.OR_EXPR:
             # a = 1 OR b = 2: a BitmapOr of two index scans when both lead an index.
             or_groups.append([const_pin(arm) for arm in c.args or ()])
@@ -350,6 +373,9 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
             if o is not None and sub_rvs and all(id(r) in sub_sel for r in sub_rvs):
                 pinned.add(o)
     leads = {a: _index_leads(schema, q) for a, q in qualified.items()}
+    # A range bounded on both sides (BETWEEN, or >= and <) is how batched backfills walk a key: an index
+    # range scan. One-sided ranges are assumed to read most of the table.
+    pinned |= lower & upper
     selective = {a for a, col in pinned if col in leads[a]}
     for group in or_groups:
         owners = {p[0] for p in group if p is not None}
@@ -408,7 +434,7 @@ def _read_tables(
 ) -> None:
     """Tables a query reads: AccessShareLock (RowShareLock for FOR UPDATE) and a scan unless selective."""
     schema = eff.schema
-    ctes = _cte_names(query)
+    ctes = _cte_names(query) | eff.ctes
     skip = set(exclude)
     sel_ids: set[int] = set(selective or ())
     for sel in (n for n in _walk(query) if isinstance(n, ast.SelectStmt)):
@@ -450,7 +476,14 @@ def effects_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> t
     eff = _Effects(schema)
     # An unusual but valid statement shape: report what was collected so far rather than fail.
     with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError, KeyError):
+        eff.ctes = _cte_names(node)
         handler(eff, node, settings)
+        # Data-modifying statements inside WITH run as part of this statement.
+        for n in _walk(getattr(node, "withClause", None)):
+            if isinstance(n, ast.CommonTableExpr) and isinstance(
+                n.ctequery, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+            ):
+                _STATEMENTS[type(n.ctequery).__name__](eff, n.ctequery, settings)
     return eff.result()
 
 
@@ -821,6 +854,29 @@ def _alter_type(eff: _Effects, targets: list[str], cmd: Any, settings: AnalysisS
             f"rewrites the table and its indexes ({why})" if rewrite else f"no rewrite ({why}){extra}"
         )
         eff.add(name, L.AccessExclusiveLock, reason, rewrite=rewrite and storage, scan=scan and storage)
+        if tt is None:
+            continue
+        # Foreign keys through the column are dropped and re-created with the new type, which re-creates
+        # their triggers on the other table under AccessExclusiveLock; after a rewrite they are validated
+        # again (checked on PG 16: the referenced table is read).
+        for c in tt.constraints.values():
+            if c.kind == "fk" and cmd.name in c.columns and c.referenced_table and c.referenced_table != name:
+                eff.add(
+                    c.referenced_table,
+                    L.AccessExclusiveLock,
+                    f"ALTER COLUMN {cmd.name} TYPE re-creates foreign key {c.name} referencing this table"
+                    + (" and re-validates it (reads every row)" if rewrite else ""),
+                    scan=rewrite,
+                )
+        for fk in schema.referencing_fks(name):
+            if cmd.name in fk.referenced_columns and fk.table != name:
+                eff.add(
+                    fk.table,
+                    L.AccessExclusiveLock,
+                    f"ALTER COLUMN {cmd.name} TYPE re-creates foreign key {fk.name} on this table"
+                    + (" and re-validates it (reads every row)" if rewrite else ""),
+                    scan=rewrite,
+                )
 
 
 def _add_constraint(eff: _Effects, table: str, t: Table | None, con: Any, targets: list[str]) -> None:
