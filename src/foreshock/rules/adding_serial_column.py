@@ -89,5 +89,9 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
-    see_also=("squawk: adding-serial-primary-key-field", "eugene: E11"),
+    see_also=(
+        "squawk: adding-serial-primary-key-field",
+        "strong_migrations: add auto-incrementing column",
+        "eugene: E11",
+    ),
 )

@@ -80,5 +80,5 @@ RULE = Rule(
     min_pg=12,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
-    see_also=("eugene: E11",),
+    see_also=("strong_migrations: add stored generated column", "eugene: E11"),
 )

@@ -166,6 +166,6 @@ RULE = Rule(
     see_also=(
         "squawk: disallowed-unique-constraint",
         "strong_migrations: add unique constraint",
-        "eugene: E7",
+        "eugene: E7, W14",
     ),
 )

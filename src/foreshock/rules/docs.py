@@ -116,6 +116,18 @@ def render_index() -> str:
     for row in rules_table():
         summary = row.summary.replace("|", "\\|")
         lines.append(f"| [{row.id}](rules/{row.id}.md) | {row.severity} | {summary} | {row.versions} |")
+    peers: dict[str, list[tuple[str, str]]] = {}
+    for row in rules_table():
+        for ref in row.see_also:
+            tool, _, names = ref.partition(":")
+            peers.setdefault(tool.strip(), []).append((names.strip(), row.id))
+    if peers:
+        lines += ["", "## Coming from another tool", ""]
+        for tool in sorted(peers):
+            lines += [f"**{tool}**", "", "| their check | foreshock rule |", "|---|---|"]
+            for names, rid in sorted(peers[tool]):
+                lines.append(f"| {names} | [{rid}](rules/{rid}.md) |")
+            lines.append("")
     lines += [
         "",
         "Severities: **error** — takes a lock that blocks traffic for a scan or rewrite of an existing "

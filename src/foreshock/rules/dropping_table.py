@@ -49,5 +49,5 @@ RULE = Rule(
     severity="warning",
     check_statement=check,
     node_types=(ast.DropStmt,),
-    see_also=("squawk: ban-drop-table",),
+    see_also=("squawk: ban-drop-table", "strong_migrations: create table with force"),
 )

@@ -78,5 +78,5 @@ RULE = Rule(
     severity="info",
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
-    see_also=("squawk: prefer-big-int / prefer-bigint-over-int",),
+    see_also=("squawk: prefer-big-int / prefer-bigint-over-int / prefer-bigint-over-smallint",),
 )
