@@ -160,6 +160,33 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, tuple[str, bool, bool]]]] = [
     ("UPDATE orders SET note = 'x' WHERE id = 4 AND total > 0", {}, {"orders": (RX, False, False)}),
     ("UPDATE orders SET note = 'x' WHERE total > 4", {}, {"orders": (RX, False, True)}),
     ("DELETE FROM audit_log WHERE id IN (1, 2)", {}, {"audit_log": (RX, False, False)}),
+    ("UPDATE line_items SET qty = 1 WHERE id >= 100 AND id < 200", {}, {"line_items": (RX, False, False)}),
+    ("UPDATE line_items SET qty = 1 WHERE id BETWEEN 100 AND 200", {}, {"line_items": (RX, False, False)}),
+    ("UPDATE line_items SET qty = 1 WHERE id >= 100", {}, {"line_items": (RX, False, True)}),
+    ("UPDATE line_items SET qty = 1 WHERE order_id = 5", {}, {"line_items": (RX, False, True)}),
+    ("SELECT * FROM customers WHERE id = 1 OR id = 2", {}, {"customers": (AS, False, False)}),
+    ("SELECT * FROM customers WHERE id = 1 OR name = 'x'", {}, {"customers": (AS, False, True)}),
+    (
+        "SELECT * FROM orders o JOIN line_items li ON li.order_id = o.id WHERE o.id = 5",
+        {},
+        {"orders": (AS, False, False), "line_items": (AS, False, True)},
+    ),
+    (
+        "WITH gone AS (DELETE FROM audit_log WHERE id = 3 RETURNING message) INSERT INTO audit_log (message) "
+        "SELECT message FROM gone",
+        {},
+        {"audit_log": (RX, False, False)},
+    ),
+    (
+        "DELETE FROM orders WHERE id = 7",
+        {},
+        {"orders": (RX, False, False), "line_items": (RS, False, True), "order_notes": (RX, False, False)},
+    ),
+    (
+        "ALTER TABLE order_notes ALTER COLUMN order_id TYPE int",
+        {},
+        {"order_notes": (AX, True, True), "orders": (AX, False, True)},
+    ),
     ("SELECT * FROM orders WHERE id = 1 FOR UPDATE", {}, {"orders": (RS, False, False)}),
     (
         "MERGE INTO audit_log a USING customers c ON a.id = c.id WHEN MATCHED THEN DELETE",
