@@ -33,7 +33,8 @@ def merge(effects: Iterable[Effect]) -> dict[str, Effect]:
             out[e.table] = e
         else:
             out[e.table] = Effect(
-                e.table, max(old.lock, e.lock),
+                e.table,
+                max(old.lock, e.lock),
                 old.rewrite or e.rewrite,
                 old.scan or e.scan,
             )
@@ -91,8 +92,14 @@ def test_static_effects_match_postgresql(case: Case, traced: tuple[int, dict[str
 
 
 LOCK_ORDER = [
-    "AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
-    "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock",
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
 ]
 
 
