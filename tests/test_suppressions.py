@@ -130,3 +130,20 @@ def test_positions_follow_the_unit_line_map() -> None:
     ]
     analyze(units, AnalysisSettings(), engine)
     assert [(f.path, f.line) for f in engine.findings] == [("versions/0001_x.py", 14)]
+
+
+def test_one_engine_over_two_runs_reports_both() -> None:
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings, MigrationUnit
+    from foreshock.rules.engine import RuleEngine
+
+    engine = RuleEngine()
+    sql = LOCK_TIMEOUT + "-- foreshock: ignore no-such-rule -- why\n" + INDEX
+    for _ in range(2):
+        analyze(
+            [MigrationUnit(path="s.sql", text=ORDERS, history=True), MigrationUnit(path="m.sql", text=sql)],
+            AnalysisSettings(),
+            engine,
+        )
+    assert len(engine.errors) == 2
+    assert [f.rule for f in engine.findings] == [RULE, RULE]

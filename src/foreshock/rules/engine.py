@@ -257,6 +257,8 @@ class RuleEngine:
         self.findings.extend(kept)
         self._pending = []
         self._file_directives = []
+        # Per file: statements inside a DO block share the block's directives, checked once.
+        self._checked_directives = set()
 
     def _unused(self, used: set[tuple[int, int, str]]) -> Iterable[Finding]:
         """Suppressions that silenced nothing: the danger they were for is gone, or the id is wrong."""
