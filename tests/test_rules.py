@@ -517,3 +517,61 @@ def test_messages_point_at_the_lines_the_user_wrote() -> None:
     assert (f.path, f.line) == ("versions/0003.py", 15)
     assert "taken at line 14 `ALTER TABLE orders ADD COLUMN region text`" in f.message
     assert "line 15 `UPDATE orders SET region = 'eu'`" in f.message
+
+
+REALISTIC = """CREATE TYPE mood AS ENUM ('a', 'b');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE orders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id),
+    qty posint,
+    m mood,
+    total numeric(12, 2) CHECK (total >= 0),
+    note varchar(40)
+);
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+CREATE MATERIALIZED VIEW mv AS SELECT customer_id, count(*) FROM orders GROUP BY 1;
+CREATE UNIQUE INDEX mv_customer ON mv (customer_id);
+"""
+
+SAFE_MIGRATIONS = [
+    "ALTER TABLE orders ADD COLUMN flag boolean NOT NULL DEFAULT false;",
+    "ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT now();",
+    "ALTER TABLE orders ALTER COLUMN note SET DEFAULT 'n/a';",
+    "ALTER TABLE orders ADD CONSTRAINT qty_max CHECK (qty < 1000) NOT VALID;",
+    "ALTER TABLE orders ADD CONSTRAINT o_c FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;",
+    "ALTER TABLE orders ALTER COLUMN note TYPE varchar(80);",
+    "ALTER TABLE orders ALTER COLUMN note TYPE text;",
+    "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);",
+    "COMMENT ON COLUMN orders.note IS 'free text';",
+    "CREATE VIEW recent_orders AS SELECT id FROM orders;",
+    "INSERT INTO customers (email) VALUES ('a@example.com');",
+    "UPDATE orders SET note = 'x' WHERE id = 1;",
+    "DELETE FROM orders WHERE id = 2;",
+    "ALTER TYPE mood ADD VALUE 'c';",
+    "ANALYZE orders;",
+    "GRANT SELECT ON orders TO PUBLIC;",
+    "ALTER TABLE orders ALTER COLUMN note SET STATISTICS 500;",
+    "CREATE TABLE audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text, at timestamptz);\n"
+    "CREATE INDEX audit_at ON audit (at);\n"
+    "ALTER TABLE audit ADD CONSTRAINT audit_body CHECK (body <> '');",
+    "ALTER TABLE orders ADD COLUMN customer_ref bigint REFERENCES customers (id);",
+]
+
+SAFE_OUTSIDE_TRANSACTION = [
+    "CREATE INDEX CONCURRENTLY orders_note_idx ON orders (note);",
+    "DROP INDEX CONCURRENTLY orders_customer_idx;",
+    "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;",
+    "VACUUM (ANALYZE) orders;",
+    "REINDEX INDEX CONCURRENTLY orders_customer_idx;",
+]
+
+
+@pytest.mark.parametrize("sql", SAFE_MIGRATIONS + SAFE_OUTSIDE_TRANSACTION)
+def test_safe_statements_raise_no_finding(sql: str) -> None:
+    """No false alarms: what PostgreSQL runs without blocking traffic for long is not flagged."""
+    transactional = False if sql in SAFE_OUTSIDE_TRANSACTION else None
+    engine, files = run("SET lock_timeout = '2s';\n" + sql, REALISTIC, transactional=transactional)
+    assert not files[0].errors
+    assert [(f.rule, f.message) for f in engine.findings] == []
