@@ -575,3 +575,60 @@ def test_safe_statements_raise_no_finding(sql: str) -> None:
     engine, files = run("SET lock_timeout = '2s';\n" + sql, REALISTIC, transactional=transactional)
     assert not files[0].errors
     assert [(f.rule, f.message) for f in engine.findings] == []
+
+
+DANGEROUS = [
+    ("ALTER TABLE orders ADD COLUMN u uuid DEFAULT gen_random_uuid();", "adding-column-volatile-default"),
+    (
+        "ALTER TABLE orders ADD COLUMN c timestamptz DEFAULT clock_timestamp();",
+        "adding-column-volatile-default",
+    ),
+    ("ALTER TABLE orders ADD COLUMN s bigserial;", "adding-serial-column"),
+    (
+        "ALTER TABLE orders ADD COLUMN g bigint GENERATED ALWAYS AS (qty * 2) STORED;",
+        "adding-stored-generated-column",
+    ),
+    ("ALTER TABLE orders ALTER COLUMN qty TYPE bigint;", "changing-column-type"),
+    ("ALTER TABLE orders ALTER COLUMN note TYPE varchar(10);", "changing-column-type"),
+    ("ALTER TABLE orders ALTER COLUMN m TYPE text;", "changing-column-type"),
+    ("ALTER TABLE orders ALTER COLUMN note SET NOT NULL;", "setting-not-null"),
+    ("ALTER TABLE orders ADD CONSTRAINT c1 CHECK (qty > 1);", "adding-check-constraint"),
+    (
+        "ALTER TABLE orders ADD CONSTRAINT c2 FOREIGN KEY (customer_id) REFERENCES customers (id);",
+        "adding-foreign-key",
+    ),
+    ("ALTER TABLE orders ADD CONSTRAINT c3 UNIQUE (note);", "adding-unique-constraint"),
+    ("ALTER TABLE orders ADD CONSTRAINT c4 EXCLUDE (note WITH =);", "adding-exclusion-constraint"),
+    ("CREATE INDEX i1 ON orders (note);", "creating-index-non-concurrently"),
+    ("CREATE UNIQUE INDEX i2 ON orders (note);", "creating-index-non-concurrently"),
+    ("DROP INDEX orders_customer_idx;", "dropping-index-non-concurrently"),
+    ("REFRESH MATERIALIZED VIEW mv;", "refreshing-matview-non-concurrently"),
+    ("VACUUM FULL orders;", "vacuum-full"),
+    ("CLUSTER orders USING orders_customer_idx;", "clustering-table"),
+    ("ALTER TABLE orders SET LOGGED;", "setting-logged"),
+    ("ALTER TABLE orders RENAME TO purchases;", "renaming-table"),
+    ("ALTER TABLE orders RENAME COLUMN note TO remark;", "renaming-column"),
+    ("ALTER TABLE orders DROP COLUMN note;", "dropping-column"),
+    ("DROP TABLE orders;", "dropping-table"),
+    ("TRUNCATE orders;", "truncating-table"),
+    ("UPDATE orders SET note = 'x';", "unbatched-backfill"),
+    ("UPDATE orders SET note = 'x' WHERE note IS NULL;", "unbatched-backfill"),
+    ("DELETE FROM orders;", "unbatched-backfill"),
+    ("ALTER TYPE mood RENAME VALUE 'a' TO 'z';", "renaming-enum-value"),
+    ("ALTER TABLE orders ADD COLUMN j json;", "json-column"),
+    ("ALTER DOMAIN posint ADD CONSTRAINT pc CHECK (VALUE < 100);", "adding-domain-constraint"),
+    ("REINDEX TABLE orders;", "reindexing-non-concurrently"),
+    ("ALTER TABLE orders ADD COLUMN r int NOT NULL;", "adding-required-column"),
+    ("ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 2);", "changing-column-type"),
+    ("DELETE FROM pg_catalog.pg_enum WHERE enumlabel = 'a';", "modifying-system-catalog"),
+]
+
+
+@pytest.mark.parametrize(("sql", "rule_id"), DANGEROUS, ids=[r for _, r in DANGEROUS])
+def test_dangerous_statements_are_flagged(sql: str, rule_id: str) -> None:
+    """No silence: each blocks traffic for a scan or rewrite of an existing table, or breaks a release."""
+    engine, _ = run("SET lock_timeout = '2s';\n" + sql, REALISTIC)
+    assert rule_id in {f.rule for f in engine.findings}, [f.rule for f in engine.findings]
+    finding = next(f for f in engine.findings if f.rule == rule_id)
+    assert finding.severity in ("error", "warning")
+    assert finding.fix
