@@ -390,4 +390,8 @@ CASES: tuple[Case, ...] = (
     Case('x-update-line-items-set-price-price-2-2', 'UPDATE line_items SET price = price * 2 WHERE id >= 1 AND id < 100'),
     Case('x-update-line-items-set-price-price-2-3', 'UPDATE line_items SET price = price * 2 WHERE id > 1'),
     Case('x-with-big-as-update-orders-set-note', "WITH big AS (UPDATE orders SET note = 'x' RETURNING id) SELECT count(*) FROM big"),
+    Case('drop-schema-cascade', 'DROP SCHEMA public CASCADE'),
+    Case('drop-type-cascade', 'DROP TYPE order_status CASCADE'),
+    Case('drop-table-cascade', 'DROP TABLE orders CASCADE'),
+    Case('drop-view-cascade', 'DROP VIEW paid_orders CASCADE'),
 )

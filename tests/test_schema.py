@@ -294,3 +294,24 @@ def test_objects_new_in_the_current_transaction() -> None:
     s.end_transaction()
     s.begin_transaction()
     assert not s.is_new_in_transaction("public.a") and s.is_new("public.a")
+
+
+def test_drop_cascade_removes_dependents() -> None:
+    s = build(
+        """
+        CREATE TYPE mood AS ENUM ('a');
+        CREATE TABLE t (id int, m mood);
+        CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
+        CREATE SCHEMA other;
+        CREATE TABLE other.x (id int);
+        DROP TYPE mood CASCADE;
+        DROP SCHEMA other CASCADE;
+        """
+    )
+    assert list(s.table("public.t").columns) == ["id"]  # type: ignore[union-attr]
+    assert s.table("other.x") is None
+    assert s.dependent_views("public.t") == ["public.mv"]
+    s2 = build(
+        "CREATE TABLE t (id int); CREATE MATERIALIZED VIEW mv AS SELECT id FROM t; DROP TABLE t CASCADE;"
+    )
+    assert s2.table("public.mv") is None

@@ -1069,6 +1069,21 @@ def _drop(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
             if node.behavior == enums.DropBehavior.DROP_CASCADE:
                 for dep in schema.dependent_views(name):
                     eff.add(dep, L.AccessExclusiveLock, f"DROP ... CASCADE drops {dep}, which reads {name}")
+        elif rt == O.OBJECT_SCHEMA and node.behavior == enums.DropBehavior.DROP_CASCADE:
+            name = str(obj.sval) if isinstance(obj, ast.String) else ".".join(_strings(obj))
+            for q, t in list(schema.tables.items()):
+                if q.split(".", 1)[0] == name and t.kind != "view":
+                    eff.add(q, L.AccessExclusiveLock, f"DROP SCHEMA {name} CASCADE drops {q}")
+        elif rt == O.OBJECT_TYPE and node.behavior == enums.DropBehavior.DROP_CASCADE:
+            names = _strings(obj.names) if isinstance(obj, ast.TypeName) else _strings(obj)
+            if not names:
+                continue
+            for q, t in list(schema.tables.items()):
+                cols = [
+                    c.name for c in t.columns.values() if c.type is not None and c.type.raw_name == names[-1]
+                ]
+                if cols and t.kind != "view":
+                    eff.add(q, L.AccessExclusiveLock, f"DROP TYPE ... CASCADE drops column {', '.join(cols)}")
         elif rt == O.OBJECT_TRIGGER or rt == O.OBJECT_RULE or rt == O.OBJECT_POLICY:
             parts = _strings(obj)
             table = schema.resolve(parts[:-1])
@@ -1442,6 +1457,18 @@ def _publication(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
             eff.add(eff.schema.resolve(pt.relation), L.ShareUpdateExclusiveLock, "publication membership")
 
 
+def _copy(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    if node.relation is not None:
+        table = eff.schema.resolve(node.relation)
+        if node.is_from:
+            eff.add(table, L.RowExclusiveLock, "COPY FROM loads rows")
+            _fk_checks_on_write(eff, table, None, "COPY FROM")
+        else:
+            eff.add(table, L.AccessShareLock, "COPY TO reads every row", scan=_has_storage(eff.schema, table))
+    elif node.query is not None:
+        _read_tables(eff, node.query, L.AccessShareLock, "COPY (query) TO")
+
+
 def _grant(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     # GRANT/REVOKE on tables take no table lock (checked on PG 16): they update pg_class.relacl in place.
     return
@@ -1475,6 +1502,7 @@ _STATEMENTS: dict[str, Any] = {
     "CreateTableAsStmt": _create_table_as,
     "CreateStmt": _create_table,
     "GrantStmt": _grant,
+    "CopyStmt": _copy,
     "CreatePolicyStmt": _policy,
     "AlterPolicyStmt": _policy,
     "CreateStatsStmt": _statistics,

@@ -823,6 +823,19 @@ class Schema:
             elif rt == _O.OBJECT_TYPE:
                 names = _strings(obj.names) if isinstance(obj, ast.TypeName) else _strings(obj)
                 self.enums.pop(self.resolve(names), None)
+                self.domains.pop(self.resolve(names), None)
+                if node.behavior == enums.DropBehavior.DROP_CASCADE and names:
+                    for t in self.tables.values():
+                        for col in [
+                            c
+                            for c in t.columns.values()
+                            if c.type is not None and c.type.raw_name == names[-1]
+                        ]:
+                            del t.columns[col.name]
+            elif rt == _O.OBJECT_SCHEMA and node.behavior == enums.DropBehavior.DROP_CASCADE:
+                name = str(obj.sval) if isinstance(obj, ast.String) else ".".join(_strings(obj))
+                for q in [q for q in self.tables if q.split(".", 1)[0] == name]:
+                    self._drop_table(q)
 
     def _rename(self, node: Any) -> None:
         rt = node.renameType
