@@ -54,7 +54,7 @@ class LockMode(IntEnum):
 
     @property
     def blocks_ddl(self) -> bool:
-        """Other schema changes, VACUUM, ANALYZE and index builds take ShareUpdateExclusiveLock or stronger."""
+        """Schema changes, VACUUM, ANALYZE and index builds take ShareUpdateExclusiveLock or stronger."""
         return self.conflicts_with(LockMode.ShareUpdateExclusiveLock)
 
     @property
@@ -90,21 +90,47 @@ _M = LockMode
 CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
     _M.AccessShareLock: frozenset({_M.AccessExclusiveLock}),
     _M.RowShareLock: frozenset({_M.ExclusiveLock, _M.AccessExclusiveLock}),
-    _M.RowExclusiveLock: frozenset({_M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}),
+    _M.RowExclusiveLock: frozenset(
+        {_M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}
+    ),
     _M.ShareUpdateExclusiveLock: frozenset(
-        {_M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}
+        {
+            _M.ShareUpdateExclusiveLock,
+            _M.ShareLock,
+            _M.ShareRowExclusiveLock,
+            _M.ExclusiveLock,
+            _M.AccessExclusiveLock,
+        }
     ),
     _M.ShareLock: frozenset(
-        {_M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock,
-         _M.AccessExclusiveLock}
+        {
+            _M.RowExclusiveLock,
+            _M.ShareUpdateExclusiveLock,
+            _M.ShareRowExclusiveLock,
+            _M.ExclusiveLock,
+            _M.AccessExclusiveLock,
+        }
     ),
     _M.ShareRowExclusiveLock: frozenset(
-        {_M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock,
-         _M.AccessExclusiveLock}
+        {
+            _M.RowExclusiveLock,
+            _M.ShareUpdateExclusiveLock,
+            _M.ShareLock,
+            _M.ShareRowExclusiveLock,
+            _M.ExclusiveLock,
+            _M.AccessExclusiveLock,
+        }
     ),
     _M.ExclusiveLock: frozenset(
-        {_M.RowShareLock, _M.RowExclusiveLock, _M.ShareUpdateExclusiveLock, _M.ShareLock, _M.ShareRowExclusiveLock,
-         _M.ExclusiveLock, _M.AccessExclusiveLock}
+        {
+            _M.RowShareLock,
+            _M.RowExclusiveLock,
+            _M.ShareUpdateExclusiveLock,
+            _M.ShareLock,
+            _M.ShareRowExclusiveLock,
+            _M.ExclusiveLock,
+            _M.AccessExclusiveLock,
+        }
     ),
     _M.AccessExclusiveLock: frozenset(LockMode),
 }

@@ -184,7 +184,7 @@ class AnalysisSettings:
     pg_version: int = 16
     # Most migration frameworks run each file (revision) in one transaction.
     assume_transaction: bool = True
-    # timestamp <-> timestamptz is binary-coercible (no rewrite, PG 12+) only when the session TimeZone is UTC.
+    # timestamp <-> timestamptz is binary-coercible (no rewrite, PG 12+) only with session TimeZone UTC.
     timezone_utc: bool = True
 
 
