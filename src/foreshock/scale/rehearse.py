@@ -469,11 +469,9 @@ def _evidence(
     a, b = points[-2], points[-1]
     if not a.temp_bytes and b.temp_bytes:
         return f"the sort started spilling to disk (temp files) at {b.rows:,} rows"
-    if a.pages is not None and b.pages is not None and ref is not None:
-        sb_a, sb_b = buffers.get(a.fraction), buffers.get(b.fraction)
-        prod_sb = stats.server.setting_bytes("shared_buffers") or PG_DEFAULTS["shared_buffers"]
-        if sb_a and sb_b and a.pages * 8192 <= sb_a < b.pages * 8192 and ref.bytes > prod_sb:
-            return f"the table outgrew shared_buffers at {b.rows:,} rows"
+    # Outgrowing shared_buffers is deliberately not evidence: the benchmark (10M rows, 1.6GB table, 128MB
+    # shared_buffers) ran a full UPDATE at a lower cost per row than the 1M-row rehearsal, because the OS page
+    # cache absorbed it. Only a spill to temp files is a threshold whose cost is known to change the slope.
     return ""
 
 
