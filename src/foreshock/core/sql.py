@@ -115,56 +115,65 @@ def _error_offset(err: pgparser.ParseError, base: int) -> int:
     return base
 
 
-def _tokens(text: str) -> list[Any]:
-    return list(pgparser.scan(text))
+# libpg_query reports byte offsets, and pglast's conversion of them to characters costs time in proportion to
+# the file for every token. Replacing each non-ASCII character with an ASCII identifier character keeps every
+# token boundary (PostgreSQL's scanner treats bytes >= 0x80 as identifier characters, and non-ASCII never
+# forms an operator or white space) while making byte offsets equal character offsets. Positions come from
+# this flat copy; statement contents always come from the real text.
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _flatten(text: str) -> str:
+    return text if text.isascii() else _NON_ASCII.sub("x", text)
 
 
 def parse(text: str, path: str = "<input>") -> ParsedFile:
     """Split and parse a whole file. Syntax errors are collected, not raised, so the rest is still seen."""
     index = LineIndex(text)
     errors: list[InputError] = []
+    flat = _flatten(text)
     try:
-        tokens = _tokens(text)
-    except pgparser.ParseError as err:
-        line, col = index.position(_error_offset(err, 0))
-        return ParsedFile(path, text, (), (InputError(_fix_hint(_message(err)), path, line, col),), ())
-
-    # Chunks: (start, end, raw statement or None) — try the whole file first, fall back to a
-    # scanner-level split so one bad statement does not hide the others.
-    chunks: list[tuple[int, int, Any]] = []
-    try:
-        for raw in pglast.parse_sql(text):
-            start = raw.stmt_location or 0
-            length = raw.stmt_len or (len(text) - start)
-            chunks.append((start, start + length, raw.stmt))
+        tree = json.loads(pgparser.parse_sql_json(flat))
+        bounds = []
+        for raw in tree.get("stmts", ()):
+            lo = raw.get("stmt_location", 0)
+            bounds.append((lo, lo + (raw.get("stmt_len") or len(flat) - lo)))
     except pgparser.ParseError:
-        chunks = _parse_pieces(text, tokens, index, path, errors)
+        try:
+            tokens = list(pgparser.scan(flat))
+        except pgparser.ParseError as err:
+            line, col = index.position(_error_offset(err, 0))
+            return ParsedFile(path, text, (), (InputError(_scan_message(text, err), path, line, col),), ())
+        bounds = _cut_at_semicolons(flat, tokens)
 
-    token_starts = [t.start for t in tokens]
     statements: list[Statement] = []
     file_directives: list[Directive] = []
-    prev_end = 0
-    for start, end, node in chunks:
-        # Leading comments (from the end of the previous statement) belong to this statement; the
-        # statement itself starts at its first real token.
-        directives: list[Directive] = []
-        i = bisect.bisect_left(token_starts, prev_end)
-        while i < len(tokens) and tokens[i].start < end:
-            tok = tokens[i]
-            if tok.name == _SEMICOLON:
-                i += 1
-                continue
-            if tok.name not in _COMMENT_KINDS:
-                start = tok.start
-                break
-            d = _directive_at(text, tok, index, path, errors)
-            if d is not None:
-                (file_directives if d.kind == "ignore-file" else directives).append(d)
-            i += 1
-        prev_end = end
-        if node is None:
+    prev_hi = 0
+    for lo, hi in bounds:
+        # Comments between the previous statement and this one lead this one (libpg_query's statement
+        # location may or may not include them).
+        start, directives = _leading_comments(text, flat, min(prev_hi, lo), hi, index, path, errors)
+        prev_hi = hi
+        if start >= hi:
             continue
-        stext = text[start:end].rstrip()
+        directives_here: list[Directive] = []
+        for d in directives:
+            (file_directives if d.kind == "ignore-file" else directives_here).append(d)
+        stext = text[start:hi].rstrip()
+        if stext.endswith(";"):
+            stext = stext[:-1].rstrip()
+        if not stext:
+            continue
+        try:
+            # The piece as written (with its semicolon) so errors point where PostgreSQL points.
+            raws = pglast.parse_sql(text[start:hi])
+        except pgparser.ParseError as err:
+            line, col = index.position(_error_offset(err, start))
+            errors.append(InputError(_fix_hint(_message(err)), path, line, col))
+            continue
+        if not raws:
+            continue
+        node = raws[0].stmt
         line, col = index.position(start)
         end_line, end_col = index.position(start + max(len(stext) - 1, 0))
         stmt = Statement(
@@ -177,7 +186,7 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
             text=stext,
             kind=type(node).__name__,
             node=node,
-            directives=tuple(directives),
+            directives=tuple(directives_here),
         )
         statements.append(stmt)
         if stmt.kind == "DoStmt":
@@ -198,22 +207,50 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
                     )
                 )
     # Trailing comments after the last statement may still carry file directives.
-    i = bisect.bisect_left(token_starts, prev_end)
-    for tok in tokens[i:]:
-        if tok.name in _COMMENT_KINDS:
-            d = _directive_at(text, tok, index, path, errors)
-            if d is not None and d.kind == "ignore-file":
-                file_directives.append(d)
+    tail = bounds[-1][1] if bounds else 0
+    start, directives = _leading_comments(text, flat, tail, len(text), index, path, errors)
+    file_directives.extend(d for d in directives if d.kind == "ignore-file")
     return ParsedFile(path, text, tuple(statements), tuple(errors), tuple(file_directives))
 
 
-def _parse_pieces(
-    text: str, tokens: list[Any], index: LineIndex, path: str, errors: list[InputError]
-) -> list[tuple[int, int, Any]]:
-    """Parse statement by statement after a whole-file parse failed, so one error hides nothing else.
+def _scan_message(text: str, err: pgparser.ParseError) -> str:
+    """The scanner's message for the real text (the flat copy would quote placeholder characters)."""
+    try:
+        pgparser.scan(text)
+    except pgparser.ParseError as real:
+        return _fix_hint(_message(real))
+    return _fix_hint(_message(err))
 
-    Pieces are cut at top-level semicolons found by PostgreSQL's own scanner.
-    """
+
+def _leading_comments(
+    text: str, flat: str, lo: int, hi: int, index: LineIndex, path: str, errors: list[InputError]
+) -> tuple[int, list[Directive]]:
+    """Where the statement in [lo, hi) really starts, and the directives in the comments before it."""
+    start = lo
+    while start < hi and flat[start] in " \t\r\n\f\v;":
+        start += 1
+    if not flat.startswith(("--", "/*"), start):
+        return start, []
+    directives: list[Directive] = []
+    try:
+        tokens = pgparser.scan(flat[start:hi])
+    except pgparser.ParseError:
+        return start, []
+    first = hi
+    for tok in tokens:
+        if tok.name not in _COMMENT_KINDS:
+            if tok.name != _SEMICOLON:
+                first = start + tok.start
+                break
+            continue
+        d = _directive_at(text, start + tok.start, start + tok.end, index, path, errors)
+        if d is not None:
+            directives.append(d)
+    return first, directives
+
+
+def _cut_at_semicolons(flat: str, tokens: list[Any]) -> list[tuple[int, int]]:
+    """Statement bounds at top-level semicolons from PostgreSQL's own scanner (used when a parse failed)."""
     # A SQL-standard function body (BEGIN ATOMIC ... END) holds semicolons of its own; CASE ... END
     # nests inside it.
     cuts: list[int] = []
@@ -233,30 +270,17 @@ def _parse_pieces(
     for c in cuts:
         bounds.append((prev, c + 1))
         prev = c + 1
-    if text[prev:].strip():
-        bounds.append((prev, len(text)))
-    chunks: list[tuple[int, int, Any]] = []
-    for lo, hi in bounds:
-        try:
-            parsed = pglast.parse_sql(text[lo:hi])
-        except pgparser.ParseError as err:
-            line, col = index.position(_error_offset(err, lo))
-            errors.append(InputError(_fix_hint(_message(err)), path, line, col))
-            chunks.append((lo, hi, None))
-            continue
-        for raw in parsed:
-            start = lo + (raw.stmt_location or 0)
-            length = raw.stmt_len or (hi - start)
-            chunks.append((start, start + length, raw.stmt))
-    return chunks
+    if flat[prev:].strip():
+        bounds.append((prev, len(flat)))
+    return bounds
 
 
 def _directive_at(
-    text: str, tok: Any, index: LineIndex, path: str, errors: list[InputError]
+    text: str, lo: int, hi: int, index: LineIndex, path: str, errors: list[InputError]
 ) -> Directive | None:
-    line, col = index.position(tok.start)
+    line, col = index.position(lo)
     try:
-        return parse_directive(text[tok.start : tok.end + 1], line, col, path)
+        return parse_directive(text[lo : hi + 1], line, col, path)
     except InputError as err:
         errors.append(err)
         return None
