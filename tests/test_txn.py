@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from foreshock.core.analyze import StatementContext, analyze
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
@@ -165,3 +167,56 @@ def test_parse_errors_are_collected_and_the_rest_analysed() -> None:
     fa = run("ALTER TABLE orders ADD COLUMN a int;\nALTER TABLE orders ADD COLUM b int;\nTRUNCATE orders;")
     assert len(fa.errors) == 1 and fa.errors[0].line == 2
     assert [sa.statement.kind for sa in fa.statements] == ["AlterTableStmt", "TruncateStmt"]
+
+
+# --- PostgreSQL is the judge: what cannot run inside a transaction block ------------------------------------
+
+NOT_IN_A_BLOCK = [
+    "CREATE INDEX CONCURRENTLY judge_i ON orders (total)",
+    "DROP INDEX CONCURRENTLY orders_note_idx",
+    "REINDEX TABLE CONCURRENTLY orders",
+    "REINDEX INDEX CONCURRENTLY orders_note_idx",
+    "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY",
+    "VACUUM orders",
+    "VACUUM FULL orders",
+    "CLUSTER",
+    "REINDEX SCHEMA public",
+    "CREATE DATABASE judge_db",
+    "ALTER SYSTEM SET work_mem = '8MB'",
+]
+FINE_IN_A_BLOCK = [
+    "REFRESH MATERIALIZED VIEW CONCURRENTLY customer_totals",
+    "ALTER TYPE order_status ADD VALUE 'refunded'",
+    "CREATE INDEX judge_i ON orders (total)",
+    "ANALYZE orders",
+    "CLUSTER orders USING orders_pkey",
+    "REINDEX TABLE orders",
+]
+
+
+@pytest.mark.db
+def test_non_transactional_statements_match_postgresql(pg_dsn: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from foreshock.pg.connect import connect
+    from foreshock.pg.databases import database_dsn, scratch_database
+
+    with scratch_database(pg_dsn, "txn") as name:
+        dsn = database_dsn(pg_dsn, name)
+        with connect(dsn) as conn:
+            conn.execute(sql.SQL(SETUP))  # type: ignore[arg-type]
+            version = int(conn.execute(sql.SQL("SHOW server_version_num")).fetchone()[0]) // 10000  # type: ignore[index]
+        for stmt, expected in [(s, True) for s in NOT_IN_A_BLOCK] + [(s, False) for s in FINE_IN_A_BLOCK]:
+            fa = run(f"BEGIN;\n{stmt};\nROLLBACK;", pg_version=version)
+            static = any(NOT_IN_TXN in n for n in fa.statements[1].notes)
+            with connect(dsn) as conn:
+                conn.execute(sql.SQL("BEGIN"))
+                try:
+                    conn.execute(sql.SQL(stmt))  # type: ignore[arg-type]
+                    refused = False
+                except psycopg.errors.ActiveSqlTransaction:
+                    refused = True
+                finally:
+                    conn.execute(sql.SQL("ROLLBACK"))
+            assert static is refused is expected, stmt

@@ -66,6 +66,8 @@ def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str
                 return "DETACH PARTITION CONCURRENTLY"
     if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
         return "VACUUM"
+    if isinstance(node, ast.ClusterStmt) and node.relation is None:
+        return "CLUSTER without a table"
     if isinstance(
         node,
         (
