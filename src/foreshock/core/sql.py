@@ -17,6 +17,7 @@ from typing import Any
 import pglast
 from pglast import parser as pgparser
 
+from foreshock.core.ast_build import build
 from foreshock.core.model import Directive, Statement
 from foreshock.errors import InputError
 
@@ -166,14 +167,13 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
             continue
         try:
             # The piece as written (with its semicolon) so errors point where PostgreSQL points.
-            raws = pglast.parse_sql(text[start:hi])
+            node = _parse_one(text[start:hi])
         except pgparser.ParseError as err:
             line, col = index.position(_error_offset(err, start))
             errors.append(InputError(_fix_hint(_message(err)), path, line, col))
             continue
-        if not raws:
+        if node is None:
             continue
-        node = raws[0].stmt
         line, col = index.position(start)
         end_line, end_col = index.position(start + max(len(stext) - 1, 0))
         stmt = Statement(
@@ -211,6 +211,16 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
     start, directives = _leading_comments(text, flat, tail, len(text), index, path, errors)
     file_directives.extend(d for d in directives if d.kind == "ignore-file")
     return ParsedFile(path, text, tuple(statements), tuple(errors), tuple(file_directives))
+
+
+def _parse_one(piece: str) -> Any:
+    """The AST of the first statement in piece (None when it holds none)."""
+    if piece.isascii():
+        # Byte and character offsets agree, so libpg_query's JSON positions are exact.
+        stmts = json.loads(pgparser.parse_sql_json(piece)).get("stmts")
+        return build(stmts[0]["stmt"]) if stmts else None
+    raws = pglast.parse_sql(piece)
+    return raws[0].stmt if raws else None
 
 
 def _scan_message(text: str, err: pgparser.ParseError) -> str:
