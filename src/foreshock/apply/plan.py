@@ -6,7 +6,6 @@ No connection is opened here: the plan is what `--dry-run` prints and what the r
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,8 +15,9 @@ from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
 from foreshock.apply.options import ApplyOptions, human, parse_duration
+from foreshock.core.analyze import analyze
 from foreshock.core.locks import LockMode
-from foreshock.core.model import Effect, MigrationUnit, Statement
+from foreshock.core.model import AnalysisSettings, Effect, MigrationUnit, Statement
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
 
@@ -346,23 +346,12 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
     return BackfillSpec(table, rel.schemaname, str(rel.relname), set_sql, where_sql, size, btime, lag)
 
 
-def _effects_from_model(units: Sequence[MigrationUnit]) -> dict[tuple[str, int], tuple[Effect, ...]] | None:
-    """Per-statement effects from the effect model (foreshock.core.analyze) when it is present."""
-    try:
-        mod = importlib.import_module("foreshock.core.analyze")
-        from foreshock.core.model import AnalysisSettings
-
-        result: Any = mod.analyze(list(units), AnalysisSettings())
-    except Exception:
-        return None
-    files = getattr(result, "files", result)
+def _effects_from_model(units: Sequence[MigrationUnit]) -> dict[tuple[str, int], tuple[Effect, ...]]:
+    """Per-statement effects from the effect model, keyed by (path, statement index)."""
     out: dict[tuple[str, int], tuple[Effect, ...]] = {}
-    try:
-        for fa in files:
-            for sa in fa.statements:
-                out[(sa.statement.path, sa.statement.index)] = tuple(sa.effects)
-    except Exception:
-        return None
+    for fa in analyze(list(units), AnalysisSettings()):
+        for sa in fa.statements:
+            out[(sa.statement.path, sa.statement.index)] = sa.effects
     return out
 
 
