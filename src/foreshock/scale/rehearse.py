@@ -475,6 +475,25 @@ def _evidence(
     return ""
 
 
+def _catalog_only(units: Sequence[MigrationUnit], target: MigrationUnit) -> set[int]:
+    """Statement indices of the target that, per the static analysis, neither scan nor rewrite any table."""
+    try:
+        from foreshock.core.analyze import analyze
+        from foreshock.core.model import AnalysisSettings
+
+        analyses = analyze(list(units), AnalysisSettings())
+    except Exception:  # the analysis is a refinement here; without it every statement is fitted
+        return set()
+    fa = next((a for a in analyses if a.path == target.path), None)
+    if fa is None:
+        return set()
+    return {
+        sa.statement.index
+        for sa in fa.statements
+        if sa.effects and not any(e.scan or e.rewrite for e in sa.effects)
+    }
+
+
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
     return lambda message: say(prefix + message)
 
@@ -598,11 +617,19 @@ def rehearse(
     finally:
         server.close()
     out: list[StatementRehearsal] = []
+    catalog_only = _catalog_only(units, target)
     for stmt in statements:
         ref = refs.get(stmt.index)
         points = tuple(measured[stmt.index])
         prediction = None
-        if stmt.kind != "TransactionStmt" and points:
+        if stmt.kind != "TransactionStmt" and points and stmt.index in catalog_only:
+            prod_rows = ref.rows if ref else biggest.rows
+            times = sorted(p.seconds for p in points)
+            # The static analysis says no row is read or written: the time does not grow with the table.
+            prediction = Prediction(
+                times[len(times) // 2], times[0], times[-1] * 2, prod_rows, "constant (catalog-only change)"
+            )
+        elif stmt.kind != "TransactionStmt" and points:
             prod_rows = ref.rows if ref else biggest.rows
             prediction = fit_and_extrapolate(
                 [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points],
