@@ -189,3 +189,17 @@ def test_check_without_sizes_is_size_blind() -> None:
     blind = _runaway_check(None)
     assert blind.size_blind and blind.exit_code == 1  # the rules alone still flag the runaway migration
     assert all(f.estimate is None for f in blind.findings)
+
+
+def test_sized_check_is_the_one_call_for_check_with_stats(tmp_path: Path) -> None:
+    from foreshock.scale.sizes import sized_check
+
+    small, big = tmp_path / "small.json", tmp_path / "big.json"
+    small.write_text('{"tables": {"public.orders": {"rows": 1000, "bytes": 131072}}}')
+    big.write_text('{"tables": {"public.orders": {"rows": 80000000, "bytes": 12884901888}}}')
+    assert sized_check([str(RUNAWAY.parent)], stats_path=str(small)).exit_code == 0
+    result = sized_check([str(RUNAWAY.parent)], stats_path=str(big))
+    assert result.exit_code == 1 and not result.size_blind
+    held = [f for f in result.findings if f.severity == "error" and f.lock is LockMode.AccessExclusiveLock]
+    assert held and min(f.estimate.seconds for f in held if f.estimate) >= 600
+    assert sized_check([str(RUNAWAY.parent)]).size_blind
