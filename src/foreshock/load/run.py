@@ -1,0 +1,465 @@
+"""The migration under load, twice on identical databases: as written (what a naive deploy does) and the way
+`foreshock apply` runs it (short lock_timeout, retries with backoff, batched backfills).
+
+Each run: a fresh database cloned from one prepared template, the workload started, an optional long-running
+transaction opened, the migration run while the workload keeps going, a short cooldown, then figures per query
+class -- all measured, none computed from a model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+import psycopg
+from pglast import ast
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from foreshock.apply import ApplyOptions
+from foreshock.apply import apply as apply_units
+from foreshock.apply.options import pg_duration
+from foreshock.apply.plan import is_concurrent, relations
+from foreshock.core.model import MigrationUnit, Statement
+from foreshock.core.sql import parse
+from foreshock.errors import ForeshockError, InputError
+from foreshock.load.workload import (
+    CLASSES,
+    MIGRATION_APP,
+    READ_CLASSES,
+    QueryRecord,
+    QueueSample,
+    Workload,
+    WorkloadSpec,
+    discover_targets,
+)
+from foreshock.pg import SessionSettings, connect, translate_error
+from foreshock.sandbox import Sandbox
+
+AS_WRITTEN = "as-written"
+APPLY_WAY = "apply"
+MODES = (AS_WRITTEN, APPLY_WAY)
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """How a load rehearsal runs. Durations in seconds; see docs/load.md for every default."""
+
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    long_transaction: float = 0.0  # 0: none
+    health_timeout: float = 2.0
+    warmup: float = 1.0  # workload alone before the migration: the baseline
+    cooldown: float = 1.0  # workload after the migration ends: the queue draining
+    # Full-table UPDATE/DELETE statements without `-- foreshock:backfill` are batched in the apply-way run, as
+    # foreshock's advice for them says; False runs them as written there too.
+    batch_updates: bool = True
+    tables: tuple[str, ...] = ()  # empty: the tables the migration names
+
+
+@dataclass(frozen=True)
+class MigrationRun:
+    started: float  # seconds since the workload started
+    finished: float
+    outcome: str  # ok | lock_timeout | timeout | error
+    message: str = ""
+    attempts: int = 1
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    table: str
+    cls: str
+    count: int
+    ok: int
+    errors: int
+    timeouts: int
+    cancelled: int
+    p50: float
+    p99: float
+    max_wait: float  # the slowest query's latency: for a query blocked on a lock, its wait
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "class": self.cls,
+            "count": self.count,
+            "ok": self.ok,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "cancelled": self.cancelled,
+            "p50_ms": round(self.p50 * 1000, 2),
+            "p99_ms": round(self.p99 * 1000, 2),
+            "max_wait_ms": round(self.max_wait * 1000, 2),
+        }
+
+
+@dataclass(frozen=True)
+class HealthPrediction:
+    """Would a health check reading the table with this timeout have failed during the run?"""
+
+    timeout: float
+    fails: bool
+    slow_reads: int
+    window: tuple[float, float] | None  # from the first slow read's start to the last one's end
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timeout_s": self.timeout,
+            "fails": self.fails,
+            "slow_reads": self.slow_reads,
+            "window_s": [round(self.window[0], 3), round(self.window[1], 3)] if self.window else None,
+        }
+
+
+@dataclass(frozen=True)
+class RunReport:
+    mode: str
+    migration: MigrationRun
+    classes: tuple[ClassSummary, ...]
+    max_queue: int
+    health: HealthPrediction
+    records: tuple[QueryRecord, ...] = field(repr=False)
+    samples: tuple[QueueSample, ...] = field(repr=False)
+    skipped: int = 0
+    long_transaction: tuple[float, float] | None = None
+    workload_errors: tuple[str, ...] = ()
+
+    def by_class(self, cls: str) -> list[QueryRecord]:
+        return [r for r in self.records if r.cls == cls]
+
+    def max_wait(self, classes: Sequence[str]) -> float:
+        return max((r.latency for r in self.records if r.cls in classes), default=0.0)
+
+    def percentile(self, classes: Sequence[str], q: float) -> float:
+        return percentile([r.latency for r in self.records if r.cls in classes], q)
+
+    def to_json(self, with_records: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "mode": self.mode,
+            "migration": {
+                "started_s": round(self.migration.started, 3),
+                "seconds": round(self.migration.seconds, 3),
+                "outcome": self.migration.outcome,
+                "message": self.migration.message,
+                "attempts": self.migration.attempts,
+            },
+            "classes": [c.to_json() for c in self.classes],
+            "reads": {
+                "p50_ms": round(self.percentile(READ_CLASSES, 50) * 1000, 2),
+                "p99_ms": round(self.percentile(READ_CLASSES, 99) * 1000, 2),
+                "max_wait_ms": round(self.max_wait(READ_CLASSES) * 1000, 2),
+            },
+            "max_queue": self.max_queue,
+            "health_check": self.health.to_json(),
+            "skipped": self.skipped,
+            "long_transaction_s": list(self.long_transaction) if self.long_transaction else None,
+            "workload_errors": list(self.workload_errors),
+        }
+        if with_records:
+            out["records"] = [
+                [r.table, r.cls, round(r.start, 4), round(r.latency, 5), r.outcome] for r in self.records
+            ]
+            out["queue"] = [[round(s.at, 3), s.behind_migration, s.not_granted] for s in self.samples]
+        return out
+
+
+@dataclass(frozen=True)
+class LoadComparison:
+    runs: tuple[RunReport, ...]
+    tables: tuple[str, ...]
+    config: LoadConfig
+    lock_timeout: float
+    warnings: tuple[str, ...] = ()
+
+    def run(self, mode: str) -> RunReport:
+        return next(r for r in self.runs if r.mode == mode)
+
+    def to_json(self, with_records: bool = False) -> dict[str, Any]:
+        c = self.config
+        return {
+            "tables": list(self.tables),
+            "rates_per_s": dict(c.workload.rates),
+            "table_rates_per_s": {t: dict(r) for t, r in c.workload.table_rates.items()},
+            "pool": c.workload.pool,
+            "long_transaction_s": c.long_transaction,
+            "health_timeout_s": c.health_timeout,
+            "apply_lock_timeout_s": self.lock_timeout,
+            "runs": {r.mode: r.to_json(with_records) for r in self.runs},
+            "warnings": list(self.warnings),
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (0 for no values): p99 of 50 values is the largest, not an interpolation."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(
+    mode: str,
+    migration: MigrationRun,
+    workload: Workload,
+    health_timeout: float,
+) -> RunReport:
+    records = tuple(sorted(workload.records, key=lambda r: r.start))
+    classes = []
+    for table in dict.fromkeys(r.table for r in records):
+        for cls in CLASSES:
+            rs = [r for r in records if r.table == table and r.cls == cls]
+            if not rs:
+                continue
+            lat = [r.latency for r in rs]
+            classes.append(
+                ClassSummary(
+                    table,
+                    cls,
+                    len(rs),
+                    sum(r.outcome == "ok" for r in rs),
+                    sum(r.outcome == "error" for r in rs),
+                    sum(r.outcome == "timeout" for r in rs),
+                    sum(r.outcome == "cancelled" for r in rs),
+                    percentile(lat, 50),
+                    percentile(lat, 99),
+                    max(lat),
+                )
+            )
+    slow = [r for r in records if r.cls in READ_CLASSES and r.latency > health_timeout]
+    window = (min(r.start for r in slow), max(r.start + r.latency for r in slow)) if slow else None
+    return RunReport(
+        mode,
+        migration,
+        tuple(classes),
+        max((s.behind_migration for s in workload.samples), default=0),
+        HealthPrediction(health_timeout, bool(slow), len(slow), window),
+        records,
+        tuple(workload.samples),
+        workload.skipped,
+        workload.long_transaction_span,
+        tuple(workload.errors),
+    )
+
+
+# -- the migration, two ways -------------------------------------------------------------------------------
+def _statements(unit: MigrationUnit) -> list[Statement]:
+    parsed = parse(unit.text, unit.path)
+    if parsed.errors:
+        raise parsed.errors[0]
+    return list(parsed.statements)
+
+
+def touched_tables(unit: MigrationUnit) -> list[str]:
+    names: dict[str, None] = {}
+    for s in _statements(unit):
+        for t in relations(s):
+            names.setdefault(t, None)
+    return list(names)
+
+
+def run_as_written(dsn: str, unit: MigrationUnit, t0: float, limit: float) -> MigrationRun:
+    """Plain execution, no lock_timeout: what a deploy that just runs the file does.
+
+    A naive deploy waits for its locks forever; here the wait is bounded only by the rehearsal's own deadline
+    (`limit` seconds) so the rehearsal always ends.
+    """
+    statements = _statements(unit)
+    explicit = any(isinstance(s.node, ast.TransactionStmt) for s in statements)
+    one_txn = (
+        not explicit and unit.transactional is not False and not any(is_concurrent(s) for s in statements)
+    )
+    bound = pg_duration(max(limit, 0.001))
+    settings = SessionSettings(MIGRATION_APP, lock_timeout=bound, statement_timeout=bound)
+    started = time.monotonic() - t0
+    try:
+        with connect(dsn, settings) as conn_:
+            conn = cast("psycopg.Connection[Any]", conn_)
+            # Migration text is trusted input written by its author; it is sent exactly as written.
+            if one_txn:
+                with conn.transaction():
+                    for s in statements:
+                        conn.execute(sql.SQL(s.text))
+            else:
+                for s in statements:
+                    conn.execute(sql.SQL(s.text))
+    except psycopg.errors.LockNotAvailable as err:
+        return MigrationRun(started, time.monotonic() - t0, "lock_timeout", str(translate_error(err)))
+    except psycopg.errors.QueryCanceled as err:
+        return MigrationRun(started, time.monotonic() - t0, "timeout", str(translate_error(err)))
+    except psycopg.Error as err:
+        return MigrationRun(started, time.monotonic() - t0, "error", str(translate_error(err)))
+    return MigrationRun(started, time.monotonic() - t0, "ok")
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    lines = text.splitlines(keepends=True)
+    return sum(len(x) for x in lines[: line - 1]) + column - 1
+
+
+def with_backfill_directives(unit: MigrationUnit) -> tuple[MigrationUnit, list[str]]:
+    """The unit with `-- foreshock:backfill` before each UPDATE/DELETE that apply can batch and that lacks
+    it."""
+    statements = _statements(unit)
+    if any(isinstance(s.node, ast.TransactionStmt) for s in statements):
+        return unit, [
+            f"{unit.path}: explicit BEGIN/COMMIT: UPDATE/DELETE left unbatched in the apply-way run"
+        ]
+    text = unit.text
+    added: list[str] = []
+    for s in reversed(statements):
+        n = s.node
+        if not isinstance(n, ast.UpdateStmt | ast.DeleteStmt) or any(
+            d.kind == "backfill" for d in s.directives
+        ):
+            continue
+        extra = [
+            n.withClause,
+            n.returningClause,
+            getattr(n, "fromClause", None),
+            getattr(n, "usingClause", None),
+        ]
+        if any(extra) or s.in_do_block:
+            continue
+        at = _offset(text, s.line, s.column)
+        text = text[:at] + "\n-- foreshock:backfill\n" + text[at:]
+        added.append(f"{unit.path}:{s.line}: {s.kind} batched as a backfill in the apply-way run")
+    return replace(unit, text=text, line_map=None), list(reversed(added))
+
+
+def run_apply_way(dsn: str, unit: MigrationUnit, t0: float, options: ApplyOptions) -> MigrationRun:
+    started = time.monotonic() - t0
+    try:
+        result = apply_units([unit], dsn, options)
+    except ForeshockError as err:
+        return MigrationRun(started, time.monotonic() - t0, "error", str(err))
+    steps = [s for u in result.units for s in u.steps]
+    attempts = sum(max(1, len(s.attempts)) for s in steps)
+    failed = [s for s in steps if s.outcome == "failed"] + [u for u in result.units if u.outcome == "failed"]
+    if failed:
+        lock = any(a.outcome == "lock_timeout" for s in steps for a in s.attempts)
+        msg = next((f.message for f in failed if f.message), "failed")
+        return MigrationRun(
+            started, time.monotonic() - t0, "lock_timeout" if lock else "error", msg, attempts
+        )
+    return MigrationRun(started, time.monotonic() - t0, "ok", attempts=attempts)
+
+
+# -- the whole comparison ----------------------------------------------------------------------------------
+Prepare = Callable[[str], None]
+
+
+def _dbname(dsn: str) -> str:
+    return str(conninfo_to_dict(dsn).get("dbname") or "")
+
+
+def run_once(
+    dsn: str,
+    unit: MigrationUnit,
+    mode: str,
+    config: LoadConfig,
+    tables: Sequence[str],
+    options: ApplyOptions,
+    say: Callable[[str], None],
+) -> tuple[RunReport, list[str]]:
+    targets, warnings = discover_targets(dsn, tables, config.workload.seed)
+    if not targets:
+        raise InputError(
+            "load: no table the migration touches has rows and a key to query; nothing to measure"
+        )
+    workload = Workload(dsn, targets, config.workload, long_transaction=config.long_transaction)
+    with workload:
+        t0 = workload.t0
+        workload.sleep(config.warmup)
+        if config.long_transaction > 0:
+            workload.start_long_transaction()
+            # Older than apply's pre-flight threshold before the migration starts, as a real blocker would be.
+            workload.sleep(min(config.long_transaction / 2, options.blocker_min_age + 0.5))
+        say(f"{mode}: migration running under load")
+        remaining = config.workload.duration - workload.now() - config.cooldown
+        if mode == AS_WRITTEN:
+            migration = run_as_written(dsn, unit, t0, remaining)
+        else:
+            migration = run_apply_way(dsn, unit, t0, options)
+        workload.sleep(config.cooldown)
+    report = summarize(mode, migration, workload, config.health_timeout)
+    return report, warnings
+
+
+def compare(
+    sandbox: Sandbox,
+    unit: MigrationUnit,
+    prepare: Prepare,
+    config: LoadConfig | None = None,
+    *,
+    apply_options: ApplyOptions | None = None,
+    modes: Sequence[str] = MODES,
+    progress: Callable[[str], None] | None = None,
+) -> LoadComparison:
+    """Prepare one database (`prepare(dsn)`: schema and data), clone it per mode, and run the migration under
+    the workload in each clone. Only the sandbox's scratch databases are ever connected to."""
+    config = config or LoadConfig()
+    say = progress or (lambda _m: None)
+    for m in modes:
+        if m not in MODES:
+            raise InputError(f"unknown load mode {m!r}; expected {' or '.join(MODES)}")
+    options = replace(
+        apply_options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False
+    )
+    tables = list(config.tables) or touched_tables(unit)
+    batched, notes = with_backfill_directives(unit) if config.batch_updates else (unit, [])
+    warnings: list[str] = list(notes)
+    runs: list[RunReport] = []
+    with sandbox.fresh_database("load_base") as base:
+        say("preparing the load database")
+        prepare(base)
+        for mode in modes:
+            with sandbox.fresh_database("load_run", template=_dbname(base)) as dsn:
+                try:
+                    report, warns = run_once(
+                        dsn, batched if mode == APPLY_WAY else unit, mode, config, tables, options, say
+                    )
+                except psycopg.Error as err:
+                    raise translate_error(err, f"load rehearsal ({mode})") from None
+                warnings.extend(w for w in warns if w not in warnings)
+                runs.append(report)
+    return LoadComparison(tuple(runs), tuple(tables), config, options.lock_timeout, tuple(warnings))
+
+
+def setup_from_sql(setup_sql: str) -> Prepare:
+    """A prepare() that runs trusted setup SQL (schema and data, e.g. with generate_series) then ANALYZE."""
+
+    def prepare(dsn: str) -> None:
+        settings = SessionSettings(MIGRATION_APP + "-setup", lock_timeout="30s", statement_timeout="600s")
+        with connect(dsn, settings) as conn:
+            conn.execute(sql.SQL(setup_sql))
+            conn.execute(sql.SQL("VACUUM ANALYZE"))
+
+    return prepare
+
+
+def rates_from(
+    activity: Mapping[str, tuple[float | None, float | None]], fraction: float
+) -> dict[str, dict[str, float]]:
+    """Per-table rates from observed (reads/s, writes/s), scaled with the data and kept in [MIN, MAX]."""
+    from foreshock.load.workload import MAX_RATE, MIN_RATE, READ_POINT, READ_RANGE, WRITE
+
+    def clamp(x: float) -> float:
+        return round(min(MAX_RATE, max(MIN_RATE, x)), 2)
+
+    out: dict[str, dict[str, float]] = {}
+    for table, (reads, writes) in activity.items():
+        if reads is None and writes is None:
+            continue
+        r = (reads or 0.0) * fraction
+        w = (writes or 0.0) * fraction
+        # Observed scans do not say point or range; most OLTP reads are key lookups.
+        out[table] = {READ_POINT: clamp(r * 0.8), READ_RANGE: clamp(r * 0.2), WRITE: clamp(w)}
+    return out
