@@ -285,6 +285,10 @@ class Schema:
         self._new_in_txn: set[str] = set()
         self._history = True
         self._inheritance = False  # any INHERITS seen: children() must also look for inheritance children
+        # referenced table -> (table, fk) for every foreign key ever pointed at it (a superset of the live
+        # ones): referencing_fks looks only there instead of at every constraint of every table, which was
+        # quadratic on long files. Kept in step wherever a foreign key is created or its target renamed.
+        self._fk_by_target: dict[str, list[tuple[Table, Constraint]]] = {}
 
     # ---- file / transaction tracking -------------------------------------------------------------
     def begin_file(self, history: bool) -> None:
@@ -410,6 +414,22 @@ class Schema:
 
     def referencing_fks(self, qualified: str) -> list[Constraint]:
         """Foreign keys on other tables that reference this one."""
+        owner: Table | None = None
+        for t, c in self._fk_by_target.get(qualified, ()):
+            if c.referenced_table != qualified or t.constraints.get(c.name) is not c:
+                continue  # retargeted, dropped or renamed since: the scan below would not see it here
+            if owner is not None and owner is not t:
+                return self._referencing_fks_scan(qualified)
+            owner = t
+        if owner is None:
+            return []
+        if self.tables.get(owner.name) is not owner:
+            # A dropped table (or one not under its own name): only the full scan knows what is live.
+            return self._referencing_fks_scan(qualified)
+        return [c for c in owner.constraints.values() if c.kind == "fk" and c.referenced_table == qualified]
+
+    def _referencing_fks_scan(self, qualified: str) -> list[Constraint]:
+        # Several referencing tables: the full scan gives them in catalog (insertion) order.
         return [
             c
             for t in self.tables.values()
@@ -638,7 +658,7 @@ class Schema:
             cols = _strings(con.fk_attrs) or ((column,) if column else ())
             ref = self.resolve(con.pktable)
             name = self._constraint_name(t, con, cols, "fkey")
-            t.constraints[name] = Constraint(
+            fk = t.constraints[name] = Constraint(
                 name,
                 t.name,
                 "fk",
@@ -648,6 +668,7 @@ class Schema:
                 referenced_columns=_strings(con.pk_attrs),
                 on_delete=con.fk_del_action if flag(con.fk_del_action) else "a",
             )
+            self._fk_by_target.setdefault(ref, []).append((t, fk))
             return
 
     def _drop_table(self, name: str) -> None:
@@ -916,6 +937,7 @@ class Schema:
             for c in other.constraints.values():
                 if c.referenced_table == old:
                     c.referenced_table = new
+                    self._fk_by_target.setdefault(new, []).append((other, c))
         self._rename_new(old, new)
 
     def _set_schema(self, node: Any) -> None:
