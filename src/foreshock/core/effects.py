@@ -58,16 +58,42 @@ def function_volatility(parts: tuple[str, ...]) -> str | None:
     return FUNCTION_VOLATILITY.get(parts[-1])
 
 
+def _child_slots(cls: type) -> tuple[str, ...]:
+    """The attributes of a node class that can hold nodes or lists, reversed (the walk's stack order).
+
+    pglast describes each slot with its C type: strings, booleans, numbers and enums never hold a node, and
+    skipping them roughly halves the cost of a walk over a statement."""
+    slots: Any = getattr(cls, "__slots__", ())
+    names = list(slots)
+    if isinstance(slots, dict):
+        names = [k for k, info in slots.items() if _may_hold_node(str(getattr(info, "c_type", "*")))]
+    return tuple(reversed(names))
+
+
+def _may_hold_node(c_type: str) -> bool:
+    return (c_type.endswith("*") and c_type != "char*") or c_type == "ValUnion"
+
+
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
 def _walk(node: Any) -> Iterator[Any]:
     """Every AST node under `node` (depth first, pre-order)."""
     stack = [node]
     node_type = ast.Node
+    child_slots = _CHILD_SLOTS
     while stack:
         n = stack.pop()
         if isinstance(n, node_type):
             yield n
-            slots = n.__slots__  # type: ignore[attr-defined]
-            stack.extend(getattr(n, name, None) for name in reversed(slots))
+            cls = type(n)
+            names = child_slots.get(cls)
+            if names is None:
+                names = child_slots[cls] = _child_slots(cls)
+            for name in names:
+                v = getattr(n, name, None)
+                if v is not None:
+                    stack.append(v)
         elif isinstance(n, (tuple, list)):
             stack.extend(reversed(n))
 
@@ -106,10 +132,19 @@ class _Acc:
 
 
 class _Effects:
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, node: Any = None) -> None:
         self.schema = schema
         self.by_table: dict[str, _Acc] = {}
-        self.ctes: set[str] = set()  # WITH names of the whole statement: not tables
+        self._node = node
+        self._ctes: set[str] | None = None
+
+    @property
+    def ctes(self) -> set[str]:
+        """WITH names of the whole statement: not tables. Found on first use: only statements that read
+        tables need them, and walking every statement for them was a fifth of the analysis time."""
+        if self._ctes is None:
+            self._ctes = _cte_names(self._node)
+        return self._ctes
 
     def add(
         self, table: str, lock: LockMode, reason: str, *, rewrite: bool = False, scan: bool = False
@@ -473,10 +508,9 @@ def effects_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> t
     handler = _STATEMENTS.get(type(node).__name__)
     if handler is None:
         return ()
-    eff = _Effects(schema)
+    eff = _Effects(schema, node)
     # An unusual but valid statement shape: report what was collected so far rather than fail.
     with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError, KeyError):
-        eff.ctes = _cte_names(node)
         handler(eff, node, settings)
         # Data-modifying statements inside WITH run as part of this statement.
         for n in _walk(getattr(node, "withClause", None)):
