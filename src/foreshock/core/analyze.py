@@ -16,7 +16,9 @@ FileAnalysis (and the one passed to `visitor.file`) carries the final values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +61,27 @@ def analyze(
 ) -> tuple[FileAnalysis, ...]:
     """Analyse units in order; `schema` may be passed in to keep the model across calls."""
     schema = schema if schema is not None else Schema()
+    with _cyclic_gc_paused():
+        return _analyze(units, settings, visitor, schema)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Analysis allocates millions of small objects that all stay alive (ASTs, effects, findings) and makes
+    almost no reference cycles, so CPython's cyclic collector only re-traverses the growing heap: about a
+    sixth of the time on a 20,000-statement file. Reference counting still frees everything acyclic."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _analyze(
+    units: Sequence[MigrationUnit], settings: AnalysisSettings, visitor: Visitor | None, schema: Schema
+) -> tuple[FileAnalysis, ...]:
     out: list[FileAnalysis] = []
     for unit in units:
         parsed = parse(unit.text, unit.path)
