@@ -362,3 +362,25 @@ def test_public_api_names_resolve_lazily() -> None:
     assert callable(foreshock.check) and callable(foreshock.load_config)
     with pytest.raises(AttributeError):
         foreshock.no_such_thing  # noqa: B018
+
+
+def test_stats_file_makes_verdicts_size_aware(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    stats.write_text('{"tables": {"public.orders": {"rows": 80000000, "bytes": 12884901888}}}')
+    blind = json.loads(_run("check", "--format", "json", str(RUNAWAY)).stdout)
+    assert blind["size_blind"] is True
+    result = _run("check", "--format", "json", "--stats", str(stats), str(RUNAWAY))
+    sized = json.loads(result.stdout)
+    assert sized["size_blind"] is False
+    estimates = [
+        x["estimate"]
+        for f in sized["files"]
+        for s in f["statements"]
+        for x in s["findings"]
+        if x["estimate"] is not None
+    ]
+    assert estimates and all(e["low"] <= e["seconds"] <= e["high"] for e in estimates)
+    missing = _run("check", "--stats", str(tmp_path / "nope.json"), str(RUNAWAY))
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith(f"foreshock: {tmp_path / 'nope.json'}: ")
+    assert len(missing.stderr.splitlines()) == 1

@@ -103,6 +103,11 @@ def _split(values: Sequence[str]) -> list[str]:
                    "BEGIN ... COMMIT groups statements.")
 @click.option("--since", metavar="GIT_REF",
               help="Report only migrations new or changed since this git ref; the others are history.")
+@click.option("--stats", "stats_path", type=click.Path(), metavar="FILE",
+              help="Production table sizes (docs/stats-format.md, or `foreshock snapshot` output): lock-hold "
+                   "estimates and severities that follow production size.")
+@click.option("--dsn", metavar="URL",
+              help="Read the sizes from this database instead (catalog only, read-only; never the rows).")
 @click.option("--select", multiple=True, metavar="RULE",
               help="Only these rules (repeatable or comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULE",
@@ -115,6 +120,8 @@ def check(
     config_path: str | None,
     assume_transaction: bool | None,
     since: str | None,
+    stats_path: str | None,
+    dsn: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
 ) -> int:
@@ -138,7 +145,12 @@ def check(
         ignore=_split(ignore),
         format=fmt,
     )
-    result = run_check(paths, settings, schema=schema, since=since)
+    if stats_path is not None or dsn is not None:
+        from foreshock.scale.sizes import sized_check
+
+        result = sized_check(paths, settings, schema=schema, since=since, stats_path=stats_path, dsn=dsn)
+    else:
+        result = run_check(paths, settings, schema=schema, since=since)
     err = sys.stderr
     for e in result.errors:
         err.write(error_line(e) + "\n")
