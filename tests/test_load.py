@@ -93,7 +93,7 @@ def test_alter_behind_a_30s_transaction_blocks_reads_as_written_but_not_the_appl
     assert applied.max_wait(READ_CLASSES) <= LOCK_TIMEOUT + SLACK
     assert not applied.health.fails
     reads = [r for r in applied.records if r.cls in READ_CLASSES]
-    assert len(reads) > 100 and all(r.outcome == "ok" for r in reads)
+    assert len(reads) > 100 and all(r.outcome in ("ok", "queued") for r in reads)
 
 
 def test_batched_backfill_keeps_write_latency_below_the_monolithic_update(
@@ -107,7 +107,7 @@ def test_batched_backfill_keeps_write_latency_below_the_monolithic_update(
     assert a_p99 < w_p99, (a_p99, w_p99)
     # The monolithic UPDATE holds every row lock it took until it commits: writes wait most of its duration.
     assert written.max_wait([WRITE]) >= 0.5 * written.migration.seconds
-    assert all(r.outcome == "ok" for r in applied.records)
+    assert all(r.outcome in ("ok", "queued") for r in applied.records)
 
 
 def test_report_and_plot_show_both_runs(backfill_under_load: LoadComparison) -> None:
@@ -174,7 +174,7 @@ def test_workload_is_bounded_in_count_and_refuses_a_database_that_is_not_a_sandb
         assert [t.table for t in targets] == ["public.orders"] and len(warnings) == 1
         with Workload(dsn, targets, WorkloadSpec(duration=30.0, max_queries=25)) as w:
             assert w.wait(timeout=20.0)
-        assert len(w.records) == 25
+        assert len([r for r in w.records if r.outcome != "queued"]) == 25
 
 
 def test_backfill_directive_added_only_where_apply_can_batch() -> None:

@@ -73,6 +73,10 @@ def _panel(run: RunReport, top: float, x_max: float, y_lo: float, y_hi: float, h
         colour = COLOURS.get(r.cls, "#000")
         if r.outcome == "ok":
             out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="1.8" fill="{colour}" opacity="0.7"/>')
+        elif r.outcome == "queued":
+            out.append(
+                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.2" fill="none" stroke="{colour}" opacity="0.7"/>'
+            )
         else:
             out.append(
                 f'<path d="M{cx - 3:.1f},{cy - 3:.1f}L{cx + 3:.1f},{cy + 3:.1f}M{cx - 3:.1f},{cy + 3:.1f}'

@@ -79,7 +79,9 @@ def render(result: LoadComparison) -> str:
         out.append(f"  lock queue     up to {r.max_queue} sessions waiting behind the migration")
         out.append(f"  health check   {_health(r)}")
         if r.skipped:
-            out.append(f"  pool           {r.skipped} scheduled queries found every session busy")
+            out.append(
+                f"  pool           {r.skipped} queries queued in the application's pool (every session busy)"
+            )
         for e in r.workload_errors:
             out.append(f"  workload error {e}")
     if result.config.long_transaction:

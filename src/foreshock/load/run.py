@@ -81,6 +81,7 @@ class ClassSummary:
     errors: int
     timeouts: int
     cancelled: int
+    queued: int
     p50: float
     p99: float
     max_wait: float  # the slowest query's latency: for a query blocked on a lock, its wait
@@ -94,6 +95,7 @@ class ClassSummary:
             "errors": self.errors,
             "timeouts": self.timeouts,
             "cancelled": self.cancelled,
+            "queued": self.queued,
             "p50_ms": round(self.p50 * 1000, 2),
             "p99_ms": round(self.p99 * 1000, 2),
             "max_wait_ms": round(self.max_wait * 1000, 2),
@@ -228,6 +230,7 @@ def summarize(
                     sum(r.outcome == "error" for r in rs),
                     sum(r.outcome == "timeout" for r in rs),
                     sum(r.outcome == "cancelled" for r in rs),
+                    sum(r.outcome == "queued" for r in rs),
                     percentile(lat, 50),
                     percentile(lat, 99),
                     max(lat),

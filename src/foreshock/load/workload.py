@@ -97,7 +97,9 @@ class QueryRecord:
     cls: str
     start: float  # seconds since the workload started
     latency: float  # seconds
-    outcome: str  # ok | error | timeout | cancelled (still waiting when the workload ended)
+    # ok | error | timeout | cancelled (still waiting when the workload ended) | queued (never sent: every
+    # session of its pool was busy past its due time; latency is how long it would have waited for one)
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +232,9 @@ class Workload:
         self.errors: list[str] = []
         # Every DSN a session of this workload opened: the tests check it is only the sandbox's.
         self.connected_to: set[str] = set()
-        self.skipped = 0  # scheduled queries not sent because every session of the pool was still busy
+        self.skipped = (
+            0  # scheduled queries not sent because every session of the pool was still busy (queued)
+        )
         self.long_transaction_span: tuple[float, float] | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -349,7 +353,9 @@ class Workload:
             return True
 
     def _worker(self, target: TableTarget, cls: str, rate: float, index: int) -> None:
-        rng = random.Random(hash((self.spec.seed, target.table, cls, index)))
+        rng = random.Random(
+            f"{self.spec.seed}:{target.table}:{cls}:{index}"
+        )  # str seeds are stable across runs
         query = _query(target, cls)
         period = self.spec.pool / rate
         with self._open(cls) as conn_:
@@ -385,9 +391,16 @@ class Workload:
                 due += period
                 if due < end:
                     # Slots that passed while this session was busy: the application's pool would have queued
-                    # them; counted, not replayed in a burst afterwards.
+                    # them. They are recorded as `queued` with the time they waited for the session (a lower
+                    # bound of what the application saw) -- leaving them out would hide most of a blocked
+                    # period from the percentiles -- and not replayed in a burst afterwards.
                     missed = int((end - due) / period) + 1
                     self.skipped += missed
+                    for k in range(missed):
+                        slot = due + k * period
+                        self.records.append(
+                            QueryRecord(target.table, cls, slot - self._t0, end - slot, "queued")
+                        )
                     due += missed * period
 
     def _long(self, table: str) -> None:
