@@ -11,6 +11,7 @@ growing strings) and printed without re-wrapping (soft_wrap).
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from rich.console import Console
@@ -48,7 +49,33 @@ def _where(st: Statement) -> str:
     return f"{st.line}:{st.column}"
 
 
-def _finding(t: Text, f: Finding, indent: str) -> None:
+# C0 controls (but tab and newline) and DEL from migration text must not reach a terminal as escapes.
+# (A regex, not str.translate: translating a 15 MB report char by char took over a second.)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class _Buf:
+    """Styled pieces: into a rich Text for a colour terminal, else into plain strings.
+
+    Plain output skips rich entirely: its per-append work (control-code stripping, spans) was most of
+    the reporter's time on large histories, and without colours it adds nothing.
+    """
+
+    def __init__(self, styled: bool) -> None:
+        self.text: Text | None = Text() if styled else None
+        self.parts: list[str] = []
+
+    def append(self, piece: str, style: str = "") -> None:
+        if self.text is not None:
+            self.text.append(piece, style=style or None)
+        else:
+            self.parts.append(piece)
+
+    def plain(self) -> str:
+        return _CONTROLS.sub("", "".join(self.parts))
+
+
+def _finding(t: _Buf, f: Finding, indent: str) -> None:
     t.append(indent)
     t.append(f"{f.severity}", style=_SEV_STYLE.get(f.severity, ""))
     t.append(f" [{f.rule}] ", style="bold")
@@ -68,7 +95,7 @@ def _finding(t: Text, f: Finding, indent: str) -> None:
             t.append(f"{indent}    {line}\n", style="green")
 
 
-def _held(t: Text, h: HeldLock, stmts: dict[int, Statement], indent: str) -> None:
+def _held(t: _Buf, h: HeldLock, stmts: dict[int, Statement], indent: str) -> None:
     took = stmts.get(h.acquired_by)
     keeps = stmts.get(h.longest_holder)
     t.append(f"{indent}{h.table} ", style="bold")
@@ -85,9 +112,12 @@ def _held(t: Text, h: HeldLock, stmts: dict[int, Statement], indent: str) -> Non
 
 
 def _file_text(
-    fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]], by_path: dict[str, list[Finding]]
-) -> Text:
-    t = Text()
+    fa: FileAnalysis,
+    by_stmt: dict[tuple[str, int], list[Finding]],
+    by_path: dict[str, list[Finding]],
+    styled: bool,
+) -> _Buf:
+    t = _Buf(styled)
     t.append(fa.path, style="bold underline")
     t.append("\n")
     stmts = {sa.statement.index: sa.statement for sa in fa.statements}
@@ -139,8 +169,12 @@ def _file_text(
             quiet += 1
         # The held-locks summary matters when locks outlive the statement that took them: several
         # statements in the transaction, or a later one keeping a lock held.
-        spans = shown_in_txn > 1 or any(h.longest_holder != h.acquired_by for h in (tx.locks if tx else ()))
-        if closes and tx is not None and tx.locks and spans:
+        if (
+            closes
+            and tx is not None
+            and tx.locks
+            and (shown_in_txn > 1 or any(h.longest_holder != h.acquired_by for h in tx.locks))
+        ):
             t.append(f"{indent}locks held until the transaction ends:\n", style="blue")
             for h in tx.locks:
                 _held(t, h, stmts, indent + "  ")
@@ -176,33 +210,34 @@ def summary_line(result: CheckResult) -> str:
 
 def render(result: CheckResult, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)
-    # Without colours (a pipe, a file, NO_COLOR) the styled Text adds nothing but rich's per-segment
-    # rendering cost, which dominates on large histories: write its plain text directly.
-    plain = console.color_system is None or console.no_color
+    styled = console.color_system is not None and not console.no_color
 
-    def emit(text: Text) -> None:
-        if plain:
-            out.write(text.plain)
-            out.write("\n")
+    def emit(buf: _Buf) -> None:
+        if buf.text is not None:
+            console.print(buf.text)
         else:
-            console.print(text)
+            out.write(buf.plain())
+            out.write("\n")
 
     by_stmt = findings_by_statement(result)
     by_path: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_path.setdefault(f.path, []).append(f)
     for fa in result.files:
-        emit(_file_text(fa, by_stmt, by_path))
+        emit(_file_text(fa, by_stmt, by_path, styled))
     paths = {fa.path for fa in result.files}
     orphans = [f for f in result.findings if f.path not in paths]
     if orphans:
-        t = Text()
+        t = _Buf(styled)
         for f in orphans:
             t.append(f"{f.path}:{f.line}:{f.column}\n", style="bold")
             _finding(t, f, "  ")
         emit(t)
     for err in result.errors:
-        line = Text("could not analyse: ", style="bold red")
+        line = _Buf(styled)
+        line.append("could not analyse: ", style="bold red")
         line.append(error_line(err))
         emit(line)
-    emit(Text(summary_line(result), style="bold"))
+    summary = _Buf(styled)
+    summary.append(summary_line(result), style="bold")
+    emit(summary)
