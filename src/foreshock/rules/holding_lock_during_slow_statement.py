@@ -102,17 +102,33 @@ class _Ctx:
 _SQL_START = re.compile(r"^\s*(--|ALTER|CREATE|DROP|UPDATE|DELETE|SET|REFRESH|REINDEX)\b")
 
 
+# (node type, PostgreSQL version) -> the rules _statement_fix asks, in registry order. A rule's check only
+# looks at its declared node_types (the engine relies on the same contract), so asking the others is wasted.
+_FIX_RULES: dict[tuple[type, int], tuple[Rule, ...]] = {}
+
+
+def _fix_rules(node_type: type, pg_version: int) -> tuple[Rule, ...]:
+    key = (node_type, pg_version)
+    rules = _FIX_RULES.get(key)
+    if rules is None:
+        from foreshock.rules.registry import all_rules  # the registry imports this module
+
+        rules = _FIX_RULES[key] = tuple(
+            rule
+            for rule in all_rules()
+            if rule.check_statement is not None
+            and rule.severity != "info"
+            and rule.applies_to(pg_version)
+            and (not rule.node_types or issubclass(node_type, rule.node_types))
+        )
+    return rules
+
+
 def _statement_fix(sa: StatementAnalysis, schema: Any, settings: AnalysisSettings) -> str | None:
     """The safe form of one statement, as the statement rules write it (the first rule whose fix is SQL)."""
-    from foreshock.rules.registry import all_rules  # the registry imports this module
-
     ctx = _Ctx(sa.statement, sa, schema, settings)
-    for rule in all_rules():
-        if (
-            rule.check_statement is None
-            or rule.severity == "info"
-            or not rule.applies_to(settings.pg_version)
-        ):
+    for rule in _fix_rules(type(sa.statement.node), settings.pg_version):
+        if rule.check_statement is None:
             continue
         for hit in rule.check_statement(ctx):
             if hit.fix and _SQL_START.match(hit.fix):
