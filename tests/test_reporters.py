@@ -278,9 +278,15 @@ def test_tty_colours_on_a_terminal_carry_the_same_text(monkeypatch: pytest.Monke
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
 
 
-def test_tty_never_passes_control_characters_from_migrations_to_the_terminal() -> None:
+def test_tty_never_passes_control_characters_from_migrations_to_the_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     result = runaway_result()
     evil = dataclasses.replace(result.findings[0], message="see \x1b]0;pwned\x07 and \x1b[2J here")
-    text = _render(dataclasses.replace(result, findings=(evil, *result.findings[1:])), "tty")
+    evil_result = dataclasses.replace(result, findings=(evil, *result.findings[1:]))
+    text = _render(evil_result, "tty")
     assert "\x1b" not in text and "\x07" not in text
     assert "see ]0;pwned and [2J here" in text
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    coloured = _render(evil_result, "tty")
+    assert "\x1b]0;pwned" not in coloured and "\x1b[2J" not in coloured and "\x07" not in coloured

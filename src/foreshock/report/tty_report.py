@@ -67,7 +67,8 @@ class _Buf:
 
     def append(self, piece: str, style: str = "") -> None:
         if self.text is not None:
-            self.text.append(piece, style=style or None)
+            # rich strips only a few control codes itself (not ESC).
+            self.text.append(_CONTROLS.sub("", piece), style=style or None)
         else:
             self.parts.append(piece)
 
