@@ -5,6 +5,7 @@ The severity word is gcc's: error, warning or note (foreshock's "info").
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from foreshock.core.model import CheckResult
@@ -12,8 +13,12 @@ from foreshock.core.model import CheckResult
 _WORD = {"error": "error", "warning": "warning", "info": "note"}
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace folded to single spaces and other control characters dropped: one clean line."""
+    return _CONTROLS.sub("", " ".join(text.split()))
 
 
 def _path(path: str) -> str:
