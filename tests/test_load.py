@@ -209,3 +209,41 @@ def test_cli_options() -> None:
         LoadOptions.from_cli(False, rate=5.0)
     with pytest.raises(ConfigError):
         LoadOptions.from_cli(True, long_transaction="soon")
+
+
+def test_rehearse_load_builds_synthetic_data_and_takes_rates_from_the_snapshot(tmp_path: Any) -> None:
+    import json
+
+    from foreshock.load.cli_options import rehearse_load
+    from foreshock.scale.stats import load_stats
+
+    (tmp_path / "stats.json").write_text(
+        json.dumps(
+            {
+                "tables": {
+                    "public.orders": {
+                        "rows": 1_000_000,
+                        "bytes": 150_000_000,
+                        # 10,000 index scans/s and 2,000 row writes/s observed over an hour.
+                        "activity": {"idx_scan": 36_000_000, "n_tup_upd": 7_200_000, "seconds": 3600},
+                    }
+                }
+            }
+        )
+    )
+    history = MigrationUnit("001.sql", ORDERS.split("\n")[1] + "\n")
+    target = MigrationUnit("002.sql", "ALTER TABLE orders ADD COLUMN status text;\n")
+    opts = LoadOptions.from_cli(True, None, None, "2s", "60s", 5_000)
+    assert opts is not None
+    result = rehearse_load(
+        [history, target], load_stats(tmp_path / "stats.json"), opts, report_dir=str(tmp_path)
+    )
+    assert {r.migration.outcome for r in result.runs} == {"ok"}
+    rates = result.config.workload.table_rates["public.orders"]
+    # Observed rates scaled by 5,000 / 1,000,000 rows: reads 50/s split 4:1, writes 10/s.
+    assert (
+        rates["read_point"] == pytest.approx(4 * rates["read_range"]) and rates["write"] < rates["read_point"]
+    )
+    doc = json.loads((tmp_path / "load.json").read_text())
+    assert set(doc["runs"]) == {AS_WRITTEN, APPLY_WAY} and doc["runs"][AS_WRITTEN]["records"]
+    assert (tmp_path / "load.svg").read_text().startswith("<svg")
