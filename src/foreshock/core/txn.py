@@ -128,6 +128,10 @@ class _Open:
     held: dict[str, tuple[LockMode, int]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     costs: dict[int, int] = field(default_factory=dict)
+    # The provisional HeldLock of each held table, in step with `held`, and their tuple while `held` does
+    # not change: most statements of a long transaction share it instead of rebuilding one per statement.
+    held_locks: dict[str, HeldLock] = field(default_factory=dict)
+    held_tuple: tuple[HeldLock, ...] | None = None
 
 
 class TransactionTracker:
@@ -188,15 +192,17 @@ class TransactionTracker:
         if cur is not None:
             tx_index = cur.index
             cur.statements.append(stmt.index)
-            held_before = tuple(
-                HeldLock(t, lock, by, by, cur.reasons.get(t, "")) for t, (lock, by) in cur.held.items()
-            )
+            if cur.held_tuple is None:
+                cur.held_tuple = tuple(cur.held_locks.values())
+            held_before = cur.held_tuple
             cur.costs[stmt.index] = _cost(effects)
             for e in effects:
                 prev = cur.held.get(e.table)
                 if prev is None or e.lock > prev[0]:
                     cur.held[e.table] = (e.lock, stmt.index)
                     cur.reasons[e.table] = e.reason
+                    cur.held_locks[e.table] = HeldLock(e.table, e.lock, stmt.index, stmt.index, e.reason)
+                    cur.held_tuple = None
         analysis = StatementAnalysis(stmt, effects, tx_index, held_before, tuple(notes))
         if kind in (T.TRANS_STMT_COMMIT, T.TRANS_STMT_ROLLBACK, T.TRANS_STMT_PREPARE):
             self._close()
@@ -229,8 +235,15 @@ class TransactionTracker:
                 )
             )
         out: list[StatementAnalysis] = []
+        # Statements that saw the same provisional tuple get the same final one (the tuples are kept alive
+        # by the analyses, so their ids are stable here).
+        finals: dict[int, tuple[HeldLock, ...]] = {}
         for a in self._analyses:
             if a.transaction is not None and a.held_before:
+                done = finals.get(id(a.held_before))
+                if done is not None:
+                    out.append(replace(a, held_before=done))
+                    continue
                 cache = final[a.transaction]
                 held: list[HeldLock] = []
                 for h in a.held_before:
@@ -243,7 +256,8 @@ class TransactionTracker:
                             h.table, h.lock, h.acquired_by, longest(h.acquired_by), h.reason
                         )
                     held.append(fin)
-                a = replace(a, held_before=tuple(held))
+                finals[id(a.held_before)] = done = tuple(held)
+                a = replace(a, held_before=done)
             out.append(a)
         return tuple(out), tuple(txs)
 
