@@ -8,12 +8,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from foreshock.core.model import Effect, FileAnalysis
+from foreshock.core.model import Effect, FileAnalysis, HeldLock
 from foreshock.trace.compare import compare_statement, pair_statements
 from foreshock.trace.units import TraceResult
 
 
-def _effects_text(effects: Sequence[Effect], bad: set[str]) -> Text:
+def _effects_text(
+    effects: Sequence[Effect], bad: set[str], held: Sequence[HeldLock] = ()
+) -> Text:
+    """One line per table. `held`: locks the transaction already had. pg_locks cannot attribute a mode already
+    held to a later statement, so the server column says so instead of looking weaker."""
+    already = {h.table: h.lock for h in held}
     out = Text()
     if not effects:
         out.append("no table effect", style="dim")
@@ -23,6 +28,8 @@ def _effects_text(effects: Sequence[Effect], bad: set[str]) -> Text:
         flags = [f for f, on in (("rewrite", e.rewrite), ("scan", e.scan)) if on]
         line = f"{e.table}: {e.lock.name}" + (f" + {', '.join(flags)}" if flags else "")
         out.append(line, style="bold red" if e.table in bad else "")
+        if e.table in already and already[e.table] > e.lock:
+            out.append(f" (transaction already holds {already[e.table].name})", style="dim")
     return out
 
 
@@ -65,7 +72,7 @@ def render(result: TraceResult, static: Sequence[FileAnalysis], console: Console
                 marker,
                 _one_line(t.text),
                 _effects_text(pair.static_effects, bad),
-                _effects_text(t.effects, bad),
+                _effects_text(t.effects, bad, held),
                 measured,
             )
         for err in tf.errors:
