@@ -177,6 +177,24 @@ def test_workload_is_bounded_in_count_and_refuses_a_database_that_is_not_a_sandb
         assert len([r for r in w.records if r.outcome != "queued"]) == 25
 
 
+def test_writes_succeed_on_a_table_keyed_by_a_generated_always_identity(sandbox: Any) -> None:
+    # Regression: writes assigned the key to itself, which PostgreSQL refuses for GENERATED ALWAYS identity
+    # columns, so every write of the most common modern table shape was an error.
+    with sandbox.fresh_database("load_test") as dsn:
+        setup_from_sql(
+            "CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            " balance int NOT NULL);"
+            "INSERT INTO accounts (balance) SELECT g FROM generate_series(1, 300) g;"
+        )(dsn)
+        targets, _ = discover_targets(dsn, ["accounts"])
+        assert targets[0].write_column == "balance"
+        spec = WorkloadSpec(rates={WRITE: 50.0}, duration=30.0, max_queries=20)
+        with Workload(dsn, targets, spec) as w:
+            assert w.wait(timeout=20.0)
+        writes = [r for r in w.records if r.cls == WRITE and r.outcome != "queued"]
+        assert len(writes) == 20 and all(r.outcome == "ok" for r in writes)
+
+
 def test_backfill_directive_added_only_where_apply_can_batch() -> None:
     unit = MigrationUnit(
         "m.sql",
@@ -247,3 +265,29 @@ def test_rehearse_load_builds_synthetic_data_and_takes_rates_from_the_snapshot(t
     doc = json.loads((tmp_path / "load.json").read_text())
     assert set(doc["runs"]) == {AS_WRITTEN, APPLY_WAY} and doc["runs"][AS_WRITTEN]["records"]
     assert (tmp_path / "load.svg").read_text().startswith("<svg")
+
+
+def test_rehearse_command_with_load_on_the_runaway_example(tmp_path: Any) -> None:
+    """`foreshock rehearse --load` end to end from a minimal stats file that names only the big table: the
+    referenced customers table still gets rows (its foreign key must hold), and both runs are reported."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from foreshock.cli import cli
+
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"tables": {"public.orders": {"rows": 1_000_000, "bytes": 160_000_000}}}))
+    runaway = Path(__file__).resolve().parent.parent / "examples" / "runaway"
+    result = CliRunner().invoke(
+        cli,
+        ["rehearse", str(runaway), "--stats", str(stats), "--max-rows", "5000", "--budget", "10",
+         "--load", "--load-rows", "5000", "--load-duration", "10s", "--format", "json",
+         "--report-dir", str(tmp_path / "report")],
+    )
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads(result.stdout)
+    assert set(doc["load"]["runs"]) == {"as-written", "apply"}
+    assert any("public.customers" in w for w in doc["warnings"])
+    assert (tmp_path / "report" / "load.svg").exists()

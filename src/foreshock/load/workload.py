@@ -57,6 +57,9 @@ class TableTarget:
     table: str  # schema-qualified
     key: tuple[str, ...]
     keys: tuple[tuple[Any, ...], ...]
+    # The column writes assign to itself; empty: the first key column. A GENERATED ALWAYS identity or a
+    # generated column cannot be assigned, not even its own value.
+    write_column: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,19 @@ def discover_targets(dsn: str, tables: Sequence[str], seed: int = 1) -> tuple[li
             if not keys:
                 warnings.append(f"{name}: empty; no load on it")
                 continue
-            targets.append(TableTarget(name, key, tuple(tuple(k) for k in keys)))
+            writable = conn.execute(
+                sql.SQL(
+                    "SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass({}) "
+                    "AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity <> 'a' "
+                    "AND a.attgenerated = '' "
+                    "ORDER BY a.attnum LIMIT 1"
+                ).format(sql.Literal(name))
+            ).fetchone()
+            if writable is None:
+                warnings.append(f"{name}: no column an UPDATE can assign; reads only")
+            targets.append(
+                TableTarget(name, key, tuple(tuple(k) for k in keys), writable[0] if writable else "")
+            )
     return targets, warnings
 
 
@@ -186,9 +201,9 @@ def _query(target: TableTarget, cls: str) -> sql.Composed:
         return sql.SQL("SELECT * FROM {} WHERE ({}) >= ({}) ORDER BY {} LIMIT {}").format(
             t, cols, params, cols, sql.Literal(RANGE_ROWS)
         )
-    # Writing the key onto itself changes no data yet takes what any application write takes: ROW EXCLUSIVE
+    # Writing a column onto itself changes no data yet takes what any application write takes: ROW EXCLUSIVE
     # on the table and a row lock, and a new row version. It needs no knowledge of the other columns.
-    first = sql.Identifier(target.key[0])
+    first = sql.Identifier(target.write_column or target.key[0])
     return sql.SQL("UPDATE {} SET {} = {} WHERE ({}) = ({})").format(t, first, first, cols, params)
 
 

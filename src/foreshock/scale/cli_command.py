@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from foreshock.load.cli_options import LoadOptions, load_options
+
 
 @click.command("rehearse")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -33,10 +35,21 @@ import click
     type=click.Path(file_okay=False),
     help="Write one SVG per statement (measured points + extrapolation) here.",
 )
+@load_options
 def command(
-    paths: tuple[str, ...], stats_path: str, max_rows: int, budget: float, fmt: str, report_dir: str | None
+    paths: tuple[str, ...],
+    stats_path: str,
+    max_rows: int,
+    budget: float,
+    fmt: str,
+    report_dir: str | None,
+    **load_kw: Any,
 ) -> int:
-    """How long will each statement take, and each lock be held, at production size?"""
+    """How long will each statement take, and each lock be held, at production size?
+
+    With --load, also runs it under a synthetic workload, as written and the `foreshock apply` way, and
+    reports what live traffic feels (waits, p50/p99, queued sessions, health checks)."""
+    load = LoadOptions.from_cli(**load_kw)
     from rich.console import Console
 
     from foreshock.scale.rehearse import assess_locks, load_units, rehearse
@@ -56,12 +69,27 @@ def command(
         )
     verdicts = assess_locks(result, units)
     code = 1 if any(v.severity == "error" for v in verdicts) else 0
+    comparison = None
+    if load is not None:
+        from foreshock.load.cli_options import rehearse_load
+
+        with err.status("rehearsing under load…") as status:
+            comparison = rehearse_load(
+                units, stats, load, report_dir=report_dir, progress=lambda m: status.update(m)
+            )
     if fmt == "json":
         doc = result.to_json()
         doc["locks"] = [v.to_json() for v in verdicts]
+        if comparison is not None:
+            doc["load"] = comparison.to_json()
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return code
-    _render(result, verdicts, Console())
+    console = Console()
+    _render(result, verdicts, console)
+    if comparison is not None:
+        from foreshock.load.report import render as render_load
+
+        console.print(render_load(comparison))
     return code
 
 

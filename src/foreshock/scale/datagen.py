@@ -330,6 +330,10 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
 
 
+# Rows given to a referenced table whose size the stats do not name.
+FK_PARENT_DEFAULT_ROWS = 10_000
+
+
 def target_rows(table: TableStats | None, fraction: float) -> int:
     if table is None:
         return 0
@@ -361,8 +365,19 @@ def build_database(
             for stmt in phases.before:
                 conn.execute(sql.SQL(stmt))  # DDL from the snapshot, replayed as is
             tables = _tables_in_order(conn, phases)
+            planned = {t: target_rows(stats.table(t), fraction) for t in tables}
+            # A table with no known size that a filled table references must still hold rows, or no foreign
+            # key value could be generated (a minimal stats file often names only the big table).
+            for table in reversed(tables):
+                for referenced, _ in phases.fk_columns.get(table, {}).values():
+                    if planned.get(table) and referenced in planned and not planned[referenced]:
+                        planned[referenced] = max(1, min(planned[table], FK_PARENT_DEFAULT_ROWS))
+                        report.warnings.append(
+                            f"no size for {referenced} (referenced by {table}): "
+                            f"filled {planned[referenced]:,} rows"
+                        )
             for table in tables:
-                n = target_rows(stats.table(table), fraction)
+                n = planned[table]
                 report.rows[table] = n
                 if n == 0:
                     continue
