@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
-from pglast.stream import RawStream
+from pglast.stream import RawStream, maybe_double_quote_name
 
 DEFAULT_SCHEMA = "public"
 _C = enums.ConstrType
@@ -83,10 +83,67 @@ def deparse(node: Any) -> str:
     quick = _quick_deparse(node)
     if quick is not None:
         return quick
+    exact = printed_like_pglast(node)
+    if exact is not None:
+        return exact
     try:
         return str(RawStream()(node))
     except Exception:  # pglast cannot print every node kind; the text is informative only
         return "?"
+
+
+# Comparison operators: between two plain operands pglast prints them bare, without parentheses.
+_COMPARISONS = frozenset({"=", "<>", "<", ">", "<=", ">="})
+
+
+def printed_like_pglast(node: Any) -> str | None:
+    """Exactly what pglast's RawStream prints, for the commonest small expressions (`col = 5`,
+    `col IS NOT NULL`); None for anything else. The printer costs ~0.3 ms a call (it first annotates the
+    whole tree), and CHECK constraints and WHERE clauses of backfills are printed for every finding."""
+    if isinstance(node, ast.A_Expr):
+        if node.kind != enums.A_Expr_Kind.AEXPR_OP or not node.name or len(node.name) != 1:
+            return None
+        op = node.name[0]
+        if not isinstance(op, ast.String) or op.sval not in _COMPARISONS:
+            return None
+        left, right = _pglast_operand(node.lexpr), _pglast_operand(node.rexpr)
+        if left is None or right is None:
+            return None
+        return f"{left} {op.sval} {right}"
+    if isinstance(node, ast.NullTest) and isinstance(node.arg, ast.ColumnRef) and not node.argisrow:
+        col = _pglast_operand(node.arg)
+        if col is None:
+            return None
+        test = node.nulltesttype
+        if test == enums.NullTestType.IS_NULL:
+            return f"{col} IS NULL"
+        if test == enums.NullTestType.IS_NOT_NULL:
+            return f"{col} IS NOT NULL"
+    return None
+
+
+def _pglast_operand(node: Any) -> str | None:
+    """A column reference or a constant as pglast prints it; None otherwise (negative numbers too: they
+    may get parentheses depending on the side)."""
+    if isinstance(node, ast.ColumnRef):
+        fields = node.fields or ()
+        if not fields or not all(isinstance(f, ast.String) for f in fields):
+            return None
+        return ".".join(maybe_double_quote_name(f.sval) for f in fields)
+    if not isinstance(node, ast.A_Const):
+        return None
+    if node.isnull:
+        return "NULL"
+    v = node.val
+    if isinstance(v, ast.Integer):
+        return None if isinstance(v.ival, int) and v.ival < 0 else str(v.ival)
+    if isinstance(v, ast.String):
+        return "'" + str(v.sval).replace("'", "''") + "'"
+    if isinstance(v, ast.Boolean):
+        return "TRUE" if v.boolval else "FALSE"
+    if isinstance(v, ast.Float) and isinstance(v.fval, str) and not v.fval.startswith("-"):
+        return v.fval
+    return None
 
 
 def _quick_deparse(node: Any) -> str | None:

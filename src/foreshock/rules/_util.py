@@ -15,6 +15,7 @@ from pglast.stream import RawStream
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import Effect, Statement, StatementAnalysis
+from foreshock.core.schema import printed_like_pglast
 from foreshock.core.txn import NOT_IN_TXN
 
 AT = enums.AlterTableType
@@ -105,6 +106,8 @@ def deparse(node: Any) -> str:
     Common small nodes (constants, argument-less calls, plain types) are printed directly: pglast's printer
     costs ~50 us a call, and fixes are built for every finding."""
     fast = _deparse_simple(node)
+    if fast is None:
+        fast = printed_like_pglast(node)
     if fast is not None:
         return fast
     try:
