@@ -22,6 +22,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DOC = ROOT / "docs" / "integrations.md"
+README = ROOT / "README.md"
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -42,8 +43,8 @@ def validate_invocation(argv: list[str]) -> None:
         pytest.fail(f"`{shlex.join(argv)}` is not a valid invocation: {err.format_message()}")
 
 
-def code_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(), re.DOTALL)
+def code_blocks(lang: str, doc: Path = DOC) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", doc.read_text(), re.DOTALL)
 
 
 def foreshock_lines(script: str) -> list[str]:
@@ -167,15 +168,17 @@ def test_action_scripts_run_for_real_on_the_runaway_example(tmp_path: Path) -> N
 # ---- docs/integrations.md ----------------------------------------------------------------------------------
 
 
-def test_every_foreshock_command_in_the_docs_is_valid() -> None:
-    commands = [c for block in code_blocks("bash") for c in foreshock_lines(block)]
+@pytest.mark.parametrize("doc", [DOC, README], ids=["integrations.md", "README.md"])
+def test_every_foreshock_command_in_the_docs_is_valid(doc: Path) -> None:
+    commands = [c for block in code_blocks("bash", doc) for c in foreshock_lines(block)]
     assert len(commands) >= 5
     for c in commands:
         validate_invocation(shlex.split(c.split(" > ")[0]))
 
 
-def test_docs_yaml_examples() -> None:
-    blocks = [yaml.safe_load(b) for b in code_blocks("yaml")]
+@pytest.mark.parametrize("doc", [DOC, README], ids=["integrations.md", "README.md"])
+def test_docs_yaml_examples(doc: Path) -> None:
+    blocks = [yaml.safe_load(b) for b in code_blocks("yaml", doc)]
     hooks = [
         h for b in blocks if isinstance(b, dict) and "repos" in b for r in b["repos"] for h in r["hooks"]
     ]

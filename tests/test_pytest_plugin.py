@@ -92,9 +92,11 @@ def test_safe(foreshock_check):
     assert re.search(r"could not be analysed.*\n\s+broken\.sql:1:\d+: ", result.stdout.str())
 
 
-def test_docs_example_runs(pytester: pytest.Pytester) -> None:
-    """The pytest example in docs/integrations.md, as written, against a migrations/ dir with the runaway."""
-    block = re.search(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
+@pytest.mark.parametrize("doc", [DOC, DOC.parent.parent / "README.md"], ids=["integrations.md", "README.md"])
+def test_docs_example_runs(pytester: pytest.Pytester, doc: Path) -> None:
+    """The pytest example in the docs, as written, against a migrations/ dir with the runaway."""
+    blocks = re.finditer(r"```python\n(.*?)```", doc.read_text(), re.DOTALL)
+    block = next((m for m in blocks if "foreshock_check" in m[1]), None)
     assert block is not None
     migrations = pytester.mkdir("migrations")
     for f in RUNAWAY.glob("*.sql"):
