@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
+from pglast.keywords import COL_NAME_KEYWORDS
 from pglast.stream import RawStream, maybe_double_quote_name
 
 DEFAULT_SCHEMA = "public"
@@ -106,7 +107,7 @@ def printed_like_pglast(node: Any) -> str | None:
         op = node.name[0]
         if not isinstance(op, ast.String) or op.sval not in _COMPARISONS:
             return None
-        left, right = _pglast_operand(node.lexpr), _pglast_operand(node.rexpr)
+        left, right = _pglast_arith(node.lexpr), _pglast_arith(node.rexpr)
         if left is None or right is None:
             return None
         return f"{left} {op.sval} {right}"
@@ -122,6 +123,24 @@ def printed_like_pglast(node: Any) -> str | None:
     return None
 
 
+def _pglast_arith(node: Any) -> str | None:
+    """An operand of a comparison: a plain operand, or `x + y` / `x - y` of plain operands (binds tighter
+    than any comparison, so pglast prints it without parentheses: `created_at < now() - CAST(...)`)."""
+    if (
+        isinstance(node, ast.A_Expr)
+        and node.kind == enums.A_Expr_Kind.AEXPR_OP
+        and node.name
+        and len(node.name) == 1
+        and isinstance(node.name[0], ast.String)
+        and node.name[0].sval in ("+", "-")
+    ):
+        left, right = _pglast_operand(node.lexpr), _pglast_operand(node.rexpr)
+        if left is None or right is None:
+            return None
+        return f"{left} {node.name[0].sval} {right}"
+    return _pglast_operand(node)
+
+
 def _pglast_operand(node: Any) -> str | None:
     """A column reference or a constant as pglast prints it; None otherwise (negative numbers too: they
     may get parentheses depending on the side)."""
@@ -130,6 +149,41 @@ def _pglast_operand(node: Any) -> str | None:
         if not fields or not all(isinstance(f, ast.String) for f in fields):
             return None
         return ".".join(maybe_double_quote_name(f.sval) for f in fields)
+    if isinstance(node, ast.FuncCall):
+        # now(), clock_timestamp(): no arguments, no decoration, one unqualified ordinary name.
+        names = node.funcname or ()
+        if (
+            len(names) != 1
+            or not isinstance(names[0], ast.String)
+            or not names[0].sval
+            or names[0].sval in COL_NAME_KEYWORDS
+            or node.args
+            or node.agg_order
+            or node.agg_filter
+            or node.over
+            or node.agg_star
+            or node.agg_distinct
+            or node.func_variadic
+            or node.agg_within_group
+        ):
+            return None
+        return f"{maybe_double_quote_name(str(names[0].sval))}()"
+    if isinstance(node, ast.TypeCast):
+        # interval '90 days': pglast spells the cast out.
+        tn = node.typeName
+        if (
+            tn is None
+            or tn.typmods
+            or tn.arrayBounds
+            or tn.setof
+            or tn.pct_type
+            or _strings(tn.names) != ("pg_catalog", "interval")
+            or not isinstance(node.arg, ast.A_Const)
+            or not isinstance(node.arg.val, ast.String)
+            or node.arg.isnull
+        ):
+            return None
+        return "CAST('" + str(node.arg.val.sval).replace("'", "''") + "' AS interval)"
     if not isinstance(node, ast.A_Const):
         return None
     if node.isnull:
