@@ -43,6 +43,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from foreshock.core.locks import LockMode
 from foreshock.errors import DatabaseError
 from foreshock.pg.connect import SessionSettings, connect, translate_error
 
@@ -485,18 +486,26 @@ class TraceSession:
             scans_before = _seq_scans(monitor, "pg_stat_user_tables")
             lsn = _wal_lsn(monitor)
 
-            holders: dict[int, psycopg.Connection[Any]] = {}
+            # Holders make each lock request wait long enough to be sampled. Per table: one in SHARE UPDATE
+            # EXCLUSIVE (the mode every CONCURRENTLY variant asks for first) and one in ACCESS SHARE, which
+            # conflicts only with ACCESS EXCLUSIVE - so a later, brief ACCESS EXCLUSIVE request (the second
+            # transaction of DETACH PARTITION ... CONCURRENTLY) waits too instead of slipping between samples.
+            holders: dict[int, list[tuple[LockMode, psycopg.Connection[Any]]]] = {}
             for rel in self._tables_named_in(text):
-                h = stack.enter_context(
-                    connect(self.dsn, SessionSettings(application_name="foreshock-trace-holder"))
-                )
-                h.execute(sql.SQL("BEGIN"))
                 name = sql.Identifier(*rel.name.split(".", 1))
-                if rel.kind == "m":  # LOCK TABLE refuses matviews; a read takes ACCESS SHARE
-                    h.execute(sql.SQL("SELECT FROM ONLY {} WHERE false").format(name))
-                else:
-                    h.execute(sql.SQL("LOCK TABLE ONLY {} IN SHARE UPDATE EXCLUSIVE MODE").format(name))
-                holders[rel.oid] = h
+                modes = [LockMode.ShareUpdateExclusiveLock, LockMode.AccessShareLock]
+                for mode in modes if rel.kind != "m" else modes[1:]:
+                    h = stack.enter_context(
+                        connect(self.dsn, SessionSettings(application_name="foreshock-trace-holder"))
+                    )
+                    h.execute(sql.SQL("BEGIN"))
+                    if rel.kind == "m":  # LOCK TABLE refuses matviews; a read takes ACCESS SHARE
+                        h.execute(sql.SQL("SELECT FROM ONLY {} WHERE false").format(name))
+                    else:
+                        h.execute(
+                            sql.SQL("LOCK TABLE ONLY {} IN {} MODE").format(name, sql.SQL(mode.sql_name))
+                        )
+                    holders.setdefault(rel.oid, []).append((mode, h))
             snap = stack.enter_context(
                 connect(self.dsn, SessionSettings(application_name="foreshock-trace-snapshot"))
             )
@@ -507,6 +516,41 @@ class TraceSession:
             def release(conn: psycopg.Connection[Any]) -> None:
                 with suppress(psycopg.Error):
                     conn.execute(sql.SQL("ROLLBACK"))
+
+            def release_blockers(waiter: int) -> None:
+                nonlocal snapshot_open
+                row: Any = monitor.execute(
+                    sql.SQL("SELECT pg_catalog.pg_blocking_pids({})").format(sql.Literal(waiter))
+                ).fetchone()
+                blockers: set[int] = set(row[0] or ()) if row else set()
+                ours = False
+                for oid in list(holders):
+                    keep = []
+                    for mode, h in holders[oid]:
+                        if h.info.backend_pid in blockers:
+                            release(h)
+                            ours = True
+                        else:
+                            keep.append((mode, h))
+                    if keep:
+                        holders[oid] = keep
+                    else:
+                        del holders[oid]
+                if snapshot_open and snap.info.backend_pid in blockers:
+                    release(snap)
+                    snapshot_open = False
+                    ours = True
+                if blockers and not ours:
+                    release_all()  # blocked by someone else: don't keep it waiting on us as well
+
+            def release_all() -> None:
+                nonlocal snapshot_open
+                for held_by in holders.values():
+                    for _, h in held_by:
+                        release(h)
+                holders.clear()
+                release(snap)
+                snapshot_open = False
 
             result: dict[str, Any] = {}
             self._notices.clear()
@@ -528,26 +572,15 @@ class TraceSession:
             deadline = time.monotonic() + self.options.holder_patience_s
             try:
                 while thread.is_alive():
-                    for lock in _lock_rows(monitor, pid):
+                    rows = _lock_rows(monitor, pid)
+                    for lock in rows:
                         (held if lock.granted else waiting).setdefault(_lock_key(lock), lock)
-                        if lock.granted:
-                            continue
-                        if lock.locktype == "relation" and lock.relation in holders:
-                            release(holders.pop(lock.relation))
-                        elif snapshot_open or holders:
-                            # Waiting for older transactions/snapshots: its locks are granted and were just
-                            # sampled; let it finish.
-                            for h in holders.values():
-                                release(h)
-                            holders.clear()
-                            release(snap)
-                            snapshot_open = False
+                    if any(not lock.granted for lock in rows) and (holders or snapshot_open):
+                        # Its granted locks were just sampled; let it past exactly the sessions it waits for,
+                        # so a later request (another table, a second transaction) can be caught waiting too.
+                        release_blockers(pid)
                     if time.monotonic() > deadline and (holders or snapshot_open):
-                        for h in holders.values():
-                            release(h)
-                        holders.clear()
-                        release(snap)
-                        snapshot_open = False
+                        release_all()
                     thread.join(0.002)
             except BaseException:
                 self.conn.cancel_safe()
@@ -556,9 +589,7 @@ class TraceSession:
             if "exception" in result:
                 raise result["exception"]
             events = tuple(self._notices)
-            for h in holders.values():
-                release(h)
-            release(snap)
+            release_all()
             self._flush_stats(self.conn)
             monitor.execute(sql.SQL("SELECT pg_catalog.pg_stat_clear_snapshot()"))
             nodes_after = _relfilenodes(monitor, oids)
