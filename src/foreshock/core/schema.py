@@ -111,6 +111,8 @@ def printed_like_pglast(node: Any) -> str | None:
         if left is None or right is None:
             return None
         return f"{left} {op.sval} {right}"
+    if isinstance(node, ast.Constraint):
+        return _pglast_foreign_key(node)
     if isinstance(node, ast.NullTest) and isinstance(node.arg, ast.ColumnRef) and not node.argisrow:
         col = _pglast_operand(node.arg)
         if col is None:
@@ -121,6 +123,59 @@ def printed_like_pglast(node: Any) -> str | None:
         if test == enums.NullTestType.IS_NOT_NULL:
             return f"{col} IS NOT NULL"
     return None
+
+
+def _names(items: Any) -> str | None:
+    if not items or not all(isinstance(i, ast.String) and i.sval for i in items):
+        return None
+    return ", ".join(maybe_double_quote_name(str(i.sval)) for i in items)
+
+
+def _pglast_foreign_key(con: Any) -> str | None:
+    """`[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES table [(cols)] [NOT VALID]` as pglast prints it; None
+    for any other constraint or any option (MATCH, ON DELETE/UPDATE, DEFERRABLE, PERIOD, NOT ENFORCED)."""
+    if con.contype != enums.ConstrType.CONSTR_FOREIGN:
+        return None
+    ref = con.pktable
+    default_actions = ("\0", enums.FKCONSTR_ACTION_NOACTION)
+    if (
+        not isinstance(ref, ast.RangeVar)
+        or not ref.relname
+        or not ref.inh
+        or ref.catalogname
+        or ref.alias
+        or con.fk_with_period
+        or con.pk_with_period
+        or con.fk_matchtype not in ("\0", enums.FKCONSTR_MATCH_SIMPLE)
+        or con.fk_del_action not in default_actions
+        or con.fk_upd_action not in default_actions
+        or con.fk_del_set_cols
+        or con.deferrable
+        or con.initdeferred
+        or not con.is_enforced
+        or con.indexname
+        or con.indexspace
+        or con.including
+        or con.options
+        or con.keys
+    ):
+        return None
+    cols = _names(con.fk_attrs)
+    if cols is None:
+        return None
+    out = f"CONSTRAINT {maybe_double_quote_name(str(con.conname))} " if con.conname else ""
+    out += f"FOREIGN KEY ({cols}) REFERENCES "
+    if ref.schemaname:
+        out += maybe_double_quote_name(str(ref.schemaname)) + "."
+    out += maybe_double_quote_name(str(ref.relname))
+    if con.pk_attrs:
+        pk = _names(con.pk_attrs)
+        if pk is None:
+            return None
+        out += f" ({pk})"
+    if con.skip_validation:
+        out += " NOT VALID"
+    return out
 
 
 def _pglast_arith(node: Any) -> str | None:
