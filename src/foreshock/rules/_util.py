@@ -388,7 +388,11 @@ def in_transaction(unit: Any, fa: Any, sa: StatementAnalysis) -> bool:
         return True
     if sa.transaction is None:
         return False
-    for t in fa.transactions:
+    txs = fa.transactions
+    # Transactions are numbered in order, so the index is usually the position: no scan per statement.
+    if 0 <= sa.transaction < len(txs) and txs[sa.transaction].index == sa.transaction:
+        return bool(txs[sa.transaction].explicit)
+    for t in txs:
         if t.index == sa.transaction:
             return bool(t.explicit)
     return False
