@@ -451,6 +451,9 @@ class Schema:
         self._new_in_txn: set[str] = set()
         self._history = True
         self._inheritance = False  # any INHERITS seen: children() must also look for inheritance children
+        # Bumped whenever the model may change (apply, ensure_table, begin_file): readers can cache answers
+        # about one state of the model.
+        self.changes = 0
         # referenced table -> (table, fk) for every foreign key ever pointed at it (a superset of the live
         # ones): referencing_fks looks only there instead of at every constraint of every table, which was
         # quadratic on long files. Kept in step wherever a foreign key is created or its target renamed.
@@ -458,6 +461,7 @@ class Schema:
 
     # ---- file / transaction tracking -------------------------------------------------------------
     def begin_file(self, history: bool) -> None:
+        self.changes += 1
         self._history = history
         self._new = set()
         self._new_in_txn = set()
@@ -539,6 +543,7 @@ class Schema:
         if t is None:
             t = Table(qualified, known_columns=False)
             self.tables[qualified] = t
+            self.changes += 1
         return t
 
     def children(self, qualified: str) -> list[str]:
@@ -606,6 +611,7 @@ class Schema:
     # ---- apply -----------------------------------------------------------------------------------
     def apply(self, node: Any) -> None:
         """Apply one statement. Unknown kinds are ignored; never raises for odd but parseable SQL."""
+        self.changes += 1
         handler = _HANDLERS.get(type(node).__name__)
         if handler is not None:
             # A shape of statement the model does not know: the model stays as it was for the rest.

@@ -6,6 +6,7 @@ The schema model is read through a few duck-typed calls (resolve, is_new, table)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,7 +161,9 @@ def _deparse_simple(node: Any) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def quote_ident(name: str) -> str:
+    # Cached: the same table and column names are quoted for nearly every finding and fix.
     plain = (
         bool(name)
         and (name[0].isalpha() or name[0] == "_")
@@ -341,8 +344,31 @@ def column_constraints(coldef: Any) -> tuple[Any, ...]:
     return tuple(getattr(coldef, "constraints", None) or ())
 
 
+# (statement, schema, schema.changes, retypes, result): five rules ask in turn about the same statement.
+# Keyed on the schema's change counter too, since the holding-lock fix asks again after the whole file.
+_defs_cache: tuple[Any, Any, Any, bool, tuple[tuple[str, str, Any, Any], ...]] = (None, None, None, False, ())
+
+
 def column_defs(stmt: Statement, schema: Any, retypes: bool = False) -> Iterator[tuple[str, str, Any, Any]]:
     """(table, column, TypeName, ColumnDef) for every column a statement defines (and retypes, if asked)."""
+    global _defs_cache
+    changes = getattr(schema, "changes", None)
+    cached = _defs_cache
+    if (
+        changes is not None
+        and cached[0] is stmt
+        and cached[1] is schema
+        and cached[2] == changes
+        and cached[3] == retypes
+    ):
+        return iter(cached[4])
+    out = tuple(_column_defs(stmt, schema, retypes))
+    if changes is not None:
+        _defs_cache = (stmt, schema, changes, retypes, out)
+    return iter(out)
+
+
+def _column_defs(stmt: Statement, schema: Any, retypes: bool) -> Iterator[tuple[str, str, Any, Any]]:
     node = stmt.node
     if isinstance(node, ast.CreateStmt) and node.relation is not None:
         table = qualify(schema, node.relation)
