@@ -302,3 +302,64 @@ def test_created_in_an_earlier_file_is_reported() -> None:
     assert fa1.statements[0].effects == ()
     (e,) = fa2.statements[0].effects
     assert (e.table, e.lock, e.rewrite) == ("public.t", LockMode.AccessExclusiveLock, True)
+
+
+# -- found by tests/test_rule_examples_server.py (PostgreSQL 16 and 15 did otherwise) --------------------
+
+DOMAIN_SCHEMA = (
+    "CREATE DOMAIN price AS numeric(10,2);"
+    "CREATE TABLE products (id bigint PRIMARY KEY, p price);"
+    "CREATE TABLE other (id int, p numeric);"
+)
+
+
+def _effects(schema: str, sql: str) -> list[tuple[str, str, bool, bool]]:
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings, MigrationUnit
+
+    (fa,) = analyze(
+        [MigrationUnit("s.sql", schema, history=True), MigrationUnit("m.sql", sql)], AnalysisSettings()
+    )
+    return [(e.table, e.lock.name, e.rewrite, e.scan) for e in fa.statements[0].effects]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "ALTER DOMAIN price ADD CONSTRAINT pos CHECK (VALUE > 0)",
+            [("public.products", "ShareLock", False, True)],
+        ),
+        (
+            "ALTER DOMAIN public.price VALIDATE CONSTRAINT pos",
+            [("public.products", "ShareLock", False, True)],
+        ),
+        ("ALTER DOMAIN price SET NOT NULL", [("public.products", "ShareLock", False, True)]),
+        ("ALTER DOMAIN price ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID", []),
+        ("ALTER DOMAIN price DROP CONSTRAINT pos", []),
+    ],
+)
+def test_domain_validation_reads_every_table_using_the_domain(sql: str, expected: list[object]) -> None:
+    assert _effects(DOMAIN_SCHEMA, sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "scan"),
+    [
+        ("ALTER TABLE t ADD COLUMN c text NOT NULL", True),
+        ("ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT NULL", True),
+        ("ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT 'x'", False),
+        ("ALTER TABLE t ADD COLUMN c text DEFAULT 'x' NOT NULL", False),
+        ("ALTER TABLE t ADD COLUMN c text", False),
+    ],
+)
+def test_add_column_not_null_without_default_verifies_every_row(sql: str, scan: bool) -> None:
+    assert _effects("CREATE TABLE t (id bigint PRIMARY KEY);", sql) == [
+        ("public.t", "AccessExclusiveLock", False, scan)
+    ]
+
+
+def test_unqualified_catalog_names_are_pg_catalog_and_no_application_table() -> None:
+    schema = "CREATE TYPE mood AS ENUM ('ok');"
+    assert _effects(schema, "DELETE FROM pg_enum WHERE enumlabel = 'ok'") == []
+    assert _effects(schema, "SELECT enumlabel FROM pg_enum") == []

@@ -149,7 +149,8 @@ class _Effects:
     def add(
         self, table: str, lock: LockMode, reason: str, *, rewrite: bool = False, scan: bool = False
     ) -> None:
-        if self.schema.is_new(table):
+        if self.schema.is_new(table) or table.startswith(("pg_catalog.", "information_schema.")):
+            # New objects are no production risk; catalogs are not application tables (trace ignores them).
             return
         known = self.schema.table(table)
         if known is not None and known.kind == "view":
@@ -791,6 +792,14 @@ def _add_column(
             ref.schema is not None or (ref.name not in _KNOWN_BUILTIN and schema.enum(ref.name) is None)
         ):
             note = f" (if {ref.display} is a domain with constraints PostgreSQL rewrites instead)"
+    not_null = bool(cd.is_not_null) or any(c.contype == C.CONSTR_NOTNULL for c in cd.constraints or ())
+    null_default = default is None or (isinstance(default, ast.A_Const) and bool(default.isnull))
+    if not_null and null_default and not rewrite_why and not scan_why:
+        # Every existing row gets NULL, so PostgreSQL verifies the new NOT NULL over the whole table (and the
+        # statement fails on the first row); with a non-null default there is nothing to verify.
+        scan_why = (
+            f"ADD COLUMN {cd.colname} NOT NULL without a default checks every row (and fails if there is one)"
+        )
     if rewrite_why:
         reason = rewrite_why
     elif default is not None:
@@ -1512,7 +1521,36 @@ def _alter_enum(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
     return
 
 
+def _alter_domain(eff: _Effects, node: Any, settings: AnalysisSettings) -> None:
+    # ADD CONSTRAINT (unless NOT VALID), VALIDATE CONSTRAINT and SET NOT NULL check every stored value of the
+    # domain: each table with a column of it is read under ShareLock (validateDomainConstraint /
+    # validateDomainNotNullConstraint). DROP CONSTRAINT, DEFAULT and the rest touch only the catalog.
+    sub = node.subtype
+    if sub == "C":
+        if node.def_ is None or getattr(node.def_, "skip_validation", False):
+            return
+    elif sub not in ("V", "O"):
+        return
+    parts = tuple(str(p.sval) for p in node.typeName)
+    domain = eff.schema.resolve(parts)
+    bare = parts[-1]
+    for table in eff.schema.tables.values():
+        for col in table.columns.values():
+            ref = col.type
+            if ref is None or ref.raw_name != bare or ref.array:
+                continue
+            if ref.schema is not None and f"{ref.schema}.{bare}" != domain:
+                continue
+            eff.add(
+                table.name,
+                L.ShareLock,
+                f"ALTER DOMAIN {bare} checks every value of {table.name}.{col.name}",
+                scan=True,
+            )
+
+
 _STATEMENTS: dict[str, Any] = {
+    "AlterDomainStmt": _alter_domain,
     "AlterTableStmt": _alter_table,
     "IndexStmt": _index_stmt,
     "DropStmt": _drop,

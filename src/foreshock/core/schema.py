@@ -528,6 +528,10 @@ class Schema:
             q = f"{schema}.{parts[0]}"
             if self._exists(q):
                 return q
+        if parts[0].startswith("pg_"):
+            # pg_catalog is searched before the search_path unless listed in it; every catalog relation's
+            # name starts with pg_.
+            return f"pg_catalog.{parts[0]}"
         first = self.search_path[0] if self.search_path else DEFAULT_SCHEMA
         return f"{first}.{parts[0]}"
 
@@ -1223,7 +1227,7 @@ class Schema:
 
     def _alter_domain(self, node: Any) -> None:
         name = self.resolve(_strings(node.typeName))
-        if node.subtype in ("C", "N") and name in self.domains:
+        if node.subtype in ("C", "O") and name in self.domains:
             self.domains[name] = True
 
     def domain(self, parts: Sequence[str]) -> bool | None:
