@@ -222,6 +222,12 @@ def test_findings_point_at_the_migration_file_and_operation_line() -> None:
     assert Path(not_null.path).name == "0005_customer_email_not_null.py"
     # 0006 is atomic = False: its CREATE INDEX CONCURRENTLY is not inside a transaction, nothing to flag.
     assert not [f for f in result.findings if "0006_" in f.path and f.severity == "error"]
+    # RunPython is opaque, but its visible full-table loop gets a finding at the RunPython operation.
+    loop = next(f for f in result.findings if f.rule == "runpython-full-table-loop")
+    assert Path(loop.path).name == "0004_backfill_email.py"
+    source = Path(loop.path).read_text().splitlines()
+    assert "migrations.RunPython(backfill_email" in source[loop.line - 1]
+    assert "shop_customer" in loop.message
 
 
 @pytest.mark.parametrize(

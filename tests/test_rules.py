@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foreshock.core.analyze import analyze
-from foreshock.core.model import AnalysisSettings, FileAnalysis, Finding, MigrationUnit
+from foreshock.core.model import AnalysisSettings, FileAnalysis, Finding, MigrationUnit, OpaqueCode
 from foreshock.errors import InputError
 from foreshock.rules.base import Example, Rule
 from foreshock.rules.engine import RuleEngine
@@ -31,6 +31,7 @@ def run(
     pg_version: int | None = None,
     transactional: bool | None = None,
     settings: Settings | None = None,
+    opaque: tuple[OpaqueCode, ...] = (),
 ) -> tuple[RuleEngine, tuple[FileAnalysis, ...]]:
     settings = settings or Settings()
     if pg_version is not None:
@@ -38,14 +39,16 @@ def run(
     units = []
     if schema:
         units.append(MigrationUnit(path="schema.sql", text=schema, history=True))
-    units.append(MigrationUnit(path="migration.sql", text=sql, transactional=transactional))
+    units.append(MigrationUnit(path="migration.sql", text=sql, transactional=transactional, opaque=opaque))
     engine = RuleEngine(settings)
     files = analyze(units, settings.analysis, engine)
     return engine, files
 
 
 def run_example(ex: Example) -> tuple[list[Finding], list[InputError]]:
-    engine, files = run(ex.sql, ex.schema, pg_version=ex.pg_version, transactional=ex.transactional)
+    engine, files = run(
+        ex.sql, ex.schema, pg_version=ex.pg_version, transactional=ex.transactional, opaque=ex.opaque
+    )
     errors = list(engine.errors) + [e for f in files for e in f.errors]
     return engine.findings, errors
 

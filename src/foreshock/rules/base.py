@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Severity, Statement
+from foreshock.core.model import (
+    AnalysisSettings,
+    FileAnalysis,
+    MigrationUnit,
+    OpaqueCode,
+    Severity,
+    Statement,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class Example:
     pg_version: int | None = None  # None: the default AnalysisSettings version
     transactional: bool | None = None  # MigrationUnit.transactional for the migration
     note: str = ""
+    # Framework code that is not SQL (Django RunPython) run by the migration, as sources report it.
+    opaque: tuple[OpaqueCode, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class Hit:
     lock: LockMode | None = None
     fix: str | None = None
     statement: Statement | None = None
+    # A line of the unit's path to report at, when no statement is the place (opaque framework code).
+    line: int | None = None
 
 
 # check_statement(ctx: foreshock.core.analyze.StatementContext) -> Iterable[Hit]

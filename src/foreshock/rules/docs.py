@@ -53,6 +53,11 @@ def _example(ex: Example) -> str:
         facts.append("run by a framework inside one transaction")
     elif ex.transactional is False:
         facts.append("run outside a transaction block")
+    facts.extend(
+        f"{c.kind} {c.name} at line {c.line}"
+        + (f" walks all of {', '.join(c.full_table)}: `{c.detail}`" if c.full_table else f": `{c.detail}`")
+        for c in ex.opaque
+    )
     if facts:
         parts.append("(" + "; ".join(facts) + ")")
     if ex.schema:

@@ -156,6 +156,8 @@ class RuleEngine:
             line, column, index = unit.source_line(stmt.line), stmt.column, stmt.index
             if unit.line_map is not None:
                 column = 1
+        if hit.line is not None:
+            line, column = hit.line, 1
         message = hit.message
         if hit.lock is not None and hit.lock.name not in message:
             # Every finding that is about a lock names it, with what it blocks, even when the rule's own

@@ -34,6 +34,7 @@ RULE_MODULES: tuple[str, ...] = (
     "waiting_for_lock_while_holding_lock",
     "missing_lock_timeout",
     "unbatched_backfill",
+    "runpython_full_table_loop",
     "concurrently_in_transaction",
     "enum_value_added_in_transaction",
     "transaction_nesting",
