@@ -70,8 +70,8 @@ CASES: list[tuple[str, dict[str, tuple[LockMode, bool, bool]]]] = [
     ("VACUUM orders", {"public.orders": (A.ShareUpdateExclusiveLock, False, False)}),
     ("VACUUM FULL orders", {"public.orders": (A.AccessExclusiveLock, True, True)}),
     (
-        # Two transactions: SHARE UPDATE EXCLUSIVE on both, then ACCESS EXCLUSIVE on the partition (the docs of
-        # ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY).
+        # Two transactions: SHARE UPDATE EXCLUSIVE on both, then ACCESS EXCLUSIVE on the partition (the
+        # docs of ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY).
         "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY",
         {
             "public.events": (A.ShareUpdateExclusiveLock, False, False),
