@@ -171,3 +171,47 @@ def test_ctrl_c_and_sigterm_clean_up_in_process(sig: signal.Signals) -> None:
     child.send_signal(sig)
     assert child.wait(timeout=30) != 0
     _wait_gone(pid, path, timeout=5)
+
+
+def test_restart_applies_new_settings_and_keeps_the_data() -> None:
+    with open_sandbox(settings={"shared_buffers": "16MB"}) as sb:
+        assert sb.server is not None and sb.server.process is not None
+        first = sb.server.process.pid
+        with psycopg.connect(sb.dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (x int)")
+        sb.server.restart({"shared_buffers": "24MB"})
+        assert sb.server.process is not None and sb.server.process.pid != first
+        assert not _alive(first)
+        with psycopg.connect(sb.dsn) as conn:
+            assert conn.execute("SELECT current_setting('shared_buffers')").fetchone() == ("24MB",)
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+        pid, path = sb.server.process.pid, sb.server.dir
+    _wait_gone(pid, path, timeout=5)
+
+
+_REHEARSAL_CHILD = textwrap.dedent(
+    """
+    import time
+    from foreshock.scale.server import RehearsalServer
+    server = RehearsalServer()
+    server.start({"shared_buffers": "16MB"})
+    server.start({"shared_buffers": "32MB"})  # the restart a rehearsal does between scales
+    print(server._server.process.pid, server._server.dir, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_sigkilled_rehearsal_leaves_no_server_behind_after_a_restart() -> None:
+    """The watchdog follows the postmaster of a restarted server (the one postmaster.pid names)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _REHEARSAL_CHILD], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline().split()
+    assert line, "child did not start a rehearsal server"
+    pid, path = int(line[0]), Path(line[1])
+    assert _alive(pid) and path.exists()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    _wait_gone(pid, path)

@@ -277,6 +277,23 @@ class LocalServer:
         )  # fmt: skip
         if initdb.returncode != 0:
             raise SandboxError(f"initdb failed ({self.binaries.initdb}): {initdb.stderr.strip()[-500:]}")
+        self._launch(timeout)
+
+    def restart(self, settings: Mapping[str, str], timeout: float = 60.0) -> None:
+        """Stop postgres and start it again on the same data with `settings` in place of the previous ones
+        (for parameters that only take effect at start, such as shared_buffers). The watchdog stays: it
+        stops whichever postmaster the data directory's postmaster.pid names."""
+        from foreshock.sandbox.watchdog import stop_postmaster
+
+        if self.process is not None:
+            stop_postmaster(self.process.pid, str(self.datadir))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+            self.process = None
+        self.settings = dict(settings)
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
         args = [str(self.binaries.postgres), "-D", str(self.datadir), "-k", str(self.dir), "-p", "5432"]
         for name, value in (*SERVER_SETTINGS, *self.settings.items()):
             args += ["-c", f"{name}={value}"]
@@ -288,7 +305,8 @@ class LocalServer:
                 cwd=self.dir, start_new_session=True,
             )  # fmt: skip
         self._write_owner(self.process.pid)
-        self._start_watchdog(self.process.pid)
+        if self.watchdog is None:
+            self._start_watchdog(self.process.pid)
         self._wait_ready(timeout)
 
     def _start_watchdog(self, postmaster: int) -> None:

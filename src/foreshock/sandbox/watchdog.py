@@ -70,6 +70,15 @@ def stop_postmaster(pid: int, datadir: str, patience: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def current_postmaster(datadir: str, started: int) -> int:
+    """The pid in the data directory's postmaster.pid (a restarted server has a new one), else `started`."""
+    try:
+        with open(os.path.join(datadir, "postmaster.pid")) as f:
+            return int(f.readline().strip())
+    except (OSError, ValueError):
+        return started
+
+
 def main(argv: list[str]) -> int:
     root, pid, fd = argv[1], int(argv[2]), int(argv[3])
     # Ctrl-C in the terminal reaches the whole foreground process group; the watchdog must outlive it.
@@ -82,7 +91,8 @@ def main(argv: list[str]) -> int:
             continue
         except OSError:
             break
-    stop_postmaster(pid, os.path.join(root, "data"))
+    datadir = os.path.join(root, "data")
+    stop_postmaster(current_postmaster(datadir, pid), datadir)
     shutil.rmtree(root, ignore_errors=True)
     return 0
 
