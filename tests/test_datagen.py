@@ -109,3 +109,44 @@ def test_split_schema_orders_ddl_for_fast_loading() -> None:
     assert len(phases.before) == 2 and len(phases.foreign_keys) == 1 and len(phases.last) == 1
     assert phases.fk_columns["public.b"] == {"a_id": ("public.a", "id")}
     assert phases.unique_columns == {"public.a": {"id"}, "public.b": {"id"}}
+
+
+def test_small_referenced_tables_keep_their_production_size(built: tuple[str, str], pg_dsn: str) -> None:
+    """Lookups into a referenced table cost what its size makes them cost: it is not scaled down below
+    min(production rows, the floor), while the referencing table is."""
+    prod, _ = built
+    stats = snapshot(prod).stats
+    synth = _db(pg_dsn, "datagen_floor")
+    try:
+        report = build_database(synth, stats.schema, stats, 0.1, parent_rows_floor=100_000)
+        assert report.rows["public.orders"] == 2000 and report.rows["public.customers"] == 2000
+        with psycopg.connect(synth) as conn:
+            assert conn.execute("SELECT count(*) FROM customers").fetchone() == (2000,)
+            convalidated = "SELECT bool_and(convalidated) FROM pg_constraint WHERE contype = 'f'"
+            assert conn.execute(convalidated).fetchone() == (True,)  # every order's customer exists
+        # Without a floor it scales like any table.
+        assert (
+            build_database(_db(pg_dsn, "datagen_floor"), stats.schema, stats, 0.1).rows["public.customers"]
+            == 200
+        )
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS datagen_floor WITH (FORCE)")
+
+
+def test_full_size_parents_skip_self_references_and_big_parents() -> None:
+    from foreshock.scale.datagen import _full_size_parents
+    from foreshock.scale.stats import parse_stats
+
+    phases = split_schema(
+        "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE big (id int PRIMARY KEY);\n"
+        "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p (id), big_id int REFERENCES big (id),"
+        " boss int REFERENCES c (id));\n"
+    )
+    stats = parse_stats(
+        '{"tables": {"public.p": {"rows": 5000}, "public.big": {"rows": 50000000}, '
+        '"public.c": {"rows": 900000}}}'
+    )
+    assert _full_size_parents(phases, stats, 1_000_000) == {"public.p": 5000}
+    assert _full_size_parents(phases, stats, 1000) == {}
+    assert _full_size_parents(phases, stats, 0) == {}

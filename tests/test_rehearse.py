@@ -21,7 +21,7 @@ from foreshock.scale.rehearse import (
     rehearse,
     scaled_settings,
 )
-from foreshock.scale.stats import parse_stats
+from foreshock.scale.stats import Stats, parse_stats
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "runaway"
 
@@ -150,3 +150,39 @@ def test_rehearse_runaway_from_minimal_sizes(tmp_path: Path) -> None:
     locks = assess_locks(result, units)
     held = [v for v in locks if v.lock == "AccessExclusiveLock" and v.table == "public.orders"]
     assert held and held[0].estimate.seconds >= update["prediction"]["seconds"]
+
+
+def _stats_with_locale(**settings: str) -> Stats:
+    return parse_stats(json.dumps({"tables": {"public.t": {"rows": 10}}, "server": {"settings": settings}}))
+
+
+@pytest.mark.db
+def test_rehearsal_database_collates_text_like_production(pg_dsn: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from foreshock.scale.rehearse import _create_database
+
+    def collation(db: str) -> tuple[str, str]:
+        with psycopg.connect(pg_dsn) as conn:
+            query = "SELECT datcollate, datctype FROM pg_database WHERE datname = %s"
+            row = conn.execute(query, [db]).fetchone()
+            assert row is not None
+            return row[0], row[1]
+
+    try:
+        # A locale this machine has (glibc's C.UTF-8 is always there): the database gets it.
+        stats = _stats_with_locale(lc_collate="C.utf8", lc_ctype="C.utf8", locale_provider="libc")
+        assert _create_database(pg_dsn, "rehearse_locale_a", stats) is None
+        assert collation("rehearse_locale_a") == ("C.utf8", "C.utf8")
+        # One it lacks: the database is still created, and the warning says what that means for timing.
+        stats = _stats_with_locale(lc_collate="xx_XX.UTF-8", lc_ctype="xx_XX.UTF-8")
+        warning = _create_database(pg_dsn, "rehearse_locale_b", stats)
+        assert warning is not None and "'xx_XX.UTF-8'" in warning and "C collation" in warning
+        assert collation("rehearse_locale_b")[0] != "xx_XX.UTF-8"
+        # A minimal stats file says nothing about collation: a plain database, no warning.
+        assert _create_database(pg_dsn, "rehearse_locale_c", parse_stats('{"tables": {}}')) is None
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            for db in ("rehearse_locale_a", "rehearse_locale_b", "rehearse_locale_c"):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(db)))

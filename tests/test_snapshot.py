@@ -39,6 +39,7 @@ ANALYZE;
 CATALOG_RELATIONS = {
     "pg_class", "pg_namespace", "pg_attribute", "pg_attrdef", "pg_index", "pg_constraint", "pg_stats",
     "pg_stat_all_tables", "pg_stat_database", "pg_settings", "pg_type", "pg_enum", "pg_depend", "pg_inherits",
+    "pg_database",
 }
 USER_TABLES = {"customers", "orders", "events", "events_2024", "order_totals"}
 
@@ -124,6 +125,14 @@ def test_snapshot_as_owner_has_column_statistics_and_a_loadable_schema(prod: str
     assert orders.columns["customer_id"].histogram_bounds
     assert stats.server.major == 16
     assert isinstance(stats.server.settings["maintenance_work_mem"], int)
+    # How text collates: rehearsal builds its databases with it (text sorts run at its speed).
+    with psycopg.connect(prod) as conn:
+        row = conn.execute(
+            "SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    assert (stats.server.settings["lc_collate"], stats.server.settings["lc_ctype"]) == row
+    assert stats.server.settings["locale_provider"] == "libc"
     totals = stats.table("order_totals")
     assert totals is not None and totals.kind == "matview"
     # The file round-trips through the --stats loader, and the password never lands in it.

@@ -347,11 +347,17 @@ def build_database(
     fraction: float,
     progress: Callable[[str], None] | None = None,
     migration_sql: str = "",
+    parent_rows_floor: int = 0,
 ) -> BuildReport:
     """Create the schema and fill it with `fraction` of production's row counts (1.0 = full size).
 
     migration_sql: the migration about to run; foreign keys it adds are honoured in the data too (production
     data satisfies them, or the migration could not work there), so its validation meets valid rows.
+    parent_rows_floor: a table that foreign keys reference gets at least min(its production rows, this)
+    rows at every fraction. Each child row probes the parent (FK validation, joins, GROUP BY on the key), and
+    the cost of a probe depends on the parent's size, not the child's: a hash of 10,000 keys fits a CPU
+    cache where production's 100,000 do not (measured: the same 1M-row FK validation took 0.2 s against
+    10,000 parents, 0.45 s against 100,000).
     """
     report = BuildReport()
     phases = split_schema(schema_sql)
@@ -376,13 +382,19 @@ def build_database(
                             f"no size for {referenced} (referenced by {table}): "
                             f"filled {planned[referenced]:,} rows"
                         )
+            # Foreign-key values still come from the scaled key range, so the referencing column keeps the
+            # distribution it has at this scale (a GROUP BY on it meets as many groups as before).
+            fk_domain = dict(planned)
+            for table, rows in _full_size_parents(phases, stats, parent_rows_floor).items():
+                if table in planned:
+                    planned[table] = max(planned[table], rows)
             for table in tables:
                 n = planned[table]
                 report.rows[table] = n
                 if n == 0:
                     continue
                 say(f"generating {n:,} rows of {table}")
-                _fill(conn, table, n, stats, phases, report.rows)
+                _fill(conn, table, n, stats, phases, fk_domain)
             for stmt in phases.after:
                 _add_constraint(conn, stmt, report)
             for stmt in phases.foreign_keys:
@@ -395,6 +407,23 @@ def build_database(
         except psycopg.Error as err:
             raise translate_error(err, "generating synthetic data") from None
     return report
+
+
+def _full_size_parents(phases: Phases, stats: Stats, floor: int) -> dict[str, int]:
+    """Referenced tables kept at production size: at most `floor` rows, and smaller in production than a
+    table referencing them (never a self-reference, nor the big table whose scale the ladder varies)."""
+    out: dict[str, int] = {}
+    if floor <= 0:
+        return out
+    for child, cols in phases.fk_columns.items():
+        child_stats = stats.table(child)
+        for parent, _ in cols.values():
+            parent_stats = stats.table(parent)
+            if parent_stats is None or child_stats is None or parent == child:
+                continue
+            if 0 < parent_stats.rows <= floor and parent_stats.rows < child_stats.rows:
+                out[parent] = parent_stats.rows
+    return out
 
 
 def _add_constraint(conn: psycopg.Connection[Any], stmt: str, report: BuildReport) -> None:

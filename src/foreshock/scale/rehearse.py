@@ -6,6 +6,10 @@ How it works:
 2. Scales: every table is filled with the same fraction f of its production row count (datagen.py). The
    fractions form a ×3 ladder ending at the largest allowed one (`max_rows` on the biggest table the
    migration touches, never above production), run smallest first until the time budget would be exceeded.
+   A small table that foreign keys reference keeps its production size at every scale (up to
+   PARENT_ROWS_FLOOR rows): each child row probes it, and a probe's cost depends on the parent's size.
+   Each scale's database collates text as production's does (from the snapshot), when this machine has
+   that locale; otherwise a warning says text sorts were rehearsed with C.
 3. At each scale the server's memory settings are scaled by f too (shared_buffers, maintenance_work_mem,
    work_mem, effective_cache_size), clamped at PostgreSQL's minimums: a rehearsal then crosses the same
    thresholds production will — the index sort spills to disk when production's would, the table outgrows
@@ -35,6 +39,7 @@ from foreshock.core.sql import parse
 from foreshock.errors import InputError, SandboxError
 from foreshock.pg.connect import SessionSettings, connect, translate_error
 from foreshock.scale import datagen
+from foreshock.scale.server import RehearsalServer
 from foreshock.scale.stats import Stats, TableStats
 
 REHEARSE_SESSION = SessionSettings(
@@ -58,6 +63,9 @@ PG_DEFAULTS = {
 }
 LADDER = 3.0
 MIN_ROWS = 1000
+# Tables that foreign keys reference are rehearsed at production size up to this many rows (and never above
+# the largest scale's row count): lookups into them then cost what they cost in production (datagen.py).
+PARENT_ROWS_FLOOR = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -338,33 +346,48 @@ def _match_parallelism(dsn: str, stats: Stats, tables: Sequence[str]) -> int:
     return most
 
 
-class _Server:
-    """One pgserver data directory restarted with new settings per scale (shared_buffers needs a restart)."""
-
-    def __init__(self) -> None:
-        import tempfile
-
-        self.datadir = tempfile.mkdtemp(prefix="foreshock-rehearse-")
-        self.srv: Any = None
-
-    def start(self, settings: dict[str, str]) -> str:
-        from foreshock.scale.server import _start
-
-        if self.srv is None:
-            self.srv = _start(self.datadir)
-        with psycopg.connect(self.srv.get_uri(), autocommit=True, application_name="foreshock-rehearse") as c:
-            for key, value in settings.items():
-                c.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(key), sql.Literal(value)))
-        self.srv.cleanup()
-        self.srv = _start(self.datadir)
-        return str(self.srv.get_uri())
-
-    def close(self) -> None:
-        import shutil
-
-        if self.srv is not None:
-            self.srv.cleanup()
-        shutil.rmtree(self.datadir, ignore_errors=True)
+def _create_database(base: str, dbname: str, stats: Stats) -> str | None:
+    """Create the rehearsal database with production's collation (text sorts and text index builds run at
+    that collation's speed); returns a warning when this machine cannot provide it."""
+    settings = stats.server.settings
+    collate, ctype = settings.get("lc_collate"), settings.get("lc_ctype")
+    provider = settings.get("locale_provider", "libc")
+    plain = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
+    options: list[sql.Composable] = []
+    if isinstance(collate, str) and collate:
+        options.append(
+            sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(collate), sql.Literal(ctype or collate))
+        )
+    locale = settings.get("provider_locale")
+    if provider != "libc" and isinstance(locale, str) and locale:
+        options.append(
+            sql.SQL("LOCALE_PROVIDER {} {} {}").format(
+                sql.SQL(provider),
+                sql.SQL("ICU_LOCALE" if provider == "icu" else "BUILTIN_LOCALE"),
+                sql.Literal(locale),
+            )
+        )
+    with psycopg.connect(base, autocommit=True, application_name=REHEARSE_SESSION.application_name) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
+        if not options:
+            conn.execute(plain)
+            return None
+        try:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' {}").format(
+                    sql.Identifier(dbname), sql.SQL(" ").join(options)
+                )
+            )
+            return None
+        except psycopg.Error as err:
+            conn.execute(plain)
+            wanted = locale if provider != "libc" and locale else collate
+            return (
+                f"production collates text with {provider} locale {wanted!r}, which the rehearsal server "
+                f"cannot use here ({str(err).strip().splitlines()[0]}); text sorts and text index builds "
+                "were rehearsed with the C collation and may be faster than production's (install the "
+                "locale, e.g. Debian's `locales` package and locale-gen)"
+            )
 
 
 def _dsn_for(base: str, dbname: str) -> str:
@@ -577,7 +600,7 @@ def rehearse(
     warnings: list[str] = []
     done: list[float] = []
     started = time.perf_counter()
-    server = _Server()
+    server = RehearsalServer(stats.server.settings)
     try:
         last_cost: tuple[float, float] | None = None  # (fraction, seconds it took)
         for step, fraction in enumerate(ladder):
@@ -603,9 +626,9 @@ def rehearse(
                 settings["maintenance_work_mem"] = f"{max(current, floor)}kB"
             base = server.start(settings)
             dbname = f"rehearse_{step}"
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            warning = _create_database(base, dbname, stats)
+            if warning and warning not in warnings:
+                warnings.append(warning)
             dsn = _dsn_for(base, dbname)
             report = datagen.build_database(
                 dsn,
@@ -614,6 +637,7 @@ def rehearse(
                 fraction,
                 progress=_prefixed(say, f"scale {step + 1}: "),
                 migration_sql=target.text,
+                parent_rows_floor=min(PARENT_ROWS_FLOOR, round(biggest.rows * ladder[-1])),
             )
             warnings.extend(w for w in report.warnings if w not in warnings)
             _match_parallelism(dsn, stats, list(report.rows))
@@ -646,6 +670,16 @@ def rehearse(
             # The static analysis says no row is read or written: the time does not grow with the table.
             prediction = Prediction(
                 times[len(times) // 2], times[0], times[-1] * 2, prod_rows, "constant (catalog-only change)"
+            )
+        elif stmt.kind != "TransactionStmt" and points and ref and all(p.rows >= ref.rows for p in points):
+            # Its table was rehearsed at production size (a small table foreign keys reference): measured.
+            times = sorted(p.seconds for p in points)
+            prediction = Prediction(
+                times[len(times) // 2],
+                times[0] / NOISE,
+                times[-1] * NOISE,
+                ref.rows,
+                "measured at production size",
             )
         elif stmt.kind != "TransactionStmt" and points:
             prod_rows = ref.rows if ref else biggest.rows

@@ -1,55 +1,73 @@
-"""A private PostgreSQL for rehearsals and calibration, with memory settings chosen by the caller.
+"""The private PostgreSQL that rehearsals and calibration run on, with memory settings chosen per scale.
 
 Rehearsal shrinks shared_buffers / maintenance_work_mem / work_mem with the data, so that a small rehearsal
-crosses the same thresholds production will; shared_buffers needs a restart, which the embedded pgserver
-default does not offer. So: start pgserver (it handles running as root by switching to its own system user),
-ALTER SYSTEM the settings, and restart it. This is the one switch point: once `foreshock.sandbox` offers
-settings-aware servers, `scratch_server` can delegate to it.
+crosses the same thresholds production will; shared_buffers only takes effect at start, so each scale
+restarts the server with its settings. The server is a sandbox (foreshock.sandbox.local): it is stopped and
+its directory removed however foreshock ends, a SIGKILL included.
+
+The sandbox normally runs without durability (fsync off, …) because that does not change which locks a
+statement takes; here it would change how long a rewrite takes, so the durability settings are production's
+(from the snapshot, else PostgreSQL's defaults).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from foreshock.sandbox.local import LocalServer, embedded_binaries, sweep_stale
 
-from foreshock.errors import SandboxError
+# PostgreSQL's defaults for what the sandbox turns off; a snapshot's own values take precedence.
+DURABILITY = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "autovacuum": "on"}
 
 
-def _start(datadir: str) -> Any:
-    try:
-        import pgserver
+def durability(production: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The durability settings a timing run needs: production's where the snapshot has them."""
+    out = dict(DURABILITY)
+    for name in ("synchronous_commit", "full_page_writes", "wal_compression"):
+        value = (production or {}).get(name)
+        if isinstance(value, bool):
+            out[name] = "on" if value else "off"
+        elif isinstance(value, str) and value:
+            out[name] = value
+    return out
 
-        return pgserver.get_server(  # type: ignore[attr-defined]
-            datadir, cleanup_mode="stop"
-        )
-    except Exception as err:
-        raise SandboxError(f"cannot start a rehearsal server: {str(err).strip().splitlines()[-1:]}") from None
+
+class RehearsalServer:
+    """One sandbox data directory, (re)started with the given settings; `close()` removes it."""
+
+    def __init__(self, production: Mapping[str, Any] | None = None) -> None:
+        self._durability = durability(production)
+        self._server: LocalServer | None = None
+
+    def start(self, settings: Mapping[str, str]) -> str:
+        """Start (or restart) with `settings`; returns the DSN of its `postgres` database."""
+        merged = {**self._durability, **settings}
+        if self._server is None:
+            sweep_stale()
+            self._server = LocalServer(embedded_binaries(), merged)
+            try:
+                self._server.start()
+            except BaseException:
+                self._server.stop()
+                self._server = None
+                raise
+        else:
+            self._server.restart(merged)
+        return self._server.dsn
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
 
 @contextmanager
 def scratch_server(settings: Mapping[str, str] | None = None) -> Iterator[str]:
-    """A throwaway server with `settings` applied (restart included); yields its DSN; always
-    stopped/removed."""
-    datadir = tempfile.mkdtemp(prefix="foreshock-rehearse-")
-    srv = _start(datadir)
+    """A throwaway server with `settings` applied; yields its DSN; always stopped and removed."""
+    server = RehearsalServer()
     try:
-        if settings:
-            with psycopg.connect(
-                srv.get_uri(), autocommit=True, application_name="foreshock-rehearse"
-            ) as conn:
-                for key, value in settings.items():
-                    conn.execute(
-                        sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(key), sql.Literal(value))
-                    )
-            srv.cleanup()
-            srv = _start(datadir)
-        yield srv.get_uri()
+        yield server.start(dict(settings or {}))
     finally:
-        srv.cleanup()
-        shutil.rmtree(datadir, ignore_errors=True)
+        server.close()

@@ -133,6 +133,7 @@ def _read(db: _Recorder) -> SnapshotResult:
         ).format(sql.Literal(list(TIMING_SETTINGS)))
     ):
         settings[name] = _setting_value(setting, unit, vartype)
+    settings.update(_locale(db))
     since = (now - reset).total_seconds() if reset is not None else None
 
     tables: dict[str, dict[str, Any]] = {}
@@ -268,6 +269,31 @@ def _read(db: _Recorder) -> SnapshotResult:
         source="snapshot",
     )
     return SnapshotResult(stats, warnings)
+
+
+# pg_database.datlocprovider codes (PostgreSQL 15+); older servers collate with libc only.
+_PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
+
+
+def _locale(db: _Recorder) -> dict[str, str]:
+    """How the database collates text (sorts and index builds on text run at that collation's speed):
+    lc_collate, lc_ctype, locale_provider and, for ICU/builtin, the provider's locale. Read as a whole
+    pg_database row: the column names differ between versions (daticulocale in 15/16, datlocale in 17)."""
+    rows = db.rows(
+        sql.SQL(
+            "SELECT pg_catalog.row_to_json(d) FROM pg_catalog.pg_database d "
+            "WHERE d.datname = pg_catalog.current_database()"
+        )
+    )
+    if not rows or not isinstance(rows[0][0], dict):
+        return {}
+    d = rows[0][0]
+    out = {"lc_collate": str(d.get("datcollate") or ""), "lc_ctype": str(d.get("datctype") or "")}
+    out["locale_provider"] = _PROVIDERS.get(str(d.get("datlocprovider") or "c"), "libc")
+    provider_locale = d.get("datlocale") or d.get("daticulocale")
+    if provider_locale:
+        out["provider_locale"] = str(provider_locale)
+    return {k: v for k, v in out.items() if v}
 
 
 def _column(name: str, c: dict[str, Any]) -> ColumnStats:
