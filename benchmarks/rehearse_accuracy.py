@@ -6,17 +6,19 @@
    starts from the same table state in production and in the rehearsal.
 3. `rehearse` runs it on synthetic data from the snapshot, capped at rows/10 (--cap), and predicts each
    statement's duration at production size; the same file is then run on the production server and timed.
-4. Printed per kind: prediction, interval, measured, ratio; median and worst ratio (max(p/m, m/p)); and the
-   naive linear extrapolation from a single run at the cap on production's memory settings, for comparison.
+4. Printed per kind: prediction, interval, measured, ratio; median and worst ratio (max(p/m, m/p)); and two
+   naive linear extrapolations, each from a single run on production's memory settings: a small one
+   (--small, default rows/100) and one as large as the cap.
 
     .venv/bin/python benchmarks/rehearse_accuracy.py --rows 2000000   # ~1-3 min on 2 shared cores
-    .venv/bin/python benchmarks/rehearse_accuracy.py                  # 10M rows: ~4-6 min
+    .venv/bin/python benchmarks/rehearse_accuracy.py                  # 10M rows: ~10-13 min
 
-Measured (2 shared cores, PostgreSQL 16.2, 2026-11-24), error = max(pred/real, real/pred):
-    10M rows, cap 1M:  rehearse median x1.18, worst x1.47 (8/9 inside the interval);
-                       naive linear from one 1M run: median x1.09, worst x1.74
-    2M rows, cap 200k: rehearse median x1.31, worst x1.68; naive median x1.15, worst x2.14
-The production timings themselves varied up to 3x between runs (other engineers' load on the same cores).
+Measured (2 shared cores, PostgreSQL 16.2, 2026-11-27), error = max(pred/real, real/pred), latest run:
+    10M rows, cap 1M:  rehearse median x1.12, worst x1.91;
+                       naive linear from one 100k-row run: median x1.84, worst x5.57
+                       naive linear from one 1M-row run:   median x1.51, worst x2.06
+Over four runs that day: rehearse median x1.12-1.28, worst x1.85-2.48. The production timings themselves
+varied up to 2x between runs (other engineers' load on the same cores).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import psycopg
 
 from foreshock.core.model import MigrationUnit
 from foreshock.core.sql import parse
-from foreshock.scale.rehearse import _run_migration, _Server, rehearse
+from foreshock.scale.rehearse import _run_migration, rehearse
+from foreshock.scale.server import RehearsalServer
 from foreshock.scale.snapshot import snapshot
 
 SETUP = """
@@ -110,9 +113,15 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--cap", type=int, help="rehearsal max rows (default rows/10)")
     ap.add_argument("--budget", type=float, default=900.0, help="rehearsal time budget, seconds")
+    ap.add_argument(
+        "--small",
+        type=int,
+        help="rows of the single small run the naive extrapolation starts from (default rows/100)",
+    )
     ap.add_argument("--json", help="write all figures to this file")
     args = ap.parse_args()
     cap = args.cap or args.rows // 10
+    small = args.small or args.rows // 100
     text = migration_text()
     unit = MigrationUnit(path="bench_migration.sql", text=text)
     statements = parse(text, unit.path).statements
@@ -124,7 +133,7 @@ def main() -> int:
     say = lambda m: print(f"  {m}", file=sys.stderr, flush=True)  # noqa: E731
 
     t0 = time.perf_counter()
-    prod = _Server()
+    prod = RehearsalServer()
     try:
         base = prod.start({"max_connections": "20"})
         print(f"production: building {args.rows:,} rows", file=sys.stderr, flush=True)
@@ -150,6 +159,10 @@ def main() -> int:
         naive = rehearse(
             [unit], stats, fractions=[cap / args.rows], scale_memory=False, budget=1e9, progress=say
         )
+        print(f"naive: one small run at {small:,} rows on production's memory settings", file=sys.stderr)
+        naive_small = rehearse(
+            [unit], stats, fractions=[small / args.rows], scale_memory=False, budget=1e9, progress=say
+        )
 
         print("production: running the migration", file=sys.stderr, flush=True)
         measured = _run_migration(base, statements, {})
@@ -161,9 +174,11 @@ def main() -> int:
         if s.index not in kind_of or s.prediction is None:
             continue
         n = next(x for x in naive.statements if x.index == s.index)
+        ns = next(x for x in naive_small.statements if x.index == s.index)
         real = measured[s.index][0]
         p = s.prediction
         naive_s = n.prediction.seconds if n.prediction else float("nan")
+        small_s = ns.prediction.seconds if ns.prediction else float("nan")
         rows.append(
             {
                 "kind": kind_of[s.index],
@@ -176,6 +191,8 @@ def main() -> int:
                 "ratio": p.seconds / real,
                 "naive": naive_s,
                 "naive_ratio": naive_s / real,
+                "naive_small": small_s,
+                "naive_small_ratio": small_s / real,
                 "points": [(pt.rows, round(pt.seconds, 4)) for pt in s.points],
             }
         )
@@ -190,23 +207,29 @@ def main() -> int:
     )
     print(
         f"{'kind':<28} {'measured':>9} {'predicted':>9} {'interval':>19} {'ratio':>6} {'in?':>4} "
-        f"{'naive':>9} {'n.ratio':>7}  model"
+        f"{'naive@cap':>9} {'ratio':>6} {'naive@small':>11} {'ratio':>6}  model"
     )
     for r in rows:
         inside = "yes" if r["low"] <= r["measured"] <= r["high"] else "no"
         print(
             f"{r['kind']:<28} {r['measured']:9.3f} {r['predicted']:9.3f} {r['low']:9.3f}–{r['high']:<9.3f} "
-            f"{r['ratio']:6.2f} {inside:>4} {r['naive']:9.3f} {r['naive_ratio']:7.2f}  {r['model']}"
+            f"{r['ratio']:6.2f} {inside:>4} {r['naive']:9.3f} {r['naive_ratio']:6.2f} "
+            f"{r['naive_small']:11.3f} {r['naive_small_ratio']:6.2f}  {r['model']}"
         )
     errs = [err(r["ratio"]) for r in rows]
     nerrs = [err(r["naive_ratio"]) for r in rows]
+    serrs = [err(r["naive_small_ratio"]) for r in rows]
     print(
         f"\nrehearse: median error ×{statistics.median(errs):.2f}, worst ×{max(errs):.2f}  "
         f"(error = max(pred/real, real/pred))"
     )
     print(
-        f"naive linear from one run at the cap: median error ×{statistics.median(nerrs):.2f}, "
-        f"worst ×{max(nerrs):.2f}"
+        f"naive linear from one small run ({small:,} rows): median error ×{statistics.median(serrs):.2f}, "
+        f"worst ×{max(serrs):.2f}"
+    )
+    print(
+        f"naive linear from one run as large as the cap ({cap:,} rows): median error "
+        f"×{statistics.median(nerrs):.2f}, worst ×{max(nerrs):.2f}"
     )
     for r in rows:
         if r["regime"]:
@@ -217,6 +240,7 @@ def main() -> int:
                 {
                     "rows": args.rows,
                     "cap": cap,
+                    "small": small,
                     "fractions": reh.fractions,
                     "results": rows,
                     "warnings": reh.warnings,
