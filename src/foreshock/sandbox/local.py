@@ -283,13 +283,7 @@ class LocalServer:
         """Stop postgres and start it again on the same data with `settings` in place of the previous ones
         (for parameters that only take effect at start, such as shared_buffers). The watchdog stays: it
         stops whichever postmaster the data directory's postmaster.pid names."""
-        from foreshock.sandbox.watchdog import stop_postmaster
-
-        if self.process is not None:
-            stop_postmaster(self.process.pid, str(self.datadir))
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
-            self.process = None
+        self._stop_postmaster()
         self.settings = dict(settings)
         self._launch(timeout)
 
@@ -347,8 +341,7 @@ class LocalServer:
         except OSError:
             return "(no log)"
 
-    def stop(self) -> None:
-        """Stop postgres, remove the directory, let the watchdog go. Safe to call more than once."""
+    def _stop_postmaster(self) -> None:
         from foreshock.sandbox.watchdog import stop_postmaster
 
         if self.process is not None:
@@ -356,6 +349,10 @@ class LocalServer:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
             self.process = None
+
+    def stop(self) -> None:
+        """Stop postgres, remove the directory, let the watchdog go. Safe to call more than once."""
+        self._stop_postmaster()
         shutil.rmtree(self.dir, ignore_errors=True)
         if self._pipe_w is not None:
             os.close(self._pipe_w)

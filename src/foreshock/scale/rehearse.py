@@ -367,7 +367,7 @@ def _create_database(base: str, dbname: str, stats: Stats) -> str | None:
                 sql.Literal(locale),
             )
         )
-    with psycopg.connect(base, autocommit=True, application_name=REHEARSE_SESSION.application_name) as conn:
+    with connect(base, REHEARSE_SESSION) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
         if not options:
             conn.execute(plain)
