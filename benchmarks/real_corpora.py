@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pglast
+from pglast.enums import ObjectType
 
 LOCK_TIMEOUT_RULE = "missing-lock-timeout"
 
@@ -110,12 +111,15 @@ def _range_var_names(rv: Any) -> set[str]:
 
 
 def created_tables(sql_texts: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """(line, name) of every relation a CREATE in these texts makes; name is `schema.rel` or bare `rel`.
+    """(line, name) of every relation a CREATE in these texts makes new; name is `schema.rel` or `rel`.
 
     `sql_texts` are (first line, text) pairs: the whole file, or one statement each when the file is not
     SQL or does not parse as a whole (then each statement is tried on its own and the ones that fail are
-    skipped — a CREATE we cannot read only makes check (a) more lenient, never stricter)."""
-    out: list[tuple[int, str]] = []
+    skipped — a CREATE we cannot read only makes check (a) more lenient, never stricter). A relation the
+    file drops before creating it again is not new: the DROP's lock on the old one is held until commit
+    and queries of that name queue behind it, so findings about it are real."""
+    created: list[tuple[int, str]] = []
+    dropped: list[tuple[int, str]] = []
     for first_line, text in sql_texts:
         try:
             stmts = pglast.parse_sql(text)
@@ -125,16 +129,32 @@ def created_tables(sql_texts: list[tuple[int, str]]) -> list[tuple[int, str]]:
             node = raw.stmt
             line = first_line + text.count("\n", 0, raw.stmt_location or 0)
             kind = type(node).__name__
-            names: set[str] = set()
             if kind == "CreateStmt":
-                names = _range_var_names(node.relation)
+                created += [(line, n) for n in _range_var_names(node.relation)]
             elif kind == "CreateTableAsStmt":
-                names = _range_var_names(node.into.rel)
+                created += [(line, n) for n in _range_var_names(node.into.rel)]
             elif kind == "SelectStmt" and getattr(node, "intoClause", None) is not None:
-                names = _range_var_names(node.intoClause.rel)
-            for n in names:
-                out.append((line, n.lower() if n == n.lower() else n))
-    return out
+                created += [(line, n) for n in _range_var_names(node.intoClause.rel)]
+            elif kind == "DropStmt" and ObjectType(node.removeType) in _RELATION_DROPS:
+                for obj in node.objects or ():
+                    names = [getattr(x, "sval", None) for x in obj]
+                    if all(names):
+                        dropped.append((line, ".".join(str(n) for n in names)))
+    return [
+        (line, name)
+        for line, name in created
+        if not any(
+            dl < line and (d == name or d.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]) for dl, d in dropped
+        )
+    ]
+
+
+_RELATION_DROPS = {
+    ObjectType.OBJECT_TABLE,
+    ObjectType.OBJECT_MATVIEW,
+    ObjectType.OBJECT_VIEW,
+    ObjectType.OBJECT_FOREIGN_TABLE,
+}
 
 
 def _strip_quotes(name: str) -> str:

@@ -94,23 +94,37 @@ def test_signal_a_counts_lock_findings_on_tables_the_file_created_before(
 ) -> None:
     f = tmp_path / "m.sql"
     f.write_text(
-        "DROP TABLE IF EXISTS app.c;\n"
+        "DROP TABLE IF EXISTS app.old;\n"
         "CREATE TABLE app.c (id int PRIMARY KEY, parent_id int REFERENCES app.c);\n"
-        "CREATE INDEX c_parent ON app.c (parent_id);\n",
+        "CREATE INDEX c_parent ON app.c (parent_id);\n"
+        "DROP TABLE app.r;\n"
+        "CREATE TABLE app.r (id int);\n"
+        "CREATE INDEX r_id ON app.r (id);\n",
         encoding="utf-8",
     )
     lock = {"lock": "AccessExclusiveLock", "estimate": None, "severity": "error"}
-    drop = {"line": 1, "findings": [{**lock, "rule": "dropping-table", "tables": ["app.c"], "line": 1}]}
-    index = {
-        "line": 3,
-        "findings": [{**lock, "rule": "creating-index-non-concurrently", "tables": ["app.c"], "line": 3}],
-    }
+
+    def stmt(line: int, rule: str, table: str) -> dict[str, object]:
+        return {"line": line, "findings": [{**lock, "rule": rule, "tables": [table], "line": line}]}
+
+    stmts = [
+        stmt(1, "dropping-table", "app.old"),
+        {"line": 2, "findings": []},
+        stmt(3, "creating-index-non-concurrently", "app.c"),
+        stmt(4, "dropping-table", "app.r"),
+        {"line": 5, "findings": []},
+        stmt(6, "creating-index-non-concurrently", "app.r"),
+    ]
     res = real_corpora.ProjectResult("t", str(f))
-    real_corpora.summarise(res, _report(f, [], [drop, {"line": 2, "findings": []}, index]), tmp_path)
-    # the DROP runs before the CREATE (on the old table): a real finding; the index is on the new one: noise
-    assert (res.lock_findings, res.lock_findings_on_new_tables) == (2, 1)
-    assert res.new_table_share == 0.5
-    assert "creating-index-non-concurrently" in res.new_table_examples[0]
+    real_corpora.summarise(res, _report(f, [], stmts), tmp_path)
+    # only the index on app.c is on a new table; app.r was dropped first, so queries of that name queue
+    # behind the DROP's lock until commit: findings about it are real
+    assert (res.lock_findings, res.lock_findings_on_new_tables) == (4, 1)
+    assert res.new_table_share == 0.25
+    assert (
+        "creating-index-non-concurrently" in res.new_table_examples[0]
+        and "app.c" in res.new_table_examples[0]
+    )
 
 
 def test_signal_a_reads_statement_texts_when_the_file_is_not_sql(tmp_path: Path, real_corpora) -> None:  # type: ignore[no-untyped-def]
