@@ -19,7 +19,8 @@ Signal checks, computed here from the report and the project's own files, not ta
   (a) lock/duration findings (those naming a lock or carrying an estimate) on a table that the same
       migration file creates before that statement — read with pglast from the file's CREATE statements
       (from the report's statement texts when the file is not SQL, e.g. an Alembic or Django migration).
-      A table created in the file is new and empty: such a finding is noise and the share must be 0.
+      A table the file creates (not IF NOT EXISTS, not after dropping one of that name) is new and empty:
+      such a finding is noise and the share must be 0.
   (b) statements where `missing-lock-timeout` stands beside another finding (one problem, one finding).
   (c) info-level lines a default run prints (`note:` lines of gcc output).
 
@@ -115,8 +116,9 @@ def created_tables(sql_texts: list[tuple[int, str]]) -> list[tuple[int, str]]:
 
     `sql_texts` are (first line, text) pairs: the whole file, or one statement each when the file is not
     SQL or does not parse as a whole (then each statement is tried on its own and the ones that fail are
-    skipped — a CREATE we cannot read only makes check (a) more lenient, never stricter). A relation the
-    file drops before creating it again is not new: the DROP's lock on the old one is held until commit
+    skipped — a CREATE we cannot read only makes check (a) more lenient, never stricter). Neither a
+    `CREATE … IF NOT EXISTS` (the table may exist already) nor a relation the file drops before creating it
+    again is new: the DROP's lock on the old one is held until commit
     and queries of that name queue behind it, so findings about it are real."""
     created: list[tuple[int, str]] = []
     dropped: list[tuple[int, str]] = []
@@ -129,6 +131,8 @@ def created_tables(sql_texts: list[tuple[int, str]]) -> list[tuple[int, str]]:
             node = raw.stmt
             line = first_line + text.count("\n", 0, raw.stmt_location or 0)
             kind = type(node).__name__
+            if getattr(node, "if_not_exists", False):
+                continue  # IF NOT EXISTS: the table may well exist already (and then its locks are real)
             if kind == "CreateStmt":
                 created += [(line, n) for n in _range_var_names(node.relation)]
             elif kind == "CreateTableAsStmt":

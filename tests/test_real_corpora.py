@@ -99,7 +99,9 @@ def test_signal_a_counts_lock_findings_on_tables_the_file_created_before(
         "CREATE INDEX c_parent ON app.c (parent_id);\n"
         "DROP TABLE app.r;\n"
         "CREATE TABLE app.r (id int);\n"
-        "CREATE INDEX r_id ON app.r (id);\n",
+        "CREATE INDEX r_id ON app.r (id);\n"
+        "CREATE TABLE IF NOT EXISTS app.e (id int);\n"
+        "CREATE INDEX e_id ON app.e (id);\n",
         encoding="utf-8",
     )
     lock = {"lock": "AccessExclusiveLock", "estimate": None, "severity": "error"}
@@ -114,13 +116,15 @@ def test_signal_a_counts_lock_findings_on_tables_the_file_created_before(
         stmt(4, "dropping-table", "app.r"),
         {"line": 5, "findings": []},
         stmt(6, "creating-index-non-concurrently", "app.r"),
+        {"line": 7, "findings": []},
+        stmt(8, "creating-index-non-concurrently", "app.e"),
     ]
     res = real_corpora.ProjectResult("t", str(f))
     real_corpora.summarise(res, _report(f, [], stmts), tmp_path)
     # only the index on app.c is on a new table; app.r was dropped first, so queries of that name queue
-    # behind the DROP's lock until commit: findings about it are real
-    assert (res.lock_findings, res.lock_findings_on_new_tables) == (4, 1)
-    assert res.new_table_share == 0.25
+    # behind the DROP's lock until commit, and app.e may exist already: findings about them are real
+    assert (res.lock_findings, res.lock_findings_on_new_tables) == (5, 1)
+    assert res.new_table_share == 0.2
     assert (
         "creating-index-non-concurrently" in res.new_table_examples[0]
         and "app.c" in res.new_table_examples[0]
