@@ -45,11 +45,28 @@ def pgbench_path() -> str:
     return str(found) if found.exists() else (shutil.which("pgbench") or "pgbench")
 
 
-def run_pgbench(dsn: str, script: Path, seconds: int, rate: int, clients: int, logdir: Path, tag: str
-                ) -> tuple[subprocess.Popen[str], Path]:
+def run_pgbench(
+    dsn: str, script: Path, seconds: int, rate: int, clients: int, logdir: Path, tag: str
+) -> tuple[subprocess.Popen[str], Path]:
     prefix = logdir / tag
-    cmd = [pgbench_path(), "-n", "-f", str(script), "-c", str(clients), "-j", str(min(2, clients)),
-           "-T", str(seconds), "-R", str(rate), "-l", "--log-prefix", str(prefix), dsn]
+    cmd = [
+        pgbench_path(),
+        "-n",
+        "-f",
+        str(script),
+        "-c",
+        str(clients),
+        "-j",
+        str(min(2, clients)),
+        "-T",
+        str(seconds),
+        "-R",
+        str(rate),
+        "-l",
+        "--log-prefix",
+        str(prefix),
+        dsn,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), prefix
 
 
@@ -74,15 +91,27 @@ def latencies(prefix: Path, window: tuple[float, float] | None = None) -> list[f
 
 def summary(lat: list[float]) -> dict[str, float]:
     if not lat:
-        return {"n": 0, "mean": float("nan"), "p50": float("nan"), "p95": float("nan"), "p99": float("nan"),
-                "max": float("nan")}
+        return {
+            "n": 0,
+            "mean": float("nan"),
+            "p50": float("nan"),
+            "p95": float("nan"),
+            "p99": float("nan"),
+            "max": float("nan"),
+        }
     s = sorted(lat)
 
     def pct(p: float) -> float:
         return s[min(len(s) - 1, int(p * len(s)))]
 
-    return {"n": len(s), "mean": statistics.fmean(s), "p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99),
-            "max": s[-1]}
+    return {
+        "n": len(s),
+        "mean": statistics.fmean(s),
+        "p50": pct(0.5),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "max": s[-1],
+    }
 
 
 def errors_of(output: str, returncode: int) -> int:
@@ -113,14 +142,23 @@ def main() -> int:
             dsn = srv.get_uri()
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_accounts")
-            conn.execute("CREATE TABLE bench_accounts (id bigint PRIMARY KEY, "
-                         "balance int NOT NULL DEFAULT 0, counter int NOT NULL DEFAULT 0, filler text)")
+            conn.execute(
+                "CREATE TABLE bench_accounts (id bigint PRIMARY KEY, "
+                "balance int NOT NULL DEFAULT 0, counter int NOT NULL DEFAULT 0, filler text)"
+            )
             t0 = time.monotonic()
-            conn.execute(sql.SQL("INSERT INTO bench_accounts (id, filler) SELECT g, repeat('x', 60) "
-                                 "FROM generate_series(1, {}) g").format(sql.Literal(args.rows)))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO bench_accounts (id, filler) SELECT g, repeat('x', 60) "
+                    "FROM generate_series(1, {}) g"
+                ).format(sql.Literal(args.rows))
+            )
             conn.execute("VACUUM ANALYZE bench_accounts")
-            conn.execute("DELETE FROM foreshock.backfill_progress WHERE table_name = 'bench_accounts'"
-                         if _has_progress(conn) else "SELECT 1")
+            conn.execute(
+                "DELETE FROM foreshock.backfill_progress WHERE table_name = 'bench_accounts'"
+                if _has_progress(conn)
+                else "SELECT 1"
+            )
             print(f"loaded {args.rows:,} rows in {time.monotonic() - t0:.1f}s", flush=True)
         script = tmp / "traffic.sql"
         script.write_text(SCRIPT.format(rows=args.rows))
@@ -139,8 +177,15 @@ def main() -> int:
         def run_backfill() -> None:
             time.sleep(1.0)
             start = time.time()
-            r = backfill(dsn, "bench_accounts", "counter = counter + 1", None, name="bench",
-                         batch_time=args.batch_time, options=ApplyOptions(progress=False))
+            r = backfill(
+                dsn,
+                "bench_accounts",
+                "counter = counter + 1",
+                None,
+                name="bench",
+                batch_time=args.batch_time,
+                options=ApplyOptions(progress=False),
+            )
             result.update(r=r, start=start, end=time.time())
 
         th = threading.Thread(target=run_backfill)
@@ -165,10 +210,14 @@ def main() -> int:
 
         print()
         assert isinstance(r, BackfillResult)
-        print(f"backfill: {r.rows:,} rows in {r.batches:,} batches, {human(r.seconds)} "
-              f"({r.rows / max(r.seconds, 1e-9):,.0f} rows/s); rows not incremented exactly once: {wrong}")
-        print(f"pgbench: {args.clients} clients at {args.rate} tps (point SELECT + single-row UPDATE on "
-              "the same table), unix socket")
+        print(
+            f"backfill: {r.rows:,} rows in {r.batches:,} batches, {human(r.seconds)} "
+            f"({r.rows / max(r.seconds, 1e-9):,.0f} rows/s); rows not incremented exactly once: {wrong}"
+        )
+        print(
+            f"pgbench: {args.clients} clients at {args.rate} tps (point SELECT + single-row UPDATE on "
+            "the same table), unix socket"
+        )
         print()
         print(f"{'latency (ms)':<14}{'baseline':>12}{'during backfill':>18}{'ratio':>8}")
         for k in ("mean", "p50", "p95", "p99", "max"):

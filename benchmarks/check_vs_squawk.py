@@ -41,8 +41,10 @@ def _statement(rng: random.Random, i: int) -> list[str]:
     c = f"c{i}"
     kind = rng.randrange(24)
     if kind == 0:
-        return [f"CREATE TABLE n{i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                f"name text NOT NULL, created_at timestamptz DEFAULT now());"]
+        return [
+            f"CREATE TABLE n{i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            f"name text NOT NULL, created_at timestamptz DEFAULT now());"
+        ]
     if kind == 1:
         return [f"ALTER TABLE {t} ADD COLUMN {c} {rng.choice(_TYPES)};"]
     if kind == 2:
@@ -54,8 +56,10 @@ def _statement(rng: random.Random, i: int) -> list[str]:
     if kind == 5:
         return [f"ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_fk FOREIGN KEY ({c}) REFERENCES customers (id);"]
     if kind == 6:
-        return [f"ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_ck CHECK ({c} IS NOT NULL) NOT VALID;",
-                f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_{c}_ck;"]
+        return [
+            f"ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_ck CHECK ({c} IS NOT NULL) NOT VALID;",
+            f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_{c}_ck;",
+        ]
     if kind == 7:
         return [f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;"]
     if kind == 8:
@@ -79,14 +83,19 @@ def _statement(rng: random.Random, i: int) -> list[str]:
     if kind == 17:
         return ["SET lock_timeout = '2s';", "SET statement_timeout = '5min';"]
     if kind == 18:
-        return ["BEGIN;", f"ALTER TABLE {t} ADD COLUMN {c} text;", f"UPDATE {t} SET {c} = 'backfill';",
-                f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;", "COMMIT;"]
+        return [
+            "BEGIN;",
+            f"ALTER TABLE {t} ADD COLUMN {c} text;",
+            f"UPDATE {t} SET {c} = 'backfill';",
+            f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;",
+            "COMMIT;",
+        ]
     if kind == 19:
         return [f"ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_uq UNIQUE ({c});"]
     if kind == 20:
         return [f"ALTER TYPE status_{rng.randrange(5)} ADD VALUE 'v{i}';"]
     if kind == 21:
-        return [f"CREATE TABLE \"Bestellungen_{i}\" (\"Menge_ä\" integer, note json);"]
+        return [f'CREATE TABLE "Bestellungen_{i}" ("Menge_ä" integer, note json);']
     if kind == 22:
         return [f"ALTER TABLE {t} SET (fillfactor = {rng.randrange(50, 100)});"]
     return [f"-- statement {i}\nALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {rng.choice(_DEFAULTS)};"]
@@ -147,12 +156,18 @@ def main() -> None:
         print(f"{args.statements} statements, {os.path.getsize(path) / 1e6:.1f} MB, median of {args.repeat}")
         f_time, f_cpu, f_rc, f_lines = _time([foreshock, "check", "--format", "gcc", path], args.repeat)
         s_time, s_cpu, s_rc, s_lines = _time([squawk, "--reporter=gcc", path], args.repeat)
-        print(f"foreshock check --format gcc : {f_time:7.2f} s wall, {f_cpu:6.2f} s CPU  "
-              f"(exit {f_rc}, {f_lines} findings)")
-        print(f"squawk --reporter=gcc        : {s_time:7.2f} s wall, {s_cpu:6.2f} s CPU  "
-              f"(exit {s_rc}, {s_lines} lines)")
-        print(f"ratio foreshock/squawk       : {f_time / s_time:7.2f} wall, {f_cpu / s_cpu:5.2f} CPU  "
-              "(<= 1.0: foreshock is not slower)")
+        print(
+            f"foreshock check --format gcc : {f_time:7.2f} s wall, {f_cpu:6.2f} s CPU  "
+            f"(exit {f_rc}, {f_lines} findings)"
+        )
+        print(
+            f"squawk --reporter=gcc        : {s_time:7.2f} s wall, {s_cpu:6.2f} s CPU  "
+            f"(exit {s_rc}, {s_lines} lines)"
+        )
+        print(
+            f"ratio foreshock/squawk       : {f_time / s_time:7.2f} wall, {f_cpu / s_cpu:5.2f} CPU  "
+            "(<= 1.0: foreshock is not slower)"
+        )
 
         # The tty reporter alone, in-process, on results of growing size.
         from foreshock.api import check

@@ -31,13 +31,14 @@ import argparse
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from real_corpora import default_foreshock  # the sibling script: same choice of executable
 
 CATEGORIES = ("lock", "rewrite", "scan", "timeout", "compatibility", "style", "other")
 
@@ -342,14 +343,6 @@ def run_case(case: Case, cmd: list[str], timeout: float) -> None:
             case.also_on_good = sorted(set(good) & set(case.flagged_by))
     except subprocess.TimeoutExpired:
         case.error = f"no answer within {timeout:.0f} s"
-
-
-def default_foreshock() -> list[str]:
-    exe = Path(sys.executable).with_name("foreshock")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("foreshock")
-    return [found] if found else [sys.executable, "-m", "foreshock"]
 
 
 def report(cases: list[Case]) -> str:

@@ -288,6 +288,18 @@ def summarise(res: ProjectResult, report: dict[str, Any], base: Path) -> None:
     )
 
 
+def _check(
+    cmd: list[str], fmt: str, path: str, extra: list[str], timeout: float, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*cmd, "check", "--format", fmt, path, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
 def run_project(
     name: str,
     path: str,
@@ -301,13 +313,7 @@ def run_project(
     base = Path(path) if Path(path).is_dir() else Path(path).parent
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(
-            [*cmd, "check", "--format", "json", path, *extra],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        proc = _check(cmd, "json", path, extra, timeout, env)
     except subprocess.TimeoutExpired:
         res.status, res.detail, res.seconds = "timeout", f"no answer within {timeout:.0f} s", timeout
         return res
@@ -326,13 +332,7 @@ def run_project(
     summarise(res, report, base)
     if default_run:
         try:
-            gcc = subprocess.run(
-                [*cmd, "check", "--format", "gcc", path, *extra],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-            )
+            gcc = _check(cmd, "gcc", path, extra, timeout, env)
             res.default_info_lines = sum(
                 1 for ln in gcc.stdout.splitlines() if re.search(r":\d+:\d+: note: ", ln)
             )
