@@ -80,6 +80,7 @@ class ProjectResult:
     lock_timeout_examples: list[str] = field(default_factory=list)
     default_info_lines: int | None = None
     hidden_info: int | None = None
+    expected: int | None = None  # forward migrations by the tool's own rules (--expect), when given
 
     @property
     def new_table_share(self) -> float:
@@ -352,6 +353,7 @@ def table(results: list[ProjectResult]) -> str:
     head = [
         "project",
         "layout",
+        "expect",
         "found",
         "analysed",
         "not",
@@ -369,15 +371,14 @@ def table(results: list[ProjectResult]) -> str:
     rows = [head]
     for r in results:
         if r.status != "ok":
-            rows.append(
-                [r.name, r.status, "", "", "", "", "", "", "", "", "", "", "", "", f"{r.seconds:.1f}s"]
-            )
+            rows.append([r.name, r.status, *[""] * (len(head) - 3), f"{r.seconds:.1f}s"])
             continue
         derived = "" if r.migrations_reported else "*"
         rows.append(
             [
                 r.name,
                 ",".join(r.layouts) if r.layouts_reported else "-",
+                "-" if r.expected is None else str(r.expected),
                 f"{r.found}{derived}",
                 str(r.analysed),
                 str(r.not_analysed),
@@ -460,6 +461,13 @@ def main(argv: list[str] | None = None) -> int:
         help="prepend DIR to PYTHONPATH for project NAME (a Django project's dependencies)",
     )
     ap.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="forward migrations project NAME has by its tool's own rules (shown beside 'found')",
+    )
+    ap.add_argument(
         "--no-default-run", action="store_true", help="skip the gcc run that counts info lines (c)"
     )
     args = ap.parse_args(argv)
@@ -472,6 +480,13 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--pythonpath {item!r}: expected NAME=DIR")
         pythonpath.setdefault(n, []).append(d)
 
+    expected: dict[str, int] = {}
+    for item in args.expect:
+        n, sep, count = item.partition("=")
+        if not (sep and count.isdigit()):
+            ap.error(f"--expect {item!r}: expected NAME=N")
+        expected[n] = int(count)
+
     results = []
     for arg in args.projects:
         name, path = parse_project(arg)
@@ -480,18 +495,19 @@ def main(argv: list[str] | None = None) -> int:
             env["PYTHONPATH"] = os.pathsep.join([*pythonpath[name], *filter(None, [env.get("PYTHONPATH")])])
         print(f"[{name}] {path} ...", file=sys.stderr, flush=True)
         r = run_project(name, path, cmd, extra, args.timeout, env, not args.no_default_run)
+        r.expected = expected.get(name)
         print(f"[{name}] {r.status} in {r.seconds:.1f}s", file=sys.stderr, flush=True)
         results.append(r)
 
     print(f"foreshock: {' '.join(cmd)}{' ' + ' '.join(extra) if extra else ''}")
     print(table(results))
+    if any(r.status == "ok" and not r.migrations_reported for r in results):
+        print(
+            "* found = analysed + not analysed, derived from files[] and errors[] "
+            "(no summary.migrations in this report)"
+        )
     print(
-        "* found = analysed + not analysed, derived from files[] and errors[] "
-        "(no summary.migrations in this report)"
-        if any(r.status == "ok" and not r.migrations_reported for r in results)
-        else ""
-    )
-    print(
+        "expect = forward migrations by the tool's own rules (--expect); "
         "(a) lock/duration findings on tables created earlier in the same file / all lock/duration findings;"
         f" (b) statements with {LOCK_TIMEOUT_RULE} beside another finding / all {LOCK_TIMEOUT_RULE};"
         " (c) info-level lines of a default gcc run\n"

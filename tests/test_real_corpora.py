@@ -44,7 +44,7 @@ def test_runs_on_a_generated_project(tmp_path: Path) -> None:
     mig = _project(tmp_path)
     out = tmp_path / "out.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), f"shop={mig}", str(mig), "--json", str(out)],
+        [sys.executable, str(SCRIPT), f"shop={mig}", str(mig), "--expect", "shop=3", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -53,6 +53,7 @@ def test_runs_on_a_generated_project(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     named, bare = data["projects"]
     assert named["name"] == "shop" and bare["name"] == "migrations"
+    assert (named["expected"], bare["expected"]) == (3, None)
     for p in (named, bare):
         assert p["status"] == "ok"
         assert (p["found"], p["analysed"], p["not_analysed"]) == (3, 2, 1)
