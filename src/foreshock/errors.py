@@ -42,6 +42,10 @@ class DatabaseError(ForeshockError):
         super().__init__(message)
 
 
+class ConnectError(DatabaseError):
+    """No session could be opened: the server is down or unreachable, or refused the login or database."""
+
+
 class LockTimeout(DatabaseError):
     """lock_timeout expired (SQLSTATE 55P03, lock_not_available)."""
 
@@ -52,3 +56,7 @@ class StatementTimeout(DatabaseError):
 
 class ApplyError(ForeshockError):
     """`foreshock apply` refused or failed a step; the ledger says what ran."""
+
+
+class ApplyBusy(ApplyError):
+    """Another runner holds the target's runner lock: nothing was run."""

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from foreshock.errors import DatabaseError, LockTimeout, StatementTimeout
+from foreshock.errors import ConnectError, DatabaseError, LockTimeout, StatementTimeout
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,28 @@ def redact_dsn(dsn: str) -> str:
     out = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
     out = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
     return re.sub(r"([?&]password=)[^&]*", r"\1***", out, flags=re.IGNORECASE)
+
+
+_PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def quote_ident(name: str) -> str:
+    """An identifier as PostgreSQL reads it back unchanged (quoted unless plain lower-case)."""
+    return name if _PLAIN_IDENT.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def schema_dsn(dsn: str, schema: str) -> str:
+    """The DSN with search_path = schema, public for every session opened from it (schema-per-tenant).
+
+    Set through libpq's `options` (`-c search_path=...`), so every session -- runner, monitor, backfill --
+    resolves unqualified names in the tenant's schema first, then the shared public schema, as the
+    application does. Options already in the DSN are kept.
+    """
+    value = f"{quote_ident(schema)},public"
+    # libpq splits `options` on whitespace; a backslash keeps the next character literal.
+    escaped = value.replace("\\", "\\\\").replace(" ", "\\ ")
+    before = str(conninfo_to_dict(dsn).get("options") or "")
+    return make_conninfo(dsn, options=f"{before} -c search_path={escaped}".strip())
 
 
 def translate_error(err: BaseException, what: str = "") -> DatabaseError:
@@ -75,7 +98,8 @@ def connect(
             application_name=settings.application_name,
         )
     except psycopg.Error as err:
-        raise translate_error(err, f"cannot connect to {redact_dsn(dsn)}") from None
+        failed = translate_error(err, f"cannot connect to {redact_dsn(dsn)}")
+        raise ConnectError(str(failed), failed.sqlstate) from None
     try:
         apply_session_settings(conn, settings)
         if not autocommit:
