@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from foreshock.apply import ledger
+from foreshock.apply.cancel import CANCELLED, Cancel
 from foreshock.apply.options import ApplyOptions, human, pg_duration
 from foreshock.apply.preflight import waiting_on
 from foreshock.errors import ApplyError
@@ -168,14 +169,19 @@ def backfill(
     options: ApplyOptions | None = None,
     progress: bool | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
+    place: ledger.Place = ledger.DATABASE,
+    cancel: Cancel | None = None,
 ) -> BackfillResult:
     """Run `UPDATE table SET <set_sql> WHERE <where_sql>` (or DELETE when set_sql is None) in keyset batches.
 
     set_sql and where_sql are SQL fragments written by the migration author (trusted like migration text).
     Resumable: the position is kept in foreshock.backfill_progress under `name`; a finished backfill is a
-    no-op.
+    no-op. place: where the progress is kept (a tenant's schema for schema-per-tenant targets). cancel: stops
+    it between batches and cancels the running one (rolled back; the position stays where it was).
     """
     o = options or ApplyOptions()
+    cancel = cancel or Cancel()
+    progress_table = place.progress
     size = batch_size or o.batch_size
     target = batch_time or o.batch_time
     lag_limit = o.max_lag if max_lag is None else max_lag
@@ -198,7 +204,7 @@ def backfill(
             ctl, work = cast("psycopg.Connection[Any]", ctl_), cast("psycopg.Connection[Any]", work_)
             got = ctl.execute(
                 sql.SQL("SELECT pg_try_advisory_lock({}, hashtext({}))").format(
-                    sql.Literal(ledger.BACKFILL_LOCK_CLASS), sql.Literal(name)
+                    sql.Literal(ledger.BACKFILL_LOCK_CLASS), sql.Literal(place.backfill_lock_name(name))
                 )
             ).fetchone()
             if not got or not got[0]:
@@ -206,14 +212,14 @@ def backfill(
                     f"backfill {name} is already running in another session on "
                     f"{redact_dsn(dsn)}; wait for it or stop it"
                 )
-            _ensure_ledger(ctl)
+            _ensure_ledger(ctl, place)
             key = find_key(ctl, table)
             ctl.execute(
                 sql.SQL(
                     "INSERT INTO {} (name, table_name, key_columns, statement_sha) VALUES ({}, {}, {}, {}) "
                     "ON CONFLICT (name) DO NOTHING"
                 ).format(
-                    ledger.PROGRESS, sql.Literal(name), sql.Literal(table),
+                    progress_table, sql.Literal(name), sql.Literal(table),
                     sql.Literal([k.name for k in key]), sql.Literal(sha),
                 )
             )
@@ -221,7 +227,7 @@ def backfill(
                 sql.SQL(
                     "SELECT key_columns, finished_at IS NOT NULL, rows_done, last_key IS NOT NULL, "
                     "statement_sha FROM {} WHERE name = {}"
-                ).format(ledger.PROGRESS, sql.Literal(name))
+                ).format(progress_table, sql.Literal(name))
             ).fetchone()
             assert row is not None
             if row[4] != sha:
@@ -247,9 +253,11 @@ def backfill(
             ).fetchone()
             bar = _Progress(show, float(est[0]) if est else 0.0, 0.0, f"backfill {table}")
             try:
-                rows, batches, total = _run(
-                    ctl, work, table, key, set_sql, where_sql, name, size, target, lag_limit, o, bar, on_batch
-                )
+                with cancel.watching(work):
+                    rows, batches, total = _run(
+                        ctl, work, table, key, set_sql, where_sql, name, size, target, lag_limit, o, bar,
+                        on_batch, progress_table, cancel,
+                    )
             finally:
                 bar.close()
             return BackfillResult(
@@ -259,12 +267,12 @@ def backfill(
         raise translate_error(err, f"backfill {name}") from None
 
 
-def _ensure_ledger(conn: psycopg.Connection[Any]) -> None:
+def _ensure_ledger(conn: psycopg.Connection[Any], place: ledger.Place) -> None:
     # Two first-ever runs can race on CREATE ... IF NOT EXISTS (a unique violation in the catalog); the loser
     # simply finds the tables there on its second try.
     for attempt in range(3):
         try:
-            ledger.ensure(conn)
+            ledger.ensure(conn, place)
             return
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
             if attempt == 2:
@@ -303,6 +311,8 @@ def _run(
     o: ApplyOptions,
     bar: _Progress,
     on_batch: Callable[[int, int, float], None] | None,
+    progress_table: sql.Identifier,
+    cancel: Cancel,
 ) -> tuple[int, int, int]:
     tbl = _table_ident(table)
     work_pid = work.info.backend_pid
@@ -311,11 +321,14 @@ def _run(
     failures = 0
     total_done = 0
     while True:
+        if cancel.cancelled:
+            raise ApplyError(f"backfill {name}: {CANCELLED}")
         lag = _replica_lag(ctl)
         while lag > lag_limit:
             bar.update(0, f"paused: replica lag {human(lag)}")
             # Short polls: the lag can drop at once when a paused or slow replica catches up.
-            time.sleep(min(1.0, max(0.2, lag - lag_limit)))
+            if cancel.wait(min(1.0, max(0.2, lag - lag_limit))):
+                raise ApplyError(f"backfill {name}: {CANCELLED}")
             lag = _replica_lag(ctl)
         t0 = time.monotonic()
         try:
@@ -324,7 +337,7 @@ def _run(
                     sql.SQL(
                         "SELECT last_key, finished_at IS NOT NULL, rows_done FROM {} "
                         "WHERE name = {} FOR UPDATE"
-                    ).format(ledger.PROGRESS, sql.Literal(name))
+                    ).format(progress_table, sql.Literal(name))
                 ).fetchone()
                 assert pos is not None
                 last, finished, total_done = pos[0], pos[1], int(pos[2])
@@ -381,7 +394,7 @@ def _run(
                         "batches = batches + 1, updated_at = clock_timestamp(), "
                         "finished_at = CASE WHEN {} THEN clock_timestamp() END WHERE name = {}"
                     ).format(
-                        ledger.PROGRESS,
+                        progress_table,
                         sql.Literal(list(upper_row) if upper_row is not None else None),
                         sql.Literal(changed),
                         sql.Literal(done),
@@ -396,13 +409,15 @@ def _run(
             psycopg.errors.QueryCanceled,
             psycopg.errors.DeadlockDetected,
         ) as err:
+            if cancel.cancelled:
+                raise ApplyError(f"backfill {name}: {CANCELLED}") from None
             failures += 1
             if failures > o.retries:
                 raise translate_error(
                     err, f"backfill {name}: batch of {size} rows failed {failures} times"
                 ) from None
             size = max(1, size // 2)
-            time.sleep(min(o.max_backoff, o.initial_backoff * 2**failures) * random.uniform(0.5, 1.0))
+            cancel.wait(min(o.max_backoff, o.initial_backoff * 2**failures) * random.uniform(0.5, 1.0))
             continue
         failures = 0
         took = time.monotonic() - t0
@@ -419,7 +434,7 @@ def _run(
         if waiters:
             # Give the queued sessions room: smaller batches and a pause as long as the batch itself.
             size = max(1, size // 2)
-            time.sleep(min(took, o.max_backoff))
+            cancel.wait(min(took, o.max_backoff))
         else:
             # Steer towards the target batch duration, changing by at most 2x per step to damp noise.
             factor = min(2.0, max(0.5, target / max(took, 1e-3)))

@@ -6,11 +6,14 @@ same transaction as the step itself, so the ledger can never claim a step the da
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from foreshock.pg.connect import quote_ident
 
 SCHEMA = "foreshock"
 LEDGER = sql.Identifier(SCHEMA, "ledger")
@@ -23,6 +26,58 @@ BACKFILL_LOCK_CLASS = 0x6662
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a target's history lives, and which runner lock guards it.
+
+    A database target keeps its ledger in the `foreshock` schema, guarded by one runner lock per database. A
+    schema-per-tenant target keeps it in the tenant's own schema (as django-tenants keeps django_migrations
+    per tenant): tenants of one database then have separate histories, their own runner locks -- so two
+    runners never work on one tenant, while different tenants may run at once -- and a dropped tenant schema
+    takes its history with it.
+    """
+
+    tenant: str | None = None
+
+    @property
+    def ledger(self) -> sql.Identifier:
+        return sql.Identifier(self.tenant, "foreshock_ledger") if self.tenant else LEDGER
+
+    @property
+    def progress(self) -> sql.Identifier:
+        return sql.Identifier(self.tenant, "foreshock_backfill_progress") if self.tenant else PROGRESS
+
+    @property
+    def ledger_name(self) -> str:
+        """The ledger table as text (for to_regclass and messages)."""
+        return f"{quote_ident(self.tenant)}.foreshock_ledger" if self.tenant else f"{SCHEMA}.ledger"
+
+    def runner_lock(self) -> tuple[sql.Composable, sql.Composable]:
+        """(arguments of pg_try_advisory_lock, the pg_locks condition that finds its holder)."""
+        if not self.tenant:
+            cls, obj, sub = RUNNER_LOCK[0], RUNNER_LOCK[1], 2
+            args: sql.Composable = sql.SQL("{}, {}").format(sql.Literal(cls), sql.Literal(obj))
+        else:
+            # One 64-bit key per tenant, hashed here so no two tenants of a fleet share a lock by accident;
+            # pg_locks shows a bigint key as its high and low halves with objsubid 1.
+            key = int.from_bytes(hashlib.sha256(f"foreshock apply\0{self.tenant}".encode()).digest()[:8],
+                                 "big", signed=True)
+            unsigned = key & 0xFFFFFFFFFFFFFFFF
+            cls, obj, sub = unsigned >> 32, unsigned & 0xFFFFFFFF, 1
+            args = sql.Literal(key)
+        holder = sql.SQL("l.classid = {} AND l.objid = {} AND l.objsubid = {}").format(
+            sql.Literal(cls), sql.Literal(obj), sql.Literal(sub)
+        )
+        return args, holder
+
+    def backfill_lock_name(self, name: str) -> str:
+        """Backfill advisory locks are per database: a tenant's carry its schema, so tenants never clash."""
+        return f"{self.tenant}/{name}" if self.tenant else name
+
+
+DATABASE = Place()
+
+
+@dataclass(frozen=True)
 class LedgerRow:
     name: str
     checksum: str
@@ -30,10 +85,11 @@ class LedgerRow:
     steps_done: int
 
 
-def ensure(conn: psycopg.Connection[Any]) -> None:
+def ensure(conn: psycopg.Connection[Any], place: Place = DATABASE) -> None:
     """Create the schema and tables if missing (idempotent; concurrent creators are serialised by the caller's
-    advisory lock)."""
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+    advisory lock). A tenant's schema is the application's: it must exist already."""
+    if not place.tenant:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
     conn.execute(
         sql.SQL(
             """CREATE TABLE IF NOT EXISTS {} (
@@ -52,7 +108,7 @@ def ensure(conn: psycopg.Connection[Any]) -> None:
                 runner_host text,
                 message text
             )"""
-        ).format(LEDGER)
+        ).format(place.ledger)
     )
     conn.execute(
         sql.SQL(
@@ -70,41 +126,41 @@ def ensure(conn: psycopg.Connection[Any]) -> None:
                 updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
                 finished_at timestamptz
             )"""
-        ).format(PROGRESS)
+        ).format(place.progress)
     )
 
 
-def close_interrupted(conn: psycopg.Connection[Any]) -> int:
+def close_interrupted(conn: psycopg.Connection[Any], place: Place = DATABASE) -> int:
     """Rows left 'running' by a runner that died (SIGKILL, lost connection). Only called while holding the
     runner lock, so no live runner owns them."""
     cur = conn.execute(
         sql.SQL(
             "UPDATE {} SET outcome = 'interrupted', finished_at = clock_timestamp(), "
             "message = 'the runner stopped before finishing' WHERE outcome = 'running'"
-        ).format(LEDGER)
+        ).format(place.ledger)
     )
     return max(cur.rowcount, 0)
 
 
-def applied_checksums(conn: psycopg.Connection[Any]) -> dict[str, str]:
+def applied_checksums(conn: psycopg.Connection[Any], place: Place = DATABASE) -> dict[str, str]:
     """name -> checksum of every applied migration (empty when the ledger does not exist yet)."""
     exists = conn.execute(sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(
-        sql.Literal(f"{SCHEMA}.ledger"))).fetchone()
+        sql.Literal(place.ledger_name))).fetchone()
     if not exists or not exists[0]:
         return {}
     rows = conn.execute(
-        sql.SQL("SELECT name, checksum FROM {} WHERE outcome = 'applied'").format(LEDGER)
+        sql.SQL("SELECT name, checksum FROM {} WHERE outcome = 'applied'").format(place.ledger)
     ).fetchall()
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def latest(conn: psycopg.Connection[Any], name: str) -> LedgerRow | None:
+def latest(conn: psycopg.Connection[Any], name: str, place: Place = DATABASE) -> LedgerRow | None:
     """The most relevant row for a migration: the applied one if any, else the most recent attempt."""
     row = conn.execute(
         sql.SQL(
             "SELECT name, checksum, outcome, steps_done FROM {} WHERE name = {} "
             "ORDER BY (outcome = 'applied') DESC, id DESC LIMIT 1"
-        ).format(LEDGER, sql.Literal(name))
+        ).format(place.ledger, sql.Literal(name))
     ).fetchone()
     return LedgerRow(*row) if row else None
 
@@ -117,13 +173,14 @@ def start(
     steps_total: int,
     steps_done: int,
     runner_host: str,
+    place: Place = DATABASE,
 ) -> int:
     row = conn.execute(
         sql.SQL(
             "INSERT INTO {} (name, path, checksum, outcome, steps_done, steps_total, runner_host) "
             "VALUES ({}, {}, {}, 'running', {}, {}, {}) RETURNING id"
         ).format(
-            LEDGER,
+            place.ledger,
             sql.Literal(name),
             sql.Literal(path),
             sql.Literal(checksum),
@@ -136,16 +193,18 @@ def start(
     return int(row[0])
 
 
-def step_done_sql(ledger_id: int, steps_done: int) -> sql.Composed:
+def step_done_sql(ledger_id: int, steps_done: int, place: Place = DATABASE) -> sql.Composed:
     """Run inside the step's own transaction, so progress and effect commit (or vanish) together."""
     return sql.SQL("UPDATE {} SET steps_done = {} WHERE id = {}").format(
-        LEDGER, sql.Literal(steps_done), sql.Literal(ledger_id)
+        place.ledger, sql.Literal(steps_done), sql.Literal(ledger_id)
     )
 
 
-def finish(conn: psycopg.Connection[Any], ledger_id: int, outcome: str, message: str = "") -> None:
+def finish(
+    conn: psycopg.Connection[Any], ledger_id: int, outcome: str, message: str = "", place: Place = DATABASE
+) -> None:
     conn.execute(
         sql.SQL(
             "UPDATE {} SET outcome = {}, finished_at = clock_timestamp(), message = {} WHERE id = {}"
-        ).format(LEDGER, sql.Literal(outcome), sql.Literal(message or None), sql.Literal(ledger_id))
+        ).format(place.ledger, sql.Literal(outcome), sql.Literal(message or None), sql.Literal(ledger_id))
     )

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from foreshock.apply import ledger
 from foreshock.apply.backfill import backfill
+from foreshock.apply.cancel import CANCELLED, Cancel
 from foreshock.apply.options import (
     ApplyOptions,
     ApplyResult,
@@ -26,8 +27,9 @@ from foreshock.apply.options import (
 from foreshock.apply.plan import Plan, PlannedStatement, Step, UnitPlan, plan
 from foreshock.apply.preflight import BlockerMonitor, sessions_on_tables, wait_for_quiet
 from foreshock.core.model import MigrationUnit
-from foreshock.errors import ApplyError, DatabaseError
-from foreshock.pg import SessionSettings, connect, redact_dsn, translate_error
+from foreshock.errors import ApplyBusy, ApplyError, DatabaseError
+from foreshock.pg import SessionSettings, connect, redact_dsn, schema_dsn, translate_error
+from foreshock.pg.connect import quote_ident
 
 Log = Callable[[str], None]
 
@@ -62,10 +64,19 @@ def _describe(blockers: Sequence[Blocker]) -> str:
 
 
 class Runner:
-    def __init__(self, dsn: str, options: ApplyOptions, log: Log) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        options: ApplyOptions,
+        log: Log,
+        place: ledger.Place = ledger.DATABASE,
+        cancel: Cancel | None = None,
+    ) -> None:
         self.dsn = dsn
         self.o = options
         self.log = log
+        self.place = place
+        self.cancel = cancel or Cancel()
         self.warnings: list[str] = []
         # Migrations whose last run, with the same text, died without recording an outcome (killed runner).
         self.retried: set[str] = set()
@@ -82,8 +93,9 @@ class Runner:
         with connect(self.dsn, self.settings()) as ctl_:
             ctl = cast("psycopg.Connection[Any]", ctl_)
             self._take_runner_lock(ctl)
-            ledger.ensure(ctl)
-            if ledger.close_interrupted(ctl):
+            self._check_tenant_schema(ctl)
+            ledger.ensure(ctl, self.place)
+            if ledger.close_interrupted(ctl, self.place):
                 self.log("ledger: closed migration run(s) left 'running' by an interrupted runner")
             todo = self._check_ledger(ctl, p)
             with (
@@ -95,32 +107,39 @@ class Runner:
                 results: list[UnitResult] = []
                 failed = False
                 for up, resume in todo:
-                    if failed:
+                    if failed or (self.cancel.cancelled and resume is not None):
+                        why = "an earlier migration failed" if failed else "cancelled (Ctrl-C)"
                         results.append(
-                            UnitResult(
-                                up.name,
-                                up.path,
-                                up.checksum,
-                                "failed",
-                                message="not run: an earlier migration failed",
-                            )
+                            UnitResult(up.name, up.path, up.checksum, "failed", message=f"not run: {why}")
                         )
+                        failed = True
                         continue
                     if resume is None:
                         results.append(UnitResult(up.name, up.path, up.checksum, "already-applied"))
                         self.log(f"{up.name}: already applied (checksum matches), skipped")
                         continue
-                    res = self._run_unit(ctl, work, monitor, up, resume)
+                    with self.cancel.watching(work):
+                        res = self._run_unit(ctl, work, monitor, up, resume)
                     results.append(res)
                     failed = res.outcome == "failed"
         return ApplyResult(tuple(results), warnings=tuple(self.warnings))
 
-    def _take_runner_lock(self, ctl: psycopg.Connection[Any]) -> None:
-        got = ctl.execute(
-            sql.SQL("SELECT pg_try_advisory_lock({}, {})").format(
-                sql.Literal(ledger.RUNNER_LOCK[0]), sql.Literal(ledger.RUNNER_LOCK[1])
-            )
+    def _check_tenant_schema(self, ctl: psycopg.Connection[Any]) -> None:
+        tenant = self.place.tenant
+        if tenant is None:
+            return
+        row = ctl.execute(
+            sql.SQL("SELECT to_regnamespace({}) IS NOT NULL").format(sql.Literal(quote_ident(tenant)))
         ).fetchone()
+        if not row or not row[0]:
+            raise ApplyError(
+                f"schema {tenant} does not exist on {redact_dsn(self.dsn)}; create the tenant's schema "
+                "first, or fix the target's schema"
+            )
+
+    def _take_runner_lock(self, ctl: psycopg.Connection[Any]) -> None:
+        args, holder_of = self.place.runner_lock()
+        got = ctl.execute(sql.SQL("SELECT pg_try_advisory_lock({})").format(args)).fetchone()
         if got and got[0]:
             return
         holder = ctl.execute(
@@ -128,18 +147,18 @@ class Runner:
                 "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
                 "extract(epoch FROM clock_timestamp() - a.backend_start)::float8 "
                 "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {} AND l.objid = {} "
-                "AND l.objsubid = 2 "
+                "WHERE l.locktype = 'advisory' AND l.granted AND {} "
                 "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
-            ).format(sql.Literal(ledger.RUNNER_LOCK[0]), sql.Literal(ledger.RUNNER_LOCK[1]))
+            ).format(holder_of)
         ).fetchone()
         who = (
             f" (pid {holder[0]}, {holder[1] or '?'} from {holder[2]}, running for {human(float(holder[3]))})"
             if holder
             else ""
         )
-        raise ApplyError(
-            f"another foreshock apply is already running on {redact_dsn(self.dsn)}{who}; only one "
+        where = f"schema {self.place.tenant} of " if self.place.tenant else ""
+        raise ApplyBusy(
+            f"another foreshock apply is already running on {where}{redact_dsn(self.dsn)}{who}; only one "
             "runner per database at a time -- wait for it to finish, then run again"
         )
 
@@ -148,7 +167,7 @@ class Runner:
         (None: already applied)."""
         todo: list[tuple[UnitPlan, int | None]] = []
         for up in p.units:
-            row = ledger.latest(ctl, up.name)
+            row = ledger.latest(ctl, up.name, self.place)
             if row is None:
                 todo.append((up, 0))
             elif row.outcome == "applied":
@@ -180,7 +199,9 @@ class Runner:
         up: UnitPlan,
         resume: int,
     ) -> UnitResult:
-        lid = ledger.start(ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname())
+        lid = ledger.start(
+            ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname(), self.place
+        )
         if resume:
             self.log(f"{up.name}: resuming at step {resume + 1} of {len(up.steps)}")
         steps: list[StepResult] = []
@@ -192,6 +213,8 @@ class Runner:
                 continue
             t0 = time.monotonic()
             try:
+                if self.cancel.cancelled:
+                    raise _StepFailed(CANCELLED, [])
                 rows, attempts, msg = self._run_step(ctl, work, monitor, up, st, lid)
             except _StepFailed as err:
                 message = f"{up.path}:{st.statements[0].line}: step {st.index + 1} failed: {err}"
@@ -206,7 +229,7 @@ class Runner:
                         message=message,
                     )
                 )
-                ledger.finish(ctl, lid, "failed", message)
+                ledger.finish(ctl, lid, "failed", message, self.place)
                 self.log(message)
                 return UnitResult(up.name, up.path, up.checksum, "failed", tuple(steps), message)
             steps.append(
@@ -219,7 +242,7 @@ class Runner:
                 f"{human(time.monotonic() - t0)}"
                 + (f" after {len(attempts)} attempts" if len(attempts) > 1 else "")
             )
-        ledger.finish(ctl, lid, "applied")
+        ledger.finish(ctl, lid, "applied", place=self.place)
         return UnitResult(up.name, up.path, up.checksum, "applied", tuple(steps))
 
     def _run_step(
@@ -246,10 +269,12 @@ class Runner:
                     batch_time=b.batch_time,
                     max_lag=b.max_lag,
                     options=self.o,
+                    place=self.place,
+                    cancel=self.cancel,
                 )
             except (ApplyError, DatabaseError) as err:
                 raise _StepFailed(str(err), []) from None
-            ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+            ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
             return (
                 r.total_rows,
                 [Attempt(1, r.seconds, "ok")],
@@ -307,7 +332,7 @@ class Runner:
                             _set_local(work, "lock_timeout", st.lock_timeout, True)
                             _set_local(work, "statement_timeout", s.statement_timeout, True)
                             work.execute(_statement(s))
-                        work.execute(ledger.step_done_sql(lid, st.index + 1))
+                        work.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
                 else:
                     work.autocommit = True
                     s = st.statements[0]
@@ -319,7 +344,7 @@ class Runner:
                         # Session-level values outlive this step: restore the defaults for the next one.
                         _set_local(work, "lock_timeout", self.o.lock_timeout, False)
                         _set_local(work, "statement_timeout", self.o.statement_timeout_ddl, False)
-                    ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+                    ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
                 monitor.stop()
                 attempts.append(Attempt(n, time.monotonic() - t0, "ok"))
                 return None, attempts, ""
@@ -350,11 +375,13 @@ class Runner:
                 )
                 if cleanup is not None:
                     cleanup()
-                time.sleep(wait)
+                if self.cancel.wait(wait):
+                    raise _StepFailed(CANCELLED, attempts) from None
             except psycopg.Error as err:
                 monitor.stop()
                 attempts.append(Attempt(n, time.monotonic() - t0, "error"))
-                raise _StepFailed(str(translate_error(err)), attempts) from None
+                why = CANCELLED if self.cancel.cancelled else str(translate_error(err))
+                raise _StepFailed(why, attempts) from None
         raise AssertionError("unreachable")
 
     def _holders(self, ctl: psycopg.Connection[Any], st: Step) -> tuple[Blocker, ...]:
@@ -422,7 +449,7 @@ class Runner:
             # Only then: on a first run an existing index is a name clash PostgreSQL should report.
             msg = f"index {named[0]}.{named[1]} already exists and is valid; step counted as done"
             self.warnings.append(msg)
-            ctl.execute(ledger.step_done_sql(lid, st.index + 1))
+            ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
             return None, [], msg
         before = self._invalid_indexes(ctl, st.tables)
 
@@ -445,7 +472,9 @@ class Runner:
             raise
 
 
-def _target_info(dsn: str, p: Plan, o: ApplyOptions) -> tuple[dict[str, int], dict[str, str]]:
+def _target_info(
+    dsn: str, p: Plan, o: ApplyOptions, place: ledger.Place
+) -> tuple[dict[str, int], dict[str, str]]:
     """Row estimates (pg_class.reltuples) of the plan's tables and the ledger's applied checksums.
 
     Catalog-only, in a read-only session: a dry run never writes, not even the ledger table.
@@ -470,7 +499,7 @@ def _target_info(dsn: str, p: Plan, o: ApplyOptions) -> tuple[dict[str, int], di
             ).fetchone()
             if row is not None:
                 sizes[t] = int(row[0])
-        applied = ledger.applied_checksums(conn)
+        applied = ledger.applied_checksums(conn, place)
     return sizes, applied
 
 
@@ -481,9 +510,18 @@ def apply(
     *,
     log: Log | None = None,
     sizes: Mapping[str, int] | None = None,
+    schema: str | None = None,
+    cancel: Cancel | None = None,
 ) -> ApplyResult:
-    """Run migrations in order against dsn; with options.dry_run, only plan (sizes read from dsn if given)."""
+    """Run migrations in order against dsn; with options.dry_run, only plan (sizes read from dsn if given).
+
+    schema: a schema-per-tenant target -- every session runs with search_path = schema, public and the ledger
+    lives in that schema. cancel: lets another thread stop the run cleanly (see foreshock.apply.cancel).
+    """
     o = options or ApplyOptions()
+    place = ledger.Place(schema) if schema else ledger.DATABASE
+    if dsn and schema:
+        dsn = schema_dsn(dsn, schema)
     p = plan(units, o, sizes)
     errors = [e for u in p.units for e in u.errors] + list(p.errors)
     if errors:
@@ -492,7 +530,7 @@ def apply(
         applied: dict[str, str] = {}
         if dsn:
             try:
-                found, applied = _target_info(dsn, p, o)
+                found, applied = _target_info(dsn, p, o, place)
             except psycopg.Error as err:
                 raise translate_error(err, "dry run: reading the target's catalog") from None
             if sizes is None:
@@ -513,6 +551,6 @@ def apply(
     if not dsn:
         raise ApplyError("apply needs --dsn (the target database); use --dry-run to only print the plan")
     try:
-        return Runner(dsn, o, log or _noop).run(p)
+        return Runner(dsn, o, log or _noop, place, cancel).run(p)
     except psycopg.Error as err:
         raise translate_error(err, "apply") from None
