@@ -108,6 +108,13 @@ def _split(values: Sequence[str]) -> list[str]:
                    "estimates and severities that follow production size.")
 @click.option("--dsn", metavar="URL",
               help="Read the sizes from this database instead (catalog only, read-only; never the rows).")
+@click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False), metavar="TARGETS.toml",
+              help="Judge the migrations at the size of every target of this file (live snapshots, "
+                   "docs/fleet.md): one verdict per target and a summary.")
+@click.option("--stats-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Like --fleet, from the snapshots `foreshock snapshot --fleet` wrote to DIR.")
+@click.option("--parallel", type=click.IntRange(1, 256), metavar="N",
+              help="With --fleet: databases snapshotted at once (default 4).")
 @click.option("--select", multiple=True, metavar="RULE",
               help="Only these rules (repeatable or comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULE",
@@ -122,6 +129,9 @@ def check(
     since: str | None,
     stats_path: str | None,
     dsn: str | None,
+    fleet_path: str | None,
+    stats_dir: str | None,
+    parallel: int | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
 ) -> int:
@@ -145,6 +155,15 @@ def check(
         ignore=_split(ignore),
         format=fmt,
     )
+    if fleet_path is not None or stats_dir is not None:
+        if stats_path is not None or dsn is not None:
+            raise ConfigError("--fleet/--stats-dir judge every target at its own size: drop --stats/--dsn")
+        from foreshock.fleet.cli import run_check as run_fleet_check
+
+        return run_fleet_check(paths, settings, schema=schema, since=since, fleet_path=fleet_path,
+                         stats_dir=stats_dir, parallel=parallel)
+    if parallel is not None:
+        raise ConfigError("--parallel only applies with --fleet TARGETS.toml")
     if stats_path is not None or dsn is not None:
         from foreshock.scale.sizes import sized_check
 

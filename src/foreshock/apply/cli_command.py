@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from foreshock.apply.options import DEFAULT_LOCK_TIMEOUT, ApplyOptions, ApplyResult, human, parse_duration
 from foreshock.errors import ConfigError
+from foreshock.fleet.cli import fleet_apply_options, fleet_only_options, run_apply
 
 _D = ApplyOptions()
 
@@ -43,6 +45,7 @@ def render(result: ApplyResult) -> str:
     envvar="FORESHOCK_DSN",
     help="Target database URL (or FORESHOCK_DSN). Never printed with its password.",
 )
+@fleet_apply_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -128,7 +131,10 @@ def render(result: ApplyResult) -> str:
     help=f"Pause backfills while a replica's replay lag exceeds this (default {human(_D.max_lag)}).",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Backfill progress bar (default: on a terminal)."
+    "--progress/--no-progress",
+    default=None,
+    help="Backfill progress bar; with --fleet, the fleet's progress (default: on a terminal; with --fleet "
+    "elsewhere, one line per finished target).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
@@ -157,8 +163,9 @@ def command(
     progress: bool | None,
     fmt: str,
     assume_transaction: bool,
+    **fleet_args: Any,
 ) -> int:
-    """Run migrations in order against --dsn without taking it down.
+    """Run migrations in order against --dsn (or every target of --fleet) without taking it down.
 
     Every traffic-blocking lock is asked for with a short lock_timeout and retried with backoff; CONCURRENTLY
     statements run outside transactions; `-- foreshock:backfill` UPDATE/DELETE statements run in resumable
@@ -199,6 +206,13 @@ def command(
     loaded = load_sql_paths(paths)
     if loaded.errors:
         raise loaded.errors[0]
+    if fleet_args["fleet_path"]:
+        source = click.get_current_context().get_parameter_source("dsn")
+        if dsn and source is not click.core.ParameterSource.ENVIRONMENT:
+            raise ConfigError("--fleet and --dsn exclude each other: the targets file names the databases")
+        return run_apply(paths, loaded.units, options, fleet_args, fmt=fmt)
+    if fleet_only_options(fleet_args):
+        raise ConfigError(f"{', '.join(fleet_only_options(fleet_args))} only apply with --fleet TARGETS.toml")
     if not dry_run and not dsn:
         raise ConfigError("apply needs --dsn URL (or FORESHOCK_DSN); use --dry-run to only print the plan")
 

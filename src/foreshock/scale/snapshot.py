@@ -113,7 +113,8 @@ def snapshot(dsn: str, *, sent: list[str] | None = None) -> SnapshotResult:
         with catalog_session(dsn) as conn:
             return _read(_Recorder(conn, sent))
     except DatabaseError as err:
-        raise DatabaseError(redact_dsn(str(err)), err.sqlstate) from None
+        # Same class (a ConnectError stays one: a fleet reports that target as unreachable).
+        raise type(err)(redact_dsn(str(err)), err.sqlstate) from None
 
 
 def _read(db: _Recorder) -> SnapshotResult:

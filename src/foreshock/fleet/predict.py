@@ -1,0 +1,257 @@
+"""Per-target prediction: the verdict of `check --stats` with each target's own sizes.
+
+Nothing here models durations: the migrations are analysed once per PostgreSQL major version (the analysis
+does not depend on sizes), and each target's sizes go through the same `apply_sizes` as `check --stats`
+(severities from the lock budget) and the same estimate functions (`file_estimates`, `lock_hold`,
+`budget_verdict`). What this module adds is the fleet's reading of them: the riskiest lock hold of a target
+(the largest share of its lock budget) and the statement that keeps it held, used to order a rollout.
+
+A schema-per-tenant target runs with search_path = tenant, public, so an unqualified `orders` is the
+tenant's `orders` when it has one: `tenant_view` gives the sizes that way round.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from foreshock.config import SUPPORTED_PG_VERSIONS, Settings
+from foreshock.core.locks import LockMode
+from foreshock.core.model import CheckResult, Estimate, FileAnalysis
+from foreshock.scale.estimate import budget_verdict, file_estimates, format_seconds, lock_hold
+from foreshock.scale.stats import Stats
+
+DEFAULT_SCHEMA = "public"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """How long one lock is predicted to stay held on one table, and which statement keeps it held."""
+
+    table: str
+    lock: LockMode
+    estimate: Estimate
+    budget: float | None  # seconds this lock strength may be held (None: no budget)
+    over_budget: bool
+    path: str
+    line: int
+    column: int
+    statement: str
+
+    @property
+    def share(self) -> float:
+        """Fraction of its budget the hold uses (0 for locks without a budget)."""
+        return self.estimate.seconds / self.budget if self.budget else 0.0
+
+    def describe(self) -> str:
+        e = self.estimate
+        budget = (
+            f", {'over' if self.over_budget else 'within'} the {format_seconds(self.budget)} budget"
+            if self.budget
+            else ""
+        )
+        return (
+            f"{self.lock.name} on {self.table} ~{format_seconds(e.seconds)} "
+            f"({format_seconds(e.low)}-{format_seconds(e.high)}){budget}, by {self.path}:{self.line}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "lock": self.lock.name,
+            "seconds": round(self.estimate.seconds, 6),
+            "low": round(self.estimate.low, 6),
+            "high": round(self.estimate.high, 6),
+            "rows": self.estimate.rows,
+            "bytes": self.estimate.bytes,
+            "budget": self.budget,
+            "over_budget": self.over_budget,
+            "statement": {
+                "path": self.path,
+                "line": self.line,
+                "column": self.column,
+                "text": self.statement,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A target's size-aware verdict. result is None when the target could not be predicted (see note)."""
+
+    result: CheckResult | None
+    worst: Hold | None = None
+    over_budget: tuple[Hold, ...] = ()
+    missing: tuple[str, ...] = ()  # tables the migrations work on that the target's sizes lack
+    pg_version: int | None = None
+    note: str = ""
+
+    @property
+    def predicted(self) -> bool:
+        return self.result is not None and not self.missing
+
+    @property
+    def verdict(self) -> str:
+        """error / warning / ok from the engine's findings at this target's size; unknown without sizes."""
+        if self.result is None:
+            return "unknown"
+        severities = {f.severity for f in self.result.findings}
+        return "error" if "error" in severities else "warning" if "warning" in severities else "ok"
+
+    def risk_key(self) -> tuple[int, float, float]:
+        """Sort key, lowest risk first: known risks by budget share then seconds; unknown ones last, since an
+        unpredicted target may be the largest of all."""
+        if not self.predicted:
+            return (1, 0.0, 0.0)
+        if self.worst is None:
+            return (0, 0.0, 0.0)
+        return (0, self.worst.share, self.worst.estimate.seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        findings = [f.to_json() for f in self.result.findings] if self.result is not None else []
+        return {
+            "verdict": self.verdict,
+            "pg_version": self.pg_version,
+            "over_budget": bool(self.over_budget),
+            "worst_hold": self.worst.to_json() if self.worst is not None else None,
+            "holds_over_budget": [h.to_json() for h in self.over_budget],
+            "tables_without_sizes": list(self.missing),
+            "note": self.note,
+            "findings": findings,
+        }
+
+
+def unpredicted(note: str) -> Prediction:
+    return Prediction(None, note=note)
+
+
+def tenant_view(stats: Stats, tenant: str | None) -> Stats:
+    """The sizes as a session with search_path = tenant, public sees them: the analysis names an unqualified
+    table public.<name>, which for a tenant is the tenant's table when it has one."""
+    if not tenant:
+        return stats
+    tables = dict(stats.tables)
+    prefix = f"{tenant}."
+    for key, table in stats.tables.items():
+        if key.startswith(prefix):
+            name = f"{DEFAULT_SCHEMA}.{key[len(prefix) :]}"
+            tables[name] = replace(table, name=name)
+    return replace(stats, tables=tables)
+
+
+def holds(fa: FileAnalysis, stats: Stats, indexes: Any) -> tuple[list[Hold], set[str]]:
+    """Every lock the file's statements hold with its predicted hold time; and the tables without sizes."""
+    estimates = file_estimates(fa, stats, indexes)
+    by_index = {sa.statement.index: sa for sa in fa.statements}
+    missing = {t for e in estimates.values() for t in e.missing}
+    out: list[Hold] = []
+
+    def seconds(i: int) -> float:
+        e = estimates.get(i)
+        return e.estimate.seconds if e is not None and e.estimate is not None else 0.0
+
+    def hold(table: str, lock: LockMode, statement: int, keeper: int) -> None:
+        est = lock_hold(fa, statement, table, lock, estimates)
+        if est is None:
+            return
+        verdict = budget_verdict(est, lock)
+        st = by_index[keeper].statement
+        out.append(
+            Hold(
+                table,
+                lock,
+                est,
+                verdict.budget,
+                verdict.severity == "error",
+                st.path,
+                st.line,
+                st.column,
+                " ".join(st.text.split()),
+            )
+        )
+
+    for txn in fa.transactions:
+        for held in txn.locks:
+            after = [i for i in txn.statements if i >= held.acquired_by and i in by_index]
+            if after:
+                # The statement that keeps the lock held longest at this size (not the one that took it).
+                hold(held.table, held.lock, held.acquired_by, max(after, key=seconds))
+    for sa in fa.statements:
+        if sa.transaction is None:
+            for effect in sa.effects:
+                hold(effect.table, effect.lock, sa.statement.index, sa.statement.index)
+    return out, missing
+
+
+class Predictor:
+    """Analyses the migrations once per PostgreSQL major version; predicts any number of targets."""
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        settings: Settings,
+        *,
+        schema: Sequence[str | os.PathLike[str]] = (),
+        since: str | None = None,
+    ) -> None:
+        self.paths = [os.fspath(p) for p in paths]
+        self.settings = settings
+        self.schema = list(schema)
+        self.since = since
+        self._checks: dict[int, CheckResult] = {}
+        self._indexes: dict[str, list[tuple[str, ...]]] | None = None
+
+    def analysis(self, pg_version: int | None = None) -> CheckResult:
+        """The size-blind check of the migrations for one major version (cached)."""
+        from foreshock.api import check
+        from foreshock.config import with_overrides
+
+        version = pg_version if pg_version in SUPPORTED_PG_VERSIONS else self.settings.pg_version
+        assert version is not None
+        if version not in self._checks:
+            settings = with_overrides(self.settings, pg_version=version)
+            self._checks[version] = check(self.paths, settings, schema=self.schema, since=self.since)
+        return self._checks[version]
+
+    def input_errors(self) -> tuple[Any, ...]:
+        return self.analysis().errors
+
+    def predict(self, stats: Stats, tenant: str | None = None) -> Prediction:
+        from foreshock.scale.estimate import apply_sizes
+        from foreshock.scale.sizes import schema_indexes
+
+        if self._indexes is None:
+            self._indexes = schema_indexes(self.paths, self.schema, self.settings, self.since)
+        major = stats.server.major
+        base = self.analysis(major)
+        view = tenant_view(stats, tenant)
+        sized = apply_sizes(base, view, schema_indexes=self._indexes)
+        found: list[Hold] = []
+        missing: set[str] = set()
+        for fa in sized.files:
+            h, m = holds(fa, view, self._indexes)
+            found.extend(h)
+            missing |= m
+        worst = max(found, key=lambda h: (h.share, h.estimate.seconds), default=None)
+        note = ""
+        if major is not None and major not in SUPPORTED_PG_VERSIONS:
+            note = (
+                f"server version {major} is not modelled; analysed as PostgreSQL {self.settings.pg_version}"
+            )
+        if missing:
+            note = (note + "; " if note else "") + f"no sizes for {', '.join(sorted(missing))}"
+        return Prediction(
+            sized,
+            worst,
+            tuple(sorted((h for h in found if h.over_budget), key=lambda h: -h.share)),
+            tuple(sorted(missing)),
+            base.pg_version,
+            note,
+        )
+
+
+def order_by_risk(items: Iterable[tuple[str, Prediction]]) -> list[str]:
+    """Names, lowest predicted risk first (ties by name, so the order is stable between runs)."""
+    return [name for name, p in sorted(items, key=lambda np: (np[1].risk_key(), np[0]))]
