@@ -212,7 +212,7 @@ def command(
             raise ConfigError("--fleet and --dsn exclude each other: the targets file names the databases")
         return run_apply(paths, loaded.units, options, fleet_args, fmt=fmt)
     if fleet_only_options(fleet_args):
-        raise ConfigError(f"{', '.join(fleet_only_options(fleet_args))} only apply with --fleet TARGETS.toml")
+        raise ConfigError(f"{', '.join(fleet_only_options(fleet_args))}: only with --fleet TARGETS.toml")
     if not dry_run and not dsn:
         raise ConfigError("apply needs --dsn URL (or FORESHOCK_DSN); use --dry-run to only print the plan")
 

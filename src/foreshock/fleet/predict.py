@@ -87,6 +87,7 @@ class Prediction:
     missing: tuple[str, ...] = ()  # tables the migrations work on that the target's sizes lack
     pg_version: int | None = None
     note: str = ""
+    seconds: float = 0.0  # every statement's predicted duration, summed: the work the migration does here
 
     @property
     def predicted(self) -> bool:
@@ -101,13 +102,12 @@ class Prediction:
         return "error" if "error" in severities else "warning" if "warning" in severities else "ok"
 
     def risk_key(self) -> tuple[int, float, float]:
-        """Sort key, lowest risk first: known risks by budget share then seconds; unknown ones last, since an
-        unpredicted target may be the largest of all."""
+        """Sort key, lowest risk first: the worst hold's share of its lock budget, then the migration's whole
+        predicted work here (when every target only takes brief locks, the largest still comes last);
+        unknown risks last, since an unpredicted target may be the largest of all."""
         if not self.predicted:
             return (1, 0.0, 0.0)
-        if self.worst is None:
-            return (0, 0.0, 0.0)
-        return (0, self.worst.share, self.worst.estimate.seconds)
+        return (0, self.worst.share if self.worst is not None else 0.0, self.seconds)
 
     def to_json(self) -> dict[str, Any]:
         findings = [f.to_json() for f in self.result.findings] if self.result is not None else []
@@ -118,6 +118,7 @@ class Prediction:
             "worst_hold": self.worst.to_json() if self.worst is not None else None,
             "holds_over_budget": [h.to_json() for h in self.over_budget],
             "tables_without_sizes": list(self.missing),
+            "seconds": round(self.seconds, 6),
             "note": self.note,
             "findings": findings,
         }
@@ -141,8 +142,9 @@ def tenant_view(stats: Stats, tenant: str | None) -> Stats:
     return replace(stats, tables=tables)
 
 
-def holds(fa: FileAnalysis, stats: Stats, indexes: Any) -> tuple[list[Hold], set[str]]:
-    """Every lock the file's statements hold with its predicted hold time; and the tables without sizes."""
+def holds(fa: FileAnalysis, stats: Stats, indexes: Any) -> tuple[list[Hold], set[str], float]:
+    """Every lock the file's statements hold with its predicted hold time; the tables without sizes; and the
+    predicted duration of all its statements."""
     estimates = file_estimates(fa, stats, indexes)
     by_index = {sa.statement.index: sa for sa in fa.statements}
     missing = {t for e in estimates.values() for t in e.missing}
@@ -182,7 +184,7 @@ def holds(fa: FileAnalysis, stats: Stats, indexes: Any) -> tuple[list[Hold], set
         if sa.transaction is None:
             for effect in sa.effects:
                 hold(effect.table, effect.lock, sa.statement.index, sa.statement.index)
-    return out, missing
+    return out, missing, sum(seconds(i) for i in estimates)
 
 
 class Predictor:
@@ -230,10 +232,12 @@ class Predictor:
         sized = apply_sizes(base, view, schema_indexes=self._indexes)
         found: list[Hold] = []
         missing: set[str] = set()
+        total = 0.0
         for fa in sized.files:
-            h, m = holds(fa, view, self._indexes)
+            h, m, seconds = holds(fa, view, self._indexes)
             found.extend(h)
             missing |= m
+            total += seconds
         worst = max(found, key=lambda h: (h.share, h.estimate.seconds), default=None)
         note = ""
         if major is not None and major not in SUPPORTED_PG_VERSIONS:
@@ -249,6 +253,7 @@ class Predictor:
             tuple(sorted(missing)),
             base.pg_version,
             note,
+            total,
         )
 
 

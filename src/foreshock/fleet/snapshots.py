@@ -48,6 +48,7 @@ class TargetSizes:
             "file": self.file,
             "schema": t.schema,
             "stage": t.stage,
+            "stage_rank": t.stage_rank,
             "tags": list(t.tags),
             "server": t.server,
             "outcome": self.outcome,
@@ -165,7 +166,7 @@ def load_dir(directory: str | os.PathLike[str], targets: Sequence[Target] | None
                     "",
                     e.get("schema") or None,
                     e.get("stage"),
-                    0,
+                    int(e.get("stage_rank") or 0),
                     tuple(e.get("tags") or ()),
                     str(root / MANIFEST),
                 )
