@@ -116,14 +116,14 @@ def fleet_apply_options(f: F) -> F:
                 type=click.IntRange(0),
                 default=1,
                 show_default=True,
-                help="With --fleet: targets applied first, alone; the rest start only if all succeed.",
+                help="With --fleet: targets applied first; the rest start only if all of them apply.",
             ),
             click.option(
                 "--halt-on",
                 default="first",
                 show_default=True,
                 metavar="first|percent:P|never",
-                help="With --fleet: stop starting targets after the first failure, once more than P%% of "
+                help="With --fleet: stop starting targets after the first failure, once more than P% of "
                 "the targets failed, or never.",
             ),
             click.option(

@@ -332,12 +332,10 @@ def render_check(report: FleetCheck) -> str:
     if errors:
         lines.append("errors at the targets' sizes:")
         for (rule, path, line), names in errors.items():
-            lines.append(f"  {path}:{line}: [{rule}] on {_names(names)}: {first[(rule, path, line)]}")
+            what = _clip(first[(rule, path, line)], 90)
+            lines.append(f"  {path}:{line}: [{rule}] on {_names(names)}: {what}")
     over = report.over_budget
-    lines.append(
-        f"over the lock budget: {len(over)} target(s)"
-        + (f" -- {_names([v.target.name for v in over])}" if over else "")
-    )
+    lines.append(f"over the lock budget: {_names([v.target.name for v in over])}")
     largest = report.largest
     if largest is not None and largest.prediction is not None and largest.prediction.worst is not None:
         h = largest.prediction.worst
@@ -351,6 +349,8 @@ def render_check(report: FleetCheck) -> str:
 
 
 def _names(names: Sequence[str], limit: int = 6) -> str:
+    if not names:
+        return "0 targets"
     shown = ", ".join(names[:limit])
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return f"{len(names)} target(s) ({shown}{more})"
