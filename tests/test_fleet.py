@@ -349,6 +349,24 @@ def test_schema_per_tenant_targets_are_judged_and_migrated_in_their_own_schema(
     assert code == 0 and {t["outcome"] for t in r["targets"]} == {"already-applied"}
 
 
+def test_a_tenant_whose_runner_lock_is_held_is_busy_and_names_the_holder(
+    pg_dsn: str, dbs: Databases, tmp_path: Path
+) -> None:
+    from foreshock.apply import apply, ledger
+    from foreshock.errors import ApplyBusy
+
+    dsn = dbs.create(pg_dsn, "busy", 10, {"tenant_a": 10, "tenant_b": 10})
+    units = load_sql_paths([str(_migrations(tmp_path, MIGRATION))]).units
+    key, _ = ledger.Place("tenant_a").runner_lock()
+    with psycopg.connect(dsn, autocommit=True, application_name="other-runner") as holder:
+        holder.execute(sql.SQL("SELECT pg_advisory_lock({})").format(key))
+        with pytest.raises(ApplyBusy, match=r"schema tenant_a of .*\(pid \d+, other-runner"):
+            apply(units, dsn, ApplyOptions(), schema="tenant_a")
+        # Another tenant of the same database is not blocked by it.
+        assert apply(units, dsn, ApplyOptions(), schema="tenant_b").ok
+    assert apply(units, dsn, ApplyOptions(), schema="tenant_a").ok
+
+
 def test_snapshot_fleet_writes_a_file_per_target_and_check_reads_the_directory(
     pg_dsn: str, dbs: Databases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

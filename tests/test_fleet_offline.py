@@ -330,3 +330,16 @@ def test_apply_refuses_a_targets_file_with_problems_and_runs_nothing(
         f"foreshock: {tf}: 1 problem(s) in the targets file (listed above); fix them before applying -- "
         "nothing was run",
     ]
+
+
+def test_live_progress_prints_finished_targets_above_the_status_line() -> None:
+    out = io.StringIO()
+    p = FleetProgress(2, live=True, stream=out)
+    p.start()
+    p.started("a")
+    assert p.status().startswith("fleet: 0/2 done, 1 running (a)")
+    p.note("Ctrl-C: starting no more targets")
+    p.done(TargetResult("a", "applied", seconds=0.1))
+    p.stop()
+    text = out.getvalue()
+    assert "[1/2] a: applied in 100ms" in text and "fleet: Ctrl-C: starting no more targets" in text

@@ -211,8 +211,9 @@ def command(
         if dsn and source is not click.core.ParameterSource.ENVIRONMENT:
             raise ConfigError("--fleet and --dsn exclude each other: the targets file names the databases")
         return run_apply(paths, loaded.units, options, fleet_args, fmt=fmt)
-    if fleet_only_options(fleet_args):
-        raise ConfigError(f"{', '.join(fleet_only_options(fleet_args))}: only with --fleet TARGETS.toml")
+    alone = fleet_only_options(click.get_current_context())
+    if alone:
+        raise ConfigError(f"{', '.join(alone)}: only with --fleet TARGETS.toml")
     if not dry_run and not dsn:
         raise ConfigError("apply needs --dsn URL (or FORESHOCK_DSN); use --dry-run to only print the plan")
 

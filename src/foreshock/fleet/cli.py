@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from foreshock.apply.options import ApplyOptions, human
 from foreshock.config import Settings
@@ -212,18 +213,11 @@ def run_apply(
     return report.exit_code
 
 
-def fleet_only_options(fleet_args: dict[str, Any]) -> list[str]:
+def fleet_only_options(ctx: click.Context) -> list[str]:
     """Fleet options given without --fleet (an error: they would be silently ignored)."""
-    given = []
-    if fleet_args.get("stats_dir"):
-        given.append("--stats-dir")
-    if fleet_args.get("only"):
-        given.append("--target")
-    if fleet_args.get("tags"):
-        given.append("--tag")
-    if fleet_args.get("verbose"):
-        given.append("--verbose")
-    for name, default in (("parallel", DEFAULT_PARALLEL), ("canary", 1), ("halt_on", "first")):
-        if fleet_args.get(name) != default:
-            given.append("--" + name.replace("_", "-"))
-    return given
+    names = {
+        "parallel": "--parallel", "canary": "--canary", "halt_on": "--halt-on", "stats_dir": "--stats-dir",
+        "only": "--target", "tags": "--tag", "verbose": "--verbose",
+    }
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return [flag for name, flag in names.items() if ctx.get_parameter_source(name) in given]
