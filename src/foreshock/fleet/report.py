@@ -14,6 +14,9 @@ from foreshock.fleet.targets import Target
 from foreshock.scale.estimate import format_seconds
 
 FLEET_JSON_VERSION = 1
+# Every outcome a fleet target can end with (docs/fleet.md explains each), in the order reports list them.
+OUTCOMES = ("applied", "already-applied", "planned", "failed", "refused", "busy", "unreachable", "skipped",
+            "pending")
 _WAIT_OUTCOMES = ("lock_timeout", "deadlock")
 
 
@@ -168,18 +171,7 @@ def _hold_short(p: Prediction | None) -> str:
 
 
 def summary_line(counts: dict[str, int]) -> str:
-    order = (
-        "applied",
-        "already-applied",
-        "planned",
-        "failed",
-        "refused",
-        "busy",
-        "unreachable",
-        "skipped",
-        "pending",
-    )
-    return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
+    return ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
 
 
 def render_apply(report: FleetReport) -> str:

@@ -41,18 +41,7 @@ from foreshock.fleet.report import FleetReport, TargetResult, Wave
 from foreshock.fleet.targets import Target
 from foreshock.pg.connect import redact_dsn
 
-# Outcomes a target can end with, and those that count as done (a re-run has nothing left to do there).
-OUTCOMES = (
-    "applied",
-    "already-applied",
-    "failed",
-    "refused",
-    "busy",
-    "unreachable",
-    "skipped",
-    "pending",
-    "planned",
-)
+# Outcomes (foreshock.fleet.report.OUTCOMES) that count as done: a re-run has nothing left to do there.
 DONE = ("applied", "already-applied")
 
 
