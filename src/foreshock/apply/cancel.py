@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-CANCELLED = "cancelled before finishing (Ctrl-C); the next run resumes it"
+CANCELLED = "cancelled before finishing (the run was stopped); the next run resumes it"
 
 
 class Cancel:

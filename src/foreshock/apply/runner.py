@@ -108,7 +108,7 @@ class Runner:
                 failed = False
                 for up, resume in todo:
                     if failed or (self.cancel.cancelled and resume is not None):
-                        why = "an earlier migration failed" if failed else "cancelled (Ctrl-C)"
+                        why = "cancelled" if self.cancel.cancelled else "an earlier migration failed"
                         results.append(
                             UnitResult(up.name, up.path, up.checksum, "failed", message=f"not run: {why}")
                         )
