@@ -186,6 +186,7 @@ def test_fleet_over_two_servers_continues_past_failures_and_a_rerun_finishes_the
     code, dry, err = _report(capsys, "apply", str(mig), "--fleet", str(tf), "--dry-run", "--no-progress")
     assert code == 2 and PASSWORD not in json.dumps(dry) + err
     assert {t["outcome"] for t in dry["targets"] if t["name"] != "down"} == {"planned"}
+    assert "outside a transaction (CONCURRENTLY)" in dry["plan"]
     assert all(_one(t["dsn"], "SELECT to_regnamespace('foreshock') IS NULL") for t in targets[:-1])
 
     blocked = targets[19]["dsn"]  # a19, the canary: a long transaction on items when its turn comes

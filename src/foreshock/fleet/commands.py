@@ -133,4 +133,5 @@ def apply_fleet(
         progress=progress,
         log=log,
     )
-    return replace(rollout.run(), predict_seconds=predict_seconds)
+    return replace(rollout.run(), predict_seconds=predict_seconds,
+                   plan_text=p.render() if options.dry_run else "")

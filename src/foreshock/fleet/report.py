@@ -122,6 +122,7 @@ class FleetReport:
     predict_seconds: float = 0.0
     internal_error: str = ""
     errors: tuple[InputError, ...] = field(default=())
+    plan_text: str = ""  # with --dry-run: the plan every target runs (the same steps everywhere)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -148,6 +149,7 @@ class FleetReport:
             "seconds": round(self.seconds, 3),
             "predict_seconds": round(self.predict_seconds, 3),
             "errors": [e.one_line() for e in self.errors],
+            "plan": self.plan_text if self.dry_run else None,
             "waves": [{"label": w.label, "canary": w.canary, "targets": list(w.targets)} for w in self.waves],
             "targets": [t.to_json() for t in self.targets],
             "summary": {"targets": len(self.targets), **self.counts, "exit_code": self.exit_code},
@@ -182,7 +184,7 @@ def render_apply(report: FleetReport) -> str:
     )
     if report.predict_seconds:
         head += f" (predictions {human(report.predict_seconds)})"
-    lines = [head]
+    lines = [report.plan_text, head] if report.dry_run and report.plan_text else [head]
     rows = [["wave", "target", "outcome", "time", "lock waits", "retries", "predicted worst hold"]]
     for t in report.targets:
         rows.append(
