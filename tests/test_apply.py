@@ -269,6 +269,17 @@ def test_two_concurrent_applies_exactly_one_proceeds(db: str, tmp_path: Path) ->
     assert _one(db, "SELECT count(*) FROM foreshock.ledger WHERE outcome = 'applied'") == 1
 
 
+def test_a_run_right_after_another_never_finds_the_runner_lock_still_held(db: str, tmp_path: Path) -> None:
+    # A closed session's backend drops its advisory locks only when it exits, a moment after the client has
+    # gone: without an explicit unlock, back-to-back runs (a re-run, the next fleet run) were reported busy.
+    mig = _write(tmp_path, "001_t.sql", "CREATE TABLE t (id int PRIMARY KEY);\n")
+    for _ in range(40):
+        assert apply(_units(mig), db).ok
+    _exec(db, "CREATE SCHEMA tenant_a")
+    for _ in range(10):
+        assert apply(_units(mig), db, schema="tenant_a").ok
+
+
 def _wait_no_runner(dsn: str, timeout: float = 20.0) -> None:
     """After SIGKILL the server notices the dead client only when it next talks to it: wait for it."""
     deadline = time.monotonic() + timeout

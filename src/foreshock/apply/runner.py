@@ -93,36 +93,54 @@ class Runner:
         with connect(self.dsn, self.settings()) as ctl_:
             ctl = cast("psycopg.Connection[Any]", ctl_)
             self._take_runner_lock(ctl)
-            self._check_tenant_schema(ctl)
-            ledger.ensure(ctl, self.place)
-            if ledger.close_interrupted(ctl, self.place):
-                self.log("ledger: closed migration run(s) left 'running' by an interrupted runner")
-            todo = self._check_ledger(ctl, p)
-            with (
-                connect(self.dsn, self.settings(" (work)"), autocommit=False) as work_,
-                connect(self.dsn, self.settings(" (monitor)")) as mon,
-            ):
-                work = cast("psycopg.Connection[Any]", work_)
-                monitor = BlockerMonitor(cast("psycopg.Connection[Any]", mon))
-                results: list[UnitResult] = []
-                failed = False
-                for up, resume in todo:
-                    if failed or (self.cancel.cancelled and resume is not None):
-                        why = "cancelled" if self.cancel.cancelled else "an earlier migration failed"
-                        results.append(
-                            UnitResult(up.name, up.path, up.checksum, "failed", message=f"not run: {why}")
-                        )
-                        failed = True
-                        continue
-                    if resume is None:
-                        results.append(UnitResult(up.name, up.path, up.checksum, "already-applied"))
-                        self.log(f"{up.name}: already applied (checksum matches), skipped")
-                        continue
-                    with self.cancel.watching(work):
-                        res = self._run_unit(ctl, work, monitor, up, resume)
-                    results.append(res)
-                    failed = res.outcome == "failed"
+            try:
+                return self._run_locked(ctl, p)
+            finally:
+                self._release_runner_lock(ctl)
+
+    def _run_locked(self, ctl: psycopg.Connection[Any], p: Plan) -> ApplyResult:
+        self._check_tenant_schema(ctl)
+        ledger.ensure(ctl, self.place)
+        if ledger.close_interrupted(ctl, self.place):
+            self.log("ledger: closed migration run(s) left 'running' by an interrupted runner")
+        todo = self._check_ledger(ctl, p)
+        with (
+            connect(self.dsn, self.settings(" (work)"), autocommit=False) as work_,
+            connect(self.dsn, self.settings(" (monitor)")) as mon,
+        ):
+            work = cast("psycopg.Connection[Any]", work_)
+            monitor = BlockerMonitor(cast("psycopg.Connection[Any]", mon))
+            results: list[UnitResult] = []
+            failed = False
+            for up, resume in todo:
+                if failed or (self.cancel.cancelled and resume is not None):
+                    why = "cancelled" if self.cancel.cancelled else "an earlier migration failed"
+                    results.append(
+                        UnitResult(up.name, up.path, up.checksum, "failed", message=f"not run: {why}")
+                    )
+                    failed = True
+                    continue
+                if resume is None:
+                    results.append(UnitResult(up.name, up.path, up.checksum, "already-applied"))
+                    self.log(f"{up.name}: already applied (checksum matches), skipped")
+                    continue
+                with self.cancel.watching(work):
+                    res = self._run_unit(ctl, work, monitor, up, resume)
+                results.append(res)
+                failed = res.outcome == "failed"
         return ApplyResult(tuple(results), warnings=tuple(self.warnings))
+
+    def _release_runner_lock(self, ctl: psycopg.Connection[Any]) -> None:
+        """Unlock before disconnecting: a closed session's backend exits (and drops its locks) a moment after
+        the client has gone, so a run started right after this one -- a re-run, the next fleet run -- could
+        otherwise find the lock still held and report the database busy."""
+        if ctl.closed or ctl.broken:
+            return  # the session is gone, and its locks with it
+        args, _ = self.place.runner_lock()
+        try:
+            ctl.execute(sql.SQL("SELECT pg_advisory_unlock({})").format(args))
+        except psycopg.OperationalError:
+            return  # the connection dropped just now: the server releases the lock with the session
 
     def _check_tenant_schema(self, ctl: psycopg.Connection[Any]) -> None:
         tenant = self.place.tenant
