@@ -22,7 +22,6 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from real_corpora import default_foreshock  # the sibling script: the same choice of executable
 
 from foreshock.sandbox import open_sandbox
 
@@ -40,7 +40,7 @@ MIGRATION = (
     "CREATE INDEX CONCURRENTLY items_note ON items (note);\n"
     "ALTER TABLE items ADD CONSTRAINT note_short CHECK (length(note) < 500) NOT VALID;\n"
 )
-FORESHOCK = [sys.executable, "-m", "foreshock"]
+FORESHOCK = default_foreshock()
 
 
 class PeakConnections(threading.Thread):
