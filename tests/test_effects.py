@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from foreshock.core.analyze import analyze
-from foreshock.core.effects import type_change_rewrites, volatile_calls
+from foreshock.core.effects.types import type_change_rewrites
+from foreshock.core.effects.volatility import volatile_calls
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Effect, MigrationUnit
 from foreshock.core.schema import TypeRef, type_ref

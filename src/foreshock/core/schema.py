@@ -38,13 +38,14 @@ Read API (used by effects and by rules):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
-from pglast.keywords import COL_NAME_KEYWORDS
-from pglast.stream import RawStream, maybe_double_quote_name
+
+from foreshock.core.deparse import deparse
+from foreshock.core.nodes import column_refs, flag, int_value, range_vars, strings
 
 DEFAULT_SCHEMA = "public"
 _C = enums.ConstrType
@@ -79,233 +80,6 @@ _TYPE_ALIASES = {
 SERIAL_TYPES = frozenset({"smallserial", "serial2", "serial", "serial4", "bigserial", "serial8"})
 
 
-def deparse(node: Any) -> str:
-    """SQL text of an expression node (for defaults and messages); never raises."""
-    quick = _quick_deparse(node)
-    if quick is not None:
-        return quick
-    exact = printed_like_pglast(node)
-    if exact is not None:
-        return exact
-    try:
-        return str(RawStream()(node))
-    except Exception:  # pglast cannot print every node kind; the text is informative only
-        return "?"
-
-
-# Comparison operators: between two plain operands pglast prints them bare, without parentheses.
-_COMPARISONS = frozenset({"=", "<>", "<", ">", "<=", ">="})
-
-
-def printed_like_pglast(node: Any) -> str | None:
-    """Exactly what pglast's RawStream prints, for the commonest small expressions (`col = 5`,
-    `col IS NOT NULL`); None for anything else. The printer costs ~0.3 ms a call (it first annotates the
-    whole tree), and CHECK constraints and WHERE clauses of backfills are printed for every finding."""
-    if isinstance(node, ast.A_Expr):
-        if node.kind != enums.A_Expr_Kind.AEXPR_OP or not node.name or len(node.name) != 1:
-            return None
-        op = node.name[0]
-        if not isinstance(op, ast.String) or op.sval not in _COMPARISONS:
-            return None
-        left, right = _pglast_arith(node.lexpr), _pglast_arith(node.rexpr)
-        if left is None or right is None:
-            return None
-        return f"{left} {op.sval} {right}"
-    if isinstance(node, ast.Constraint):
-        return _pglast_foreign_key(node)
-    if isinstance(node, ast.NullTest) and isinstance(node.arg, ast.ColumnRef) and not node.argisrow:
-        col = _pglast_operand(node.arg)
-        if col is None:
-            return None
-        test = node.nulltesttype
-        if test == enums.NullTestType.IS_NULL:
-            return f"{col} IS NULL"
-        if test == enums.NullTestType.IS_NOT_NULL:
-            return f"{col} IS NOT NULL"
-    return None
-
-
-def _names(items: Any) -> str | None:
-    if not items or not all(isinstance(i, ast.String) and i.sval for i in items):
-        return None
-    return ", ".join(maybe_double_quote_name(str(i.sval)) for i in items)
-
-
-def _pglast_foreign_key(con: Any) -> str | None:
-    """`[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES table [(cols)] [NOT VALID]` as pglast prints it; None
-    for any other constraint or any option (MATCH, ON DELETE/UPDATE, DEFERRABLE, PERIOD, NOT ENFORCED)."""
-    if con.contype != enums.ConstrType.CONSTR_FOREIGN:
-        return None
-    ref = con.pktable
-    default_actions = ("\0", enums.FKCONSTR_ACTION_NOACTION)
-    if (
-        not isinstance(ref, ast.RangeVar)
-        or not ref.relname
-        or not ref.inh
-        or ref.catalogname
-        or ref.alias
-        or con.fk_with_period
-        or con.pk_with_period
-        or con.fk_matchtype not in ("\0", enums.FKCONSTR_MATCH_SIMPLE)
-        or con.fk_del_action not in default_actions
-        or con.fk_upd_action not in default_actions
-        or con.fk_del_set_cols
-        or con.deferrable
-        or con.initdeferred
-        or not con.is_enforced
-        or con.indexname
-        or con.indexspace
-        or con.including
-        or con.options
-        or con.keys
-    ):
-        return None
-    cols = _names(con.fk_attrs)
-    if cols is None:
-        return None
-    out = f"CONSTRAINT {maybe_double_quote_name(str(con.conname))} " if con.conname else ""
-    out += f"FOREIGN KEY ({cols}) REFERENCES "
-    if ref.schemaname:
-        out += maybe_double_quote_name(str(ref.schemaname)) + "."
-    out += maybe_double_quote_name(str(ref.relname))
-    if con.pk_attrs:
-        pk = _names(con.pk_attrs)
-        if pk is None:
-            return None
-        out += f" ({pk})"
-    if con.skip_validation:
-        out += " NOT VALID"
-    return out
-
-
-def _pglast_arith(node: Any) -> str | None:
-    """An operand of a comparison: a plain operand, or `x + y` / `x - y` of plain operands (binds tighter
-    than any comparison, so pglast prints it without parentheses: `created_at < now() - CAST(...)`)."""
-    if (
-        isinstance(node, ast.A_Expr)
-        and node.kind == enums.A_Expr_Kind.AEXPR_OP
-        and node.name
-        and len(node.name) == 1
-        and isinstance(node.name[0], ast.String)
-        and node.name[0].sval in ("+", "-")
-    ):
-        left, right = _pglast_operand(node.lexpr), _pglast_operand(node.rexpr)
-        if left is None or right is None:
-            return None
-        return f"{left} {node.name[0].sval} {right}"
-    return _pglast_operand(node)
-
-
-def _pglast_operand(node: Any) -> str | None:
-    """A column reference or a constant as pglast prints it; None otherwise (negative numbers too: they
-    may get parentheses depending on the side)."""
-    if isinstance(node, ast.ColumnRef):
-        fields = node.fields or ()
-        if not fields or not all(isinstance(f, ast.String) for f in fields):
-            return None
-        return ".".join(maybe_double_quote_name(f.sval) for f in fields)
-    if isinstance(node, ast.FuncCall):
-        # now(), clock_timestamp(): no arguments, no decoration, one unqualified ordinary name.
-        names = node.funcname or ()
-        if (
-            len(names) != 1
-            or not isinstance(names[0], ast.String)
-            or not names[0].sval
-            or names[0].sval in COL_NAME_KEYWORDS
-            or node.args
-            or node.agg_order
-            or node.agg_filter
-            or node.over
-            or node.agg_star
-            or node.agg_distinct
-            or node.func_variadic
-            or node.agg_within_group
-        ):
-            return None
-        return f"{maybe_double_quote_name(str(names[0].sval))}()"
-    if isinstance(node, ast.TypeCast):
-        # interval '90 days': pglast spells the cast out.
-        tn = node.typeName
-        if (
-            tn is None
-            or tn.typmods
-            or tn.arrayBounds
-            or tn.setof
-            or tn.pct_type
-            or _strings(tn.names) != ("pg_catalog", "interval")
-            or not isinstance(node.arg, ast.A_Const)
-            or not isinstance(node.arg.val, ast.String)
-            or node.arg.isnull
-        ):
-            return None
-        return "CAST('" + str(node.arg.val.sval).replace("'", "''") + "' AS interval)"
-    if not isinstance(node, ast.A_Const):
-        return None
-    if node.isnull:
-        return "NULL"
-    v = node.val
-    if isinstance(v, ast.Integer):
-        return None if isinstance(v.ival, int) and v.ival < 0 else str(v.ival)
-    if isinstance(v, ast.String):
-        return "'" + str(v.sval).replace("'", "''") + "'"
-    if isinstance(v, ast.Boolean):
-        return "TRUE" if v.boolval else "FALSE"
-    if isinstance(v, ast.Float) and isinstance(v.fval, str) and not v.fval.startswith("-"):
-        return v.fval
-    return None
-
-
-def _quick_deparse(node: Any) -> str | None:
-    """The common default expressions (constants, casts, simple calls) without pglast's printer, which is
-    slow enough to matter when loading a large pg_dump."""
-    if isinstance(node, ast.A_Const):
-        if node.isnull:
-            return "NULL"
-        v = node.val
-        if isinstance(v, ast.Integer):
-            return str(v.ival)
-        if isinstance(v, ast.String):
-            return "'" + str(v.sval).replace("'", "''") + "'"
-        if isinstance(v, ast.Float):
-            return str(v.fval)
-        if isinstance(v, ast.Boolean):
-            return "true" if v.boolval else "false"
-        return None
-    if isinstance(node, ast.TypeCast) and node.typeName is not None:
-        inner = _quick_deparse(node.arg)
-        names = _strings(node.typeName.names)
-        if inner is None or not names or node.typeName.typmods or node.typeName.arrayBounds:
-            return None
-        return f"{inner}::{names[-1]}"
-    if isinstance(node, ast.FuncCall) and not node.agg_star and not node.over and not node.agg_order:
-        args = [_quick_deparse(a) for a in node.args or ()]
-        if any(a is None for a in args) or node.func_variadic or node.agg_distinct:
-            return None
-        return f"{'.'.join(_strings(node.funcname))}({', '.join(a for a in args if a is not None)})"
-    return None
-
-
-def flag(value: Any) -> bool:
-    """pglast renders unset char fields as '\\x00', which is truthy."""
-    return bool(value) and value != "\x00"
-
-
-def _strings(items: Iterable[Any] | None) -> tuple[str, ...]:
-    out: list[str] = []
-    for item in items or ():
-        if isinstance(item, ast.String):
-            out.append(str(item.sval))
-        elif isinstance(item, ast.A_Star):
-            out.append("*")
-    return tuple(out)
-
-
-def _int_value(node: Any) -> int | None:
-    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
-        return int(node.val.ival or 0)
-    return None
-
-
 @dataclass(frozen=True)
 class TypeRef:
     """A column type as written, normalised."""
@@ -323,7 +97,7 @@ class TypeRef:
 
 
 def type_ref(tn: Any) -> TypeRef:
-    parts = _strings(tn.names)
+    parts = strings(tn.names)
     raw = parts[-1] if parts else "?"
     schema = parts[0] if len(parts) > 1 else None
     builtin = schema in (None, "pg_catalog")
@@ -332,7 +106,7 @@ def type_ref(tn: Any) -> TypeRef:
         name = _TYPE_ALIASES[raw]
     mods: list[int] = []
     for m in tn.typmods or ():
-        v = _int_value(m)
+        v = int_value(m)
         if v is not None:
             mods.append(v)
     if builtin and raw in ("bpchar", "char") and not mods and schema == "pg_catalog":
@@ -582,7 +356,7 @@ class Schema:
             for name, t in self.tables.items():
                 if t.query is None or name in out or name == qualified:
                     continue
-                if any(self.resolve(rv) == target for rv in _range_vars_of(t.query)):
+                if any(self.resolve(rv) == target for rv in range_vars(t.query)):
                     out.append(name)
                     todo.append(name)
         return out
@@ -784,7 +558,7 @@ class Schema:
                     el[0].name or "" for el in (con.exclusions or ()) if isinstance(el[0], ast.IndexElem)
                 )
             else:
-                cols = _strings(con.keys) or ((column,) if column else ())
+                cols = strings(con.keys) or ((column,) if column else ())
             kind = {_C.CONSTR_PRIMARY: "pk", _C.CONSTR_UNIQUE: "unique", _C.CONSTR_EXCLUSION: "exclude"}[ct]
             suffix = {"pk": "pkey", "unique": "key", "exclude": "excl"}[kind]
             name = con.conname or (
@@ -818,7 +592,7 @@ class Schema:
             return
         if ct == _C.CONSTR_CHECK:
             nn_col = _is_not_null_check(con.raw_expr)
-            refs = _column_refs(con.raw_expr)
+            refs = column_refs(con.raw_expr)
             name = self._constraint_name(t, con, (column,) if column else refs[:1], "check")
             t.constraints[name] = Constraint(
                 name,
@@ -831,7 +605,7 @@ class Schema:
             )
             return
         if ct == _C.CONSTR_FOREIGN:
-            cols = _strings(con.fk_attrs) or ((column,) if column else ())
+            cols = strings(con.fk_attrs) or ((column,) if column else ())
             ref = self.resolve(con.pktable)
             name = self._constraint_name(t, con, cols, "fkey")
             fk = t.constraints[name] = Constraint(
@@ -841,7 +615,7 @@ class Schema:
                 cols,
                 validated,
                 referenced_table=ref,
-                referenced_columns=_strings(con.pk_attrs),
+                referenced_columns=strings(con.pk_attrs),
                 on_delete=con.fk_del_action if flag(con.fk_del_action) else "a",
             )
             self._fk_by_target.setdefault(ref, []).append((t, fk))
@@ -1004,21 +778,21 @@ class Schema:
         rt = node.removeType
         for obj in node.objects or ():
             if rt in (_O.OBJECT_TABLE, _O.OBJECT_VIEW, _O.OBJECT_MATVIEW, _O.OBJECT_FOREIGN_TABLE):
-                name = self.resolve(_strings(obj))
+                name = self.resolve(strings(obj))
                 if node.behavior == enums.DropBehavior.DROP_CASCADE:
                     for dep in self.dependent_views(name):
                         self._drop_table(dep)
                 self._drop_table(name)
             elif rt == _O.OBJECT_INDEX:
-                name = self.resolve(_strings(obj))
+                name = self.resolve(strings(obj))
                 idx = self.indexes.pop(name, None)
                 if idx is not None and idx.table in self.tables:
                     self.tables[idx.table].indexes.pop(name, None)
                 self._new.discard(name)
             elif rt == _O.OBJECT_SEQUENCE:
-                self.sequences.pop(self.resolve(_strings(obj)), None)
+                self.sequences.pop(self.resolve(strings(obj)), None)
             elif rt == _O.OBJECT_TYPE:
-                names = _strings(obj.names) if isinstance(obj, ast.TypeName) else _strings(obj)
+                names = strings(obj.names) if isinstance(obj, ast.TypeName) else strings(obj)
                 self.enums.pop(self.resolve(names), None)
                 self.domains.pop(self.resolve(names), None)
                 if node.behavior == enums.DropBehavior.DROP_CASCADE and names:
@@ -1030,7 +804,7 @@ class Schema:
                         ]:
                             del t.columns[col.name]
             elif rt == _O.OBJECT_SCHEMA and node.behavior == enums.DropBehavior.DROP_CASCADE:
-                name = str(obj.sval) if isinstance(obj, ast.String) else ".".join(_strings(obj))
+                name = str(obj.sval) if isinstance(obj, ast.String) else ".".join(strings(obj))
                 for q in [q for q in self.tables if q.split(".", 1)[0] == name]:
                     self._drop_table(q)
 
@@ -1091,7 +865,7 @@ class Schema:
                 s.name = f"{split_qualified(old)[0]}.{node.newname}"
                 self.sequences[s.name] = s
         elif rt == _O.OBJECT_TYPE:
-            names = _strings(node.object.names if isinstance(node.object, ast.TypeName) else node.object)
+            names = strings(node.object.names if isinstance(node.object, ast.TypeName) else node.object)
             old = self.resolve(names)
             e = self.enums.pop(old, None)
             if e is not None:
@@ -1134,7 +908,7 @@ class Schema:
                     if c.index == iname:
                         c.index = idx.name
         elif node.objectType == _O.OBJECT_TYPE:
-            old = self.resolve(_strings(node.object))
+            old = self.resolve(strings(node.object))
             e = self.enums.pop(old, None)
             if e is not None:
                 e.name = f"{node.newschema}.{split_qualified(old)[1]}"
@@ -1152,7 +926,7 @@ class Schema:
             return
         kind = "matview" if node.objtype == enums.ObjectType.OBJECT_MATVIEW else "table"
         self._drop_table(name)
-        cols = {c: Column(c, "?") for c in _strings(node.into.colNames)}
+        cols = {c: Column(c, "?") for c in strings(node.into.colNames)}
         self.tables[name] = Table(name, kind=kind, columns=cols, known_columns=False, query=node.query)
         self._mark_new(name)
 
@@ -1164,17 +938,17 @@ class Schema:
 
     def _create_enum(self, node: Any) -> None:
         name = (
-            self.resolve(_strings(node.typeName))
+            self.resolve(strings(node.typeName))
             if len(node.typeName) > 1
             else (
-                f"{self.search_path[0] if self.search_path else DEFAULT_SCHEMA}.{_strings(node.typeName)[0]}"
+                f"{self.search_path[0] if self.search_path else DEFAULT_SCHEMA}.{strings(node.typeName)[0]}"
             )
         )
-        self.enums[name] = Enum(name, list(_strings(node.vals)))
+        self.enums[name] = Enum(name, list(strings(node.vals)))
         self._mark_new(name)
 
     def _alter_enum(self, node: Any) -> None:
-        e = self.enums.get(self.resolve(_strings(node.typeName)))
+        e = self.enums.get(self.resolve(strings(node.typeName)))
         if e is None:
             return
         if node.oldVal:
@@ -1192,12 +966,12 @@ class Schema:
         s = self.sequences.setdefault(name, Sequence_(name))
         for opt in node.options or ():
             if opt.defname == "owned_by":
-                parts = _strings(opt.arg)
+                parts = strings(opt.arg)
                 if len(parts) >= 2:
                     s.owned_by = (self.resolve(parts[:-1]), parts[-1])
 
     def _create_function(self, node: Any) -> None:
-        parts = _strings(node.funcname)
+        parts = strings(node.funcname)
         name = self.resolve(parts) if len(parts) > 1 else f"{self.search_path[0]}.{parts[-1]}"
         vol = "v"  # CREATE FUNCTION defaults to VOLATILE
         for opt in node.options or ():
@@ -1220,13 +994,13 @@ class Schema:
         return None
 
     def _create_domain(self, node: Any) -> None:
-        parts = _strings(node.domainname)
+        parts = strings(node.domainname)
         name = self.resolve(parts) if len(parts) > 1 else f"{self.search_path[0]}.{parts[-1]}"
         self.domains[name] = bool(node.constraints)
         self._mark_new(name)
 
     def _alter_domain(self, node: Any) -> None:
-        name = self.resolve(_strings(node.typeName))
+        name = self.resolve(strings(node.typeName))
         if node.subtype in ("C", "O") and name in self.domains:
             self.domains[name] = True
 
@@ -1263,7 +1037,7 @@ class Schema:
         # pg_dump writes SELECT pg_catalog.set_config('search_path', '', false).
         for rt in node.targetList or ():
             fc = getattr(rt, "val", None)
-            if isinstance(fc, ast.FuncCall) and _strings(fc.funcname)[-1:] == ("set_config",) and fc.args:
+            if isinstance(fc, ast.FuncCall) and strings(fc.funcname)[-1:] == ("set_config",) and fc.args:
                 args = fc.args
                 if (
                     len(args) >= 2
@@ -1276,36 +1050,6 @@ class Schema:
                     self._set_path([v.strip().strip('"') for v in str(args[1].val.sval).split(",")])
 
 
-def _range_vars_of(node: Any) -> list[Any]:
-    out: list[Any] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.RangeVar):
-            out.append(n)
-        elif isinstance(n, ast.Node):
-            stack.extend(getattr(n, a, None) for a in n.__slots__)  # type: ignore[attr-defined]
-        elif isinstance(n, (tuple, list)):
-            stack.extend(n)
-    return out
-
-
-def _column_refs(expr: Any) -> tuple[str, ...]:
-    out: list[str] = []
-    stack = [expr]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.ColumnRef):
-            parts = _strings(n.fields)
-            if parts and parts[-1] not in out:
-                out.append(parts[-1])
-        elif isinstance(n, ast.Node):
-            stack.extend(getattr(n, a, None) for a in n.__slots__)  # type: ignore[attr-defined]
-        elif isinstance(n, (tuple, list)):
-            stack.extend(n)
-    return tuple(out)
-
-
 def _is_not_null_check(expr: Any) -> str | None:
     """The column of a `CHECK (col IS NOT NULL)` constraint, else None."""
     if (
@@ -1313,7 +1057,7 @@ def _is_not_null_check(expr: Any) -> str | None:
         and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
         and isinstance(expr.arg, ast.ColumnRef)
     ):
-        parts = _strings(expr.arg.fields)
+        parts = strings(expr.arg.fields)
         return parts[-1] if parts else None
     return None
 

@@ -16,7 +16,7 @@ from pglast.stream import RawStream
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import Effect, Statement, StatementAnalysis
-from foreshock.core.schema import printed_like_pglast
+from foreshock.core.deparse import printed_like_pglast
 from foreshock.core.txn import NOT_IN_TXN
 
 AT = enums.AlterTableType

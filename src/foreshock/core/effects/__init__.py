@@ -1,0 +1,68 @@
+"""What one statement does to each table that existed before the current migration file.
+
+One module per statement family (alter_table, dml, ddl, maintenance), the planner imitation that decides
+whether a WHERE clause reaches its rows through an index (index_reach), type changes (types), reads of
+queries (reads), function volatility (volatility), and the accumulator (collect).
+
+`effects_of(stmt, schema, settings)` returns one `Effect` per pre-existing table: the strongest table lock
+PostgreSQL takes on it (pg_locks names), whether the table gets new storage (rewrite: relfilenode changes)
+and whether every row is read (scan: a seq scan, a validation scan, an index build, a rewrite). `schema` is
+the state BEFORE the statement. Every case here was checked against PostgreSQL 16 (tests/statement_matrix.py
+and tests/test_matrix_server.py keep it honest).
+
+Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts not in the SQL):
+- functions not in pg_catalog (user or extension functions) are treated as VOLATILE: a DEFAULT calling one
+  is reported as a rewrite;
+- ALTER COLUMN TYPE on a column whose current type is unknown (table never seen in history) is a rewrite;
+- UPDATE/DELETE/SELECT are scans unless an index reaches the rows: the WHERE clause pins the leading
+  column of a known valid, non-partial index with `=` / `IN (list)` / `= ANY(array)` / `IN (selective
+  subquery)`, bounds it on both sides (BETWEEN, `>= x AND < y`: how batched backfills walk a key), ORs
+  such equalities, or an `=` join links it to a table reached that way (index nested loop). One-sided
+  ranges, LIKE, other ORs and expressions are reported as scans (the planner may still use an index on
+  them; on a small table it may scan anyway);
+- DML on a partitioned table locks every known partition (the planner prunes some);
+- SET TABLESPACE is reported as a rewrite (it copies every block unless the tablespace does not change);
+- SET NOT NULL scans unless the model knows a validated `CHECK (col IS NOT NULL)` or the column is already
+  NOT NULL;
+- a user-defined (non-enum) column type could be a domain with constraints, which forces a rewrite for
+  ADD COLUMN with a default: not assumed, the reason says so.
+- TRUNCATE gets a new relfilenode but reads and copies nothing: reported as neither rewrite nor scan
+  (no table_rewrite event fires either); its AccessExclusiveLock is the risk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from pglast import ast
+
+from foreshock.core.effects import alter_table, ddl, dml, maintenance
+from foreshock.core.effects.collect import EffectSet
+from foreshock.core.model import AnalysisSettings, Effect, Statement
+from foreshock.core.nodes import walk
+from foreshock.core.schema import Schema
+
+# Node type name -> handler(effects, node, settings), over every statement family.
+_STATEMENTS: dict[str, Any] = {**alter_table.HANDLERS, **ddl.HANDLERS, **maintenance.HANDLERS, **dml.HANDLERS}
+
+
+def effects_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> tuple[Effect, ...]:
+    """One Effect per pre-existing table the statement touches (strongest lock, rewrite, scan, reason)."""
+    node = stmt.node
+    if node is None:
+        return ()
+    handler = _STATEMENTS.get(type(node).__name__)
+    if handler is None:
+        return ()
+    eff = EffectSet(schema, node)
+    # An unusual but valid statement shape: report what was collected so far rather than fail.
+    with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError, KeyError):
+        handler(eff, node, settings)
+        # Data-modifying statements inside WITH run as part of this statement.
+        for n in walk(getattr(node, "withClause", None)):
+            if isinstance(n, ast.CommonTableExpr) and isinstance(
+                n.ctequery, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+            ):
+                _STATEMENTS[type(n.ctequery).__name__](eff, n.ctequery, settings)
+    return eff.result()
