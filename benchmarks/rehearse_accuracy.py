@@ -35,7 +35,7 @@ import psycopg
 
 from foreshock.core.model import MigrationUnit
 from foreshock.core.sql import parse
-from foreshock.scale.rehearse import _run_migration, rehearse
+from foreshock.scale.runner import _run_migration, rehearse
 from foreshock.scale.server import RehearsalServer
 from foreshock.scale.snapshot import snapshot
 

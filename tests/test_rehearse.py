@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.scale.fit import fit_and_extrapolate
 from foreshock.scale.plots import statement_svg
-from foreshock.scale.rehearse import (
-    MIN_ROWS,
-    Point,
-    StatementRehearsal,
-    assess_locks,
-    fit_and_extrapolate,
-    load_units,
-    plan_fractions,
-    rehearse,
-    scaled_settings,
-)
+from foreshock.scale.rehearsal_db import scaled_settings
+from foreshock.scale.runner import MIN_ROWS, Point, StatementRehearsal, load_units, plan_fractions, rehearse
 from foreshock.scale.stats import Stats, parse_stats
+from foreshock.scale.verdicts import assess_locks
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "runaway"
 
@@ -77,7 +70,7 @@ def test_a_jump_without_evidence_is_not_extrapolated_as_a_regime() -> None:
 
 
 def test_parallel_workers_follow_postgresql_rule() -> None:
-    from foreshock.scale.rehearse import production_index_workers
+    from foreshock.scale.rehearsal_db import production_index_workers
 
     stats = parse_stats(
         '{"server": {"settings": {"maintenance_work_mem": 67108864, '
@@ -161,7 +154,7 @@ def test_rehearsal_database_collates_text_like_production(pg_dsn: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from foreshock.scale.rehearse import _create_database
+    from foreshock.scale.rehearsal_db import create_database
 
     def collation(db: str) -> tuple[str, str]:
         with psycopg.connect(pg_dsn) as conn:
@@ -173,15 +166,15 @@ def test_rehearsal_database_collates_text_like_production(pg_dsn: str) -> None:
     try:
         # A locale this machine has (glibc's C.UTF-8 is always there): the database gets it.
         stats = _stats_with_locale(lc_collate="C.utf8", lc_ctype="C.utf8", locale_provider="libc")
-        assert _create_database(pg_dsn, "rehearse_locale_a", stats) is None
+        assert create_database(pg_dsn, "rehearse_locale_a", stats) is None
         assert collation("rehearse_locale_a") == ("C.utf8", "C.utf8")
         # One it lacks: the database is still created, and the warning says what that means for timing.
         stats = _stats_with_locale(lc_collate="xx_XX.UTF-8", lc_ctype="xx_XX.UTF-8")
-        warning = _create_database(pg_dsn, "rehearse_locale_b", stats)
+        warning = create_database(pg_dsn, "rehearse_locale_b", stats)
         assert warning is not None and "'xx_XX.UTF-8'" in warning and "C collation" in warning
         assert collation("rehearse_locale_b")[0] != "xx_XX.UTF-8"
         # A minimal stats file says nothing about collation: a plain database, no warning.
-        assert _create_database(pg_dsn, "rehearse_locale_c", parse_stats('{"tables": {}}')) is None
+        assert create_database(pg_dsn, "rehearse_locale_c", parse_stats('{"tables": {}}')) is None
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             for db in ("rehearse_locale_a", "rehearse_locale_b", "rehearse_locale_c"):

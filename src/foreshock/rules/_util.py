@@ -14,9 +14,9 @@ from pglast import ast, enums
 from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream
 
+from foreshock.core.deparse import printed_like_pglast
 from foreshock.core.locks import LockMode
 from foreshock.core.model import Effect, Statement, StatementAnalysis
-from foreshock.core.deparse import printed_like_pglast
 from foreshock.core.txn import NOT_IN_TXN
 
 AT = enums.AlterTableType

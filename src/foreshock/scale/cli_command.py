@@ -52,8 +52,9 @@ def command(
     load = LoadOptions.from_cli(**load_kw)
     from rich.console import Console
 
-    from foreshock.scale.rehearse import assess_locks, load_units, rehearse
+    from foreshock.scale.runner import load_units, rehearse
     from foreshock.scale.stats import load_stats
+    from foreshock.scale.verdicts import assess_locks
 
     stats = load_stats(stats_path)
     units = load_units(paths)

@@ -1,4 +1,4 @@
-"""`foreshock rehearse`: run the migration on synthetic data at growing scales and extrapolate to production.
+"""The rehearsal runner: run the migration on synthetic data at growing scales and extrapolate to production.
 
 How it works:
 1. The schema comes from the snapshot (`stats.schema`) or, for a minimal stats file, from the migration
@@ -24,7 +24,6 @@ How it works:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,30 +36,21 @@ from psycopg import sql
 from foreshock.core.model import MigrationUnit
 from foreshock.core.sql import parse
 from foreshock.errors import InputError, SandboxError
-from foreshock.pg.connect import SessionSettings, connect, translate_error
+from foreshock.pg.connect import connect, translate_error
 from foreshock.scale import datagen
+from foreshock.scale.fit import NOISE, Prediction, fit_and_extrapolate
+from foreshock.scale.rehearsal_db import (
+    PARALLEL_BUILD_MEM,
+    REHEARSE_SESSION,
+    create_database,
+    dsn_for,
+    match_parallelism,
+    production_index_workers,
+    scaled_settings,
+)
 from foreshock.scale.server import RehearsalServer
 from foreshock.scale.stats import Stats, TableStats
 
-REHEARSE_SESSION = SessionSettings(
-    application_name="foreshock-rehearse",
-    lock_timeout="10s",
-    statement_timeout="60min",
-    idle_in_transaction_session_timeout="60min",
-)
-# Below 128MB PostgreSQL shrinks its bulk-write ring (COPY, CREATE TABLE AS, table rewrites: 16MB, capped at
-# shared_buffers/8), so every ring cycle forces a WAL flush: rehearsal rewrites would run up to 2x slower per
-# row than production's (measured by benchmarks/rehearse_accuracy.py). shared_buffers scales down to here
-# only.
-MIN_SHARED_BUFFERS = 128 * 1024**2
-MIN_MAINTENANCE_WORK_MEM = 1024**2  # PostgreSQL's minimum
-MIN_WORK_MEM = 64 * 1024  # PostgreSQL's minimum
-PG_DEFAULTS = {
-    "shared_buffers": 128 * 1024**2,
-    "maintenance_work_mem": 64 * 1024**2,
-    "work_mem": 4 * 1024**2,
-    "effective_cache_size": 4 * 1024**3,
-}
 LADDER = 3.0
 MIN_ROWS = 1000
 # Tables that foreign keys reference are rehearsed at production size up to this many rows (and never above
@@ -86,19 +76,6 @@ class Point:
             "temp_bytes": self.temp_bytes,
             "pages": self.pages,
         }
-
-
-@dataclass(frozen=True)
-class Prediction:
-    seconds: float
-    low: float
-    high: float
-    rows: int
-    model: str
-    regime: str = ""  # non-empty: a non-linear regime, explained
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "low": self.low, "high": self.high, "rows": self.rows}
 
 
 @dataclass(frozen=True)
@@ -143,255 +120,6 @@ class RehearsalResult:
             "statements": [s.to_json() for s in self.statements],
             "warnings": self.warnings,
         }
-
-
-# ---------------------------------------------------------------------------------------------- fitting
-
-
-def _lstsq(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
-    """t = a + b·x minimising relative error (each residual divided by t); a, b clamped at >= 0."""
-    w = [1.0 / max(t, 1e-6) for t in ts]
-    s00 = sum(wi * wi for wi in w)
-    s01 = sum(wi * wi * x for wi, x in zip(w, xs, strict=True))
-    s11 = sum(wi * wi * x * x for wi, x in zip(w, xs, strict=True))
-    t0 = sum(wi * wi * t for wi, t in zip(w, ts, strict=True))
-    t1 = sum(wi * wi * x * t for wi, x, t in zip(w, xs, ts, strict=True))
-    det = s00 * s11 - s01 * s01
-    if det > 0:
-        a = (t0 * s11 - t1 * s01) / det
-        b = (t1 * s00 - t0 * s01) / det
-        if a >= 0 and b >= 0:
-            return a, b
-    b = t1 / s11 if s11 else 0.0  # through the origin
-    return 0.0, max(b, 0.0)
-
-
-Model = Callable[[float], float]
-
-
-def _fit(kind: str, ns: Sequence[float], ts: Sequence[float]) -> Model:
-    if kind == "linear":
-        a, b = _lstsq(ns, ts)
-        return lambda n: a + b * n
-    if kind == "n log n":
-        a, b = _lstsq([n * math.log2(max(n, 2)) for n in ns], ts)
-        return lambda n: a + b * n * math.log2(max(n, 2))
-    # power law in log space
-    lx = [math.log(n) for n in ns]
-    ly = [math.log(max(t, 1e-6)) for t in ts]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    var = sum((x - mx) ** 2 for x in lx)
-    k = sum((x - mx) * (y - my) for x, y in zip(lx, ly, strict=True)) / var if var else 1.0
-    k = min(max(k, 0.5), 2.5)
-    c = math.exp(my - k * mx)
-    return lambda n: c * n**k
-
-
-MODELS = ("linear", "n log n", "power")
-NOISE = 1.4
-
-
-def fit_and_extrapolate(
-    points: Sequence[tuple[int, float]], target_rows: int, evidence: str = ""
-) -> Prediction | None:
-    """Choose a model by hold-out on the largest scale, refit on all, predict at target_rows.
-
-    evidence: what the work metrics saw change between the two largest scales (a sort starting to spill, the
-    table outgrowing shared_buffers). Without it, faster-than-n·log·n growth is taken for noise (a busy
-    machine
-    easily doubles one timing) and the power law and local extrapolation are not used.
-    """
-    pts = sorted((n, t) for n, t in points if n > 0)
-    if not pts:
-        return None
-    ns = [float(n) for n, _ in pts]
-    ts = [max(t, 1e-6) for _, t in pts]
-    if len(pts) == 1:
-        seconds = ts[0] * target_rows / ns[0]
-        return Prediction(seconds, seconds / 2, seconds * 2, target_rows, "linear (one scale)")
-    errors: dict[str, float] = {}
-    models = MODELS if evidence else ("linear", "n log n")
-    if len(pts) >= 3:
-        for kind in models:
-            model = _fit(kind, ns[:-1], ts[:-1])
-            errors[kind] = abs(model(ns[-1]) - ts[-1]) / ts[-1]
-        chosen = min(errors, key=lambda k: errors[k])
-    else:
-        chosen = "linear"
-        errors = {"linear": 0.25}
-    preds = {kind: _fit(kind, ns, ts)(target_rows) for kind in models}
-    seconds = preds[chosen]
-    model_name = chosen
-    regime = ""
-    # Local growth between the two largest scales vs the chosen model's: a regime change shows up there.
-    n1, n2, t1, t2 = ns[-2], ns[-1], ts[-2], ts[-1]
-    # Only trusted well above timer and scheduling noise (a busy shared machine adds tens of ms).
-    if evidence and t2 > 0.3 and t1 > 0.1 and n2 > n1:
-        k_local = math.log(t2 / t1) / math.log(n2 / n1)
-        model_growth = math.log(max(_fit(chosen, ns, ts)(n2), 1e-6) / max(_fit(chosen, ns, ts)(n1), 1e-6))
-        k_model = model_growth / math.log(n2 / n1)
-        if k_local > 1.15 and k_local > k_model + 0.1:
-            local = t2 * (target_rows / n2) ** min(k_local, 2.5)
-            regime = (
-                f"time grows as rows^{k_local:.2f} between the two largest scales (faster than {chosen}) "
-                f"because {evidence}: production is past that threshold too, so the local growth is "
-                f"extrapolated"
-            )
-
-            preds["local"] = local
-            seconds, model_name = local, f"local power law (rows^{k_local:.2f})"
-    if not regime and chosen == "power":
-        k = (
-            math.log(max(preds["power"], 1e-9) / ts[-1]) / math.log(target_rows / ns[-1])
-            if target_rows != ns[-1]
-            else 1.0
-        )
-        if k > 1.15:
-            regime = f"super-linear growth (rows^{k:.2f}) measured across the scales"
-    err = errors.get(chosen, 0.25)
-    spread = [p for p in preds.values() if p > 0]
-    low = min([*spread, seconds]) / (1 + err)
-    high = max([*spread, seconds]) * (1 + err)
-    # Never narrower than the run-to-run noise measured on a shared 2-core host: the same full-table UPDATE
-    # on the same 2M-row table took 11 s to 24 s across four benchmark runs (benchmarks/rehearse_accuracy.py).
-    low, high = min(low, seconds / NOISE), max(high, seconds * NOISE)
-    return Prediction(seconds, low, high, target_rows, model_name, regime)
-
-
-# ---------------------------------------------------------------------------------------------- running
-
-
-def _prod_setting(stats: Stats, name: str) -> int:
-    return stats.server.setting_bytes(name) or PG_DEFAULTS[name]
-
-
-def scaled_settings(stats: Stats, fraction: float) -> dict[str, str]:
-    """Production's memory settings shrunk with the data (in kB), clamped at PostgreSQL's minimums."""
-
-    def kb(n: float) -> str:
-        return f"{max(int(n // 1024), 64)}kB"
-
-    out = {
-        "shared_buffers": kb(max(_prod_setting(stats, "shared_buffers") * fraction, MIN_SHARED_BUFFERS)),
-        "maintenance_work_mem": kb(
-            max(_prod_setting(stats, "maintenance_work_mem") * fraction, MIN_MAINTENANCE_WORK_MEM)
-        ),
-        "work_mem": kb(max(_prod_setting(stats, "work_mem") * fraction, MIN_WORK_MEM)),
-        "effective_cache_size": kb(max(_prod_setting(stats, "effective_cache_size") * fraction, 8 * 1024**2)),
-        "max_connections": "20",
-        # A production server reuses recycled WAL segments; a fresh rehearsal server would create and
-        # zero-fill each 16MB segment, doubling the WAL written by a backfill.
-        "wal_init_zero": "off",
-    }
-    for name in ("max_parallel_maintenance_workers", "max_parallel_workers_per_gather"):
-        workers = stats.server.settings.get(name)
-        if isinstance(workers, int):
-            out[name] = str(workers)
-    return out
-
-
-# PostgreSQL gives each participant of a parallel index build at least 32MB of maintenance_work_mem
-# (plan_create_index_workers); below that it drops workers.
-PARALLEL_BUILD_MEM = 32 * 1024**2
-
-
-def _size_workers(table: TableStats, stats: Stats, cap: int) -> int:
-    """compute_parallel_worker(): one worker from min_parallel_table_scan_size, one more per tripling."""
-    threshold = stats.server.setting_bytes("min_parallel_table_scan_size") or 8 * 1024**2
-    if cap <= 0 or table.bytes < threshold:
-        return 0
-    workers, limit = 1, threshold * 3
-    while table.bytes >= limit:
-        workers += 1
-        limit *= 3
-    return min(workers, cap)
-
-
-def _setting_int(stats: Stats, name: str, default: int) -> int:
-    value = stats.server.settings.get(name, default)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def production_index_workers(table: TableStats, stats: Stats) -> int:
-    """How many parallel workers production's CREATE INDEX on this table gets (PostgreSQL's own rule)."""
-    workers = _size_workers(table, stats, _setting_int(stats, "max_parallel_maintenance_workers", 2))
-    mwm = _prod_setting(stats, "maintenance_work_mem")
-    while workers > 0 and mwm / (workers + 1) < PARALLEL_BUILD_MEM:
-        workers -= 1
-    return workers
-
-
-def _match_parallelism(dsn: str, stats: Stats, tables: Sequence[str]) -> int:
-    """Give each rehearsal table production's parallel worker count (a smaller table would get fewer)."""
-    most = 0
-    with connect(dsn, REHEARSE_SESSION) as conn:
-        for name in tables:
-            t = stats.table(name)
-            if t is None or t.kind != "table":
-                continue
-            # The size-based count production's planner would use (a smaller rehearsal table would get
-            # fewer); index builds then drop workers by the same maintenance_work_mem rule as production.
-            cap = max(
-                _setting_int(stats, "max_parallel_workers_per_gather", 2),
-                _setting_int(stats, "max_parallel_maintenance_workers", 2),
-            )
-            workers = _size_workers(t, stats, cap)
-            most = max(most, workers)
-            schema, rel = t.name.split(".", 1)
-            conn.execute(
-                sql.SQL("ALTER TABLE {} SET (parallel_workers = {})").format(
-                    sql.Identifier(schema, rel), sql.Literal(workers)
-                )
-            )
-    return most
-
-
-def _create_database(base: str, dbname: str, stats: Stats) -> str | None:
-    """Create the rehearsal database with production's collation (text sorts and text index builds run at
-    that collation's speed); returns a warning when this machine cannot provide it."""
-    settings = stats.server.settings
-    collate, ctype = settings.get("lc_collate"), settings.get("lc_ctype")
-    provider = settings.get("locale_provider", "libc")
-    plain = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
-    options: list[sql.Composable] = []
-    if isinstance(collate, str) and collate:
-        options.append(
-            sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(collate), sql.Literal(ctype or collate))
-        )
-    locale = settings.get("provider_locale")
-    if provider != "libc" and isinstance(locale, str) and locale:
-        options.append(
-            sql.SQL("LOCALE_PROVIDER {} {} {}").format(
-                sql.SQL(provider),
-                sql.SQL("ICU_LOCALE" if provider == "icu" else "BUILTIN_LOCALE"),
-                sql.Literal(locale),
-            )
-        )
-    with connect(base, REHEARSE_SESSION) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-        if not options:
-            conn.execute(plain)
-            return None
-        try:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' {}").format(
-                    sql.Identifier(dbname), sql.SQL(" ").join(options)
-                )
-            )
-            return None
-        except psycopg.Error as err:
-            conn.execute(plain)
-            wanted = locale if provider != "libc" and locale else collate
-            return (
-                f"production collates text with {provider} locale {wanted!r}, which the rehearsal server "
-                f"cannot use here ({str(err).strip().splitlines()[0]}); text sorts and text index builds "
-                "were rehearsed with the C collation and may be faster than production's (install the "
-                "locale, e.g. Debian's `locales` package and locale-gen)"
-            )
-
-
-def _dsn_for(base: str, dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(base, dbname=dbname)
 
 
 def _one(conn: psycopg.Connection[Any], query: sql.SQL | sql.Composed) -> Any:
@@ -626,10 +354,10 @@ def rehearse(
                 settings["maintenance_work_mem"] = f"{max(current, floor)}kB"
             base = server.start(settings)
             dbname = f"rehearse_{step}"
-            warning = _create_database(base, dbname, stats)
+            warning = create_database(base, dbname, stats)
             if warning and warning not in warnings:
                 warnings.append(warning)
-            dsn = _dsn_for(base, dbname)
+            dsn = dsn_for(base, dbname)
             report = datagen.build_database(
                 dsn,
                 schema_sql,
@@ -640,7 +368,7 @@ def rehearse(
                 parent_rows_floor=min(PARENT_ROWS_FLOOR, round(biggest.rows * ladder[-1])),
             )
             warnings.extend(w for w in report.warnings if w not in warnings)
-            _match_parallelism(dsn, stats, list(report.rows))
+            match_parallelism(dsn, stats, list(report.rows))
             buffers[fraction] = int(settings["shared_buffers"].removesuffix("kB")) * 1024
             say(f"scale {step + 1}: running the migration")
             results = _run_migration(dsn, statements, ref_names)
@@ -720,90 +448,3 @@ def ensure_dir(path: str) -> Path:
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-@dataclass(frozen=True)
-class LockVerdict:
-    table: str
-    lock: str
-    line: int  # line of the statement that takes the lock
-    estimate: Any  # core.model.Estimate
-    severity: str | None
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "lock": self.lock,
-            "line": self.line,
-            "seconds": self.estimate.seconds,
-            "low": self.estimate.low,
-            "high": self.estimate.high,
-            "severity": self.severity,
-            "message": self.message,
-        }
-
-
-def assess_locks(
-    result: RehearsalResult, units: Sequence[MigrationUnit], budgets: Any = None
-) -> list[LockVerdict]:
-    """Lock hold times at production size from the rehearsal's predictions, judged against the budgets.
-
-    The static analysis says which statement takes which lock and until when (COMMIT); the rehearsal says how
-    long each statement in between takes at production size.
-    """
-    from foreshock.core.analyze import analyze
-    from foreshock.core.model import AnalysisSettings, Estimate
-    from foreshock.scale.estimate import StatementEstimate, budget_verdict, transaction_hold
-
-    analyses = analyze(list(units), AnalysisSettings())
-    fa = next((a for a in analyses if a.path == result.path), None)
-    if fa is None:
-        return []
-    estimates: dict[int, StatementEstimate] = {}
-    for s in result.statements:
-        p = s.prediction
-        est = (
-            Estimate(p.seconds, p.low, p.high, p.rows, None, f"rehearsal: {p.model}")
-            if p
-            else Estimate(0.0, 0.0, 0.0, None, None, "not timed")
-        )
-        estimates[s.index] = StatementEstimate(s.index, est)
-    lines = {s.index: s.line for s in result.statements}
-    out: list[LockVerdict] = []
-    in_txn: set[int] = set()
-    for txn in fa.transactions:
-        in_txn.update(txn.statements)
-        for held in txn.locks:
-            hold = transaction_hold(held.acquired_by, txn.statements, estimates)
-            verdict = budget_verdict(hold, held.lock, budgets)
-            if hold is not None:
-                out.append(
-                    LockVerdict(
-                        held.table,
-                        held.lock.name,
-                        lines.get(held.acquired_by, 0),
-                        hold,
-                        verdict.severity,
-                        verdict.message,
-                    )
-                )
-    for sa in fa.statements:
-        if sa.statement.index in in_txn:
-            continue
-        for effect in sa.effects:
-            own = estimates.get(sa.statement.index)
-            if own is None or own.estimate is None:
-                continue
-            verdict = budget_verdict(own.estimate, effect.lock, budgets)
-            out.append(
-                LockVerdict(
-                    effect.table,
-                    effect.lock.name,
-                    lines.get(sa.statement.index, 0),
-                    own.estimate,
-                    verdict.severity,
-                    verdict.message,
-                )
-            )
-    return out
