@@ -99,7 +99,7 @@ COMMIT;
 
 
 def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
-    from foreshock.rules._util import ORDERS
+    from foreshock.rules.examples import ORDERS
 
     engine, _ = run(RUNAWAY, ORDERS)
     txn = [f for f in engine.findings if f.rule == "holding-lock-during-slow-statement"]
@@ -135,7 +135,7 @@ def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
 
 
 def test_same_statements_in_separate_transactions_are_not_a_held_lock() -> None:
-    from foreshock.rules._util import ORDERS
+    from foreshock.rules.examples import ORDERS
 
     sql = (
         "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;\n"
@@ -162,7 +162,7 @@ def test_new_tables_are_never_a_production_risk() -> None:
 
 
 def test_version_gated_rule_is_silent_outside_its_versions() -> None:
-    from foreshock.rules._util import ORDERS
+    from foreshock.rules.examples import ORDERS
 
     rule = get_rule("adding-column-volatile-default")
     assert rule.min_pg == 11
@@ -428,7 +428,7 @@ def test_fast_deparse_means_what_pglast_prints(expr: str) -> None:
     import pglast
     from pglast.stream import RawStream
 
-    from foreshock.rules._util import _deparse_simple
+    from foreshock.rules.fixes import _deparse_simple
 
     node = pglast.parse_sql(f"SELECT {expr}")[0].stmt.targetList[0].val
     fast = _deparse_simple(node)
@@ -460,7 +460,7 @@ def test_fast_type_deparse_means_what_pglast_prints(typ: str) -> None:
     import pglast
     from pglast.stream import RawStream
 
-    from foreshock.rules._util import _deparse_simple
+    from foreshock.rules.fixes import _deparse_simple
 
     node = pglast.parse_sql(f"CREATE TABLE t (c {typ})")[0].stmt.tableElts[0].typeName
     fast = _deparse_simple(node)
@@ -473,7 +473,7 @@ def test_fast_type_deparse_means_what_pglast_prints(typ: str) -> None:
 def test_production_sizes_change_the_verdict() -> None:
     """Size is part of the question: the same rewrite is an error on 80M rows and a warning on 300."""
     from foreshock.core.analyze import analyze
-    from foreshock.rules._util import ORDERS
+    from foreshock.rules.examples import ORDERS
     from foreshock.scale.stats import parse_stats
 
     sql = "SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();"
@@ -508,7 +508,7 @@ def test_production_sizes_change_the_verdict() -> None:
 def test_messages_point_at_the_lines_the_user_wrote() -> None:
     """For generated SQL (Alembic, Django) the statements a message names carry the source file's lines."""
     from foreshock.core.analyze import analyze
-    from foreshock.rules._util import ORDERS
+    from foreshock.rules.examples import ORDERS
 
     engine = RuleEngine()
     units = [

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from foreshock.rules._util import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.engine import SUPPRESSION_WITHOUT_REASON
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from test_rules import Settings, run
 
 INDEX = "CREATE INDEX orders_status_idx ON orders (status);"

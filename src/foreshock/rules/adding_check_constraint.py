@@ -7,20 +7,11 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    CT,
-    LOCK_TIMEOUT,
-    ORDERS,
-    constraint_label,
-    deparse,
-    describe_lock,
-    existing_alters,
-    quote_ident,
-    short_name,
-    sql_table,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import deparse
+from foreshock.rules.naming import constraint_label, describe_lock, quote_ident, short_name, sql_table
+from foreshock.rules.statements import AT, CT, existing_alters
 
 
 def check(ctx: Any) -> Iterator[Hit]:

@@ -7,22 +7,11 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    CT,
-    LOCK_TIMEOUT,
-    ORDERS,
-    batch_where,
-    column_constraints,
-    deparse,
-    describe_lock,
-    existing_alters,
-    quote_ident,
-    short_name,
-    sql_table,
-    type_name,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import batch_where, deparse
+from foreshock.rules.naming import describe_lock, quote_ident, short_name, sql_table, type_name
+from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
 SERIALS = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 

@@ -10,14 +10,10 @@ from pglast import ast
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import (
-    LOCK_TIMEOUT,
-    created_before,
-    describe_lock,
-    type_key,
-    types_created,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT
+from foreshock.rules.naming import describe_lock, type_key
+from foreshock.rules.statements import created_before, types_created
 
 DOMAIN = "CREATE DOMAIN price AS numeric;\nCREATE TABLE products (id bigint PRIMARY KEY, cost price);\n"
 

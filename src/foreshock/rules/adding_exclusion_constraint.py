@@ -7,8 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import AT, CT, LOCK_TIMEOUT, describe_lock, existing_alters, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT
+from foreshock.rules.naming import describe_lock, short_name
+from foreshock.rules.statements import AT, CT, existing_alters
 
 ROOMS = "CREATE TABLE bookings (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL);\n"
 

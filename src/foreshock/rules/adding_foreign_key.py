@@ -7,23 +7,18 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    CT,
-    LOCK_TIMEOUT,
-    ORDERS,
+from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import deparse
+from foreshock.rules.naming import (
     blocked_phrase,
-    column_constraints,
     constraint_label,
-    deparse,
-    existing_alters,
     qualify,
     quote_ident,
     short_name,
     sql_table,
-    table_of,
 )
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.statements import AT, CT, column_constraints, existing_alters, table_of
 
 
 def check(ctx: Any) -> Iterator[Hit]:

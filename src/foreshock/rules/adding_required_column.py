@@ -7,19 +7,12 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    CT,
-    LOCK_TIMEOUT,
-    ORDERS,
-    column_constraints,
-    deparse,
-    existing_alters,
-    short_name,
-    type_name,
-)
 from foreshock.rules.adding_column_volatile_default import SERIALS
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import deparse
+from foreshock.rules.naming import short_name, type_name
+from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
 
 def check(ctx: Any) -> Iterator[Hit]:

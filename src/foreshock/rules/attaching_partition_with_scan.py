@@ -7,17 +7,11 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    LOCK_TIMEOUT,
-    deparse,
-    describe_lock,
-    existing_alters,
-    qualify,
-    short_name,
-    sql_table,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT
+from foreshock.rules.fixes import deparse
+from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
+from foreshock.rules.statements import AT, existing_alters
 
 MEASUREMENTS = (
     "CREATE TABLE measurements (at date NOT NULL, value numeric) PARTITION BY RANGE (at);\n"

@@ -8,8 +8,9 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.locks import LockMode
-from foreshock.rules._util import ORDERS, describe_lock, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import describe_lock, short_name
 
 
 def check(ctx: Any) -> Iterator[Hit]:

@@ -9,8 +9,10 @@ from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
 from foreshock.core.txn import NOT_IN_TXN
-from foreshock.rules._util import AT, ORDERS, in_transaction, statement_label
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import statement_label
+from foreshock.rules.statements import AT, in_transaction
 
 
 def is_concurrent(node: Any) -> bool:

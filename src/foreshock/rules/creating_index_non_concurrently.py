@@ -8,16 +8,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    LOCK_TIMEOUT,
-    ORDERS,
-    describe_lock,
-    effect_on,
-    qualify,
-    short_name,
-    table_of,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import describe_lock, qualify, short_name
+from foreshock.rules.statements import effect_on, table_of
 
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX", re.IGNORECASE)
 

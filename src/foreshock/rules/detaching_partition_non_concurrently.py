@@ -7,9 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import AT, describe_lock, existing_alters, qualify, short_name, sql_table
 from foreshock.rules.attaching_partition_with_scan import MEASUREMENTS
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
+from foreshock.rules.statements import AT, existing_alters
 
 
 def check(ctx: Any) -> Iterator[Hit]:

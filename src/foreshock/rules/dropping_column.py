@@ -7,8 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import AT, LOCK_TIMEOUT, ORDERS, existing_alters, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import short_name
+from foreshock.rules.statements import AT, existing_alters
 
 
 def check(ctx: Any) -> Iterator[Hit]:

@@ -7,8 +7,9 @@ from typing import Any
 
 from pglast import ast, enums
 
-from foreshock.rules._util import LOCK_TIMEOUT, ORDERS, describe_lock, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import describe_lock, short_name
 
 
 def check(ctx: Any) -> Iterator[Hit]:

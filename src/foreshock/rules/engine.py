@@ -37,8 +37,8 @@ from foreshock.core.model import (
     Statement,
 )
 from foreshock.errors import InputError
-from foreshock.rules._util import blocked_phrase, short_name
 from foreshock.rules.base import Hit, Rule
+from foreshock.rules.naming import blocked_phrase, short_name
 from foreshock.rules.registry import all_rules
 
 SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"

@@ -8,8 +8,9 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import in_transaction, statement_label
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.naming import statement_label
+from foreshock.rules.statements import in_transaction
 
 MOOD = "CREATE TYPE mood AS ENUM ('sad', 'ok');\nCREATE TABLE people (id bigint PRIMARY KEY, mood mood);\n"
 

@@ -17,16 +17,10 @@ from foreshock.core.model import (
     Statement,
     StatementAnalysis,
 )
-from foreshock.rules._util import (
-    LOCK_TIMEOUT,
-    ORDERS,
-    blocked_phrase,
-    is_slow,
-    short_name,
-    slow_reason,
-    statement_label,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import blocked_phrase, short_name, statement_label
+from foreshock.rules.statements import is_slow, slow_reason
 
 
 def _covered(sa: StatementAnalysis, held: HeldLock) -> bool:

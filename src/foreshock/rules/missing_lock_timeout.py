@@ -10,9 +10,11 @@ from pglast import ast, enums
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import ORDERS, describe_lock, short_name, statement_label, table_of
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import describe_lock, short_name, statement_label
 from foreshock.rules.refreshing_matview_non_concurrently import MATVIEW
+from foreshock.rules.statements import table_of
 
 VSK = enums.VariableSetKind
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?")

@@ -7,8 +7,9 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import column_defs, short_name, type_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.naming import short_name, type_name
+from foreshock.rules.statements import column_defs
 
 
 def check(ctx: Any) -> Iterator[Hit]:

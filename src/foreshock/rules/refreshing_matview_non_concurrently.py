@@ -7,8 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import ORDERS, describe_lock, effect_on, qualify, short_name, sql_table
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
+from foreshock.rules.statements import effect_on
 
 MATVIEW = ORDERS + (
     "CREATE MATERIALIZED VIEW order_totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY "

@@ -7,8 +7,10 @@ from typing import Any
 
 from pglast import ast, enums
 
-from foreshock.rules._util import LOCK_TIMEOUT, ORDERS, effect_on, qualify, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import qualify, short_name
+from foreshock.rules.statements import effect_on
 
 OT = enums.ObjectType
 

@@ -8,9 +8,10 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import created_before, type_key, types_created
 from foreshock.rules.base import Example, Hit, Rule
 from foreshock.rules.enum_value_added_in_transaction import MOOD
+from foreshock.rules.naming import type_key
+from foreshock.rules.statements import created_before, types_created
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:

@@ -7,8 +7,9 @@ from typing import Any
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, HeldLock, MigrationUnit, OpaqueCode
-from foreshock.rules._util import LOCK_TIMEOUT, ORDERS, short_name
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.naming import short_name
 
 
 def _held_at(analysis: FileAnalysis, text_line: int) -> tuple[HeldLock, ...]:

@@ -7,17 +7,11 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    AT,
-    LOCK_TIMEOUT,
-    ORDERS,
-    describe_lock,
-    existing_alters,
-    not_null_fix,
-    short_name,
-    table_of,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import not_null_fix
+from foreshock.rules.naming import describe_lock, short_name
+from foreshock.rules.statements import AT, existing_alters, table_of
 
 
 def has_validated_not_null_check(schema: Any, table: str, column: str) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from foreshock.rules._util import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.base import Example, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 
 RULE = Rule(
     id="suppression-without-reason",

@@ -8,8 +8,9 @@ from typing import Any
 from pglast import ast, enums
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import ORDERS, statement_label
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import statement_label
 
 TK = enums.TransactionStmtKind
 BEGINS = (TK.TRANS_STMT_BEGIN, TK.TRANS_STMT_START)

@@ -7,18 +7,12 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules._util import (
-    LOCK_TIMEOUT,
-    ORDERS,
-    batched_update_sql,
-    effect_on,
-    has_backfill_marker,
-    qualify,
-    short_name,
-    unbatched_dml,
-)
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import batched_update_sql
 from foreshock.rules.modifying_system_catalog import catalog_name
+from foreshock.rules.naming import qualify, short_name
+from foreshock.rules.statements import effect_on, has_backfill_marker, unbatched_dml
 
 
 def check(ctx: Any) -> Iterator[Hit]:

@@ -8,8 +8,9 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules._util import ORDERS, statement_label
 from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import statement_label
 from foreshock.rules.transaction_nesting import BEGINS, ENDS
 
 
