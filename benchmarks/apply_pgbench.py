@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from foreshock.apply import ApplyOptions, BackfillResult, backfill
-from foreshock.apply.options import human
+from foreshock.core.quantities import format_duration
 
 SCRIPT = """\
 \\set id random(1, {rows})
@@ -211,7 +211,7 @@ def main() -> int:
         print()
         assert isinstance(r, BackfillResult)
         print(
-            f"backfill: {r.rows:,} rows in {r.batches:,} batches, {human(r.seconds)} "
+            f"backfill: {r.rows:,} rows in {r.batches:,} batches, {format_duration(r.seconds)} "
             f"({r.rows / max(r.seconds, 1e-9):,.0f} rows/s); rows not incremented exactly once: {wrong}"
         )
         print(

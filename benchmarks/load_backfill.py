@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from foreshock.apply import ApplyOptions
+from foreshock.apply import ApplyOptions, apply_way
 from foreshock.core.model import MigrationUnit
 from foreshock.load import APPLY_WAY, AS_WRITTEN, LoadConfig, WorkloadSpec, compare, setup_from_sql
 from foreshock.load.plot import write_svg
@@ -52,7 +52,7 @@ def main() -> None:
             unit,
             setup_from_sql(SETUP.format(rows=rows)),
             config,
-            apply_options=ApplyOptions(batch_time=a.batch_time),
+            apply_way=apply_way(ApplyOptions(batch_time=a.batch_time)),
         )
     if a.json:
         print(json.dumps(result.to_json(), indent=2))

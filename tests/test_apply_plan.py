@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from foreshock.apply import ApplyOptions, plan
-from foreshock.apply.options import parse_duration, pg_duration
 from foreshock.apply.plan import checksum
 from foreshock.core.model import MigrationUnit
+from foreshock.core.quantities import parse_duration
 from foreshock.errors import ConfigError, InputError
+from foreshock.pg.connect import pg_duration
 
 
 def _unit(text: str, path: str = "m/001_x.sql", **kw: object) -> MigrationUnit:
@@ -97,7 +98,7 @@ def test_duplicate_names_are_refused() -> None:
 def test_render_and_estimates_from_sizes() -> None:
     p = plan([_unit(MIXED)], sizes={"items": 1_000_000})
     text = p.render()
-    assert "lock_timeout 500ms" in text
+    assert "lock_timeout 500 ms" in text
     assert "batched backfill" in text and "outside a transaction (CONCURRENTLY)" in text
     backfill_step = p.units[0].steps[2]
     # 1M rows in batches of 250 at 200ms each, the pessimistic bound (sizes adapt upwards).

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from foreshock.apply.options import ApplyResult, UnitResult
+from foreshock.apply.results import ApplyResult, UnitResult
 from foreshock.cli import run
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, Estimate
@@ -212,7 +212,7 @@ def test_progress_counts_and_estimates_what_is_left() -> None:
     p.done(TargetResult("b", "unreachable", "cannot connect"))
     p.done(TargetResult("c", "skipped", "halted"))
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("[1/4] a: applied in 500ms  (fleet: 1/4 done, 1 running (b), 0 failed")
+    assert lines[0].startswith("[1/4] a: applied in 500 ms  (fleet: 1/4 done, 1 running (b), 0 failed")
     assert "[2/4] b: unreachable -- cannot connect" in lines[1] and "1 failed/unreachable" in lines[1]
     assert len(lines) == 2  # targets not started print nothing
     assert p.eta() is not None and p.eta() >= 0  # one target left (d): estimated from the rate so far
@@ -342,4 +342,4 @@ def test_live_progress_prints_finished_targets_above_the_status_line() -> None:
     p.done(TargetResult("a", "applied", seconds=0.1))
     p.stop()
     text = out.getvalue()
-    assert "[1/2] a: applied in 100ms" in text and "fleet: Ctrl-C: starting no more targets" in text
+    assert "[1/2] a: applied in 100 ms" in text and "fleet: Ctrl-C: starting no more targets" in text

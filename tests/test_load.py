@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from foreshock.apply import ApplyOptions
+from foreshock.apply import ApplyOptions, apply_way
 from foreshock.core.model import MigrationUnit
 from foreshock.errors import ConfigError
 from foreshock.load import (
@@ -62,7 +62,7 @@ def alter_behind_long_txn(sandbox: Any) -> LoadComparison:
         unit,
         setup_from_sql(ORDERS.format(rows=10_000)),
         config,
-        apply_options=ApplyOptions(lock_timeout=LOCK_TIMEOUT),
+        apply_way=apply_way(ApplyOptions(lock_timeout=LOCK_TIMEOUT)),
     )
 
 
@@ -75,7 +75,7 @@ def backfill_under_load(sandbox: Any) -> LoadComparison:
         unit,
         setup_from_sql(ORDERS.format(rows=200_000)),
         LoadConfig(spec, warmup=1.0, cooldown=1.0),
-        apply_options=ApplyOptions(lock_timeout=LOCK_TIMEOUT, batch_time=0.2),
+        apply_way=apply_way(ApplyOptions(lock_timeout=LOCK_TIMEOUT, batch_time=0.2)),
     )
 
 
@@ -232,7 +232,7 @@ def test_cli_options() -> None:
 def test_rehearse_load_builds_synthetic_data_and_takes_rates_from_the_snapshot(tmp_path: Any) -> None:
     import json
 
-    from foreshock.load.cli_options import rehearse_load
+    from foreshock.rehearse.under_load import rehearse_load
     from foreshock.scale.stats import load_stats
 
     (tmp_path / "stats.json").write_text(

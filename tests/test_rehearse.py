@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.rehearse.cli_command import load_units
 from foreshock.scale.fit import fit_and_extrapolate
 from foreshock.scale.plots import statement_svg
 from foreshock.scale.rehearsal_db import scaled_settings
-from foreshock.scale.runner import MIN_ROWS, Point, StatementRehearsal, load_units, plan_fractions, rehearse
+from foreshock.scale.runner import MIN_ROWS, Point, StatementRehearsal, plan_fractions, rehearse
 from foreshock.scale.stats import Stats, parse_stats
 from foreshock.scale.verdicts import assess_locks
 

@@ -197,7 +197,7 @@ def test_tty_report_names_lock_holder_fix_and_summary() -> None:
         "2 inputs could not be analysed"
     )
     assert "(1 statement with no effect on existing tables)" in text
-    assert "estimated hold: ~90 min (30 min–4.0 h), from stats.json" in text
+    assert "estimated hold: ~90 min (30 min–4 h), from stats.json" in text
     blind = _render(dataclasses.replace(runaway_result(), size_blind=True), "tty")
     assert blind.rstrip().endswith("(table sizes unknown: verdicts do not depend on production size)")
 
@@ -214,6 +214,9 @@ def _results(draw: st.DrawFn) -> CheckResult:
     findings = []
     for fi in range(draw(st.integers(0, 3))):
         path = draw(_text) or f"f{fi}.sql"
+        # One FileAnalysis per path, as check produces (a path named twice is read once).
+        if any(f.path == path for f in files):
+            path = f"{path}#{fi}"
         stmts = []
         for i in range(draw(st.integers(0, 4))):
             line = draw(st.integers(1, 10_000))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from foreshock.config import Settings
+from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, StatementAnalysis
 from foreshock.core.schema import Schema
 from foreshock.core.sql import parse
@@ -138,3 +140,50 @@ def error_line(err: object) -> str:
     if isinstance(err, ForeshockError):
         return str(err)
     return str(err)
+
+def schema_indexes(
+    paths: Iterable[str | os.PathLike[str]],
+    schema: Sequence[str | os.PathLike[str]] = (),
+    settings: Any = None,
+    since: str | None = None,
+) -> dict[str, list[tuple[str, ...]]]:
+    """Key columns of every index per table, from the schema history the migrations build (so a minimal
+    stats file, which has sizes only, still knows that an UPDATE maintains the table's indexes)."""
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings
+    from foreshock.core.schema import Schema
+    from foreshock.sources import discover
+    from foreshock.sources.files import load_schema_files
+
+    model = Schema()
+    analysis = getattr(settings, "analysis", None) or AnalysisSettings()
+    history = load_schema_files([os.fspath(s) for s in schema])
+    loaded = discover([os.fspath(p) for p in paths], since=since)
+    analyze([*history.units, *loaded.units], analysis, schema=model)
+    from foreshock.scale.estimate import indexes_from_schema
+
+    return indexes_from_schema(model)
+
+
+def sized_check(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    settings: Any = None,
+    *,
+    schema: Sequence[str | os.PathLike[str]] = (),
+    since: str | None = None,
+    stats_path: str | os.PathLike[str] | None = None,
+    dsn: str | None = None,
+    budgets: Mapping[LockMode, float | None] | None = None,
+    duration_rules: Sequence[str] | None = None,
+) -> CheckResult:
+    """`check`, with lock-hold estimates and budget severities when sizes are given; size-blind otherwise."""
+    from foreshock.scale.estimate import apply_sizes
+    from foreshock.scale.sizes import load_sizes
+
+    result = check(paths, settings, schema=schema, since=since)
+    stats = load_sizes(stats_path, dsn)
+    if stats is None:
+        return replace(result, size_blind=True)
+    path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    indexes = schema_indexes(path_list, schema, settings, since)
+    return apply_sizes(result, stats, budgets=budgets, schema_indexes=indexes, duration_rules=duration_rules)

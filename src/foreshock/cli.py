@@ -30,7 +30,7 @@ FORMATS = ("tty", "gcc", "json", "sarif", "github")
 PLUGIN_COMMANDS: dict[str, str] = {
     "trace": "foreshock.trace.cli_command",
     "snapshot": "foreshock.scale.snapshot_command",
-    "rehearse": "foreshock.scale.cli_command",
+    "rehearse": "foreshock.rehearse.cli_command",
     "apply": "foreshock.apply.cli_command",
 }
 
@@ -165,7 +165,7 @@ def check(
     if parallel is not None:
         raise ConfigError("--parallel only applies with --fleet TARGETS.toml")
     if stats_path is not None or dsn is not None:
-        from foreshock.scale.sizes import sized_check
+        from foreshock.api import sized_check
 
         result = sized_check(paths, settings, schema=schema, since=since, stats_path=stats_path, dsn=dsn)
     else:

@@ -7,9 +7,10 @@ traffic-blocking lock, a ledger, CONCURRENTLY outside transactions and resumable
 from __future__ import annotations
 
 from foreshock.apply.backfill import BackfillResult, backfill
-from foreshock.apply.options import ApplyOptions, ApplyResult, Attempt, Blocker, StepResult, UnitResult
+from foreshock.apply.options import ApplyOptions
 from foreshock.apply.plan import Plan, Step, UnitPlan, plan
-from foreshock.apply.runner import apply
+from foreshock.apply.results import ApplyResult, Attempt, Blocker, StepResult, UnitResult
+from foreshock.apply.runner import apply, apply_way
 
 __all__ = [
     "ApplyOptions",
@@ -23,6 +24,7 @@ __all__ = [
     "UnitPlan",
     "UnitResult",
     "apply",
+    "apply_way",
     "backfill",
     "plan",
 ]

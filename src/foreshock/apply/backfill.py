@@ -22,10 +22,13 @@ from psycopg import sql
 
 from foreshock.apply import ledger
 from foreshock.apply.cancel import CANCELLED, Cancel
-from foreshock.apply.options import ApplyOptions, human, pg_duration
+from foreshock.apply.options import ApplyOptions
 from foreshock.apply.preflight import waiting_on
+from foreshock.core.quantities import format_duration
 from foreshock.errors import ApplyError
 from foreshock.pg import SessionSettings, connect, redact_dsn, translate_error
+from foreshock.pg.catalog import KeyColumn, find_key, to_regclass
+from foreshock.pg.connect import pg_duration
 
 
 @dataclass(frozen=True)
@@ -38,41 +41,6 @@ class BackfillResult:
     already_done: bool = False
     resumed: bool = False
     total_rows: int = 0  # rows changed by all runs of this backfill
-
-
-@dataclass(frozen=True)
-class KeyColumn:
-    name: str
-    type_sql: str  # format_type() of the column, used to cast the saved text key back
-
-
-def find_key(conn: psycopg.Connection[Any], table: str) -> tuple[KeyColumn, ...]:
-    """The primary key, else the narrowest unique, non-partial, plain-column index over NOT NULL columns."""
-    reg = conn.execute(sql.SQL("SELECT to_regclass({})::oid").format(sql.Literal(table))).fetchone()
-    if reg is None or reg[0] is None:
-        raise ApplyError(f"backfill: table {table} does not exist")
-    rows = conn.execute(
-        sql.SQL(
-            """SELECT i.indexrelid, i.indisprimary,
-                      array_agg(a.attname::text ORDER BY k.ord),
-                      array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord),
-                      bool_and(a.attnotnull)
-               FROM pg_catalog.pg_index i
-               CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-               WHERE i.indrelid = {} AND i.indisunique AND i.indisvalid AND i.indimmediate
-                 AND i.indpred IS NULL AND i.indexprs IS NULL
-               GROUP BY i.indexrelid, i.indisprimary
-               ORDER BY i.indisprimary DESC, count(*), i.indexrelid"""
-        ).format(sql.Literal(reg[0]))
-    ).fetchall()
-    for _oid, _primary, names, types, notnull in rows:
-        if notnull:
-            return tuple(KeyColumn(n, t) for n, t in zip(names, types, strict=True))
-    raise ApplyError(
-        f"backfill: table {table} has no usable key for keyset batches; add a PRIMARY KEY or a UNIQUE index "
-        "on NOT NULL columns (no expressions, no WHERE), or run the statement unbatched"
-    )
 
 
 def _table_ident(table: str) -> sql.Composable:
@@ -213,7 +181,15 @@ def backfill(
                     f"{redact_dsn(dsn)}; wait for it or stop it"
                 )
             _ensure_ledger(ctl, place)
+            if to_regclass(ctl, table) is None:
+                raise ApplyError(f"backfill: table {table} does not exist")
             key = find_key(ctl, table)
+            if key is None:
+                raise ApplyError(
+                    f"backfill: table {table} has no usable key for keyset batches; add a PRIMARY KEY or "
+                    "a UNIQUE index on NOT NULL columns (no expressions, no WHERE), or run the statement "
+                    "unbatched"
+                )
             ctl.execute(
                 sql.SQL(
                     "INSERT INTO {} (name, table_name, key_columns, statement_sha) VALUES ({}, {}, {}, {}) "
@@ -325,7 +301,7 @@ def _run(
             raise ApplyError(f"backfill {name}: {CANCELLED}")
         lag = _replica_lag(ctl)
         while lag > lag_limit:
-            bar.update(0, f"paused: replica lag {human(lag)}")
+            bar.update(0, f"paused: replica lag {format_duration(lag)}")
             # Short polls: the lag can drop at once when a paused or slow replica catches up.
             if cancel.wait(min(1.0, max(0.2, lag - lag_limit))):
                 raise ApplyError(f"backfill {name}: {CANCELLED}")
@@ -430,7 +406,7 @@ def _run(
             bar.finish(f"{total_done:,} rows changed")
             return rows_total, batches, total_done
         # (last, upper] holds exactly `size` keys, so the bar counts keys walked, not rows matched.
-        bar.update(size, f"batch {size:,} in {human(took)}")
+        bar.update(size, f"batch {size:,} in {format_duration(took)}")
         if waiters:
             # Give the queued sessions room: smaller batches and a pause as long as the batch itself.
             size = max(1, size // 2)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from foreshock.apply.options import DEFAULT_LOCK_TIMEOUT, ApplyOptions, ApplyResult, human, parse_duration
+from foreshock.apply.options import DEFAULT_LOCK_TIMEOUT, ApplyOptions
+from foreshock.apply.results import ApplyResult
+from foreshock.core.quantities import format_duration, parse_duration
 from foreshock.errors import ConfigError
 from foreshock.fleet.cli import fleet_apply_options, fleet_only_options, run_apply
 
@@ -28,7 +29,7 @@ def render(result: ApplyResult) -> str:
         line = f"{u.name}: {u.outcome}"
         done = [s for s in u.steps if s.outcome == "applied"]
         if done:
-            line += f" ({len(done)} step(s), {human(sum(s.seconds for s in done))}"
+            line += f" ({len(done)} step(s), {format_duration(sum(s.seconds for s in done))}"
             retries = sum(max(0, len(s.attempts) - 1) for s in done)
             line += f", {retries} lock-timeout retr{'y' if retries == 1 else 'ies'})" if retries else ")"
         if u.message:
@@ -56,14 +57,15 @@ def render(result: ApplyResult) -> str:
     "--lock-timeout",
     default=None,
     metavar="DURATION",
-    help=f"Longest wait for a traffic-blocking lock per attempt (default {human(DEFAULT_LOCK_TIMEOUT)}).",
+    help="Longest wait for a traffic-blocking lock per attempt "
+    f"(default {format_duration(DEFAULT_LOCK_TIMEOUT)}).",
 )
 @click.option(
     "--lock-timeout-concurrent",
     default=None,
     metavar="DURATION",
     help=f"Lock wait for CONCURRENTLY statements, which block no traffic "
-    f"(default {human(_D.lock_timeout_concurrent)}).",
+    f"(default {format_duration(_D.lock_timeout_concurrent)}).",
 )
 @click.option(
     "--retries",
@@ -77,39 +79,40 @@ def render(result: ApplyResult) -> str:
     default=None,
     metavar="DURATION",
     help=f"First pause between retries, doubled each time, with jitter (default "
-    f"{human(_D.initial_backoff)}).",
+    f"{format_duration(_D.initial_backoff)}).",
 )
 @click.option(
     "--max-backoff",
     default=None,
     metavar="DURATION",
-    help=f"Longest pause between retries (default {human(_D.max_backoff)}).",
+    help=f"Longest pause between retries (default {format_duration(_D.max_backoff)}).",
 )
 @click.option(
     "--statement-timeout-ddl",
     default=None,
     metavar="DURATION",
-    help=f"statement_timeout for metadata-only DDL (default {human(_D.statement_timeout_ddl)}).",
+    help=f"statement_timeout for metadata-only DDL (default {format_duration(_D.statement_timeout_ddl)}).",
 )
 @click.option(
     "--statement-timeout-default",
     default=None,
     metavar="DURATION",
     help=f"statement_timeout for other statements in a transaction (default "
-    f"{human(_D.statement_timeout_default)}).",
+    f"{format_duration(_D.statement_timeout_default)}).",
 )
 @click.option(
     "--statement-timeout-concurrent",
     default=None,
     metavar="DURATION",
-    help=f"statement_timeout for CONCURRENTLY statements (default {human(_D.statement_timeout_concurrent)}).",
+    help="statement_timeout for CONCURRENTLY statements "
+    f"(default {format_duration(_D.statement_timeout_concurrent)}).",
 )
 @click.option(
     "--wait-for-blockers",
     default=None,
     metavar="DURATION",
     help=f"Pre-flight: wait up to this long for long-running transactions on the tables a step locks "
-    f"(default {human(_D.wait_for_blockers)}; 0 to only report them).",
+    f"(default {format_duration(_D.wait_for_blockers)}; 0 to only report them).",
 )
 @click.option(
     "--batch-size",
@@ -122,13 +125,14 @@ def render(result: ApplyResult) -> str:
     "--batch-time",
     default=None,
     metavar="DURATION",
-    help=f"Target duration of one backfill batch (default {human(_D.batch_time)}).",
+    help=f"Target duration of one backfill batch (default {format_duration(_D.batch_time)}).",
 )
 @click.option(
     "--max-lag",
     default=None,
     metavar="DURATION",
-    help=f"Pause backfills while a replica's replay lag exceeds this (default {human(_D.max_lag)}).",
+    help="Pause backfills while a replica's replay lag exceeds this "
+    f"(default {format_duration(_D.max_lag)}).",
 )
 @click.option(
     "--progress/--no-progress",
@@ -231,11 +235,4 @@ def command(
     return result.exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m foreshock.apply`: the same command, with the same one-line errors and exit codes."""
-    from foreshock.cli import run
-
-    sys.exit(run(["apply", *(sys.argv[1:] if argv is None else argv)]))
-
-
-__all__ = ["command", "main", "render"]
+__all__ = ["command", "render"]

@@ -14,10 +14,11 @@ from pglast import ast
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
-from foreshock.apply.options import ApplyOptions, human, parse_duration
+from foreshock.apply.options import ApplyOptions
 from foreshock.core.analyze import analyze
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Effect, MigrationUnit, Statement
+from foreshock.core.quantities import format_duration, parse_duration
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
 
@@ -100,9 +101,10 @@ class Plan:
     def render(self) -> str:
         o = self.options
         out = [
-            f"apply plan: {len(self.units)} migration(s); lock_timeout {human(o.lock_timeout)}, "
-            f"{o.retries} retries (backoff {human(o.initial_backoff)}..{human(o.max_backoff)} with jitter), "
-            f"pre-flight waits up to {human(o.wait_for_blockers)} for blockers"
+            f"apply plan: {len(self.units)} migration(s); lock_timeout {format_duration(o.lock_timeout)}, "
+            f"{o.retries} retries (backoff {format_duration(o.initial_backoff)}.."
+            f"{format_duration(o.max_backoff)} with jitter), "
+            f"pre-flight waits up to {format_duration(o.wait_for_blockers)} for blockers"
         ]
         if not self.effects_known:
             out.append(
@@ -119,7 +121,8 @@ class Plan:
                     "backfill": "batched backfill",
                     "autocommit": "outside a transaction",
                 }[st.kind]
-                est = f", est. {human(st.estimate_seconds)}" if st.estimate_seconds is not None else ""
+                seconds = st.estimate_seconds
+                est = f", est. {format_duration(seconds)}" if seconds is not None else ""
                 note = f" ({st.estimate_note})" if st.estimate_note else ""
                 retry = (
                     "retried on lock timeout"
@@ -129,7 +132,7 @@ class Plan:
                 if self.effects_known and st.kind == "transaction":
                     retry += "; blocks traffic while waiting" if st.blocks_traffic else "; blocks no traffic"
                 out.append(
-                    f"  step {st.index + 1}: {head}; lock_timeout {human(st.lock_timeout)}; "
+                    f"  step {st.index + 1}: {head}; lock_timeout {format_duration(st.lock_timeout)}; "
                     f"{retry}{est}{note}"
                 )
                 for s in st.statements:
@@ -139,13 +142,14 @@ class Plan:
                     lock = f", {s.lock.name}" if s.lock is not None else ""
                     out.append(
                         f"    {s.line}:{s.column}  {first}  "
-                        f"[statement_timeout {human(s.statement_timeout)} ({s.timeout_class}){lock}]"
+                        f"[statement_timeout {format_duration(s.statement_timeout)} "
+                        f"({s.timeout_class}){lock}]"
                     )
                     if s.backfill is not None:
                         b = s.backfill
                         out.append(
                             f"      batches: primary-key keyset on {b.table}, start {b.batch_size} rows, "
-                            f"adapt to {human(b.batch_time)} per batch, progress recorded per batch"
+                            f"adapt to {format_duration(b.batch_time)} per batch, progress recorded per batch"
                         )
         for err in self.errors:
             out.append(f"error: {err.one_line()}")
@@ -398,7 +402,9 @@ def _estimate(step: Step, sizes: Mapping[str, int] | None) -> tuple[float | None
             return None, "size unknown"
         batches = max(1, -(-rows // b.batch_size))
         # The batch size adapts towards batch_time; the first batch's size is the pessimistic bound.
-        return batches * b.batch_time, f"{rows:,} rows, <= {batches:,} batches of ~{human(b.batch_time)}"
+        return batches * b.batch_time, (
+            f"{rows:,} rows, <= {batches:,} batches of ~{format_duration(b.batch_time)}"
+        )
     if step.kind == "concurrent":
         rows = sum(r for t in step.tables if (r := rows_of(t)) is not None)
         # An index build reads the table twice; ~1M rows/s per pass on ordinary hardware.

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from foreshock.apply.options import Blocker
+from foreshock.apply.results import Blocker
 
 _COLUMNS = sql.SQL(
     "a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), left(coalesce(a.query, ''), 300), "

@@ -6,6 +6,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import psycopg
@@ -14,22 +15,17 @@ from psycopg import sql
 from foreshock.apply import ledger
 from foreshock.apply.backfill import backfill
 from foreshock.apply.cancel import CANCELLED, Cancel
-from foreshock.apply.options import (
-    ApplyOptions,
-    ApplyResult,
-    Attempt,
-    Blocker,
-    StepResult,
-    UnitResult,
-    human,
-    pg_duration,
-)
+from foreshock.apply.options import ApplyOptions
 from foreshock.apply.plan import Plan, PlannedStatement, Step, UnitPlan, plan
 from foreshock.apply.preflight import BlockerMonitor, sessions_on_tables, wait_for_quiet
+from foreshock.apply.results import ApplyResult, Attempt, Blocker, StepResult, UnitResult
 from foreshock.core.model import MigrationUnit
-from foreshock.errors import ApplyBusy, ApplyError, DatabaseError
+from foreshock.core.quantities import format_duration
+from foreshock.errors import ApplyBusy, ApplyError, DatabaseError, ForeshockError
+from foreshock.load.run import ApplyWay
+from foreshock.load.workload import MIGRATION_APP
 from foreshock.pg import SessionSettings, connect, redact_dsn, schema_dsn, translate_error
-from foreshock.pg.connect import quote_ident
+from foreshock.pg.connect import pg_duration, quote_ident
 
 Log = Callable[[str], None]
 
@@ -170,7 +166,8 @@ class Runner:
             ).format(holder_of)
         ).fetchone()
         who = (
-            f" (pid {holder[0]}, {holder[1] or '?'} from {holder[2]}, running for {human(float(holder[3]))})"
+            f" (pid {holder[0]}, {holder[1] or '?'} from {holder[2]}, "
+            f"running for {format_duration(float(holder[3]))})"
             if holder
             else ""
         )
@@ -257,7 +254,7 @@ class Runner:
             )
             self.log(
                 f"{up.name}: step {st.index + 1}/{len(up.steps)} ({st.kind}) done in "
-                f"{human(time.monotonic() - t0)}"
+                f"{format_duration(time.monotonic() - t0)}"
                 + (f" after {len(attempts)} attempts" if len(attempts) > 1 else "")
             )
         ledger.finish(ctl, lid, "applied", place=self.place)
@@ -312,12 +309,16 @@ class Runner:
         if left:
             msg = (
                 f"pre-flight: {len(left)} long-running transaction(s) still on {', '.join(st.tables)} after "
-                f"{human(spent)}: {_describe(left)}; trying anyway with lock_timeout {human(st.lock_timeout)}"
+                f"{format_duration(spent)}: {_describe(left)}; trying anyway with lock_timeout "
+                f"{format_duration(st.lock_timeout)}"
             )
             self.warnings.append(msg)
             self.log(msg)
         elif spent > 0.5:
-            self.log(f"pre-flight: waited {human(spent)} for transactions on {', '.join(st.tables)} to end")
+            self.log(
+                f"pre-flight: waited {format_duration(spent)} for transactions on "
+                f"{', '.join(st.tables)} to end"
+            )
         return spent
 
     def _backoff(self, attempt: int) -> float:
@@ -376,9 +377,9 @@ class Runner:
                     attempts.append(Attempt(n, took, what, blockers))
                     kinds = {a.outcome for a in attempts}
                     failed_how = (
-                        f"lock_timeout ({human(st.lock_timeout)}) expired"
+                        f"lock_timeout ({format_duration(st.lock_timeout)}) expired"
                         if kinds == {"lock_timeout"}
-                        else f"lock_timeout ({human(st.lock_timeout)}) or deadlock"
+                        else f"lock_timeout ({format_duration(st.lock_timeout)}) or deadlock"
                     )
                     raise _StepFailed(
                         f"{failed_how} on all {n} attempts; "
@@ -388,8 +389,8 @@ class Runner:
                 wait = self._backoff(n)
                 attempts.append(Attempt(n, took, what, blockers, wait))
                 self.log(
-                    f"  attempt {n}: {what} after {human(took)}; {_describe(blockers)}; "
-                    f"retrying in {human(wait)}"
+                    f"  attempt {n}: {what} after {format_duration(took)}; {_describe(blockers)}; "
+                    f"retrying in {format_duration(wait)}"
                 )
                 if cleanup is not None:
                     cleanup()
@@ -572,3 +573,25 @@ def apply(
         return Runner(dsn, o, log or _noop, place, cancel).run(p)
     except psycopg.Error as err:
         raise translate_error(err, "apply") from None
+
+
+def apply_way(options: ApplyOptions | None = None) -> ApplyWay:
+    """The apply-way run of `rehearse --load` (foreshock.load.compare): this runner, with the load run's
+    application_name so the workload can tell the migration's sessions from its own."""
+    o = replace(options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False)
+
+    def run(dsn: str, unit: MigrationUnit) -> tuple[str, str, int]:
+        try:
+            result = apply([unit], dsn, o)
+        except ForeshockError as err:
+            return "error", str(err), 1
+        steps = [s for u in result.units for s in u.steps]
+        attempts = sum(max(1, len(s.attempts)) for s in steps)
+        failed = [s.message for s in steps if s.outcome == "failed"]
+        failed += [u.message for u in result.units if u.outcome == "failed"]
+        if failed:
+            lock = any(a.outcome == "lock_timeout" for s in steps for a in s.attempts)
+            return ("lock_timeout" if lock else "error"), next((m for m in failed if m), "failed"), attempts
+        return "ok", "", attempts
+
+    return ApplyWay(run, o.lock_timeout, o.blocker_min_age)

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from foreshock.apply.options import ApplyOptions, human
+from foreshock.apply.options import ApplyOptions
 from foreshock.config import Settings
+from foreshock.core.quantities import format_duration
 from foreshock.errors import ConfigError
 from foreshock.fleet.targets import TargetsFile, load_targets, select_targets
 
@@ -38,7 +39,7 @@ def _targets(path: str) -> TargetsFile:
 def _sizes_line(r: Any) -> None:
     if r.outcome == "ok":
         tables = len(r.stats.tables) if r.stats is not None else 0
-        _err(f"foreshock: snapshot {r.target.name}: {tables} tables ({human(r.seconds)})")
+        _err(f"foreshock: snapshot {r.target.name}: {tables} tables ({format_duration(r.seconds)})")
     else:
         _err(f"foreshock: snapshot {r.target.name}: {r.outcome} -- {r.message}")
 

@@ -20,7 +20,8 @@ from typing import Any
 from foreshock.config import SUPPORTED_PG_VERSIONS, Settings
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, Estimate, FileAnalysis
-from foreshock.scale.estimate import budget_verdict, file_estimates, format_seconds, lock_hold
+from foreshock.core.quantities import format_duration
+from foreshock.scale.estimate import budget_verdict, file_estimates, lock_hold
 from foreshock.scale.stats import Stats
 
 DEFAULT_SCHEMA = "public"
@@ -48,13 +49,13 @@ class Hold:
     def describe(self) -> str:
         e = self.estimate
         budget = (
-            f", {'over' if self.over_budget else 'within'} the {format_seconds(self.budget)} budget"
+            f", {'over' if self.over_budget else 'within'} the {format_duration(self.budget)} budget"
             if self.budget
             else ""
         )
         return (
-            f"{self.lock.name} on {self.table} ~{format_seconds(e.seconds)} "
-            f"({format_seconds(e.low)}-{format_seconds(e.high)}){budget}, by {self.path}:{self.line}"
+            f"{self.lock.name} on {self.table} ~{format_duration(e.seconds)} "
+            f"({format_duration(e.low)}-{format_duration(e.high)}){budget}, by {self.path}:{self.line}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -221,8 +222,8 @@ class Predictor:
         return self.analysis().errors
 
     def predict(self, stats: Stats, tenant: str | None = None) -> Prediction:
+        from foreshock.api import schema_indexes
         from foreshock.scale.estimate import apply_sizes
-        from foreshock.scale.sizes import schema_indexes
 
         if self._indexes is None:
             self._indexes = schema_indexes(self.paths, self.schema, self.settings, self.since)

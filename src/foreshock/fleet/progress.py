@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from foreshock.apply.options import human
+from foreshock.core.quantities import format_duration
 
 if TYPE_CHECKING:
     from foreshock.fleet.report import TargetResult
@@ -72,12 +72,12 @@ class FleetProgress:
 
     def status(self) -> str:
         eta = self.eta()
-        left = f", ~{human(eta)} left" if eta is not None and eta > 0 else ""
+        left = f", ~{format_duration(eta)} left" if eta is not None and eta > 0 else ""
         running = ", ".join(sorted(self.running)[:4]) + (" ..." if len(self.running) > 4 else "")
         return (
             f"fleet: {self.done_count}/{self.total} done, {len(self.running)} running"
             + (f" ({running})" if running else "")
-            + f", {self.bad} failed/unreachable, elapsed {human(time.monotonic() - self.t0)}{left}"
+            + f", {self.bad} failed/unreachable, elapsed {format_duration(time.monotonic() - self.t0)}{left}"
         )
 
     def started(self, name: str) -> None:
@@ -91,7 +91,7 @@ class FleetProgress:
             return
         self.done_count += 1
         self.bad += r.outcome in _BAD
-        took = f" in {human(r.seconds)}" if r.seconds is not None else ""
+        took = f" in {format_duration(r.seconds)}" if r.seconds is not None else ""
         why = f" -- {r.reason}" if r.reason and r.outcome in _BAD else ""
         line = f"[{self.done_count}/{self.total}] {r.name}: {r.outcome}{took}{why}"
         self._print(line if self._live is not None else f"{line}  ({self.status()})")

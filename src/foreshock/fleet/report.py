@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from foreshock.apply.options import ApplyResult, Attempt, human
+from foreshock.apply.results import ApplyResult, Attempt
+from foreshock.core.quantities import format_duration
 from foreshock.errors import InputError
 from foreshock.fleet.predict import Prediction
 from foreshock.fleet.targets import Target
-from foreshock.scale.estimate import format_seconds
 
 FLEET_JSON_VERSION = 1
 # Every outcome a fleet target can end with (docs/fleet.md explains each), in the order reports list them.
@@ -169,7 +169,7 @@ def _hold_short(p: Prediction | None) -> str:
     h = p.worst
     over = ", OVER budget" if h.over_budget else ""
     unknown = " (+ tables without sizes)" if p.missing else ""
-    return f"{h.lock.name} on {h.table} ~{format_seconds(h.estimate.seconds)}{over}{unknown}"
+    return f"{h.lock.name} on {h.table} ~{format_duration(h.estimate.seconds)}{over}{unknown}"
 
 
 def summary_line(counts: dict[str, int]) -> str:
@@ -180,10 +180,10 @@ def render_apply(report: FleetReport) -> str:
     what = "fleet apply (dry run)" if report.dry_run else "fleet apply"
     head = (
         f"{what}: {len(report.targets)} target(s), parallel {report.parallel}, canary {report.canary}, "
-        f"halt on {report.halt_on} -- {summary_line(report.counts)} in {human(report.seconds)}"
+        f"halt on {report.halt_on} -- {summary_line(report.counts)} in {format_duration(report.seconds)}"
     )
     if report.predict_seconds:
-        head += f" (predictions {human(report.predict_seconds)})"
+        head += f" (predictions {format_duration(report.predict_seconds)})"
     lines = [report.plan_text, head] if report.dry_run and report.plan_text else [head]
     rows = [["wave", "target", "outcome", "time", "lock waits", "retries", "predicted worst hold"]]
     for t in report.targets:
@@ -192,8 +192,8 @@ def render_apply(report: FleetReport) -> str:
                 t.wave,
                 t.name,
                 t.outcome,
-                human(t.seconds) if t.seconds is not None else "-",
-                human(t.lock_wait_seconds) if t.result is not None else "-",
+                format_duration(t.seconds) if t.seconds is not None else "-",
+                format_duration(t.lock_wait_seconds) if t.result is not None else "-",
                 str(t.retries) if t.result is not None else "-",
                 _hold_short(t.prediction),
             ]

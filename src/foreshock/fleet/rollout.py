@@ -32,7 +32,8 @@ from types import FrameType
 from typing import Any
 
 from foreshock.apply.cancel import Cancel
-from foreshock.apply.options import ApplyOptions, ApplyResult
+from foreshock.apply.options import ApplyOptions
+from foreshock.apply.results import ApplyResult
 from foreshock.core.model import MigrationUnit
 from foreshock.errors import ApplyBusy, ConfigError, ConnectError, ForeshockError
 from foreshock.fleet.predict import Prediction

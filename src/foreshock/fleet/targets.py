@@ -25,11 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
 from foreshock.errors import InputError
-from foreshock.pg.connect import redact_dsn
+from foreshock.pg.connect import database_key, redact_dsn, valid_dsn
 
 TARGET_KEYS = ("name", "dsn", "dsn_env", "schema", "stage", "tags")
 DEFAULT_KEYS = ("dsn", "dsn_env", "schema", "stage", "tags")
@@ -71,14 +68,6 @@ class TargetsFile:
     targets: tuple[Target, ...]
     errors: tuple[InputError, ...] = ()
     stages: tuple[str, ...] = ()
-
-
-def database_key(dsn: str) -> tuple[str, str, str]:
-    info = conninfo_to_dict(dsn)
-    host = str(info.get("host") or info.get("hostaddr") or os.environ.get("PGHOST") or "")
-    port = str(info.get("port") or os.environ.get("PGPORT") or "5432")
-    db = str(info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or "")
-    return host, port, db
 
 
 class _Positions:
@@ -300,9 +289,7 @@ def _dsn(
     if not isinstance(dsn, str) or not dsn:
         error(f"target {name}: dsn must be a connection string", pos.key(i, "dsn"))
         return None
-    try:
-        conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:  # its text may quote the password: say only which key is wrong
+    if not valid_dsn(dsn):
         where = "dsn_env" if env is not None else "dsn"
         error(
             f"target {name}: {where} is not a valid PostgreSQL connection string "

@@ -1,29 +1,22 @@
-"""`foreshock rehearse --load`: the options, and one call the rehearse command makes with them.
+"""`foreshock rehearse --load`: its options (the run itself is foreshock.rehearse.under_load).
 
 Usage in the rehearse click command:
 
     @load_options
     def command(..., **load_kw): ...
-        opts = LoadOptions.from_cli(**load_kw)
-        if opts is not None:
-            comparison = rehearse_load(units, stats, opts, max_rows=max_rows, report_dir=report_dir,
-                                       progress=...)
-            print(render(comparison))   # or comparison.to_json()
+        opts = LoadOptions.from_cli(**load_kw)   # None without --load
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from foreshock.apply.options import parse_duration
-from foreshock.core.model import MigrationUnit
-from foreshock.errors import ConfigError, InputError
-from foreshock.load.workload import DEFAULT_RATES
+from foreshock.core.quantities import parse_duration
+from foreshock.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,62 +112,3 @@ def load_options(f: F) -> F:
         f = d(f)
     return f
 
-
-def rehearse_load(
-    units: Sequence[MigrationUnit],
-    stats: Any,
-    options: LoadOptions,
-    *,
-    report_dir: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    sandbox_kind: str = "embedded",
-) -> Any:
-    """Build synthetic data shaped like production (foreshock.scale.datagen) at options.rows, then compare the
-    migration as written and the apply way under load. Writes load.svg and load.json to report_dir if given.
-    Returns a foreshock.load.LoadComparison."""
-    from foreshock.load.plot import write_svg
-    from foreshock.load.report import dumps
-    from foreshock.load.run import LoadConfig, compare, rates_from, touched_tables
-    from foreshock.load.workload import WorkloadSpec
-    from foreshock.sandbox import open_sandbox
-    from foreshock.scale.datagen import build_database
-    from foreshock.scale.stats import Stats, normalize_table_name
-
-    assert isinstance(stats, Stats)
-    candidates = [u for u in units if not u.history]
-    if not candidates:
-        raise InputError("nothing to rehearse under load: give the migration file(s) as PATHS")
-    target = candidates[-1]
-    schema_sql = stats.schema or "\n".join(u.text for u in units if u is not target)
-    if not schema_sql.strip():
-        raise InputError(
-            "no schema for the load rehearsal: use a snapshot as --stats, or give the migration history",
-            stats.source,
-        )
-    touched = [t for t in (stats.table(normalize_table_name(n)) for n in touched_tables(target)) if t]
-    biggest = max((t.rows for t in touched), default=0)
-    fraction = min(1.0, options.rows / biggest) if biggest else 1.0
-    if options.rate is not None:
-        total = sum(DEFAULT_RATES.values())
-        spec = WorkloadSpec(
-            rates={c: options.rate * r / total for c, r in DEFAULT_RATES.items()}, duration=options.duration
-        )
-    else:
-        observed = {
-            t.name: (t.activity.reads_per_second, t.activity.writes_per_second) for t in touched if t.activity
-        }
-        spec = WorkloadSpec(table_rates=rates_from(observed, fraction), duration=options.duration)
-    config = LoadConfig(
-        spec, long_transaction=options.long_transaction, health_timeout=options.health_timeout
-    )
-
-    def prepare(dsn: str) -> None:
-        build_database(dsn, schema_sql, stats, fraction, progress, migration_sql=target.text)
-
-    with open_sandbox(sandbox_kind) as sb:
-        result = compare(sb, target, prepare, config, progress=progress)
-    if report_dir:
-        out = Path(report_dir)
-        write_svg(result, out / "load.svg")
-        (out / "load.json").write_text(dumps(result, with_records=True), encoding="utf-8")
-    return result

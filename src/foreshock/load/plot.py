@@ -10,18 +10,13 @@ import html
 import math
 from pathlib import Path
 
+from foreshock.core.quantities import format_duration
 from foreshock.load.run import LoadComparison, RunReport
 from foreshock.load.workload import CLASSES
 
 W, PANEL_H, PAD_L, PAD_R, PAD_T, PAD_B, GAP = 760, 260, 70, 150, 30, 40, 30
 COLOURS = {"read_point": "#1f77b4", "read_range": "#2ca02c", "write": "#d62728"}
 TITLES = {"as-written": "as written", "apply": "the apply way"}
-
-
-def _fmt(v: float) -> str:
-    if v < 1:
-        return f"{v * 1000:g} ms"
-    return f"{v:g} s"
 
 
 def _panel(run: RunReport, top: float, x_max: float, y_lo: float, y_hi: float, health: float) -> list[str]:
@@ -55,7 +50,8 @@ def _panel(run: RunReport, top: float, x_max: float, y_lo: float, y_hi: float, h
         if v >= y_lo * 0.9999:
             out.append(
                 f'<line x1="{left}" x2="{right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
-                f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{_fmt(v)}</text>'
+                f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">'
+                f"{format_duration(v)}</text>"
             )
         e += 1
     step = max(1, round(x_max / 10))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from foreshock.apply.options import human
+from foreshock.core.quantities import format_duration
 from foreshock.load.run import LoadComparison, RunReport
 from foreshock.load.workload import CLASSES, READ_CLASSES
 
@@ -20,31 +20,27 @@ def dumps(result: LoadComparison, with_records: bool = False) -> str:
     return json.dumps(to_json(result, with_records), indent=2)
 
 
-def _ms(seconds: float) -> str:
-    return human(seconds) if seconds >= 1 else f"{seconds * 1000:.1f}ms"
-
-
 def _cell(run: RunReport, table: str, cls: str) -> list[str]:
     c = next((c for c in run.classes if c.table == table and c.cls == cls), None)
     if c is None:
         return ["-", "-", "-", "-"]
     bad = c.errors + c.timeouts + c.cancelled
-    return [_ms(c.p50), _ms(c.p99), _ms(c.max_wait), f"{bad}/{c.count}"]
+    return [format_duration(c.p50), format_duration(c.p99), format_duration(c.max_wait), f"{bad}/{c.count}"]
 
 
 def _health(run: RunReport) -> str:
     h = run.health
     if not h.fails or h.window is None:
-        return f"pass (no read over {_ms(h.timeout)})"
+        return f"pass (no read over {format_duration(h.timeout)})"
     a, b = h.window
-    return f"FAIL: {h.slow_reads} reads over {_ms(h.timeout)} between {a:.1f}s and {b:.1f}s"
+    return f"FAIL: {h.slow_reads} reads over {format_duration(h.timeout)} between {a:.1f}s and {b:.1f}s"
 
 
 def _migration(run: RunReport) -> str:
     m = run.migration
     tail = f", {m.attempts} attempts" if m.attempts > 1 else ""
     msg = f" ({m.message.splitlines()[0][:70]})" if m.message else ""
-    return f"{m.outcome} in {_ms(m.seconds)}{tail}{msg}"
+    return f"{m.outcome} in {format_duration(m.seconds)}{tail}{msg}"
 
 
 def render(result: LoadComparison) -> str:
@@ -73,8 +69,8 @@ def render(result: LoadComparison) -> str:
         out.append(f"{t}:")
         out.append(f"  migration      {_migration(r)}")
         out.append(
-            f"  reads          max wait {_ms(r.max_wait(READ_CLASSES))}, "
-            f"p99 {_ms(r.percentile(READ_CLASSES, 99))}"
+            f"  reads          max wait {format_duration(r.max_wait(READ_CLASSES))}, "
+            f"p99 {format_duration(r.percentile(READ_CLASSES, 99))}"
         )
         out.append(f"  lock queue     up to {r.max_queue} sessions waiting behind the migration")
         out.append(f"  health check   {_health(r)}")
@@ -86,7 +82,8 @@ def render(result: LoadComparison) -> str:
             out.append(f"  workload error {e}")
     if result.config.long_transaction:
         out.append(
-            f"(a transaction held ACCESS SHARE for {human(result.config.long_transaction)} during both runs)"
+            f"(a transaction held ACCESS SHARE for {format_duration(result.config.long_transaction)} "
+            "during both runs)"
         )
     for w in result.warnings:
         out.append(f"note: {w}")

@@ -19,13 +19,11 @@ from pglast import ast
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from foreshock.apply import ApplyOptions
-from foreshock.apply import apply as apply_units
-from foreshock.apply.options import pg_duration
-from foreshock.apply.plan import is_concurrent, relations
-from foreshock.core.model import MigrationUnit, Statement
+from foreshock.core.model import AnalysisSettings, MigrationUnit, Statement
+from foreshock.core.nodes import range_vars
 from foreshock.core.sql import parse
-from foreshock.errors import ForeshockError, InputError
+from foreshock.core.txn import non_transactional_reason
+from foreshock.errors import InputError
 from foreshock.load.workload import (
     CLASSES,
     MIGRATION_APP,
@@ -37,6 +35,7 @@ from foreshock.load.workload import (
     discover_targets,
 )
 from foreshock.pg import SessionSettings, connect, translate_error
+from foreshock.pg.connect import pg_duration
 from foreshock.sandbox import Sandbox
 
 AS_WRITTEN = "as-written"
@@ -57,6 +56,20 @@ class LoadConfig:
     # foreshock's advice for them says; False runs them as written there too.
     batch_updates: bool = True
     tables: tuple[str, ...] = ()  # empty: the tables the migration names
+
+
+@dataclass(frozen=True)
+class ApplyWay:
+    """How the apply-way run executes the migration: `foreshock apply`'s runner, handed in by the command that
+    composes the two (foreshock.apply.apply_way builds one), since load sits below the apply command.
+
+    run(dsn, unit) -> (outcome, message, attempts), outcome one of ok | lock_timeout | error.
+    """
+
+    run: Callable[[str, MigrationUnit], tuple[str, str, int]]
+    lock_timeout: float  # the lock_timeout it asks for its locks with (reported)
+    # A transaction counts as long-running in its pre-flight when it has been open this long.
+    blocker_min_age: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -263,8 +276,8 @@ def _statements(unit: MigrationUnit) -> list[Statement]:
 def touched_tables(unit: MigrationUnit) -> list[str]:
     names: dict[str, None] = {}
     for s in _statements(unit):
-        for t in relations(s):
-            names.setdefault(t, None)
+        for rv in range_vars(s.node):
+            names.setdefault(f"{rv.schemaname}.{rv.relname}" if rv.schemaname else str(rv.relname), None)
     return list(names)
 
 
@@ -277,7 +290,9 @@ def run_as_written(dsn: str, unit: MigrationUnit, t0: float, limit: float) -> Mi
     statements = _statements(unit)
     explicit = any(isinstance(s.node, ast.TransactionStmt) for s in statements)
     one_txn = (
-        not explicit and unit.transactional is not False and not any(is_concurrent(s) for s in statements)
+        not explicit
+        and unit.transactional is not False
+        and not any(non_transactional_reason(s, AnalysisSettings()) for s in statements)
     )
     bound = pg_duration(max(limit, 0.001))
     settings = SessionSettings(MIGRATION_APP, lock_timeout=bound, statement_timeout=bound)
@@ -337,22 +352,10 @@ def with_backfill_directives(unit: MigrationUnit) -> tuple[MigrationUnit, list[s
     return replace(unit, text=text, line_map=None), list(reversed(added))
 
 
-def run_apply_way(dsn: str, unit: MigrationUnit, t0: float, options: ApplyOptions) -> MigrationRun:
+def run_apply_way(dsn: str, unit: MigrationUnit, t0: float, way: ApplyWay) -> MigrationRun:
     started = time.monotonic() - t0
-    try:
-        result = apply_units([unit], dsn, options)
-    except ForeshockError as err:
-        return MigrationRun(started, time.monotonic() - t0, "error", str(err))
-    steps = [s for u in result.units for s in u.steps]
-    attempts = sum(max(1, len(s.attempts)) for s in steps)
-    failed = [s for s in steps if s.outcome == "failed"] + [u for u in result.units if u.outcome == "failed"]
-    if failed:
-        lock = any(a.outcome == "lock_timeout" for s in steps for a in s.attempts)
-        msg = next((f.message for f in failed if f.message), "failed")
-        return MigrationRun(
-            started, time.monotonic() - t0, "lock_timeout" if lock else "error", msg, attempts
-        )
-    return MigrationRun(started, time.monotonic() - t0, "ok", attempts=attempts)
+    outcome, message, attempts = way.run(dsn, unit)
+    return MigrationRun(started, time.monotonic() - t0, outcome, message, attempts)
 
 
 # -- the whole comparison ----------------------------------------------------------------------------------
@@ -369,7 +372,7 @@ def run_once(
     mode: str,
     config: LoadConfig,
     tables: Sequence[str],
-    options: ApplyOptions,
+    way: ApplyWay | None,
     say: Callable[[str], None],
 ) -> tuple[RunReport, list[str]]:
     targets, warnings = discover_targets(dsn, tables, config.workload.seed)
@@ -384,13 +387,14 @@ def run_once(
         if config.long_transaction > 0:
             workload.start_long_transaction()
             # Older than apply's pre-flight threshold before the migration starts, as a real blocker would be.
-            workload.sleep(min(config.long_transaction / 2, options.blocker_min_age + 0.5))
+            min_age = way.blocker_min_age if way is not None else 1.0
+            workload.sleep(min(config.long_transaction / 2, min_age + 0.5))
         say(f"{mode}: migration running under load")
         remaining = config.workload.duration - workload.now() - config.cooldown
-        if mode == AS_WRITTEN:
+        if mode == AS_WRITTEN or way is None:
             migration = run_as_written(dsn, unit, t0, remaining)
         else:
-            migration = run_apply_way(dsn, unit, t0, options)
+            migration = run_apply_way(dsn, unit, t0, way)
         workload.sleep(config.cooldown)
     report = summarize(mode, migration, workload, config.health_timeout)
     return report, warnings
@@ -402,7 +406,7 @@ def compare(
     prepare: Prepare,
     config: LoadConfig | None = None,
     *,
-    apply_options: ApplyOptions | None = None,
+    apply_way: ApplyWay | None = None,
     modes: Sequence[str] = MODES,
     progress: Callable[[str], None] | None = None,
 ) -> LoadComparison:
@@ -413,9 +417,11 @@ def compare(
     for m in modes:
         if m not in MODES:
             raise InputError(f"unknown load mode {m!r}; expected {' or '.join(MODES)}")
-    options = replace(
-        apply_options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False
-    )
+    if APPLY_WAY in modes and apply_way is None:
+        raise InputError(
+            "the apply-way load run needs apply_way=foreshock.apply.apply_way(ApplyOptions(...)) "
+            "(or modes=(AS_WRITTEN,))"
+        )
     tables = list(config.tables) or touched_tables(unit)
     batched, notes = with_backfill_directives(unit) if config.batch_updates else (unit, [])
     warnings: list[str] = list(notes)
@@ -427,13 +433,14 @@ def compare(
             with sandbox.fresh_database("load_run", template=_dbname(base)) as dsn:
                 try:
                     report, warns = run_once(
-                        dsn, batched if mode == APPLY_WAY else unit, mode, config, tables, options, say
+                        dsn, batched if mode == APPLY_WAY else unit, mode, config, tables, apply_way, say
                     )
                 except psycopg.Error as err:
                     raise translate_error(err, f"load rehearsal ({mode})") from None
                 warnings.extend(w for w in warns if w not in warnings)
                 runs.append(report)
-    return LoadComparison(tuple(runs), tuple(tables), config, options.lock_timeout, tuple(warnings))
+    lock_timeout = apply_way.lock_timeout if apply_way is not None else 0.0
+    return LoadComparison(tuple(runs), tuple(tables), config, lock_timeout, tuple(warnings))
 
 
 def setup_from_sql(setup_sql: str) -> Prepare:

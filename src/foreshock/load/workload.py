@@ -22,10 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from foreshock.apply.backfill import find_key
-from foreshock.apply.options import pg_duration
-from foreshock.errors import ApplyError, ConfigError
+from foreshock.errors import ConfigError
 from foreshock.pg import SessionSettings, connect, redact_dsn
+from foreshock.pg.catalog import find_key
+from foreshock.pg.connect import pg_duration
 from foreshock.pg.databases import DATABASE_PREFIX
 
 # Query classes, in report order. Reads are what health checks issue; the UPDATE is the app's writes.
@@ -155,11 +155,11 @@ def discover_targets(dsn: str, tables: Sequence[str], seed: int = 1) -> tuple[li
                 warnings.append(f"{table}: not a table in the sandbox; no load on it")
                 continue
             name = f"{row[1]}.{row[2]}"
-            try:
-                key = tuple(k.name for k in find_key(conn, name))
-            except ApplyError:
+            found = find_key(conn, name)
+            if found is None:
                 warnings.append(f"{name}: no primary key or unique NOT NULL key; no load on it")
                 continue
+            key = tuple(k.name for k in found)
             # BERNOULLI spreads the sample over the whole table (a plain LIMIT would read only its first
             # pages); seeded with REPEATABLE so both runs query the same rows.
             pct = min(100.0, 100.0 * 2 * KEY_SAMPLE / max(float(row[3] or 0.0), 1.0))

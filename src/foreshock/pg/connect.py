@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,34 @@ class SessionSettings:
     read_only: bool = False
 
 
+def pg_duration(seconds: float) -> str:
+    """Seconds -> a PostgreSQL GUC value in milliseconds; never 0 (0 would mean 'no timeout')."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
 def redact_dsn(dsn: str) -> str:
     """The DSN with any password removed, for messages and files."""
     out = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
     out = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
     return re.sub(r"([?&]password=)[^&]*", r"\1***", out, flags=re.IGNORECASE)
+
+
+def database_key(dsn: str) -> tuple[str, str, str]:
+    """(host, port, database) the DSN reaches, with libpq's environment defaults filled in."""
+    info = conninfo_to_dict(dsn)
+    host = str(info.get("host") or info.get("hostaddr") or os.environ.get("PGHOST") or "")
+    port = str(info.get("port") or os.environ.get("PGPORT") or "5432")
+    db = str(info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or "")
+    return host, port, db
+
+
+def valid_dsn(dsn: str) -> bool:
+    """Whether libpq can parse the connection string (URL or key=value); nothing is connected."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:  # its text may quote the password: callers say only which key is wrong
+        return False
+    return True
 
 
 _PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_]*")

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Statement, Transaction
+from foreshock.core.quantities import format_duration
 from foreshock.report.common import error_line, findings_by_statement, severity_counts
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -33,16 +34,6 @@ def _snippet(text: str) -> str:
 def _blocks(lock: LockMode) -> str:
     blocked = lock.blocked
     return "blocks " + ", ".join(blocked) if blocked else "blocks no reads, writes or ddl"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _where(st: Statement) -> str:
@@ -87,8 +78,8 @@ def _finding(t: _Buf, f: Finding, indent: str) -> None:
         t.append(f"{indent}  {line}\n")
     if f.estimate is not None:
         e = f.estimate
-        span = f"{_duration(e.low)}–{_duration(e.high)}"
-        t.append(f"{indent}  estimated hold: ~{_duration(e.seconds)} ({span})", style="magenta")
+        span = f"{format_duration(e.low)}–{format_duration(e.high)}"
+        t.append(f"{indent}  estimated hold: ~{format_duration(e.seconds)} ({span})", style="magenta")
         t.append(f", from {e.source}\n" if e.source else "\n")
     if f.fix:
         t.append(f"{indent}  safer:\n", style="green")

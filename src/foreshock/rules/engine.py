@@ -36,6 +36,7 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
+from foreshock.core.quantities import format_bytes
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, Rule
 from foreshock.rules.naming import blocked_phrase, short_name
@@ -50,14 +51,6 @@ SMALL_ROWS = 100_000
 SMALL_BYTES = 64 * 1024 * 1024
 _LOWER: dict[Severity, Severity] = {"error": "warning", "warning": "info", "info": "info"}
 
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 @dataclass(frozen=True)
@@ -199,7 +192,7 @@ class RuleEngine:
             if not isinstance(rows, int) or not isinstance(size, int):
                 return message + " (production size unknown)", severity
             sizes.append((t, rows, size))
-        text = "; ".join(f"{short_name(t)}: {rows:,} rows, {_human_bytes(size)}" for t, rows, size in sizes)
+        text = "; ".join(f"{short_name(t)}: {rows:,} rows, {format_bytes(size)}" for t, rows, size in sizes)
         if all(rows <= SMALL_ROWS and size <= SMALL_BYTES for _, rows, size in sizes):
             lowered = _LOWER[severity]
             return message + f" (production: {text} — small enough to take well under a second)", lowered

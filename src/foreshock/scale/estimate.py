@@ -50,6 +50,7 @@ from typing import Any
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, Effect, Estimate, FileAnalysis, Severity, Statement
+from foreshock.core.quantities import format_bytes, format_duration
 from foreshock.scale import calibration
 from foreshock.scale.stats import ColumnStats, Stats, TableStats, normalize_table_name
 
@@ -180,8 +181,8 @@ def index_build_seconds(rows: int, key_bytes: int, maintenance_work_mem: int) ->
             * (1 / calibration.DISK_WRITE_BYTES_PER_SECOND + 1 / calibration.DISK_READ_BYTES_PER_SECOND)
         )
         return seconds, (
-            f"sort of {_human_bytes(sort_bytes)} exceeds maintenance_work_mem "
-            f"({_human_bytes(maintenance_work_mem)}): external merge sort on disk"
+            f"sort of {format_bytes(sort_bytes)} exceeds maintenance_work_mem "
+            f"({format_bytes(maintenance_work_mem)}): external merge sort on disk"
         )
     return seconds, ""
 
@@ -245,7 +246,7 @@ def _cache_regime(disk: float, size: int, cache: int) -> str:
     if disk <= 0:
         return ""
     return (
-        f"table ({_human_bytes(size)}) larger than the memory cache ({_human_bytes(cache)}): "
+        f"table ({format_bytes(size)}) larger than the memory cache ({format_bytes(cache)}): "
         "pages are read and written at disk speed"
     )
 
@@ -392,7 +393,7 @@ def transaction_hold(
         rows += e.rows or 0
         size += e.bytes or 0
         if e.seconds > METADATA_SECONDS:
-            parts.append(f"statement {index + 1}: {format_seconds(e.seconds)}")
+            parts.append(f"statement {index + 1}: {format_duration(e.seconds)}")
     source = "held until COMMIT: " + (", ".join(parts) or "catalog-only statements")
     return Estimate(
         max(seconds, METADATA_SECONDS),
@@ -418,34 +419,16 @@ def budget_verdict(
             size_blind=True,
         )
     held = (
-        f"{lock.name} held ~{format_seconds(estimate.seconds)} "
-        f"({format_seconds(estimate.low)}–{format_seconds(estimate.high)})"
+        f"{lock.name} held ~{format_duration(estimate.seconds)} "
+        f"({format_duration(estimate.low)}–{format_duration(estimate.high)})"
     )
     if budget is None:
         return BudgetVerdict(None, f"{held}; no budget for this lock strength", None)
     if estimate.seconds > budget:
-        return BudgetVerdict("error", f"{held}, over the {format_seconds(budget)} budget", budget)
+        return BudgetVerdict("error", f"{held}, over the {format_duration(budget)} budget", budget)
     if estimate.high > budget:
-        return BudgetVerdict("warning", f"{held}; may exceed the {format_seconds(budget)} budget", budget)
-    return BudgetVerdict("info", f"{held}, within the {format_seconds(budget)} budget", budget)
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+        return BudgetVerdict("warning", f"{held}; may exceed the {format_duration(budget)} budget", budget)
+    return BudgetVerdict("info", f"{held}, within the {format_duration(budget)} budget", budget)
 
 
 # ------------------------------------------------------------------------------------- wiring into check

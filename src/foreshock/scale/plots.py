@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from foreshock.core.quantities import format_duration
+
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 400, 70, 20, 40, 50
 
 
@@ -22,11 +24,7 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 
 def _fmt(v: float, unit: str) -> str:
     if unit == "s":
-        if v < 1:
-            return f"{v * 1000:g} ms"
-        if v < 120:
-            return f"{v:g} s"
-        return f"{v / 60:.3g} min"
+        return format_duration(v)
     for suffix, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if v >= div:
             return f"{v / div:g}{suffix}"

@@ -434,15 +434,6 @@ def rehearse(
     return result
 
 
-def load_units(paths: Sequence[str]) -> list[MigrationUnit]:
-    """Migration units from command-line paths (SQL files/dirs, Alembic, Django) via foreshock.sources."""
-    from foreshock.sources import discover
-
-    loaded = discover(list(paths))
-    if loaded.errors:
-        raise loaded.errors[0]
-    return list(loaded.units)
-
 
 def ensure_dir(path: str) -> Path:
     p = Path(path)

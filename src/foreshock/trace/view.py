@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foreshock.core.model import Effect, FileAnalysis, HeldLock
+from foreshock.core.quantities import format_bytes, format_duration
 from foreshock.trace.compare import compare_statement, pair_statements
 from foreshock.trace.units import TraceResult
 
@@ -64,7 +65,7 @@ def render(result: TraceResult, static: Sequence[FileAnalysis], console: Console
             elif t.error:
                 measured.append(f"error: {t.error}", style="red")
             else:
-                measured.append(f"{t.duration_ms:.1f} ms, WAL {t.wal_bytes:,} B")
+                measured.append(f"{format_duration(t.duration_ms / 1000)}, WAL {format_bytes(t.wal_bytes)}")
                 if t.concurrent:
                     measured.append("\nsecond session", style="dim")
             marker = Text(str(t.line), style="bold red" if diffs else "")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
+from foreshock.core.model import MigrationUnit
 from foreshock.load.cli_options import LoadOptions, load_options
 
 
@@ -52,7 +54,7 @@ def command(
     load = LoadOptions.from_cli(**load_kw)
     from rich.console import Console
 
-    from foreshock.scale.runner import load_units, rehearse
+    from foreshock.scale.runner import rehearse
     from foreshock.scale.stats import load_stats
     from foreshock.scale.verdicts import assess_locks
 
@@ -72,7 +74,7 @@ def command(
     code = 1 if any(v.severity == "error" for v in verdicts) else 0
     comparison = None
     if load is not None:
-        from foreshock.load.cli_options import rehearse_load
+        from foreshock.rehearse.under_load import rehearse_load
 
         with err.status("rehearsing under load…") as status:
             comparison = rehearse_load(
@@ -97,7 +99,7 @@ def command(
 def _render(result: Any, verdicts: Any, console: Any) -> None:
     from rich.table import Table
 
-    from foreshock.scale.estimate import format_seconds
+    from foreshock.core.quantities import format_duration
 
     table = Table(
         title=f"{result.path}: predicted at production size "
@@ -114,8 +116,8 @@ def _render(result: Any, verdicts: Any, console: Any) -> None:
             str(s.line),
             text[:60] + ("…" if len(text) > 60 else ""),
             f"{p.rows:,}",
-            format_seconds(p.seconds),
-            f"{format_seconds(p.low)}–{format_seconds(p.high)}",
+            format_duration(p.seconds),
+            f"{format_duration(p.low)}–{format_duration(p.high)}",
             p.model + (" [yellow]⚠ regime[/]" if p.regime else ""),
             f"[link=file://{s.plot}]{s.plot}[/link]" if s.plot else "",
         )
@@ -128,3 +130,13 @@ def _render(result: Any, verdicts: Any, console: Any) -> None:
         console.print(f"[{style}]{v.severity or 'ok'}[/]: {v.table} {v.message} (taken at line {v.line})")
     for w in result.warnings:
         console.print(f"[yellow]warning[/]: {w}")
+
+
+def load_units(paths: Sequence[str]) -> list[MigrationUnit]:
+    """Migration units from command-line paths (SQL files/dirs, Alembic, Django) via foreshock.sources."""
+    from foreshock.sources import discover
+
+    loaded = discover(list(paths))
+    if loaded.errors:
+        raise loaded.errors[0]
+    return list(loaded.units)
