@@ -8,18 +8,39 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.core.catalog_data import FUNCTION_VOLATILITY
+from foreshock.core.catalog_data import FUNCTIONS
 from foreshock.core.nodes import strings, walk
 from foreshock.core.schema import Schema
 
 
-def function_volatility(parts: tuple[str, ...]) -> str | None:
-    """'i', 's' or 'v' for a built-in function; None when unknown (user or extension function)."""
+def _by_name() -> dict[str, dict[int, str]]:
+    """Function name -> number of arguments -> the most volatile of those overloads. Argument types are not
+    known statically, so among overloads of one arity the most volatile is the conservative choice."""
+    out: dict[str, dict[int, str]] = {}
+    for signature, (volatility, _versions) in FUNCTIONS.items():
+        name, _, args = signature.partition("(")
+        arity = args.count(",") + 1 if args != ")" else 0
+        by_arity = out.setdefault(name, {})
+        by_arity[arity] = max(by_arity.get(arity, "i"), volatility, key="isv".index)
+    return out
+
+
+_VOLATILITY = _by_name()
+
+
+def function_volatility(parts: tuple[str, ...], arguments: int | None = None) -> str | None:
+    """'i', 's' or 'v' for a built-in function called with `arguments` arguments (the overloads of that arity;
+    all overloads when none matches, e.g. VARIADIC); None when unknown (user or extension function)."""
     if not parts:
         return None
     if len(parts) > 1 and parts[0] != "pg_catalog":
         return None
-    return FUNCTION_VOLATILITY.get(parts[-1])
+    by_arity = _VOLATILITY.get(parts[-1])
+    if not by_arity:
+        return None
+    if arguments is not None and arguments in by_arity:
+        return by_arity[arguments]
+    return max(by_arity.values(), key="isv".index)
 
 
 def volatile_calls(expr: Any, schema: Schema | None = None) -> tuple[list[str], list[str]]:
@@ -32,7 +53,7 @@ def volatile_calls(expr: Any, schema: Schema | None = None) -> tuple[list[str], 
             parts = strings(n.funcname)
             v = schema.function_volatility(parts) if schema is not None else None
             if v is None:
-                v = function_volatility(parts)
+                v = function_volatility(parts, len(n.args or ()))
             name = ".".join(parts) + "()"
             if v is None:
                 unknown.append(name)
