@@ -35,6 +35,8 @@ def effects(sql: str, setup: str = SETUP, **settings: Any) -> tuple[Effect, ...]
     units = [MigrationUnit("setup.sql", setup, history=True), MigrationUnit("m.sql", sql)]
     (fa,) = analyze(units, AnalysisSettings(**settings))
     assert not fa.errors
+    # Every shape these tests use is inside the model: nothing is quietly (or loudly) not analysed.
+    assert not [sa.facts.not_analysed for sa in fa.statements if sa.facts.not_analysed], sql
     return tuple(e for sa in fa.statements for e in sa.effects)
 
 

@@ -1,4 +1,5 @@
-"""Lock-time estimates from sizes: the runaway migration passes small and fails big; size-blind says so."""
+"""The one duration model: lock-time estimates from sizes; the runaway migration passes small and fails big;
+size-blind says so."""
 
 from __future__ import annotations
 
@@ -8,49 +9,36 @@ import pytest
 
 from foreshock.api import check
 from foreshock.core.analyze import analyze
+from foreshock.core.hold import transaction_hold
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, CheckResult, Effect, Estimate
-from foreshock.core.schema import Schema
-from foreshock.core.sql import parse
+from foreshock.core.model import AnalysisSettings, CheckResult, Cost, Estimate, FileAnalysis, MigrationUnit
+from foreshock.rules.verdict import DEFAULT_BUDGETS, budget_verdict
 from foreshock.scale import calibration
-from foreshock.scale.estimate import (
-    DEFAULT_BUDGETS,
-    Operation,
-    apply_sizes,
-    budget_verdict,
-    classify,
-    estimate_statement,
-    index_build_seconds,
-    indexes_from_schema,
-    transaction_hold,
-)
+from foreshock.scale.estimate import ModelDurations, estimate_work, index_build_seconds
+from foreshock.scale.sizes import load_sizes
 from foreshock.scale.stats import Stats, parse_stats
-from foreshock.sources import discover
 
 RUNAWAY = Path(__file__).resolve().parents[1] / "examples" / "runaway" / "003_order_status.sql"
-# The runaway migration's effects as PostgreSQL takes them (checked with pg_locks): ADD COLUMN without a
-# default is catalog-only under AccessExclusiveLock, the UPDATE scans under RowExclusiveLock, SET NOT NULL
-# scans
-# under AccessExclusiveLock.
-RUNAWAY_EFFECTS = {
-    1: (Effect("public.orders", LockMode.AccessExclusiveLock),),
-    2: (Effect("public.orders", LockMode.RowExclusiveLock, scan=True),),
-    3: (Effect("public.orders", LockMode.AccessExclusiveLock, scan=True),),
-}
-ORDERS_INDEXES = {"public.orders": [("id",), ("customer_id",)]}
+SCHEMA = """CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total_cents bigint NOT NULL);
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);
+"""
 
 
 def _stats(rows: int) -> Stats:
     return parse_stats(f'{{"tables": {{"public.orders": {{"rows": {rows}, "bytes": {rows * 160}}}}}}}')
 
 
+def _analysis(sql: str) -> FileAnalysis:
+    (fa,) = analyze([MigrationUnit("schema.sql", SCHEMA, history=True), MigrationUnit("m.sql", sql)],
+                    AnalysisSettings())
+    return fa
+
+
 def _runaway_hold(stats: Stats | None) -> Estimate | None:
-    parsed = parse(RUNAWAY.read_text(), str(RUNAWAY))
-    estimates = {
-        s.index: estimate_statement(s, RUNAWAY_EFFECTS.get(s.index, ()), stats, ORDERS_INDEXES)
-        for s in parsed.statements
-    }
-    return transaction_hold(1, [s.index for s in parsed.statements], estimates)
+    fa = _analysis(RUNAWAY.read_text())
+    estimates = {sa.statement.index: estimate_work(sa.facts.work, stats).estimate for sa in fa.statements}
+    return transaction_hold(1, [sa.statement.index for sa in fa.statements], estimates)
 
 
 def test_runaway_at_1000_rows_is_within_budget() -> None:
@@ -71,52 +59,55 @@ def test_runaway_at_80_million_rows_holds_access_exclusive_for_over_ten_minutes(
     assert verdict.severity == "error" and "AccessExclusiveLock" in verdict.message
 
 
-def test_without_sizes_the_verdict_is_size_blind() -> None:
+def test_without_sizes_there_is_no_estimate() -> None:
     assert _runaway_hold(None) is None
-    verdict = budget_verdict(None, LockMode.AccessExclusiveLock)
-    assert verdict.size_blind and verdict.severity is None and "--stats" in verdict.message
 
 
 def test_a_table_missing_from_the_stats_makes_the_statement_size_blind() -> None:
-    stmt = parse("UPDATE customers SET x = 1;").statements[0]
-    est = estimate_statement(
-        stmt, (Effect("public.customers", LockMode.RowExclusiveLock, scan=True),), _stats(10)
-    )
+    fa = _analysis("UPDATE customers SET email = 'x';")
+    est = estimate_work(fa.statements[0].facts.work, _stats(10))
     assert est.estimate is None and est.missing == ("public.customers",)
+    duration = ModelDurations(_stats(10)).statement("m.sql", fa.statements[0])
+    assert duration.estimate is None and "no size for public.customers" in duration.unknown
 
 
-def test_time_grows_with_rows_for_every_operation() -> None:
-    cases = {
-        "CREATE INDEX i ON orders (customer_id);": Operation.INDEX_BUILD,
-        "ALTER TABLE orders ALTER COLUMN total_cents TYPE numeric;": Operation.REWRITE,
-        "ALTER TABLE orders ADD CONSTRAINT c CHECK (total_cents > 0);": Operation.SCAN,
-        "ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (customer_id) REFERENCES customers (id);":
-        Operation.FK_VALIDATE,
-        "UPDATE orders SET total_cents = 0;": Operation.UPDATE,
-        "DELETE FROM orders;": Operation.DELETE,
-    }
-    for text, op in cases.items():
-        stmt = parse(text).statements[0]
-        effect = Effect(
-            "public.orders", LockMode.AccessExclusiveLock, rewrite=op is Operation.REWRITE, scan=True
-        )
-        assert classify(stmt, effect) is op, text
-        small = estimate_statement(stmt, (effect,), _stats(10_000)).estimate
-        big = estimate_statement(stmt, (effect,), _stats(10_000_000)).estimate
-        assert small is not None and big is not None
-        assert big.seconds > 100 * small.seconds, text
-        assert op.value in big.source
+@pytest.mark.parametrize(
+    ("sql", "cost"),
+    [
+        ("CREATE INDEX i ON orders (customer_id);", Cost.INDEX_BUILD),
+        ("ALTER TABLE orders ALTER COLUMN total_cents TYPE numeric;", Cost.REWRITE),
+        ("ALTER TABLE orders ADD CONSTRAINT c CHECK (total_cents > 0);", Cost.SCAN),
+        ("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (customer_id) REFERENCES customers (id);",
+         Cost.FK_VALIDATE),
+        ("UPDATE orders SET total_cents = 0;", Cost.UPDATE),
+        ("DELETE FROM orders;", Cost.DELETE),
+    ],
+)
+def test_time_grows_with_rows_for_every_cost_class(sql: str, cost: Cost) -> None:
+    facts = _analysis(sql).statements[0].facts
+    assert cost in {w.cost for w in facts.work}, facts.work
+    work = [w for w in facts.work if w.table == "public.orders"]
+    small = estimate_work(work, _stats(10_000)).estimate
+    big = estimate_work(work, _stats(10_000_000)).estimate
+    assert small is not None and big is not None
+    assert big.seconds > 100 * small.seconds, sql
+    assert cost.value in big.source
 
 
 def test_fk_cost_is_charged_once_to_the_referencing_table() -> None:
-    stmt = parse("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (customer_id) REFERENCES customers (id);")
-    effects = (
-        Effect("public.orders", LockMode.ShareRowExclusiveLock, scan=True),
-        Effect("public.customers", LockMode.ShareRowExclusiveLock, scan=True),
-    )
+    fa = _analysis("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (customer_id) REFERENCES customers (id);")
+    facts = fa.statements[0].facts
+    assert {e.table for e in facts.effects} == {"public.orders", "public.customers"}
     stats = parse_stats('{"tables": {"orders": {"rows": 1000000}, "customers": {"rows": 10}}}')
-    est = estimate_statement(stmt.statements[0], effects, stats)
+    est = estimate_work(facts.work, stats)
     assert [w.table for w in est.work] == ["public.orders"]
+
+
+def test_an_update_maintains_the_indexes_the_schema_had_then() -> None:
+    facts = _analysis("UPDATE orders SET total_cents = 0;").statements[0].facts
+    (work,) = facts.work
+    assert set(work.indexes) == {("id",), ("customer_id",)}
+    assert work.depends_on == ("rows", "bytes", "indexes")
 
 
 def test_index_build_spills_past_maintenance_work_mem() -> None:
@@ -127,10 +118,9 @@ def test_index_build_spills_past_maintenance_work_mem() -> None:
 
 
 def test_metadata_only_statement_is_instant_but_known() -> None:
-    stmt = parse("ALTER TABLE orders ADD COLUMN note text;").statements[0]
-    est = estimate_statement(
-        stmt, (Effect("public.orders", LockMode.AccessExclusiveLock),), _stats(80_000_000)
-    )
+    facts = _analysis("ALTER TABLE orders ADD COLUMN note text;").statements[0].facts
+    assert facts.cost is Cost.CATALOG and not facts.work
+    est = estimate_work(facts.work, _stats(80_000_000))
     assert est.estimate is not None and est.estimate.seconds < 0.01
 
 
@@ -165,13 +155,9 @@ def test_calibration_module_is_generated_data() -> None:
 
 
 def _runaway_check(rows: int | None) -> CheckResult:
-    units = discover([str(RUNAWAY.parent)]).units
-    schema = Schema()
-    analyze(units, AnalysisSettings(), schema=schema)
-    result = check([str(RUNAWAY.parent)])
     stats = None if rows is None else parse_stats(
         f'{{"tables": {{"public.orders": {{"rows": {rows}, "bytes": {rows * 161}}}}}}}')
-    return apply_sizes(result, stats, schema_indexes=indexes_from_schema(schema))
+    return check([str(RUNAWAY.parent)], sizes=stats)
 
 
 def test_check_with_sizes_passes_small_and_fails_big_on_the_real_analysis() -> None:
@@ -191,15 +177,13 @@ def test_check_without_sizes_is_size_blind() -> None:
     assert all(f.estimate is None for f in blind.findings)
 
 
-def test_sized_check_is_the_one_call_for_check_with_stats(tmp_path: Path) -> None:
-    from foreshock.api import sized_check
-
+def test_check_takes_sizes_from_a_stats_file(tmp_path: Path) -> None:
     small, big = tmp_path / "small.json", tmp_path / "big.json"
     small.write_text('{"tables": {"public.orders": {"rows": 1000, "bytes": 131072}}}')
     big.write_text('{"tables": {"public.orders": {"rows": 80000000, "bytes": 12884901888}}}')
-    assert sized_check([str(RUNAWAY.parent)], stats_path=str(small)).exit_code == 0
-    result = sized_check([str(RUNAWAY.parent)], stats_path=str(big))
+    assert check([str(RUNAWAY.parent)], sizes=load_sizes(small)).exit_code == 0
+    result = check([str(RUNAWAY.parent)], sizes=load_sizes(big))
     assert result.exit_code == 1 and not result.size_blind
     held = [f for f in result.findings if f.severity == "error" and f.lock is LockMode.AccessExclusiveLock]
     assert held and min(f.estimate.seconds for f in held if f.estimate) >= 600
-    assert sized_check([str(RUNAWAY.parent)]).size_blind
+    assert check([str(RUNAWAY.parent)]).size_blind

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from foreshock.config import Settings
-from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, StatementAnalysis
 from foreshock.core.schema import Schema
 from foreshock.core.sql import parse
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources import discover
 from foreshock.sources.files import load_schema_files
+
+if TYPE_CHECKING:
+    from foreshock.rules.verdict import Durations
+    from foreshock.scale.stats import Stats
 
 
 def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -62,48 +64,91 @@ def check(
     *,
     schema: Sequence[str | os.PathLike[str]] = (),
     since: str | None = None,
+    sizes: Stats | None = None,
 ) -> CheckResult:
     """Analyse migrations (SQL files/directories, Alembic or Django projects) without touching a database.
 
     schema: schema history files (pg_dump --schema-only). since: a git ref; only migrations changed since
-    it are reported, the others are read as history. Bad input never raises: every file, path or
-    statement that cannot be analysed becomes one entry of CheckResult.errors (an InputError with
-    path:line:col) and everything else is still analysed.
+    it are reported, the others are read as history. sizes: production sizes (scale.sizes.load_sizes: a stats
+    file or a live catalog snapshot); findings then carry lock-hold estimates, and duration findings follow
+    them (rules.verdict). Bad input never raises: every file, path or statement that cannot be analysed
+    becomes one entry of CheckResult.errors (an InputError with path:line:col) and everything else is still
+    analysed.
     """
+    history = load_schema_files([os.fspath(s) for s in schema])
+    loaded = discover(_paths(paths), since=since)
+    return check_units(
+        loaded.units,
+        settings,
+        history=history.units,
+        history_errors=history.errors,
+        errors=loaded.errors,
+        sizes=sizes,
+    )
+
+
+def check_units(
+    units: Sequence[MigrationUnit],
+    settings: Settings | None = None,
+    *,
+    history: Sequence[MigrationUnit] = (),
+    history_errors: Sequence[Any] = (),
+    errors: Sequence[Any] = (),
+    sizes: Stats | None = None,
+) -> CheckResult:
+    """check over migration units already loaded: the one analysis (with the user's settings) that rehearse
+    and apply also take. history: `--schema` units, read before the others; history_errors / errors: what
+    loading them and the units found wrong, reported first."""
     from foreshock.core.analyze import analyze
     from foreshock.rules import RuleEngine
 
     settings = settings or Settings()
-    history = load_schema_files([os.fspath(s) for s in schema])
-    errors: list[Any] = list(history.errors)
-    model = _schema_model(history.units, errors)
-    loaded = discover(_paths(paths), since=since)
+    found: list[Any] = list(history_errors)
+    model = _schema_model(history, found)
     engine = RuleEngine(settings)
-    analyses = analyze(loaded.units, settings.analysis, visitor=engine, schema=model)
+    analyses = analyze(units, settings.analysis, visitor=engine, schema=model)
 
-    units = {u.path: u for u in loaded.units if not u.history}
+    by_path = {u.path: u for u in units if not u.history}
     files: list[FileAnalysis] = []
-    errors.extend(loaded.errors)
+    found.extend(errors)
     for fa in analyses:
-        unit = units.get(fa.path)
+        unit = by_path.get(fa.path)
         fa = _remap_file(fa, unit) if unit is not None else fa
         files.append(fa)
-        errors.extend(fa.errors)
+        found.extend(fa.errors)
     # The rule engine reports findings and suppression errors in source lines already.
-    errors.extend(getattr(engine, "errors", ()))
+    found.extend(getattr(engine, "errors", ()))
 
     order = {fa.path: i for i, fa in enumerate(files)}
     findings = sorted(
         engine.findings,
         key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule),
     )
-    errors = _dedupe(errors)
-    return CheckResult(
+    result = CheckResult(
         files=tuple(files),
         findings=tuple(findings),
-        errors=tuple(errors),
+        errors=tuple(_dedupe(found)),
         pg_version=settings.analysis.pg_version,
     )
+    return size_verdict(result, sizes, settings)
+
+
+def size_verdict(result: CheckResult, sizes: Stats | None, settings: Settings) -> CheckResult:
+    """The engine's size verdict over an analysed result: hold times from the calibrated model over `sizes`,
+    duration findings' severities following them (rules.verdict.judge). check applies it once; a fleet
+    applies it to one analysis with each target's sizes."""
+    from foreshock.rules.verdict import judge
+
+    return judge(result, model_durations(sizes), severities=settings.severities)
+
+
+def model_durations(sizes: Stats | None) -> Durations | None:
+    """The calibrated duration model over production sizes, or None (size-blind) without them."""
+    if sizes is None:
+        return None
+    from foreshock.scale.estimate import ModelDurations
+
+    return ModelDurations(sizes)
 
 
 def _schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
@@ -112,13 +157,14 @@ def _schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
     analyze() drops parse errors of history units (history is not reported), but a schema the user
     handed over explicitly and that could not be read in full makes every later answer doubtful: say so.
     """
+    from foreshock.core.analyze import apply_history
+
     model = Schema()
     for unit in units:
         parsed = parse(unit.text, unit.path)
         errors.extend(parsed.errors)
         model.begin_file(True)
-        for stmt in parsed.statements:
-            model.apply(stmt.node)
+        errors.extend(apply_history(parsed.statements, model))
     return model
 
 
@@ -140,50 +186,3 @@ def error_line(err: object) -> str:
     if isinstance(err, ForeshockError):
         return str(err)
     return str(err)
-
-def schema_indexes(
-    paths: Iterable[str | os.PathLike[str]],
-    schema: Sequence[str | os.PathLike[str]] = (),
-    settings: Any = None,
-    since: str | None = None,
-) -> dict[str, list[tuple[str, ...]]]:
-    """Key columns of every index per table, from the schema history the migrations build (so a minimal
-    stats file, which has sizes only, still knows that an UPDATE maintains the table's indexes)."""
-    from foreshock.core.analyze import analyze
-    from foreshock.core.model import AnalysisSettings
-    from foreshock.core.schema import Schema
-    from foreshock.sources import discover
-    from foreshock.sources.files import load_schema_files
-
-    model = Schema()
-    analysis = getattr(settings, "analysis", None) or AnalysisSettings()
-    history = load_schema_files([os.fspath(s) for s in schema])
-    loaded = discover([os.fspath(p) for p in paths], since=since)
-    analyze([*history.units, *loaded.units], analysis, schema=model)
-    from foreshock.scale.estimate import indexes_from_schema
-
-    return indexes_from_schema(model)
-
-
-def sized_check(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    settings: Any = None,
-    *,
-    schema: Sequence[str | os.PathLike[str]] = (),
-    since: str | None = None,
-    stats_path: str | os.PathLike[str] | None = None,
-    dsn: str | None = None,
-    budgets: Mapping[LockMode, float | None] | None = None,
-    duration_rules: Sequence[str] | None = None,
-) -> CheckResult:
-    """`check`, with lock-hold estimates and budget severities when sizes are given; size-blind otherwise."""
-    from foreshock.scale.estimate import apply_sizes
-    from foreshock.scale.sizes import load_sizes
-
-    result = check(paths, settings, schema=schema, since=since)
-    stats = load_sizes(stats_path, dsn)
-    if stats is None:
-        return replace(result, size_blind=True)
-    path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    indexes = schema_indexes(path_list, schema, settings, since)
-    return apply_sizes(result, stats, budgets=budgets, schema_indexes=indexes, duration_rules=duration_rules)

@@ -164,12 +164,12 @@ def check(
                          stats_dir=stats_dir, parallel=parallel)
     if parallel is not None:
         raise ConfigError("--parallel only applies with --fleet TARGETS.toml")
+    sizes = None
     if stats_path is not None or dsn is not None:
-        from foreshock.api import sized_check
+        from foreshock.scale.sizes import load_sizes
 
-        result = sized_check(paths, settings, schema=schema, since=since, stats_path=stats_path, dsn=dsn)
-    else:
-        result = run_check(paths, settings, schema=schema, since=since)
+        sizes = load_sizes(stats_path, dsn)
+    result = run_check(paths, settings, schema=schema, since=since, sizes=sizes)
     err = sys.stderr
     for e in result.errors:
         err.write(error_line(e) + "\n")

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from foreshock.core.effects import effects_of
+from foreshock.core.facts import facts_of
 from foreshock.core.model import (
     AnalysisSettings,
     Directive,
@@ -96,19 +96,21 @@ def _analyze(
     units: Sequence[MigrationUnit], settings: AnalysisSettings, visitor: Visitor | None, schema: Schema
 ) -> tuple[FileAnalysis, ...]:
     out: list[FileAnalysis] = []
+    # History statements the schema model could not apply: reported with the next analysed file, since the
+    # schema it is judged against misses their change.
+    history_gaps: list[InputError] = []
     for unit in units:
         parsed = parse(unit.text, unit.path)
         schema.begin_file(unit.history)
         if unit.history:
-            for stmt in parsed.statements:
-                schema.apply(stmt.node)
+            history_gaps += apply_history(parsed.statements, schema)
             continue
         tracker = TransactionTracker(settings, unit.transactional)
-        errors: list[InputError] = list(parsed.errors)
+        errors: list[InputError] = [*history_gaps, *parsed.errors]
+        history_gaps = []
         was_in_txn = False
         for stmt in parsed.statements:
-            effects = effects_of(stmt, schema, settings)
-            analysis = tracker.statement(stmt, effects)
+            analysis = tracker.statement(stmt, facts_of(stmt, schema, settings))
             if analysis.transaction is None or not was_in_txn:
                 schema.begin_transaction()
             was_in_txn = tracker.in_transaction
@@ -116,10 +118,23 @@ def _analyze(
                 visitor.statement(
                     StatementContext(unit, stmt, analysis, schema, settings, parsed.file_directives)
                 )
-            schema.apply(stmt.node)
+            failure = schema.apply(stmt.node)
+            if failure:
+                tracker.not_analysed(stmt.index, failure)
         statements, transactions = tracker.finish()
         fa = FileAnalysis(unit.path, statements, transactions, tuple(errors), parsed.file_directives)
         if visitor is not None:
             visitor.file(unit, fa, schema)
         out.append(fa)
     return tuple(out)
+
+
+def apply_history(statements: Sequence[Statement], schema: Schema) -> list[InputError]:
+    """Apply schema history to the model; one InputError per statement the model could not apply."""
+    out: list[InputError] = []
+    for stmt in statements:
+        failure = schema.apply(stmt.node)
+        if failure:
+            message = f"schema history not analysed: {failure}"
+            out.append(InputError(message, stmt.path, stmt.line, stmt.column))
+    return out

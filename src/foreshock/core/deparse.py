@@ -6,27 +6,118 @@ here directly, exactly as pglast would print them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pglast import ast, enums
-from pglast.keywords import COL_NAME_KEYWORDS
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream, maybe_double_quote_name
 
 from foreshock.core.nodes import strings
 
 
 def deparse(node: Any) -> str:
-    """SQL text of an expression node (for defaults and messages); never raises."""
-    quick = _quick_deparse(node)
-    if quick is not None:
-        return quick
-    exact = printed_like_pglast(node)
-    if exact is not None:
-        return exact
+    """SQL text of a node, for defaults, constraint texts, messages and fixes: exactly what pglast's printer
+    prints, or "..." for a node it cannot print (the text is shown to people, never parsed back)."""
     try:
-        return str(RawStream()(node))
-    except Exception:  # pglast cannot print every node kind; the text is informative only
-        return "?"
+        return sql_text(node)
+    except _PRINTER_ERRORS:
+        return "..."
+
+
+def sql_text(node: Any) -> str:
+    """Exactly what pglast's printer prints for a node, for SQL foreshock runs (apply's backfill batches);
+    raises when the printer cannot print it."""
+    fast = printed_like_pglast(node)
+    if fast is None:
+        fast = _simple(node)
+    return fast if fast is not None else str(RawStream()(node))  # a RawStream accumulates: one per call
+
+
+# pglast's printer raises these for node kinds or shapes it has no printer for.
+_PRINTER_ERRORS = (NotImplementedError, ValueError, KeyError, AttributeError, TypeError)
+
+
+@functools.lru_cache(maxsize=4096)
+def quote_ident(name: str) -> str:
+    """An identifier as PostgreSQL needs it written (quoted when not plain). Cached: the same table and column
+    names are quoted for nearly every finding and fix."""
+    plain = (
+        bool(name)
+        and (name[0].isalpha() or name[0] == "_")
+        and all(c.isalnum() or c == "_" for c in name)
+        and name == name.lower()
+        and name not in RESERVED_KEYWORDS
+        and name not in TYPE_FUNC_NAME_KEYWORDS
+    )
+    return name if plain else '"' + name.replace('"', '""') + '"'
+
+
+# pg_catalog type names pglast prints by their SQL spelling.
+_TYPE_SPELLING = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "bool": "boolean",
+    "float4": "real",
+    "float8": "double precision",
+    "bpchar": "char",
+}
+
+
+def _simple(node: Any) -> str | None:
+    """The common small nodes (constants, calls, casts, plain types, column references) printed directly as
+    pglast prints them: its printer costs ~50 us a call, and defaults, constraint texts and fixes are printed
+    for every statement of a large pg_dump and every finding. None for anything else."""
+    if isinstance(node, ast.A_Const):
+        if node.isnull:
+            return "NULL"
+        val = node.val
+        if isinstance(val, ast.Integer):
+            return str(val.ival)
+        if isinstance(val, ast.String):
+            return "'" + str(val.sval).replace("'", "''") + "'"
+        if isinstance(val, ast.Boolean):
+            return "TRUE" if val.boolval else "FALSE"
+        if isinstance(val, ast.Float):
+            return str(val.fval)
+        return None
+    if isinstance(node, ast.FuncCall):
+        if node.agg_order or node.agg_filter or node.over or node.agg_star or node.agg_distinct:
+            return None
+        if node.func_variadic or node.agg_within_group:
+            return None
+        names = [str(n.sval) for n in node.funcname or ()]
+        if not names or names[0] == "pg_catalog":
+            return None  # SQL-standard forms (CURRENT_TIMESTAMP, EXTRACT, ...) have their own spelling
+        args = [_simple(a) for a in node.args or ()]
+        if any(a is None or a.startswith("-") for a in args):
+            return None
+        return ".".join(quote_ident(n) for n in names) + "(" + ", ".join(a for a in args if a) + ")"
+    if isinstance(node, ast.TypeCast) and node.typeName is not None:
+        inner, typ = _simple(node.arg), _simple(node.typeName)
+        if inner is None or typ is None or inner.startswith("-") or not isinstance(node.arg, ast.A_Const):
+            return None
+        return f"{inner}::{typ}"
+    if isinstance(node, ast.TypeName):
+        if node.arrayBounds or node.setof or node.pct_type or not node.names:
+            return None
+        names = [str(n.sval) for n in node.names]
+        if names[0] == "pg_catalog" and len(names) == 2:
+            name = _TYPE_SPELLING.get(names[1], names[1])
+            if names[1] in ("interval", "timestamp", "timestamptz", "time", "timetz", "bit", "varbit"):
+                return None if node.typmods else name
+        else:
+            name = ".".join(quote_ident(n) for n in names)
+        if not node.typmods:
+            return name
+        mods = [_simple(m) for m in node.typmods]
+        if any(m is None for m in mods):
+            return None
+        return f"{name}({', '.join(m for m in mods if m is not None)})"
+    if isinstance(node, ast.ColumnRef) and all(isinstance(f, ast.String) for f in node.fields or ()):
+        return ".".join(quote_ident(str(f.sval)) for f in node.fields or ())
+    return None
 
 
 # Comparison operators: between two plain operands pglast prints them bare, without parentheses.
@@ -188,34 +279,4 @@ def _pglast_operand(node: Any) -> str | None:
         return "TRUE" if v.boolval else "FALSE"
     if isinstance(v, ast.Float) and isinstance(v.fval, str) and not v.fval.startswith("-"):
         return v.fval
-    return None
-
-
-def _quick_deparse(node: Any) -> str | None:
-    """The common default expressions (constants, casts, simple calls) without pglast's printer, which is
-    slow enough to matter when loading a large pg_dump."""
-    if isinstance(node, ast.A_Const):
-        if node.isnull:
-            return "NULL"
-        v = node.val
-        if isinstance(v, ast.Integer):
-            return str(v.ival)
-        if isinstance(v, ast.String):
-            return "'" + str(v.sval).replace("'", "''") + "'"
-        if isinstance(v, ast.Float):
-            return str(v.fval)
-        if isinstance(v, ast.Boolean):
-            return "true" if v.boolval else "false"
-        return None
-    if isinstance(node, ast.TypeCast) and node.typeName is not None:
-        inner = _quick_deparse(node.arg)
-        names = strings(node.typeName.names)
-        if inner is None or not names or node.typeName.typmods or node.typeName.arrayBounds:
-            return None
-        return f"{inner}::{names[-1]}"
-    if isinstance(node, ast.FuncCall) and not node.agg_star and not node.over and not node.agg_order:
-        args = [_quick_deparse(a) for a in node.args or ()]
-        if any(a is None for a in args) or node.func_variadic or node.agg_distinct:
-            return None
-        return f"{'.'.join(strings(node.funcname))}({', '.join(a for a in args if a is not None)})"
     return None

@@ -86,51 +86,19 @@ _SQL_NAMES = {
     LockMode.AccessExclusiveLock: "ACCESS EXCLUSIVE",
 }
 
-_M = LockMode
+# "Conflicting Lock Modes" of the PostgreSQL documentation: a row is the mode requested, X marks the modes it
+# conflicts with, in the columns' order (AccessShareLock ... AccessExclusiveLock, weakest first).
+_CONFLICT_TABLE = """
+AccessShareLock           . . . . . . . X
+RowShareLock              . . . . . . X X
+RowExclusiveLock          . . . . X X X X
+ShareUpdateExclusiveLock  . . . X X X X X
+ShareLock                 . . X X . X X X
+ShareRowExclusiveLock     . . X X X X X X
+ExclusiveLock             . X X X X X X X
+AccessExclusiveLock       X X X X X X X X
+"""
 CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
-    _M.AccessShareLock: frozenset({_M.AccessExclusiveLock}),
-    _M.RowShareLock: frozenset({_M.ExclusiveLock, _M.AccessExclusiveLock}),
-    _M.RowExclusiveLock: frozenset(
-        {_M.ShareLock, _M.ShareRowExclusiveLock, _M.ExclusiveLock, _M.AccessExclusiveLock}
-    ),
-    _M.ShareUpdateExclusiveLock: frozenset(
-        {
-            _M.ShareUpdateExclusiveLock,
-            _M.ShareLock,
-            _M.ShareRowExclusiveLock,
-            _M.ExclusiveLock,
-            _M.AccessExclusiveLock,
-        }
-    ),
-    _M.ShareLock: frozenset(
-        {
-            _M.RowExclusiveLock,
-            _M.ShareUpdateExclusiveLock,
-            _M.ShareRowExclusiveLock,
-            _M.ExclusiveLock,
-            _M.AccessExclusiveLock,
-        }
-    ),
-    _M.ShareRowExclusiveLock: frozenset(
-        {
-            _M.RowExclusiveLock,
-            _M.ShareUpdateExclusiveLock,
-            _M.ShareLock,
-            _M.ShareRowExclusiveLock,
-            _M.ExclusiveLock,
-            _M.AccessExclusiveLock,
-        }
-    ),
-    _M.ExclusiveLock: frozenset(
-        {
-            _M.RowShareLock,
-            _M.RowExclusiveLock,
-            _M.ShareUpdateExclusiveLock,
-            _M.ShareLock,
-            _M.ShareRowExclusiveLock,
-            _M.ExclusiveLock,
-            _M.AccessExclusiveLock,
-        }
-    ),
-    _M.AccessExclusiveLock: frozenset(LockMode),
+    LockMode[row.split()[0]]: frozenset(m for m, x in zip(LockMode, row.split()[1:], strict=True) if x == "X")
+    for row in _CONFLICT_TABLE.strip().splitlines()
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from foreshock.core.locks import LockMode
@@ -120,6 +121,140 @@ class Effect:
         }
 
 
+class Cost(StrEnum):
+    """What one statement's work on one table costs at production size: the statement's cost class.
+
+    catalog: catalog rows only, milliseconds at any size. scan: reads every row (a validation: ADD CHECK,
+    SET NOT NULL, ATTACH PARTITION, a SELECT without a usable index). fk_validate: reads every row and probes
+    the referenced key. index_build: sorts the key of every row (CREATE INDEX). rewrite: writes a new copy of
+    the table and rebuilds every index (ALTER TYPE, VACUUM FULL, CLUSTER). refresh: re-runs a materialized
+    view's query and writes the result. update / delete: row by row, every row (a new version maintained in
+    every index, or every row marked deleted).
+    """
+
+    CATALOG = "catalog"
+    SCAN = "scan"
+    FK_VALIDATE = "fk_validate"
+    INDEX_BUILD = "index_build"
+    REWRITE = "rewrite"
+    REFRESH = "refresh"
+    UPDATE = "update"
+    DELETE = "delete"
+
+    @property
+    def cost_class(self) -> str:
+        """The coarse class: catalog only, scan, index build, rewrite, row by row."""
+        return _COST_CLASS[self]
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """What the duration grows with: rows, bytes, the key's width, the table's indexes."""
+        return _DEPENDS_ON[self]
+
+
+_COST_CLASS = {
+    Cost.CATALOG: "catalog only",
+    Cost.SCAN: "scan",
+    Cost.FK_VALIDATE: "scan",
+    Cost.INDEX_BUILD: "index build",
+    Cost.REWRITE: "rewrite",
+    Cost.REFRESH: "rewrite",
+    Cost.UPDATE: "row by row",
+    Cost.DELETE: "row by row",
+}
+_DEPENDS_ON: dict[Cost, tuple[str, ...]] = {
+    Cost.CATALOG: (),
+    Cost.SCAN: ("rows", "bytes"),
+    Cost.FK_VALIDATE: ("rows", "bytes"),
+    Cost.INDEX_BUILD: ("rows", "key width"),
+    Cost.REWRITE: ("rows", "bytes", "indexes"),
+    Cost.REFRESH: ("rows", "bytes"),
+    Cost.UPDATE: ("rows", "bytes", "indexes"),
+    Cost.DELETE: ("rows", "bytes"),
+}
+
+
+@dataclass(frozen=True)
+class TableWork:
+    """The work one statement does on one pre-existing table, and what its duration rests on.
+
+    index_columns: the key an index build sorts. indexes: the key columns of each index the table has when
+    the statement runs (a rewrite rebuilds them all, an UPDATE maintains them all), from the schema model.
+    """
+
+    table: str
+    cost: Cost
+    index_columns: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.cost.depends_on
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "cost": self.cost.value,
+            "depends_on": list(self.depends_on),
+            "index_columns": list(self.index_columns),
+            "indexes": [list(i) for i in self.indexes],
+        }
+
+
+@dataclass(frozen=True)
+class StatementFacts:
+    """Everything the core decides about one statement, once, with the user's settings.
+
+    effects: per pre-existing table, the strongest lock, rewrite and scan. work: per table it does work on
+    at production size, the cost class and what the duration depends on (catalog-only tables have none).
+    transactional: whether it can run inside a transaction block; not_transactional says why not ("CREATE
+    INDEX CONCURRENTLY"). needs_version: the PostgreSQL major version it needs when the target is older (0:
+    none), with version_note saying so. tables: every relation it names or touches, qualified, new ones
+    included (what trace watches and apply's pre-flight looks at). not_analysed: what the model did not
+    understand ("" when fully analysed); its effects are then a lower bound, and a `not-analysed` finding
+    says so.
+    """
+
+    effects: tuple[Effect, ...] = ()
+    work: tuple[TableWork, ...] = ()
+    transactional: bool = True
+    not_transactional: str = ""
+    tables: tuple[str, ...] = ()
+    needs_version: int = 0
+    version_note: str = ""
+    not_analysed: str = ""
+
+    @property
+    def cost(self) -> Cost:
+        """The statement's costliest work (CATALOG when it only touches the catalog)."""
+        return max((w.cost for w in self.work), key=_COST_RANK.__getitem__, default=Cost.CATALOG)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cost": self.cost.value,
+            "cost_class": self.cost.cost_class,
+            "work": [w.to_json() for w in self.work],
+            "transactional": self.transactional,
+            "not_transactional": self.not_transactional or None,
+            "tables": list(self.tables),
+            "not_analysed": self.not_analysed or None,
+        }
+
+
+# Rank of a cost for "the costliest": a rewrite or a row-by-row change writes as much as the table, an index
+# build sorts it, a scan only reads it.
+_COST_RANK = {
+    Cost.CATALOG: 0,
+    Cost.SCAN: 1,
+    Cost.FK_VALIDATE: 2,
+    Cost.INDEX_BUILD: 3,
+    Cost.DELETE: 4,
+    Cost.REFRESH: 5,
+    Cost.UPDATE: 6,
+    Cost.REWRITE: 7,
+}
+
+
 @dataclass(frozen=True)
 class Estimate:
     """How long a lock is expected to be held at production size, and what that rests on."""
@@ -155,6 +290,8 @@ class Finding:
     lock: LockMode | None = None
     fix: str | None = None
     estimate: Estimate | None = None
+    # The rule's risk class (rules.base.Risk): "duration" findings follow production size, the others do not.
+    risk: str = ""
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -174,6 +311,7 @@ class Finding:
             "blocks": list(self.blocks),
             "fix": self.fix,
             "estimate": self.estimate.to_json() if self.estimate is not None else None,
+            "risk": self.risk or None,
         }
 
 
@@ -220,6 +358,14 @@ class StatementAnalysis:
     # Locks this transaction already held on pre-existing tables when the statement started.
     held_before: tuple[HeldLock, ...] = ()
     notes: tuple[str, ...] = ()
+    # The core's facts about the statement (its effects are `effects`); built from the effects alone when a
+    # StatementAnalysis is made by hand.
+    facts: StatementFacts = field(default=None, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.facts is None:
+            tables = tuple(dict.fromkeys(e.table for e in self.effects))
+            object.__setattr__(self, "facts", StatementFacts(effects=self.effects, tables=tables))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,11 @@ def format_duration(seconds: float) -> str:
     return f"{_trim(seconds / 3600, 1)} h"
 
 
+def format_estimate(seconds: float, low: float, high: float) -> str:
+    """'16.3 min (8.2 min–32.6 min)': an estimate with its interval, as every command prints one."""
+    return f"{format_duration(seconds)} ({format_duration(low)}–{format_duration(high)})"
+
+
 def format_bytes(n: float) -> str:
     """'512 B', '1.5 kB', '12.0 GB' (powers of 1024, as PostgreSQL's pg_size_pretty)."""
     size = float(n)

@@ -37,7 +37,6 @@ Read API (used by effects and by rules):
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,6 +200,10 @@ class Enum:
 class Sequence_:
     name: str
     owned_by: tuple[str, str] | None = None
+
+
+# Errors a handler raises on a statement shape it does not expect (a None where a node was assumed).
+_MODEL_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
 
 
 def split_qualified(qualified: str) -> tuple[str, str]:
@@ -387,14 +390,22 @@ class Schema:
         ]
 
     # ---- apply -----------------------------------------------------------------------------------
-    def apply(self, node: Any) -> None:
-        """Apply one statement. Unknown kinds are ignored; never raises for odd but parseable SQL."""
+    def apply(self, node: Any) -> str:
+        """Apply one statement; "" when done (unknown kinds change nothing), else what went wrong: a shape of
+        statement a handler does not expect leaves the model without (part of) its change, and the caller
+        says so."""
         self.changes += 1
         handler = _HANDLERS.get(type(node).__name__)
-        if handler is not None:
-            # A shape of statement the model does not know: the model stays as it was for the rest.
-            with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError, KeyError):
-                handler(self, node)
+        if handler is None:
+            return ""
+        try:
+            handler(self, node)
+        except _MODEL_ERRORS as err:
+            return (
+                f"the schema model could not apply it ({type(err).__name__}: {err}); later statements are "
+                "judged without its change (please report it)"
+            )
+        return ""
 
     # CREATE TABLE
     def _create(self, node: Any) -> None:

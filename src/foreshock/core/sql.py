@@ -11,7 +11,7 @@ import bisect
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pglast
@@ -176,35 +176,15 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
             continue
         line, col = index.position(start)
         end_line, end_col = index.position(start + max(len(stext) - 1, 0))
-        stmt = Statement(
-            path=path,
-            index=len(statements),
-            line=line,
-            column=col,
-            end_line=end_line,
-            end_column=end_col,
-            text=stext,
-            kind=type(node).__name__,
-            node=node,
-            directives=tuple(directives_here),
-        )
+        kind = type(node).__name__
+        stmt = Statement(path, len(statements), line, col, end_line, end_col, stext, kind, node)
+        if directives_here:
+            stmt = replace(stmt, directives=tuple(directives_here))
         statements.append(stmt)
         if stmt.kind == "DoStmt":
             for inner in _do_block_statements(stmt, text, start, index, errors):
                 statements.append(
-                    Statement(
-                        path=inner.path,
-                        index=len(statements),
-                        line=inner.line,
-                        column=inner.column,
-                        end_line=inner.end_line,
-                        end_column=inner.end_column,
-                        text=inner.text,
-                        kind=inner.kind,
-                        node=inner.node,
-                        in_do_block=True,
-                        directives=stmt.directives,
-                    )
+                    replace(inner, index=len(statements), in_do_block=True, directives=stmt.directives)
                 )
     # Trailing comments after the last statement may still carry file directives.
     tail = bounds[-1][1] if bounds else 0

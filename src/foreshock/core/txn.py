@@ -28,13 +28,20 @@ ties go to the latest (the lock is held through it). While analysis streams (the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pglast import ast, enums
 
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, Effect, HeldLock, Statement, StatementAnalysis, Transaction
+from foreshock.core.model import (
+    AnalysisSettings,
+    HeldLock,
+    Statement,
+    StatementAnalysis,
+    StatementFacts,
+    Transaction,
+)
 
 NOT_IN_TXN = "cannot run inside a transaction block"
 RUNS_ALONE = "not transactional: assumed to run on its own, outside the file's implied transaction"
@@ -42,80 +49,13 @@ RUNS_ALONE = "not transactional: assumed to run on its own, outside the file's i
 T = enums.TransactionStmtKind
 
 
-def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str | None:
-    """Why the statement cannot run in a transaction block, or None when it can."""
-    node = stmt.node
-    if isinstance(node, ast.IndexStmt) and node.concurrent:
-        return "CREATE INDEX CONCURRENTLY"
-    if isinstance(node, ast.DropStmt) and node.concurrent:
-        return "DROP INDEX CONCURRENTLY"
-    if isinstance(node, ast.ReindexStmt) and any(
-        (d.defname or "").lower() == "concurrently" for d in node.params or ()
-    ):
-        return "REINDEX CONCURRENTLY"
-    if isinstance(node, ast.ReindexStmt) and node.kind in (
-        enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
-        enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
-        enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA,
-    ):
-        return "REINDEX SCHEMA/DATABASE/SYSTEM"
-    if isinstance(node, ast.AlterTableStmt):
-        for cmd in node.cmds or ():
-            detach = cmd.subtype == enums.AlterTableType.AT_DetachPartition
-            if detach and getattr(cmd.def_, "concurrent", False):
-                return "DETACH PARTITION CONCURRENTLY"
-    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
-        return "VACUUM"
-    if isinstance(node, ast.ClusterStmt) and node.relation is None:
-        return "CLUSTER without a table"
-    if isinstance(
-        node,
-        (
-            ast.CreatedbStmt,
-            ast.DropdbStmt,
-            ast.AlterSystemStmt,
-            ast.CreateTableSpaceStmt,
-            ast.DropTableSpaceStmt,
-        ),
-    ):
-        return type(node).__name__.removesuffix("Stmt")
-    if isinstance(node, ast.AlterEnumStmt) and not node.oldVal and settings.pg_version < 12:
-        # PG 12 allowed ADD VALUE inside a transaction block (the new value is unusable until commit).
-        return "ALTER TYPE ... ADD VALUE before PG 12"
-    return None
-
-
-def version_note(stmt: Statement, settings: AnalysisSettings) -> str | None:
-    """A note when the statement needs a newer PostgreSQL than settings.pg_version (the server rejects it)."""
-    node = stmt.node
-    need: tuple[int, str] | None = None
-    if isinstance(node, ast.MergeStmt):
-        need = (15, "MERGE")
-    elif isinstance(node, ast.AlterTableStmt):
-        for cmd in node.cmds or ():
-            st = cmd.subtype
-            if st == enums.AlterTableType.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
-                need = (14, "DETACH PARTITION CONCURRENTLY")
-            elif st == enums.AlterTableType.AT_SetCompression:
-                need = (14, "SET COMPRESSION")
-            elif st == enums.AlterTableType.AT_SetAccessMethod:
-                need = (15, "SET ACCESS METHOD")
-            elif st == enums.AlterTableType.AT_SetExpression:
-                need = (17, "SET EXPRESSION")
-    elif isinstance(node, ast.IndexStmt) and node.nulls_not_distinct:
-        need = (15, "NULLS NOT DISTINCT")
-    if need is not None and settings.pg_version < need[0]:
-        return f"{need[1]} needs PostgreSQL {need[0]}+ (target is {settings.pg_version})"
-    return None
-
-
-def _cost(effects: Sequence[Effect]) -> int:
-    # An unbatched UPDATE/DELETE of every row writes as much as a rewrite; a read-only scan is cheaper.
-    if any(e.rewrite or (e.scan and e.lock == LockMode.RowExclusiveLock) for e in effects):
+def _cost(facts: StatementFacts) -> int:
+    # A rewrite or a row-by-row change of every row writes as much as the table; a read-only scan or an index
+    # build is cheaper; catalog-only work costs nothing that grows.
+    cost_class = facts.cost.cost_class
+    if cost_class in ("rewrite", "row by row"):
         return 3
-    if any(e.scan for e in effects):
-        return 2
-    return 0
+    return 0 if cost_class == "catalog only" else 2
 
 
 @dataclass
@@ -144,6 +84,7 @@ class TransactionTracker:
         self._opens: list[_Open] = []
         self._open: _Open | None = None
         self._analyses: list[StatementAnalysis] = []
+        self._model_failures: dict[int, str] = {}
 
     # -- transaction boundaries ----------------------------------------------------------------------
     def _start(self, stmt: Statement, explicit: bool) -> _Open:
@@ -159,8 +100,9 @@ class TransactionTracker:
         return self._open is not None
 
     # -- per statement -------------------------------------------------------------------------------
-    def statement(self, stmt: Statement, effects: tuple[Effect, ...]) -> StatementAnalysis:
+    def statement(self, stmt: Statement, facts: StatementFacts) -> StatementAnalysis:
         node = stmt.node
+        effects = facts.effects
         notes: list[str] = []
         kind = node.kind if isinstance(node, ast.TransactionStmt) else None
         if kind in (T.TRANS_STMT_BEGIN, T.TRANS_STMT_START):
@@ -170,7 +112,7 @@ class TransactionTracker:
                 self._close()
                 self._start(stmt, True)
         cur = self._open
-        nontx = non_transactional_reason(stmt, self.settings) if not stmt.in_do_block else None
+        nontx = facts.not_transactional or None if not stmt.in_do_block else None
         if cur is None and self.implied and kind is None and (nontx is None or self.framework_txn):
             cur = self._start(stmt, False)
         if nontx is not None:
@@ -180,13 +122,10 @@ class TransactionTracker:
                 notes.append(f"{nontx}: {RUNS_ALONE}")
                 self._close()
                 cur = None
-        vnote = version_note(stmt, self.settings)
-        if vnote is not None:
-            notes.append(vnote)
-        if stmt.in_do_block:
-            reason = non_transactional_reason(stmt, self.settings)
-            if reason is not None:
-                notes.append(f"{reason} {NOT_IN_TXN} (a DO block always runs inside one)")
+        if facts.version_note:
+            notes.append(facts.version_note)
+        if stmt.in_do_block and facts.not_transactional:
+            notes.append(f"{facts.not_transactional} {NOT_IN_TXN} (a DO block always runs inside one)")
         held_before: tuple[HeldLock, ...] = ()
         tx_index: int | None = None
         if cur is not None:
@@ -195,7 +134,7 @@ class TransactionTracker:
             if cur.held_tuple is None:
                 cur.held_tuple = tuple(cur.held_locks.values())
             held_before = cur.held_tuple
-            cur.costs[stmt.index] = _cost(effects)
+            cur.costs[stmt.index] = _cost(facts)
             for e in effects:
                 prev = cur.held.get(e.table)
                 if prev is None or e.lock > prev[0]:
@@ -203,13 +142,18 @@ class TransactionTracker:
                     cur.reasons[e.table] = e.reason
                     cur.held_locks[e.table] = HeldLock(e.table, e.lock, stmt.index, stmt.index, e.reason)
                     cur.held_tuple = None
-        analysis = StatementAnalysis(stmt, effects, tx_index, held_before, tuple(notes))
+        analysis = StatementAnalysis(stmt, effects, tx_index, held_before, tuple(notes), facts)
         if kind in (T.TRANS_STMT_COMMIT, T.TRANS_STMT_ROLLBACK, T.TRANS_STMT_PREPARE):
             self._close()
             if getattr(node, "chain", False):
                 self._start(stmt, True)
         self._analyses.append(analysis)
         return analysis
+
+    def not_analysed(self, index: int, why: str) -> None:
+        """The schema model could not apply the statement at `index`: its facts say so (and later statements
+        are judged against a schema that misses its change)."""
+        self._model_failures[index] = why
 
     # -- end of file ---------------------------------------------------------------------------------
     def finish(self) -> tuple[tuple[StatementAnalysis, ...], tuple[Transaction, ...]]:
@@ -239,6 +183,10 @@ class TransactionTracker:
         # by the analyses, so their ids are stable here).
         finals: dict[int, tuple[HeldLock, ...]] = {}
         for a in self._analyses:
+            failure = self._model_failures.get(a.statement.index)
+            if failure is not None:
+                gap = "; ".join(x for x in (a.facts.not_analysed, failure) if x)
+                a = replace(a, facts=replace(a.facts, not_analysed=gap))
             if a.transaction is not None and a.held_before:
                 done = finals.get(id(a.held_before))
                 if done is not None:

@@ -1,10 +1,11 @@
 """Per-target prediction: the verdict of `check --stats` with each target's own sizes.
 
 Nothing here models durations: the migrations are analysed once per PostgreSQL major version (the analysis
-does not depend on sizes), and each target's sizes go through the same `apply_sizes` as `check --stats`
-(severities from the lock budget) and the same estimate functions (`file_estimates`, `lock_hold`,
-`budget_verdict`). What this module adds is the fleet's reading of them: the riskiest lock hold of a target
-(the largest share of its lock budget) and the statement that keeps it held, used to order a rollout.
+does not depend on sizes), and each target's sizes go through the same size verdict as `check --stats`
+(api.size_verdict: the calibrated model's durations, judged by the rule engine's lock budgets) and the same
+hold composition (core.hold.lock_hold over scale.estimate's statement estimates). What this module adds is
+the fleet's reading of them: the riskiest lock hold of a target (the largest share of its lock budget) and
+the statement that keeps it held, used to order a rollout.
 
 A schema-per-tenant target runs with search_path = tenant, public, so an unqualified `orders` is the
 tenant's `orders` when it has one: `tenant_view` gives the sizes that way round.
@@ -18,10 +19,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from foreshock.config import SUPPORTED_PG_VERSIONS, Settings
+from foreshock.core.hold import lock_hold
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, Estimate, FileAnalysis
 from foreshock.core.quantities import format_duration
-from foreshock.scale.estimate import budget_verdict, file_estimates, lock_hold
+from foreshock.rules.verdict import budget_verdict
+from foreshock.scale.estimate import estimate_work
 from foreshock.scale.stats import Stats
 
 DEFAULT_SCHEMA = "public"
@@ -143,17 +146,18 @@ def tenant_view(stats: Stats, tenant: str | None) -> Stats:
     return replace(stats, tables=tables)
 
 
-def holds(fa: FileAnalysis, stats: Stats, indexes: Any) -> tuple[list[Hold], set[str], float]:
+def holds(fa: FileAnalysis, stats: Stats) -> tuple[list[Hold], set[str], float]:
     """Every lock the file's statements hold with its predicted hold time; the tables without sizes; and the
     predicted duration of all its statements."""
-    estimates = file_estimates(fa, stats, indexes)
     by_index = {sa.statement.index: sa for sa in fa.statements}
-    missing = {t for e in estimates.values() for t in e.missing}
+    estimated = {i: estimate_work(sa.facts.work, stats) for i, sa in by_index.items()}
+    estimates = {i: e.estimate for i, e in estimated.items()}
+    missing = {t for e in estimated.values() for t in e.missing}
     out: list[Hold] = []
 
     def seconds(i: int) -> float:
         e = estimates.get(i)
-        return e.estimate.seconds if e is not None and e.estimate is not None else 0.0
+        return e.seconds if e is not None else 0.0
 
     def hold(table: str, lock: LockMode, statement: int, keeper: int) -> None:
         est = lock_hold(fa, statement, table, lock, estimates)
@@ -204,7 +208,6 @@ class Predictor:
         self.schema = list(schema)
         self.since = since
         self._checks: dict[int, CheckResult] = {}
-        self._indexes: dict[str, list[tuple[str, ...]]] | None = None
 
     def analysis(self, pg_version: int | None = None) -> CheckResult:
         """The size-blind check of the migrations for one major version (cached)."""
@@ -222,20 +225,17 @@ class Predictor:
         return self.analysis().errors
 
     def predict(self, stats: Stats, tenant: str | None = None) -> Prediction:
-        from foreshock.api import schema_indexes
-        from foreshock.scale.estimate import apply_sizes
+        from foreshock.api import size_verdict
 
-        if self._indexes is None:
-            self._indexes = schema_indexes(self.paths, self.schema, self.settings, self.since)
         major = stats.server.major
         base = self.analysis(major)
         view = tenant_view(stats, tenant)
-        sized = apply_sizes(base, view, schema_indexes=self._indexes)
+        sized = size_verdict(base, view, self.settings)
         found: list[Hold] = []
         missing: set[str] = set()
         total = 0.0
         for fa in sized.files:
-            h, m, seconds = holds(fa, view, self._indexes)
+            h, m, seconds = holds(fa, view)
             found.extend(h)
             missing |= m
             total += seconds

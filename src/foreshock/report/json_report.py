@@ -66,6 +66,7 @@ def file_json(
                 "in_do_block": st.in_do_block,
                 "transaction": sa.transaction,
                 "effects": [e.to_json() for e in sa.effects],
+                "facts": sa.facts.to_json(),
                 "held_before": [_held(h) for h in sa.held_before],
                 "notes": list(sa.notes),
                 "findings": [_finding(f) for f in by_stmt.get((fa.path, st.index), ())],

@@ -7,10 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.core.deparse import deparse, quote_ident
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import deparse
-from foreshock.rules.naming import constraint_label, describe_lock, quote_ident, short_name, sql_table
+from foreshock.rules.naming import constraint_label, describe_lock, short_name, sql_table
 from foreshock.rules.statements import AT, CT, existing_alters
 
 
@@ -23,14 +23,13 @@ def check(ctx: Any) -> Iterator[Hit]:
             continue
         name = constraint_label(con, table, "check")
         t, n, expr = sql_table(table), quote_ident(name), deparse(con.raw_expr)
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ADD CONSTRAINT {name} CHECK ({expr}) on {short_name(table)} checks every existing row "
                 f"while "
                 f"holding {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 f"ALTER TABLE {t} ADD CONSTRAINT {n} CHECK ({expr}) NOT VALID;\n"
                 f"-- commit, then (SHARE UPDATE EXCLUSIVE: reads and writes continue):\n"
@@ -45,13 +44,13 @@ RULE = Rule(
     why=(
         "Adding a CHECK constraint validates every existing row while holding AccessExclusiveLock (ACCESS "
         "EXCLUSIVE): reads and writes wait for the full scan. With NOT VALID the constraint is added "
-        "instantly "
-        "(new rows are checked at once) and VALIDATE CONSTRAINT later scans under ShareUpdateExclusiveLock "
-        "(SHARE UPDATE EXCLUSIVE), which blocks neither reads nor writes. All supported versions."
+        "instantly (new rows are checked at once) and VALIDATE CONSTRAINT later scans under "
+        "ShareUpdateExclusiveLock (SHARE UPDATE EXCLUSIVE), which blocks neither reads nor writes. All "
+        "supported versions."
     ),
     fix=(
-        "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total > 0) NOT VALID;\n"
-        "ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;  -- in a later transaction"
+        "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total > 0) NOT VALID;\nALTER TABLE "
+        "orders VALIDATE CONSTRAINT orders_total_positive;  -- in a later transaction"
     ),
     bad=(
         Example(
@@ -71,11 +70,11 @@ RULE = Rule(
             sql=LOCK_TIMEOUT + "ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;",
         ),
         Example(
-            sql="CREATE TABLE prices (amount numeric);\n"
-            "ALTER TABLE prices ADD CONSTRAINT prices_positive CHECK (amount > 0);"
+            sql="CREATE TABLE prices (amount numeric);\nALTER TABLE prices ADD CONSTRAINT prices_positive "
+            "CHECK (amount > 0);"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

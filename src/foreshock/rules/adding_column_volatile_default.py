@@ -7,10 +7,11 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.core.deparse import deparse, quote_ident
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import batch_where, deparse
-from foreshock.rules.naming import describe_lock, quote_ident, short_name, sql_table, type_name
+from foreshock.rules.fixes import batch_where
+from foreshock.rules.naming import describe_lock, short_name, sql_table, type_name
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
 SERIALS = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
@@ -30,15 +31,14 @@ def check(ctx: Any) -> Iterator[Hit]:
             continue
         t, c, expr = sql_table(table), quote_ident(str(col.colname)), deparse(default.raw_expr)
         typ = deparse(col.typeName)
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ADD COLUMN {col.colname} with default {expr} on {short_name(table)} rewrites every row "
                 f"while "
                 f"holding {describe_lock(effect.lock)}: the default is volatile, so PostgreSQL must compute "
                 f"it row by row ({effect.reason or 'table rewrite'})"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 f"ALTER TABLE {t} ADD COLUMN {c} {typ};\n"
                 f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {expr};  -- new rows only, no rewrite\n"
@@ -56,19 +56,15 @@ RULE = Rule(
         "Since PostgreSQL 11 a constant or STABLE default (now(), 'x', 0) is stored once in the catalog and "
         "ADD COLUMN is instant. A VOLATILE default must be evaluated for every existing row, so PostgreSQL "
         "rewrites the whole table and its indexes while holding AccessExclusiveLock (ACCESS EXCLUSIVE): "
-        "reads, "
-        "writes and DDL on the table wait for the full rewrite. Functions foreshock does not know are "
-        "treated as "
-        "volatile."
+        "reads, writes and DDL on the table wait for the full rewrite. Functions foreshock does not know "
+        "are treated as volatile."
     ),
     fix=(
         "Add the column without a default, set the default in a second statement (it applies to new rows "
-        "only, "
-        "no rewrite), then backfill the existing rows in batches:\n\n"
-        "ALTER TABLE orders ADD COLUMN token uuid;\n"
-        "ALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();\n"
-        "UPDATE orders SET token = gen_random_uuid()\n"
-        "  WHERE id IN (SELECT id FROM orders WHERE token IS NULL LIMIT 10000);  -- repeat until 0 rows"
+        "only, no rewrite), then backfill the existing rows in batches:\n\nALTER TABLE orders ADD COLUMN "
+        "token uuid;\nALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();\nUPDATE orders "
+        "SET token = gen_random_uuid()\n  WHERE id IN (SELECT id FROM orders WHERE token IS NULL LIMIT "
+        "10000);  -- repeat until 0 rows"
     ),
     bad=(
         Example(
@@ -96,7 +92,7 @@ RULE = Rule(
             note="a table created in the same migration is empty",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     min_pg=11,
     check_statement=check,

@@ -10,7 +10,7 @@ from pglast import ast
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT
 from foreshock.rules.naming import describe_lock, type_key
 from foreshock.rules.statements import created_before, types_created
@@ -55,10 +55,8 @@ RULE = Rule(
     summary="ALTER DOMAIN ... ADD CONSTRAINT without NOT VALID",
     why=(
         "Adding a constraint to a domain checks every column of that domain in every table, holding "
-        "ShareLock "
-        "(SHARE) on each table for the scan: writes to all of them wait. NOT VALID (PostgreSQL 9.2+) skips "
-        "the "
-        "check for existing rows; VALIDATE CONSTRAINT then checks them with a weaker lock."
+        "ShareLock (SHARE) on each table for the scan: writes to all of them wait. NOT VALID (PostgreSQL "
+        "9.2+) skips the check for existing rows; VALIDATE CONSTRAINT then checks them with a weaker lock."
     ),
     fix="ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0) NOT VALID;\n"
     "ALTER DOMAIN price VALIDATE CONSTRAINT price_positive;",
@@ -75,7 +73,7 @@ RULE = Rule(
             + "ALTER DOMAIN price ADD CONSTRAINT price_positive CHECK (VALUE > 0) NOT VALID;",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="warning",
     check_file=check,
     see_also=("squawk: ban-alter-domain-with-add-constraint",),

@@ -7,14 +7,13 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.core.deparse import deparse, quote_ident
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import deparse
 from foreshock.rules.naming import (
     blocked_phrase,
     constraint_label,
     qualify,
-    quote_ident,
     short_name,
     sql_table,
 )
@@ -75,8 +74,9 @@ def check(ctx: Any) -> Iterator[Hit]:
                 # Before PostgreSQL 18 a partitioned table refuses NOT VALID foreign keys; adding the key to
                 # the parent reuses a matching validated key on each partition instead of checking again.
                 note = (
-                    "-- PostgreSQL < 18 refuses NOT VALID foreign keys on a partitioned table: run these\n"
-                    "-- two statements on each partition, then add the key to the parent, which reuses them\n"
+                    "-- PostgreSQL < 18 refuses NOT VALID foreign keys on a partitioned table: run "
+                    "these\n-- two statements on each partition, then add the key to the parent, which "
+                    "reuses them\n"
                 )
             yield Hit(
                 message=(
@@ -104,13 +104,12 @@ RULE = Rule(
         "referenced table — writes to both wait — and then checks every existing row against the referenced "
         "table before releasing them. NOT VALID skips the check (new rows are still checked) and VALIDATE "
         "CONSTRAINT later takes only ShareUpdateExclusiveLock on the table and RowShareLock on the "
-        "referenced one, "
-        "which block no reads or writes. All supported versions."
+        "referenced one, which block no reads or writes. All supported versions."
     ),
     fix=(
-        "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)\n"
-        "  REFERENCES customers (id) NOT VALID;\n"
-        "ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;  -- in a later transaction"
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)\n  REFERENCES "
+        "customers (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;  -- in "
+        "a later transaction"
     ),
     bad=(
         Example(
@@ -136,11 +135,11 @@ RULE = Rule(
             "FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;",
         ),
         Example(
-            sql="CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint);\n"
-            "ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a (id);"
+            sql="CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint);\nALTER TABLE b ADD "
+            "CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a (id);"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

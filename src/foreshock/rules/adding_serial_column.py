@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.rules.adding_column_volatile_default import SERIALS
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name, type_name
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
@@ -24,14 +24,13 @@ def check(ctx: Any) -> Iterator[Hit]:
         if not (serial or identity):
             continue
         what = "serial" if serial else "identity"
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ADD COLUMN {col.colname} ({what}) on {short_name(table)} draws a sequence value for every "
                 f"existing "
                 f"row: a full table rewrite under {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 f"Add a plain bigint column, attach a sequence default for new rows, backfill old rows in "
                 f"batches, "
@@ -49,16 +48,14 @@ RULE = Rule(
     summary="ADD COLUMN serial/bigserial or GENERATED AS IDENTITY on an existing table",
     why=(
         "A serial or identity column's default is nextval(), which is volatile: every existing row needs "
-        "its own "
-        "value, so PostgreSQL rewrites the table and all its indexes while holding AccessExclusiveLock "
-        "(ACCESS "
-        "EXCLUSIVE) — reads and writes wait for the whole rewrite. True on every PostgreSQL version."
+        "its own value, so PostgreSQL rewrites the table and all its indexes while holding "
+        "AccessExclusiveLock (ACCESS EXCLUSIVE) — reads and writes wait for the whole rewrite. True on "
+        "every PostgreSQL version."
     ),
     fix=(
-        "CREATE SEQUENCE orders_seq_no_seq;\n"
-        "ALTER TABLE orders ADD COLUMN seq_no bigint;\n"
-        "ALTER TABLE orders ALTER COLUMN seq_no SET DEFAULT nextval('orders_seq_no_seq');\n"
-        "-- backfill old rows in batches; then SET NOT NULL through a validated CHECK"
+        "CREATE SEQUENCE orders_seq_no_seq;\nALTER TABLE orders ADD COLUMN seq_no bigint;\nALTER TABLE "
+        "orders ALTER COLUMN seq_no SET DEFAULT nextval('orders_seq_no_seq');\n-- backfill old rows in "
+        "batches; then SET NOT NULL through a validated CHECK"
     ),
     bad=(
         Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN seq_no bigserial;"),
@@ -77,7 +74,7 @@ RULE = Rule(
             "ALTER TABLE orders ALTER COLUMN seq_no SET DEFAULT nextval('orders_seq_no_seq');",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

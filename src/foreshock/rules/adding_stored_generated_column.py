@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
@@ -22,18 +22,16 @@ def check(ctx: Any) -> Iterator[Hit]:
         # PostgreSQL 18 adds VIRTUAL generated columns (generated_kind 'v'), computed on read: no rewrite.
         if not gen or getattr(gen[0], "generated_kind", "s") == "v":
             continue
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ADD COLUMN {col.colname} GENERATED ... STORED on {short_name(table)} computes and stores "
                 f"the value "
                 f"for every existing row: a full rewrite under {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 "Add a plain column, fill it from a trigger for new rows and backfill old rows in batches; "
-                "or, on "
-                "PostgreSQL 18, use a VIRTUAL generated column (computed on read, no rewrite)."
+                "or, on PostgreSQL 18, use a VIRTUAL generated column (computed on read, no rewrite)."
             ),
         )
 
@@ -43,16 +41,14 @@ RULE = Rule(
     summary="ADD COLUMN ... GENERATED ALWAYS AS (...) STORED on an existing table",
     why=(
         "A stored generated column is computed and written for every existing row when it is added, so "
-        "PostgreSQL "
-        "rewrites the table under AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for the "
-        "whole "
-        "rewrite (PostgreSQL 12+, where generated columns exist). PostgreSQL 18's VIRTUAL columns avoid it."
+        "PostgreSQL rewrites the table under AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait "
+        "for the whole rewrite (PostgreSQL 12+, where generated columns exist). PostgreSQL 18's VIRTUAL "
+        "columns avoid it."
     ),
     fix=(
-        "ALTER TABLE orders ADD COLUMN total_cents bigint;\n"
-        "-- a BEFORE INSERT OR UPDATE trigger keeps it filled for new rows; backfill old rows in batches:\n"
-        "UPDATE orders SET total_cents = (total * 100)::bigint\n"
-        "  WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL LIMIT 10000);"
+        "ALTER TABLE orders ADD COLUMN total_cents bigint;\n-- a BEFORE INSERT OR UPDATE trigger keeps it "
+        "filled for new rows; backfill old rows in batches:\nUPDATE orders SET total_cents = (total * "
+        "100)::bigint\n  WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL LIMIT 10000);"
     ),
     bad=(
         Example(
@@ -68,7 +64,7 @@ RULE = Rule(
         ),
         Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN total_cents bigint;"),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     min_pg=12,
     check_statement=check,

@@ -7,11 +7,11 @@ from typing import Any
 
 from pglast import ast
 
+from foreshock.core.deparse import deparse, quote_ident
 from foreshock.core.model import Effect
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import deparse
-from foreshock.rules.naming import constraint_label, describe_lock, quote_ident, short_name, sql_table
+from foreshock.rules.naming import constraint_label, describe_lock, short_name, sql_table
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
 
@@ -43,13 +43,12 @@ def check(ctx: Any) -> Iterator[Hit]:
             extra = (
                 "-- the key columns must already be NOT NULL (SET NOT NULL through a validated CHECK first)\n"
             )
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ADD CONSTRAINT {name} {kind} ({cols}) on {short_name(table)} builds a unique index over "
                 f"every row while holding {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({cols});  -- outside a transaction block\n"
                 f"{extra}ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n};"
@@ -61,14 +60,13 @@ def _inline(table: str, effect: Effect, col: Any, con: Any) -> Hit:
     kind = "PRIMARY KEY" if con.contype == CT.CONSTR_PRIMARY else "UNIQUE"
     t, c = sql_table(table), quote_ident(str(col.colname))
     n = quote_ident(f"{short_name(table).split('.')[-1]}_{col.colname}_key")
-    return Hit(
+    return Hit.on(
+        effect,
         message=(
             f"ADD COLUMN {col.colname} ... {kind} on {short_name(table)} builds a unique index over every "
             f"row "
             f"while holding {describe_lock(effect.lock)}"
         ),
-        tables=(table,),
-        lock=effect.lock,
         fix=(
             f"ALTER TABLE {t} ADD COLUMN {c} {deparse(col.typeName)};\n"
             f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({c});  -- outside a transaction block\n"
@@ -79,14 +77,13 @@ def _inline(table: str, effect: Effect, col: Any, con: Any) -> Hit:
 
 def _pk_nullable(table: str, effect: Effect, con: Any) -> Hit:
     t = sql_table(table)
-    return Hit(
+    return Hit.on(
+        effect,
         message=(
             f"ADD PRIMARY KEY USING INDEX {con.indexname} on {short_name(table)}: the key columns are "
             f"nullable, so "
             f"PostgreSQL sets NOT NULL and scans every row while holding {describe_lock(effect.lock)}"
         ),
-        tables=(table,),
-        lock=effect.lock,
         fix=(
             f"-- first make each key column NOT NULL through a validated CHECK (see setting-not-null), "
             f"then:\n"
@@ -103,15 +100,13 @@ RULE = Rule(
     why=(
         "A new UNIQUE or PRIMARY KEY constraint builds its index while holding AccessExclusiveLock (ACCESS "
         "EXCLUSIVE) on the table: reads and writes wait for a full scan and sort. Build the index with "
-        "CREATE "
-        "UNIQUE INDEX CONCURRENTLY (ShareUpdateExclusiveLock, traffic continues) and attach it with ADD "
-        "CONSTRAINT ... USING INDEX, which is instant. A PRIMARY KEY also needs its columns NOT NULL, "
-        "otherwise "
-        "the attach scans the table to set it. All supported versions."
+        "CREATE UNIQUE INDEX CONCURRENTLY (ShareUpdateExclusiveLock, traffic continues) and attach it with "
+        "ADD CONSTRAINT ... USING INDEX, which is instant. A PRIMARY KEY also needs its columns NOT NULL, "
+        "otherwise the attach scans the table to set it. All supported versions."
     ),
     fix=(
-        "CREATE UNIQUE INDEX CONCURRENTLY orders_number_key ON orders (number);\n"
-        "ALTER TABLE orders ADD CONSTRAINT orders_number_key UNIQUE USING INDEX orders_number_key;"
+        "CREATE UNIQUE INDEX CONCURRENTLY orders_number_key ON orders (number);\nALTER TABLE orders ADD "
+        "CONSTRAINT orders_number_key UNIQUE USING INDEX orders_number_key;"
     ),
     bad=(
         Example(
@@ -149,7 +144,7 @@ RULE = Rule(
             "(code);"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

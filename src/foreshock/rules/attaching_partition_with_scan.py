@@ -7,17 +7,16 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.core.deparse import deparse
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT
-from foreshock.rules.fixes import deparse
 from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
 from foreshock.rules.statements import AT, existing_alters
 
 MEASUREMENTS = (
-    "CREATE TABLE measurements (at date NOT NULL, value numeric) PARTITION BY RANGE (at);\n"
-    "CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO "
-    "('2025-01-01');\n"
-    "CREATE TABLE measurements_2025 (at date NOT NULL, value numeric);\n"
+    "CREATE TABLE measurements (at date NOT NULL, value numeric) PARTITION BY RANGE (at);\nCREATE TABLE "
+    "measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE "
+    "TABLE measurements_2025 (at date NOT NULL, value numeric);\n"
 )
 
 
@@ -32,13 +31,12 @@ def check(ctx: Any) -> Iterator[Hit]:
         e = next((x for x in scanned if x.table == part), scanned[0])
         bound = deparse(cmd.def_.bound) if cmd.def_.bound is not None else "FOR VALUES ..."
         t = sql_table(part)
-        yield Hit(
+        yield Hit.on(
+            scanned,
             message=(
                 f"ATTACH PARTITION {short_name(part)} scans {short_name(e.table)} to check every row fits "
                 f"{bound} while holding {describe_lock(e.lock)} on it"
             ),
-            tables=tuple(x.table for x in scanned),
-            lock=e.lock,
             fix=(
                 f"ALTER TABLE {t} ADD CONSTRAINT {short_name(part).split('.')[-1]}_bound CHECK (<the bound "
                 f"as a "
@@ -55,20 +53,16 @@ RULE = Rule(
     summary="ATTACH PARTITION that has to scan the partition (no validated CHECK implying the bound)",
     why=(
         "Since PostgreSQL 12 ATTACH PARTITION takes only ShareUpdateExclusiveLock on the parent, but it "
-        "takes "
-        "AccessExclusiveLock (ACCESS EXCLUSIVE) on the partition being attached and scans it to prove every "
-        "row "
-        "fits the bound (and scans the default partition, if any, for rows that now belong to the new one). "
-        "A "
-        "validated CHECK constraint that implies the bound lets PostgreSQL skip the scan."
+        "takes AccessExclusiveLock (ACCESS EXCLUSIVE) on the partition being attached and scans it to prove "
+        "every row fits the bound (and scans the default partition, if any, for rows that now belong to the "
+        "new one). A validated CHECK constraint that implies the bound lets PostgreSQL skip the scan."
     ),
     fix=(
-        "ALTER TABLE measurements_2025 ADD CONSTRAINT measurements_2025_bound\n"
-        "  CHECK (at >= '2025-01-01' AND at < '2026-01-01') NOT VALID;\n"
-        "ALTER TABLE measurements_2025 VALIDATE CONSTRAINT measurements_2025_bound;\n"
-        "ALTER TABLE measurements ATTACH PARTITION measurements_2025 FOR VALUES FROM ('2025-01-01') TO "
-        "('2026-01-01');\n"
-        "ALTER TABLE measurements_2025 DROP CONSTRAINT measurements_2025_bound;"
+        "ALTER TABLE measurements_2025 ADD CONSTRAINT measurements_2025_bound\n  CHECK (at >= '2025-01-01' "
+        "AND at < '2026-01-01') NOT VALID;\nALTER TABLE measurements_2025 VALIDATE CONSTRAINT "
+        "measurements_2025_bound;\nALTER TABLE measurements ATTACH PARTITION measurements_2025 FOR VALUES "
+        "FROM ('2025-01-01') TO ('2026-01-01');\nALTER TABLE measurements_2025 DROP CONSTRAINT "
+        "measurements_2025_bound;"
     ),
     bad=(
         Example(
@@ -85,7 +79,7 @@ RULE = Rule(
             "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="warning",
     min_pg=12,
     check_statement=check,

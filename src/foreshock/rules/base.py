@@ -7,19 +7,51 @@ applying suppressions. That keeps severities, positions and suppressions in one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import (
     AnalysisSettings,
+    Effect,
     FileAnalysis,
     MigrationUnit,
     OpaqueCode,
     Severity,
     Statement,
 )
+
+
+class Risk(StrEnum):
+    """What a rule's finding puts at risk: every rule declares one, and it decides how the finding is judged.
+
+    duration: the danger grows with the table (a rewrite, a scan, a long-held lock); with production sizes the
+      engine's size verdict moves the severity up or down by the estimated hold time against the lock budget.
+    lock-queue: a lock, however brief, or a wait for one, queues live traffic (missing lock_timeout, DROP
+      INDEX without CONCURRENTLY).
+    compatibility: the release still running breaks (a renamed or dropped column, a NOT NULL it does not set).
+    race: a check-then-act pattern that races with the release still running.
+    data-loss: data goes (DROP TABLE, TRUNCATE, DROP DATABASE).
+    failure: the migration fails as written, or leaves the database broken, whatever the traffic.
+    style: a choice that hurts later (types, suppressions without a reason).
+    unknown: foreshock could not analyse the statement.
+    """
+
+    DURATION = "duration"
+    LOCK_QUEUE = "lock-queue"
+    COMPATIBILITY = "compatibility"
+    RACE = "race"
+    DATA_LOSS = "data-loss"
+    FAILURE = "failure"
+    STYLE = "style"
+    UNKNOWN = "unknown"
+
+    @property
+    def traffic_only(self) -> bool:
+        """The risk exists only while live traffic runs (a deployment with the service down has none)."""
+        return self in (Risk.LOCK_QUEUE, Risk.COMPATIBILITY, Risk.RACE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +83,13 @@ class Hit:
     # A line of the unit's path to report at, when no statement is the place (opaque framework code).
     line: int | None = None
 
+    @classmethod
+    def on(cls, effects: Effect | Sequence[Effect], message: str, fix: str | None = None) -> Hit:
+        """A hit about the locks a statement takes: on the effects' tables, naming the strongest lock."""
+        found = (effects,) if isinstance(effects, Effect) else tuple(effects)
+        lock = max((e.lock for e in found), default=None)
+        return cls(message, tuple(dict.fromkeys(e.table for e in found)), lock, fix)
+
 
 # check_statement(ctx: foreshock.core.analyze.StatementContext) -> Iterable[Hit]
 StatementCheck = Callable[[Any], Iterable[Hit]]
@@ -67,15 +106,13 @@ class Rule:
     bad: tuple[Example, ...]
     good: tuple[Example, ...]
     severity: Severity
+    risk: Risk  # how findings are judged: only duration findings follow production size
     check_statement: StatementCheck | None = field(default=None, compare=False, repr=False)
     check_file: FileCheck | None = field(default=None, compare=False, repr=False)
     min_pg: int | None = None  # first major version the rule applies to
     max_pg: int | None = None  # last major version the rule applies to
     # Rules a bad example may legitimately trigger as well (kept rare; the all-rules test honours it).
     also: tuple[str, ...] = ()
-    # The danger grows with the table (a rewrite, a scan, a long-held lock): with production sizes known,
-    # the engine states them and lowers the severity one level for tables that take well under a second.
-    size_sensitive: bool = False
     # The AST node types check_statement looks at (empty: every statement). The engine only calls the
     # check for these, which keeps a 20,000-statement file fast.
     node_types: tuple[type, ...] = ()

@@ -7,9 +7,9 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.core.deparse import deparse
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import deparse
 from foreshock.rules.naming import describe_lock, short_name
 from foreshock.rules.statements import AT, existing_alters
 
@@ -20,14 +20,13 @@ def check(ctx: Any) -> Iterator[Hit]:
             continue
         new_type = deparse(cmd.def_.typeName) if cmd.def_ is not None else "?"
         t, c = short_name(table), cmd.name
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ALTER COLUMN {c} TYPE {new_type} on {t} rewrites the table and rebuilds its indexes while "
                 f"holding {describe_lock(effect.lock)} "
                 f"({effect.reason or 'the new type is not binary-coercible'})"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 f"ALTER TABLE {t} ADD COLUMN {c}_new {new_type};\n"
                 f"-- write both columns from the application (or a trigger), backfill {c}_new in batches,\n"
@@ -44,23 +43,16 @@ RULE = Rule(
     "free)",
     why=(
         "Only binary-coercible changes keep the data files: varchar(n) to varchar(m>=n) or text, "
-        "numeric(p,s) to "
-        "numeric(p'>=p,s), timestamp to timestamptz when the session TimeZone is UTC (PostgreSQL 12+), cidr "
-        "to "
-        "inet. Anything else — int to bigint, text to an enum, varchar to a shorter varchar — rewrites "
-        "every row "
-        "and rebuilds every index under AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for "
-        "the "
-        "whole rewrite."
+        "numeric(p,s) to numeric(p'>=p,s), timestamp to timestamptz when the session TimeZone is UTC "
+        "(PostgreSQL 12+), cidr to inet. Anything else — int to bigint, text to an enum, varchar to a "
+        "shorter varchar — rewrites every row and rebuilds every index under AccessExclusiveLock (ACCESS "
+        "EXCLUSIVE): reads and writes wait for the whole rewrite."
     ),
     fix=(
         "Expand and contract: add a new column, dual-write and backfill it in batches, then swap names in a "
-        "short "
-        "transaction.\n\n"
-        "ALTER TABLE orders ADD COLUMN customer_ref_new bigint;\n"
-        "-- dual-write, backfill in batches, then:\n"
-        "ALTER TABLE orders RENAME COLUMN customer_ref TO customer_ref_old;\n"
-        "ALTER TABLE orders RENAME COLUMN customer_ref_new TO customer_ref;"
+        "short transaction.\n\nALTER TABLE orders ADD COLUMN customer_ref_new bigint;\n-- dual-write, "
+        "backfill in batches, then:\nALTER TABLE orders RENAME COLUMN customer_ref TO "
+        "customer_ref_old;\nALTER TABLE orders RENAME COLUMN customer_ref_new TO customer_ref;"
     ),
     bad=(
         Example(
@@ -84,7 +76,7 @@ RULE = Rule(
             schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ALTER COLUMN total TYPE numeric(14, 2);"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

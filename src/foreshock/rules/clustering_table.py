@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.locks import LockMode
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 
@@ -46,11 +46,11 @@ RULE = Rule(
     ),
     good=(
         Example(
-            sql="CREATE TABLE log (at timestamptz);\nCREATE INDEX log_at_idx ON log (at);\n"
-            "CLUSTER log USING log_at_idx;"
+            sql="CREATE TABLE log (at timestamptz);\nCREATE INDEX log_at_idx ON log (at);\nCLUSTER log "
+            "USING log_at_idx;"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.ClusterStmt,),

@@ -5,34 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast
-
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
 from foreshock.core.txn import NOT_IN_TXN
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import statement_label
-from foreshock.rules.statements import AT, in_transaction
-
-
-def is_concurrent(node: Any) -> bool:
-    if isinstance(node, ast.IndexStmt | ast.DropStmt):
-        return bool(node.concurrent)
-    if isinstance(node, ast.ReindexStmt):
-        return any(p.defname == "concurrently" for p in node.params or ())
-    if isinstance(node, ast.AlterTableStmt):
-        return any(
-            c.subtype == AT.AT_DetachPartition and getattr(c.def_, "concurrent", False)
-            for c in node.cmds or ()
-        )
-    return False
+from foreshock.rules.statements import in_transaction
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
     for sa in fa.statements:
-        node = sa.statement.node
         noted = [n for n in sa.notes if NOT_IN_TXN in n]
-        if not (noted or (is_concurrent(node) and in_transaction(unit, fa, sa))):
+        concurrently = "CONCURRENTLY" in sa.facts.not_transactional
+        if not (noted or (concurrently and in_transaction(unit, fa, sa))):
             continue
         why = noted[0] if noted else "cannot run inside a transaction block"
         yield Hit(
@@ -42,8 +27,8 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             ),
             tables=tuple(e.table for e in sa.effects),
             fix=(
-                "Run it on its own, outside BEGIN ... COMMIT: a separate SQL file, Alembic "
-                "`with op.get_context().autocommit_block():`, or a Django migration with `atomic = False`."
+                "Run it on its own, outside BEGIN ... COMMIT: a separate SQL file, Alembic `with "
+                "op.get_context().autocommit_block():`, or a Django migration with `atomic = False`."
             ),
             statement=sa.statement,
         )
@@ -55,12 +40,10 @@ RULE = Rule(
     "transaction",
     why=(
         "The CONCURRENTLY forms work in several transactions of their own, so PostgreSQL refuses to run "
-        "them inside "
-        'a transaction block ("cannot run inside a transaction block"): the migration fails at that '
-        "statement and "
-        "everything before it rolls back. Migration frameworks wrap each migration in a transaction unless "
-        "told "
-        "otherwise. REINDEX CONCURRENTLY is PostgreSQL 12+, DETACH PARTITION CONCURRENTLY 14+."
+        "them inside a transaction block (\"cannot run inside a transaction block\"): the migration fails "
+        "at that statement and everything before it rolls back. Migration frameworks wrap each migration in "
+        "a transaction unless told otherwise. REINDEX CONCURRENTLY is PostgreSQL 12+, DETACH PARTITION "
+        "CONCURRENTLY 14+."
     ),
     fix="-- outside any transaction block:\nCREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);",
     bad=(
@@ -83,6 +66,7 @@ RULE = Rule(
         ),
     ),
     severity="error",
+    risk=Risk.FAILURE,
     check_file=check,
     see_also=("squawk: ban-concurrent-index-creation-in-transaction",),
 )

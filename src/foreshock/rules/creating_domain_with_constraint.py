@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -34,15 +34,14 @@ RULE = Rule(
     summary="CREATE DOMAIN ... CHECK",
     why=(
         "A domain constraint applies to every column of that domain in every table. Adding or tightening it "
-        "later "
-        "scans all of them under ShareLock, and it cannot be replaced per table. Column CHECK constraints "
-        "can be "
-        "swapped with NOT VALID + VALIDATE without blocking writes. All versions."
+        "later scans all of them under ShareLock, and it cannot be replaced per table. Column CHECK "
+        "constraints can be swapped with NOT VALID + VALIDATE without blocking writes. All versions."
     ),
     fix="CREATE TABLE products (id bigint PRIMARY KEY, cost numeric CHECK (cost > 0));",
     bad=(Example(sql="CREATE DOMAIN price AS numeric CHECK (VALUE > 0);"),),
     good=(Example(sql="CREATE DOMAIN price AS numeric;"),),
     severity="info",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateDomainStmt,),
     see_also=("squawk: ban-create-domain-with-constraint",),

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.rules.attaching_partition_with_scan import MEASUREMENTS
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
 from foreshock.rules.statements import AT, existing_alters
 
@@ -42,12 +42,9 @@ RULE = Rule(
     summary="DETACH PARTITION without CONCURRENTLY (PostgreSQL 14+)",
     why=(
         "A plain DETACH PARTITION takes AccessExclusiveLock (ACCESS EXCLUSIVE) on the partitioned parent: "
-        "it waits "
-        "for every query on the table and, while waiting, blocks all new reads and writes of every "
-        "partition. "
-        "Since PostgreSQL 14, DETACH PARTITION ... CONCURRENTLY takes only ShareUpdateExclusiveLock on the "
-        "parent; "
-        "it cannot run in a transaction block."
+        "it waits for every query on the table and, while waiting, blocks all new reads and writes of every "
+        "partition. Since PostgreSQL 14, DETACH PARTITION ... CONCURRENTLY takes only "
+        "ShareUpdateExclusiveLock on the parent; it cannot run in a transaction block."
     ),
     fix="ALTER TABLE measurements DETACH PARTITION measurements_2024 CONCURRENTLY;",
     bad=(
@@ -65,6 +62,7 @@ RULE = Rule(
         ),
     ),
     severity="warning",
+    risk=Risk.LOCK_QUEUE,
     min_pg=14,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from foreshock.rules.base import Example, Rule
+from foreshock.rules.base import Example, Risk, Rule
 from foreshock.rules.registry import all_rules
 
 _SQL_START = re.compile(
@@ -74,14 +74,15 @@ def render_rule_markdown(rule: Rule) -> str:
         "",
         f"> {rule.summary}",
         "",
-        f"**Default severity:** {rule.severity} · **Applies to:** {rule.versions}",
+        f"**Default severity:** {rule.severity} · **Risk:** {rule.risk.value} · "
+        f"**Applies to:** {rule.versions}",
     ]
-    if rule.size_sensitive:
+    if rule.risk == Risk.DURATION:
         lines += [
             "",
-            "**Depends on table size:** with production sizes known, findings state them, and on tables "
-            "under "
-            "100,000 rows and 64 MB the severity drops one level.",
+            "**Depends on table size:** with production sizes (`--stats`, `--dsn`, a rehearsal) each finding "
+            "carries the time its lock is held there, and its severity follows the lock's budget: error past "
+            "it, warning when only the high end of the estimate is, info within it.",
         ]
     if rule.see_also:
         lines += ["", "**Same check elsewhere:** " + "; ".join(rule.see_also)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import short_name
 from foreshock.rules.statements import AT, existing_alters
@@ -17,20 +17,18 @@ def check(ctx: Any) -> Iterator[Hit]:
     for table, effect, cmd in existing_alters(ctx):
         if cmd.subtype != AT.AT_DropColumn:
             continue
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"DROP COLUMN {cmd.name} on {short_name(table)}: any query of the running release that "
                 f"names "
                 f"{cmd.name} (or an ORM that selects every column it knows) fails from the moment this "
                 f"commits"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=(
                 "Stop using the column first: deploy code that no longer reads or writes it (Rails "
                 "ignored_columns, Django: remove the field with SeparateDatabaseAndState), then drop it in "
-                "a later "
-                "migration."
+                "a later migration."
             ),
         )
 
@@ -41,8 +39,7 @@ RULE = Rule(
     why=(
         "Dropping a column is instant (AccessExclusiveLock for a moment; the data stays in the files until "
         "rewritten), but queries of the release still running that use the column fail at once, and so do "
-        "ORMs "
-        "that list every column they know. Deploy the code that stops using it first. All versions."
+        "ORMs that list every column they know. Deploy the code that stops using it first. All versions."
     ),
     fix="-- release 1: stop reading/writing orders.note\n-- release 2 (this migration):\n"
     "ALTER TABLE orders DROP COLUMN note;  -- foreshock: ignore dropping-column -- code stopped using "
@@ -59,6 +56,7 @@ RULE = Rule(
         ),
     ),
     severity="warning",
+    risk=Risk.COMPATIBILITY,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
     see_also=("squawk: ban-drop-column", "strong_migrations: remove column"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -30,6 +30,7 @@ RULE = Rule(
     bad=(Example(sql="DROP DATABASE analytics;", transactional=False),),
     good=(Example(sql="CREATE TABLE kept (v int);"),),
     severity="error",
+    risk=Risk.DATA_LOSS,
     check_statement=check,
     node_types=(ast.DropdbStmt,),
     see_also=("squawk: ban-drop-database",),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast, enums
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 
@@ -25,14 +25,13 @@ def check(ctx: Any) -> Iterator[Hit]:
         return
     e = max(effects, key=lambda x: x.lock)
     names = ", ".join(".".join(p.sval for p in obj) for obj in node.objects or ())
-    yield Hit(
+    yield Hit.on(
+        effects,
         message=(
             f"DROP INDEX {names} takes {describe_lock(e.lock)} on {short_name(e.table)}; it is quick "
             f"once "
             "granted, but it queues behind every running query on the table and traffic queues behind it"
         ),
-        tables=tuple(x.table for x in effects),
-        lock=e.lock,
         fix=f"DROP INDEX CONCURRENTLY {names};  -- outside a transaction block, one index per statement",
     )
 
@@ -42,12 +41,9 @@ RULE = Rule(
     summary="DROP INDEX without CONCURRENTLY on an index of an existing table",
     why=(
         "DROP INDEX takes AccessExclusiveLock (ACCESS EXCLUSIVE) on the index's table. The drop itself is "
-        "fast, but "
-        "the lock must wait for every query on the table to finish and, while it waits, blocks all new "
-        "reads and "
-        "writes. DROP INDEX CONCURRENTLY (PostgreSQL 9.2+) waits without blocking traffic; it cannot run in "
-        "a "
-        "transaction block."
+        "fast, but the lock must wait for every query on the table to finish and, while it waits, blocks "
+        "all new reads and writes. DROP INDEX CONCURRENTLY (PostgreSQL 9.2+) waits without blocking "
+        "traffic; it cannot run in a transaction block."
     ),
     fix="DROP INDEX CONCURRENTLY orders_status_idx;",
     bad=(
@@ -64,6 +60,7 @@ RULE = Rule(
         ),
     ),
     severity="warning",
+    risk=Risk.LOCK_QUEUE,
     check_statement=check,
     node_types=(ast.DropStmt,),
     see_also=("squawk: require-concurrent-index-deletion",),

@@ -11,9 +11,8 @@ Decisions:
     `suppression-without-reason`: the reviewer of the next change should learn why it is safe.
   - A suppression that silences nothing (the rule does not fire there) is reported as the info-level rule
     `unused-suppression`, so stale suppressions do not pile up and hide the next real problem.
-  - With production sizes (`stats`), findings of size-sensitive rules (rewrites, scans, long-held locks) state
-    the sizes, and on tables under SMALL_ROWS rows and SMALL_BYTES bytes drop one severity level: the same
-    statement is an outage on 80 million rows and harmless on 300. Without sizes nothing changes.
+  - A finding's severity is its rule's, or the configured one. Production size moves it only afterwards, in
+    one place (rules.verdict.judge), and only for duration-risk rules.
   - Every suppressed finding is kept in engine.suppressed with the directive (and its reason), so
     reporters can list what was silenced and why.
 Findings of a file are held back until the file is finished, because an `ignore-file` directive may be
@@ -36,7 +35,6 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
-from foreshock.core.quantities import format_bytes
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, Rule
 from foreshock.rules.naming import blocked_phrase, short_name
@@ -45,12 +43,6 @@ from foreshock.rules.registry import all_rules
 SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
 UNUSED_SUPPRESSION = "unused-suppression"
 _META_RULES = frozenset({SUPPRESSION_WITHOUT_REASON, UNUSED_SUPPRESSION})
-# A table this small is read or rewritten in well under a second on any server (sequential reads run at
-# hundreds of MB/s), so a size-sensitive finding on it is one level less severe.
-SMALL_ROWS = 100_000
-SMALL_BYTES = 64 * 1024 * 1024
-_LOWER: dict[Severity, Severity] = {"error": "warning", "warning": "info", "info": "info"}
-
 
 
 @dataclass(frozen=True)
@@ -70,10 +62,8 @@ class RuleEngine:
     severities and analysis (AnalysisSettings). None means every rule at its default severity.
     """
 
-    def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None, stats: Any = None) -> None:
+    def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None) -> None:
         self.settings = settings
-        # Production sizes (scale.stats.Stats or anything with .table(qualified) -> object with rows, bytes).
-        self.stats: Any = stats if stats is not None else getattr(settings, "stats", None)
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
         self.known_ids = frozenset(r.id for r in all_rules()) | frozenset(r.id for r in self.rules)
         enabled = getattr(settings, "enabled_rules", None)
@@ -160,12 +150,9 @@ class RuleEngine:
                 f"blocks {blocked_phrase(hit.lock)}" if hit.lock.blocked else "blocks no reads, writes or DDL"
             )
             message += f" [{hit.lock.name} ({hit.lock.sql_name}){' on ' + on if on else ''}: {blocked}]"
-        severity = self.severity_of(rule)
-        if rule.size_sensitive and self.stats is not None and hit.tables:
-            message, severity = self._size_verdict(message, severity, hit.tables)
         finding = Finding(
             rule=rule.id,
-            severity=severity,
+            severity=self.severity_of(rule),
             message=message,
             path=unit.path,
             line=line,
@@ -174,29 +161,9 @@ class RuleEngine:
             tables=hit.tables,
             lock=hit.lock,
             fix=hit.fix,
+            risk=rule.risk.value,
         )
         self._pending.append((finding, stmt))
-
-    def _size_verdict(
-        self, message: str, severity: Severity, tables: tuple[str, ...]
-    ) -> tuple[str, Severity]:
-        """State the production sizes; below SMALL_ROWS/SMALL_BYTES lower the severity one level."""
-        sizes = []
-        stats: Any = self.stats
-        for t in tables:
-            try:
-                ts = stats.table(t)
-            except Exception:
-                ts = None
-            rows, size = getattr(ts, "rows", None), getattr(ts, "bytes", None)
-            if not isinstance(rows, int) or not isinstance(size, int):
-                return message + " (production size unknown)", severity
-            sizes.append((t, rows, size))
-        text = "; ".join(f"{short_name(t)}: {rows:,} rows, {format_bytes(size)}" for t, rows, size in sizes)
-        if all(rows <= SMALL_ROWS and size <= SMALL_BYTES for _, rows, size in sizes):
-            lowered = _LOWER[severity]
-            return message + f" (production: {text} — small enough to take well under a second)", lowered
-        return message + f" (production: {text})", severity
 
     def _check_directive(self, unit: MigrationUnit, d: Directive) -> None:
         key = (unit.path, d.line, d.column)
@@ -223,6 +190,7 @@ class RuleEngine:
                     Finding(
                         rule=rule.id,
                         severity=self.severity_of(rule),
+                        risk=rule.risk.value,
                         message=(
                             f"`foreshock: {d.kind} {', '.join(d.rules)}` gives no reason; add `-- why it is "
                             f"safe` "
@@ -270,6 +238,7 @@ class RuleEngine:
                     yield Finding(
                         rule=meta.id,
                         severity=self.severity_of(meta),
+                        risk=meta.risk.value,
                         message=(
                             f"`foreshock: {d.kind} {rid}` suppresses nothing here: {rid} does not fire on "
                             + ("this file" if d.kind == "ignore-file" else "the next statement")

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import statement_label
 from foreshock.rules.statements import in_transaction
 
@@ -61,10 +61,9 @@ RULE = Rule(
     "12)",
     why=(
         "Before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block at all. From "
-        "12 on it "
-        "can, but the new value cannot be used until the transaction that added it commits: a later INSERT "
-        "or "
-        'UPDATE with the value in the same migration fails with "unsafe use of new value".'
+        "12 on it can, but the new value cannot be used until the transaction that added it commits: a "
+        "later INSERT or UPDATE with the value in the same migration fails with \"unsafe use of new "
+        "value\"."
     ),
     fix="ALTER TYPE mood ADD VALUE 'happy';\nCOMMIT;  -- then, in a later migration:\n"
     "UPDATE people SET mood = 'happy' WHERE id = 1;",
@@ -86,5 +85,6 @@ RULE = Rule(
         ),
     ),
     severity="error",
+    risk=Risk.FAILURE,
     check_file=check,
 )

@@ -15,3 +15,8 @@ CREATE TABLE orders (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 """
+
+# A migration that writes its transaction out in full (BEGIN ... COMMIT), with lock_timeout set first.
+ONE_WRITTEN_TRANSACTION = (
+    "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;"
+)

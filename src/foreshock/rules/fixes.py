@@ -5,83 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
-from pglast.stream import RawStream
 
-from foreshock.core.deparse import printed_like_pglast
+from foreshock.core.deparse import deparse, quote_ident
 from foreshock.core.model import Statement
-from foreshock.rules.naming import quote_ident, short_name, sql_table
+from foreshock.rules.naming import short_name, sql_table
 from foreshock.rules.statements import table_of
-
-
-def deparse(node: Any) -> str:
-    """SQL text of a node for messages and fixes.
-
-    Common small nodes (constants, argument-less calls, plain types) are printed directly: pglast's printer
-    costs ~50 us a call, and fixes are built for every finding."""
-    fast = _deparse_simple(node)
-    if fast is None:
-        fast = printed_like_pglast(node)
-    if fast is not None:
-        return fast
-    try:
-        return str(RawStream()(node))
-    except Exception:
-        return "..."
-
-
-_TYPE_SPELLING = {
-    "int2": "smallint",
-    "int4": "integer",
-    "int8": "bigint",
-    "bool": "boolean",
-    "float4": "real",
-    "float8": "double precision",
-    "bpchar": "char",
-}
-
-
-def _deparse_simple(node: Any) -> str | None:
-    if isinstance(node, ast.A_Const):
-        if node.isnull:
-            return "NULL"
-        val = node.val
-        if isinstance(val, ast.Integer):
-            return str(val.ival)
-        if isinstance(val, ast.String):
-            return "'" + str(val.sval).replace("'", "''") + "'"
-        if isinstance(val, ast.Boolean):
-            return "true" if val.boolval else "false"
-        if isinstance(val, ast.Float):
-            return str(val.fval)
-        return None
-    if isinstance(node, ast.FuncCall):
-        if node.args or node.agg_order or node.agg_filter or node.over or node.agg_star or node.agg_distinct:
-            return None
-        if node.func_variadic or node.agg_within_group:
-            return None
-        names = [str(n.sval) for n in node.funcname or ()]
-        if names and names[0] == "pg_catalog":
-            return None  # SQL-standard forms (CURRENT_TIMESTAMP, ...) have their own spelling
-        return ".".join(quote_ident(n) for n in names) + "()"
-    if isinstance(node, ast.TypeName):
-        if node.arrayBounds or node.setof or node.pct_type or not node.names:
-            return None
-        names = [str(n.sval) for n in node.names]
-        if names[0] == "pg_catalog" and len(names) == 2:
-            name = _TYPE_SPELLING.get(names[1], names[1])
-            if names[1] in ("interval", "timestamp", "timestamptz", "time", "timetz", "bit", "varbit"):
-                return None if node.typmods else name
-        else:
-            name = ".".join(quote_ident(n) for n in names)
-        if not node.typmods:
-            return name
-        mods = [_deparse_simple(m) for m in node.typmods]
-        if any(m is None for m in mods):
-            return None
-        return f"{name}({', '.join(m for m in mods if m is not None)})"
-    if isinstance(node, ast.ColumnRef) and all(isinstance(f, ast.String) for f in node.fields or ()):
-        return ".".join(quote_ident(str(f.sval)) for f in node.fields or ())
-    return None
 
 
 def not_null_fix(table: str, column: str) -> str:

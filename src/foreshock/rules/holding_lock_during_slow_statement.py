@@ -17,7 +17,7 @@ from foreshock.core.model import (
     Statement,
     StatementAnalysis,
 )
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import blocked_phrase, short_name, statement_label
 from foreshock.rules.statements import is_slow, slow_reason
@@ -175,24 +175,20 @@ RULE = Rule(
     "traffic is held",
     why=(
         "Locks are held until the transaction ends. A cheap ADD COLUMN takes AccessExclusiveLock (ACCESS "
-        "EXCLUSIVE) "
-        "for a millisecond — but if the same transaction then runs a full-table UPDATE, a validation scan "
-        "or a "
-        "rewrite, the lock stays held for all of it and every read and write of the table waits: the 200 ms "
-        "migration that becomes a four-hour outage on production data. True on every PostgreSQL version."
+        "EXCLUSIVE) for a millisecond — but if the same transaction then runs a full-table UPDATE, a "
+        "validation scan or a rewrite, the lock stays held for all of it and every read and write of the "
+        "table waits: the 200 ms migration that becomes a four-hour outage on production data. True on "
+        "every PostgreSQL version."
     ),
     fix=(
         "Split the transaction: take the strong lock only in short statements that commit at once, and run "
-        "the "
-        "slow work without it (backfills in batches, NOT NULL through a validated CHECK):\n\n"
-        "SET lock_timeout = '2s';\n"
-        "ALTER TABLE orders ADD COLUMN region text;                       -- commit\n"
-        "UPDATE orders SET region = 'eu' WHERE id IN (SELECT id FROM orders\n"
-        "  WHERE region IS DISTINCT FROM 'eu' LIMIT 10000);              -- repeat, commit each batch\n"
-        "ALTER TABLE orders ADD CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\n"
-        "ALTER TABLE orders VALIDATE CONSTRAINT orders_region_not_null;   -- commit\n"
-        "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\n"
-        "ALTER TABLE orders DROP CONSTRAINT orders_region_not_null;"
+        "the slow work without it (backfills in batches, NOT NULL through a validated CHECK):\n\nSET "
+        "lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;                       -- "
+        "commit\nUPDATE orders SET region = 'eu' WHERE id IN (SELECT id FROM orders\n  WHERE region IS "
+        "DISTINCT FROM 'eu' LIMIT 10000);              -- repeat, commit each batch\nALTER TABLE orders ADD "
+        "CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\nALTER TABLE orders "
+        "VALIDATE CONSTRAINT orders_region_not_null;   -- commit\nALTER TABLE orders ALTER COLUMN region "
+        "SET NOT NULL;\nALTER TABLE orders DROP CONSTRAINT orders_region_not_null;"
     ),
     bad=(
         Example(
@@ -219,7 +215,7 @@ RULE = Rule(
             "BEGIN;\nALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\nCOMMIT;",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_file=check,
     also=("unbatched-backfill",),

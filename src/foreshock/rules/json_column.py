@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import short_name, type_name
 from foreshock.rules.statements import column_defs
@@ -34,11 +34,9 @@ RULE = Rule(
     summary="A column of type json instead of jsonb",
     why=(
         "json stores the text as written and has no equality operator: queries using DISTINCT, GROUP BY, "
-        "UNION or "
-        "a unique index on the column fail, it cannot use GIN indexes, and it is parsed again on every "
-        "access. "
-        "jsonb (PostgreSQL 9.4+) has none of these problems; keep json only to preserve key order or "
-        "duplicates."
+        "UNION or a unique index on the column fail, it cannot use GIN indexes, and it is parsed again on "
+        "every access. jsonb (PostgreSQL 9.4+) has none of these problems; keep json only to preserve key "
+        "order or duplicates."
     ),
     fix="ALTER TABLE orders ADD COLUMN metadata jsonb;",
     bad=(
@@ -47,6 +45,7 @@ RULE = Rule(
     ),
     good=(Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ADD COLUMN metadata jsonb;"),),
     severity="warning",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("strong_migrations: add json column", "eugene: E3"),

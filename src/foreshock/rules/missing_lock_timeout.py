@@ -10,7 +10,7 @@ from pglast import ast, enums
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name, statement_label
 from foreshock.rules.refreshing_matview_non_concurrently import MATVIEW
@@ -97,14 +97,12 @@ RULE = Rule(
     summary="A lock that blocks reads or writes is requested without a lock_timeout set first",
     why=(
         "A statement waiting for a lock sits in the table's lock queue, and every later request that "
-        "conflicts "
-        "with it waits behind it. An ALTER TABLE that needs AccessExclusiveLock for a millisecond, stuck "
-        "behind a "
-        "long-running SELECT, blocks every read and write of the table until that SELECT ends. `SET "
-        "lock_timeout` "
-        "makes the migration give up (and be retried) instead. All versions. When every migration runs "
-        "through something that sets it (`foreshock apply` does; so does `ALTER ROLE migrator SET "
-        "lock_timeout = '2s'`), add `ignore = [\"missing-lock-timeout\"]` to [tool.foreshock]."
+        "conflicts with it waits behind it. An ALTER TABLE that needs AccessExclusiveLock for a "
+        "millisecond, stuck behind a long-running SELECT, blocks every read and write of the table until "
+        "that SELECT ends. `SET lock_timeout` makes the migration give up (and be retried) instead. All "
+        "versions. When every migration runs through something that sets it (`foreshock apply` does; so "
+        "does `ALTER ROLE migrator SET lock_timeout = '2s'`), add `ignore = [\"missing-lock-timeout\"]` to "
+        "[tool.foreshock]."
     ),
     fix="SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;",
     bad=(
@@ -125,6 +123,7 @@ RULE = Rule(
         ),
     ),
     severity="warning",
+    risk=Risk.LOCK_QUEUE,
     check_file=check,
     see_also=("squawk: require-timeout-settings", "eugene: E9"),
 )

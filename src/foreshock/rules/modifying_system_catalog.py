@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.enum_value_added_in_transaction import MOOD
 
 
@@ -39,9 +39,8 @@ def check(ctx: Any) -> Iterator[Hit]:
             "needs superuser, which managed services do not grant"
         ),
         fix=(
-            "Use DDL instead. To drop an enum value: create the new type, convert the column with "
-            "ALTER COLUMN ... TYPE new_type USING col::text::new_type (a rewrite: see "
-            "changing-column-type), then "
+            "Use DDL instead. To drop an enum value: create the new type, convert the column with ALTER "
+            "COLUMN ... TYPE new_type USING col::text::new_type (a rewrite: see changing-column-type), then "
             "drop the old type."
         ),
     )
@@ -52,8 +51,8 @@ RULE = Rule(
     summary="INSERT, UPDATE or DELETE on a pg_catalog table",
     why=(
         "Writing to the system catalogs bypasses every check DDL makes: dependent objects, cached plans and "
-        "existing rows are not updated, so the database can end up inconsistent (deleting an enum label from "
-        "pg_enum leaves rows that hold it unreadable). It also requires superuser. All versions."
+        "existing rows are not updated, so the database can end up inconsistent (deleting an enum label "
+        "from pg_enum leaves rows that hold it unreadable). It also requires superuser. All versions."
     ),
     fix="CREATE TYPE mood_v2 AS ENUM ('sad', 'happy');\n"
     "ALTER TABLE people ALTER COLUMN mood TYPE mood_v2 USING mood::text::mood_v2;\n"
@@ -66,6 +65,7 @@ RULE = Rule(
     ),
     good=(Example(schema=MOOD, sql="SELECT enumlabel FROM pg_enum WHERE enumtypid = 'mood'::regtype;"),),
     severity="error",
+    risk=Risk.FAILURE,
     check_statement=check,
     node_types=(ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt),
 )

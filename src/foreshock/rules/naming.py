@@ -3,13 +3,12 @@ labels, statement labels, lock descriptions."""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterable
 from typing import Any
 
-from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
+from foreshock.core.deparse import quote_ident
 from foreshock.core.locks import LockMode
-from foreshock.core.model import Statement
+from foreshock.core.model import Effect, Statement
 from foreshock.core.schema import Schema
 
 
@@ -24,20 +23,6 @@ def short_name(name: str) -> str:
 
 def sql_table(name: str) -> str:
     return ".".join(quote_ident(p) for p in short_name(name).split("."))
-
-
-@functools.lru_cache(maxsize=4096)
-def quote_ident(name: str) -> str:
-    # Cached: the same table and column names are quoted for nearly every finding and fix.
-    plain = (
-        bool(name)
-        and (name[0].isalpha() or name[0] == "_")
-        and all(c.isalnum() or c == "_" for c in name)
-        and name == name.lower()
-        and name not in RESERVED_KEYWORDS
-        and name not in TYPE_FUNC_NAME_KEYWORDS
-    )
-    return name if plain else '"' + name.replace('"', '""') + '"'
 
 
 def constraint_label(con: Any, table: str, suffix: str) -> str:
@@ -72,6 +57,11 @@ def statement_label(stmt: Statement, unit: Any = None, limit: int = 70) -> str:
         text = text[: limit - 1] + "…"
     line = unit.source_line(stmt.line) if unit is not None else stmt.line
     return f"line {line} `{text}`"
+
+
+def tables_text(effects: Iterable[Effect]) -> str:
+    """'orders, customers': the tables of these effects as messages name them."""
+    return ", ".join(short_name(e.table) for e in effects)
 
 
 def describe_lock(lock: LockMode) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import short_name, type_name
 from foreshock.rules.statements import CT, column_constraints, column_defs
 
@@ -64,10 +64,8 @@ RULE = Rule(
     summary="A key column (primary key, identity, serial, *_id) of type integer or smallint",
     why=(
         "Sequences and busy tables pass 2,147,483,647 sooner than expected; changing int to bigint then "
-        "rewrites "
-        "the table and every index under AccessExclusiveLock (see changing-column-type). bigint costs 4 "
-        "bytes more "
-        "per row. All versions."
+        "rewrites the table and every index under AccessExclusiveLock (see changing-column-type). bigint "
+        "costs 4 bytes more per row. All versions."
     ),
     fix="CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);",
     bad=(Example(sql="CREATE TABLE tags (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);"),),
@@ -77,6 +75,7 @@ RULE = Rule(
         ),
     ),
     severity="info",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-big-int / prefer-bigint-over-int / prefer-bigint-over-smallint",),

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.rules.adding_column_volatile_default import SERIALS
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import short_name, type_name
 from foreshock.rules.statements import column_defs
 
@@ -34,15 +34,14 @@ RULE = Rule(
     summary="serial / bigserial column instead of GENERATED ... AS IDENTITY",
     why=(
         "Identity columns (PostgreSQL 10+) are the SQL-standard form: the sequence belongs to the column "
-        "(dumps, "
-        "grants and ownership follow it), GENERATED ALWAYS rejects accidental explicit values that would "
-        "later "
-        "collide, and the type is part of the column definition."
+        "(dumps, grants and ownership follow it), GENERATED ALWAYS rejects accidental explicit values that "
+        "would later collide, and the type is part of the column definition."
     ),
     fix="CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);",
     bad=(Example(sql="CREATE TABLE tags (id bigserial PRIMARY KEY, name text);"),),
     good=(Example(sql="CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);"),),
     severity="info",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt,),
     see_also=("squawk: prefer-identity",),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import short_name, type_name
 from foreshock.rules.statements import column_defs
 
@@ -42,11 +42,9 @@ RULE = Rule(
     summary="varchar(n) or char(n) column instead of text",
     why=(
         "In PostgreSQL text, varchar and char share one implementation; the length limit is the only "
-        "difference. "
-        "Raising a varchar limit is free, but lowering it rewrites the table under AccessExclusiveLock, "
-        "whereas a "
-        "CHECK (length(col) <= n) can be replaced with NOT VALID + VALIDATE. char(n) blank-pads values and "
-        "surprises comparisons. All versions."
+        "difference. Raising a varchar limit is free, but lowering it rewrites the table under "
+        "AccessExclusiveLock, whereas a CHECK (length(col) <= n) can be replaced with NOT VALID + VALIDATE. "
+        "char(n) blank-pads values and surprises comparisons. All versions."
     ),
     fix="CREATE TABLE users (email text CHECK (length(email) <= 320));",
     bad=(
@@ -57,6 +55,7 @@ RULE = Rule(
         Example(sql="CREATE TABLE users (id bigint PRIMARY KEY, email text CHECK (length(email) <= 320));"),
     ),
     severity="info",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-text-field", "squawk: ban-char-field"),

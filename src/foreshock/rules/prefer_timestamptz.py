@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import short_name, type_name
 from foreshock.rules.statements import column_defs
 
@@ -32,15 +32,14 @@ RULE = Rule(
     why=(
         "timestamp stores wall-clock time with no zone; the same row means different instants to clients in "
         "different time zones, and DST transitions create duplicates and gaps. timestamptz stores an "
-        "instant and "
-        "takes the same 8 bytes. Converting later is free only on PostgreSQL 12+ with the session TimeZone "
-        "UTC; "
-        "otherwise it rewrites the table."
+        "instant and takes the same 8 bytes. Converting later is free only on PostgreSQL 12+ with the "
+        "session TimeZone UTC; otherwise it rewrites the table."
     ),
     fix="ALTER TABLE orders ADD COLUMN shipped_at timestamptz;",
     bad=(Example(sql="CREATE TABLE shipments (id bigint PRIMARY KEY, shipped_at timestamp);"),),
     good=(Example(sql="CREATE TABLE shipments (id bigint PRIMARY KEY, shipped_at timestamptz);"),),
     severity="info",
+    risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
     see_also=("squawk: prefer-timestamptz",),

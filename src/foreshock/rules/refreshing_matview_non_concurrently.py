@@ -7,15 +7,14 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
-from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
-from foreshock.rules.statements import effect_on
+from foreshock.rules.naming import describe_lock, short_name, sql_table
+from foreshock.rules.statements import relation_effect
 
 MATVIEW = ORDERS + (
     "CREATE MATERIALIZED VIEW order_totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY "
-    "1;\n"
-    "CREATE UNIQUE INDEX order_totals_customer_id ON order_totals (customer_id);\n"
+    "1;\nCREATE UNIQUE INDEX order_totals_customer_id ON order_totals (customer_id);\n"
 )
 
 
@@ -23,19 +22,18 @@ def check(ctx: Any) -> Iterator[Hit]:
     node = ctx.statement.node
     if not isinstance(node, ast.RefreshMatViewStmt) or node.concurrent or node.relation is None:
         return
-    view = qualify(ctx.schema, node.relation)
-    effect = effect_on(ctx.analysis, view)
+    effect = relation_effect(ctx, node.relation)
     if effect is None or node.skipData:
         return
-    yield Hit(
+    yield Hit.on(
+        effect,
         message=(
-            f"REFRESH MATERIALIZED VIEW {short_name(view)} re-runs its query while holding "
+            f"REFRESH MATERIALIZED VIEW {short_name(effect.table)} re-runs its query while holding "
             f"{describe_lock(effect.lock)}: every read of the view waits for the refresh"
         ),
-        tables=(effect.table,),
-        lock=effect.lock,
         fix=(
-            f"REFRESH MATERIALIZED VIEW CONCURRENTLY {sql_table(view)};  -- needs a unique index on the view"
+            f"REFRESH MATERIALIZED VIEW CONCURRENTLY {sql_table(effect.table)};"
+            "  -- needs a unique index on the view"
         ),
     )
 
@@ -45,10 +43,9 @@ RULE = Rule(
     summary="REFRESH MATERIALIZED VIEW without CONCURRENTLY",
     why=(
         "A plain refresh takes AccessExclusiveLock (ACCESS EXCLUSIVE) on the materialized view for as long "
-        "as its "
-        "query runs: every SELECT from the view waits. REFRESH ... CONCURRENTLY (PostgreSQL 9.4+) takes "
-        "ExclusiveLock (EXCLUSIVE), which lets reads through; it needs a unique index on the view and is "
-        "slower."
+        "as its query runs: every SELECT from the view waits. REFRESH ... CONCURRENTLY (PostgreSQL 9.4+) "
+        "takes ExclusiveLock (EXCLUSIVE), which lets reads through; it needs a unique index on the view and "
+        "is slower."
     ),
     fix="CREATE UNIQUE INDEX CONCURRENTLY order_totals_customer_id ON order_totals (customer_id);\n"
     "REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
@@ -59,7 +56,7 @@ RULE = Rule(
             sql="SET lock_timeout = '2s';\nREFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.RefreshMatViewStmt,),

@@ -63,6 +63,8 @@ RULE_MODULES: tuple[str, ...] = (
     # the suppressions themselves
     "suppression_without_reason",
     "unused_suppression",
+    # what foreshock could not analyse
+    "not_analysed",
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 
@@ -27,14 +27,13 @@ def check(ctx: Any) -> Iterator[Hit]:
     kind = node.kind.name.rsplit("_", 1)[-1] if node.kind is not None else "INDEX"  # REINDEX_OBJECT_INDEX
     rel = node.relation
     target = node.name or (".".join(filter(None, [rel.schemaname, rel.relname])) if rel is not None else "")
-    yield Hit(
+    yield Hit.on(
+        effects,
         message=(
             f"REINDEX {kind} {target} rebuilds while holding {describe_lock(e.lock)} on "
             f"{short_name(e.table)} (and ACCESS "
             "EXCLUSIVE on each index, so queries that would use it wait too)"
         ),
-        tables=tuple(x.table for x in effects),
-        lock=e.lock,
         fix=f"REINDEX {kind} CONCURRENTLY {target};  -- PostgreSQL 12+, outside a transaction block",
     )
 
@@ -44,15 +43,14 @@ RULE = Rule(
     summary="REINDEX without CONCURRENTLY on an existing table or index",
     why=(
         "REINDEX takes ShareLock (SHARE) on the table — writes wait for the whole rebuild — and "
-        "AccessExclusiveLock "
-        "on the index, so even reads whose plan would use the index wait. REINDEX CONCURRENTLY (PostgreSQL "
-        "12+) "
-        "builds a new index beside the old one without blocking either; it cannot run in a transaction block."
+        "AccessExclusiveLock on the index, so even reads whose plan would use the index wait. REINDEX "
+        "CONCURRENTLY (PostgreSQL 12+) builds a new index beside the old one without blocking either; it "
+        "cannot run in a transaction block."
     ),
     fix="REINDEX INDEX CONCURRENTLY orders_status_idx;",
     bad=(Example(schema=INDEXED, sql="SET lock_timeout = '2s';\nREINDEX INDEX orders_status_idx;"),),
     good=(Example(schema=INDEXED, sql="REINDEX INDEX CONCURRENTLY orders_status_idx;", transactional=False),),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     min_pg=12,
     check_statement=check,

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.enum_value_added_in_transaction import MOOD
 from foreshock.rules.naming import type_key
 from foreshock.rules.statements import created_before, types_created
@@ -44,12 +44,10 @@ RULE = Rule(
     id="renaming-enum-value",
     summary="ALTER TYPE ... RENAME VALUE on an existing enum",
     why=(
-        "Renaming an enum label (PostgreSQL 10+) is instant, but code deployed before it still sends the old "
-        'label: its INSERTs and comparisons fail with "invalid input value for enum" until the new '
-        "release is "
-        "everywhere. PostgreSQL has no DROP VALUE; removing a label means recreating the type and rewriting "
-        "every "
-        "column that uses it (see changing-column-type)."
+        "Renaming an enum label (PostgreSQL 10+) is instant, but code deployed before it still sends the "
+        "old label: its INSERTs and comparisons fail with \"invalid input value for enum\" until the new "
+        "release is everywhere. PostgreSQL has no DROP VALUE; removing a label means recreating the type "
+        "and rewriting every column that uses it (see changing-column-type)."
     ),
     fix="ALTER TYPE mood ADD VALUE 'fine';\n-- deploy code writing 'fine', then batch-update old rows:\n"
     "UPDATE people SET mood = 'fine' WHERE id IN (SELECT id FROM people WHERE mood = 'ok' LIMIT 10000);",
@@ -60,5 +58,6 @@ RULE = Rule(
         ),
     ),
     severity="error",
+    risk=Risk.COMPATIBILITY,
     check_file=check,
 )

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import short_name, statement_label
 
@@ -48,11 +48,9 @@ RULE = Rule(
     summary="Several ALTER TABLE statements that each rewrite the same table",
     why=(
         "Every rewriting ALTER TABLE (a type change, a volatile default, SET LOGGED ...) copies the whole "
-        "table "
-        "and rebuilds its indexes under AccessExclusiveLock (ACCESS EXCLUSIVE). PostgreSQL runs all "
-        "subcommands "
-        "of one ALTER TABLE in a single pass, so two statements cost two rewrites where one would do. "
-        "All versions."
+        "table and rebuilds its indexes under AccessExclusiveLock (ACCESS EXCLUSIVE). PostgreSQL runs all "
+        "subcommands of one ALTER TABLE in a single pass, so two statements cost two rewrites where one "
+        "would do. All versions."
     ),
     fix="ALTER TABLE orders ALTER COLUMN customer_ref TYPE bigint, ALTER COLUMN total TYPE numeric(10, 2);",
     bad=(
@@ -71,7 +69,7 @@ RULE = Rule(
             "2);",
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="warning",
     also=("changing-column-type",),
     check_file=check,

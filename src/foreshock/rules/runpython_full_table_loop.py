@@ -7,7 +7,7 @@ from typing import Any
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, HeldLock, MigrationUnit, OpaqueCode
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import short_name
 
@@ -58,8 +58,8 @@ UPDATE orders SET status = 'new'
 
 _BAD_SQL = (
     LOCK_TIMEOUT
-    + "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\n-- RunPython fill_status: opaque Python code\n"
-    "COMMIT;"
+    + "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\n-- RunPython fill_status: opaque Python "
+    "code\nCOMMIT;"
 )
 _GOOD_SQL = LOCK_TIMEOUT + "BEGIN;\n-- RunPython fill_status: opaque Python code\nCOMMIT;"
 # In the examples the migration's text is its own file, so text_line and line are the same.
@@ -76,13 +76,13 @@ RULE = Rule(
     id="runpython-full-table-loop",
     summary="Django RunPython code loops over every row of an existing table inside the migration.",
     why=(
-        "A data migration written as `for row in Model.objects.all(): row.save()` (or"
-        " `Model.objects.update()`) sends one UPDATE per row, or one UPDATE of every row, inside the"
-        " migration's transaction (Django migrations are atomic by default): every updated row stays"
-        " locked (RowExclusiveLock on the table, row locks that block concurrent UPDATE/DELETE/SELECT FOR"
-        " UPDATE) until the whole migration commits, and any lock the same migration took before it, e.g."
-        " ACCESS EXCLUSIVE from an ALTER TABLE, is held for the whole loop. On a large table that is"
-        " minutes to hours, and a failure throws all of it away."
+        "A data migration written as `for row in Model.objects.all(): row.save()` (or "
+        "`Model.objects.update()`) sends one UPDATE per row, or one UPDATE of every row, inside the "
+        "migration's transaction (Django migrations are atomic by default): every updated row stays locked "
+        "(RowExclusiveLock on the table, row locks that block concurrent UPDATE/DELETE/SELECT FOR UPDATE) "
+        "until the whole migration commits, and any lock the same migration took before it, e.g. ACCESS "
+        "EXCLUSIVE from an ALTER TABLE, is held for the whole loop. On a large table that is minutes to "
+        "hours, and a failure throws all of it away."
     ),
     fix=FIX,
     bad=(
@@ -103,5 +103,5 @@ RULE = Rule(
     ),
     severity="warning",
     check_file=check_file,
-    size_sensitive=True,
+    risk=Risk.DURATION,
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.fixes import not_null_fix
 from foreshock.rules.naming import describe_lock, short_name
@@ -35,14 +35,13 @@ def check(ctx: Any) -> Iterator[Hit]:
         if not effect.scan and ctx.settings.pg_version >= 12 and table_of(ctx.schema, table) is not None:
             # The effect model found a reason not to scan (e.g. a CHECK it knows about); trust it.
             continue
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ALTER COLUMN {col} SET NOT NULL on {short_name(table)} scans every row to prove there is "
                 f"no NULL "
                 f"while holding {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix=not_null_fix(table, col),
         )
 
@@ -52,18 +51,16 @@ RULE = Rule(
     summary="ALTER COLUMN ... SET NOT NULL on an existing table without a validated CHECK (col IS NOT NULL)",
     why=(
         "SET NOT NULL takes AccessExclusiveLock (ACCESS EXCLUSIVE) and reads the whole table to check that "
-        "no row "
-        "is NULL; reads and writes wait for that scan. Since PostgreSQL 12 the scan is skipped when a "
-        "validated "
-        "CHECK (col IS NOT NULL) constraint already proves it, and such a CHECK can be added NOT VALID and "
-        "validated under SHARE UPDATE EXCLUSIVE, which lets traffic through. (PostgreSQL 18 can also add "
-        "NOT NULL constraints NOT VALID.)"
+        "no row is NULL; reads and writes wait for that scan. Since PostgreSQL 12 the scan is skipped when "
+        "a validated CHECK (col IS NOT NULL) constraint already proves it, and such a CHECK can be added "
+        "NOT VALID and validated under SHARE UPDATE EXCLUSIVE, which lets traffic through. (PostgreSQL 18 "
+        "can also add NOT NULL constraints NOT VALID.)"
     ),
     fix=(
-        "ALTER TABLE orders ADD CONSTRAINT orders_note_not_null CHECK (note IS NOT NULL) NOT VALID;\n"
-        "ALTER TABLE orders VALIDATE CONSTRAINT orders_note_not_null;  -- separate transaction\n"
-        "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;  -- no scan on PostgreSQL 12+\n"
-        "ALTER TABLE orders DROP CONSTRAINT orders_note_not_null;"
+        "ALTER TABLE orders ADD CONSTRAINT orders_note_not_null CHECK (note IS NOT NULL) NOT VALID;\nALTER "
+        "TABLE orders VALIDATE CONSTRAINT orders_note_not_null;  -- separate transaction\nALTER TABLE "
+        "orders ALTER COLUMN note SET NOT NULL;  -- no scan on PostgreSQL 12+\nALTER TABLE orders DROP "
+        "CONSTRAINT orders_note_not_null;"
     ),
     bad=(Example(schema=ORDERS, sql=LOCK_TIMEOUT + "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;"),),
     good=(
@@ -74,11 +71,11 @@ RULE = Rule(
             "ALTER TABLE orders DROP CONSTRAINT orders_note_not_null;",
         ),
         Example(
-            sql="CREATE TABLE notes (id bigint PRIMARY KEY, body text);\n"
-            "ALTER TABLE notes ALTER COLUMN body SET NOT NULL;"
+            sql="CREATE TABLE notes (id bigint PRIMARY KEY, body text);\nALTER TABLE notes ALTER COLUMN "
+            "body SET NOT NULL;"
         ),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

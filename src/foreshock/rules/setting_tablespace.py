@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 from foreshock.rules.statements import AT, existing_alters
@@ -17,14 +17,13 @@ def check(ctx: Any) -> Iterator[Hit]:
     for table, effect, cmd in existing_alters(ctx):
         if cmd.subtype != AT.AT_SetTableSpace:
             continue
-        yield Hit(
+        yield Hit.on(
+            effect,
             message=(
                 f"ALTER TABLE {short_name(table)} SET TABLESPACE {cmd.name} copies every data file "
                 f"while "
                 f"holding {describe_lock(effect.lock)}"
             ),
-            tables=(table,),
-            lock=effect.lock,
             fix="Move the table online with pg_repack --tablespace, or in a maintenance window.",
         )
 
@@ -41,7 +40,7 @@ RULE = Rule(
         Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nALTER TABLE orders SET TABLESPACE pg_default;"),
     ),
     good=(Example(sql="CREATE TABLE scratch (id bigint);\nALTER TABLE scratch SET TABLESPACE pg_default;"),),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),

@@ -9,7 +9,7 @@ from typing import Any
 
 from pglast import ast, enums
 
-from foreshock.core.model import Effect, Statement, StatementAnalysis
+from foreshock.core.model import Cost, Effect, Statement, StatementAnalysis
 from foreshock.core.schema import Schema, Table
 from foreshock.core.txn import NOT_IN_TXN
 from foreshock.rules.naming import qualify, short_name, type_key
@@ -30,6 +30,21 @@ def effect_on(analysis: StatementAnalysis, table: str) -> Effect | None:
         if e.table.split(".")[-1] == bare and "." not in table:
             fallback = e
     return fallback
+
+
+def relation_effect(ctx: Any, relation: Any) -> Effect | None:
+    """The statement's effect on a relation it names (a RangeVar); None when there is none (the relation is
+    new in this migration, or the statement leaves it alone)."""
+    return effect_on(ctx.analysis, qualify(ctx.schema, relation)) if relation is not None else None
+
+
+def renamed(ctx: Any, kind: enums.ObjectType) -> Iterator[tuple[Any, Effect]]:
+    """(RenameStmt, effect) when the statement renames that kind of thing of an existing relation."""
+    node = ctx.statement.node
+    if isinstance(node, ast.RenameStmt) and node.renameType == kind:
+        effect = relation_effect(ctx, node.relation)
+        if effect is not None:
+            yield node, effect
 
 
 def table_of(schema: Schema, table: str) -> Table | None:
@@ -151,22 +166,26 @@ def in_transaction(unit: Any, fa: Any, sa: StatementAnalysis) -> bool:
 
 
 def is_slow(sa: StatementAnalysis) -> bool:
-    """A statement whose duration grows with table size: rewrite, full scan, unbatched UPDATE/DELETE."""
-    if any(e.rewrite or e.scan for e in sa.effects):
-        return True
-    return bool(sa.effects) and unbatched_dml(sa.statement)
+    """A statement whose duration grows with table size (its facts have work: a rewrite, a full scan, an index
+    build, an UPDATE or DELETE of every row)."""
+    return bool(sa.facts.work) or (bool(sa.effects) and unbatched_dml(sa.statement))
+
+
+_SLOW = {
+    Cost.REWRITE: "rewrites {}",
+    Cost.REFRESH: "rewrites {}",
+    Cost.UPDATE: "unbatched UPDATE of every row",
+    Cost.DELETE: "unbatched DELETE of every row",
+}
 
 
 def slow_reason(sa: StatementAnalysis) -> str:
-    for e in sa.effects:
-        if e.rewrite:
-            return f"rewrites {short_name(e.table)}"
+    work = max(sa.facts.work, key=lambda w: w.cost.cost_class in ("rewrite", "row by row"), default=None)
+    if work is not None:
+        return _SLOW.get(work.cost, "scans all of {}").format(short_name(work.table))
     if unbatched_dml(sa.statement):
         verb = "UPDATE" if isinstance(sa.statement.node, ast.UpdateStmt) else "DELETE"
         return f"unbatched {verb} of every row"
-    for e in sa.effects:
-        if e.scan:
-            return f"scans all of {short_name(e.table)}"
     return "slow"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from foreshock.rules.base import Example, Rule
+from foreshock.rules.base import Example, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 
 RULE = Rule(
@@ -10,10 +10,8 @@ RULE = Rule(
     summary="`-- foreshock: ignore RULE` without `-- reason`",
     why=(
         "A suppression is a claim that a flagged statement is safe here. Without the reason, the next "
-        "reviewer "
-        "cannot tell a considered decision (the table has 40 rows; the code stopped using the column in "
-        "v42) from "
-        "a silenced alarm. The suppression still applies; this note asks for the why."
+        "reviewer cannot tell a considered decision (the table has 40 rows; the code stopped using the "
+        "column in v42) from a silenced alarm. The suppression still applies; this note asks for the why."
     ),
     fix="-- foreshock: ignore creating-index-non-concurrently -- lookup table, under 1,000 rows\n"
     "CREATE INDEX countries_name_idx ON countries (name);",
@@ -32,4 +30,5 @@ RULE = Rule(
         ),
     ),
     severity="info",
+    risk=Risk.STYLE,
 )

@@ -8,8 +8,8 @@ from typing import Any
 from pglast import ast, enums
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
-from foreshock.rules.examples import ORDERS
+from foreshock.rules.base import Example, Hit, Risk, Rule
+from foreshock.rules.examples import ONE_WRITTEN_TRANSACTION, ORDERS
 from foreshock.rules.naming import statement_label
 
 TK = enums.TransactionStmtKind
@@ -57,10 +57,9 @@ RULE = Rule(
     summary="BEGIN inside an open transaction, or BEGIN/COMMIT in a migration the framework already wraps",
     why=(
         "PostgreSQL has no nested transactions: a second BEGIN only raises a WARNING and the first COMMIT "
-        "ends the "
-        "whole transaction, so statements meant to be atomic are not. In Alembic and atomic Django "
-        "migrations the "
-        "framework already opened a transaction; a COMMIT in the SQL ends it early. All versions."
+        "ends the whole transaction, so statements meant to be atomic are not. In Alembic and atomic Django "
+        "migrations the framework already opened a transaction; a COMMIT in the SQL ends it early. All "
+        "versions."
     ),
     fix="BEGIN;\nALTER TABLE orders ADD COLUMN region text;\nSAVEPOINT step;\n-- ...\nCOMMIT;",
     bad=(
@@ -76,13 +75,9 @@ RULE = Rule(
             transactional=True,
         ),
     ),
-    good=(
-        Example(
-            schema=ORDERS,
-            sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
-        ),
-    ),
+    good=(Example(schema=ORDERS, sql=ONE_WRITTEN_TRANSACTION),),
     severity="warning",
+    risk=Risk.FAILURE,
     check_file=check,
     see_also=("squawk: transaction-nesting",),
 )

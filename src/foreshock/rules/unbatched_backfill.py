@@ -7,7 +7,7 @@ from typing import Any
 
 from pglast import ast
 
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.fixes import batched_update_sql
 from foreshock.rules.modifying_system_catalog import catalog_name
@@ -30,7 +30,8 @@ def check(ctx: Any) -> Iterator[Hit]:
         return  # modifying-system-catalog is the problem there
     verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
     scope = "every row" if node.whereClause is None else "rows found by a full scan"
-    yield Hit(
+    yield Hit.on(
+        effect,
         message=(
             f"{verb} of {scope} of {short_name(table)} in one statement: it row-locks all of them until "
             f"commit "
@@ -38,8 +39,6 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"worth of "
             f"WAL and dead tuples at once, and cannot be resumed if it fails"
         ),
-        tables=(table,),
-        lock=effect.lock,
         fix=_with_marker_hint(batched_update_sql(ctx.schema, table, stmt)),
     )
 
@@ -58,18 +57,15 @@ RULE = Rule(
     summary="UPDATE or DELETE of a whole existing table in one statement",
     why=(
         "A single UPDATE or DELETE over every row takes only RowExclusiveLock (ROW EXCLUSIVE) on the table, "
-        "but a "
-        "row lock on every row it touches until the transaction commits: any application write to those rows "
-        "waits, for the whole statement. It also writes one burst of WAL (replicas lag), leaves a table's "
-        "worth of "
-        "dead tuples, and, inside a migration transaction, keeps every earlier schema lock held. All "
-        "versions."
+        "but a row lock on every row it touches until the transaction commits: any application write to "
+        "those rows waits, for the whole statement. It also writes one burst of WAL (replicas lag), leaves "
+        "a table's worth of dead tuples, and, inside a migration transaction, keeps every earlier schema "
+        "lock held. All versions."
     ),
     fix=(
-        "-- foreshock: backfill batch_size=10000\n"
-        "UPDATE orders SET status = 'new'\n"
-        "  WHERE id IN (SELECT id FROM orders WHERE status IS DISTINCT FROM 'new' LIMIT 10000);\n"
-        "-- repeat until 0 rows, one transaction per batch"
+        "-- foreshock: backfill batch_size=10000\nUPDATE orders SET status = 'new'\n  WHERE id IN (SELECT "
+        "id FROM orders WHERE status IS DISTINCT FROM 'new' LIMIT 10000);\n-- repeat until 0 rows, one "
+        "transaction per batch"
     ),
     bad=(
         Example(schema=ORDERS, sql=LOCK_TIMEOUT + "UPDATE orders SET status = 'new';"),
@@ -83,7 +79,7 @@ RULE = Rule(
         ),
         Example(sql="CREATE TABLE tmp (v int);\nINSERT INTO tmp VALUES (1);\nUPDATE tmp SET v = 2;"),
     ),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="warning",
     check_statement=check,
     node_types=(ast.UpdateStmt, ast.DeleteStmt),

@@ -8,8 +8,8 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
-from foreshock.rules.examples import ORDERS
+from foreshock.rules.base import Example, Hit, Risk, Rule
+from foreshock.rules.examples import ONE_WRITTEN_TRANSACTION, ORDERS
 from foreshock.rules.naming import statement_label
 from foreshock.rules.transaction_nesting import BEGINS, ENDS
 
@@ -40,10 +40,8 @@ RULE = Rule(
     summary="BEGIN without a matching COMMIT or ROLLBACK in the same file",
     why=(
         "A transaction left open at the end of a migration either rolls back silently (psql at disconnect) "
-        "or "
-        "stays open in a pooled connection, holding every lock it took — an ACCESS EXCLUSIVE lock from an "
-        "ALTER "
-        "TABLE blocks the table until someone kills the session. All versions."
+        "or stays open in a pooled connection, holding every lock it took — an ACCESS EXCLUSIVE lock from "
+        "an ALTER TABLE blocks the table until someone kills the session. All versions."
     ),
     fix="BEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
     bad=(
@@ -51,13 +49,9 @@ RULE = Rule(
             schema=ORDERS, sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;"
         ),
     ),
-    good=(
-        Example(
-            schema=ORDERS,
-            sql="SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\nCOMMIT;",
-        ),
-    ),
+    good=(Example(schema=ORDERS, sql=ONE_WRITTEN_TRANSACTION),),
     severity="warning",
+    risk=Risk.FAILURE,
     check_file=check,
     see_also=("squawk: ban-uncommitted-transaction",),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from foreshock.rules.base import Example, Rule
+from foreshock.rules.base import Example, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 
 RULE = Rule(
@@ -10,8 +10,7 @@ RULE = Rule(
     summary="`-- foreshock: ignore RULE` where RULE does not fire",
     why=(
         "A suppression that silences nothing is either stale (the statement was made safe) or aimed at the "
-        "wrong "
-        "statement or rule. Left in place it will silently hide the next real problem written there."
+        "wrong statement or rule. Left in place it will silently hide the next real problem written there."
     ),
     fix="-- remove the `-- foreshock: ignore ...` line, or move it directly above the statement it is about",
     bad=(
@@ -29,4 +28,5 @@ RULE = Rule(
         ),
     ),
     severity="info",
+    risk=Risk.STYLE,
 )

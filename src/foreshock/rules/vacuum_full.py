@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.locks import LockMode
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name
 
@@ -45,15 +45,14 @@ RULE = Rule(
     summary="VACUUM FULL in a migration",
     why=(
         "VACUUM FULL copies the table into new files and rebuilds every index while holding "
-        "AccessExclusiveLock "
-        "(ACCESS EXCLUSIVE): reads and writes wait for the whole copy, and it needs room for a second copy. "
-        "Plain "
-        "VACUUM takes ShareUpdateExclusiveLock and blocks no traffic. All versions."
+        "AccessExclusiveLock (ACCESS EXCLUSIVE): reads and writes wait for the whole copy, and it needs "
+        "room for a second copy. Plain VACUUM takes ShareUpdateExclusiveLock and blocks no traffic. All "
+        "versions."
     ),
     fix="VACUUM (ANALYZE) orders;  -- or pg_repack / pg_squeeze to shrink the table online",
     bad=(Example(schema=ORDERS, sql="SET lock_timeout = '2s';\nVACUUM FULL orders;", transactional=False),),
     good=(Example(schema=ORDERS, sql="VACUUM (ANALYZE) orders;", transactional=False),),
-    size_sensitive=True,
+    risk=Risk.DURATION,
     severity="error",
     check_statement=check,
     node_types=(ast.VacuumStmt,),

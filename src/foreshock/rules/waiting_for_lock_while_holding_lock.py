@@ -7,7 +7,7 @@ from typing import Any
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
-from foreshock.rules.base import Example, Hit, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name, statement_label
 
@@ -64,17 +64,14 @@ RULE = Rule(
     "the first",
     why=(
         "A lock that conflicts with writes (SHARE or stronger) must wait until every open transaction "
-        "writing that "
-        "table finishes. If the migration already holds, say, AccessExclusiveLock on another table, that "
-        "table is "
-        "unusable for the whole wait — a long-running report on the second table becomes an outage of the "
-        "first. "
-        "lock_timeout bounds the wait but the first table is still blocked for up to that long. All versions."
+        "writing that table finishes. If the migration already holds, say, AccessExclusiveLock on another "
+        "table, that table is unusable for the whole wait — a long-running report on the second table "
+        "becomes an outage of the first. lock_timeout bounds the wait but the first table is still blocked "
+        "for up to that long. All versions."
     ),
     fix=(
-        "SET lock_timeout = '2s';\n"
-        "ALTER TABLE orders ADD COLUMN region text;     -- commit\n"
-        "ALTER TABLE customers ADD COLUMN region text;  -- commit"
+        "SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;     -- commit\nALTER TABLE "
+        "customers ADD COLUMN region text;  -- commit"
     ),
     bad=(
         Example(
@@ -97,6 +94,7 @@ RULE = Rule(
         ),
     ),
     severity="warning",
+    risk=Risk.LOCK_QUEUE,
     check_file=check,
     see_also=("eugene: E4",),
 )

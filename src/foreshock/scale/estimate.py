@@ -1,11 +1,13 @@
-"""Lock-time estimates at production size, from sizes alone (pure: no driver, no I/O).
+"""The one duration model: how long a statement runs at production size, from sizes alone (pure: no driver,
+no I/O). check --stats/--dsn, apply --dry-run and rehearse's fallback all read it through ModelDurations.
 
 The cost model
 --------------
-A statement's duration is the sum of the work it does on each table it touches (one `Operation` per effect):
+A statement's duration is the sum of the work it does on each table (the core's facts: one TableWork per
+table, with its cost class and what it rests on):
 
 =============  ===========================================================================================
-metadata       catalog-only change (ADD COLUMN without volatile default, DROP COLUMN, RENAME...): ~0 s
+catalog        catalog-only change (ADD COLUMN without volatile default, DROP COLUMN, RENAME...): ~0 s
 scan           full validation scan (ADD CHECK, SET NOT NULL):  a·rows + b·heap_bytes
 rewrite        new heap (ALTER TYPE, volatile-default ADD COLUMN, VACUUM FULL, CLUSTER): a·rows + b·bytes,
                plus an index build for every index on the table (PostgreSQL rebuilds them all)
@@ -33,58 +35,23 @@ high = seconds·2 (wider, ×3, when rows or bytes were derived from the other, o
 unknown). `foreshock rehearse` measures instead of modelling and gives tighter intervals.
 
 Per transaction, a lock is held from the statement that takes it until COMMIT, so its hold time is the sum of
-the durations of the statements from the acquiring one to the end of the transaction (`transaction_hold`).
-
-Budgets: each lock strength has a default hold-time budget (`DEFAULT_BUDGETS`, documented in
-docs/stats-format.md); `budget_verdict` turns an estimate into a severity, and says "size-blind" without
-sizes.
+the durations of the statements from the acquiring one to the end of the transaction (core.hold). The budget
+each lock strength may be held and the severity that follows are the rule engine's (rules.verdict).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from foreshock.core.locks import LockMode
-from foreshock.core.model import CheckResult, Effect, Estimate, FileAnalysis, Severity, Statement
-from foreshock.core.quantities import format_bytes, format_duration
+from foreshock.core.hold import METADATA_SECONDS
+from foreshock.core.model import Cost, Estimate, StatementAnalysis, TableWork
+from foreshock.core.quantities import format_bytes
+from foreshock.rules.verdict import Duration
 from foreshock.scale import calibration
-from foreshock.scale.stats import ColumnStats, Stats, TableStats, normalize_table_name
+from foreshock.scale.stats import ColumnStats, Stats, TableStats
 
-
-class Operation(StrEnum):
-    METADATA = "metadata"
-    SCAN = "scan"
-    REWRITE = "rewrite"
-    INDEX_BUILD = "index_build"
-    UPDATE = "update"
-    DELETE = "delete"
-    FK_VALIDATE = "fk_validate"
-    REFRESH = "refresh"
-
-
-# Seconds a lock of each strength may be held before the verdict is an error. Why these numbers: an
-# AccessExclusiveLock queues every read, so anything past ~2 s shows as errors in a web app's request
-# timeouts;
-# Exclusive blocks all writes (and FOR UPDATE reads); Share/ShareRowExclusive block writes, which queue but
-# retry; ShareUpdateExclusive only blocks other DDL, VACUUM and ANALYZE; RowExclusive (DML) blocks only
-# conflicting row locks and explicit table locks. None = no budget (never an error by duration).
-DEFAULT_BUDGETS: dict[LockMode, float | None] = {
-    LockMode.AccessExclusiveLock: 2.0,
-    LockMode.ExclusiveLock: 5.0,
-    LockMode.ShareRowExclusiveLock: 60.0,
-    LockMode.ShareLock: 60.0,
-    LockMode.ShareUpdateExclusiveLock: 3600.0,
-    LockMode.RowExclusiveLock: 600.0,
-    LockMode.RowShareLock: None,
-    LockMode.AccessShareLock: None,
-}
-
-# Instant operations (catalog updates) still take a moment; this is the floor of every estimate.
-METADATA_SECONDS = 0.001
 # Size of a B-tree index tuple beyond its key: IndexTupleData (8) + line pointer (4), plus sort overhead
 # (SortTuple and palloc header) when the build sorts in memory.
 INDEX_TUPLE_OVERHEAD = 12
@@ -105,7 +72,7 @@ class Work:
     """One operation on one table, at production size."""
 
     table: str
-    operation: Operation
+    cost: Cost
     seconds: float
     rows: int | None
     bytes: int | None
@@ -116,18 +83,9 @@ class Work:
 class StatementEstimate:
     """How long one statement runs at production size; every lock it takes is held at least this long."""
 
-    statement: int
     estimate: Estimate | None  # None: size-blind (no sizes for a table this statement does work on)
     work: tuple[Work, ...] = ()
     missing: tuple[str, ...] = ()  # tables with work but no sizes
-
-
-@dataclass(frozen=True)
-class BudgetVerdict:
-    severity: Severity | None  # None: no budget applies (weak lock) or size-blind
-    message: str
-    budget: float | None
-    size_blind: bool = False
 
 
 def _coeff(op: str) -> tuple[float, float]:
@@ -188,7 +146,7 @@ def index_build_seconds(rows: int, key_bytes: int, maintenance_work_mem: int) ->
 
 
 def operation_work(
-    op: Operation,
+    op: Cost,
     table: TableStats,
     stats: Stats,
     *,
@@ -206,30 +164,30 @@ def operation_work(
     cache = _cache_bytes(stats)
     mwm = stats.server.setting_bytes("maintenance_work_mem") or DEFAULT_MAINTENANCE_WORK_MEM
     regime = ""
-    if op is Operation.METADATA:
+    if op is Cost.CATALOG:
         return Work(table.name, op, METADATA_SECONDS, rows, size)
-    if op is Operation.INDEX_BUILD:
+    if op is Cost.INDEX_BUILD:
         seconds, regime = index_build_seconds(rows, _key_bytes(table, index_columns), mwm)
         disk = _disk_seconds(size, 0, size, cache)
         return Work(table.name, op, seconds + disk, rows, size, regime or _cache_regime(disk, size, cache))
-    if op is Operation.REFRESH and source is not None and table.rows == 0:
+    if op is Cost.REFRESH and source is not None and table.rows == 0:
         rows, size = source.rows, source.bytes
     a, b = _coeff(op.value)
     seconds = a * rows + b * size
     reads, writes = float(size), 0.0
-    if op is Operation.UPDATE:
+    if op is Cost.UPDATE:
         # The calibrated UPDATE includes one index (the primary key); unknown index lists assume just that.
         extra_indexes = max(len(table_indexes) - 1, 0)
         seconds += _coeff("update_index_row")[0] * rows * extra_indexes
         writes = size * UPDATE_WRITE_FACTOR + (table.index_bytes or 0)
-    elif op in (Operation.REWRITE, Operation.REFRESH):
+    elif op in (Cost.REWRITE, Cost.REFRESH):
         writes = size * REWRITE_WRITE_FACTOR
-    elif op is Operation.DELETE:
+    elif op is Cost.DELETE:
         writes = size  # every heap page is dirtied (xmax) and WAL-logged
     disk = _disk_seconds(reads, writes, size + writes, cache)
     seconds += disk
     regime = _cache_regime(disk, size, cache)
-    if op is Operation.REWRITE:
+    if op is Cost.REWRITE:
         for columns in table_indexes:
             s, why = index_build_seconds(rows, _key_bytes(table, columns), mwm)
             seconds += s
@@ -251,117 +209,33 @@ def _cache_regime(disk: float, size: int, cache: int) -> str:
     )
 
 
-def classify(statement: Statement, effect: Effect) -> Operation:
-    """Which costed operation an effect is, from the statement's parse tree and the effect's flags."""
-    node = statement.node
-    kind = type(node).__name__ if node is not None else ""
-    if kind == "IndexStmt":
-        return Operation.INDEX_BUILD
-    if kind == "RefreshMatViewStmt":
-        return Operation.REFRESH
-    if kind == "UpdateStmt" and effect.scan:
-        return Operation.UPDATE
-    if kind == "DeleteStmt" and effect.scan:
-        return Operation.DELETE
-    if kind in ("ClusterStmt", "VacuumStmt") and effect.rewrite:
-        return Operation.REWRITE
-    if effect.rewrite:
-        return Operation.REWRITE
-    if kind == "AlterTableStmt" and effect.scan and _adds_foreign_key(node):
-        return Operation.FK_VALIDATE
-    if effect.scan:
-        return Operation.SCAN
-    return Operation.METADATA
-
-
-def _adds_foreign_key(node: Any) -> bool:
-    for cmd in getattr(node, "cmds", None) or ():
-        constraint = getattr(cmd, "def_", None)
-        contype = getattr(constraint, "contype", None)
-        if contype is not None and getattr(contype, "name", str(contype)) == "CONSTR_FOREIGN":
-            return True
-    return False
-
-
-def _fk_tables(node: Any) -> tuple[str, str] | None:
-    """(referencing, referenced) of the first validated foreign key an ALTER TABLE adds."""
-    for cmd in getattr(node, "cmds", None) or ():
-        constraint = getattr(cmd, "def_", None)
-        contype = getattr(constraint, "contype", None)
-        if constraint is not None and getattr(contype, "name", "") == "CONSTR_FOREIGN":
-            return _range_name(node.relation), _range_name(constraint.pktable)
-    return None
-
-
-def _range_name(rv: Any) -> str:
-    schema = getattr(rv, "schemaname", None)
-    rel = getattr(rv, "relname", "")
-    return normalize_table_name(
-        f'"{schema}"."{rel}"' if schema else f'"{rel}"' if rel != rel.lower() else rel
-    )
-
-
-def _index_columns(node: Any) -> tuple[str, ...]:
-    out = []
-    for elem in getattr(node, "indexParams", None) or ():
-        name = getattr(elem, "name", None)
-        if name:
-            out.append(name)
-    return tuple(out)
-
-
-def estimate_statement(
-    statement: Statement,
-    effects: Sequence[Effect],
-    stats: Stats | None,
-    schema_indexes: Mapping[str, Sequence[Sequence[str]]] | None = None,
-) -> StatementEstimate:
-    """How long the statement runs at production size (None when it does work on a table without sizes).
-
-    schema_indexes: qualified table name -> key columns of each of its indexes, from the schema model; used
-    when the stats file does not list the table's indexes.
-    """
-    node = statement.node
-    kind = type(node).__name__ if node is not None else ""
-    work: list[Work] = []
+def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEstimate:
+    """How long a statement doing `work` (its facts) runs at production size; no estimate when it works on a
+    table without sizes (`missing` names them)."""
+    done: list[Work] = []
     missing: list[str] = []
-    fk = _fk_tables(node) if kind == "AlterTableStmt" else None
-    for effect in effects:
-        op = classify(statement, effect)
-        if op is Operation.METADATA:
-            continue
-        name = normalize_table_name(effect.table)
-        if op is Operation.FK_VALIDATE and fk is not None and name == fk[1]:
-            continue  # the referenced side is probed through its index; the cost is charged to the child
-        table = stats.table(effect.table) if stats is not None else None
+    for w in work:
+        table = stats.table(w.table) if stats is not None else None
         if table is None:
-            missing.append(name)
+            missing.append(w.table)
             continue
         assert stats is not None
-        work.append(
-            operation_work(
-                op,
-                table,
-                stats,
-                index_columns=_index_columns(node),
-                indexes=(schema_indexes or {}).get(table.name),
-            )
+        done.append(
+            operation_work(w.cost, table, stats, index_columns=w.index_columns, indexes=w.indexes or None)
         )
     if missing or stats is None:
-        return StatementEstimate(statement.index, None, tuple(work), tuple(missing))
-    seconds = sum(w.seconds for w in work) if work else METADATA_SECONDS
-    rows = sum(w.rows or 0 for w in work) or None
-    size = sum(w.bytes or 0 for w in work) or None
-    spread = 3.0 if any(_derived(stats, w.table) for w in work) else 2.0
-    regimes = sorted({w.regime for w in work if w.regime})
-    source = "model: " + (", ".join(f"{w.operation.value} {w.table}" for w in work) or "catalog only")
+        return StatementEstimate(None, tuple(done), tuple(missing))
+    seconds = sum(x.seconds for x in done) if done else METADATA_SECONDS
+    rows = sum(x.rows or 0 for x in done) or None
+    size = sum(x.bytes or 0 for x in done) or None
+    spread = 3.0 if any(_derived(stats, x.table) for x in done) else 2.0
+    regimes = sorted({x.regime for x in done if x.regime})
+    source = "model: " + (", ".join(f"{x.cost.value} {x.table}" for x in done) or "catalog only")
     if regimes:
         source += "; " + "; ".join(regimes)
     source += f" (calibrated on {calibration.SERVER})"
     return StatementEstimate(
-        statement.index,
-        Estimate(seconds, seconds / spread, seconds * spread, rows, size, source),
-        tuple(work),
+        Estimate(seconds, seconds / spread, seconds * spread, rows, size, source), tuple(done)
     )
 
 
@@ -370,150 +244,17 @@ def _derived(stats: Stats, table: str) -> bool:
     return t is not None and bool(t.derived)
 
 
-def transaction_hold(
-    acquired_by: int, statements: Iterable[int], estimates: Mapping[int, StatementEstimate]
-) -> Estimate | None:
-    """A lock taken by statement `acquired_by` is held until COMMIT: sum the statements from it to the end.
-
-    `statements` are the transaction's statement indices in order. None when any of them is size-blind.
-    """
-    seconds = low = high = 0.0
-    rows = size = 0
-    parts = []
-    for index in statements:
-        if index < acquired_by:
-            continue
-        est = estimates.get(index)
-        if est is None or est.estimate is None:
-            return None
-        e = est.estimate
-        seconds += e.seconds
-        low += e.low
-        high += e.high
-        rows += e.rows or 0
-        size += e.bytes or 0
-        if e.seconds > METADATA_SECONDS:
-            parts.append(f"statement {index + 1}: {format_duration(e.seconds)}")
-    source = "held until COMMIT: " + (", ".join(parts) or "catalog-only statements")
-    return Estimate(
-        max(seconds, METADATA_SECONDS),
-        max(low, METADATA_SECONDS),
-        max(high, METADATA_SECONDS),
-        rows or None,
-        size or None,
-        source,
-    )
 
 
-def budget_verdict(
-    estimate: Estimate | None, lock: LockMode, budgets: Mapping[LockMode, float | None] | None = None
-) -> BudgetVerdict:
-    """Severity of holding `lock` for `estimate`: error past the budget, warning when only the high end is."""
-    budget = (budgets if budgets is not None else DEFAULT_BUDGETS).get(lock, DEFAULT_BUDGETS.get(lock))
-    if estimate is None:
-        return BudgetVerdict(
-            None,
-            f"size-blind: {lock.name} hold time unknown without production sizes "
-            "(pass --stats FILE or --dsn URL)",
-            budget,
-            size_blind=True,
-        )
-    held = (
-        f"{lock.name} held ~{format_duration(estimate.seconds)} "
-        f"({format_duration(estimate.low)}–{format_duration(estimate.high)})"
-    )
-    if budget is None:
-        return BudgetVerdict(None, f"{held}; no budget for this lock strength", None)
-    if estimate.seconds > budget:
-        return BudgetVerdict("error", f"{held}, over the {format_duration(budget)} budget", budget)
-    if estimate.high > budget:
-        return BudgetVerdict("warning", f"{held}; may exceed the {format_duration(budget)} budget", budget)
-    return BudgetVerdict("info", f"{held}, within the {format_duration(budget)} budget", budget)
+class ModelDurations:
+    """Statement durations from the calibrated model over production sizes (a stats file, or a catalog-only
+    snapshot of a live database): the durations source of check --stats/--dsn and apply --dry-run, and
+    rehearse's fallback for statements it did not time."""
 
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
 
-# ------------------------------------------------------------------------------------- wiring into check
-
-
-def file_estimates(
-    analysis: FileAnalysis,
-    stats: Stats | None,
-    schema_indexes: Mapping[str, Sequence[Sequence[str]]] | None = None,
-) -> dict[int, StatementEstimate]:
-    """Per statement index of one analysed file: how long it runs at production size."""
-    return {
-        sa.statement.index: estimate_statement(sa.statement, sa.effects, stats, schema_indexes)
-        for sa in analysis.statements
-    }
-
-
-def lock_hold(
-    analysis: FileAnalysis,
-    statement: int,
-    table: str | None,
-    lock: LockMode | None,
-    estimates: Mapping[int, StatementEstimate],
-) -> Estimate | None:
-    """How long `lock` on `table`, taken by (or held during) `statement`, stays held: until COMMIT in a
-    transaction (from the statement that acquired it), or for the statement alone in autocommit."""
-    for txn in analysis.transactions:
-        if statement not in txn.statements:
-            continue
-        acquired = statement
-        for held in txn.locks:
-            same_table = table is None or normalize_table_name(held.table) == normalize_table_name(table)
-            if same_table and (lock is None or held.lock >= lock):
-                acquired = min(acquired, held.acquired_by)
-        return transaction_hold(acquired, txn.statements, estimates)
-    own = estimates.get(statement)
-    return own.estimate if own is not None else None
-
-
-def apply_sizes(
-    result: CheckResult,
-    stats: Stats | None,
-    *,
-    budgets: Mapping[LockMode, float | None] | None = None,
-    schema_indexes: Mapping[str, Sequence[Sequence[str]]] | None = None,
-    duration_rules: Collection[str] | None = None,
-) -> CheckResult:
-    """Attach a lock-hold estimate to every finding that names a lock, and let severity follow the budget.
-
-    Without stats the result is marked size_blind and findings are unchanged. With stats a finding's severity
-    becomes the budget verdict's (error over budget, warning when only the high end is, info within), so the
-    same migration passes at 1,000 rows and fails at 80,000,000. duration_rules: the rule ids whose severity
-    follows the estimate (None: every finding that names a lock); the others only get the estimate attached.
-    """
-    if stats is None:
-        return replace(result, size_blind=True)
-    by_path = {fa.path: fa for fa in result.files}
-    cache: dict[str, dict[int, StatementEstimate]] = {}
-    findings = []
-    for f in result.findings:
-        fa = by_path.get(f.path)
-        if fa is None or f.lock is None or f.statement < 0:
-            findings.append(f)
-            continue
-        if f.path not in cache:
-            cache[f.path] = file_estimates(fa, stats, schema_indexes)
-        hold = lock_hold(fa, f.statement, f.tables[0] if f.tables else None, f.lock, cache[f.path])
-        verdict = budget_verdict(hold, f.lock, budgets)
-        if hold is None:
-            findings.append(replace(f, message=f"{f.message} [{verdict.message}]"))
-            continue
-        follows = duration_rules is None or f.rule in duration_rules
-        severity = (verdict.severity or f.severity) if follows else f.severity
-        findings.append(
-            replace(f, estimate=hold, severity=severity, message=f"{f.message} [{verdict.message}]")
-        )
-    return replace(result, findings=tuple(findings), size_blind=False)
-
-
-def indexes_from_schema(schema: Any) -> dict[str, list[tuple[str, ...]]]:
-    """Key columns of every index per table from core.schema's Schema (for `schema_indexes`)."""
-    out: dict[str, list[tuple[str, ...]]] = {}
-    tables = getattr(schema, "tables", None) or {}
-    for name, table in dict(tables).items():
-        indexes = getattr(table, "indexes", None) or {}
-        values = indexes.values() if isinstance(indexes, Mapping) else indexes
-        out[normalize_table_name(str(name))] = [tuple(getattr(i, "columns", ()) or ()) for i in values]
-    return out
+    def statement(self, path: str, sa: StatementAnalysis) -> Duration:
+        est = estimate_work(sa.facts.work, self.stats)
+        unknown = f"no size for {', '.join(est.missing)} in {self.stats.source}" if est.missing else ""
+        return Duration(est.estimate, unknown)

@@ -28,11 +28,14 @@ Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts no
   ADD COLUMN with a default: not assumed, the reason says so.
 - TRUNCATE gets a new relfilenode but reads and copies nothing: reported as neither rewrite nor scan
   (no table_rewrite event fires either); its AccessExclusiveLock is the risk.
+
+A statement kind in neither the handlers nor NO_TABLE_EFFECT, or a shape a handler cannot read (an internal
+error of the model), is named as not analysed (the second value of effects_of) -- never a quietly smaller
+effect set.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from pglast import ast
@@ -47,17 +50,101 @@ from foreshock.core.schema import Schema
 _STATEMENTS: dict[str, Any] = {**alter_table.HANDLERS, **ddl.HANDLERS, **maintenance.HANDLERS, **dml.HANDLERS}
 
 
-def effects_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> tuple[Effect, ...]:
-    """One Effect per pre-existing table the statement touches (strongest lock, rewrite, scan, reason)."""
+# Statement kinds that take no lock on an existing table: they change other catalog objects (types,
+# functions, roles, extensions, sequences without OWNED BY ...), session state or transaction state.
+# Checked on PostgreSQL 15 and 16 by the `no_table_effect` cases of tests/statement_matrix.py.
+NO_TABLE_EFFECT = frozenset(
+    {
+        "TransactionStmt",
+        "VariableSetStmt",
+        "VariableShowStmt",
+        "DiscardStmt",
+        "CheckPointStmt",
+        "NotifyStmt",
+        "ListenStmt",
+        "UnlistenStmt",
+        "ConstraintsSetStmt",
+        "DeallocateStmt",
+        "LoadStmt",
+        "AlterFunctionStmt",
+        "CreateEnumStmt",
+        "CreateDomainStmt",
+        "CompositeTypeStmt",
+        "CreateRangeStmt",
+        "DefineStmt",
+        "AlterTypeStmt",
+        "CreateExtensionStmt",
+        "AlterExtensionStmt",
+        "AlterExtensionContentsStmt",
+        "CreateRoleStmt",
+        "AlterRoleStmt",
+        "AlterRoleSetStmt",
+        "DropRoleStmt",
+        "GrantRoleStmt",
+        "AlterDefaultPrivilegesStmt",
+        "CreateCastStmt",
+        "CreateConversionStmt",
+        "CreateOpClassStmt",
+        "CreateOpFamilyStmt",
+        "AlterOpFamilyStmt",
+        "CreateTransformStmt",
+        "CreatePLangStmt",
+        "CreateEventTrigStmt",
+        "AlterEventTrigStmt",
+        "CreateFdwStmt",
+        "AlterFdwStmt",
+        "CreateForeignServerStmt",
+        "AlterForeignServerStmt",
+        "CreateUserMappingStmt",
+        "AlterUserMappingStmt",
+        "DropUserMappingStmt",
+        "ImportForeignSchemaStmt",
+        "CreateSubscriptionStmt",
+        "AlterSubscriptionStmt",
+        "DropSubscriptionStmt",
+        "CreateTableSpaceStmt",
+        "DropTableSpaceStmt",
+        "AlterTableSpaceOptionsStmt",
+        "CreatedbStmt",
+        "DropdbStmt",
+        "AlterDatabaseStmt",
+        "AlterDatabaseSetStmt",
+        "AlterDatabaseRefreshCollStmt",
+        "AlterSystemStmt",
+        "AlterCollationStmt",
+        "AlterTSDictionaryStmt",
+        "AlterTSConfigurationStmt",
+        "CreateAmStmt",
+        "AlterOperatorStmt",
+        "AlterOwnerStmt",
+        "AlterStatsStmt",
+        "DoStmt",  # its static statements are analysed one by one (core.sql); dynamic SQL is named in facts
+    }
+)
+
+# Errors a handler raises on a statement shape it does not expect (a None where a node was assumed, a missing
+# key): the statement is then not analysed, and says so.
+_MODEL_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
+
+
+def effects_of(
+    stmt: Statement, schema: Schema, settings: AnalysisSettings
+) -> tuple[tuple[Effect, ...], str]:
+    """(one Effect per pre-existing table the statement touches, what the model did not understand).
+
+    The second value is "" when the statement is fully analysed; otherwise the effects are a lower bound."""
     node = stmt.node
     if node is None:
-        return ()
-    handler = _STATEMENTS.get(type(node).__name__)
+        return (), ""
+    name = type(node).__name__
+    handler = _STATEMENTS.get(name)
     if handler is None:
-        return ()
+        if name in NO_TABLE_EFFECT:
+            return (), ""
+        words = " ".join(stmt.text.split()[:3]).upper() or name
+        return (), f"{words} ({name}) is not in foreshock's effect model: the locks it takes are not analysed"
     eff = EffectSet(schema, node)
-    # An unusual but valid statement shape: report what was collected so far rather than fail.
-    with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError, KeyError):
+    try:
         handler(eff, node, settings)
         # Data-modifying statements inside WITH run as part of this statement.
         for n in walk(getattr(node, "withClause", None)):
@@ -65,4 +152,9 @@ def effects_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> t
                 n.ctequery, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
             ):
                 _STATEMENTS[type(n.ctequery).__name__](eff, n.ctequery, settings)
-    return eff.result()
+    except _MODEL_ERRORS as err:
+        return eff.result(), (
+            f"the effect model failed on this {name} ({type(err).__name__}: {err}); the locks listed may be "
+            "incomplete (please report it)"
+        )
+    return eff.result(), ""

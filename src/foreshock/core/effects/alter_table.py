@@ -360,24 +360,23 @@ def _alter_type(eff: EffectSet, targets: list[str], cmd: Any, settings: Analysis
         # Foreign keys through the column are dropped and re-created with the new type, which re-creates
         # their triggers on the other table under AccessExclusiveLock; after a rewrite they are validated
         # again (checked on PG 16: the referenced table is read).
-        for c in tt.constraints.values():
-            if c.kind == "fk" and cmd.name in c.columns and c.referenced_table and c.referenced_table != name:
-                eff.add(
-                    c.referenced_table,
-                    L.AccessExclusiveLock,
-                    f"ALTER COLUMN {cmd.name} TYPE re-creates foreign key {c.name} referencing this table"
-                    + (" and re-validates it (reads every row)" if rewrite else ""),
-                    scan=rewrite,
-                )
-        for fk in schema.referencing_fks(name):
-            if cmd.name in fk.referenced_columns and fk.table != name:
-                eff.add(
-                    fk.table,
-                    L.AccessExclusiveLock,
-                    f"ALTER COLUMN {cmd.name} TYPE re-creates foreign key {fk.name} on this table"
-                    + (" and re-validates it (reads every row)" if rewrite else ""),
-                    scan=rewrite,
-                )
+        recreated = [
+            (c.referenced_table, c.name, "referencing this table")
+            for c in tt.constraints.values()
+            if c.kind == "fk" and cmd.name in c.columns and c.referenced_table and c.referenced_table != name
+        ] + [
+            (fk.table, fk.name, "on this table")
+            for fk in schema.referencing_fks(name)
+            if cmd.name in fk.referenced_columns and fk.table != name
+        ]
+        for other, fk_name, side in recreated:
+            eff.add(
+                other,
+                L.AccessExclusiveLock,
+                f"ALTER COLUMN {cmd.name} TYPE re-creates foreign key {fk_name} {side}"
+                + (" and re-validates it (reads every row)" if rewrite else ""),
+                scan=rewrite,
+            )
 
 
 def _add_constraint(eff: EffectSet, table: str, t: Table | None, con: Any, targets: list[str]) -> None:

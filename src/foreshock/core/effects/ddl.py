@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pglast
 from pglast import ast, enums
 
 from foreshock.core.effects.collect import EffectSet, has_storage, with_children
@@ -32,22 +33,12 @@ def _index_stmt(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
         for name in targets:
             eff.add(name, lock, f"CREATE INDEX IF NOT EXISTS: {node.idxname} already exists, nothing built")
         return
+    lock, why = (L.ShareLock, "CREATE INDEX blocks writes while it scans every row")
     if node.concurrent:
-        for name in targets:
-            eff.add(
-                name,
-                L.ShareUpdateExclusiveLock,
-                "CREATE INDEX CONCURRENTLY scans the table twice without blocking writes",
-                scan=has_storage(schema, name),
-            )
-        return
+        lock = L.ShareUpdateExclusiveLock
+        why = "CREATE INDEX CONCURRENTLY scans the table twice without blocking writes"
     for name in targets:
-        eff.add(
-            name,
-            L.ShareLock,
-            "CREATE INDEX blocks writes while it scans every row",
-            scan=has_storage(schema, name),
-        )
+        eff.add(name, lock, why, scan=has_storage(schema, name))
 
 
 def _drop(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
@@ -289,7 +280,62 @@ def _alter_domain(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None
             )
 
 
+def _sequence(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
+    # OWNED BY table.column opens the table with AccessShareLock (checked on PG 15 and 16); nothing else of
+    # CREATE/ALTER SEQUENCE touches a table.
+    for opt in node.options or ():
+        if opt.defname == "owned_by":
+            parts = strings(opt.arg)
+            if len(parts) >= 2:
+                eff.add(eff.schema.resolve(parts[:-1]), L.AccessShareLock, "SEQUENCE ... OWNED BY the table")
+
+
+def _create_function(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
+    # With check_function_bodies (on by default) a LANGUAGE sql body is parsed and analysed when the function
+    # is created, which opens every table it reads with AccessShareLock (checked on PG 15 and 16); PL/pgSQL
+    # and other bodies are only syntax-checked.
+    language = next(
+        (str(o.arg.sval).lower() for o in node.options or () if o.defname == "language"), "sql"
+    )
+    bodies: list[Any] = [node.sql_body] if node.sql_body is not None else []
+    if language == "sql" and not bodies:
+        for opt in node.options or ():
+            if opt.defname == "as" and opt.arg:
+                bodies += _parsed(str(opt.arg[0].sval))
+    for body in bodies:
+        ctes = cte_names(body)
+        for rv in range_vars(body):
+            if rv.schemaname or rv.relname not in ctes:
+                why = "CREATE FUNCTION ... LANGUAGE sql checks its body"
+                eff.add(eff.schema.resolve(rv), L.AccessShareLock, why)
+
+
+def _parsed(text: str) -> list[Any]:
+    """The statements of a function body; none when it does not parse (the server rejects the function)."""
+    try:
+        return [raw.stmt for raw in pglast.parse_sql(text)]
+    except pglast.parser.ParseError:
+        return []
+
+
+def _create_foreign_table(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
+    _create_table(eff, node.base, settings)
+
+
+def _create_schema(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
+    # CREATE SCHEMA s CREATE TABLE ... / CREATE VIEW ...: each element locks what it would on its own.
+    for elt in node.schemaElts or ():
+        handler = HANDLERS.get(type(elt).__name__)
+        if handler is not None:
+            handler(eff, elt, settings)
+
+
 HANDLERS: dict[str, Any] = {
+    "CreateFunctionStmt": _create_function,
+    "CreateSeqStmt": _sequence,
+    "AlterSeqStmt": _sequence,
+    "CreateForeignTableStmt": _create_foreign_table,
+    "CreateSchemaStmt": _create_schema,
     "AlterDomainStmt": _alter_domain,
     "IndexStmt": _index_stmt,
     "DropStmt": _drop,

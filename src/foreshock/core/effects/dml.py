@@ -67,26 +67,27 @@ def _write_target(eff: EffectSet, node: Any, verb: str, from_list: Any) -> set[i
     return sel
 
 
-def _update(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
-    schema = eff.schema
-    table = schema.resolve(node.relation)
-    sel = _write_target(eff, node, "UPDATE", node.fromClause)
-    if node.fromClause:
-        read_tables(eff, node.fromClause, L.AccessShareLock, "UPDATE ... FROM", selective=sel)
+def _write(eff: EffectSet, node: Any, verb: str, from_list: Any) -> str:
+    """UPDATE/DELETE: the target (a scan unless an index reaches its rows), the tables FROM/USING joins and
+    the WHERE clause's subqueries read; returns the target's qualified name."""
+    sel = _write_target(eff, node, verb, from_list)
+    if from_list:
+        joined = "UPDATE ... FROM" if verb == "UPDATE" else "DELETE ... USING"
+        read_tables(eff, from_list, L.AccessShareLock, joined, selective=sel)
     if node.whereClause is not None:
-        read_tables(eff, node.whereClause, L.AccessShareLock, "UPDATE subquery")
+        read_tables(eff, node.whereClause, L.AccessShareLock, f"{verb} subquery")
+    return eff.schema.resolve(node.relation)
+
+
+def _update(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
+    table = _write(eff, node, "UPDATE", node.fromClause)
     cols = {rt.name for rt in node.targetList or () if isinstance(rt, ast.ResTarget) and rt.name}
     _fk_checks_on_write(eff, table, cols, "UPDATE")
 
 
 def _delete(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
-    table = schema.resolve(node.relation)
-    sel = _write_target(eff, node, "DELETE", node.usingClause)
-    if node.usingClause:
-        read_tables(eff, node.usingClause, L.AccessShareLock, "DELETE ... USING", selective=sel)
-    if node.whereClause is not None:
-        read_tables(eff, node.whereClause, L.AccessShareLock, "DELETE subquery")
+    table = _write(eff, node, "DELETE", node.usingClause)
     # The foreign keys' triggers run per deleted row: NO ACTION/RESTRICT look for referencing rows (FOR KEY
     # SHARE: RowShareLock); CASCADE/SET NULL/SET DEFAULT delete or update them (RowExclusiveLock).
     todo = [table]

@@ -1,0 +1,210 @@
+"""The one place the core decides what a statement is: its StatementFacts, with the user's settings.
+
+`facts_of(stmt, schema, settings)` runs once per statement (core.analyze) against the schema as it stands
+BEFORE the statement, and every consumer reads the result: the rules, check's size verdict, apply's plan,
+rehearse, datagen's choice of tables and trace's choice of tables to watch.
+
+Decided here:
+- effects per pre-existing table (core.effects), or what the model did not understand (`not_analysed`): a
+  statement kind outside the model, an internal error of the model, dynamic SQL in a DO block;
+- whether the statement can run inside a transaction block, and why not;
+- the PostgreSQL version it needs when the target is older;
+- the work per table that grows with production size (its cost class) and what that rests on (the key an
+  index build sorts, the indexes a rewrite rebuilds or an UPDATE maintains);
+- every relation it names or touches (qualified).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pglast import ast, enums
+
+from foreshock.core.effects import effects_of
+from foreshock.core.locks import LockMode
+from foreshock.core.model import AnalysisSettings, Cost, Effect, Statement, StatementFacts, TableWork
+from foreshock.core.nodes import cte_names, range_vars, strings
+from foreshock.core.schema import Schema
+
+_AT = enums.AlterTableType
+
+
+def facts_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> StatementFacts:
+    """The facts of one statement, against the schema as it stands before it runs."""
+    node = stmt.node
+    effects, not_analysed = effects_of(stmt, schema, settings)
+    if not not_analysed and isinstance(node, ast.DoStmt):
+        not_analysed = _do_block_gap(node)
+    why_not = non_transactional_reason(stmt, settings)
+    needs, note = version_need(stmt, settings)
+    return StatementFacts(
+        effects=effects,
+        work=_work(node, effects, schema),
+        transactional=why_not is None,
+        not_transactional=why_not or "",
+        tables=_tables(node, effects, schema),
+        needs_version=needs,
+        version_note=note,
+        not_analysed=not_analysed,
+    )
+
+
+def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str | None:
+    """Why the statement cannot run in a transaction block, or None when it can."""
+    node = stmt.node
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and any(
+        (d.defname or "").lower() == "concurrently" for d in node.params or ()
+    ):
+        return "REINDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and node.kind in (
+        enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+        enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
+        enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA,
+    ):
+        return "REINDEX SCHEMA/DATABASE/SYSTEM"
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            detach = cmd.subtype == _AT.AT_DetachPartition
+            if detach and getattr(cmd.def_, "concurrent", False):
+                return "DETACH PARTITION CONCURRENTLY"
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(node, ast.ClusterStmt) and node.relation is None:
+        return "CLUSTER without a table"
+    if isinstance(
+        node,
+        (
+            ast.CreatedbStmt,
+            ast.DropdbStmt,
+            ast.AlterSystemStmt,
+            ast.CreateTableSpaceStmt,
+            ast.DropTableSpaceStmt,
+        ),
+    ):
+        return type(node).__name__.removesuffix("Stmt")
+    if isinstance(node, ast.AlterEnumStmt) and not node.oldVal and settings.pg_version < 12:
+        # PG 12 allowed ADD VALUE inside a transaction block (the new value is unusable until commit).
+        return "ALTER TYPE ... ADD VALUE before PG 12"
+    return None
+
+
+def version_need(stmt: Statement, settings: AnalysisSettings) -> tuple[int, str]:
+    """(major version, note) when the statement needs a newer PostgreSQL than the target (the server rejects
+    it there); (0, "") otherwise."""
+    node = stmt.node
+    need: tuple[int, str] | None = None
+    if isinstance(node, ast.MergeStmt):
+        need = (15, "MERGE")
+    elif isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            st = cmd.subtype
+            if st == _AT.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+                need = (14, "DETACH PARTITION CONCURRENTLY")
+            elif st == _AT.AT_SetCompression:
+                need = (14, "SET COMPRESSION")
+            elif st == _AT.AT_SetAccessMethod:
+                need = (15, "SET ACCESS METHOD")
+            elif st == _AT.AT_SetExpression:
+                need = (17, "SET EXPRESSION")
+    elif isinstance(node, ast.IndexStmt) and node.nulls_not_distinct:
+        need = (15, "NULLS NOT DISTINCT")
+    if need is not None and settings.pg_version < need[0]:
+        return need[0], f"{need[1]} needs PostgreSQL {need[0]}+ (target is {settings.pg_version})"
+    return 0, ""
+
+
+# EXECUTE in PL/pgSQL runs SQL built at run time, which no static model can see.
+_DYNAMIC_SQL = re.compile(r"\bEXECUTE\b", re.IGNORECASE)
+
+
+def _do_block_gap(node: Any) -> str:
+    """What a DO block runs that is not analysed: its static statements are analysed one by one (core.sql);
+    dynamic SQL and other languages are not."""
+    body, language = "", "plpgsql"
+    for arg in node.args or ():
+        if arg.defname == "as":
+            body = str(arg.arg.sval)
+        elif arg.defname == "language":
+            language = str(arg.arg.sval)
+    if language.lower() != "plpgsql":
+        return f"a DO block in {language}: the statements it runs are not analysed"
+    if _DYNAMIC_SQL.search(body):
+        return "dynamic SQL (EXECUTE) in a DO block: the statements it builds at run time are not analysed"
+    return ""
+
+
+def _classify(node: Any, effect: Effect, fk_parent: str | None) -> Cost | None:
+    """The cost class of one effect; None when its work is charged elsewhere (the referenced side of a new
+    foreign key is probed through its index: the validation is charged to the referencing table)."""
+    if isinstance(node, ast.IndexStmt):
+        return Cost.INDEX_BUILD if effect.scan else Cost.CATALOG
+    if isinstance(node, ast.RefreshMatViewStmt):
+        # Re-running the view's query is part of the refresh: charged to the view, not again to its sources.
+        return Cost.REFRESH if effect.rewrite or effect.lock >= LockMode.ExclusiveLock else None
+    if effect.rewrite:
+        return Cost.REWRITE
+    if not effect.scan:
+        return Cost.CATALOG
+    if effect.lock == LockMode.RowExclusiveLock and isinstance(node, ast.UpdateStmt | ast.MergeStmt):
+        return Cost.UPDATE
+    if effect.lock == LockMode.RowExclusiveLock and isinstance(node, ast.DeleteStmt):
+        return Cost.DELETE
+    if fk_parent is not None:
+        return None if effect.table == fk_parent else Cost.FK_VALIDATE
+    return Cost.SCAN
+
+
+def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[TableWork, ...]:
+    fk_parent = _added_foreign_key_target(node, schema)
+    keys = _index_key(node) if isinstance(node, ast.IndexStmt) else ()
+    out: list[TableWork] = []
+    for effect in effects:
+        cost = _classify(node, effect, fk_parent)
+        if cost is None or cost is Cost.CATALOG:
+            continue
+        table = schema.table(effect.table)
+        indexes = tuple(i.columns for i in table.indexes.values()) if table is not None else ()
+        out.append(TableWork(effect.table, cost, keys, indexes))
+    return tuple(out)
+
+
+def _added_foreign_key_target(node: Any, schema: Schema) -> str | None:
+    """The referenced table of the first validated foreign key an ALTER TABLE adds, else None."""
+    if not isinstance(node, ast.AlterTableStmt):
+        return None
+    for cmd in node.cmds or ():
+        con = cmd.def_
+        if isinstance(con, ast.Constraint) and con.contype == enums.ConstrType.CONSTR_FOREIGN:
+            return schema.resolve(con.pktable)
+        if isinstance(con, ast.ColumnDef):
+            for c in con.constraints or ():
+                if isinstance(c, ast.Constraint) and c.contype == enums.ConstrType.CONSTR_FOREIGN:
+                    return schema.resolve(c.pktable)
+    return None
+
+
+def _index_key(node: Any) -> tuple[str, ...]:
+    return tuple(e.name for e in node.indexParams or () if isinstance(e, ast.IndexElem) and e.name)
+
+
+def _tables(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[str, ...]:
+    """Every relation the statement names (new ones too) or has an effect on, qualified, in order."""
+    out: dict[str, None] = {}
+    if node is not None:
+        ctes = cte_names(node)
+        for rv in range_vars(node):
+            if rv.schemaname or rv.relname not in ctes:
+                out.setdefault(schema.resolve(rv), None)
+    if isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_INDEX:
+        for obj in node.objects or ():
+            index = schema.index(schema.resolve(strings(obj)))
+            if index is not None:
+                out.setdefault(index.table, None)
+    for e in effects:
+        out.setdefault(e.table, None)
+    return tuple(out)
