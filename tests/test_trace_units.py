@@ -14,6 +14,7 @@ from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Effect, FileAnalysis, MigrationUnit
 from foreshock.trace import TraceResult, compare, trace_units
 from foreshock.trace.compare import compare_statement
+from foreshock.trace.units import TracedFile
 from foreshock.trace.view import render
 
 HISTORY = """
@@ -134,6 +135,33 @@ def test_first_error_stops_the_run(pg_dsn: str) -> None:
     assert res.exit_code == 2
     assert len(res.errors) == 1 and res.errors[0].startswith("b.sql:1:1: ") and "nowhere" in res.errors[0]
     assert res.files[1].statements[1].skipped and res.files[2].statements[0].skipped
+
+
+@pytest.mark.db
+def test_trace_with_a_failing_statement_counts_what_it_skipped_and_exits_2(pg_dsn: str) -> None:
+    """Regression: after one failed statement every later file was skipped, yet the view said the static
+    analysis and the server agreed on every traced statement, and skipping alone did not make the exit 2."""
+    units = [
+        MigrationUnit("a.sql", "CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN w int;"),
+        MigrationUnit(
+            "b.sql", "ALTER TABLE t ADD COLUMN y int REFERENCES nowhere (id);\nALTER TABLE t ADD z int;"
+        ),
+        MigrationUnit("c.sql", "DROP TABLE t;"),
+    ]
+    static = analyze(units, AnalysisSettings())
+    res = trace_units(pg_dsn, units, AnalysisSettings(), static)
+    assert (res.traced, res.skipped, res.failed) == (2, 2, 1)
+    assert res.exit_code == 2
+    summary = res.to_json()["summary"]
+    assert (summary["traced"], summary["skipped"], summary["failed"]) == (2, 2, 1)
+    out = io.StringIO()
+    render(res, static, Console(file=out, width=200))
+    text = " ".join(out.getvalue().split())
+    assert "agree on the 2 traced statement(s)" in text and "every traced statement" not in text
+    assert "2 statement(s) traced, 2 skipped, 1 could not run" in text and "exit 2" in text
+    # Skipping without a failure of its own still exits 2: nothing unchecked passes as agreement.
+    skipped_only = TraceResult((TracedFile("c.sql", res.files[2].statements),), res.server_version_num)
+    assert (skipped_only.skipped, skipped_only.failed, skipped_only.exit_code) == (1, 0, 2)
 
 
 @pytest.mark.db

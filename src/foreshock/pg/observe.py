@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -385,10 +385,11 @@ class TraceSession:
     # --- observing
     # ----------------------------------------------------------------------------------------------
 
-    def run(self, text: str) -> Observation:
+    def run(self, text: str, tables: Sequence[str] = ()) -> Observation:
         """Run one statement. Outside an explicit transaction it gets its own BEGIN ... COMMIT; statements
-        that
-        cannot run in a transaction block are traced from a second session."""
+        that cannot run in a transaction block are traced from a second session, which makes the lock
+        requests on `tables` (the qualified relations the statement touches, from the core's facts) wait long
+        enough to be seen."""
         if self.in_transaction:
             obs = self._observe_in_transaction(text)
             if obs.error is not None:
@@ -401,23 +402,13 @@ class TraceSession:
             if (
                 obs.error.sqlstate == "25001"
             ):  # active_sql_transaction: "cannot run inside a transaction block"
-                return self._observe_concurrently(text)
+                return self._observe_concurrently(text, tables)
             return obs
         commit_error = self.commit()
         temp = self._read_temp_bytes()
         temp_delta = temp - self._temp_bytes
         self._temp_bytes = temp
-        return Observation(
-            locks=obs.locks,
-            waiting=obs.waiting,
-            relfilenode_changed=obs.relfilenode_changed,
-            rewrite_events=obs.rewrite_events,
-            seq_scans=obs.seq_scans,
-            duration_ms=obs.duration_ms,
-            wal_bytes=obs.wal_bytes,
-            temp_bytes=temp_delta,
-            error=commit_error,
-        )
+        return replace(obs, temp_bytes=temp_delta, error=commit_error)
 
     def _observe_in_transaction(self, text: str) -> Observation:
         conn = self.conn
@@ -451,16 +442,13 @@ class TraceSession:
             wal_bytes=wal,
         )
 
-    def _tables_named_in(self, text: str) -> list[Relation]:
-        low = text.lower()
-        named = [
-            rel
-            for rel in self.relations.values()
-            if rel.name.split(".", 1)[1].lower() in low or any(ix.lower() in low for ix in rel.indexes)
-        ]
+    def _watched(self, tables: Sequence[str]) -> list[Relation]:
+        """The pre-existing relations among `tables`, with their partition parents and children (statements
+        on a partitioned table or a partition lock the other side too: DETACH, VACUUM of a parent); every
+        relation when none is named."""
+        wanted = set(tables)
+        named = [rel for rel in self.relations.values() if rel.name in wanted]
         chosen = {rel.oid for rel in named}
-        # Statements on a partitioned table or a partition lock the other side too (DETACH, VACUUM of a
-        # parent).
         for rel in named:
             if rel.parent is not None:
                 chosen.add(rel.parent)
@@ -471,7 +459,7 @@ class TraceSession:
             chosen = set(self.relations)
         return [self.relations[o] for o in sorted(chosen)][:60]
 
-    def _observe_concurrently(self, text: str) -> Observation:
+    def _observe_concurrently(self, text: str, tables: Sequence[str]) -> Observation:
         oids = list(self.relations)
         with ExitStack() as stack:
             monitor = stack.enter_context(
@@ -491,7 +479,7 @@ class TraceSession:
             # conflicts only with ACCESS EXCLUSIVE - so a later, brief ACCESS EXCLUSIVE request (the second
             # transaction of DETACH PARTITION ... CONCURRENTLY) waits too instead of slipping between samples.
             holders: dict[int, list[tuple[LockMode, psycopg.Connection[Any]]]] = {}
-            for rel in self._tables_named_in(text):
+            for rel in self._watched(tables):
                 name = sql.Identifier(*rel.name.split(".", 1))
                 modes = [LockMode.ShareUpdateExclusiveLock, LockMode.AccessShareLock]
                 for mode in modes if rel.kind != "m" else modes[1:]:

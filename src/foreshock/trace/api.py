@@ -47,8 +47,8 @@ def trace(
     kind = "dsn" if sandbox_dsn else sandbox
     with open_sandbox(kind, version=pg_version, dsn=sandbox_dsn, allow_existing=allow_existing) as sb:
         analysis = replace(settings.analysis, pg_version=sb.major_version)
-        result = trace_units(sb, loaded.units, analysis)
-    static = analyze(loaded.units, analysis)
+        static = analyze(loaded.units, analysis)
+        result = trace_units(sb, loaded.units, analysis, static)
     disagreements = tuple(compare(static, result.files))
     result = replace(result, errors=(*input_errors, *result.errors), disagreements=disagreements)
     return result, static

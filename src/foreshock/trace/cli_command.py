@@ -10,17 +10,18 @@ import sys
 import click
 
 from foreshock.errors import ConfigError
+from foreshock.options import (
+    assume_transaction_option,
+    config_option,
+    format_option,
+    paths_argument,
+    schema_option,
+)
 
 
 @click.command("trace")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--schema",
-    "schema",
-    multiple=True,
-    type=click.Path(),
-    help="Schema set-up run before the migrations (e.g. `pg_dump --schema-only` output). Repeatable.",
-)
+@paths_argument
+@schema_option
 @click.option(
     "--sandbox",
     "sandbox",
@@ -51,26 +52,9 @@ from foreshock.errors import ConfigError
     default=False,
     help="Accept a --sandbox-dsn database that already holds tables.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tty", "json"]),
-    default="tty",
-    show_default=True,
-    help="Side-by-side view, or the JSON of `check` with measured effects.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(),
-    help="TOML file with [tool.foreshock] (default: nearest pyproject.toml).",
-)
-@click.option(
-    "--no-assume-transaction",
-    is_flag=True,
-    default=False,
-    help="Do not run each file in one transaction (only explicit BEGIN ... COMMIT).",
-)
+@format_option(("tty", "json"), "Side-by-side view (tty), or check's JSON with measured effects.", "tty")
+@config_option
+@assume_transaction_option()
 def command(
     paths: tuple[str, ...],
     schema: tuple[str, ...],
@@ -80,7 +64,7 @@ def command(
     sandbox_allow_existing: bool,
     fmt: str,
     config_path: str | None,
-    no_assume_transaction: bool,
+    assume_transaction: bool | None,
 ) -> int:
     """What did PostgreSQL really lock, rewrite and scan? Runs the migrations on a throwaway server.
 
@@ -94,9 +78,7 @@ def command(
         raise ConfigError("--sandbox dsn needs --sandbox-dsn URL (or FORESHOCK_SANDBOX_DSN)")
     if pg_version is not None and sandbox == "embedded" and not sandbox_dsn:
         sandbox = "initdb"  # asking for a version means the installed server of that version
-    settings = with_overrides(
-        load_config(config_path), assume_transaction=False if no_assume_transaction else None
-    )
+    settings = with_overrides(load_config(config_path), assume_transaction=assume_transaction)
     result, static = trace(
         paths,
         settings,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from foreshock.core.analyze import analyze
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, Effect, Statement
-from foreshock.core.sql import parse
+from foreshock.core.model import AnalysisSettings, Effect, MigrationUnit, Statement
 from foreshock.errors import DatabaseError
 from foreshock.pg.databases import database_dsn, scratch_database
 from foreshock.pg.observe import (
@@ -100,11 +100,9 @@ def traced_statement(
     stmt: Statement, obs: Observation, relations: dict[int, Relation], line: int | None = None
 ) -> TracedStatement:
     effects, rewrites = effects_from(obs, relations, stmt.kind)
-    return TracedStatement(
-        text=stmt.text,
-        line=stmt.line if line is None else line,
-        column=stmt.column,
-        kind=stmt.kind,
+    return TracedStatement.of(
+        stmt,
+        line,
         effects=effects,
         locks=obs.locks,
         waiting=obs.waiting,
@@ -118,53 +116,48 @@ def traced_statement(
 
 
 def skipped_statement(stmt: Statement, why: str = "", line: int | None = None) -> TracedStatement:
-    return TracedStatement(
-        text=stmt.text,
-        line=stmt.line if line is None else line,
-        column=stmt.column,
-        kind=stmt.kind,
-        skipped=True,
-        error=why or None,
-    )
-
-
-def top_level(statements: Sequence[Statement]) -> list[Statement]:
-    """The statements sent to the server: statements inside DO blocks run as part of their block."""
-    return [s for s in statements if not s.in_do_block]
+    return TracedStatement.of(stmt, line, skipped=True, error=why or None)
 
 
 def trace_cases(
     dsn: str, setup_sql: str, cases: Sequence[str], settings: AnalysisSettings | None = None
 ) -> list[TracedCase]:
     """Run each case in a fresh database cloned from a template that holds setup_sql; record per statement
-    what
-    the server did to the tables that existed in the template.
+    what the server did to the tables that existed in the template.
 
     Every statement runs in its own transaction (BEGIN; statement; observe; COMMIT), so the locks seen are
-    exactly
-    its own; transaction control written in a case (BEGIN/COMMIT) is skipped. Statements that cannot run in a
-    transaction block are traced from a second session. The databases are dropped afterwards.
+    exactly its own; transaction control written in a case (BEGIN/COMMIT) is skipped. Statements that cannot
+    run in a transaction block are traced from a second session, watching the tables the core's facts name.
+    The databases are dropped afterwards.
     """
+    settings = settings or AnalysisSettings()
     options = options_for(settings)
     out: list[TracedCase] = []
     with template_database(dsn, setup_sql) as (template, relations):
         for i, case in enumerate(cases):
-            parsed = parse(case, f"<case {i + 1}>")
-            if parsed.errors:
-                out.append(TracedCase(case, (), tuple(e.one_line() for e in parsed.errors)))
+            path = f"<case {i + 1}>"
+            setup = MigrationUnit("<setup>", setup_sql, history=True)
+            (fa,) = analyze([setup, MigrationUnit(path, case)], settings)
+            unreadable = [e.one_line() for e in fa.errors if e.path == path]
+            if unreadable:
+                out.append(TracedCase(case, (), tuple(unreadable)))
                 continue
             traced: list[TracedStatement] = []
             with (
                 scratch_database(dsn, "case", template) as dbname,
                 TraceSession(database_dsn(dsn, dbname), relations, options) as session,
             ):
-                for stmt in top_level(parsed.statements):
+                for sa in fa.statements:
+                    stmt = sa.statement
+                    if stmt.in_do_block:
+                        continue
                     if stmt.kind == "TransactionStmt":
                         traced.append(
                             skipped_statement(stmt, "transaction control is not run by trace_cases")
                         )
                         continue
-                    traced.append(traced_statement(stmt, session.run(stmt.text), relations))
+                    observed = session.run(stmt.text, sa.facts.tables)
+                    traced.append(traced_statement(stmt, observed, relations))
             out.append(TracedCase(case, tuple(traced)))
     return out
 

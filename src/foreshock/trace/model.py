@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from foreshock.core.locks import LockMode
-from foreshock.core.model import Effect
+from foreshock.core.model import Effect, Statement
 from foreshock.pg.observe import LockRow
 
 
@@ -46,6 +46,12 @@ class TracedStatement:
     error: str | None = None
     concurrent: bool = False
     skipped: bool = False
+
+    @classmethod
+    def of(cls, stmt: Statement, line: int | None = None, **measured: Any) -> TracedStatement:
+        """The record of a statement as written (at `line` of the file the user wrote, when remapped)."""
+        line = stmt.line if line is None else line
+        return cls(text=stmt.text, line=line, column=stmt.column, kind=stmt.kind, **measured)
 
     def measured_json(self) -> dict[str, Any]:
         return {

@@ -1,15 +1,16 @@
 """Trace real migration files in order on one sandbox database.
 
-Transactions follow the same rules as the static analysis (core/txn.py, which the tracer reuses for grouping
-so both sides run the same statements together): explicit BEGIN ... COMMIT in a file is executed as written; a
-unit the framework wraps (MigrationUnit.transactional) or, with `assume_transaction`, a plain SQL file runs in
-one implied transaction; statements that cannot run inside a transaction block leave an implied transaction
-and run on their own (traced from a second session). Inside a multi-statement transaction a statement's
-measured locks are the ones that are NEW since it started: a mode the transaction already held is not seen
-again (compare() knows this).
+The static analysis is made once (core.analyze, with the sandbox's version) and the tracer follows it:
+statements run grouped in the transactions the analysis found (explicit BEGIN ... COMMIT as written; a unit
+the framework wraps, or with `assume_transaction` a plain SQL file, in one implied transaction; statements
+that cannot run inside a transaction block on their own, traced from a second session that watches the
+tables the statement's facts name). Inside a multi-statement transaction a statement's measured locks are the
+ones that are NEW since it started: a mode the transaction already held is not seen again (compare() knows
+this).
 
 History units (MigrationUnit.history) only set up the schema: run as written, not observed. The first error
-stops the run, as it would stop a deployment: later statements are reported as skipped.
+stops the run, as it would stop a deployment: later statements are reported as skipped, counted, and make the
+exit code 2 -- agreement is only claimed for what was traced.
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from typing import Any
 
 from pglast import enums
 
-from foreshock.core.model import AnalysisSettings, MigrationUnit, Statement
-from foreshock.core.sql import parse
-from foreshock.core.txn import TransactionTracker
+from foreshock.core.analyze import analyze
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Statement, StatementAnalysis
 from foreshock.errors import ForeshockError
 from foreshock.pg.connect import SessionSettings, connect
 from foreshock.pg.databases import database_dsn, scratch_database
 from foreshock.pg.observe import TraceSession, install_rewrite_trigger, pre_existing_relations
 from foreshock.sandbox import Sandbox
-from foreshock.trace.engine import options_for, skipped_statement, top_level, traced_statement
+from foreshock.trace.engine import options_for, skipped_statement, traced_statement
 from foreshock.trace.model import TracedStatement
 
 JSON_FORMAT_VERSION = 1
@@ -68,10 +68,31 @@ class TraceResult:
         return self.server_version_num // 10000
 
     @property
+    def traced(self) -> int:
+        """Statements the server ran and trace observed (transaction control aside)."""
+        return sum(
+            1
+            for f in self.files
+            for s in f.statements
+            if not s.skipped and not s.error and s.kind != "TransactionStmt"
+        )
+
+    @property
+    def skipped(self) -> int:
+        """Statements not run: an earlier statement failed."""
+        return sum(1 for f in self.files for s in f.statements if s.skipped)
+
+    @property
+    def failed(self) -> int:
+        """Statements the server could not run."""
+        return sum(1 for f in self.files for s in f.statements if s.error and not s.skipped)
+
+    @property
     def exit_code(self) -> int:
-        """2 when something could not be traced (parse error, a statement failed), else 0."""
-        failed = any(s.error and not s.skipped for f in self.files for s in f.statements)
-        return 2 if self.errors or failed or any(f.errors for f in self.files) else 0
+        """2 when anything was not traced (a parse error, a statement that failed, statements skipped after
+        it), else 0: agreement covers only what was traced."""
+        untraced = self.errors or self.failed or self.skipped or any(f.errors for f in self.files)
+        return 2 if untraced else 0
 
     def to_json(self) -> dict[str, Any]:
         """The shape of `check --format json` ("files" -> "statements" -> "effects"), effects measured, plus a
@@ -90,6 +111,9 @@ class TraceResult:
             "summary": {
                 "files": len(self.files),
                 "statements": sum(len(f.statements) for f in self.files),
+                "traced": self.traced,
+                "skipped": self.skipped,
+                "failed": self.failed,
                 "disagreements": len(self.disagreements),
                 "exit_code": self.exit_code,
             },
@@ -118,10 +142,13 @@ def trace_units(
     target: Sandbox | str,
     units: Sequence[MigrationUnit],
     settings: AnalysisSettings | None = None,
+    static: Sequence[FileAnalysis] | None = None,
 ) -> TraceResult:
     """Run the units in order in a new database on the sandbox (dropped afterwards) and trace every statement
-    of the non-history units."""
+    of the non-history units. `static` is the analysis of the same units with the same settings (made here
+    when not given); the tracer follows its transactions and watches the tables its facts name."""
     settings = settings or AnalysisSettings()
+    analyses = {fa.path: fa for fa in (static if static is not None else analyze(units, settings))}
     options = options_for(settings)
     files: list[TracedFile] = []
     errors: list[str] = []
@@ -146,12 +173,13 @@ def trace_units(
                 if history_pending:
                     session.execute_plain("ANALYZE")
                     history_pending = False
-                parsed = parse(unit.text, unit.path)
-                if parsed.errors:
-                    files.append(TracedFile(unit.path, (), tuple(e.one_line() for e in parsed.errors)))
-                    stopped = stopped or parsed.errors[0].one_line()
+                fa = analyses[unit.path]
+                unreadable = [e.one_line() for e in fa.errors if e.path == unit.path]
+                if unreadable:
+                    files.append(TracedFile(unit.path, (), tuple(unreadable)))
+                    stopped = stopped or unreadable[0]
                     continue
-                traced, failure = _trace_unit(session, unit, parsed.statements, settings, stopped)
+                traced, failure = _trace_unit(session, unit, fa.statements, stopped)
                 files.append(TracedFile(unit.path, tuple(_remap(t, unit) for t in traced)))
                 if failure and stopped is None:
                     stopped = failure
@@ -164,22 +192,20 @@ def trace_units(
 def _trace_unit(
     session: TraceSession,
     unit: MigrationUnit,
-    statements: Sequence[Statement],
-    settings: AnalysisSettings,
+    analyses: Sequence[StatementAnalysis],
     stopped: str | None,
 ) -> tuple[list[TracedStatement], str | None]:
     if stopped is not None:
         why = "not run: an earlier statement failed"
-        return [skipped_statement(s, why) for s in top_level(statements)], None
+        return [skipped_statement(sa.statement, why) for sa in analyses if not sa.statement.in_do_block], None
     # Tables that existed before this file started are the ones effects are reported on.
     session.relations = pre_existing_relations(session.conn)
     relations = session.relations
-    tracker = TransactionTracker(settings, unit.transactional)
     out: list[TracedStatement] = []
     failure: str | None = None
     implied_open: int | None = None
-    for stmt in statements:
-        analysis = tracker.statement(stmt, ())
+    for analysis in analyses:
+        stmt = analysis.statement
         if stmt.in_do_block:
             continue
         if failure is not None:
@@ -218,7 +244,7 @@ def _trace_unit(
         if analysis.transaction is not None and not session.in_transaction:
             session.begin()
             implied_open = analysis.transaction
-        obs = session.run(stmt.text)
+        obs = session.run(stmt.text, analysis.facts.tables)
         ts = traced_statement(stmt, obs, relations)
         out.append(ts)
         if ts.error is not None:
@@ -232,4 +258,4 @@ def _trace_unit(
 
 
 def _control(stmt: Statement, error: str | None = None) -> TracedStatement:
-    return TracedStatement(text=stmt.text, line=stmt.line, column=stmt.column, kind=stmt.kind, error=error)
+    return TracedStatement.of(stmt, error=error)

@@ -84,5 +84,22 @@ def render(result: TraceResult, static: Sequence[FileAnalysis], console: Console
         console.print(Text(f"{n} disagreement(s) between static analysis and the server:", style="bold red"))
         for d in result.disagreements:
             console.print(f"  {d.one_line()}")
-    elif result.files:
-        console.print(Text("static analysis and the server agree on every traced statement", style="green"))
+    elif result.traced:
+        console.print(
+            Text(
+                f"static analysis and the server agree on the {result.traced} traced statement(s)",
+                style="green",
+            )
+        )
+    console.print(Text(summary_line(result), style="bold red" if result.exit_code else ""))
+
+
+def summary_line(result: TraceResult) -> str:
+    """How much was traced: agreement is only claimed for the statements the server ran."""
+    line = (
+        f"trace: {result.traced} statement(s) traced, {result.skipped} skipped, "
+        f"{result.failed} could not run"
+    )
+    if result.skipped or result.failed:
+        line += " -- statements not traced were not compared (exit 2)"
+    return line
