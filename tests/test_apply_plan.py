@@ -6,10 +6,12 @@ import pytest
 
 from foreshock.apply import ApplyOptions, plan
 from foreshock.apply.plan import checksum
-from foreshock.core.model import MigrationUnit
+from foreshock.core.model import AnalysisSettings, MigrationUnit
 from foreshock.core.quantities import parse_duration
 from foreshock.errors import ConfigError, InputError
 from foreshock.pg.connect import pg_duration
+from foreshock.scale.estimate import ModelDurations
+from foreshock.scale.stats import parse_stats
 
 
 def _unit(text: str, path: str = "m/001_x.sql", **kw: object) -> MigrationUnit:
@@ -56,7 +58,7 @@ def test_backfill_delete_and_schema_qualified_table() -> None:
 
 def test_no_transaction_option_runs_each_statement_alone() -> None:
     p = plan([_unit("ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;")],
-             ApplyOptions(assume_transaction=False))
+             settings=AnalysisSettings(assume_transaction=False))
     assert [len(s.statements) for s in p.units[0].steps] == [1, 1]
     two = "ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;"
     p2 = plan([_unit(two, transactional=False)])
@@ -96,7 +98,8 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_render_and_estimates_from_sizes() -> None:
-    p = plan([_unit(MIXED)], sizes={"items": 1_000_000})
+    sizes = parse_stats('{"tables": {"items": {"rows": 1000000}}}')
+    p = plan([_unit(MIXED)], durations=ModelDurations(sizes))
     text = p.render()
     assert "lock_timeout 500 ms" in text
     assert "batched backfill" in text and "outside a transaction (CONCURRENTLY)" in text

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
-from foreshock.apply.options import DEFAULT_LOCK_TIMEOUT, ApplyOptions
+from foreshock.apply.options import ApplyOptions
 from foreshock.apply.results import ApplyResult
 from foreshock.core.quantities import format_duration, parse_duration
 from foreshock.errors import ConfigError
 from foreshock.fleet.cli import fleet_apply_options, fleet_only_options, run_apply
+from foreshock.options import (
+    assume_transaction_option,
+    config_option,
+    format_option,
+    paths_argument,
+    pg_version_option,
+)
 
 _D = ApplyOptions()
-
-
-def _dur(name: str, value: str | None, default: float) -> float:
-    return default if value is None else parse_duration(value, f"--{name}")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def render(result: ApplyResult) -> str:
@@ -39,8 +43,32 @@ def render(result: ApplyResult) -> str:
     return "\n".join(lines)
 
 
+# The DURATION options: each sets the ApplyOptions field of its name; its default is stated in its help.
+DURATIONS: dict[str, str] = {
+    "lock-timeout": "Longest wait for a traffic-blocking lock per attempt",
+    "lock-timeout-concurrent": "Lock wait for CONCURRENTLY statements, which block no traffic",
+    "initial-backoff": "First pause between retries, doubled each time, with jitter",
+    "max-backoff": "Longest pause between retries",
+    "statement-timeout-ddl": "statement_timeout for metadata-only DDL",
+    "statement-timeout-default": "statement_timeout for other statements in a transaction",
+    "statement-timeout-concurrent": "statement_timeout for CONCURRENTLY statements",
+    "wait-for-blockers": "Pre-flight: wait up to this long for long-running transactions on the tables a "
+    "step locks (0 to only report them)",
+    "batch-time": "Target duration of one backfill batch",
+    "max-lag": "Pause backfills while a replica's replay lag exceeds this",
+}
+
+
+def _durations(f: F) -> F:
+    for flag, text in reversed(DURATIONS.items()):
+        default = format_duration(getattr(_D, flag.replace("-", "_")))
+        help_text = f"{text} (default {default})."
+        f = click.option(f"--{flag}", default=None, metavar="DURATION", help=help_text)(f)
+    return f
+
+
 @click.command("apply")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@paths_argument
 @click.option(
     "--dsn",
     envvar="FORESHOCK_DSN",
@@ -53,66 +81,13 @@ def render(result: ApplyResult) -> str:
     help="Print the plan (steps, transactions, timeouts, batches, estimates "
     "from the target's catalog when --dsn is given) and change nothing.",
 )
-@click.option(
-    "--lock-timeout",
-    default=None,
-    metavar="DURATION",
-    help="Longest wait for a traffic-blocking lock per attempt "
-    f"(default {format_duration(DEFAULT_LOCK_TIMEOUT)}).",
-)
-@click.option(
-    "--lock-timeout-concurrent",
-    default=None,
-    metavar="DURATION",
-    help=f"Lock wait for CONCURRENTLY statements, which block no traffic "
-    f"(default {format_duration(_D.lock_timeout_concurrent)}).",
-)
+@_durations
 @click.option(
     "--retries",
     type=click.IntRange(0, 1000),
     default=_D.retries,
     show_default=True,
     help="Retries after a lock timeout (the whole transaction is retried).",
-)
-@click.option(
-    "--initial-backoff",
-    default=None,
-    metavar="DURATION",
-    help=f"First pause between retries, doubled each time, with jitter (default "
-    f"{format_duration(_D.initial_backoff)}).",
-)
-@click.option(
-    "--max-backoff",
-    default=None,
-    metavar="DURATION",
-    help=f"Longest pause between retries (default {format_duration(_D.max_backoff)}).",
-)
-@click.option(
-    "--statement-timeout-ddl",
-    default=None,
-    metavar="DURATION",
-    help=f"statement_timeout for metadata-only DDL (default {format_duration(_D.statement_timeout_ddl)}).",
-)
-@click.option(
-    "--statement-timeout-default",
-    default=None,
-    metavar="DURATION",
-    help=f"statement_timeout for other statements in a transaction (default "
-    f"{format_duration(_D.statement_timeout_default)}).",
-)
-@click.option(
-    "--statement-timeout-concurrent",
-    default=None,
-    metavar="DURATION",
-    help="statement_timeout for CONCURRENTLY statements "
-    f"(default {format_duration(_D.statement_timeout_concurrent)}).",
-)
-@click.option(
-    "--wait-for-blockers",
-    default=None,
-    metavar="DURATION",
-    help=f"Pre-flight: wait up to this long for long-running transactions on the tables a step locks "
-    f"(default {format_duration(_D.wait_for_blockers)}; 0 to only report them).",
 )
 @click.option(
     "--batch-size",
@@ -122,52 +97,36 @@ def render(result: ApplyResult) -> str:
     help="First batch size of backfills (then adapted to --batch-time).",
 )
 @click.option(
-    "--batch-time",
-    default=None,
-    metavar="DURATION",
-    help=f"Target duration of one backfill batch (default {format_duration(_D.batch_time)}).",
-)
-@click.option(
-    "--max-lag",
-    default=None,
-    metavar="DURATION",
-    help="Pause backfills while a replica's replay lag exceeds this "
-    f"(default {format_duration(_D.max_lag)}).",
-)
-@click.option(
     "--progress/--no-progress",
     default=None,
     help="Backfill progress bar; with --fleet, the fleet's progress (default: on a terminal; with --fleet "
     "elsewhere, one line per finished target).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option(("tty", "json"), "Output format: the plan or what ran (tty), or JSON.", "tty")
+@assume_transaction_option("--transaction/--no-transaction")
 @click.option(
-    "--transaction/--no-transaction",
-    "assume_transaction",
-    default=True,
-    show_default=True,
-    help="Run each SQL file without BEGIN/COMMIT as one transaction.",
+    "--stats",
+    "stats_path",
+    type=click.Path(),
+    metavar="FILE",
+    help="Production sizes for --dry-run estimates (as for check --stats); with --dsn and no --stats the "
+    "target's catalog is read (catalog only, read-only).",
 )
+@pg_version_option
+@config_option
 def command(
     paths: Sequence[str],
     dsn: str | None,
     dry_run: bool,
-    lock_timeout: str | None,
-    lock_timeout_concurrent: str | None,
     retries: int,
-    initial_backoff: str | None,
-    max_backoff: str | None,
-    statement_timeout_ddl: str | None,
-    statement_timeout_default: str | None,
-    statement_timeout_concurrent: str | None,
-    wait_for_blockers: str | None,
     batch_size: int,
-    batch_time: str | None,
-    max_lag: str | None,
     progress: bool | None,
     fmt: str,
-    assume_transaction: bool,
-    **fleet_args: Any,
+    assume_transaction: bool | None,
+    stats_path: str | None,
+    pg_version: str | None,
+    config_path: str | None,
+    **more: Any,
 ) -> int:
     """Run migrations in order against --dsn (or every target of --fleet) without taking it down.
 
@@ -176,31 +135,28 @@ def command(
     key batches; each migration is recorded in foreshock.ledger so a second run is a no-op.
     """
     from foreshock.apply.runner import apply
+    from foreshock.config import load_config, with_overrides
+    from foreshock.scale.sizes import load_sizes
     from foreshock.sources.files import load_sql_paths
 
+    settings = with_overrides(
+        load_config(config_path), pg_version=pg_version, assume_transaction=assume_transaction
+    )
+
+    # `more`: the DURATION options (by ApplyOptions field name); what is left, the fleet's options.
+    durations = {name: more.pop(name) for name in list(more) if name.replace("_", "-") in DURATIONS}
+    given: dict[str, Any] = {
+        name: parse_duration(value, f"--{name.replace('_', '-')}")
+        for name, value in durations.items()
+        if value is not None
+    }
     options = ApplyOptions(
-        lock_timeout=_dur("lock-timeout", lock_timeout, _D.lock_timeout),
-        lock_timeout_concurrent=_dur(
-            "lock-timeout-concurrent", lock_timeout_concurrent, _D.lock_timeout_concurrent
-        ),
         retries=retries,
-        initial_backoff=_dur("initial-backoff", initial_backoff, _D.initial_backoff),
-        max_backoff=_dur("max-backoff", max_backoff, _D.max_backoff),
-        statement_timeout_ddl=_dur("statement-timeout-ddl", statement_timeout_ddl, _D.statement_timeout_ddl),
-        statement_timeout_default=_dur(
-            "statement-timeout-default", statement_timeout_default, _D.statement_timeout_default
-        ),
-        statement_timeout_concurrent=_dur(
-            "statement-timeout-concurrent", statement_timeout_concurrent, _D.statement_timeout_concurrent
-        ),
-        wait_for_blockers=_dur("wait-for-blockers", wait_for_blockers, _D.wait_for_blockers),
         batch_size=batch_size,
         max_batch_size=max(batch_size, _D.max_batch_size),
-        batch_time=_dur("batch-time", batch_time, _D.batch_time),
-        max_lag=_dur("max-lag", max_lag, _D.max_lag),
         dry_run=dry_run,
         progress=progress,
-        assume_transaction=assume_transaction,
+        **given,
     )
     if options.lock_timeout > 60:
         raise ConfigError(
@@ -210,11 +166,13 @@ def command(
     loaded = load_sql_paths(paths)
     if loaded.errors:
         raise loaded.errors[0]
-    if fleet_args["fleet_path"]:
+    if more["fleet_path"]:
         source = click.get_current_context().get_parameter_source("dsn")
         if dsn and source is not click.core.ParameterSource.ENVIRONMENT:
             raise ConfigError("--fleet and --dsn exclude each other: the targets file names the databases")
-        return run_apply(paths, loaded.units, options, fleet_args, fmt=fmt)
+        if stats_path is not None:
+            raise ConfigError("--fleet reads every target's own sizes: use --stats-dir DIR, not --stats")
+        return run_apply(paths, loaded.units, options, more, settings=settings, fmt=fmt)
     alone = fleet_only_options(click.get_current_context())
     if alone:
         raise ConfigError(f"{', '.join(alone)}: only with --fleet TARGETS.toml")
@@ -224,7 +182,8 @@ def command(
     def log(msg: str) -> None:
         click.echo(msg, err=True)
 
-    result = apply(loaded.units, dsn, options, log=log)
+    sizes = load_sizes(stats_path) if stats_path is not None else None
+    result = apply(loaded.units, dsn, options, log=log, sizes=sizes, settings=settings.analysis)
     if fmt == "json":
         out = result.to_json()
         if dry_run:

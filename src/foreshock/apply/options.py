@@ -45,8 +45,6 @@ class ApplyOptions:
     application_name: str = "foreshock apply"
     # None: show a progress bar only when stderr is a terminal.
     progress: bool | None = None
-    # SQL files without BEGIN/COMMIT run as one transaction (as most migration frameworks do).
-    assume_transaction: bool = True
 
     def __post_init__(self) -> None:
         for name in (

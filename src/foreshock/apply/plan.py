@@ -1,26 +1,37 @@
 """Pure planning for `apply`: migration units -> ordered steps with their transactions, timeouts and batches.
 
-No connection is opened here: the plan is what `--dry-run` prints and what the runner executes.
+No connection is opened here: the plan is what `--dry-run` prints and what the runner executes. It reads the
+core's analysis of the units, made once with the user's settings: each statement's facts (whether it can run
+in a transaction, its locks, its tables, the version it needs) and the transactions it runs in. Estimates
+come from a durations source (the calibrated model over production sizes: the same numbers `check --stats`
+prints).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from pglast import ast
-from pglast.stream import RawStream
-from pglast.visitors import Visitor
 
 from foreshock.apply.options import ApplyOptions
 from foreshock.core.analyze import analyze
+from foreshock.core.deparse import sql_text
+from foreshock.core.hold import transaction_hold
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, Effect, MigrationUnit, Statement
-from foreshock.core.quantities import format_duration, parse_duration
-from foreshock.core.sql import parse
+from foreshock.core.model import (
+    AnalysisSettings,
+    Estimate,
+    FileAnalysis,
+    MigrationUnit,
+    Statement,
+    StatementAnalysis,
+)
+from foreshock.core.quantities import format_duration, format_estimate, parse_duration
 from foreshock.errors import InputError
+from foreshock.rules.verdict import Durations
 
 StepKind = Literal["transaction", "concurrent", "backfill", "autocommit"]
 TimeoutClass = Literal["ddl", "default", "concurrent", "backfill"]
@@ -57,6 +68,8 @@ class PlannedStatement:
     blocks_traffic: bool = True
     rewrite: bool = False
     backfill: BackfillSpec | None = None
+    # How long it runs at production size (the durations source: the calibrated model over sizes).
+    estimate: Estimate | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,13 @@ class Step:
     statements: tuple[PlannedStatement, ...]
     lock_timeout: float
     explicit: bool = False  # BEGIN ... COMMIT written in the file
-    estimate_seconds: float | None = None
+    # How long the step runs (and holds its locks) at production size, when sizes are known.
+    estimate: Estimate | None = None
     estimate_note: str = ""
+
+    @property
+    def estimate_seconds(self) -> float | None:
+        return self.estimate.seconds if self.estimate is not None else None
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -106,10 +124,6 @@ class Plan:
             f"{format_duration(o.max_backoff)} with jitter), "
             f"pre-flight waits up to {format_duration(o.wait_for_blockers)} for blockers"
         ]
-        if not self.effects_known:
-            out.append(
-                "  (effect model not available: every statement treated as taking a traffic-blocking lock)"
-            )
         for u in self.units:
             out.append(f"{u.name}  [{u.path}]  sha256 {u.checksum[:12]}")
             for err in u.errors:
@@ -121,15 +135,14 @@ class Plan:
                     "backfill": "batched backfill",
                     "autocommit": "outside a transaction",
                 }[st.kind]
-                seconds = st.estimate_seconds
-                est = f", est. {format_duration(seconds)}" if seconds is not None else ""
+                est = f", est. {_estimate_text(st.estimate)}" if st.estimate is not None else ""
                 note = f" ({st.estimate_note})" if st.estimate_note else ""
                 retry = (
                     "retried on lock timeout"
                     if st.kind != "backfill"
                     else "each batch retried on lock timeout"
                 )
-                if self.effects_known and st.kind == "transaction":
+                if st.kind == "transaction":
                     retry += "; blocks traffic while waiting" if st.blocks_traffic else "; blocks no traffic"
                 out.append(
                     f"  step {st.index + 1}: {head}; lock_timeout {format_duration(st.lock_timeout)}; "
@@ -140,10 +153,11 @@ class Plan:
                     if len(first) > 90:
                         first = first[:87] + "..."
                     lock = f", {s.lock.name}" if s.lock is not None else ""
+                    est = f", est. {_estimate_text(s.estimate)}" if s.estimate is not None else ""
                     out.append(
                         f"    {s.line}:{s.column}  {first}  "
                         f"[statement_timeout {format_duration(s.statement_timeout)} "
-                        f"({s.timeout_class}){lock}]"
+                        f"({s.timeout_class}){lock}{est}]"
                     )
                     if s.backfill is not None:
                         b = s.backfill
@@ -164,116 +178,6 @@ def unit_name(unit: MigrationUnit) -> str:
     if unit.name:
         return unit.name
     return unit.path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-class _Relations(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def visit_RangeVar(self, ancestors: Any, node: ast.RangeVar) -> None:
-        name = f"{node.schemaname}.{node.relname}" if node.schemaname else str(node.relname)
-        if name not in self.names:
-            self.names.append(name)
-
-
-def relations(stmt: Statement) -> tuple[str, ...]:
-    if stmt.node is None:
-        return ()
-    v = _Relations()
-    v(stmt.node)
-    return tuple(v.names)
-
-
-def is_concurrent(stmt: Statement) -> bool:
-    """Statements PostgreSQL refuses to run inside a transaction block (CONCURRENTLY and friends)."""
-    n = stmt.node
-    if isinstance(n, ast.IndexStmt | ast.DropStmt):
-        return bool(n.concurrent)
-    if isinstance(n, ast.ReindexStmt):
-        return any(p.defname == "concurrently" for p in (n.params or ()))
-    if isinstance(n, ast.AlterTableStmt):
-        return any(isinstance(c.def_, ast.PartitionCmd) and bool(c.def_.concurrent) for c in (n.cmds or ()))
-    return False
-
-
-_NO_TRANSACTION = (
-    ast.VacuumStmt,
-    ast.CreatedbStmt,
-    ast.DropdbStmt,
-    ast.AlterSystemStmt,
-    ast.CreateTableSpaceStmt,
-    ast.DropTableSpaceStmt,
-)
-
-# ALTER TABLE subcommands that only change the catalog (no rewrite, no scan) when written plainly; a
-# volatile default, a type change or a validating constraint falls outside this set.
-_METADATA_ONLY_SUBCMDS = {
-    "AT_DropColumn",
-    "AT_DropNotNull",
-    "AT_ColumnDefault",
-    "AT_DropConstraint",
-    "AT_SetStatistics",
-    "AT_SetOptions",
-    "AT_ResetOptions",
-    "AT_SetStorage",
-    "AT_EnableTrig",
-    "AT_DisableTrig",
-    "AT_EnableTrigAll",
-    "AT_DisableTrigAll",
-    "AT_SetRelOptions",
-    "AT_ResetRelOptions",
-    "AT_ReplicaIdentity",
-    "AT_ChangeOwner",
-    "AT_AddIndexConstraint",
-}
-
-
-def _metadata_only(stmt: Statement) -> bool:
-    """Fallback when the effect model is absent: DDL known to touch only the catalog."""
-    n = stmt.node
-    if isinstance(
-        n,
-        ast.CreateStmt
-        | ast.RenameStmt
-        | ast.CommentStmt
-        | ast.CreateSeqStmt
-        | ast.AlterSeqStmt
-        | ast.ViewStmt
-        | ast.CreateFunctionStmt
-        | ast.GrantStmt
-        | ast.CreateEnumStmt
-        | ast.CreateSchemaStmt
-        | ast.AlterOwnerStmt
-        | ast.CreateTrigStmt,
-    ):
-        return True
-    if isinstance(n, ast.DropStmt):
-        return not n.concurrent
-    if isinstance(n, ast.AlterTableStmt):
-        for c in n.cmds or ():
-            name = getattr(c.subtype, "name", str(c.subtype))
-            if name == "AT_AddColumn":
-                # ADD COLUMN without a default (or with a constant one, PG 11+) is catalog-only; a default
-                # that calls a function may be volatile and rewrite the table.
-                col = c.def_
-                if any(
-                    isinstance(k, ast.Constraint)
-                    and getattr(k.contype, "name", "") == "CONSTR_DEFAULT"
-                    and not isinstance(k.raw_expr, ast.A_Const)
-                    for k in (getattr(col, "constraints", None) or ())
-                ):
-                    return False
-                continue
-            if name == "AT_AddConstraint":
-                con = c.def_
-                if isinstance(con, ast.Constraint) and con.skip_validation:
-                    continue
-                return False
-            if name not in _METADATA_ONLY_SUBCMDS:
-                return False
-        return True
-    return False
 
 
 def _options(
@@ -326,9 +230,6 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
             stmt.column,
         )
 
-    def stream(node: Any) -> str:
-        return str(RawStream()(node))  # a RawStream accumulates: one per fragment
-
     set_sql: str | None = None
     if isinstance(n, ast.UpdateStmt):
         parts = []
@@ -340,9 +241,10 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
                     stmt.line,
                     stmt.column,
                 )
-            parts.append(f"{stream(ast.ColumnRef(fields=(ast.String(sval=rt.name),)))} = {stream(rt.val)}")
+            column = ast.ColumnRef(fields=(ast.String(sval=rt.name),))
+            parts.append(f"{sql_text(column)} = {sql_text(rt.val)}")
         set_sql = ", ".join(parts)
-    where_sql = stream(n.whereClause) if n.whereClause is not None else None
+    where_sql = sql_text(n.whereClause) if n.whereClause is not None else None
     size, btime, lag = _options(d.options, o, stmt.path, d.line, d.column)
     rel = n.relation
     assert rel is not None  # the grammar requires a target table
@@ -350,32 +252,43 @@ def backfill_spec(stmt: Statement, o: ApplyOptions) -> BackfillSpec:
     return BackfillSpec(table, rel.schemaname, str(rel.relname), set_sql, where_sql, size, btime, lag)
 
 
-def _effects_from_model(units: Sequence[MigrationUnit]) -> dict[tuple[str, int], tuple[Effect, ...]]:
-    """Per-statement effects from the effect model, keyed by (path, statement index)."""
-    out: dict[tuple[str, int], tuple[Effect, ...]] = {}
-    for fa in analyze(list(units), AnalysisSettings()):
-        for sa in fa.statements:
-            out[(sa.statement.path, sa.statement.index)] = sa.effects
-    return out
+def _estimate_text(e: Estimate) -> str:
+    return format_estimate(e.seconds, e.low, e.high)
 
 
-def _classify(
-    stmt: Statement, effects: tuple[Effect, ...] | None, o: ApplyOptions
-) -> tuple[TimeoutClass, LockMode | None, bool, bool]:
-    """(timeout class, strongest lock, blocks traffic, rewrites) for one statement."""
-    if is_concurrent(stmt):
+# Statements a migration may hold that are not changes but (DML) data traffic: their statement_timeout is the
+# long default class even when they touch no table at production scale.
+_DML = (ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt, ast.SelectStmt, ast.MergeStmt, ast.DoStmt)
+
+
+def _classify(sa: StatementAnalysis) -> tuple[TimeoutClass, LockMode | None, bool, bool]:
+    """(timeout class, strongest lock, blocks traffic, rewrites) for one statement, from its facts."""
+    facts = sa.facts
+    if "CONCURRENTLY" in facts.not_transactional:
         return "concurrent", LockMode.ShareUpdateExclusiveLock, False, False
-    if effects is not None:
-        lock = max((e.lock for e in effects), default=None)
-        heavy = any(e.rewrite or e.scan for e in effects)
-        blocks = lock is not None and lock.blocks_traffic
-        is_ddl = not isinstance(
-            stmt.node,
-            ast.UpdateStmt | ast.DeleteStmt | ast.InsertStmt | ast.SelectStmt | ast.MergeStmt | ast.DoStmt,
-        )
-        cls: TimeoutClass = "ddl" if is_ddl and not heavy else "default"
-        return cls, lock, blocks, any(e.rewrite for e in effects)
-    return ("ddl" if _metadata_only(stmt) else "default"), None, True, False
+    if facts.not_analysed:
+        # What it locks is not known: treated as taking a traffic-blocking lock, with the long timeout.
+        return "default", None, True, False
+    lock = max((e.lock for e in facts.effects), default=None)
+    blocks = lock is not None and lock.blocks_traffic
+    cls: TimeoutClass = "ddl" if not isinstance(sa.statement.node, _DML) and not facts.work else "default"
+    return cls, lock, blocks, any(e.rewrite for e in facts.effects)
+
+
+def _planned(
+    sa: StatementAnalysis,
+    classified: tuple[TimeoutClass, LockMode | None, bool, bool],
+    o: ApplyOptions,
+    estimate: Estimate | None,
+    backfill: BackfillSpec | None = None,
+) -> PlannedStatement:
+    stmt = sa.statement
+    cls, lock, blocks, rewrite = classified
+    timeout = _timeout(cls, o)
+    return PlannedStatement(
+        stmt.index, stmt.line, stmt.column, stmt.text, stmt.kind, cls, timeout, sa.facts.tables, lock, blocks,
+        rewrite, backfill, estimate,
+    )
 
 
 def _timeout(cls: TimeoutClass, o: ApplyOptions) -> float:
@@ -387,73 +300,62 @@ def _timeout(cls: TimeoutClass, o: ApplyOptions) -> float:
     }[cls]
 
 
-def _estimate(step: Step, sizes: Mapping[str, int] | None) -> tuple[float | None, str]:
-    if not sizes:
-        return None, ""
-
-    def rows_of(t: str) -> int | None:
-        return sizes.get(t, sizes.get(t.split(".")[-1]))
-
-    if step.kind == "backfill":
-        b = step.statements[0].backfill
-        assert b is not None
-        rows = rows_of(b.table)
-        if rows is None:
-            return None, "size unknown"
-        batches = max(1, -(-rows // b.batch_size))
-        # The batch size adapts towards batch_time; the first batch's size is the pessimistic bound.
-        return batches * b.batch_time, (
-            f"{rows:,} rows, <= {batches:,} batches of ~{format_duration(b.batch_time)}"
-        )
-    if step.kind == "concurrent":
-        rows = sum(r for t in step.tables if (r := rows_of(t)) is not None)
-        # An index build reads the table twice; ~1M rows/s per pass on ordinary hardware.
-        return (2 * rows / 1_000_000 if rows else None), (f"{rows:,} rows, two passes" if rows else "")
-    if any(s.rewrite for s in step.statements):
-        rows = sum(r for t in step.tables if (r := rows_of(t)) is not None)
-        return (rows / 500_000 if rows else None), (f"rewrites {rows:,} rows under its lock" if rows else "")
-    return 0.01, "catalog-only"
+def _backfill_estimate(b: BackfillSpec, rows: int | None, o: ApplyOptions) -> tuple[Estimate | None, str]:
+    """A backfill runs in batches of batch_time each: from the first batch size (the pessimistic bound,
+    batches adapt upwards) down to max_batch_size."""
+    if rows is None:
+        return None, "size unknown"
+    most = max(1, -(-rows // b.batch_size))
+    least = max(1, -(-rows // max(o.max_batch_size, b.batch_size)))
+    seconds = most * b.batch_time
+    note = f"{rows:,} rows, <= {most:,} batches of ~{format_duration(b.batch_time)}"
+    return Estimate(seconds, least * b.batch_time, seconds, rows, None, note), note
 
 
 def plan_unit(
     unit: MigrationUnit,
     o: ApplyOptions,
-    effects: Mapping[tuple[str, int], tuple[Effect, ...]] | None = None,
-    sizes: Mapping[str, int] | None = None,
+    analysis: FileAnalysis,
+    durations: Durations | None = None,
 ) -> UnitPlan:
-    parsed = parse(unit.text, unit.path)
+    """The steps of one migration from its analysis: one step per transaction the analysis found (explicit
+    BEGIN ... COMMIT, or the transaction the unit runs in), each statement that cannot run in a transaction
+    on its own, each backfill on its own."""
     name = unit_name(unit)
-    errors = list(parsed.errors)
+    errors: list[InputError] = [e for e in analysis.errors if e.path == unit.path]
     for code in getattr(unit, "opaque", ()):
         # apply runs SQL; skipping framework code would leave the database between two migrations' states.
         errors.append(InputError(
             f"{code.kind} {code.name!r} is framework code, not SQL: apply cannot run it; apply this "
             "migration with its framework", unit.path, code.line, 1))
-    transactional = o.assume_transaction if unit.transactional is None else unit.transactional
+    explicit_txns = {t.index for t in analysis.transactions if t.explicit}
     steps: list[Step] = []
     group: list[PlannedStatement] = []
-    explicit = False
+    group_txn: int | None = None
+    explicit_open = False
 
-    def flush(is_explicit: bool = False) -> None:
-        nonlocal group
+    def flush() -> None:
+        nonlocal group, group_txn
         if group:
-            steps.append(Step(len(steps), "transaction", tuple(group), o.lock_timeout, explicit=is_explicit))
-        group = []
+            explicit = group_txn in explicit_txns
+            steps.append(Step(len(steps), "transaction", tuple(group), o.lock_timeout, explicit=explicit))
+        group, group_txn = [], None
 
-    for stmt in parsed.statements:
+    for sa in analysis.statements:
+        stmt = sa.statement
         if stmt.in_do_block:
             continue
         node = stmt.node
         if isinstance(node, ast.TransactionStmt):
-            kind = getattr(node.kind, "name", str(node.kind))
-            if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
-                if explicit:
+            control = getattr(node.kind, "name", str(node.kind))
+            if control in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+                if explicit_open:
                     errors.append(InputError("BEGIN inside BEGIN", unit.path, stmt.line, stmt.column))
                 flush()
-                explicit = True
-            elif kind == "TRANS_STMT_COMMIT":
-                flush(is_explicit=True)
-                explicit = False
+                explicit_open = True
+            elif control == "TRANS_STMT_COMMIT":
+                flush()
+                explicit_open = False
             else:
                 errors.append(
                     InputError(
@@ -465,15 +367,24 @@ def plan_unit(
                     )
                 )
             continue
-        fx = effects.get((stmt.path, stmt.index)) if effects is not None else None
-        backfill = any(d.kind == "backfill" for d in stmt.directives)
-        if backfill:
+        if sa.facts.version_note:
+            errors.append(
+                InputError(
+                    f"{sa.facts.version_note}: the target rejects it (set --pg-version to the target's)",
+                    unit.path,
+                    stmt.line,
+                    stmt.column,
+                )
+            )
+            continue
+        estimate = durations.statement(unit.path, sa).estimate if durations is not None else None
+        if any(d.kind == "backfill" for d in stmt.directives):
             try:
                 spec = backfill_spec(stmt, o)
             except InputError as err:
                 errors.append(err)
                 continue
-            if explicit:
+            if explicit_open:
                 errors.append(
                     InputError(
                         "a backfill cannot run inside BEGIN ... COMMIT: each batch is its own transaction",
@@ -484,41 +395,22 @@ def plan_unit(
                 )
                 continue
             flush()
-            ps = PlannedStatement(
-                stmt.index,
-                stmt.line,
-                stmt.column,
-                stmt.text,
-                stmt.kind,
-                "backfill",
-                o.batch_statement_timeout,
-                (spec.table,),
-                LockMode.RowExclusiveLock,
-                False,
-                False,
-                spec,
+            ps = _planned(sa, ("backfill", LockMode.RowExclusiveLock, False, False), o, estimate, spec)
+            rows = estimate.rows if estimate is not None else None
+            batches, note = _backfill_estimate(spec, rows, o) if durations is not None else (None, "")
+            steps.append(
+                Step(len(steps), "backfill", (ps,), o.lock_timeout, estimate=batches, estimate_note=note)
             )
-            steps.append(Step(len(steps), "backfill", (ps,), o.lock_timeout))
             continue
-        cls, lock, blocks, rewrite = _classify(stmt, fx, o)
-        ps = PlannedStatement(
-            stmt.index,
-            stmt.line,
-            stmt.column,
-            stmt.text,
-            stmt.kind,
-            cls,
-            _timeout(cls, o),
-            relations(stmt),
-            lock,
-            blocks,
-            rewrite,
-        )
-        if cls == "concurrent" or isinstance(node, _NO_TRANSACTION):
-            if explicit:
+        classified = _classify(sa)
+        cls = classified[0]
+        ps = _planned(sa, classified, o, estimate)
+        if not sa.facts.transactional:
+            if explicit_open:
                 errors.append(
                     InputError(
-                        f"{stmt.kind} cannot run inside a transaction block; move it out of BEGIN ... COMMIT",
+                        f"{sa.facts.not_transactional} cannot run inside a transaction block; move it out of "
+                        "BEGIN ... COMMIT",
                         unit.path,
                         stmt.line,
                         stmt.column,
@@ -526,38 +418,51 @@ def plan_unit(
                 )
                 continue
             flush()
-            steps.append(
-                Step(
-                    len(steps),
-                    "concurrent" if cls == "concurrent" else "autocommit",
-                    (ps,),
-                    o.lock_timeout_concurrent if cls == "concurrent" else o.lock_timeout,
-                )
-            )
+            kind: StepKind = "concurrent" if cls == "concurrent" else "autocommit"
+            lock_timeout = o.lock_timeout_concurrent if kind == "concurrent" else o.lock_timeout
+            steps.append(Step(len(steps), kind, (ps,), lock_timeout, estimate=estimate))
             continue
-        group.append(ps)
-        if not explicit and not transactional:
+        if sa.transaction is None or sa.transaction != group_txn:
             flush()
-    if explicit:
+        group.append(ps)
+        group_txn = sa.transaction
+        if sa.transaction is None:
+            flush()
+    if explicit_open:
         errors.append(InputError("BEGIN without COMMIT", unit.path, 0, 0))
-    flush(is_explicit=explicit)
-    final: list[Step] = []
+    flush()
+    return UnitPlan(name, unit.path, checksum(unit.text), tuple(_with_estimates(steps)), tuple(errors))
+
+
+def _with_estimates(steps: list[Step]) -> list[Step]:
+    """A transaction step holds its locks for the sum of its statements' durations (core.hold)."""
+    out: list[Step] = []
     for st in steps:
-        est, note = _estimate(st, sizes)
-        final.append(Step(st.index, st.kind, st.statements, st.lock_timeout, st.explicit, est, note))
-    return UnitPlan(name, unit.path, checksum(unit.text), tuple(final), tuple(errors))
+        if st.kind == "transaction" and st.estimate is None:
+            estimates = {s.index: s.estimate for s in st.statements}
+            hold = transaction_hold(st.statements[0].index, list(estimates), estimates)
+            st = replace(st, estimate=hold)
+        out.append(st)
+    return out
 
 
 def plan(
     units: Sequence[MigrationUnit],
     options: ApplyOptions | None = None,
-    sizes: Mapping[str, int] | None = None,
+    durations: Durations | None = None,
+    *,
+    settings: AnalysisSettings | None = None,
+    analyses: Sequence[FileAnalysis] | None = None,
 ) -> Plan:
-    """The steps `apply` would run, with transactions, timeouts, batches and (given sizes) estimates. Pure."""
+    """The steps `apply` would run, with transactions, timeouts, batches and (given durations) estimates.
+
+    analyses: the core's analysis of the units (made here with `settings` when not given). Pure."""
     o = options or ApplyOptions()
-    # History units (schema dumps, earlier migrations) only feed the effect model's schema; they never run.
-    effects = _effects_from_model(units)
-    plans = tuple(plan_unit(u, o, effects, sizes) for u in units if not u.history)
+    # History units (schema dumps, earlier migrations) only feed the analysis's schema; they never run.
+    if analyses is None:
+        analyses = analyze(units, settings or AnalysisSettings())
+    by_path = {fa.path: fa for fa in analyses}
+    plans = tuple(plan_unit(u, o, by_path[u.path], durations) for u in units if not u.history)
     names: dict[str, str] = {}
     errors: list[InputError] = []
     for p in plans:
@@ -570,4 +475,4 @@ def plan(
                 )
             )
         names[p.name] = p.path
-    return Plan(plans, o, effects is not None, tuple(errors))
+    return Plan(plans, o, True, tuple(errors))

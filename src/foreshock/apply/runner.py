@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import psycopg
@@ -19,13 +19,17 @@ from foreshock.apply.options import ApplyOptions
 from foreshock.apply.plan import Plan, PlannedStatement, Step, UnitPlan, plan
 from foreshock.apply.preflight import BlockerMonitor, sessions_on_tables, wait_for_quiet
 from foreshock.apply.results import ApplyResult, Attempt, Blocker, StepResult, UnitResult
-from foreshock.core.model import MigrationUnit
+from foreshock.core.analyze import analyze
+from foreshock.core.model import AnalysisSettings, MigrationUnit
 from foreshock.core.quantities import format_duration
 from foreshock.errors import ApplyBusy, ApplyError, DatabaseError, ForeshockError
 from foreshock.load.run import ApplyWay
 from foreshock.load.workload import MIGRATION_APP
 from foreshock.pg import SessionSettings, connect, redact_dsn, schema_dsn, translate_error
 from foreshock.pg.connect import pg_duration, quote_ident
+from foreshock.scale.estimate import ModelDurations
+from foreshock.scale.sizes import load_sizes
+from foreshock.scale.stats import Stats
 
 Log = Callable[[str], None]
 
@@ -57,6 +61,16 @@ def _describe(blockers: Sequence[Blocker]) -> str:
     if not blockers:
         return "no blocking session was seen (it may have ended just before the timeout)"
     return "blocked by " + "; ".join(b.describe() for b in blockers)
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    """The sessions of one run: control (ledger, catalog questions), work (the migration's statements) and
+    the monitor that watches who blocks the work session."""
+
+    ctl: psycopg.Connection[Any]
+    work: psycopg.Connection[Any]
+    monitor: BlockerMonitor
 
 
 class Runner:
@@ -121,7 +135,7 @@ class Runner:
                     self.log(f"{up.name}: already applied (checksum matches), skipped")
                     continue
                 with self.cancel.watching(work):
-                    res = self._run_unit(ctl, work, monitor, up, resume)
+                    res = self._run_unit(_Sessions(ctl, work, monitor), up, resume)
                 results.append(res)
                 failed = res.outcome == "failed"
         return ApplyResult(tuple(results), warnings=tuple(self.warnings))
@@ -208,14 +222,12 @@ class Runner:
     # -- units and steps ---------------------------------------------------------------------------------
     def _run_unit(
         self,
-        ctl: psycopg.Connection[Any],
-        work: psycopg.Connection[Any],
-        monitor: BlockerMonitor,
+        db: _Sessions,
         up: UnitPlan,
         resume: int,
     ) -> UnitResult:
         lid = ledger.start(
-            ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname(), self.place
+            db.ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname(), self.place
         )
         if resume:
             self.log(f"{up.name}: resuming at step {resume + 1} of {len(up.steps)}")
@@ -230,7 +242,7 @@ class Runner:
             try:
                 if self.cancel.cancelled:
                     raise _StepFailed(CANCELLED, [])
-                rows, attempts, msg = self._run_step(ctl, work, monitor, up, st, lid)
+                rows, attempts, msg = self._run_step(db, up, st, lid)
             except _StepFailed as err:
                 message = f"{up.path}:{st.statements[0].line}: step {st.index + 1} failed: {err}"
                 steps.append(
@@ -244,7 +256,7 @@ class Runner:
                         message=message,
                     )
                 )
-                ledger.finish(ctl, lid, "failed", message, self.place)
+                ledger.finish(db.ctl, lid, "failed", message, self.place)
                 self.log(message)
                 return UnitResult(up.name, up.path, up.checksum, "failed", tuple(steps), message)
             steps.append(
@@ -257,14 +269,12 @@ class Runner:
                 f"{format_duration(time.monotonic() - t0)}"
                 + (f" after {len(attempts)} attempts" if len(attempts) > 1 else "")
             )
-        ledger.finish(ctl, lid, "applied", place=self.place)
+        ledger.finish(db.ctl, lid, "applied", place=self.place)
         return UnitResult(up.name, up.path, up.checksum, "applied", tuple(steps))
 
     def _run_step(
         self,
-        ctl: psycopg.Connection[Any],
-        work: psycopg.Connection[Any],
-        monitor: BlockerMonitor,
+        db: _Sessions,
         up: UnitPlan,
         st: Step,
         lid: int,
@@ -289,15 +299,15 @@ class Runner:
                 )
             except (ApplyError, DatabaseError) as err:
                 raise _StepFailed(str(err), []) from None
-            ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
+            db.ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
             return (
                 r.total_rows,
                 [Attempt(1, r.seconds, "ok")],
                 (f"{r.rows:,} rows in {r.batches:,} batches" + (" (resumed)" if r.resumed else "")),
             )
         if st.kind == "concurrent":
-            return self._run_concurrent(ctl, work, monitor, st, lid, up.name in self.retried)
-        return self._with_retries(ctl, work, monitor, st, lid, transactional=st.kind == "transaction")
+            return self._run_concurrent(db, st, lid, up.name in self.retried)
+        return self._with_retries(db, st, lid, transactional=st.kind == "transaction")
 
     def _preflight(self, ctl: psycopg.Connection[Any], st: Step, budget: float) -> float:
         """Wait (within budget) for long transactions on the step's tables; returns the seconds spent."""
@@ -329,9 +339,7 @@ class Runner:
 
     def _with_retries(
         self,
-        ctl: psycopg.Connection[Any],
-        work: psycopg.Connection[Any],
-        monitor: BlockerMonitor,
+        db: _Sessions,
         st: Step,
         lid: int,
         transactional: bool,
@@ -340,37 +348,37 @@ class Runner:
         attempts: list[Attempt] = []
         budget = self.o.wait_for_blockers
         for n in range(1, self.o.retries + 2):
-            budget -= self._preflight(ctl, st, max(0.0, budget))
+            budget -= self._preflight(db.ctl, st, max(0.0, budget))
             t0 = time.monotonic()
-            monitor.start(work.info.backend_pid)
+            db.monitor.start(db.work.info.backend_pid)
             try:
                 if transactional:
-                    work.autocommit = False
-                    with work.transaction():
+                    db.work.autocommit = False
+                    with db.work.transaction():
                         for s in st.statements:
-                            _set_local(work, "lock_timeout", st.lock_timeout, True)
-                            _set_local(work, "statement_timeout", s.statement_timeout, True)
-                            work.execute(_statement(s))
-                        work.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
+                            _set_local(db.work, "lock_timeout", st.lock_timeout, True)
+                            _set_local(db.work, "statement_timeout", s.statement_timeout, True)
+                            db.work.execute(_statement(s))
+                        db.work.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
                 else:
-                    work.autocommit = True
+                    db.work.autocommit = True
                     s = st.statements[0]
-                    _set_local(work, "lock_timeout", st.lock_timeout, False)
-                    _set_local(work, "statement_timeout", s.statement_timeout, False)
+                    _set_local(db.work, "lock_timeout", st.lock_timeout, False)
+                    _set_local(db.work, "statement_timeout", s.statement_timeout, False)
                     try:
-                        work.execute(_statement(s))
+                        db.work.execute(_statement(s))
                     finally:
                         # Session-level values outlive this step: restore the defaults for the next one.
-                        _set_local(work, "lock_timeout", self.o.lock_timeout, False)
-                        _set_local(work, "statement_timeout", self.o.statement_timeout_ddl, False)
-                    ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
-                monitor.stop()
+                        _set_local(db.work, "lock_timeout", self.o.lock_timeout, False)
+                        _set_local(db.work, "statement_timeout", self.o.statement_timeout_ddl, False)
+                    db.ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
+                db.monitor.stop()
                 attempts.append(Attempt(n, time.monotonic() - t0, "ok"))
                 return None, attempts, ""
             except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as err:
                 # A deadlock between the migration and application traffic is as transient as a lock
                 # timeout: PostgreSQL already rolled our side back, so the whole step can be retried.
-                blockers = monitor.stop()
+                blockers = db.monitor.stop()
                 took = time.monotonic() - t0
                 what = "deadlock" if isinstance(err, psycopg.errors.DeadlockDetected) else "lock_timeout"
                 if n > self.o.retries:
@@ -383,7 +391,7 @@ class Runner:
                     )
                     raise _StepFailed(
                         f"{failed_how} on all {n} attempts; "
-                        f"{_describe(blockers or self._holders(ctl, st))}",
+                        f"{_describe(blockers or self._holders(db.ctl, st))}",
                         attempts,
                     ) from None
                 wait = self._backoff(n)
@@ -397,7 +405,7 @@ class Runner:
                 if self.cancel.wait(wait):
                     raise _StepFailed(CANCELLED, attempts) from None
             except psycopg.Error as err:
-                monitor.stop()
+                db.monitor.stop()
                 attempts.append(Attempt(n, time.monotonic() - t0, "error"))
                 why = CANCELLED if self.cancel.cancelled else str(translate_error(err))
                 raise _StepFailed(why, attempts) from None
@@ -452,74 +460,54 @@ class Runner:
 
     def _run_concurrent(
         self,
-        ctl: psycopg.Connection[Any],
-        work: psycopg.Connection[Any],
-        monitor: BlockerMonitor,
+        db: _Sessions,
         st: Step,
         lid: int,
         retried: bool,
     ) -> tuple[int | None, list[Attempt], str]:
         s = st.statements[0]
-        named = self._named_index(ctl, s)
+        named = self._named_index(db.ctl, s)
         if named is not None and not named[2]:
-            self._drop_invalid(work, {(named[0], named[1])}, "left by an earlier failed build; rebuilding")
+            self._drop_invalid(db.work, {(named[0], named[1])}, "left by an earlier failed build; rebuilding")
         elif named is not None and retried and "if not exists" not in " ".join(s.text.lower().split()):
             # An interrupted run can lose its client after the build finished (the server completes it).
             # Only then: on a first run an existing index is a name clash PostgreSQL should report.
             msg = f"index {named[0]}.{named[1]} already exists and is valid; step counted as done"
             self.warnings.append(msg)
-            ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
+            db.ctl.execute(ledger.step_done_sql(lid, st.index + 1, self.place))
             return None, [], msg
-        before = self._invalid_indexes(ctl, st.tables)
+        before = self._invalid_indexes(db.ctl, st.tables)
 
         def cleanup() -> None:
             # A failed CREATE/REINDEX ... CONCURRENTLY leaves its half-built index behind, INVALID, still
             # maintained by every write; remove it so neither the table, the retry nor the next run
             # inherits it.
-            left = self._invalid_indexes(ctl, st.tables) - before
+            left = self._invalid_indexes(db.ctl, st.tables) - before
             try:
-                self._drop_invalid(work, left, "left by the failed build")
+                self._drop_invalid(db.work, left, "left by the failed build")
             except psycopg.Error as err:
                 self.warnings.append(
                     f"could not drop INVALID index(es) {sorted(left)}: {translate_error(err)}"
                 )
 
         try:
-            return self._with_retries(ctl, work, monitor, st, lid, transactional=False, cleanup=cleanup)
+            return self._with_retries(db, st, lid, transactional=False, cleanup=cleanup)
         except _StepFailed:
             cleanup()
             raise
 
 
-def _target_info(
-    dsn: str, p: Plan, o: ApplyOptions, place: ledger.Place
-) -> tuple[dict[str, int], dict[str, str]]:
-    """Row estimates (pg_class.reltuples) of the plan's tables and the ledger's applied checksums.
-
-    Catalog-only, in a read-only session: a dry run never writes, not even the ledger table.
-    """
-    tables = sorted({t for u in p.units for st in u.steps for t in st.tables})
+def _applied(dsn: str, o: ApplyOptions, place: ledger.Place) -> dict[str, str]:
+    """The ledger's applied checksums, read in a read-only session: a dry run never writes, not even the
+    ledger table."""
     settings = SessionSettings(
         o.application_name + " (dry run)",
         pg_duration(o.lock_timeout),
         pg_duration(o.statement_timeout_ddl),
         read_only=True,
     )
-    sizes: dict[str, int] = {}
-    with connect(dsn, settings) as conn_:
-        conn = cast("psycopg.Connection[Any]", conn_)
-        for t in tables:
-            # reltuples is -1 for a table never vacuumed or analysed (PG 14+): its size is unknown, not 0.
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass({}) "
-                    "AND reltuples >= 0"
-                ).format(sql.Literal(t))
-            ).fetchone()
-            if row is not None:
-                sizes[t] = int(row[0])
-        applied = ledger.applied_checksums(conn, place)
-    return sizes, applied
+    with connect(dsn, settings) as conn:
+        return ledger.applied_checksums(cast("psycopg.Connection[Any]", conn), place)
 
 
 def apply(
@@ -528,11 +516,16 @@ def apply(
     options: ApplyOptions | None = None,
     *,
     log: Log | None = None,
-    sizes: Mapping[str, int] | None = None,
+    sizes: Stats | None = None,
+    settings: AnalysisSettings | None = None,
     schema: str | None = None,
     cancel: Cancel | None = None,
 ) -> ApplyResult:
-    """Run migrations in order against dsn; with options.dry_run, only plan (sizes read from dsn if given).
+    """Run migrations in order against dsn; with options.dry_run, only plan.
+
+    The units are analysed once with `settings` (configuration, --pg-version, transaction mode). A dry run
+    estimates each step at production size with the same duration model as `check --stats`, from `sizes` or,
+    given a dsn, from the target's catalog (the same catalog-only snapshot as `check --dsn`).
 
     schema: a schema-per-tenant target -- every session runs with search_path = schema, public and the ledger
     lives in that schema. cancel: lets another thread stop the run cleanly (see foreshock.apply.cancel).
@@ -541,7 +534,8 @@ def apply(
     place = ledger.Place(schema) if schema else ledger.DATABASE
     if dsn and schema:
         dsn = schema_dsn(dsn, schema)
-    p = plan(units, o, sizes)
+    analyses = analyze(units, settings or AnalysisSettings())
+    p = plan(units, o, analyses=analyses)
     errors = [e for u in p.units for e in u.errors] + list(p.errors)
     if errors:
         raise errors[0]
@@ -549,11 +543,14 @@ def apply(
         applied: dict[str, str] = {}
         if dsn:
             try:
-                found, applied = _target_info(dsn, p, o, place)
+                applied = _applied(dsn, o, place)
             except psycopg.Error as err:
                 raise translate_error(err, "dry run: reading the target's catalog") from None
             if sizes is None:
-                p = plan(units, o, found)
+                found = load_sizes(None, dsn)
+                sizes = found.seen_from(schema) if found is not None else None
+        if sizes is not None:
+            p = plan(units, o, ModelDurations(sizes), analyses=analyses)
         text = p.render()
         outcomes = []
         for u in p.units:

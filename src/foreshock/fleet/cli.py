@@ -167,10 +167,10 @@ def run_apply(
     options: ApplyOptions,
     fleet_args: dict[str, Any],
     *,
+    settings: Settings,
     fmt: str,
 ) -> int:
     """`foreshock apply PATHS --fleet FILE ...`."""
-    from foreshock.config import load_config, with_overrides
     from foreshock.fleet.commands import apply_fleet
     from foreshock.fleet.progress import FleetProgress
     from foreshock.fleet.report import render_apply
@@ -190,7 +190,6 @@ def run_apply(
     # --no-progress: only the report. Default: a live status line on a terminal, else a line per target.
     progress = FleetProgress(len(chosen), enabled=options.progress is not False,
                              live=options.progress is not False and sys.stderr.isatty())
-    settings = with_overrides(load_config(None), assume_transaction=options.assume_transaction)
     report = apply_fleet(
         units,
         paths,

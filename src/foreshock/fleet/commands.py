@@ -17,6 +17,7 @@ from foreshock.fleet.report import FleetCheck, FleetReport, TargetVerdict
 from foreshock.fleet.rollout import FleetOptions, Rollout, plan_waves
 from foreshock.fleet.snapshots import TargetSizes, load_dir, snapshot_targets, write_dir
 from foreshock.fleet.targets import Target, TargetsFile
+from foreshock.scale.stats import Stats
 
 Paths = Sequence[str | os.PathLike[str]]
 
@@ -106,18 +107,21 @@ def apply_fleet(
     """
     from foreshock.apply.plan import plan
 
-    p = plan(units, options)
+    settings = settings or Settings()
+    p = plan(units, options, settings=settings.analysis)
     errors = [e for u in p.units for e in u.errors] + list(p.errors)
     if errors:
         raise errors[0]
     t0 = time.monotonic()
     sizes = fleet_sizes(targets, stats_dir, fleet.parallel)
-    predictor = Predictor(paths, settings or Settings())
+    predictor = Predictor(paths, settings)
     predictions: dict[str, Prediction] = {}
+    known: dict[str, Stats] = {}
     unreachable: dict[str, str] = {}
     for s in sizes:
         if s.stats is not None:
             predictions[s.target.name] = predictor.predict(s.stats, s.target.schema)
+            known[s.target.name] = s.stats.seen_from(s.target.schema)
         elif s.outcome == "unreachable" and stats_dir is None:
             unreachable[s.target.name] = s.message
     predict_seconds = time.monotonic() - t0
@@ -129,6 +133,8 @@ def apply_fleet(
         options,
         fleet,
         predictions=predictions,
+        sizes=known,
+        settings=settings.analysis,
         unreachable=unreachable,
         progress=progress,
         log=log,

@@ -8,14 +8,14 @@ the fleet's reading of them: the riskiest lock hold of a target (the largest sha
 the statement that keeps it held, used to order a rollout.
 
 A schema-per-tenant target runs with search_path = tenant, public, so an unqualified `orders` is the
-tenant's `orders` when it has one: `tenant_view` gives the sizes that way round.
+tenant's `orders` when it has one: `Stats.seen_from` gives the sizes that way round.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from foreshock.config import SUPPORTED_PG_VERSIONS, Settings
@@ -26,8 +26,6 @@ from foreshock.core.quantities import format_duration
 from foreshock.rules.verdict import budget_verdict
 from foreshock.scale.estimate import estimate_work
 from foreshock.scale.stats import Stats
-
-DEFAULT_SCHEMA = "public"
 
 
 @dataclass(frozen=True)
@@ -132,20 +130,6 @@ def unpredicted(note: str) -> Prediction:
     return Prediction(None, note=note)
 
 
-def tenant_view(stats: Stats, tenant: str | None) -> Stats:
-    """The sizes as a session with search_path = tenant, public sees them: the analysis names an unqualified
-    table public.<name>, which for a tenant is the tenant's table when it has one."""
-    if not tenant:
-        return stats
-    tables = dict(stats.tables)
-    prefix = f"{tenant}."
-    for key, table in stats.tables.items():
-        if key.startswith(prefix):
-            name = f"{DEFAULT_SCHEMA}.{key[len(prefix) :]}"
-            tables[name] = replace(table, name=name)
-    return replace(stats, tables=tables)
-
-
 def holds(fa: FileAnalysis, stats: Stats) -> tuple[list[Hold], set[str], float]:
     """Every lock the file's statements hold with its predicted hold time; the tables without sizes; and the
     predicted duration of all its statements."""
@@ -229,7 +213,7 @@ class Predictor:
 
         major = stats.server.major
         base = self.analysis(major)
-        view = tenant_view(stats, tenant)
+        view = stats.seen_from(tenant)
         sized = size_verdict(base, view, self.settings)
         found: list[Hold] = []
         missing: set[str] = set()

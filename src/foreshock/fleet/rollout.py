@@ -34,13 +34,14 @@ from typing import Any
 from foreshock.apply.cancel import Cancel
 from foreshock.apply.options import ApplyOptions
 from foreshock.apply.results import ApplyResult
-from foreshock.core.model import MigrationUnit
+from foreshock.core.model import AnalysisSettings, MigrationUnit
 from foreshock.errors import ApplyBusy, ConfigError, ConnectError, ForeshockError
 from foreshock.fleet.predict import Prediction
 from foreshock.fleet.progress import FleetProgress
 from foreshock.fleet.report import FleetReport, TargetResult, Wave
 from foreshock.fleet.targets import Target
 from foreshock.pg.connect import redact_dsn
+from foreshock.scale.stats import Stats
 
 # Outcomes (foreshock.fleet.report.OUTCOMES) that count as done: a re-run has nothing left to do there.
 DONE = ("applied", "already-applied")
@@ -150,6 +151,8 @@ class Rollout:
         fleet: FleetOptions,
         *,
         predictions: Mapping[str, Prediction] | None = None,
+        sizes: Mapping[str, Stats] | None = None,
+        settings: AnalysisSettings | None = None,
         unreachable: Mapping[str, str] | None = None,
         progress: FleetProgress | None = None,
         log: Callable[[str], None] | None = None,
@@ -161,6 +164,10 @@ class Rollout:
         self.options = replace(options, progress=False, application_name="foreshock fleet apply")
         self.fleet = fleet
         self.predictions = dict(predictions or {})
+        # Each target's sizes as its sessions see them (read once for the predictions): a dry run's
+        # estimates then come from the same snapshot instead of a second read of every target.
+        self.sizes = dict(sizes or {})
+        self.settings = settings
         self.unreachable = dict(unreachable or {})
         self.progress = progress or FleetProgress(len(self.targets), live=False, enabled=False)
         self.log = log
@@ -202,7 +209,16 @@ class Rollout:
 
         outcome, reason, result = "failed", "", None
         try:
-            result = apply(self.units, target.dsn, self.options, log=log, schema=target.schema, cancel=cancel)
+            result = apply(
+                self.units,
+                target.dsn,
+                self.options,
+                log=log,
+                sizes=self.sizes.get(target.name),
+                settings=self.settings,
+                schema=target.schema,
+                cancel=cancel,
+            )
             outcome, reason = target_outcome(result)
         except ConnectError as err:
             outcome, reason = "unreachable", str(err)

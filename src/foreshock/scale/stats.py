@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,20 @@ class Stats:
             if len(matches) == 1:
                 return matches[0]
         return None
+
+    def seen_from(self, schema: str | None) -> Stats:
+        """The sizes as a session with search_path = schema, public sees them (a schema-per-tenant target):
+        the analysis names an unqualified table public.<name>, which there is the schema's table when it
+        has one."""
+        if not schema:
+            return self
+        tables = dict(self.tables)
+        prefix = f"{schema}."
+        for key, table in self.tables.items():
+            if key.startswith(prefix):
+                name = f"public.{key[len(prefix) :]}"
+                tables[name] = replace(table, name=name)
+        return replace(self, tables=tables)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
