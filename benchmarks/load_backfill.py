@@ -16,9 +16,9 @@ import time
 from foreshock.apply import ApplyOptions, apply_way
 from foreshock.core.model import MigrationUnit
 from foreshock.load import APPLY_WAY, AS_WRITTEN, LoadConfig, WorkloadSpec, compare, setup_from_sql
-from foreshock.load.plot import write_svg
-from foreshock.load.report import render
 from foreshock.load.workload import CLASSES, READ_CLASSES, WRITE
+from foreshock.report.load_plot import write_svg
+from foreshock.report.load_report import render
 from foreshock.sandbox import open_sandbox
 
 SETUP = """

@@ -26,10 +26,10 @@ from foreshock.load import (
     setup_from_sql,
 )
 from foreshock.load.cli_options import LoadOptions
-from foreshock.load.plot import render_svg
-from foreshock.load.report import render
 from foreshock.load.run import percentile, run_as_written, with_backfill_directives
 from foreshock.load.workload import READ_CLASSES, WRITE, discover_targets
+from foreshock.report.load_plot import render_svg
+from foreshock.report.load_report import render
 
 pytestmark = pytest.mark.db
 
@@ -289,5 +289,8 @@ def test_rehearse_command_with_load_on_the_runaway_example(tmp_path: Any) -> Non
     assert result.exit_code in (0, 1), result.output
     doc = json.loads(result.stdout)
     assert set(doc["load"]["runs"]) == {"as-written", "apply"}
-    assert any("public.customers" in w for w in doc["warnings"])
+    assert any("public.customers" in w for w in doc["rehearsal"]["warnings"])
     assert (tmp_path / "report" / "load.svg").exists()
+    # The JSON is check's document plus the rehearsal: the findings judged with the measured durations.
+    assert doc["mode"] == "rehearse" and doc["summary"]["exit_code"] == result.exit_code
+    assert doc["size_blind"] is False

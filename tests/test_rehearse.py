@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from foreshock.rehearse.cli_command import load_units
+from foreshock.rehearse.api import rehearse as rehearse_command
+from foreshock.report.rehearsal_plots import statement_svg
 from foreshock.scale.fit import fit_and_extrapolate
-from foreshock.scale.plots import statement_svg
 from foreshock.scale.rehearsal_db import scaled_settings
-from foreshock.scale.runner import MIN_ROWS, Point, StatementRehearsal, plan_fractions, rehearse
+from foreshock.scale.runner import MIN_ROWS, Point, StatementRehearsal, plan_fractions
 from foreshock.scale.stats import Stats, parse_stats
-from foreshock.scale.verdicts import assess_locks
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "runaway"
 
@@ -124,9 +123,8 @@ def test_rehearse_runaway_from_minimal_sizes(tmp_path: Path) -> None:
         '{"tables": {"public.orders": {"rows": 300000, "bytes": 48000000}, '
         '"public.customers": {"rows": 2000}, "public.products": {"rows": 100}}}'
     )
-    units = load_units([str(EXAMPLES)])
-    result = rehearse(units, stats, max_rows=30_000, budget=60, report_dir=str(tmp_path))
-    doc = json.loads(json.dumps(result.to_json()))
+    result = rehearse_command(str(EXAMPLES), stats, max_rows=30_000, budget=60, report_dir=str(tmp_path))
+    doc = json.loads(json.dumps(result.rehearsal.to_json()))
     timed = [s for s in doc["statements"] if s["prediction"] is not None]
     assert len(timed) == 3  # ADD COLUMN, UPDATE, SET NOT NULL (BEGIN/COMMIT are not predicted)
     for s in timed:
@@ -141,9 +139,12 @@ def test_rehearse_runaway_from_minimal_sizes(tmp_path: Path) -> None:
     assert update["prediction"]["seconds"] > 10 * add["prediction"]["seconds"]  # the backfill dominates
     assert add["model"].startswith("constant")  # catalog-only: its time does not grow with the table
     assert all(p["wal_bytes"] and p["wal_bytes"] > 0 for p in update["points"])
-    locks = assess_locks(result, units)
-    held = [v for v in locks if v.lock == "AccessExclusiveLock" and v.table == "public.orders"]
+    held = [h for h in result.holds if h.lock == "AccessExclusiveLock" and h.table == "public.orders"]
     assert held and held[0].estimate.seconds >= update["prediction"]["seconds"]
+    # The findings are check's, judged with the measured durations: the exit code follows that one verdict.
+    duration = [f for f in result.check.findings if f.risk == "duration" and f.lock is not None]
+    assert duration and all(f.estimate is not None and "rehearsal" in f.estimate.source for f in duration)
+    assert result.exit_code == (1 if any(f.severity == "error" for f in result.check.findings) else 0)
 
 
 def _stats_with_locale(**settings: str) -> Stats:
@@ -180,3 +181,34 @@ def test_rehearsal_database_collates_text_like_production(pg_dsn: str) -> None:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             for db in ("rehearse_locale_a", "rehearse_locale_b", "rehearse_locale_c"):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(db)))
+
+
+@pytest.mark.db
+def test_pg_version_changes_rehearse_the_way_it_changes_check(tmp_path: Path) -> None:
+    """Regression: rehearse analysed with default settings, whatever the configuration and --pg-version."""
+    from foreshock.api import check
+    from foreshock.config import Settings, with_overrides
+
+    (tmp_path / "001_events.sql").write_text(
+        "CREATE TABLE events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n"
+        "CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');\n"
+    )
+    (tmp_path / "002_detach.sql").write_text(
+        "SET lock_timeout = '2s';\nALTER TABLE events DETACH PARTITION events_2023;\n"
+    )
+    stats = parse_stats('{"tables": {"public.events": {"rows": 0}, "public.events_2023": {"rows": 0}}}')
+
+    def rules(findings: object) -> set[str]:
+        return {f.rule for f in findings if f.path.endswith("002_detach.sql")}  # type: ignore[attr-defined]
+
+    seen = {}
+    for version in ("12", "16"):
+        settings = with_overrides(Settings(), pg_version=version)
+        checked = rules(check([str(tmp_path)], settings).findings)
+        rehearsed = rehearse_command(str(tmp_path), stats, settings, max_rows=1000, budget=30)
+        assert rules(rehearsed.check.findings) == checked
+        assert rehearsed.check.pg_version == int(version)
+        seen[version] = checked
+    # DETACH PARTITION ... CONCURRENTLY exists from PostgreSQL 14: the advice to use it only applies there.
+    assert "detaching-partition-non-concurrently" in seen["16"]
+    assert "detaching-partition-non-concurrently" not in seen["12"]

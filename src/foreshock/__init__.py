@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from foreshock.apply.runner import apply
     from foreshock.config import Settings, load_config
     from foreshock.core.model import CheckResult
-    from foreshock.scale.runner import rehearse
+    from foreshock.rehearse.api import rehearse
     from foreshock.scale.snapshot import snapshot
     from foreshock.trace.api import trace
 
@@ -47,7 +47,7 @@ _LAZY = {
     # One public function per command (DESIGN.md: library first, thin CLI).
     "trace": "foreshock.trace.api",
     "snapshot": "foreshock.scale.snapshot",
-    "rehearse": "foreshock.scale.runner",
+    "rehearse": "foreshock.rehearse.api",
     "apply": "foreshock.apply.runner",
 }
 

@@ -19,10 +19,10 @@ from pglast import ast
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from foreshock.core.model import AnalysisSettings, MigrationUnit, Statement
-from foreshock.core.nodes import range_vars
+from foreshock.core.analyze import analyze
+from foreshock.core.facts import non_transactional_reason
+from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Statement
 from foreshock.core.sql import parse
-from foreshock.core.txn import non_transactional_reason
 from foreshock.errors import InputError
 from foreshock.load.workload import (
     CLASSES,
@@ -273,12 +273,11 @@ def _statements(unit: MigrationUnit) -> list[Statement]:
     return list(parsed.statements)
 
 
-def touched_tables(unit: MigrationUnit) -> list[str]:
-    names: dict[str, None] = {}
-    for s in _statements(unit):
-        for rv in range_vars(s.node):
-            names.setdefault(f"{rv.schemaname}.{rv.relname}" if rv.schemaname else str(rv.relname), None)
-    return list(names)
+def touched_tables(unit: MigrationUnit, analysis: FileAnalysis | None = None) -> list[str]:
+    """The tables the migration names or touches, qualified: the core's facts of its statements (analysed here
+    on their own when no analysis is given)."""
+    fa = analysis if analysis is not None else analyze([unit], AnalysisSettings())[0]
+    return list(dict.fromkeys(t for sa in fa.statements for t in sa.facts.tables))
 
 
 def run_as_written(dsn: str, unit: MigrationUnit, t0: float, limit: float) -> MigrationRun:

@@ -8,16 +8,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from foreshock.apply import ApplyOptions, apply_way
-from foreshock.core.model import MigrationUnit
+from foreshock.core.model import FileAnalysis, MigrationUnit
 from foreshock.errors import InputError
 from foreshock.load.cli_options import LoadOptions
-from foreshock.load.plot import write_svg
-from foreshock.load.report import dumps
 from foreshock.load.run import LoadComparison, LoadConfig, compare, rates_from, touched_tables
 from foreshock.load.workload import DEFAULT_RATES, WorkloadSpec
+from foreshock.report.load_plot import write_svg
+from foreshock.report.load_report import dumps
 from foreshock.sandbox import open_sandbox
 from foreshock.scale.datagen import build_database
-from foreshock.scale.stats import Stats, normalize_table_name
+from foreshock.scale.stats import Stats
 
 
 def rehearse_load(
@@ -28,6 +28,7 @@ def rehearse_load(
     report_dir: str | None = None,
     progress: Callable[[str], None] | None = None,
     sandbox_kind: str = "embedded",
+    analysis: FileAnalysis | None = None,
 ) -> LoadComparison:
     """Build synthetic data shaped like production (foreshock.scale.datagen) at options.rows, then compare the
     migration as written and the apply way under load. Writes load.svg and load.json to report_dir if given.
@@ -42,7 +43,8 @@ def rehearse_load(
             "no schema for the load rehearsal: use a snapshot as --stats, or give the migration history",
             stats.source,
         )
-    touched = [t for t in (stats.table(normalize_table_name(n)) for n in touched_tables(target)) if t]
+    tables = touched_tables(target, analysis)
+    touched = [t for t in (stats.table(n) for n in tables) if t]
     biggest = max((t.rows for t in touched), default=0)
     fraction = min(1.0, options.rows / biggest) if biggest else 1.0
     if options.rate is not None:
@@ -56,7 +58,10 @@ def rehearse_load(
         }
         spec = WorkloadSpec(table_rates=rates_from(observed, fraction), duration=options.duration)
     config = LoadConfig(
-        spec, long_transaction=options.long_transaction, health_timeout=options.health_timeout
+        spec,
+        long_transaction=options.long_transaction,
+        health_timeout=options.health_timeout,
+        tables=tuple(tables),
     )
 
     def prepare(dsn: str) -> None:

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pglast
 import psycopg
 from psycopg import sql
 
 from foreshock.core.sql import parse
 from foreshock.pg.connect import SessionSettings, connect, translate_error
-from foreshock.scale.stats import ColumnStats, Stats, TableStats, normalize_table_name
+from foreshock.scale.stats import ColumnStats, Stats, TableStats
 
 DATAGEN_SESSION = SessionSettings(
     application_name="foreshock-datagen",
@@ -512,29 +511,3 @@ def _fill(
             "WHERE s.seq IS NOT NULL"
         ).format(sql.Literal(n), sql.Literal(f'"{schema}"."{name}"'), sql.Literal(f'"{schema}"."{name}"'))
     )
-
-
-def relation_names(text: str) -> set[str]:
-    """Qualified names of the relations a statement mentions (for choosing a statement's reference table)."""
-    found: set[str] = set()
-
-    def walk(node: object) -> None:
-        if isinstance(node, pglast.ast.RangeVar):
-            found.add(
-                normalize_table_name(
-                    f"{node.schemaname}.{node.relname}" if node.schemaname else str(node.relname)
-                )
-            )
-        if isinstance(node, pglast.ast.Node):
-            for attr in node:
-                walk(getattr(node, attr))
-        elif isinstance(node, tuple):
-            for item in node:
-                walk(item)
-
-    try:
-        for raw in pglast.parse_sql(text):
-            walk(raw.stmt)
-    except pglast.parser.ParseError:
-        return found
-    return found

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from foreshock.core.model import MigrationUnit
-from foreshock.core.sql import parse
+from foreshock.core.analyze import analyze
+from foreshock.core.model import AnalysisSettings, Cost, FileAnalysis, MigrationUnit, StatementAnalysis
 from foreshock.errors import InputError, SandboxError
 from foreshock.pg.connect import connect, translate_error
 from foreshock.scale import datagen
@@ -68,14 +68,7 @@ class Point:
     pages: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "fraction": self.fraction,
-            "seconds": self.seconds,
-            "wal_bytes": self.wal_bytes,
-            "temp_bytes": self.temp_bytes,
-            "pages": self.pages,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -112,14 +105,7 @@ class RehearsalResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "budget": self.budget,
-            "elapsed": self.elapsed,
-            "fractions": self.fractions,
-            "statements": [s.to_json() for s in self.statements],
-            "warnings": self.warnings,
-        }
+        return {**asdict(self), "statements": [s.to_json() for s in self.statements]}
 
 
 def _one(conn: psycopg.Connection[Any], query: sql.SQL | sql.Composed) -> Any:
@@ -200,35 +186,6 @@ def _run_migration(
     return out
 
 
-def _view_sources(schema_sql: str) -> dict[str, set[str]]:
-    """Materialized view -> the relations its query reads (from the schema's CREATE MATERIALIZED VIEW)."""
-    out: dict[str, set[str]] = {}
-    for stmt in parse(schema_sql, "<schema>").statements:
-        if type(stmt.node).__name__ == "CreateTableAsStmt":
-            names = datagen.relation_names(stmt.text)
-            target = stmt.node.into.rel
-            view = datagen.relation_names(
-                f"SELECT FROM {target.schemaname + '.' if target.schemaname else ''}{target.relname}"
-            )
-            out.update({v: names - view for v in view})
-    return out
-
-
-def _reference_table(text: str, stats: Stats, views: dict[str, set[str]] | None = None) -> TableStats | None:
-    """The table whose size drives the statement's time: the biggest it names (a materialized view is
-    replaced by the tables its query reads, since REFRESH re-runs that query over them)."""
-    names = set(datagen.relation_names(text))
-    for view, sources in (views or {}).items():
-        if view in names:
-            names = (names - {view}) | sources
-    best: TableStats | None = None
-    for name in names:
-        t = stats.table(name)
-        if t is not None and (best is None or t.rows > best.rows):
-            best = t
-    return best
-
-
 def _evidence(
     points: Sequence[Point], buffers: dict[float, int], ref: TableStats | None, stats: Stats
 ) -> str:
@@ -242,25 +199,6 @@ def _evidence(
     # shared_buffers) ran a full UPDATE at a lower cost per row than the 1M-row rehearsal, because the OS page
     # cache absorbed it. Only a spill to temp files is a threshold whose cost is known to change the slope.
     return ""
-
-
-def _catalog_only(units: Sequence[MigrationUnit], target: MigrationUnit) -> set[int]:
-    """Statement indices of the target that, per the static analysis, neither scan nor rewrite any table."""
-    try:
-        from foreshock.core.analyze import analyze
-        from foreshock.core.model import AnalysisSettings
-
-        analyses = analyze(list(units), AnalysisSettings())
-    except Exception:  # the analysis is a refinement here; without it every statement is fitted
-        return set()
-    fa = next((a for a in analyses if a.path == target.path), None)
-    if fa is None:
-        return set()
-    return {
-        sa.statement.index
-        for sa in fa.statements
-        if sa.effects and not any(e.scan or e.rewrite for e in sa.effects)
-    }
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -277,26 +215,57 @@ def plan_fractions(prod_rows: int, max_rows: int | None, count: int = 4) -> list
     return kept or [min(1.0, MIN_ROWS / prod_rows)]
 
 
+def _reference_table(sa: StatementAnalysis, stats: Stats) -> TableStats | None:
+    """The table whose size drives the statement's time: the biggest it touches (the core's facts). A
+    materialized view being refreshed is left out for the tables its query reads: REFRESH re-runs that query
+    over them, and the view itself may be empty in production's statistics."""
+    refreshed = {w.table for w in sa.facts.work if w.cost is Cost.REFRESH}
+    names = list(dict.fromkeys([*sa.facts.tables, *(e.table for e in sa.effects)]))
+    found = [t for t in (stats.table(n) for n in names if n not in refreshed) if t is not None]
+    found = found or [t for t in (stats.table(n) for n in refreshed) if t is not None]
+    return max(found, key=lambda t: t.rows) if found else None
+
+
 def rehearse(
     units: Sequence[MigrationUnit],
+    stats: Stats,
+    *,
+    settings: AnalysisSettings | None = None,
+    **options: Any,
+) -> RehearsalResult:
+    """Rehearse the last unit of `units` at growing scales of `stats` and predict production durations; the
+    units are analysed here with `settings` (the rehearse command passes the analysis it already made to
+    rehearse_file). options: those of rehearse_file (max_rows, budget, fractions, progress, scale_memory).
+    """
+    candidates = [u for u in units if not u.history]
+    if not candidates:
+        raise InputError("nothing to rehearse: give the migration file(s) as PATHS")
+    target = candidates[-1]
+    analysis = next(fa for fa in analyze(units, settings or AnalysisSettings()) if fa.path == target.path)
+    result = rehearse_file(units, target, analysis, stats, **options)
+    # This analysis counts lines in the unit's text; findings and reports name the lines the user wrote.
+    result.statements = [replace(s, line=target.source_line(s.line)) for s in result.statements]
+    return result
+
+
+def rehearse_file(
+    units: Sequence[MigrationUnit],
+    target: MigrationUnit,
+    analysis: FileAnalysis,
     stats: Stats,
     *,
     max_rows: int | None = 1_000_000,
     budget: float = 60.0,
     fractions: Sequence[float] | None = None,
     progress: Callable[[str], None] | None = None,
-    report_dir: str | None = None,
     scale_memory: bool = True,
 ) -> RehearsalResult:
-    """Rehearse the last unit of `units` at growing scales of `stats` and predict production durations.
+    """Rehearse `target` (one of `units`, whose others are its schema history unless the snapshot holds the
+    schema) with the core's `analysis` of it: what each statement touches, and which only change the catalog.
 
     scale_memory=False keeps production's memory settings at every scale (what a naive rehearsal does).
     """
     say = progress or (lambda _msg: None)
-    candidates = [u for u in units if not u.history]
-    if not candidates:
-        raise InputError("nothing to rehearse: give the migration file(s) as PATHS")
-    target = candidates[-1]
     schema_sql = stats.schema or "\n".join(u.text for u in units if u is not target)
     if not schema_sql.strip():
         raise InputError(
@@ -304,12 +273,13 @@ def rehearse(
             "migration history (the files that create the tables) before the migration",
             stats.source,
         )
-    parsed = parse(target.text, target.path)
-    if parsed.errors:
-        raise parsed.errors[0]
-    statements = list(parsed.statements)
-    views = _view_sources(schema_sql)
-    refs = {s.index: _reference_table(s.text, stats, views) for s in statements}
+    unreadable = [e for e in analysis.errors if e.path == target.path]
+    if unreadable:
+        raise unreadable[0]
+    # Statements inside a DO block run as part of it: only the block is sent to the server.
+    analysed = [sa for sa in analysis.statements if not sa.statement.in_do_block]
+    statements = [sa.statement for sa in analysed]
+    refs = {sa.statement.index: _reference_table(sa, stats) for sa in analysed}
     ref_names = {i: (t.name if t else None) for i, t in refs.items()}
     touched = [t for t in refs.values() if t is not None]
     biggest = (
@@ -387,7 +357,8 @@ def rehearse(
     finally:
         server.close()
     out: list[StatementRehearsal] = []
-    catalog_only = _catalog_only(units, target)
+    # The static analysis says no row is read or written: the time does not grow with the table.
+    catalog_only = {sa.statement.index for sa in analysed if sa.effects and sa.facts.cost is Cost.CATALOG}
     for stmt in statements:
         ref = refs.get(stmt.index)
         points = tuple(measured[stmt.index])
@@ -395,7 +366,6 @@ def rehearse(
         if stmt.kind != "TransactionStmt" and points and stmt.index in catalog_only:
             prod_rows = ref.rows if ref else biggest.rows
             times = sorted(p.seconds for p in points)
-            # The static analysis says no row is read or written: the time does not grow with the table.
             prediction = Prediction(
                 times[len(times) // 2], times[0], times[-1] * 2, prod_rows, "constant (catalog-only change)"
             )
@@ -419,19 +389,14 @@ def rehearse(
         out.append(
             StatementRehearsal(
                 stmt.index,
-                target.source_line(stmt.line),
+                stmt.line,
                 stmt.text,
                 ref.name if ref else None,
                 points,
                 prediction,
             )
         )
-    result = RehearsalResult(target.path, out, done, budget, time.perf_counter() - started, warnings)
-    if report_dir:
-        from foreshock.scale.plots import write_plots
-
-        write_plots(result, report_dir)
-    return result
+    return RehearsalResult(target.path, out, done, budget, time.perf_counter() - started, warnings)
 
 
 

@@ -1,23 +1,52 @@
-"""Lock hold times at production size from a rehearsal's predictions, judged against the lock budgets."""
+"""What a rehearsal says about production: each statement's duration, measured at growing scales and
+extrapolated (scale.runner), as a durations source for the rule engine's one verdict (rules.verdict.judge);
+and how long each lock is then held.
+
+Statements the rehearsal did not time get the calibrated model's estimate from the same sizes (the fallback):
+every statement has a duration, and each says what it rests on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from foreshock.core.model import MigrationUnit
+from foreshock.core.hold import lock_hold
+from foreshock.core.model import Estimate, FileAnalysis, StatementAnalysis
+from foreshock.rules.verdict import Duration, Durations
 from foreshock.scale.runner import RehearsalResult
 
 
+class RehearsalDurations:
+    """Durations from a rehearsal of one file (`rehearsal.path`); the fallback answers for the rest."""
+
+    def __init__(self, rehearsal: RehearsalResult, fallback: Durations | None = None) -> None:
+        self.path = rehearsal.path
+        self.fallback = fallback
+        self.estimates: dict[int, Estimate] = {}
+        for s in rehearsal.statements:
+            p = s.prediction
+            if p is not None:
+                source = f"rehearsal: {p.model}" + (f"; {p.regime}" if p.regime else "")
+                self.estimates[s.index] = Estimate(p.seconds, p.low, p.high, p.rows, None, source)
+
+    def statement(self, path: str, sa: StatementAnalysis) -> Duration:
+        if path == self.path and sa.statement.index in self.estimates:
+            return Duration(self.estimates[sa.statement.index])
+        if self.fallback is not None:
+            return self.fallback.statement(path, sa)
+        return Duration(None, "not timed by the rehearsal")
+
+
 @dataclass(frozen=True)
-class LockVerdict:
+class LockHold:
+    """How long one lock of the rehearsed file stays held at production size (information: the severity of a
+    long hold is the findings' verdict)."""
+
     table: str
     lock: str
     line: int  # line of the statement that takes the lock
-    estimate: Any  # core.model.Estimate
-    severity: str | None
-    message: str
+    estimate: Estimate
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -27,71 +56,25 @@ class LockVerdict:
             "seconds": self.estimate.seconds,
             "low": self.estimate.low,
             "high": self.estimate.high,
-            "severity": self.severity,
-            "message": self.message,
+            "source": self.estimate.source,
         }
 
 
-def assess_locks(
-    result: RehearsalResult, units: Sequence[MigrationUnit], budgets: Any = None
-) -> list[LockVerdict]:
-    """Lock hold times at production size from the rehearsal's predictions, judged against the budgets.
-
-    The static analysis says which statement takes which lock and until when (COMMIT); the rehearsal says how
-    long each statement in between takes at production size.
-    """
-    from foreshock.core.analyze import analyze
-    from foreshock.core.model import AnalysisSettings, Estimate
-    from foreshock.scale.estimate import StatementEstimate, budget_verdict, transaction_hold
-
-    analyses = analyze(list(units), AnalysisSettings())
-    fa = next((a for a in analyses if a.path == result.path), None)
-    if fa is None:
-        return []
-    estimates: dict[int, StatementEstimate] = {}
-    for s in result.statements:
-        p = s.prediction
-        est = (
-            Estimate(p.seconds, p.low, p.high, p.rows, None, f"rehearsal: {p.model}")
-            if p
-            else Estimate(0.0, 0.0, 0.0, None, None, "not timed")
-        )
-        estimates[s.index] = StatementEstimate(s.index, est)
-    lines = {s.index: s.line for s in result.statements}
-    out: list[LockVerdict] = []
+def lock_holds(fa: FileAnalysis, durations: Durations) -> list[LockHold]:
+    """Every lock the file takes on an existing table, with how long it is held at production size."""
+    estimates = {sa.statement.index: durations.statement(fa.path, sa).estimate for sa in fa.statements}
+    lines = {sa.statement.index: sa.statement.line for sa in fa.statements}
+    out: list[LockHold] = []
     in_txn: set[int] = set()
     for txn in fa.transactions:
         in_txn.update(txn.statements)
         for held in txn.locks:
-            hold = transaction_hold(held.acquired_by, txn.statements, estimates)
-            verdict = budget_verdict(hold, held.lock, budgets)
+            hold = lock_hold(fa, held.acquired_by, held.table, held.lock, estimates)
             if hold is not None:
-                out.append(
-                    LockVerdict(
-                        held.table,
-                        held.lock.name,
-                        lines.get(held.acquired_by, 0),
-                        hold,
-                        verdict.severity,
-                        verdict.message,
-                    )
-                )
+                out.append(LockHold(held.table, held.lock.name, lines.get(held.acquired_by, 0), hold))
     for sa in fa.statements:
-        if sa.statement.index in in_txn:
+        own = estimates.get(sa.statement.index)
+        if sa.statement.index in in_txn or own is None:
             continue
-        for effect in sa.effects:
-            own = estimates.get(sa.statement.index)
-            if own is None or own.estimate is None:
-                continue
-            verdict = budget_verdict(own.estimate, effect.lock, budgets)
-            out.append(
-                LockVerdict(
-                    effect.table,
-                    effect.lock.name,
-                    lines.get(sa.statement.index, 0),
-                    own.estimate,
-                    verdict.severity,
-                    verdict.message,
-                )
-            )
+        out.extend(LockHold(e.table, e.lock.name, sa.statement.line, own) for e in sa.effects)
     return out

@@ -1,0 +1,102 @@
+"""The one call behind `foreshock rehearse`: analyse once, rehearse at growing scales, judge like check.
+
+1. The migrations are analysed once, with the user's settings (configuration, --pg-version): the same analysis
+   and findings `check` makes (foreshock.api.check_units).
+2. The last migration is rehearsed on synthetic data shaped like production (scale.runner), using that
+   analysis for what each statement touches and which statements only change the catalog.
+3. Each statement's duration at production size is the rehearsal's prediction, or the calibrated model's
+   estimate from the same sizes where the rehearsal timed nothing (scale.verdicts.RehearsalDurations).
+4. The findings are judged by the rule engine's one verdict with those durations (rules.verdict.judge): the
+   exit code is check's, from the same verdict with measured durations instead of modelled ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from foreshock.api import check_units
+from foreshock.config import Settings
+from foreshock.core.model import CheckResult
+from foreshock.errors import InputError
+from foreshock.load.cli_options import LoadOptions
+from foreshock.load.run import LoadComparison
+from foreshock.rules.verdict import judge
+from foreshock.scale.estimate import ModelDurations
+from foreshock.scale.runner import RehearsalResult, rehearse_file
+from foreshock.scale.stats import Stats
+from foreshock.scale.verdicts import LockHold, RehearsalDurations, lock_holds
+from foreshock.sources import discover
+from foreshock.sources.files import load_schema_files
+
+
+@dataclass(frozen=True)
+class RehearseResult:
+    """check's result judged with the rehearsal's durations, the rehearsal itself, the lock holds it implies,
+    and the load comparison when one was asked for."""
+
+    check: CheckResult
+    rehearsal: RehearsalResult
+    holds: tuple[LockHold, ...]
+    load: LoadComparison | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.check.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rehearsal": self.rehearsal.to_json(),
+            "locks": [h.to_json() for h in self.holds],
+            "load": self.load.to_json() if self.load is not None else None,
+        }
+
+
+def rehearse(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    stats: Stats,
+    settings: Settings | None = None,
+    *,
+    schema: Sequence[str | os.PathLike[str]] = (),
+    max_rows: int | None = 1_000_000,
+    budget: float = 60.0,
+    load: LoadOptions | None = None,
+    report_dir: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RehearseResult:
+    """Rehearse the last of the migrations at production size (`stats`: a snapshot or a minimal stats file)
+    and judge every finding with the durations measured. Input that cannot be read raises its InputError."""
+    settings = settings or Settings()
+    say = progress or (lambda _m: None)
+    path_list = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(p) for p in paths]
+    history = load_schema_files([os.fspath(s) for s in schema])
+    loaded = discover(path_list)
+    problems = [*history.errors, *loaded.errors]
+    if problems:
+        raise problems[0]
+    units = [*history.units, *loaded.units]
+    result = check_units(loaded.units, settings, history=history.units)
+    if result.errors:
+        raise result.errors[0]
+    targets = [u for u in loaded.units if not u.history]
+    if not targets:
+        raise InputError("nothing to rehearse: give the migration file(s) as PATHS")
+    target = targets[-1]
+    analysis = next(fa for fa in result.files if fa.path == target.path)
+    rehearsal = rehearse_file(units, target, analysis, stats, max_rows=max_rows, budget=budget, progress=say)
+    durations = RehearsalDurations(rehearsal, fallback=ModelDurations(stats))
+    judged = judge(result, durations, severities=settings.severities)
+    comparison = None
+    if load is not None:
+        from foreshock.rehearse.under_load import rehearse_load
+
+        comparison = rehearse_load(
+            units, stats, load, report_dir=report_dir, progress=say, analysis=analysis
+        )
+    if report_dir:
+        from foreshock.report.rehearsal_plots import write_plots
+
+        write_plots(rehearsal, report_dir)
+    return RehearseResult(judged, rehearsal, tuple(lock_holds(analysis, durations)), comparison)
