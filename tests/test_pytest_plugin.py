@@ -115,25 +115,18 @@ def test_docs_example_runs(pytester: pytest.Pytester, doc: Path) -> None:
 
 
 def test_stats_option_reaches_the_check(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".json", stats="{}")
+    """Regression: check() took no production sizes, so --foreshock-stats could only fail."""
+    pytester.makefile(".json", stats='{"tables": {"public.orders": {"rows": 1000}}}')
     result = run(
         pytester,
         f"""
 def test_safe(foreshock_check):
-    foreshock_check({str(SAFE)!r}, max_severity="error")
+    assert not foreshock_check({str(SAFE)!r}, max_severity="error").size_blind
 """,
         "--foreshock-stats",
         "stats.json",
     )
-    import inspect
-
-    from foreshock import api
-
-    if "stats" in inspect.signature(api.check).parameters:
-        result.assert_outcomes(passed=1)
-    else:  # until check() takes sizes, asking for them fails with a message that says so
-        result.assert_outcomes(failed=1)
-        assert "needs a foreshock whose check() takes production sizes" in result.stdout.str()
+    result.assert_outcomes(passed=1)
 
 
 def test_failure_message_format() -> None:

@@ -12,7 +12,6 @@ Registered through the `pytest11` entry point, or with `-p foreshock.pytest_plug
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -117,13 +116,11 @@ def run_check(
     settings = load_config(config)
     if pg_version is not None:
         settings = with_overrides(settings, pg_version=str(pg_version))
-    kwargs: dict[str, Any] = {"schema": [os.fspath(s) for s in schema]}
-    if stats is not None:
-        if "stats" not in inspect.signature(api.check).parameters:
-            pytest.fail("foreshock_check(stats=...) needs a foreshock whose check() takes production sizes")
-        kwargs["stats"] = os.fspath(stats)
+    from foreshock.scale.sizes import load_sizes
+
+    sizes = load_sizes(os.fspath(stats)) if stats is not None else None
     path_list = _as_list(paths)
-    result = api.check(path_list, settings, **kwargs)
+    result = api.check(path_list, settings, schema=[os.fspath(s) for s in schema], sizes=sizes)
     bad = _too_severe(result.findings, max_severity)
     if bad or result.errors:
         what = ", ".join(path_list)
@@ -140,22 +137,10 @@ def foreshock_check(request: pytest.FixtureRequest) -> ForeshockCheck:
     default_stats = request.config.getoption("--foreshock-stats", default=None)
     default_pg = request.config.getoption("--foreshock-pg-version", default=None)
 
-    def check(
-        paths: PathArg | Iterable[PathArg],
-        *,
-        stats: PathArg | None = None,
-        max_severity: Severity = "warning",
-        schema: Sequence[PathArg] = (),
-        config: PathArg | None = None,
-        pg_version: int | None = None,
-    ) -> CheckResult:
-        return run_check(
-            paths,
-            stats=stats if stats is not None else default_stats,
-            max_severity=max_severity,
-            schema=schema,
-            config=config,
-            pg_version=pg_version if pg_version is not None else default_pg,
-        )
+    def check(paths: PathArg | Iterable[PathArg], **options: Any) -> CheckResult:
+        for name, default in (("stats", default_stats), ("pg_version", default_pg)):
+            if options.get(name) is None:
+                options[name] = default
+        return run_check(paths, **options)
 
     return check

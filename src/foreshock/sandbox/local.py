@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foreshock.errors import SandboxError
+from foreshock.sandbox.watchdog import alive
 
 ROOT_NAME = "foreshock-sandboxes"
 OWNER_FILE = "owner.json"
@@ -179,21 +180,11 @@ def _process_start_time(pid: int) -> float | None:
         return None
 
 
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _owner_alive(owner: dict[str, object]) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int):
         return False
-    if not _pid_exists(pid):
+    if not alive(pid):
         return False
     started = _process_start_time(pid)
     recorded = owner.get("started")

@@ -36,7 +36,8 @@ def _cmdline(pid: int) -> str:
     return out.stdout.strip()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -56,7 +57,7 @@ def _alive(pid: int) -> bool:
 def stop_postmaster(pid: int, datadir: str, patience: float = 10.0) -> None:
     """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; only if pid is that data dir's
     postmaster."""
-    if not _alive(pid) or datadir not in _cmdline(pid):
+    if not alive(pid) or datadir not in _cmdline(pid):
         return
     for sig, wait in ((signal.SIGINT, patience), (signal.SIGQUIT, 3.0), (signal.SIGKILL, 3.0)):
         try:
@@ -65,7 +66,7 @@ def stop_postmaster(pid: int, datadir: str, patience: float = 10.0) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not alive(pid):
                 return
             time.sleep(0.05)
 
