@@ -10,8 +10,7 @@ Decided here:
 - whether the statement can run inside a transaction block, and why not;
 - the PostgreSQL version it needs when the target is older;
 - the work per table that grows with production size (its cost class) and what that rests on (the key an
-  index build sorts, the indexes a rewrite rebuilds or an UPDATE maintains);
-- every relation it names or touches (qualified).
+  index build sorts, the indexes a rewrite rebuilds or an UPDATE maintains).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from pglast import ast, enums
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Cost, Effect, Statement, StatementFacts, TableWork
-from foreshock.core.nodes import cte_names, range_vars, strings
 from foreshock.core.schema import Schema
 
 _AT = enums.AlterTableType
@@ -33,21 +31,42 @@ _AT = enums.AlterTableType
 def facts_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> StatementFacts:
     """The facts of one statement, against the schema as it stands before it runs."""
     node = stmt.node
+    kind = type(node).__name__
     effects, not_analysed = effects_of(stmt, schema, settings)
-    if not not_analysed and isinstance(node, ast.DoStmt):
+    if not not_analysed and kind == "DoStmt":
         not_analysed = _do_block_gap(node)
-    why_not = non_transactional_reason(stmt, settings)
-    needs, note = version_need(stmt, settings)
+    why_not = non_transactional_reason(stmt, settings) if kind in _MAYBE_NOT_TRANSACTIONAL else None
+    needs, note = version_need(stmt, settings) if kind in _MAYBE_NEWER else (0, "")
     return StatementFacts(
         effects=effects,
         work=_work(node, effects, schema),
         transactional=why_not is None,
         not_transactional=why_not or "",
-        tables=_tables(node, effects, schema),
         needs_version=needs,
         version_note=note,
         not_analysed=not_analysed,
     )
+
+
+# The statement kinds non_transactional_reason / version_need can say something about (the others are
+# skipped: the checks run for every statement of a long history).
+_MAYBE_NOT_TRANSACTIONAL = frozenset(
+    {
+        "IndexStmt",
+        "DropStmt",
+        "ReindexStmt",
+        "AlterTableStmt",
+        "VacuumStmt",
+        "ClusterStmt",
+        "CreatedbStmt",
+        "DropdbStmt",
+        "AlterSystemStmt",
+        "CreateTableSpaceStmt",
+        "DropTableSpaceStmt",
+        "AlterEnumStmt",
+    }
+)
+_MAYBE_NEWER = frozenset({"MergeStmt", "AlterTableStmt", "IndexStmt"})
 
 
 def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str | None:
@@ -160,6 +179,8 @@ def _classify(node: Any, effect: Effect, fk_parent: str | None) -> Cost | None:
 
 
 def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[TableWork, ...]:
+    if not any(e.scan or e.rewrite for e in effects):
+        return ()  # catalog only: nothing grows with the table
     fk_parent = _added_foreign_key_target(node, schema)
     keys = _index_key(node) if isinstance(node, ast.IndexStmt) else ()
     out: list[TableWork] = []
@@ -190,21 +211,3 @@ def _added_foreign_key_target(node: Any, schema: Schema) -> str | None:
 
 def _index_key(node: Any) -> tuple[str, ...]:
     return tuple(e.name for e in node.indexParams or () if isinstance(e, ast.IndexElem) and e.name)
-
-
-def _tables(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[str, ...]:
-    """Every relation the statement names (new ones too) or has an effect on, qualified, in order."""
-    out: dict[str, None] = {}
-    if node is not None:
-        ctes = cte_names(node)
-        for rv in range_vars(node):
-            if rv.schemaname or rv.relname not in ctes:
-                out.setdefault(schema.resolve(rv), None)
-    if isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_INDEX:
-        for obj in node.objects or ():
-            index = schema.index(schema.resolve(strings(obj)))
-            if index is not None:
-                out.setdefault(index.table, None)
-    for e in effects:
-        out.setdefault(e.table, None)
-    return tuple(out)

@@ -209,25 +209,30 @@ class StatementFacts:
     at production size, the cost class and what the duration depends on (catalog-only tables have none).
     transactional: whether it can run inside a transaction block; not_transactional says why not ("CREATE
     INDEX CONCURRENTLY"). needs_version: the PostgreSQL major version it needs when the target is older (0:
-    none), with version_note saying so. tables: every relation it names or touches, qualified, new ones
-    included (what trace watches and apply's pre-flight looks at). not_analysed: what the model did not
-    understand ("" when fully analysed); its effects are then a lower bound, and a `not-analysed` finding
-    says so.
+    none), with version_note saying so. not_analysed: what the model did not understand ("" when fully
+    analysed); its effects are then a lower bound, and a `not-analysed` finding says so.
     """
 
     effects: tuple[Effect, ...] = ()
     work: tuple[TableWork, ...] = ()
     transactional: bool = True
     not_transactional: str = ""
-    tables: tuple[str, ...] = ()
     needs_version: int = 0
     version_note: str = ""
     not_analysed: str = ""
 
     @property
+    def tables(self) -> tuple[str, ...]:
+        """The pre-existing tables the statement touches, in order (what trace watches, apply's pre-flight
+        looks at, and rehearse and load size themselves on)."""
+        return tuple(dict.fromkeys(e.table for e in self.effects))
+
+    @property
     def cost(self) -> Cost:
         """The statement's costliest work (CATALOG when it only touches the catalog)."""
-        return max((w.cost for w in self.work), key=_COST_RANK.__getitem__, default=Cost.CATALOG)
+        if not self.work:
+            return Cost.CATALOG
+        return max((w.cost for w in self.work), key=_COST_RANK.__getitem__)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -364,8 +369,7 @@ class StatementAnalysis:
 
     def __post_init__(self) -> None:
         if self.facts is None:
-            tables = tuple(dict.fromkeys(e.table for e in self.effects))
-            object.__setattr__(self, "facts", StatementFacts(effects=self.effects, tables=tables))
+            object.__setattr__(self, "facts", StatementFacts(effects=self.effects))
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,8 @@ class Schema:
         # ones): referencing_fks looks only there instead of at every constraint of every table, which was
         # quadratic on long files. Kept in step wherever a foreign key is created or its target renamed.
         self._fk_by_target: dict[str, list[tuple[Table, Constraint]]] = {}
+        self._resolved: dict[tuple[str | None, str | None], str] = {}
+        self._resolved_at = -1
 
     # ---- file / transaction tracking -------------------------------------------------------------
     def begin_file(self, history: bool) -> None:
@@ -292,11 +294,21 @@ class Schema:
     def resolve(self, name: Any) -> str:
         """Qualified name for a RangeVar, a tuple of name parts or a (possibly dotted) string."""
         if isinstance(name, ast.RangeVar):
-            parts: tuple[str, ...] = tuple(p for p in (name.schemaname, name.relname) if p)
-        elif isinstance(name, str):
-            parts = tuple(name.split(".")) if "." in name else (name,)
-        else:
-            parts = tuple(str(p.sval) if isinstance(p, ast.String) else str(p) for p in name)
+            # The effect model, the statement's facts and the rules all resolve the same names: remembered
+            # while the model does not change (every apply, ensure_table and begin_file bumps `changes`).
+            key = (name.schemaname, name.relname)
+            if self._resolved_at != self.changes:
+                self._resolved = {}
+                self._resolved_at = self.changes
+            found = self._resolved.get(key)
+            if found is None:
+                found = self._resolved[key] = self._resolve(tuple(p for p in key if p))
+            return found
+        if isinstance(name, str):
+            return self._resolve(tuple(name.split(".")) if "." in name else (name,))
+        return self._resolve(tuple(str(p.sval) if isinstance(p, ast.String) else str(p) for p in name))
+
+    def _resolve(self, parts: tuple[str, ...]) -> str:
         if len(parts) >= 2:
             return f"{parts[-2]}.{parts[-1]}"
         if not parts:
