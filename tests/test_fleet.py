@@ -350,6 +350,19 @@ def test_schema_per_tenant_targets_are_judged_and_migrated_in_their_own_schema(
     assert code == 0 and {t["outcome"] for t in r["targets"]} == {"already-applied"}
 
 
+def test_a_tenant_dry_run_estimates_from_the_tenants_own_sizes(pg_dsn: str, dbs: Databases) -> None:
+    from foreshock.apply.runner import apply
+    from foreshock.core.model import MigrationUnit
+
+    dsn = dbs.create(pg_dsn, "drytn", 60_000, {"tenant_a": 50, "Tenant B": 8_000})
+    unit = MigrationUnit("001_bf.sql", "-- foreshock:backfill\nUPDATE items SET v = 'x';\n")
+    # The dry run reads the target's catalog and sees it as the tenant's sessions do (search_path =
+    # tenant, public): the backfill is sized by the tenant's items, not by public.items.
+    for schema, rows in (("Tenant B", "8,000 rows"), ("tenant_a", "50 rows"), (None, "60,000 rows")):
+        plan = apply([unit], dsn, ApplyOptions(dry_run=True), schema=schema).plan_text
+        assert rows in plan, (schema, plan)
+
+
 def test_a_tenant_whose_runner_lock_is_held_is_busy_and_names_the_holder(
     pg_dsn: str, dbs: Databases, tmp_path: Path
 ) -> None:

@@ -53,7 +53,7 @@ DURATIONS: dict[str, str] = {
     "statement-timeout-default": "statement_timeout for other statements in a transaction",
     "statement-timeout-concurrent": "statement_timeout for CONCURRENTLY statements",
     "wait-for-blockers": "Pre-flight: wait up to this long for long-running transactions on the tables a "
-    "step locks (0 to only report them)",
+    "step locks; 0 only reports them",
     "batch-time": "Target duration of one backfill batch",
     "max-lag": "Pause backfills while a replica's replay lag exceeds this",
 }
