@@ -36,6 +36,17 @@ def config_option(f: F) -> F:
     )(f)
 
 
+def stats_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
+    """--stats FILE: production sizes (docs/stats-format.md, or `foreshock snapshot` output)."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--stats", "stats_path", required=required, type=click.Path(), metavar="FILE", help=help_text
+        )(f)
+
+    return decorate
+
+
 def pg_version_option(f: F) -> F:
     return click.option(
         "--pg-version", metavar="N", help="Target PostgreSQL major version, 12-17 (default 16 or the config)."

@@ -19,6 +19,7 @@ from foreshock.options import (
     format_option,
     paths_argument,
     pg_version_option,
+    stats_option,
 )
 
 _D = ApplyOptions()
@@ -104,13 +105,9 @@ def _durations(f: F) -> F:
 )
 @format_option(("tty", "json"), "Output format: the plan or what ran (tty), or JSON.", "tty")
 @assume_transaction_option("--transaction/--no-transaction")
-@click.option(
-    "--stats",
-    "stats_path",
-    type=click.Path(),
-    metavar="FILE",
-    help="Production sizes for --dry-run estimates (as for check --stats); with --dsn and no --stats the "
-    "target's catalog is read (catalog only, read-only).",
+@stats_option(
+    "Production sizes for --dry-run estimates (as for check --stats); with --dsn and no --stats the "
+    "target's catalog is read (catalog only, read-only)."
 )
 @pg_version_option
 @config_option

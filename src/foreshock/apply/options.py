@@ -19,8 +19,7 @@ class ApplyOptions:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     # CONCURRENTLY statements ask for SHARE UPDATE EXCLUSIVE (blocks no reads or writes) and then wait for old
     # transactions through virtualxid locks; lock_timeout applies to those waits too, so a short one would
-    # make
-    # them fail on any busy database. They get a long but finite wait instead.
+    # make them fail on any busy database. They get a long but finite wait instead.
     lock_timeout_concurrent: float = 600.0
     retries: int = 10
     initial_backoff: float = 0.2

@@ -9,18 +9,21 @@ from typing import Any
 import click
 
 from foreshock.load.cli_options import LoadOptions, load_options
-from foreshock.options import config_option, format_option, paths_argument, pg_version_option, schema_option
+from foreshock.options import (
+    config_option,
+    format_option,
+    paths_argument,
+    pg_version_option,
+    schema_option,
+    stats_option,
+)
 from foreshock.report import FORMATS
 
 
 @click.command("rehearse")
 @paths_argument
-@click.option(
-    "--stats",
-    "stats_path",
-    required=True,
-    type=click.Path(),
-    help="Production sizes: a snapshot (foreshock snapshot) or the minimal hand-written file.",
+@stats_option(
+    "Production sizes: a snapshot (foreshock snapshot) or the minimal hand-written file.", required=True
 )
 @click.option(
     "--max-rows",
