@@ -12,7 +12,8 @@ pytest.importorskip("alembic")
 
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
-from foreshock.sources.alembic import is_alembic_project, load_alembic
+from foreshock.config import SourceSettings
+from foreshock.sources.alembic import is_alembic_project, load_alembic, read_alembic_project
 
 PROJECTS = Path(__file__).parent / "projects"
 SHOP = PROJECTS / "alembic_shop"
@@ -135,16 +136,24 @@ def test_relative_project_path_gives_relative_unit_paths(monkeypatch: pytest.Mon
     assert all(not Path(u.path).is_absolute() and Path(u.path).exists() for u in got)
 
 
-def test_broken_env_py_names_env_py(tmp_path: Path) -> None:
+def test_env_py_that_cannot_run_offline_is_named_and_alembic_defaults_render_every_revision(
+    tmp_path: Path,
+) -> None:
+    """A Flask-Migrate env.py needs the application; the revisions' op.* calls do not."""
     proj = tmp_path / "proj"
     shutil.copytree(SHOP, proj)
     env = proj / "migrations" / "env.py"
     env.write_text(
         env.read_text().replace("literal_binds=True,", "literal_binds=True, bogus=undefined_name,")
     )
-    errors: list[InputError] = []
-    assert load_alembic(proj, errors=errors) == []
-    assert len(errors) == 1 and errors[0].path.endswith("env.py") and "NameError" in errors[0].message
+    result = read_alembic_project(proj, SourceSettings())
+    assert not result.errors and not result.not_analysed
+    assert sorted(u.name for u in result.units) == sorted(u.name for u in load_alembic(SHOP))
+    assert result.found == len(result.units)
+    [note] = result.notes
+    assert note.path.endswith("env.py") and "NameError" in note.message and "default configuration" in note.message
+    # Alembic's default env.py runs all revisions in one transaction: each rendered revision is wrapped.
+    assert all(u.text.lstrip().startswith("BEGIN;") for u in result.units)
 
 
 def test_syntax_error_in_a_revision_names_the_file(tmp_path: Path) -> None:

@@ -117,10 +117,8 @@ def test_a_bad_statement_does_not_hide_the_good_ones_in_the_same_file(tmp_path: 
     [
         (b"SELECT 1;\nSELECT '\xc3\xa9\xe9';\n", "2:10: not valid UTF-8 (byte 0xe9); save the file as UTF-8"),
         (b"SELECT 1;\n\x00\x01\x02binary", "2:1: binary file (NUL byte), expected SQL text"),
-        (b"", "empty migration: no SQL statements (write the migration or delete it)"),
-        (b"-- TODO\n\n", "empty migration: no SQL statements (write the migration or delete it)"),
     ],
-    ids=["non-utf8", "binary", "empty", "comments-only"],
+    ids=["non-utf8", "binary"],
 )
 def test_unreadable_files(tmp_path: Path, bad: bytes, expected: str) -> None:
     d, good, later = _history(tmp_path, "002_bad.sql", bad)
@@ -128,6 +126,21 @@ def test_unreadable_files(tmp_path: Path, bad: bytes, expected: str) -> None:
     assert result.exit_code == 2
     sep = ":" if expected[0].isdigit() else ": "
     assert _stderr_lines(result) == [f"{d / '002_bad.sql'}{sep}{expected}"]
+    _assert_analysed(result.stdout, good, later)
+
+
+@pytest.mark.parametrize("content", [b"", b"-- TODO\n\n"], ids=["empty", "comments-only"])
+def test_empty_migration_is_a_note_and_exit_code_follows_the_others(tmp_path: Path, content: bytes) -> None:
+    d, good, later = _history(tmp_path, "002_empty.sql", content)
+    result = _run("check", "--format", "json", str(d))
+    assert result.exit_code == 1, result.stderr  # the good migrations' findings, nothing about the empty one
+    assert _stderr_lines(result) == []
+    data = json.loads(result.stdout)
+    assert data["errors"] == [] and data["not_analysed"] == []
+    assert data["notes"] == [
+        {"path": str(d / "002_empty.sql"), "line": 0, "message": "empty migration: no SQL statements"}
+    ]
+    assert data["summary"]["migrations"] == {"found": 3, "analysed": 3, "not_analysed": 0}
     _assert_analysed(result.stdout, good, later)
 
 
@@ -147,10 +160,11 @@ def test_missing_path_and_directory_without_sql(tmp_path: Path) -> None:
 
 
 def test_bad_input_in_tty_format_is_listed_and_summarised(tmp_path: Path) -> None:
-    d, _, _ = _history(tmp_path, "002_bad.sql", b"")
+    d, _, _ = _history(tmp_path, "002_bad.sql", b"SELECT 1;\n\x00binary")
     result = _run("check", str(d))
     assert result.exit_code == 2
     assert "1 input could not be analysed" in result.stdout
+    assert "migrations: 3 found, 2 analysed, 1 not analysed" in result.stdout
     assert "001_good.sql" in result.stdout
 
 
@@ -175,7 +189,11 @@ def test_bad_input_in_tty_format_is_listed_and_summarised(tmp_path: Path) -> Non
             "'tty', 'gcc', 'json', 'sarif', 'github'. "
             "(see `foreshock check --help`)",
         ),
-        (["check"], "foreshock: Missing argument 'PATHS...'. (see `foreshock check --help`)"),
+        (
+            ["check"],
+            "foreshock: give the migrations to check (PATHS), or --alembic-config FILE "
+            "(see `foreshock check --help`)",
+        ),
         (["frobnicate"], "foreshock: No such command 'frobnicate'. (see `foreshock --help`)"),
     ],
     ids=[

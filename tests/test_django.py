@@ -183,7 +183,9 @@ def test_a_migration_that_cannot_render_names_its_file_and_operation(
     )
     errors: list[InputError] = []
     got = load_django(proj, errors=errors, **shared_server)
-    assert len(got) == 11
+    # The failing migration is still returned with what it sent (the failed statement included), and named.
+    assert len(got) == 12
+    assert "no_such_table" in got[-1].text and "SELECT 1" in got[-1].text
     assert len(errors) == 1
     err = errors[0]
     assert Path(err.path).resolve() == bad.resolve()

@@ -110,8 +110,10 @@ def test_json_contract() -> None:
         "warning": 1,
         "info": 1,
         "input_errors": 2,
+        "migrations": {"found": 2, "analysed": 2, "not_analysed": 0},
         "exit_code": 2,
     }
+    assert data["not_analysed"] == [] and data["layouts"] == [] and data["notes"] == []
     for fl in data["files"]:
         for s in fl["statements"]:
             for sev in (x["severity"] for x in s["findings"]):

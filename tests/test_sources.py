@@ -112,14 +112,17 @@ def test_binary_file_names_the_nul_byte(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", ["", "   \n\n", "-- only a comment\n/* and another */\n"])
-def test_empty_migration_is_an_error_and_others_still_load(tmp_path: Path, content: str) -> None:
+def test_empty_migration_is_a_note_not_an_error(tmp_path: Path, content: str) -> None:
+    """Tools ship empty migrations on purpose (kratos: a placeholder where a dialect needs nothing)."""
     (tmp_path / "1_empty.sql").write_text(content)
     (tmp_path / "2_real.sql").write_text("SELECT 1;")
     loaded = load_sql_paths([str(tmp_path)])
-    assert [Path(u.path).name for u in loaded.units] == ["2_real.sql"]
-    assert [e.one_line() for e in loaded.errors] == [
-        f"{tmp_path / '1_empty.sql'}: empty migration: no SQL statements (write the migration or delete it)"
+    assert [Path(u.path).name for u in loaded.units] == ["1_empty.sql", "2_real.sql"]
+    assert loaded.errors == [] and loaded.not_analysed == []
+    assert [(Path(n.path).name, n.message) for n in loaded.notes] == [
+        ("1_empty.sql", "empty migration: no SQL statements")
     ]
+    assert loaded.found == 2
 
 
 def test_empty_schema_history_is_fine(tmp_path: Path) -> None:
@@ -161,7 +164,9 @@ def test_project_kind_detection(tmp_path: Path) -> None:
     (tmp_path / "alembic" / "versions").mkdir()
     (tmp_path / "alembic.ini").write_text("[alembic]\n")
     (tmp_path / "dj").mkdir()
-    (tmp_path / "dj" / "manage.py").write_text("")
+    (tmp_path / "dj" / "manage.py").write_text(
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")\n'
+    )
     (tmp_path / "sql").mkdir()
     assert project_kind(str(tmp_path / "alembic")) == "alembic"
     assert project_kind(str(tmp_path / "alembic.ini")) == "alembic"
@@ -172,8 +177,28 @@ def test_project_kind_detection(tmp_path: Path) -> None:
     assert project_kind(str(tmp_path / "missing")) == "sql"
 
 
+def test_flask_manage_py_is_not_taken_for_django(tmp_path: Path) -> None:
+    """A Flask project ships a manage.py too; its Flask-Migrate migrations are an Alembic project."""
+    (tmp_path / "manage.py").write_text("from flask.cli import FlaskGroup\ncli = FlaskGroup()\n")
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "alembic.ini").write_text("[alembic]\nscript_location = .\n")
+    (tmp_path / "migrations" / "env.py").write_text("")
+    (tmp_path / "migrations" / "versions").mkdir()
+    assert project_kind(str(tmp_path)) == "sql"
+    assert project_kind(str(tmp_path / "manage.py")) == "sql"
+    assert project_kind(str(tmp_path / "migrations")) == "alembic"
+
+
+def test_an_alembic_ini_of_any_name_is_alembic(tmp_path: Path) -> None:
+    (tmp_path / "db.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (tmp_path / "other.ini").write_text("[tool]\nx = 1\n")
+    assert project_kind(str(tmp_path / "db.ini")) == "alembic"
+    assert project_kind(str(tmp_path / "other.ini")) == "sql"
+    assert project_kind(str(tmp_path)) == "alembic"
+
+
 def test_django_app_directory_inside_a_project_is_django(tmp_path: Path) -> None:
-    (tmp_path / "manage.py").write_text("")
+    (tmp_path / "manage.py").write_text("from django.core.management import execute_from_command_line\n")
     app = tmp_path / "shop"
     (app / "migrations").mkdir(parents=True)
     (app / "migrations" / "__init__.py").write_text("")

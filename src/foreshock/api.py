@@ -8,12 +8,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from foreshock.config import Settings
-from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, StatementAnalysis
+from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, NotAnalysed, StatementAnalysis
 from foreshock.core.schema import Schema
 from foreshock.core.sql import parse
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources import discover
-from foreshock.sources.files import load_schema_files
+from foreshock.sources.files import Loaded, load_schema_files
 
 if TYPE_CHECKING:
     from foreshock.rules.verdict import Durations
@@ -66,24 +66,61 @@ def check(
     since: str | None = None,
     sizes: Stats | None = None,
 ) -> CheckResult:
-    """Analyse migrations (SQL files/directories, Alembic or Django projects) without touching a database.
+    """Analyse migrations (SQL files/directories in any supported layout, Alembic or Django projects)
+    without touching a database (Django, and Alembic revisions that query the database, are rendered on a
+    private sandbox).
 
     schema: schema history files (pg_dump --schema-only). since: a git ref; only migrations changed since
     it are reported, the others are read as history. sizes: production sizes (scale.sizes.load_sizes: a stats
     file or a live catalog snapshot); findings then carry lock-hold estimates, and duration findings follow
     them (rules.verdict). Bad input never raises: every file, path or statement that cannot be analysed
     becomes one entry of CheckResult.errors (an InputError with path:line:col) and everything else is still
-    analysed.
+    analysed. Every forward migration found is either analysed or named in CheckResult.not_analysed with
+    its reason.
     """
+    settings = settings or Settings()
     history = load_schema_files([os.fspath(s) for s in schema])
-    loaded = discover(_paths(paths), since=since)
-    return check_units(
+    loaded = discover(_paths(paths), since=since, options=settings.sources)
+    result = check_units(
         loaded.units,
         settings,
         history=history.units,
         history_errors=history.errors,
         errors=loaded.errors,
         sizes=sizes,
+    )
+    down = None
+    if settings.sources.include_down:
+        # Down sections run against the schema the whole forward history built, newest first; they are a
+        # report of their own and never feed the forward history.
+        forward = [dataclasses.replace(u, history=True) for u in loaded.units]
+        down = check_units([*forward, *reversed(loaded.down)], settings, history=history.units, sizes=sizes)
+        down = dataclasses.replace(down, migrations_found=len(loaded.down))
+    return _accounted(result, loaded, settings, down)
+
+
+def _accounted(
+    result: CheckResult, loaded: Loaded, settings: Settings, down: CheckResult | None
+) -> CheckResult:
+    """The result with the sources' accounting: every migration found, analysed or named with its reason."""
+    not_analysed = list(loaded.not_analysed)
+    # A migration PostgreSQL's parser rejects in part is analysed only in part: account for it too.
+    named = {n.path for n in not_analysed}
+    for fa in result.files:
+        first = next((e for e in fa.errors if isinstance(e, InputError)), None)
+        if first is not None and fa.path not in named:
+            not_analysed.append(
+                NotAnalysed(fa.path, first.message, first.line, input_error=True, kind="syntax-error")
+            )
+            named.add(fa.path)
+    return dataclasses.replace(
+        result,
+        migrations_found=loaded.found,
+        not_analysed=tuple(not_analysed),
+        layouts=tuple(loaded.layouts),
+        notes=tuple(loaded.notes),
+        accept_not_analysed=settings.accept_not_analysed,
+        down=down,
     )
 
 

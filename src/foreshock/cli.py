@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from foreshock import __version__
+from foreshock.config import LAYOUTS
 from foreshock.errors import ConfigError, ForeshockError
 
 FORMATS = ("tty", "gcc", "json", "sarif", "github")
@@ -89,7 +90,7 @@ def _split(values: Sequence[str]) -> list[str]:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--schema", "schema", multiple=True, type=click.Path(), metavar="FILE",
               help="Schema history to analyse against (e.g. `pg_dump --schema-only` output). Repeatable.")
 @click.option("--pg-version", metavar="N",
@@ -119,6 +120,27 @@ def _split(values: Sequence[str]) -> list[str]:
               help="Only these rules (repeatable or comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULE",
               help="Skip these rules (repeatable or comma-separated).")
+@click.option("--layout", type=click.Choice(LAYOUTS), metavar="NAME",
+              help="Read directories as this tool's layout instead of detecting it: "
+                   + ", ".join(LAYOUTS) + ".")
+@click.option("--accept-not-analysed", is_flag=True, default=None,
+              help="Migrations that cannot be analysed (named with their reason) do not make the exit "
+                   "code 2.")
+@click.option("--include-down", is_flag=True, default=None,
+              help="Also check down/undo/rollback SQL, as a report of its own (never as history).")
+@click.option("--django-settings", metavar="MODULE",
+              help="Django settings module (default: the one manage.py names).")
+@click.option("--alembic-config", type=click.Path(), metavar="FILE",
+              help="The Alembic ini file, whatever its name (default: alembic.ini in the project).")
+@click.option("--sandbox", type=click.Choice(("auto", "embedded", "initdb")),
+              help="Server Django migrations (and Alembic revisions that query the database) are rendered "
+                   "on: auto (default: initdb binaries when installed, they have the contrib extensions; "
+                   "else embedded), embedded or initdb.")
+@click.option("--sandbox-dsn", metavar="URL",
+              help="Render on this server instead (an empty database foreshock may create databases on).")
+@click.option("--render-timeout", metavar="SECONDS",
+              help="Time a Django or Alembic render may take (default 900); migrations not reached by then "
+                   "are named as not analysed.")
 def check(
     paths: tuple[str, ...],
     schema: tuple[str, ...],
@@ -134,18 +156,31 @@ def check(
     parallel: int | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
+    layout: str | None,
+    accept_not_analysed: bool | None,
+    include_down: bool | None,
+    django_settings: str | None,
+    alembic_config: str | None,
+    sandbox: str | None,
+    sandbox_dsn: str | None,
+    render_timeout: str | None,
 ) -> int:
     """What will these migrations lock, rewrite or scan, and what traffic does that block?
 
-    PATHS are .sql files, directories of them (a history, run in migration-tool order), Alembic projects
-    (alembic.ini) or Django projects (manage.py).
+    PATHS are .sql files, directories of migrations (read as the layout of the tool that wrote them -
+    Flyway, golang-migrate, diesel, goose, dbmate, sqitch, Prisma, Atlas, Liquibase or plain SQL - forward
+    migrations only, in that tool's order and transaction mode), Alembic projects (an ini file or its
+    directory) or Django projects (manage.py).
 
-    Exit codes: 0 nothing at error level, 1 error-level findings, 2 something could not be analysed.
+    Every migration found is analysed or named as not analysed with the reason.
+
+    Exit codes: 0 nothing at error level, 1 error-level findings, 2 something could not be analysed (bad
+    input, or migrations not analysed unless --accept-not-analysed).
     """
     from foreshock.api import check as run_check
     from foreshock.config import load_config, with_overrides
     from foreshock.report import render
-    from foreshock.report.common import error_line
+    from foreshock.report.common import error_line, summary_lines
 
     settings = with_overrides(
         load_config(config_path),
@@ -154,7 +189,17 @@ def check(
         select=_split(select),
         ignore=_split(ignore),
         format=fmt,
+        layout=layout,
+        accept_not_analysed=accept_not_analysed,
+        include_down=include_down,
+        django_settings=django_settings,
+        alembic_config=alembic_config,
+        sandbox=sandbox,
+        sandbox_dsn=sandbox_dsn,
+        render_timeout=render_timeout,
     )
+    if not paths and settings.sources.alembic_config is None:
+        raise click.UsageError("give the migrations to check (PATHS), or --alembic-config FILE")
     if fleet_path is not None or stats_dir is not None:
         if stats_path is not None or dsn is not None:
             raise ConfigError("--fleet/--stats-dir judge every target at its own size: drop --stats/--dsn")
@@ -173,6 +218,10 @@ def check(
     err = sys.stderr
     for e in result.errors:
         err.write(error_line(e) + "\n")
+    if settings.format in ("gcc", "github"):
+        # Formats made of one line per finding: the summary goes with the errors, not between findings.
+        for line in summary_lines(result):
+            err.write(f"foreshock: {' '.join(line.split())}\n")
     err.flush()
     render(result, settings.format, sys.stdout)
     return result.exit_code

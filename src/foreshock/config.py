@@ -9,9 +9,20 @@ Keys (kebab-case; snake_case spellings are accepted too):
     select = ["rule-id", ...]     # only these rules (default: all)
     ignore = ["rule-id", ...]     # never these rules
     format = "tty"                # default --format: tty, gcc, json, sarif, github
+    layout = "goose"              # read directories as this tool's layout (default: detected per directory)
+    accept-not-analysed = false   # true: migrations that cannot be analysed do not make the exit code 2
+    include-down = false          # also check down/undo/rollback SQL, as a report of its own
+    django-settings = "mysite.settings"   # Django settings module (default: read from manage.py)
+    alembic-config = "db/alembic.ini"     # the Alembic ini file, whatever its name
+    sandbox = "auto"              # server that renders Django / online Alembic: auto, embedded, initdb
+    render-timeout = 900          # seconds a Django / Alembic render may take before the rest is named
 
     [tool.foreshock.severity]
     rule-id = "warning"           # error, warning or info
+
+    [tool.foreshock.transaction]  # transaction mode per path glob (relative to this file; * crosses /)
+    "db/migrations/nontx/*" = "none"   # each statement on its own (written BEGIN ... COMMIT still counts)
+    "db/migrations/*" = "file"         # each file in one transaction
 
 The file is the one given with `--config`, else the nearest pyproject.toml with a [tool.foreshock] table
 found walking up from the current directory. Command-line options override it.
@@ -33,7 +44,60 @@ from foreshock.errors import ConfigError
 SUPPORTED_PG_VERSIONS = range(12, 18)
 FORMATS = ("tty", "gcc", "json", "sarif", "github")
 
-_KEYS = ("pg-version", "assume-transaction", "timezone-utc", "select", "ignore", "format", "severity")
+_KEYS = (
+    "pg-version",
+    "assume-transaction",
+    "timezone-utc",
+    "select",
+    "ignore",
+    "format",
+    "severity",
+    "layout",
+    "accept-not-analysed",
+    "include-down",
+    "django-settings",
+    "alembic-config",
+    "sandbox",
+    "render-timeout",
+    "transaction",
+)
+# Directory layouts foreshock reads (foreshock.sources.layouts), besides Alembic and Django projects.
+LAYOUTS = (
+    "plain",
+    "flyway",
+    "golang-migrate",
+    "diesel",
+    "goose",
+    "dbmate",
+    "sqitch",
+    "prisma",
+    "atlas",
+    "liquibase",
+)
+SANDBOXES = ("auto", "embedded", "initdb")
+TRANSACTION_MODES = {"file": True, "none": False}
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How migrations are found and rendered (foreshock.sources).
+
+    transaction_globs: (glob, one transaction per file?) in configuration order, matched against paths
+    relative to glob_root (the configuration file's directory), `*` crossing directories.
+    sandbox: the server Django migrations (and Alembic revisions that need a database) are rendered on:
+    "auto" prefers initdb binaries on PATH or in /usr/lib/postgresql (they ship the contrib extensions)
+    over the embedded server; sandbox_dsn hands over a server instead.
+    """
+
+    layout: str | None = None
+    transaction_globs: tuple[tuple[str, bool], ...] = ()
+    glob_root: str | None = None
+    include_down: bool = False
+    django_settings: str | None = None
+    alembic_config: str | None = None
+    sandbox: str = "auto"
+    sandbox_dsn: str | None = None
+    render_timeout: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +110,8 @@ class Settings:
     severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     format: str = "tty"
     config_path: str | None = None  # where [tool.foreshock] was read from, for messages
+    sources: SourceSettings = field(default_factory=SourceSettings)
+    accept_not_analysed: bool = False
 
     @property
     def pg_version(self) -> int:
@@ -163,7 +229,69 @@ def settings_from_table(table: Mapping[str, Any], source: str) -> Settings:
                 raise ConfigError(f"{where}.{rule_id}: must be error, warning or info, not {level!r}")
             severities[rule_id] = level
         settings = replace(settings, severities=MappingProxyType(severities))
-    return settings
+    return _source_keys(settings, values, source)
+
+
+def check_layout(value: object, where: str) -> str:
+    if value not in LAYOUTS:
+        raise ConfigError(f"{where}: unknown layout {value!r}; use one of {', '.join(LAYOUTS)}")
+    return str(value)
+
+
+def check_sandbox(value: object, where: str) -> str:
+    if value not in SANDBOXES:
+        raise ConfigError(f"{where}: unknown sandbox {value!r}; use one of {', '.join(SANDBOXES)}")
+    return str(value)
+
+
+def check_timeout(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: expected a number of seconds, got {value!r}")
+    try:
+        seconds = float(str(value).strip().removesuffix("s"))
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise ConfigError(f"{where}: must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
+def _str(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value.strip()
+
+
+def _source_keys(settings: Settings, values: Mapping[str, tuple[Any, str]], source: str) -> Settings:
+    src = settings.sources
+    if "layout" in values:
+        src = replace(src, layout=check_layout(*values["layout"]))
+    if "include-down" in values:
+        src = replace(src, include_down=_bool(*values["include-down"]))
+    if "django-settings" in values:
+        src = replace(src, django_settings=_str(*values["django-settings"]))
+    if "alembic-config" in values:
+        value, where = values["alembic-config"]
+        path = Path(_str(value, where))
+        src = replace(src, alembic_config=str(path if path.is_absolute() else Path(source).parent / path))
+    if "sandbox" in values:
+        src = replace(src, sandbox=check_sandbox(*values["sandbox"]))
+    if "render-timeout" in values:
+        src = replace(src, render_timeout=check_timeout(*values["render-timeout"]))
+    if "transaction" in values:
+        value, where = values["transaction"]
+        if not isinstance(value, dict):
+            raise ConfigError(f'{where}: expected a table of "glob" = "file" | "none"')
+        globs: list[tuple[str, bool]] = []
+        for pattern, mode in value.items():
+            if mode not in TRANSACTION_MODES:
+                raise ConfigError(f"{where}.{pattern!r}: must be \"file\" or \"none\", not {mode!r}")
+            globs.append((pattern, TRANSACTION_MODES[mode]))
+        src = replace(src, transaction_globs=tuple(globs), glob_root=str(Path(source).resolve().parent))
+    out = replace(settings, sources=src)
+    if "accept-not-analysed" in values:
+        out = replace(out, accept_not_analysed=_bool(*values["accept-not-analysed"]))
+    return out
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, cwd: str | None = None) -> Settings:
@@ -204,6 +332,14 @@ def with_overrides(
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     format: str | None = None,
+    layout: str | None = None,
+    accept_not_analysed: bool | None = None,
+    include_down: bool | None = None,
+    django_settings: str | None = None,
+    alembic_config: str | None = None,
+    sandbox: str | None = None,
+    sandbox_dsn: str | None = None,
+    render_timeout: float | str | None = None,
 ) -> Settings:
     """Command-line options over the file: a given option replaces the configured value."""
     analysis = settings.analysis
@@ -222,4 +358,22 @@ def with_overrides(
         if format not in FORMATS:
             raise ConfigError(f"--format: unknown format {format!r}; use one of {', '.join(FORMATS)}")
         out = replace(out, format=format)
+    src = out.sources
+    if layout is not None:
+        src = replace(src, layout=check_layout(layout, "--layout"))
+    if include_down is not None:
+        src = replace(src, include_down=include_down)
+    if django_settings is not None:
+        src = replace(src, django_settings=_str(django_settings, "--django-settings"))
+    if alembic_config is not None:
+        src = replace(src, alembic_config=_str(alembic_config, "--alembic-config"))
+    if sandbox is not None:
+        src = replace(src, sandbox=check_sandbox(sandbox, "--sandbox"))
+    if sandbox_dsn is not None:
+        src = replace(src, sandbox_dsn=_str(sandbox_dsn, "--sandbox-dsn"))
+    if render_timeout is not None:
+        src = replace(src, render_timeout=check_timeout(render_timeout, "--render-timeout"))
+    out = replace(out, sources=src)
+    if accept_not_analysed is not None:
+        out = replace(out, accept_not_analysed=accept_not_analysed)
     return out

@@ -59,6 +59,78 @@ class MigrationUnit:
 
 
 @dataclass(frozen=True)
+class NotAnalysed:
+    """A migration that was found but could not be (fully) analysed, and why.
+
+    Render failures (a Django migration the sandbox could not apply, an Alembic revision that needs a
+    database), unreadable files and files PostgreSQL's parser rejects each get one. line is 0 when unknown.
+    input_error: the cause is bad input (an unreadable file, a syntax error) that also stands in
+    CheckResult.errors; such a migration cannot be accepted with `accept_not_analysed`.
+    """
+
+    path: str
+    reason: str
+    line: int = 0
+    input_error: bool = False
+    # What kind of obstacle, for summaries: one of NOT_ANALYSED_KINDS.
+    kind: str = "render-failed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "reason": self.reason, "kind": self.kind}
+
+
+# Kinds of NotAnalysed, each with how summaries word it.
+NOT_ANALYSED_KINDS: dict[str, str] = {
+    "unreadable": "the file cannot be read as SQL text",
+    "syntax-error": "PostgreSQL's parser rejects the SQL",
+    "code": "the migration is code, not SQL",
+    "template": "template logic only the migration tool can fill in",
+    "render-failed": "the migration failed to render on the sandbox",
+    "missing-extension": "the sandbox server lacks an extension the migration creates",
+    "render-timeout": "not reached before the render timeout",
+    "render-stopped": "the render process stopped before reaching it",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the migrations under one path were read: the tool whose conventions decided order, transaction
+    mode and which files (or sections) are forward migrations.
+
+    source is "detected" or "configured" (`--layout`, `[tool.foreshock] layout`). skipped counts the files
+    or sections that are not forward migrations, by kind (down, undo, revert, verify, other-dialect, ...).
+    squashed counts squashed migrations read as history because the migrations they replace are present.
+    """
+
+    path: str
+    layout: str
+    source: str = "detected"
+    skipped: tuple[tuple[str, int], ...] = ()
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": self.path, "layout": self.layout, "source": self.source}
+        if self.skipped:
+            data["skipped"] = dict(self.skipped)
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the reader should know about an input that is neither a finding nor an error (an empty
+    migration, a squashed migration read as history, env.py replaced by Alembic's defaults)."""
+
+    path: str
+    message: str
+    line: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Directive:
     """A `-- foreshock: ...` comment.
 
@@ -390,9 +462,31 @@ class CheckResult:
     errors: tuple[Any, ...]  # InputError / ConfigError instances, each printed as one line
     pg_version: int
     size_blind: bool = True
+    # Accounting: every forward migration found is analysed or named in not_analysed with its reason.
+    # migrations_found is None when the sources did not count (a result built by hand).
+    migrations_found: int | None = None
+    not_analysed: tuple[NotAnalysed, ...] = ()
+    layouts: tuple[Layout, ...] = ()
+    notes: tuple[Note, ...] = ()
+    # `--accept-not-analysed`: migrations not analysed (other than for bad input) do not fail the run.
+    accept_not_analysed: bool = False
+    # `--include-down`: the down/undo/rollback sections, checked as their own report (never as history).
+    down: CheckResult | None = None
+
+    @property
+    def migration_counts(self) -> dict[str, int]:
+        """{"found", "analysed", "not_analysed"}; found falls back to the analysed files when uncounted."""
+        not_analysed = len({(n.path, n.reason) for n in self.not_analysed})
+        found = self.migrations_found if self.migrations_found is not None else len(self.files) + not_analysed
+        return {"found": found, "analysed": max(found - not_analysed, 0), "not_analysed": not_analysed}
 
     @property
     def exit_code(self) -> int:
         if self.errors:
             return 2
-        return 1 if any(f.severity == "error" for f in self.findings) else 0
+        if self.not_analysed and not self.accept_not_analysed:
+            return 2
+        codes = [1 if any(f.severity == "error" for f in self.findings) else 0]
+        if self.down is not None:
+            codes.append(self.down.exit_code)
+        return max(codes)

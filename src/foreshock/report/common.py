@@ -70,3 +70,59 @@ def rule_info(rule_ids: set[str]) -> dict[str, RuleInfo]:
     for rid in rule_ids:
         found.setdefault(rid, RuleInfo(id=rid))
     return found
+
+
+def layout_line(result: CheckResult) -> str | None:
+    """"layout: goose (db/migrations), django (shop: sandbox initdb)" - how the inputs were read."""
+    if not result.layouts:
+        return None
+    parts = []
+    for lay in result.layouts:
+        extra = [lay.path]
+        if lay.source != "detected":
+            extra.append(lay.source)
+        if lay.detail:
+            extra.append(lay.detail)
+        skipped = ", ".join(f"{n} {kind}" for kind, n in lay.skipped)
+        if skipped:
+            extra.append(f"not forward: {skipped}")
+        parts.append(f"{lay.layout} ({'; '.join(extra)})")
+    return "layout: " + ", ".join(parts)
+
+
+def migration_line(result: CheckResult) -> str | None:
+    """"migrations: 40 found, 38 analysed, 2 not analysed" (None when the sources did not count)."""
+    if result.migrations_found is None and not result.not_analysed:
+        return None
+    c = result.migration_counts
+    line = f"migrations: {c['found']} found, {c['analysed']} analysed, {c['not_analysed']} not analysed"
+    if result.not_analysed and result.accept_not_analysed:
+        line += " (accepted: --accept-not-analysed)"
+    return line
+
+
+def not_analysed_reason_lines(result: CheckResult) -> list[str]:
+    """One line per kind of reason a migration was not analysed, with how many and an example."""
+    from foreshock.core.model import NOT_ANALYSED_KINDS
+
+    by_kind: dict[str, list[Any]] = defaultdict(list)
+    for n in result.not_analysed:
+        by_kind[n.kind].append(n)
+    lines = []
+    for kind, items in by_kind.items():
+        first = items[0]
+        where = f"{first.path}:{first.line}" if first.line else first.path
+        what = NOT_ANALYSED_KINDS.get(kind, kind)
+        lines.append(f"  not analysed, {len(items)} × {what} (e.g. {where}: {first.reason})")
+    return lines
+
+
+def not_analysed_line(n: Any) -> str:
+    """path:line: reason, as one line."""
+    where = f"{n.path}:{n.line}" if n.line else n.path
+    return " ".join(f"{where}: {n.reason}".split())
+
+
+def summary_lines(result: CheckResult) -> list[str]:
+    """How the inputs were read and what became of every migration: layouts, counts, reasons."""
+    return [t for t in (layout_line(result), migration_line(result), *not_analysed_reason_lines(result)) if t]

@@ -1,6 +1,8 @@
 """`--format gcc`: `path:line:col: severity: [rule] message`, one line per finding (editors and CI parse it).
 
-The severity word is gcc's: error, warning or note (foreshock's "info").
+The severity word is gcc's: error, warning or note (foreshock's "info"). Migrations that could not be
+analysed follow as `path:line:1: error: [not-analysed] reason` (warning when accepted); the summary (layouts,
+migration counts) goes to stderr with the input errors, so every line here stays parseable.
 """
 
 from __future__ import annotations
@@ -32,4 +34,17 @@ def render(result: CheckResult, out: TextIO) -> None:
         f"{one_line(f.message)}\n"
         for f in result.findings
     ]
+    # Migrations that could not be analysed, where an editor can jump to them (bad input is on stderr).
+    word = "warning" if result.accept_not_analysed else "error"
+    lines += [
+        f"{_path(n.path)}:{n.line or 1}:1: {word}: [not-analysed] {one_line(n.reason)}\n"
+        for n in result.not_analysed
+        if not n.input_error
+    ]
+    if result.down is not None:
+        lines += [
+            f"{_path(f.path)}:{f.line}:{f.column}: {_WORD.get(f.severity, f.severity)}: [{f.rule}] (down) "
+            f"{one_line(f.message)}\n"
+            for f in result.down.findings
+        ]
     out.write("".join(lines))

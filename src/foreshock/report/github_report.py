@@ -42,4 +42,8 @@ def render(result: CheckResult, out: TextIO) -> None:
     for err in result.errors:
         path, line, col, message = error_location(err)
         parts.append(_command("error", path, line, col, "foreshock could not analyse", message))
+    level = "warning" if result.accept_not_analysed else "error"
+    for n in result.not_analysed:
+        if not n.input_error:  # bad input is annotated above
+            parts.append(_command(level, n.path, n.line, 0, "foreshock did not analyse this migration", n.reason))
     out.write("".join(parts))

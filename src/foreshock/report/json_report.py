@@ -82,6 +82,14 @@ def file_json(
 
 
 def to_json(result: CheckResult) -> dict[str, Any]:
+    data = _report(result)
+    if result.down is not None:
+        # --include-down: the down/undo/rollback sections as a report of the same shape.
+        data["down"] = _report(result.down)
+    return data
+
+
+def _report(result: CheckResult) -> dict[str, Any]:
     by_stmt = findings_by_statement(result)
     by_path: dict[str, list[Finding]] = {}
     for f in result.findings:
@@ -105,6 +113,10 @@ def to_json(result: CheckResult) -> dict[str, Any]:
             {"path": fa.path, **_transaction(t)} for fa in result.files for t in fa.transactions
         ],
         "errors": errors,
+        # Every migration found is analysed or listed here with its reason.
+        "not_analysed": [n.to_json() for n in result.not_analysed],
+        "layouts": [lay.to_json() for lay in result.layouts],
+        "notes": [n.to_json() for n in result.notes],
         "summary": {
             "files": len(result.files),
             "statements": sum(len(fa.statements) for fa in result.files),
@@ -113,6 +125,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
             "warning": counts.get("warning", 0),
             "info": counts.get("info", 0),
             "input_errors": len(result.errors),
+            "migrations": result.migration_counts,
             "exit_code": result.exit_code,
         },
     }

@@ -12,6 +12,7 @@ growing strings) and printed without re-wrapping (soft_wrap).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -20,7 +21,13 @@ from rich.text import Text
 from foreshock.core.locks import LockMode
 from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Statement, Transaction
 from foreshock.core.quantities import format_duration
-from foreshock.report.common import error_line, findings_by_statement, severity_counts
+from foreshock.report.common import (
+    error_line,
+    findings_by_statement,
+    not_analysed_line,
+    severity_counts,
+    summary_lines,
+)
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SNIPPET = 100
@@ -193,6 +200,9 @@ def summary_line(result: CheckResult) -> str:
     if result.errors:
         n = len(result.errors)
         parts.append(f"{n} input{'s' if n != 1 else ''} could not be analysed")
+    if result.not_analysed:
+        n = result.migration_counts["not_analysed"]
+        parts.append(f"{n} migration{'s' if n != 1 else ''} not analysed")
     line = f"foreshock (PostgreSQL {result.pg_version}): " + ", ".join(parts)
     if result.size_blind and result.findings:
         # Principle: say when verdicts do not rest on production size.
@@ -200,17 +210,8 @@ def summary_line(result: CheckResult) -> str:
     return line
 
 
-def render(result: CheckResult, out: TextIO) -> None:
-    console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)
-    styled = console.color_system is not None and not console.no_color
-
-    def emit(buf: _Buf) -> None:
-        if buf.text is not None:
-            console.print(buf.text)
-        else:
-            out.write(buf.plain())
-            out.write("\n")
-
+def _render_body(result: CheckResult, emit: Callable[[_Buf], None], styled: bool) -> None:
+    """Every file with its statements and findings, then findings about paths that are not files."""
     by_stmt = findings_by_statement(result)
     by_path: dict[str, list[Finding]] = {}
     for f in result.findings:
@@ -225,10 +226,51 @@ def render(result: CheckResult, out: TextIO) -> None:
             t.append(f"{f.path}:{f.line}:{f.column}\n", style="bold")
             _finding(t, f, "  ")
         emit(t)
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    styled = console.color_system is not None and not console.no_color
+
+    def emit(buf: _Buf) -> None:
+        if buf.text is not None:
+            console.print(buf.text)
+        else:
+            out.write(buf.plain())
+            out.write("\n")
+
+    _render_body(result, emit, styled)
     for err in result.errors:
         line = _Buf(styled)
         line.append("could not analyse: ", style="bold red")
         line.append(error_line(err))
+        emit(line)
+    errors = {error_line(e) for e in result.errors}
+    for n in result.not_analysed:
+        if n.input_error and any(n.path in e for e in errors):
+            continue  # already said above, as input that could not be analysed
+        line = _Buf(styled)
+        line.append("not analysed: ", style="bold yellow" if result.accept_not_analysed else "bold red")
+        line.append(not_analysed_line(n))
+        emit(line)
+    for note in result.notes:
+        line = _Buf(styled)
+        line.append("note: ", style="dim")
+        where = f"{note.path}:{note.line}" if note.line else note.path
+        line.append(" ".join(f"{where}: {note.message}".split()))
+        emit(line)
+    if result.down is not None:
+        heading = _Buf(styled)
+        heading.append("down migrations (rollback), checked on request, never read as history:",
+                       style="bold")
+        emit(heading)
+        _render_body(result.down, emit, styled)
+        down = _Buf(styled)
+        down.append("down: " + summary_line(result.down), style="bold")
+        emit(down)
+    for text in summary_lines(result):
+        line = _Buf(styled)
+        line.append(text, style="bold" if text.startswith("migrations:") else "")
         emit(line)
     summary = _Buf(styled)
     summary.append(summary_line(result), style="bold")

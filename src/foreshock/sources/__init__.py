@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from foreshock.config import SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.files import Loaded, load_schema_files, load_sql_paths
 
@@ -31,21 +32,42 @@ def _inside_django_project(directory: str) -> bool:
         return False
     parent = here
     while True:
-        if os.path.isfile(os.path.join(parent, "manage.py")):
-            return True
+        manage = os.path.join(parent, "manage.py")
+        if os.path.isfile(manage):
+            return _is_django_manage(manage)
         up = os.path.dirname(parent)
         if up == parent:
             return False
         parent = up
 
 
+def _is_alembic_ini(path: str) -> bool:
+    """An ini file with an [alembic] section naming a script_location, whatever the file is called."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return "[alembic]" in head and "script_location" in head
+
+
+def _is_django_manage(path: str) -> bool:
+    """manage.py is Django's only when it says so: Flask and others ship a manage.py too."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return "django" in head.lower()
+
+
 def project_kind(path: str) -> str:
     """'alembic', 'django' or 'sql' for one command-line path (decided from file names, nothing imported)."""
     base = os.path.basename(os.path.normpath(path))
     if os.path.isfile(path):
-        if base == "alembic.ini":
+        if base.endswith(".ini") and (base == "alembic.ini" or _is_alembic_ini(path)):
             return "alembic"
-        if base == "manage.py":
+        if base == "manage.py" and _is_django_manage(path):
             return "django"
         return "sql"
     if os.path.isdir(path):
@@ -53,55 +75,93 @@ def project_kind(path: str) -> str:
             os.path.isfile(os.path.join(path, "env.py")) and os.path.isdir(os.path.join(path, "versions"))
         ):
             return "alembic"
-        if os.path.isfile(os.path.join(path, "manage.py")):
+        manage = os.path.join(path, "manage.py")
+        if os.path.isfile(manage) and _is_django_manage(manage):
             return "django"
-        # A directory of .sql files inside a Django repository is still SQL.
-        if not _has_sql_below(path) and _inside_django_project(path):
-            return "django"
+        if not _has_sql_below(path):
+            if any(n.endswith(".ini") and _is_alembic_ini(os.path.join(path, n)) for n in _names(path)):
+                return "alembic"
+            # A directory of .sql files inside a Django repository is still SQL.
+            if _inside_django_project(path):
+                return "django"
     return "sql"
 
 
-def _load_framework(kind: str, path: str) -> Loaded:
+def _names(directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
+        return []
+
+
+def _load_framework(kind: str, path: str, options: SourceSettings) -> Loaded:
     out = Loaded()
-    errors: list[InputError] = []
     try:
         if kind == "alembic":
-            from foreshock.sources.alembic import load_alembic
+            from foreshock.sources.alembic import read_alembic
 
-            out.units.extend(load_alembic(path, errors=errors))
+            read_alembic(path, options, out)
         else:
-            from foreshock.sources.django import load_django
+            from foreshock.sources.django import read_django
 
-            out.units.extend(load_django(path, errors=errors))
+            read_django(path, options, out)
     except ForeshockError as err:
-        errors.append(err if isinstance(err, InputError) else InputError(str(err), path))
+        out.errors.append(err if isinstance(err, InputError) else InputError(str(err), path))
     except ImportError as err:
-        errors.append(
+        out.errors.append(
             InputError(f"{kind} project, but it cannot be loaded ({err}); install {kind} in this environment",
                        path)
         )
-    out.errors.extend(errors)
     return out
 
 
-def discover(paths: Sequence[str], *, schema: Sequence[str] = (), since: str | None = None) -> Loaded:
-    """All inputs of one run -> units in run order (schema history first) and their InputErrors.
+def _with_alembic_config(paths: list[str], config: str | None) -> list[str]:
+    """`--alembic-config FILE`: the project is read through FILE, in place of a path naming FILE or the
+    directory holding it (or added, when no path does)."""
+    if config is None:
+        return paths
+    target = os.path.abspath(config)
+    out: list[str] = []
+    for p in paths:
+        full = os.path.abspath(p)
+        if full in (target, os.path.dirname(target)):
+            if config not in out:
+                out.append(config)
+        else:
+            out.append(p)
+    if config not in out:
+        out.append(config)
+    return out
+
+
+def discover(
+    paths: Sequence[str],
+    *,
+    schema: Sequence[str] = (),
+    since: str | None = None,
+    options: SourceSettings | None = None,
+) -> Loaded:
+    """All inputs of one run -> units in run order (schema history first), their InputErrors and the
+    accounting of every migration found (see Loaded).
 
     since: a git ref; migrations not changed since it are kept as schema history, not reported.
+    options: layout, Alembic/Django rendering and transaction settings (config.SourceSettings).
     """
+    options = options or SourceSettings()
     out = load_schema_files(schema) if schema else Loaded()
     sql_run: list[str] = []
+    paths = _with_alembic_config(list(paths), options.alembic_config)
     for path in paths:
-        kind = project_kind(path)
+        kind = "alembic" if path == options.alembic_config else project_kind(path)
         if kind == "sql":
             sql_run.append(path)
             continue
         if sql_run:
-            out.extend(load_sql_paths(sql_run))
+            out.extend(load_sql_paths(sql_run, options=options))
             sql_run = []
-        out.extend(_load_framework(kind, path))
+        out.extend(_load_framework(kind, path, options))
     if sql_run:
-        out.extend(load_sql_paths(sql_run))
+        out.extend(load_sql_paths(sql_run, options=options))
     if since is not None:
         from foreshock.sources.git import changed_since
 

@@ -18,36 +18,57 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from foreshock.core.model import MigrationUnit
-from foreshock.errors import InputError
+from foreshock.config import SourceSettings
+from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
+from foreshock.errors import ForeshockError, InputError
 
-__all__ = ["find_alembic_config", "is_alembic_project", "load_alembic"]
+__all__ = ["find_alembic_config", "is_alembic_project", "load_alembic", "read_alembic"]
 
 _TXN_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION)\b", re.IGNORECASE)
 
 
+def _is_alembic_ini(p: Path) -> bool:
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "[alembic]" in text and "script_location" in text
+
+
 def is_alembic_project(path: str | os.PathLike[str]) -> bool:
-    """True for an alembic.ini, or a directory holding alembic.ini or an Alembic script directory."""
+    """True for an Alembic ini file (any name), or a directory holding one or an Alembic script directory."""
     p = Path(path)
     if p.is_file():
         return p.suffix == ".ini" and "script_location" in p.read_text(encoding="utf-8", errors="replace")
-    return (p / "alembic.ini").is_file() or ((p / "env.py").is_file() and (p / "versions").is_dir())
+    return _ini_in(p) is not None or ((p / "env.py").is_file() and (p / "versions").is_dir())
+
+
+def _ini_in(directory: Path) -> Path | None:
+    """alembic.ini, else the one ini file with an [alembic] section in the directory."""
+    if (directory / "alembic.ini").is_file():
+        return directory / "alembic.ini"
+    try:
+        candidates = sorted(p for p in directory.glob("*.ini") if _is_alembic_ini(p))
+    except OSError:
+        return None
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def find_alembic_config(path: str | os.PathLike[str]) -> tuple[Path | None, Path]:
-    """(alembic.ini or None, script directory) for an ini file, a project directory or a script directory."""
+    """(ini or None, script directory) for an ini file, a project directory or a script directory."""
     p = Path(path).resolve()
     if p.is_file():
         return p, _script_location(p)
-    if (p / "alembic.ini").is_file():
-        return p / "alembic.ini", _script_location(p / "alembic.ini")
+    ini = _ini_in(p)
+    if ini is not None:
+        return ini, _script_location(ini)
     if (p / "env.py").is_file():
         return None, p
     raise InputError("not an Alembic project: no alembic.ini and no env.py here", str(path))
@@ -193,31 +214,74 @@ def _sys_path(entries: list[str]) -> Iterator[None]:
         sys.path[:] = saved
 
 
+@dataclass
+class AlembicResult:
+    """One Alembic project read: units in revision order, the revisions that could not be analysed, notes,
+    and the version locations the revisions were found in."""
+
+    units: list[MigrationUnit] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    found: int = 0
+    locations: list[str] = field(default_factory=list)
+
+
 def load_alembic(
     path: str | os.PathLike[str],
     *,
     errors: list[InputError] | None = None,
+    options: SourceSettings | None = None,
     **_opts: Any,
 ) -> list[MigrationUnit]:
     """Render every revision of an Alembic project, base first, in revision-graph order (merges included).
 
-    `path` is an alembic.ini, the directory holding it, or the script directory. A revision that cannot be
-    rendered offline (for example it queries through `op.get_bind()`) becomes an InputError naming the
-    revision file and line; when `errors` is given such errors are appended to it and the other revisions
-    are still returned, otherwise the first one is raised once all revisions were tried.
+    `path` is an ini file (any name), the directory holding it, or the script directory. A revision that
+    cannot be rendered at all becomes an InputError naming the revision file and line; when `errors` is
+    given such errors are appended to it and the other revisions are still returned, otherwise the first
+    one is raised once all revisions were tried. `read_alembic` gives the full accounting.
     """
+    result = read_alembic_project(path, options or SourceSettings(), online=False)
+    found = [*result.errors]
+    found += [InputError(n.reason, n.path, n.line, 1 if n.line else 0) for n in result.not_analysed]
+    if errors is not None:
+        errors.extend(found)
+    elif found:
+        raise found[0]
+    return result.units
+
+
+def read_alembic(path: str | os.PathLike[str], options: SourceSettings, out: Any) -> None:
+    """Add one Alembic project to `out` (a sources.files.Loaded): units, accounting and the layout."""
+    result = read_alembic_project(path, options)
+    out.units.extend(result.units)
+    out.errors.extend(result.errors)
+    out.not_analysed.extend(result.not_analysed)
+    out.notes.extend(result.notes)
+    out.found += result.found
+    source = "configured" if options.alembic_config is not None else "detected"
+    detail = "versions: " + ", ".join(_display(p, not Path(path).is_absolute()) for p in result.locations)
+    out.layouts.append(Layout(os.fspath(path), "alembic", source, detail=detail if result.locations else ""))
+
+
+def read_alembic_project(
+    path: str | os.PathLike[str], options: SourceSettings, *, online: bool = True
+) -> AlembicResult:
+    """Every revision rendered offline through the project's env.py (as `alembic upgrade --sql` does);
+    revisions that need a database (`op.get_bind()` data code) are then run, with every revision before
+    them, on a sandbox database, and their SQL captured as it runs (`online`)."""
     from alembic import command  # noqa: F401  (imported for its side effect of registering op/context proxies)
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
+    out = AlembicResult()
     ini, script_dir = find_alembic_config(path)
     relative = not Path(path).is_absolute()
     if ini is not None:
         cfg = Config(str(ini), output_buffer=io.StringIO())
-        cfg.set_main_option("script_location", str(script_dir))
     else:
         cfg = Config(output_buffer=io.StringIO())
-        cfg.set_main_option("script_location", str(script_dir))
+    cfg.set_main_option("script_location", str(script_dir))
     if not cfg.get_main_option("sqlalchemy.url"):
         # Offline mode only needs a dialect; a bare script directory has no ini to name one.
         cfg.set_main_option("sqlalchemy.url", "postgresql://")
@@ -228,36 +292,112 @@ def load_alembic(
     with _sys_path(sys_entries):
         try:
             script = ScriptDirectory.from_config(cfg)
+            env_py = os.path.join(script.dir, "env.py")
+            default_env = False
+            try:
+                locations = _env_version_locations(cfg, script)
+            except InputError as err:
+                # env.py cannot run here (a Flask app context, a settings object): Alembic's own default
+                # configuration renders the same op.* calls; say so rather than analyse nothing.
+                default_env, locations = True, None
+                out.notes.append(Note(_display(err.path, relative), f"{err.message}; revisions rendered with "
+                                      "Alembic's default configuration instead", err.line))
+            script = ScriptDirectory.from_config(cfg)
+            if locations:
+                script.version_locations = locations
             ordered = list(reversed(list(script.walk_revisions("base", "heads"))))
         except SyntaxError as err:
             raise InputError(
                 f"syntax error: {err.msg}", err.filename or str(script_dir), err.lineno or 0, err.offset or 0
             ) from None
+        except InputError:
+            raise
         except Exception as err:
             raise InputError(
                 f"cannot load the Alembic revisions: {_first_line(err)}", str(script_dir)
             ) from None
-
-        units: list[MigrationUnit] = []
-        found: list[InputError] = []
+        out.locations = [str(p) for p in script._version_locations]
+        out.found = len(ordered)
+        if not ordered:
+            out.errors.append(InputError(
+                "no revisions found in " + ", ".join(out.locations or [str(script_dir)]) + " (if env.py sets "
+                "version_locations from settings, set the environment it reads as for `alembic upgrade`)",
+                _display(str(ini or script_dir), relative),
+            ))
+            return out
+        offline: dict[str, MigrationUnit | InputError] = {}
         for sc in ordered:
             try:
-                unit = _render_revision(cfg, script, sc)
-                units.append(replace(unit, path=_display(unit.path, relative)) if relative else unit)
+                offline[sc.revision] = _render_revision(cfg, script, sc, default_env)
             except InputError as err:
-                if relative:
-                    err = InputError(err.message, _display(err.path, relative), err.line, err.column)
-                found.append(err)
-                if err.path.endswith("env.py"):
-                    break  # env.py itself is broken: every revision would fail the same way
-    if errors is not None:
-        errors.extend(found)
-    elif found:
-        raise found[0]
-    return units
+                offline[sc.revision] = err
+                if err.path.endswith("env.py") and not default_env:
+                    # env.py runs but fails on this revision: every revision would fail the same way.
+                    default_env = True
+                    out.notes.append(Note(_display(env_py, relative), f"{err.message}; revisions rendered "
+                                          "with Alembic's default configuration instead", err.line))
+                    try:
+                        offline[sc.revision] = _render_revision(cfg, script, sc, default_env)
+                    except InputError as again:
+                        offline[sc.revision] = again
+        failed = [sc for sc in ordered if isinstance(offline[sc.revision], InputError)]
+        online_units: dict[str, MigrationUnit | str] = {}
+        if failed and online:
+            online_units = _render_online(cfg, script, ordered, {sc.revision for sc in failed}, options)
+        for sc in ordered:
+            got = offline[sc.revision]
+            if isinstance(got, InputError):
+                live = online_units.get(sc.revision)
+                if isinstance(live, MigrationUnit):
+                    got = live
+                    out.notes.append(Note(_display(got.path, relative), f"revision {sc.revision} needs a "
+                                          "database: its SQL was captured running on a sandbox"))
+                else:
+                    reason = got.message if live is None else f"{got.message}; on a sandbox: {live}"
+                    out.not_analysed.append(
+                        NotAnalysed(_display(got.path, relative), reason, got.line, kind="render-failed")
+                    )
+                    continue
+            out.units.append(replace(got, path=_display(got.path, relative)) if relative else got)
+    return out
 
 
-def _render_revision(cfg: Any, script: Any, sc: Any) -> MigrationUnit:
+def _env_version_locations(cfg: Any, script: Any) -> list[str] | None:
+    """Run env.py once in offline mode, migrating nothing, and return the version locations it set at run
+    time (`context.script.version_locations = [...]`), or None when it set none."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    before = list(script.version_locations or [])
+    capture = _Capture(revision_file="", default_line=0)
+    cfg.output_buffer = capture
+    env_py = os.path.join(script.dir, "env.py")
+    try:
+        with EnvironmentContext(cfg, script, fn=lambda _heads, _ctx: [], as_sql=True, output_buffer=capture):
+            script.run_env()
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        line = _tb_line(err.__traceback__, env_py)
+        raise InputError(
+            f"env.py cannot run in offline mode ({type(err).__name__}: {_first_line(err)})", env_py, line, 1
+        ) from None
+    after = list(script.version_locations or [])
+    return [str(p) for p in after] if after != before else None
+
+
+def _default_env(ctx: Any, capture: _Capture) -> None:
+    """What `alembic init`'s env.py does offline, for projects whose env.py cannot run here."""
+    ctx.configure(
+        url=ctx.config.get_main_option("sqlalchemy.url") or "postgresql://",
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        output_buffer=capture,
+    )
+    with ctx.begin_transaction():
+        ctx.run_migrations()
+
+
+def _render_revision(cfg: Any, script: Any, sc: Any, default_env: bool = False) -> MigrationUnit:
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationStep
 
@@ -286,9 +426,12 @@ def _render_revision(cfg: Any, script: Any, sc: Any) -> MigrationUnit:
                 starting_rev=starting,
                 destination_rev=sc.revision,
                 output_buffer=capture,
-            ),
+            ) as ctx,
         ):
-            script.run_env()
+            if default_env:
+                _default_env(ctx, capture)
+            else:
+                script.run_env()
     except InputError:
         raise
     except BaseException as err:
@@ -299,8 +442,7 @@ def _render_revision(cfg: Any, script: Any, sc: Any) -> MigrationUnit:
             raise InputError(
                 f"revision {sc.revision} cannot be rendered offline "
                 f"({type(err).__name__}: {_first_line(err)}); "
-                "offline mode has no database to query (op.get_bind()) - express the change with op.* calls "
-                "or op.execute(SQL)",
+                "offline mode has no database to query (op.get_bind())",
                 rev_file,
                 line,
                 1,
@@ -328,3 +470,117 @@ def _render_revision(cfg: Any, script: Any, sc: Any) -> MigrationUnit:
         # The rendered text carries Alembic's own BEGIN/COMMIT (and the COMMIT...BEGIN of autocommit blocks).
         transactional=False,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Online: revisions whose upgrade() queries the database run on a sandbox, with every revision before them.
+
+_CATALOG_READ = re.compile(r"^\s*SELECT\b.*\b(pg_catalog|information_schema)\.", re.IGNORECASE | re.DOTALL)
+
+
+def _render_online(
+    cfg: Any, script: Any, ordered: list[Any], wanted: set[str], options: SourceSettings
+) -> dict[str, MigrationUnit | str]:
+    """Apply the revisions in order on a new sandbox database up to the last wanted one, capturing the SQL
+    each wanted revision sends; a revision that fails there is returned as the reason (str).
+
+    Alembic's default configuration connects to the sandbox itself: the project's env.py is not run
+    online, so its own database settings can never be reached.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from foreshock.pg.render import literal_sql, render_connection
+    from foreshock.sources.sandbox import sandbox_database
+
+    results: dict[str, MigrationUnit | str] = {}
+    last = max(i for i, sc in enumerate(ordered) if sc.revision in wanted)
+    timeout = f"{int(options.render_timeout)}s"
+    try:
+        with sandbox_database(options, "alembic") as dsn:
+            engine = create_engine(
+                "postgresql+psycopg://",
+                creator=lambda: render_connection(dsn, statement_timeout=timeout),
+                poolclass=NullPool,
+            )
+            with engine.connect() as conn:
+                failure = ""
+                for sc in ordered[: last + 1]:
+                    if failure:
+                        if sc.revision in wanted:
+                            results[sc.revision] = f"an earlier revision failed there ({failure})"
+                        continue
+                    capture = _Capture(revision_file=str(sc.path), default_line=1)
+                    try:
+                        with _listening(conn, capture, literal_sql):
+                            _run_online(cfg, script, sc, conn, capture)
+                    except Exception as err:  # the project's own revision code: any failure is a reason
+                        line = _tb_line(err.__traceback__, str(sc.path))
+                        failure = f"revision {sc.revision}{f' line {line}' if line else ''}: " + _one(err)
+                        if conn.in_transaction():
+                            conn.rollback()
+                        if sc.revision in wanted:
+                            results[sc.revision] = failure
+                        continue
+                    if sc.revision in wanted:
+                        text, line_map = capture.render()
+                        results[sc.revision] = MigrationUnit(
+                            path=str(sc.path), text=text, name=sc.revision, line_map=line_map,
+                            transactional=False,
+                        )
+            engine.dispose()
+    except ForeshockError as err:
+        for rev in wanted:
+            results.setdefault(rev, f"no sandbox to run it on: {err}")
+    return results
+
+
+@contextmanager
+def _listening(conn: Any, capture: _Capture, literal_sql: Callable[[Any, str, Any], str]) -> Iterator[None]:
+    """Every statement the connection sends, and where its transactions begin and end, into `capture`."""
+    from sqlalchemy import event
+
+    def before(_conn: Any, cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if _CATALOG_READ.match(statement):
+            return  # reflection, not the migration's own SQL
+        capture.write(literal_sql(cursor.connection, statement, parameters).rstrip("; \n") + ";\n\n")
+
+    def marker(text: str) -> Callable[[Any], None]:
+        def write(_conn: Any) -> None:
+            capture.write(text)
+
+        return write
+
+    listeners: list[tuple[str, Callable[..., Any]]] = [
+        ("before_cursor_execute", before),
+        ("begin", marker("BEGIN;\n\n")),
+        ("commit", marker("COMMIT;\n\n")),
+        ("rollback", marker("ROLLBACK;\n\n")),
+    ]
+    for name, fn in listeners:
+        event.listen(conn, name, fn)
+    try:
+        yield
+    finally:
+        for name, fn in listeners:
+            event.remove(conn, name, fn)
+
+
+def _run_online(cfg: Any, script: Any, sc: Any, conn: Any, capture: _Capture) -> None:
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationStep
+
+    def steps(_heads: Any, _context: Any) -> list[Any]:
+        return [MigrationStep.upgrade_from_script(script.revision_map, sc)]
+
+    with _batch_lines(capture), EnvironmentContext(cfg, script, fn=steps) as ctx:
+        ctx.configure(connection=conn, transaction_per_migration=True)
+        with ctx.begin_transaction():
+            ctx.run_migrations()
+    if conn.in_transaction():
+        conn.commit()
+
+
+def _one(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__

@@ -1,9 +1,14 @@
-"""Django projects: each migration rendered with `sqlmigrate` semantics against a sandbox PostgreSQL.
+"""Django projects: each migration applied, as `migrate` applies it, to a sandbox PostgreSQL, and its SQL
+captured as it runs.
 
-Django needs a live connection even to print SQL (quoting defaults, introspecting constraints an AlterField
-drops), and those introspections must see the schema the earlier migrations built. So every migration, in
-dependency order, is first collected (`schema_editor(collect_sql=True)`, exactly as sqlmigrate does) and then
-its collected SQL is executed in the sandbox, so the next one is rendered against the right schema.
+Django needs a live connection even to print SQL (quoting defaults, introspecting the constraint an
+AlterField or AlterUniqueTogether drops), and those introspections must see the schema everything before
+them built - the earlier migrations, and the earlier operations of the same migration. So the migrations
+run in dependency order in one schema editor each, exactly as `migrate` runs them on a new database, and
+every statement the schema editor sends is recorded with the operation that sent it. An operation that
+fails is rolled back to a savepoint and named with its reason; Django's migration state still moves on,
+so every later migration is rendered and accounted for. A squashed migration whose replaced migrations are
+present is applied for the schema and read as history: production ran the replaced ones.
 
 Django is set up in a child process (`python -m foreshock.sources.django`): its settings and app registry
 are process-wide, the project's code is imported, and one process can hold only one project.
@@ -21,16 +26,16 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from foreshock.core.model import MigrationUnit, OpaqueCode
+from foreshock.config import SourceSettings
+from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode
 from foreshock.errors import InputError, SandboxError
 
-__all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines"]
+__all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines", "read_django"]
 
 _SETTINGS_IN_MANAGE = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
 
@@ -46,14 +51,16 @@ def find_django_project(path: str | os.PathLike[str], settings_module: str | Non
                 m = _SETTINGS_IN_MANAGE.search(manage.read_text(encoding="utf-8", errors="replace"))
                 if not m:
                     raise InputError(
-                        "no DJANGO_SETTINGS_MODULE in manage.py; pass the settings module explicitly",
+                        "no DJANGO_SETTINGS_MODULE in manage.py; "
+                        "pass the settings module (--django-settings)",
                         str(manage),
                     )
                 settings_module = m.group(1)
             return d, settings_module
     if settings_module is None:
         raise InputError(
-            "not a Django project: no manage.py here or above; pass the settings module", str(path)
+            "not a Django project: no manage.py here or above; pass the settings module (--django-settings)",
+            str(path),
         )
     return start, settings_module
 
@@ -225,55 +232,95 @@ def _db_settings(dsn: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _sandbox(kind: str, dsn: str | None, allow_existing: bool) -> Iterator[str]:
-    """A new empty database on a sandbox server (embedded by default), dropped afterwards."""
-    from foreshock.sandbox import open_sandbox
+@dataclass
+class DjangoResult:
+    """One Django project read: units in migration order and the accounting of every migration."""
 
-    with open_sandbox(kind, dsn=dsn, allow_existing=allow_existing) as sb, sb.fresh_database("django") as db:
-        yield db
+    units: list[MigrationUnit] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    found: int = 0
+    squashed: int = 0
+    sandbox: str = ""
 
 
 def load_django(
     path: str | os.PathLike[str],
     settings_module: str | None = None,
     *,
-    sandbox: str = "embedded",
+    sandbox: str = "auto",
     dsn: str | None = None,
     sandbox_allow_existing: bool = False,
     errors: list[InputError] | None = None,
     include_history: bool = True,
-    timeout: float = 300.0,
+    timeout: float = 900.0,
     **_opts: Any,
 ) -> list[MigrationUnit]:
     """Render every migration of a Django project in dependency order, one unit per migration.
 
     `path` is the project directory, its manage.py, or a directory inside the project (an app); only
     migrations whose file lies under `path` are reported, the others (installed apps such as
-    django.contrib.auth) come back as `history=True` units when `include_history`. Django needs a server
-    even to print SQL: foreshock runs every migration's SQL in a new database on a sandbox server
-    (`foreshock.sandbox.open_sandbox(sandbox, dsn=dsn)`: a private embedded server by default, or the
-    server at `dsn`), never in the project's own database. A migration that cannot be rendered becomes
-    an InputError naming its file; with `errors` given, errors are appended and the migrations before it
-    are still returned.
+    django.contrib.auth) come back as `history=True` units when `include_history`. The migrations are
+    applied, as `migrate` applies them, to a new database on a sandbox server (`sandbox`: auto, embedded,
+    initdb, or the server at `dsn`), never the project's own database. A migration that cannot be
+    rendered becomes an InputError naming its file and operation; with `errors` given, errors are appended
+    and every other migration is still returned. `read_django` gives the full accounting.
     """
-    root, settings = find_django_project(path, settings_module)
+    options = SourceSettings(
+        django_settings=settings_module,
+        sandbox="auto" if sandbox in ("auto", "dsn") else sandbox,
+        sandbox_dsn=dsn,
+        render_timeout=timeout,
+    )
+    result = read_django_project(path, options, allow_existing=sandbox_allow_existing)
+    found = [*result.errors]
+    found += [InputError(n.reason, n.path, n.line, 1 if n.line else 0) for n in result.not_analysed]
+    if errors is not None:
+        errors.extend(found)
+    elif found:
+        raise found[0]
+    return [u for u in result.units if include_history or not u.history]
+
+
+def read_django(path: str | os.PathLike[str], options: SourceSettings, out: Any) -> None:
+    """Add one Django project to `out` (a sources.files.Loaded): units, accounting and the layout."""
+    result = read_django_project(path, options)
+    out.units.extend(result.units)
+    out.errors.extend(result.errors)
+    out.not_analysed.extend(result.not_analysed)
+    out.notes.extend(result.notes)
+    out.found += result.found
+    skipped = (("squashed-as-history", result.squashed),) if result.squashed else ()
+    source = "configured" if options.django_settings else "detected"
+    out.layouts.append(Layout(os.fspath(path), "django", source, skipped, f"sandbox: {result.sandbox}"))
+
+
+def read_django_project(
+    path: str | os.PathLike[str], options: SourceSettings, *, allow_existing: bool = False
+) -> DjangoResult:
+    from foreshock.sources.sandbox import sandbox_database, sandbox_kind
+
+    root, settings = find_django_project(path, options.django_settings)
     scope = Path(path).resolve()
     if scope.is_file():
         scope = scope.parent
     relative = not Path(path).is_absolute()
+    out = DjangoResult(sandbox=sandbox_kind(options))
+    timeout = options.render_timeout
     with (
-        _sandbox(sandbox, dsn, sandbox_allow_existing) as target,
+        sandbox_database(options, "django", allow_existing=allow_existing) as target,
         tempfile.TemporaryDirectory(prefix="foreshock-django-") as tmp,
     ):
         request = Path(tmp) / "request.json"
-        result = Path(tmp) / "result.json"
+        result = Path(tmp) / "result.jsonl"
         request.write_text(
             json.dumps({"root": str(root), "settings": settings, "database": _db_settings(target)}),
             encoding="utf-8",
         )
         env = dict(os.environ)
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        timed_out = False
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "foreshock.sources.django", str(request), str(result)],
@@ -284,29 +331,70 @@ def load_django(
                 timeout=timeout,
                 check=False,
             )
-        except subprocess.TimeoutExpired:
-            raise InputError(
-                f"rendering the Django migrations took more than {timeout:.0f}s", str(path)
-            ) from None
-        if not result.is_file():
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise InputError(f"cannot load the Django project ({settings}): {tail}", str(path))
-        data = json.loads(result.read_text(encoding="utf-8"))
+            stderr = proc.stderr
+        except subprocess.TimeoutExpired as err:
+            timed_out = True
+            stderr = err.stderr.decode("utf-8", "replace") if isinstance(err.stderr, bytes) else ""
+        records = _records(result)
+    if not records:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        if timed_out:
+            raise InputError(f"setting up Django ({settings}) took more than {timeout:.0f}s", str(path))
+        raise InputError(f"cannot load the Django project ({settings}): {tail}", str(path))
 
-    found: list[InputError] = []
-    units: list[MigrationUnit] = []
-    for err in data.get("errors", []):
-        found.append(InputError(err["message"], _display(err["path"], relative), err["line"], 1))
-    for m in data["migrations"]:
-        mine = _is_under(Path(m["path"]), scope)
-        if not mine and not include_history:
+    rendered: set[tuple[str, str]] = set()
+    plan: list[dict[str, Any]] = []
+    for rec in records:
+        kind = rec.get("kind")
+        if kind == "error":
+            out.errors.append(InputError(rec["message"], _display(rec["path"], relative), rec["line"], 1))
+        elif kind == "plan":
+            plan = rec["migrations"]
+        elif kind == "migration":
+            rendered.add((rec["app"], rec["name"]))
+            mine = _is_under(Path(rec["path"]), scope)
+            shown = _display(rec["path"], relative)
+            history = not mine or bool(rec.get("squashed"))
+            if mine:
+                out.found += 1
+            if mine and rec.get("squashed"):
+                out.squashed += 1
+                out.notes.append(Note(shown, f"squashed migration read as history: it replaces "
+                                      f"{rec['squashed']} migrations present here and runs only on new "
+                                      "databases"))
+            out.units.append(_unit(rec, shown, history=history))
+            for failure in rec.get("failures", ()):
+                if mine and not rec.get("squashed"):
+                    out.not_analysed.append(
+                        NotAnalysed(shown, failure["reason"], failure["line"], kind=failure["kind"])
+                    )
+    for m in plan:
+        if (m["app"], m["name"]) in rendered or not _is_under(Path(m["path"]), scope):
             continue
-        units.append(_unit(m, _display(m["path"], relative), history=not mine))
-    if errors is not None:
-        errors.extend(found)
-    elif found:
-        raise found[0]
-    return units
+        out.found += 1
+        last = (stderr.strip().splitlines() or ["?"])[-1]
+        reason = (
+            f"rendering stopped at the render timeout ({timeout:.0f}s; raise --render-timeout)"
+            if timed_out
+            else f"not rendered: the render process ended early ({last})"
+        )
+        out.not_analysed.append(NotAnalysed(
+            _display(m["path"], relative), reason, kind="render-timeout" if timed_out else "render-stopped"
+        ))
+    return out
+
+
+def _records(result: Path) -> list[dict[str, Any]]:
+    """The JSON lines the child wrote (a line cut short by a killed child is dropped)."""
+    if not result.is_file():
+        return []
+    out: list[dict[str, Any]] = []
+    for line in result.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
 
 
 def _is_under(p: Path, scope: Path) -> bool:
@@ -334,6 +422,8 @@ def _unit(m: dict[str, Any], path: str, history: bool) -> MigrationUnit:
         src = int(item["line"])
         if item["kind"] == "sql":
             chunk = item["sql"].rstrip().splitlines() or [""]
+            if chunk and not chunk[-1].rstrip().endswith(";"):
+                chunk[-1] = chunk[-1] + ";"
         else:
             chunk = [f"-- RunPython {item['name']}: opaque Python, not analysed as SQL"]
             opaque.append(
@@ -362,21 +452,35 @@ def _unit(m: dict[str, Any], path: str, history: bool) -> MigrationUnit:
 
 # ----------------------------------------------------------------------------------------------------------
 # Child side: runs inside `python -m foreshock.sources.django REQUEST RESULT` with the project importable.
+# Each record is one JSON line, written as soon as it is known: a render stopped by the timeout keeps
+# everything done before it.
+
+
+class _Out:
+    def __init__(self, path: str) -> None:
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in _child
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def _child(request_path: str, result_path: str) -> int:
     req = json.loads(Path(request_path).read_text(encoding="utf-8"))
     sys.path.insert(0, req["root"])
     os.environ["DJANGO_SETTINGS_MODULE"] = req["settings"]
-    out: dict[str, Any] = {"migrations": [], "errors": []}
+    out = _Out(result_path)
     try:
         _render_all(req, out)
     finally:
-        Path(result_path).write_text(json.dumps(out), encoding="utf-8")
+        out.close()
     return 0
 
 
-def _render_all(req: dict[str, Any], out: dict[str, Any]) -> None:
+def _render_all(req: dict[str, Any], out: _Out) -> None:
     import django
     from django.conf import settings
 
@@ -384,13 +488,8 @@ def _render_all(req: dict[str, Any], out: dict[str, Any]) -> None:
         settings.DATABASES = {"default": req["database"]}
         django.setup()
     except Exception as err:
-        out["errors"].append(
-            {
-                "path": req["root"],
-                "line": 0,
-                "message": f"cannot set up Django ({req['settings']}): {_one(err)}",
-            }
-        )
+        out.write({"kind": "error", "path": req["root"], "line": 0,
+                   "message": f"cannot set up Django ({req['settings']}): {_one(err)}"})
         return
 
     from django.db import connections
@@ -398,17 +497,14 @@ def _render_all(req: dict[str, Any], out: dict[str, Any]) -> None:
     from django.db.migrations.state import ProjectState
 
     connection = connections["default"]
+    # No connection: nothing is applied yet, as on a new database - so a squashed migration stands in for
+    # the migrations it replaces, exactly as `migrate` plans a new database.
     loader = MigrationLoader(None, ignore_no_migrations=True)
     conflicts = loader.detect_conflicts()
     if conflicts:
         app, names = next(iter(conflicts.items()))
-        out["errors"].append(
-            {
-                "path": req["root"],
-                "line": 0,
-                "message": f"conflicting migrations in {app}: {', '.join(names)}; run makemigrations --merge",
-            }
-        )
+        message = f"conflicting migrations in {app}: {', '.join(names)}; run makemigrations --merge"
+        out.write({"kind": "error", "path": req["root"], "line": 0, "message": message})
         return
     plan: list[Any] = []
     seen: set[tuple[str, str]] = set()
@@ -417,21 +513,25 @@ def _render_all(req: dict[str, Any], out: dict[str, Any]) -> None:
             if key not in seen:
                 seen.add(key)
                 plan.append(loader.graph.nodes[key])
+    out.write({"kind": "plan", "migrations": [
+        {"app": m.app_label, "name": m.name, "path": _migration_path(m)} for m in plan
+    ]})
     state = ProjectState(real_apps=loader.unmigrated_apps)
+    state.apps  # noqa: B018 - render the models once; each migration then clones the rendered state
     for migration in plan:
-        try:
-            out["migrations"].append(_render_one(connection, migration, state))
-        except _MigrationFailed as err:
-            out["errors"].append({"path": err.path, "line": err.line, "message": err.message})
-            return  # later migrations depend on this one's schema
+        squashed = 0
+        if migration.replaces and all(r in loader.disk_migrations for r in migration.replaces):
+            # The migrations it replaces are present: production ran those; this one only runs on new
+            # databases. Applied for the schema, read as history.
+            squashed = len(migration.replaces)
+        record, state = _apply_one(connection, migration, state)
+        record["squashed"] = squashed
+        out.write(record)
 
 
-class _MigrationFailed(Exception):
-    def __init__(self, message: str, path: str, line: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-        self.line = line
+def _migration_path(migration: Any) -> str:
+    module = sys.modules.get(type(migration).__module__)
+    return str(Path(getattr(module, "__file__", "") or "").resolve())
 
 
 def _one(err: BaseException) -> str:
@@ -439,85 +539,106 @@ def _one(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-def _render_one(connection: Any, migration: Any, state: Any) -> dict[str, Any]:
-    from django.db import transaction
+_NO_EXTENSION = re.compile(
+    r'extension "(?P<name>[^"]+)" is not available'
+    r"|could not open extension control file.*/(?P<file>[^/]+)\.control"
+)
 
-    module = sys.modules[type(migration).__module__]
-    path = str(Path(module.__file__ or "").resolve())
-    source = Path(path).read_text(encoding="utf-8")
-    op_lines = operation_lines(source)
-    default_line = _class_line(source)
 
-    def line_of(i: int) -> int:
-        return op_lines[i] if i < len(op_lines) else default_line
+def _reason(err: BaseException) -> tuple[str, str]:
+    """(kind, why) an operation failed, with what to do when the sandbox is the cause."""
+    text = _one(err)
+    m = _NO_EXTENSION.search(str(err))
+    if m:
+        name = m.group("name") or m.group("file")
+        return "missing-extension", (
+            f"the sandbox server has no {name} extension ({text}); render with a server that has it "
+            "(--sandbox initdb with PostgreSQL's contrib package, or --sandbox-dsn)"
+        )
+    return "render-failed", text
 
-    items: list[dict[str, Any]] = []
+
+def _apply_one(connection: Any, migration: Any, state: Any) -> tuple[dict[str, Any], Any]:
+    """Apply one migration as `migrate` does (one schema editor, atomic as the migration says), capturing
+    each statement as it is sent. An operation that fails is rolled back to a savepoint and recorded; the
+    migration state still moves forward, so the next operations and migrations are rendered against the
+    models Django expects."""
+    from django.db import DatabaseError, transaction
+
+    path = _migration_path(migration)
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+        op_lines = operation_lines(source)
+        default_line = _class_line(source)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        op_lines, default_line = [], 1
+
+    def line_of(i: int | None) -> int:
+        return op_lines[i] if i is not None and i < len(op_lines) else default_line
+
     app = migration.app_label
-    current = -1
-    try:
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-            deferred_owner: dict[int, int] = {}
-            for i, op in enumerate(migration.operations):
-                current = i
-                if not op.reduces_to_sql:
-                    items.append(_opaque_item(op, line_of(i), state))
-                    continue
-                before = len(editor.collected_sql)
-                known = {id(d) for d in editor.deferred_sql}
-                old_state = state.clone()
-                op.state_forwards(app, state)
-                op.database_forwards(app, editor, old_state, state)
-                for stmt in editor.collected_sql[before:]:
-                    items.append({"kind": "sql", "sql": stmt, "line": line_of(i)})
-                for d in editor.deferred_sql:
-                    if id(d) not in known:
-                        deferred_owner[id(d)] = i
-            current = -1
-            # Deferred SQL (FK constraints, indexes) runs when the schema editor closes: keep its owner's line
-            pending = [(str(d), deferred_owner.get(id(d))) for d in editor.deferred_sql]
-            mark = len(editor.collected_sql)
-        for stmt in editor.collected_sql[mark:]:
-            owner = next((o for text, o in pending if stmt.startswith(text)), None)
-            items.append(
-                {"kind": "sql", "sql": stmt, "line": line_of(owner) if owner is not None else default_line}
-            )
-    except Exception as err:
-        line = line_of(current) if current >= 0 else default_line
-        raise _MigrationFailed(
-            f"{app}.{migration.name} cannot be rendered: {_one(err)}", path, line
-        ) from None
+    items: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    current: list[int | None] = [None]
 
-    # Build the schema the next migration is rendered against: run exactly the SQL collected above.
-    try:
-        statements = [it for it in items if it["kind"] == "sql"]
-        if migration.atomic:
-            with transaction.atomic():
-                _run(connection, statements)
-        else:
-            _run(connection, statements)
-    except _MigrationFailed as err:
-        raise _MigrationFailed(
-            f"{app}.{migration.name}: PostgreSQL rejected the rendered SQL: {err.message}", path, err.line
-        ) from None
-    return {
+    def guarded(i: int | None, work: Any) -> None:
+        """Run `work`; on failure roll back to a savepoint (inside a transaction) and record why."""
+        try:
+            if connection.in_atomic_block:
+                with transaction.atomic(savepoint=True):
+                    work()
+            else:
+                work()
+        except (Exception, DatabaseError) as err:  # the project's own code: any failure is a reason
+            where = f"operation {i + 1}" if i is not None else "deferred SQL"
+            kind, why = _reason(err)
+            failures.append(
+                {"line": line_of(i), "kind": kind, "reason": f"{app}.{migration.name} {where}: {why}"}
+            )
+
+    with connection.schema_editor(atomic=migration.atomic) as editor:
+        original = editor.execute
+        owners: dict[str, int] = {}
+
+        def execute(sql: Any, params: Any = ()) -> Any:
+            text = str(sql)
+            if params is not None:
+                try:
+                    text = connection.ops.compose_sql(text, params)
+                except Exception:  # a statement Django could not bind will fail below, with its reason
+                    text = str(sql)
+            owner = current[0] if current[0] is not None else owners.get(str(sql))
+            items.append({"kind": "sql", "sql": text, "line": line_of(owner)})
+            return original(sql, params)
+
+        editor.execute = execute
+        for i, op in enumerate(migration.operations):
+            current[0] = i
+            known = {id(d) for d in editor.deferred_sql}
+            old_state = state.clone()
+            op.state_forwards(app, state)
+            if not op.reduces_to_sql:
+                items.append(_opaque_item(op, line_of(i), state))
+            guarded(i, lambda op=op, old_state=old_state: op.database_forwards(app, editor, old_state, state))
+            for d in editor.deferred_sql:
+                if id(d) not in known:
+                    owners[str(d)] = i
+        current[0] = None
+        # Deferred SQL (foreign keys, indexes) runs when the schema editor closes; run it here, each
+        # statement on its own, so that one failing does not take the migration's other statements with it.
+        deferred, editor.deferred_sql = list(editor.deferred_sql), []
+        for d in deferred:
+            guarded(owners.get(str(d)), lambda d=d: editor.execute(d, None))
+    record = {
+        "kind": "migration",
         "app": app,
         "name": migration.name,
         "path": path,
         "atomic": bool(migration.atomic),
         "items": items,
+        "failures": failures,
     }
-
-
-def _run(connection: Any, statements: list[dict[str, Any]]) -> None:
-    with connection.cursor() as cur:
-        for st in statements:
-            text = st["sql"].strip()
-            if not text or all(ln.strip().startswith("--") for ln in text.splitlines()):
-                continue
-            try:
-                cur.execute(text)
-            except Exception as err:
-                raise _MigrationFailed(_one(err), "", st["line"]) from None
+    return record, state
 
 
 def _opaque_item(op: Any, line: int, state: Any) -> dict[str, Any]:

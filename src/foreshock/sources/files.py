@@ -8,16 +8,21 @@ path (and line:col where there is one) and the other files are still loaded.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pglast import parser as pgparser
 
-from foreshock.core.model import MigrationUnit
+from foreshock.config import SourceSettings
+from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
 from foreshock.errors import InputError
+from foreshock.sources.layouts import SCRIPT, Entry, detect_layout, list_layout
+from foreshock.sources.sections import Sections, split_sections
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -35,14 +40,28 @@ NaturalKey = tuple[tuple[int, int | str], ...]
 
 @dataclass
 class Loaded:
-    """What a set of paths turned into: units in run order and one InputError per unreadable input."""
+    """What a set of paths turned into: units in run order, one InputError per unreadable input, and the
+    accounting: forward migrations found, those not analysed (with why), the layouts read, notes, and the
+    sections that are not forward migrations (skipped, by kind; the down ones in `down` on request)."""
 
     units: list[MigrationUnit] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    found: int = 0
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    layouts: list[Layout] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    down: list[MigrationUnit] = field(default_factory=list)
 
     def extend(self, other: Loaded) -> None:
         self.units.extend(other.units)
         self.errors.extend(other.errors)
+        self.found += other.found
+        self.not_analysed.extend(other.not_analysed)
+        self.layouts.extend(other.layouts)
+        self.notes.extend(other.notes)
+        self.skipped.update(other.skipped)
+        self.down.extend(other.down)
 
 
 def natural_key(text: str) -> NaturalKey:
@@ -141,52 +160,119 @@ def read_sql(path: str, *, history: bool = False, name: str = "") -> MigrationUn
     return MigrationUnit(path=path, text=text, name=name or Path(path).name, history=history)
 
 
-def _sql_files(directory: str) -> list[str]:
-    found: list[tuple[OrderKey, str]] = []
-    for root, dirs, files in os.walk(directory):
-        # Hidden directories (.git, .venv) are never migration history.
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for f in files:
-            if f.lower().endswith(".sql") and not f.startswith("."):
-                full = os.path.join(root, f)
-                rel = os.path.relpath(full, directory).replace(os.sep, "/")
-                found.append((order_key(rel), full))
-    found.sort(key=lambda item: item[0])
-    return [full for _, full in found]
+def _statement_count(text: str) -> int:
+    try:
+        return len(pgparser.split(text))
+    except pgparser.ParseError:
+        return 2  # the parser reports the error itself; several statements is the safe assumption
 
 
-def _load_one(path: str, history: bool) -> Loaded:
-    out = Loaded()
-    result = read_sql(path, history=history)
+def _glob_mode(path: str, options: SourceSettings) -> bool | None:
+    """The configured transaction mode of the first `[tool.foreshock.transaction]` glob matching path."""
+    if not options.transaction_globs:
+        return None
+    full = os.path.abspath(path)
+    root = os.path.abspath(options.glob_root or os.curdir)
+    rel = os.path.relpath(full, root).replace(os.sep, "/")
+    for pattern, transactional in options.transaction_globs:
+        if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(full.replace(os.sep, "/"), pattern):
+            return transactional
+    return None
+
+
+def _transactional(entry: Entry, sections: Sections, text: str, options: SourceSettings) -> bool | None:
+    """The file's own marker, else the configured glob, else the tool's convention."""
+    if sections.explicit_transactions:
+        return False
+    if sections.transactional is not None:
+        return sections.transactional
+    configured = _glob_mode(entry.path, options)
+    if configured is not None:
+        return configured
+    if entry.transactional == SCRIPT:
+        return True if _statement_count(text) > 1 else None
+    return entry.transactional if isinstance(entry.transactional, bool) else None
+
+
+def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loaded) -> str:
+    """Read one forward migration into `out`; returns the marker syntax seen in it ("" for none)."""
+    if not history and not entry.history:
+        out.found += 1
+    if entry.code:
+        out.not_analysed.append(NotAnalysed(entry.path, entry.code, kind="code"))
+        return ""
+    result = read_sql(entry.path, history=history or entry.history, name=entry.name)
     if isinstance(result, InputError):
         out.errors.append(result)
-    elif not _has_sql(result.text):
-        if history:
-            out.units.append(result)
-        else:
-            # An empty migration is almost always a file saved before it was written, or a merge gone
-            # wrong; nothing in it can be checked, so it is reported like other unanalysable input.
-            out.errors.append(
-                InputError("empty migration: no SQL statements (write the migration or delete it)", path)
+        if not history:
+            out.not_analysed.append(
+                NotAnalysed(entry.path, result.message, result.line, input_error=True, kind="unreadable")
             )
+        return ""
+    sections = split_sections(result.text)
+    for message in sections.notes:
+        out.notes.append(Note(entry.path, message))
+    if sections.problem:
+        out.not_analysed.append(NotAnalysed(entry.path, sections.problem, kind="template"))
+        return sections.syntax
+    for kind, n in sections.skipped.items():
+        out.skipped[kind] += n
+    unit = replace(
+        result,
+        text=sections.forward,
+        transactional=_transactional(entry, sections, sections.forward, options),
+    )
+    if not _has_sql(unit.text) and not unit.history:
+        # Tools generate empty migrations on purpose (a placeholder for another dialect, a version bump):
+        # nothing runs, nothing to check - worth a note, not a failure.
+        out.notes.append(Note(entry.path, "empty migration: no SQL statements"))
+    out.units.append(unit)
+    if options.include_down and not unit.history:
+        _load_down(entry, sections, options, out)
+    return sections.syntax
+
+
+def _load_down(entry: Entry, sections: Sections, options: SourceSettings, out: Loaded) -> None:
+    if entry.down is not None:
+        down = read_sql(entry.down, name=entry.name)
+        if isinstance(down, InputError):
+            out.errors.append(down)
+            return
+        down_sections = split_sections(down.text)
+        own = Entry(entry.down, transactional=entry.transactional)
+        down = replace(
+            down,
+            text=down_sections.forward,
+            transactional=_transactional(own, down_sections, down_sections.forward, options),
+        )
+    elif sections.down.strip():
+        down = MigrationUnit(
+            path=entry.path,
+            text=sections.down,
+            name=entry.name or Path(entry.path).name,
+            transactional=sections.down_transactional if sections.down_transactional is not None else (
+                _transactional(entry, Sections(forward=""), sections.down, options)
+            ),
+        )
     else:
-        out.units.append(result)
-    return out
+        return
+    if _has_sql(down.text):
+        out.down.append(down)
 
 
-def load_sql_paths(paths: Iterable[str], *, history: bool = False) -> Loaded:
-    """Files and directories of SQL -> units in run order; problems become InputErrors, never exceptions."""
+def load_sql_paths(
+    paths: Iterable[str], *, history: bool = False, options: SourceSettings | None = None
+) -> Loaded:
+    """Files and directories of SQL -> units in run order; problems become InputErrors, never exceptions.
+
+    A directory is read as the layout of the tool that wrote it (detected, or `options.layout`); a file on
+    its own is one migration, read by the markers in it.
+    """
+    options = options or SourceSettings()
     out = Loaded()
     for path in paths:
         if os.path.isdir(path):
-            files = _sql_files(path)
-            if not files:
-                out.errors.append(
-                    InputError("directory holds no .sql files (point foreshock at SQL migrations)", path)
-                )
-                continue
-            for f in files:
-                out.extend(_load_one(f, history))
+            _load_directory(path, history, options, out)
         elif path.endswith(".py") and os.path.isfile(path):
             # A single Alembic revision or Django migration cannot be rendered without its project.
             out.errors.append(
@@ -194,10 +280,57 @@ def load_sql_paths(paths: Iterable[str], *, history: bool = False) -> Loaded:
                            "or the Django project (manage.py) it belongs to", path)
             )
         elif os.path.exists(path) or os.path.islink(path):
-            out.extend(_load_one(path, history))
+            before = Counter(out.skipped)
+            syntax = _load_entry(Entry(path), history, options, out)
+            if not history:
+                out.layouts.append(_layout_record(path, syntax or "plain", "detected", out.skipped - before))
         else:
             out.errors.append(InputError("no such file or directory", path))
     return out
+
+
+_SYNTAX_LAYOUT = {"goose": "goose", "dbmate": "dbmate", "liquibase": "liquibase", "atlas": "atlas"}
+
+
+def _layout_record(path: str, layout: str, source: str, skipped: Counter[str], detail: str = "") -> Layout:
+    return Layout(path, _SYNTAX_LAYOUT.get(layout, layout), source, tuple(sorted(skipped.items())), detail)
+
+
+def _load_directory(path: str, history: bool, options: SourceSettings, out: Loaded) -> None:
+    if options.layout is not None and not history:
+        layout, source, why = options.layout, "configured", ""
+    else:
+        layout, why = detect_layout(path)
+        source = "detected"
+    listing = list_layout(path, layout)
+    out.errors.extend(listing.errors)
+    if not listing.entries and not listing.errors:
+        if not _has_sql_files(path):
+            out.errors.append(
+                InputError("directory holds no .sql files (point foreshock at SQL migrations)", path)
+            )
+        else:
+            out.errors.append(
+                InputError(f"no {layout} migrations here (the layout was {source}; "
+                           "choose another with --layout)", path)
+            )
+        return
+    before = Counter(out.skipped)
+    out.skipped.update(listing.skipped)
+    for note_path, message in listing.notes:
+        out.notes.append(Note(note_path, message))
+    for entry in listing.entries:
+        _load_entry(entry, history, options, out)
+    if not history:
+        out.layouts.append(_layout_record(path, layout, source, out.skipped - before, listing.detail or why))
+
+
+def _has_sql_files(directory: str) -> bool:
+    for _root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(f.lower().endswith(".sql") for f in files):
+            return True
+    return False
 
 
 def load_schema_files(paths: Sequence[str]) -> Loaded:

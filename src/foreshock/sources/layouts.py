@@ -1,0 +1,475 @@
+"""Directory layouts of migration tools: which files are forward migrations, in which order, in which
+transaction mode - decided the way each tool decides it, so that the history foreshock reads is the one
+production ran.
+
+Each tool's rules - forward files and their order, what is not forward (down, undo, revert, verify,
+other dialects), the transaction each file runs in - are listed in docs/layouts.md.
+
+Only plain and flyway look into subdirectories, as those tools do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from foreshock.config import LAYOUTS
+from foreshock.errors import InputError
+
+__all__ = ["LAYOUTS", "Entry", "Listing", "detect_layout", "list_layout"]
+
+# "script": the tool sends the whole file as one query string; PostgreSQL runs several statements sent
+# that way in one implicit transaction, a single statement on its own.
+SCRIPT = "script"
+Transactional = bool | None | str
+
+_FLYWAY = re.compile(r"^(?P<kind>[VvUuBbRr])(?P<version>\d+(?:[._]\d+)*)?__(?P<desc>.*)\.sql$")
+_UPDOWN = re.compile(
+    r"^(?P<version>\d+)_(?P<name>[^.]*)(?:\.(?P<dialect>[A-Za-z0-9]+))??(?P<autocommit>\.autocommit)?"
+    r"\.(?P<dir>up|down)\.(?P<ext>sql|fizz)$"
+)
+_VERSIONED = re.compile(r"^(?P<version>\d+)[_\-.]")
+_PRISMA_DIR = re.compile(r"^\d{14}_")
+# pop/popx dialect names; a migration without one runs on every database.
+_PG_DIALECTS = frozenset({"postgres", "postgresql", "pg"})
+_DIGITS = re.compile(r"(\d+)")
+
+
+@dataclass
+class Entry:
+    """One forward migration of a layout, before it is read.
+
+    transactional: what the tool does with the file (True: one transaction; False: none; None: the
+    `assume-transaction` setting; "script": one implicit transaction when the file has several statements).
+    history: read for the schema only (a Flyway baseline no versioned migration covers).
+    down: the separate down/undo/revert file of this migration, for `--include-down`.
+    code: the migration is code, not SQL (a goose .go file, a pop .fizz file): why it is not analysed.
+    """
+
+    path: str
+    name: str = ""
+    transactional: Transactional = None
+    history: bool = False
+    down: str | None = None
+    code: str = ""
+
+
+@dataclass
+class Listing:
+    layout: str
+    entries: list[Entry] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    errors: list[InputError] = field(default_factory=list)
+    detail: str = ""
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    parts: list[tuple[int, int | str]] = []
+    for i, piece in enumerate(_DIGITS.split(text)):
+        if piece:
+            parts.append((0, int(piece)) if i % 2 else (1, piece.lower()))
+    return tuple(parts)
+
+
+def _files(directory: str, suffix: str = ".sql") -> list[str]:
+    """Names of the files directly in `directory` ending with suffix (case-insensitive), hidden ones aside."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(
+        n
+        for n in names
+        if n.lower().endswith(suffix) and not n.startswith(".") and os.path.isfile(os.path.join(directory, n))
+    )
+
+
+def _subdirs(directory: str) -> list[str]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(directory, n)))
+
+
+def _head(path: str, size: int = 4096) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _mentions_above(directory: str, filename: str, word: str, levels: int = 6) -> bool:
+    here = Path(directory).resolve()
+    for d in (here, *list(here.parents)[:levels]):
+        f = d / filename
+        if f.is_file():
+            return word in _head(str(f), 1 << 16)
+    return False
+
+
+def sqitch_plan(directory: str) -> Path | None:
+    """The sqitch.plan of a sqitch project directory, or of the project above its deploy/ directory."""
+    here = Path(directory)
+    for d in (here, here.parent):
+        conf = _sqitch_conf(d)
+        plan = d / conf.get("plan_file", "sqitch.plan")
+        if plan.is_file():
+            return plan
+    return None
+
+
+def _sqitch_conf(directory: Path) -> dict[str, str]:
+    """top_dir, deploy_dir, plan_file from sqitch.conf (any section: core or the pg engine)."""
+    conf = directory / "sqitch.conf"
+    out: dict[str, str] = {}
+    if conf.is_file():
+        for line in _head(str(conf), 1 << 16).splitlines():
+            m = re.match(r"^\s*(top_dir|deploy_dir|plan_file)\s*=\s*(.+?)\s*$", line)
+            if m:
+                out[m.group(1)] = m.group(2).strip("\"'")
+    return out
+
+
+def detect_layout(directory: str) -> tuple[str, str]:
+    """(layout, why) for a directory, from the files the tools leave behind."""
+    if sqitch_plan(directory) is not None:
+        return "sqitch", "sqitch.plan"
+    if os.path.isfile(os.path.join(directory, "atlas.sum")):
+        return "atlas", "atlas.sum"
+    subdirs = _subdirs(directory)
+    if os.path.isfile(os.path.join(directory, "migration_lock.toml")) or any(
+        _PRISMA_DIR.match(d) and os.path.isfile(os.path.join(directory, d, "migration.sql")) for d in subdirs
+    ):
+        return "prisma", "<timestamp>_<name>/migration.sql"
+    if any(os.path.isfile(os.path.join(directory, d, "up.sql")) for d in subdirs):
+        return "diesel", "<version>_<name>/up.sql"
+    files = _files(directory)
+    if any(_UPDOWN.match(f) for f in files) or any(_UPDOWN.match(f) for f in _files(directory, ".fizz")):
+        return "golang-migrate", "<version>_<name>.up.sql"
+    heads = {f: _head(os.path.join(directory, f)) for f in files[:200]}
+    if any(re.search(r"^\s*--\s*\+goose\s+up\b", h, re.IGNORECASE | re.MULTILINE) for h in heads.values()):
+        return "goose", "-- +goose Up"
+    if any(re.search(r"^\s*--\s*migrate:up\b", h, re.IGNORECASE | re.MULTILINE) for h in heads.values()):
+        return "dbmate", "-- migrate:up"
+    if any(re.match(r"^\s*--\s*liquibase\s+formatted\s+sql\b", h, re.IGNORECASE) for h in heads.values()):
+        return "liquibase", "--liquibase formatted sql"
+    if any(_FLYWAY.match(f) and f[0] in "VvUuBb" for f in files) or any(
+        _FLYWAY.match(f) for _r, _d, fs in os.walk(directory) for f in fs
+    ):
+        return "flyway", "V<version>__<description>.sql"
+    return "plain", ""
+
+
+def list_layout(directory: str, layout: str) -> Listing:
+    """The forward migrations of `directory` read as `layout`, in the order that tool runs them."""
+    return _LISTERS[layout](directory)
+
+
+# ---- plain and flyway: recursive
+
+
+def _walk_sql(directory: str) -> list[str]:
+    out: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        # Hidden directories (.git, .venv) are never migration history.
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        out.extend(
+            os.path.join(root, f) for f in files if f.lower().endswith(".sql") and not f.startswith(".")
+        )
+    return out
+
+
+def _plain(directory: str) -> Listing:
+    from foreshock.sources.files import order_key
+
+    found = [(order_key(os.path.relpath(f, directory).replace(os.sep, "/")), f) for f in _walk_sql(directory)]
+    found.sort(key=lambda item: item[0])
+    return Listing("plain", [Entry(f) for _, f in found])
+
+
+def _flyway_version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.split(r"[._]", text))
+
+
+def _flyway(directory: str) -> Listing:
+    out = Listing("flyway")
+    # refinery (Rust) names files like Flyway, but its U prefix means "unversioned", not undo.
+    refinery = _mentions_above(directory, "Cargo.toml", "refinery")
+    versioned: list[tuple[tuple[int, ...], str, str]] = []
+    repeatable: list[tuple[tuple[tuple[int, int | str], ...], str]] = []
+    baselines: list[tuple[tuple[int, ...], str]] = []
+    undo: dict[tuple[int, ...], str] = {}
+    for path in _walk_sql(directory):
+        name = os.path.basename(path)
+        m = _FLYWAY.match(name)
+        if m is None:
+            out.skipped["not-a-migration-name"] += 1
+            continue
+        kind, version = m.group("kind").upper(), m.group("version")
+        if kind == "R" and version is None:
+            repeatable.append((_natural(m.group("desc")), path))
+        elif version is None:
+            out.skipped["not-a-migration-name"] += 1
+        elif kind == "V" or (kind == "U" and refinery):
+            versioned.append((_flyway_version(version), path, m.group("desc")))
+        elif kind == "U":
+            undo[_flyway_version(version)] = path
+            out.skipped["undo"] += 1
+        elif kind == "B":
+            baselines.append((_flyway_version(version), path))
+        else:
+            out.skipped["not-a-migration-name"] += 1
+    versioned.sort(key=lambda v: (v[0], _natural(v[1])))
+    lowest = versioned[0][0] if versioned else None
+    for version, path in sorted(baselines):
+        # A baseline migration only runs on a new database. When versioned migrations up to it are present,
+        # production ran those instead; when they were deleted, the baseline is the only record of the
+        # schema they built: read it as history.
+        if lowest is not None and lowest <= version:
+            out.skipped["baseline"] += 1
+        else:
+            out.entries.append(Entry(path, history=True))
+            out.notes.append((path, "Flyway baseline migration read as schema history (it runs only on new "
+                                    "databases)"))
+    for version, path, _desc in versioned:
+        out.entries.append(Entry(path, transactional=_flyway_conf(path), down=undo.get(version)))
+    for _key, path in sorted(repeatable):
+        out.entries.append(Entry(path, transactional=_flyway_conf(path)))
+    return out
+
+
+def _flyway_conf(path: str) -> bool | None:
+    """`V1__x.sql.conf` beside a script: `executeInTransaction=false` runs it outside a transaction."""
+    conf = path + ".conf"
+    if os.path.isfile(conf):
+        m = re.search(r"^\s*executeInTransaction\s*=\s*(\w+)", _head(conf), re.MULTILINE | re.IGNORECASE)
+        if m:
+            return m.group(1).lower() != "false"
+    return None
+
+
+# ---- single-directory tools
+
+
+def _golang_migrate(directory: str) -> Listing:
+    out = Listing("golang-migrate")
+    chosen: dict[tuple[int, str], tuple[int, str, re.Match[str]]] = {}
+    downs: dict[tuple[int, str], tuple[int, str]] = {}
+    for name in [*_files(directory), *_files(directory, ".fizz")]:
+        m = _UPDOWN.match(name)
+        if m is None:
+            out.skipped["not-a-migration-name"] += 1
+            continue
+        dialect = (m.group("dialect") or "").lower()
+        if dialect and dialect not in _PG_DIALECTS:
+            out.skipped["other-dialect"] += 1
+            continue
+        key = (int(m.group("version")), m.group("name"))
+        # pop/popx: a file for PostgreSQL wins over the one for every dialect.
+        rank = 1 if dialect else 0
+        if m.group("dir") == "down":
+            out.skipped["down"] += 1
+            if key not in downs or rank > downs[key][0]:
+                downs[key] = (rank, os.path.join(directory, name))
+            continue
+        if key in chosen:
+            out.skipped["superseded-by-dialect-file"] += 1
+            if rank <= chosen[key][0]:
+                continue
+        chosen[key] = (rank, name, m)
+    for key in sorted(chosen):
+        _rank, name, m = chosen[key]
+        path = os.path.join(directory, name)
+        entry = Entry(path, transactional=False if m.group("autocommit") else SCRIPT,
+                      down=downs.get(key, (0, None))[1])
+        if m.group("ext") == "fizz":
+            entry.code = "a pop fizz migration (pop's DSL, not SQL)"
+        out.entries.append(entry)
+    return out
+
+
+def _diesel(directory: str) -> Listing:
+    out = Listing("diesel")
+    for d in _subdirs(directory):
+        up = os.path.join(directory, d, "up.sql")
+        if not os.path.isfile(up):
+            out.skipped["not-a-migration-directory"] += 1
+            continue
+        down = os.path.join(directory, d, "down.sql")
+        if os.path.isfile(down):
+            out.skipped["down"] += 1
+        meta = os.path.join(directory, d, "metadata.toml")
+        transactional = True
+        if os.path.isfile(meta) and re.search(
+            r"^\s*run_in_transaction\s*=\s*false\b", _head(meta), re.MULTILINE
+        ):
+            transactional = False
+        out.entries.append(
+            Entry(up, name=d, transactional=transactional, down=down if os.path.isfile(down) else None)
+        )
+    return out
+
+
+def _versioned_files(directory: str, out: Listing, code_suffix: str = "", code_reason: str = "") -> None:
+    names = _files(directory)
+    if code_suffix:
+        names += _files(directory, code_suffix)
+    found: list[tuple[int, tuple[tuple[int, int | str], ...], str]] = []
+    for name in names:
+        m = _VERSIONED.match(name)
+        if m is None:
+            out.skipped["not-a-migration-name"] += 1
+            continue
+        found.append((int(m.group("version")), _natural(name), name))
+    for _v, _k, name in sorted(found):
+        entry = Entry(os.path.join(directory, name), transactional=True)
+        if code_suffix and name.endswith(code_suffix):
+            if name.endswith("_test.go"):
+                continue
+            entry.code = code_reason
+        out.entries.append(entry)
+
+
+def _goose(directory: str) -> Listing:
+    out = Listing("goose")
+    _versioned_files(directory, out, ".go", "a goose Go migration (code, not SQL)")
+    return out
+
+
+def _dbmate(directory: str) -> Listing:
+    out = Listing("dbmate")
+    _versioned_files(directory, out)
+    return out
+
+
+def _prisma(directory: str) -> Listing:
+    out = Listing("prisma")
+    for d in _subdirs(directory):
+        f = os.path.join(directory, d, "migration.sql")
+        if os.path.isfile(f):
+            out.entries.append(Entry(f, name=d, transactional=SCRIPT))
+        else:
+            out.skipped["not-a-migration-directory"] += 1
+    return out
+
+
+def _atlas(directory: str) -> Listing:
+    out = Listing("atlas")
+    listed: list[str] = []
+    try:
+        lines = Path(directory, "atlas.sum").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines[1:]:  # the first line is the directory's own hash
+        parts = line.rsplit(" h1:", 1)
+        if len(parts) == 2 and parts[0].strip():
+            listed.append(parts[0].strip())
+    present = set(_files(directory))
+    for name in listed:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            out.entries.append(Entry(path, transactional=True))
+        else:
+            out.errors.append(
+                InputError("listed in atlas.sum but missing (restore it or run `atlas migrate hash`)", path)
+            )
+    for name in sorted(present - set(listed)):
+        path = os.path.join(directory, name)
+        out.entries.append(Entry(path, transactional=True))
+        out.notes.append((path, "not in atlas.sum: atlas would refuse the directory until "
+                                "`atlas migrate hash` is run; read in name order"))
+    return out
+
+
+def _liquibase(directory: str) -> Listing:
+    out = Listing("liquibase")
+    # includeAll runs a directory's files in alphabetical order of their paths.
+    for name in _files(directory):
+        out.entries.append(Entry(os.path.join(directory, name), transactional=True))
+    return out
+
+
+_PLAN_CHANGE = re.compile(r"^(?P<op>[+-]?)(?P<name>[^\s@\[#]+)(?=\s|$)")
+_PLAN_TAG = re.compile(r"^@(?P<tag>[^\s#]+)")
+
+
+def _sqitch(directory: str) -> Listing:
+    out = Listing("sqitch")
+    plan = sqitch_plan(directory)
+    if plan is None:
+        out.errors.append(InputError("no sqitch.plan here or above", directory))
+        return out
+    top = plan.parent
+    conf = _sqitch_conf(top)
+    top_dir = top / conf.get("top_dir", ".")
+    deploy_dir = top / conf["deploy_dir"] if "deploy_dir" in conf else top_dir / "deploy"
+    revert_dir = top_dir / "revert"
+    out.detail = os.path.relpath(plan)
+    # (change name, line) in plan order; tags seen after each change decide a reworked script's name.
+    changes: list[tuple[str, int]] = []
+    tags_after: list[list[str]] = []
+    for number, raw in enumerate(plan.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("%", "#")):
+            continue
+        t = _PLAN_TAG.match(line)
+        if t:
+            for later in tags_after:
+                later.append(t.group("tag"))
+            continue
+        m = _PLAN_CHANGE.match(line)
+        if m is None:
+            continue
+        if m.group("op") == "-":
+            out.skipped["reverted-in-plan"] += 1
+            continue
+        changes.append((m.group("name"), number))
+        tags_after.append([])
+    last = {name: i for i, (name, _n) in enumerate(changes)}
+    for i, (name, number) in enumerate(changes):
+        script = name
+        if last[name] != i:
+            # A reworked change: the earlier version's script carries the first tag after it.
+            if not tags_after[i]:
+                out.errors.append(
+                    InputError(f"reworked change {name} has no tag after it", str(plan), number)
+                )
+                continue
+            script = f"{name}@{tags_after[i][0]}"
+        path = deploy_dir / f"{script}.sql"
+        if not path.is_file():
+            out.errors.append(
+                InputError(f"deploy script of change {name} is missing: {path}", str(plan), number)
+            )
+            continue
+        revert = revert_dir / f"{script}.sql"
+        out.entries.append(
+            Entry(str(path), name=name, transactional=False, down=str(revert) if revert.is_file() else None)
+        )
+        if revert.is_file():
+            out.skipped["revert"] += 1
+        if (top_dir / "verify" / f"{script}.sql").is_file():
+            out.skipped["verify"] += 1
+    return out
+
+
+_LISTERS: dict[str, Callable[[str], Listing]] = {
+    "plain": _plain,
+    "flyway": _flyway,
+    "golang-migrate": _golang_migrate,
+    "diesel": _diesel,
+    "goose": _goose,
+    "dbmate": _dbmate,
+    "sqitch": _sqitch,
+    "prisma": _prisma,
+    "atlas": _atlas,
+    "liquibase": _liquibase,
+}
+assert tuple(_LISTERS) == LAYOUTS, "every configurable layout has a lister"

@@ -1,0 +1,46 @@
+"""The sandbox server framework migrations are rendered on (Django always, Alembic revisions that query
+the database): never the project's own database.
+
+"auto" prefers initdb binaries on PATH or in /usr/lib/postgresql (Debian's packages ship the contrib
+extensions - hstore, pgcrypto, pg_trgm, citext - that migrations create) over the embedded server, which
+has none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from foreshock.config import SourceSettings
+from foreshock.errors import SandboxError
+
+__all__ = ["sandbox_database", "sandbox_kind"]
+
+
+def sandbox_kind(options: SourceSettings) -> str:
+    """The sandbox kind `options` asks for, with "auto" resolved."""
+    if options.sandbox_dsn:
+        return "dsn"
+    if options.sandbox != "auto":
+        return options.sandbox
+    from foreshock.sandbox.local import system_binaries
+
+    try:
+        system_binaries()
+    except SandboxError:
+        return "embedded"
+    return "initdb"
+
+
+@contextmanager
+def sandbox_database(options: SourceSettings, purpose: str, *, allow_existing: bool = False) -> Iterator[str]:
+    """A new empty database on the chosen sandbox server (started here unless handed over), dropped - and
+    the server stopped - afterwards."""
+    from foreshock.sandbox import open_sandbox
+
+    kind = sandbox_kind(options)
+    with (
+        open_sandbox(kind, dsn=options.sandbox_dsn, allow_existing=allow_existing) as sb,
+        sb.fresh_database(purpose) as db,
+    ):
+        yield db

@@ -1,0 +1,297 @@
+"""What runs forward inside one migration file, read from the markers its tool writes into the file.
+
+goose (`-- +goose Up` / `-- +goose Down`, `-- +goose NO TRANSACTION`), dbmate (`-- migrate:up` /
+`-- migrate:down`, `transaction:false`), Liquibase formatted SQL (`--liquibase formatted sql`, `--changeset`
+with `runInTransaction:false`, `dbms:`, `endDelimiter:`, `--rollback` lines and `/* liquibase rollback */`
+blocks), Atlas (`-- atlas:txmode none`), sqlx (`-- no-transaction` on the first line) and pop/popx Go
+templates (`{{ index .Options "Namespace" }}`).
+
+The forward text keeps every line where it was: lines that do not run forward (a down section, a changeset
+for another database) are blanked, so positions in findings are the file's own. Lines the tool rewrites (a
+Liquibase changeset boundary becomes the transaction it opens; a pop template becomes its value, padded
+to the template's width) keep their line, and columns after them stay right wherever the value fits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["Sections", "split_sections"]
+
+_GOOSE = re.compile(r"^\s*--\s*\+goose\s+(?P<cmd>[A-Za-z]+(?:\s+[A-Za-z]+)?)\b", re.IGNORECASE)
+_DBMATE = re.compile(r"^\s*--\s*migrate:(?P<dir>up|down)\b(?P<opts>.*)$", re.IGNORECASE)
+_LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.IGNORECASE)
+_CHANGESET = re.compile(r"^\s*--\s*changeset\s+(?P<id>\S+)(?P<attrs>.*)$", re.IGNORECASE)
+_ROLLBACK_LINE = re.compile(r"^\s*--\s*rollback\b\s?(?P<sql>.*)$", re.IGNORECASE)
+_ROLLBACK_BLOCK = re.compile(r"^\s*/\*\s*liquibase\s+rollback\b", re.IGNORECASE)
+_ATTR = re.compile(r"(?P<key>[A-Za-z]+):(?P<value>\"[^\"]*\"|\S*)")
+_ATLAS_TXMODE = re.compile(r"^\s*--\s*atlas:txmode\s+(?P<mode>\w+)", re.IGNORECASE)
+_NO_TRANSACTION = re.compile(r"^\s*--\s*no-transaction\s*$", re.IGNORECASE)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_OPTION = re.compile(r"""^\{\{-?\s*index\s+\.Options\s+"(?P<key>\w+)"\s*-?\}\}$""")
+
+
+@dataclass
+class Sections:
+    """One file's forward text (same line count as the file), its down text, and what the markers said.
+
+    syntax: the marker family seen ("goose", "dbmate", "liquibase", "atlas", "sqlx", "" for none).
+    transactional: what the file's own marker decides (False: no transaction), None when it says nothing.
+    explicit_transactions: the forward text carries its own BEGIN/COMMIT (Liquibase changesets), so the
+    tool wraps nothing more.
+    changesets: Liquibase changesets that run forward.
+    skipped: sections that do not run forward on PostgreSQL, by kind.
+    problem: why the file cannot be analysed as SQL (a Go template foreshock cannot fill in), or "".
+    """
+
+    forward: str
+    down: str = ""
+    down_transactional: bool | None = None
+    syntax: str = ""
+    transactional: bool | None = None
+    explicit_transactions: bool = False
+    changesets: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problem: str = ""
+
+
+def _blank(lines: list[str], keep: list[bool]) -> str:
+    return "".join(line if k else _eol(line) for line, k in zip(lines, keep, strict=True))
+
+
+def _eol(line: str) -> str:
+    if line.endswith("\r\n"):
+        return "\r\n"
+    return "\n" if line.endswith("\n") else ""
+
+
+def split_sections(text: str) -> Sections:
+    """Forward and down text of one migration file, by the markers in it (a file without markers: all of it
+    runs forward)."""
+    lines = text.splitlines(keepends=True)
+    sections = _liquibase(lines) if lines and _liquibase_header(lines) else None
+    if sections is None:
+        if any(_GOOSE.match(line) for line in lines):
+            sections = _goose(lines)
+        elif any(_DBMATE.match(line) for line in lines):
+            sections = _dbmate(lines)
+        else:
+            sections = Sections(forward=text)
+            for line in lines[:20]:
+                m = _ATLAS_TXMODE.match(line)
+                if m:
+                    sections.syntax = "atlas"
+                    sections.transactional = m.group("mode").lower() != "none"
+            if lines and _NO_TRANSACTION.match(lines[0]):
+                # sqlx: a first line `-- no-transaction` runs the migration outside a transaction.
+                sections.syntax = "sqlx"
+                sections.transactional = False
+    if "{{" in sections.forward:
+        _fill_templates(sections)
+    return sections
+
+
+def _liquibase_header(lines: list[str]) -> bool:
+    for line in lines:
+        if line.strip():
+            return _LIQUIBASE_HEADER.match(line) is not None
+    return False
+
+
+def _goose(lines: list[str]) -> Sections:
+    keep: list[bool] = []
+    down: list[bool] = []
+    mode = ""
+    transactional: bool | None = None
+    for line in lines:
+        m = _GOOSE.match(line)
+        if m:
+            cmd = " ".join(m.group("cmd").lower().split())
+            if cmd == "up":
+                mode = "up"
+            elif cmd == "down":
+                mode = "down"
+            elif cmd == "no transaction":
+                transactional = False
+            # StatementBegin/End and ENVSUB are comments to PostgreSQL: the parser splits statements itself.
+            keep.append(False)
+            down.append(False)
+            continue
+        # goose runs nothing before the first `+goose Up`.
+        keep.append(mode == "up")
+        down.append(mode == "down")
+    sections = Sections(
+        forward=_blank(lines, keep),
+        down=_blank(lines, down),
+        down_transactional=transactional,
+        syntax="goose",
+        transactional=transactional,
+    )
+    if any(down):
+        sections.skipped["down"] = 1
+    return sections
+
+
+def _dbmate(lines: list[str]) -> Sections:
+    keep: list[bool] = []
+    down: list[bool] = []
+    mode = ""
+    up_tx: bool | None = None
+    down_tx: bool | None = None
+    for line in lines:
+        m = _DBMATE.match(line)
+        if m:
+            mode = m.group("dir").lower()
+            no_tx = re.search(r"\btransaction\s*:\s*false\b", m.group("opts"), re.IGNORECASE) is not None
+            if mode == "up":
+                up_tx = False if no_tx else None
+            else:
+                down_tx = False if no_tx else None
+            keep.append(False)
+            down.append(False)
+            continue
+        keep.append(mode == "up")
+        down.append(mode == "down")
+    sections = Sections(
+        forward=_blank(lines, keep),
+        down=_blank(lines, down),
+        down_transactional=down_tx,
+        syntax="dbmate",
+        transactional=up_tx,
+    )
+    if any(down):
+        sections.skipped["down"] = 1
+    return sections
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return {m.group("key").lower(): m.group("value").strip('"') for m in _ATTR.finditer(text)}
+
+
+def _for_postgresql(dbms: str) -> bool:
+    """Liquibase `dbms:` lists databases (`all`, `none`, `!mysql`); PostgreSQL's name there is postgresql."""
+    names = [n.strip().lower() for n in dbms.split(",") if n.strip()]
+    if not names:
+        return True
+    if "none" in names:
+        return False
+    if "!postgresql" in names:
+        return False
+    positive = [n for n in names if not n.startswith("!")]
+    return not positive or "all" in positive or "postgresql" in positive
+
+
+def _liquibase(lines: list[str]) -> Sections:
+    """Each changeset runs in its own transaction unless `runInTransaction:false`; rollback is comments."""
+    out: list[str] = []
+    down: list[str] = []
+    open_tx = False
+    active = False  # inside a changeset that runs forward
+    delimiter = ""
+    in_rollback_block = False
+    changesets = 0
+    skipped: dict[str, int] = {}
+    for line in lines:
+        eol = _eol(line)
+        if in_rollback_block:
+            # `*/` closes the block; everything inside is the rollback of the current changeset.
+            body = line.split("*/", 1)[0]
+            if active and body.strip():
+                down.append(body.rstrip("\r\n") + eol)
+            else:
+                down.append(eol)
+            if "*/" in line:
+                in_rollback_block = False
+            out.append(eol)
+            continue
+        m = _CHANGESET.match(line)
+        if m:
+            attrs = _attrs(m.group("attrs"))
+            prefix = "COMMIT;" if open_tx else ""
+            open_tx = False
+            active = _for_postgresql(attrs.get("dbms", "")) and attrs.get("ignore", "").lower() != "true"
+            if not active:
+                kind = "ignored" if attrs.get("ignore", "").lower() == "true" else "other-dbms"
+                skipped[kind] = skipped.get(kind, 0) + 1
+            else:
+                changesets += 1
+            delimiter = attrs.get("enddelimiter", "") if active else ""
+            transactional = attrs.get("runintransaction", "true").lower() != "false"
+            if active and transactional:
+                open_tx = True
+                out.append(f"{prefix} BEGIN;".strip() + eol)
+            else:
+                out.append(prefix + eol)
+            down.append(eol)
+            continue
+        r = _ROLLBACK_LINE.match(line)
+        if r:
+            down.append((r.group("sql") if active else "") + eol)
+            out.append(eol)
+            continue
+        if _ROLLBACK_BLOCK.match(line):
+            in_rollback_block = "*/" not in line.split("rollback", 1)[1]
+            out.append(eol)
+            down.append(eol)
+            continue
+        down.append(eol)
+        if not active:
+            out.append(eol)
+        elif delimiter and delimiter != ";" and line.strip() == delimiter:
+            # A statement ended by its own delimiter line (`/`, `GO`): PostgreSQL's parser needs `;`.
+            out.append(";" + eol)
+        else:
+            out.append(line)
+    if open_tx:
+        out.append("\nCOMMIT;\n" if out and not out[-1].endswith("\n") else "COMMIT;\n")
+    sections = Sections(
+        forward="".join(out),
+        down="".join(down),
+        syntax="liquibase",
+        transactional=False,
+        explicit_transactions=True,
+        changesets=changesets,
+        skipped=skipped,
+    )
+    if any(d.strip() for d in down):
+        sections.skipped["rollback"] = 1
+    return sections
+
+
+def _fill_templates(sections: Sections) -> None:
+    """pop/popx render migrations as Go templates. `{{ index .Options "Key" }}` (the schema a project
+    installs into) becomes a placeholder identifier - the key in lower case - padded to the template's width;
+    any other template logic cannot be evaluated here, and the file is named as not analysed."""
+    filled: dict[str, str] = {}
+
+    def value(m: re.Match[str]) -> str:
+        o = _OPTION.match(m.group(0))
+        if o is None:
+            raise _Unfillable(m.group(0))
+        name = o.group("key").lower()
+        filled[o.group("key")] = name
+        return name.ljust(len(m.group(0))) if "\n" not in m.group(0) else name
+
+    try:
+        sections.forward = _TEMPLATE.sub(value, sections.forward)
+    except _Unfillable as err:
+        sections.problem = (
+            f"Go template logic {' '.join(str(err).split())[:60]!r} cannot be evaluated without the tool "
+            "(pop/popx renders it at run time)"
+        )
+        return
+    if sections.down and "{{" in sections.down:
+        try:
+            sections.down = _TEMPLATE.sub(value, sections.down)
+        except _Unfillable:
+            sections.down = ""
+    sections.notes.append(
+        "Go template values filled with placeholders: "
+        + ", ".join(f"{k} -> {v}" for k, v in sorted(filled.items()))
+    )
+
+
+class _Unfillable(Exception):
+    pass
