@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -10,9 +11,9 @@ import pytest
 
 pytest.importorskip("alembic")
 
+from foreshock.config import SourceSettings
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
-from foreshock.config import SourceSettings
 from foreshock.sources.alembic import is_alembic_project, load_alembic, read_alembic_project
 
 PROJECTS = Path(__file__).parent / "projects"
@@ -151,7 +152,8 @@ def test_env_py_that_cannot_run_offline_is_named_and_alembic_defaults_render_eve
     assert sorted(u.name for u in result.units) == sorted(u.name for u in load_alembic(SHOP))
     assert result.found == len(result.units)
     [note] = result.notes
-    assert note.path.endswith("env.py") and "NameError" in note.message and "default configuration" in note.message
+    assert note.path.endswith("env.py") and "NameError" in note.message
+    assert "default configuration" in note.message
     # Alembic's default env.py runs all revisions in one transaction: each rendered revision is wrapped.
     assert all(u.text.lstrip().startswith("BEGIN;") for u in result.units)
 
@@ -217,3 +219,72 @@ def test_findings_point_at_the_revision_file_and_op_line() -> None:
     assert "batch.alter_column(" in Path(not_null.path).read_text().splitlines()[not_null.line - 1]
     # The CREATE INDEX CONCURRENTLY of the autocommit block runs outside a transaction: nothing to flag.
     assert not [f for f in result.findings if "0004_" in f.path and f.severity == "error"]
+
+
+# ---- revisions where env.py puts them, any ini name, data code run on a sandbox
+
+RUNTIME = PROJECTS / "alembic_runtime"
+
+
+@pytest.mark.db
+def test_revisions_are_found_where_env_py_puts_them_and_data_code_runs_on_a_sandbox() -> None:
+    result = read_alembic_project(RUNTIME / "db.ini", SourceSettings())
+    assert not result.errors and not result.not_analysed
+    assert [u.name for u in result.units] == ["r1", "r2", "r3"]  # never the sqlite history
+    assert result.found == 3
+    assert [Path(p).name for p in result.locations] == ["postgresql"]
+    r2 = result.units[1]
+    # What upgrade() sent, with its bound parameter rendered, and the indexes the data decided.
+    assert "SELECT DISTINCT kind FROM things WHERE id > 0;" in r2.text
+    assert "CREATE INDEX things_blue_idx" in r2.text and "CREATE INDEX things_red_idx" in r2.text
+    source = Path(r2.path).read_text().splitlines()
+    creates = [i for i, line in enumerate(r2.text.splitlines(), 1) if line.startswith("CREATE INDEX")]
+    assert all("op.execute(" in source[r2.source_line(i) - 1] for i in creates)
+    [note] = result.notes
+    assert "r2 needs a database" in note.message
+
+
+@pytest.mark.db
+def test_any_ini_name_through_the_cli_and_by_directory() -> None:
+    from click.testing import CliRunner
+
+    from foreshock.cli import cli
+
+    for args in (["--alembic-config", str(RUNTIME / "db.ini")], [str(RUNTIME)]):
+        result = CliRunner().invoke(cli, ["check", "--format", "json", *args], catch_exceptions=False)
+        data = json.loads(result.stdout)
+        assert data["summary"]["migrations"] == {"found": 3, "analysed": 3, "not_analysed": 0}, args
+        assert [lay["layout"] for lay in data["layouts"]] == ["alembic"]
+        rules = {(Path(f["path"]).name, f["rule"]) for f in data["findings"]} | {
+            (Path(fl["path"]).name, x["rule"]) for fl in data["files"] for s in fl["statements"]
+            for x in s["findings"]
+        }
+        assert ("r2_index_per_kind.py", "creating-index-non-concurrently") in rules
+        assert ("r3_note.py", "adding-required-column") in rules
+
+
+def test_no_revisions_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    shutil.copytree(RUNTIME, proj)
+    (proj / "migrations" / "env.py").write_text(
+        (proj / "migrations" / "env.py").read_text().replace('"postgresql")', '"mysql")')
+    )
+    result = read_alembic_project(proj / "db.ini", SourceSettings())
+    assert result.units == [] and result.found == 0
+    [err] = result.errors
+    assert "no revisions found in" in err.message and "mysql" in err.message
+
+
+@pytest.mark.db
+def test_a_revision_that_fails_on_the_sandbox_too_is_named_with_both_reasons(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    shutil.copytree(BAD, proj)
+    rev = proj / "migrations" / "versions" / "a2_data_dependent.py"
+    rev.write_text(rev.read_text().replace("FROM things", "FROM no_such_things"))
+    result = read_alembic_project(proj, SourceSettings())
+    assert [u.name for u in result.units] == ["a1", "a3"]
+    [failed] = result.not_analysed
+    assert failed.path.endswith("a2_data_dependent.py") and failed.kind == "render-failed"
+    assert "offline" in failed.reason and "on a sandbox" in failed.reason
+    assert "no_such_things" in failed.reason
+    assert result.found == 3

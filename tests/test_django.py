@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -257,3 +258,124 @@ def test_sandbox_dsn_becomes_django_settings(dsn: str, expected: dict[str, str])
     assert got["ENGINE"] == "django.db.backends.postgresql"
     if "sslmode" in dsn:
         assert got["OPTIONS"]["sslmode"] == "require"
+
+
+# ---- every migration accounted for (tests/projects/django_edge)
+
+EDGE = PROJECTS / "django_edge"
+
+
+def _edge(sandbox: str) -> Any:
+    from foreshock.api import check
+    from foreshock.config import Settings, SourceSettings
+
+    return check([str(EDGE)], Settings(sources=SourceSettings(sandbox=sandbox)))
+
+
+def _file(result: Any, name: str) -> Any:
+    return next(fa for fa in result.files if Path(fa.path).name == name)
+
+
+def _initdb_or_skip() -> None:
+    import os
+
+    from foreshock.errors import SandboxError
+    from foreshock.sandbox.local import system_binaries
+
+    try:
+        system_binaries()
+    except SandboxError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL with contrib extensions is required in CI: {err}")
+        pytest.skip(str(err))
+
+
+@pytest.mark.db
+def test_every_django_migration_is_analysed_or_named_with_contrib_extensions() -> None:
+    """Debian's PostgreSQL has hstore: only the migration that needs production's own table fails."""
+    _initdb_or_skip()
+    result = _edge("initdb")
+    assert not result.errors, [str(e) for e in result.errors]
+    assert result.migration_counts == {"found": 7, "analysed": 6, "not_analysed": 1}
+    [failed] = result.not_analysed
+    assert Path(failed.path).name == "0004_import_legacy.py" and failed.kind == "render-failed"
+    assert 'relation "legacy_products" does not exist' in failed.reason
+    source = (EDGE / "catalog" / "migrations" / "0004_import_legacy.py").read_text().splitlines()
+    assert "migrations.RunSQL(" in source[failed.line - 1]
+    # The hstore column renders right after its extension (Django registers the type on the connection).
+    hstore = [s.statement.text for s in _file(result, "0002_product_attributes.py").statements]
+    assert any('ADD COLUMN "attributes" hstore' in t for t in hstore)
+    # Both AlterUniqueTogether operations render: the second finds the constraint the first created.
+    pair = [s.statement.text for s in _file(result, "0003_unique_name_sku_and_back.py").statements]
+    assert any("ADD CONSTRAINT" in t and "UNIQUE" in t for t in pair)
+    assert any("DROP CONSTRAINT" in t for t in pair)
+    # Later migrations continue from Django's state, after the failed one.
+    assert _file(result, "0005_product_price.py").statements
+    assert any(f.rule == "changing-column-type" and f.path.endswith("0005_product_price.py")
+               for f in result.findings)
+
+
+@pytest.mark.db
+def test_squashed_migration_is_history_when_the_replaced_ones_are_present() -> None:
+    _initdb_or_skip()
+    result = _edge("initdb")
+    files = {Path(fa.path).name for fa in result.files}
+    assert "0001_squashed_0002_order_total.py" not in files
+    assert {"0001_initial.py", "0002_order_total.py"} & {
+        Path(fa.path).name for fa in result.files if "/orders/" in fa.path
+    } == set()
+    [note] = [n for n in result.notes if "squashed" in n.message]
+    assert Path(note.path).name == "0001_squashed_0002_order_total.py" and "replaces 2" in note.message
+    assert dict(result.layouts[0].skipped) == {"squashed-as-history": 1}
+    # The table the squash built is pre-existing for the migration after it.
+    assert any(f.rule == "creating-index-non-concurrently" and f.path.endswith("0003_order_note.py")
+               for f in result.findings)
+
+
+@pytest.mark.db
+def test_without_contrib_extensions_the_missing_extension_is_named_and_the_rest_continues() -> None:
+    result = _edge("embedded")
+    assert not result.errors, [str(e) for e in result.errors]
+    by_file: dict[str, list[str]] = {}
+    for n in result.not_analysed:
+        by_file.setdefault(Path(n.path).name, []).append(n.kind)
+    assert by_file == {
+        "0002_product_attributes.py": ["missing-extension", "render-failed"],
+        "0004_import_legacy.py": ["render-failed"],
+    }
+    hstore = next(n for n in result.not_analysed if n.kind == "missing-extension")
+    assert "no hstore extension" in hstore.reason and "--sandbox initdb" in hstore.reason
+    assert result.migration_counts == {"found": 7, "analysed": 5, "not_analysed": 2}
+    assert _file(result, "0003_unique_name_sku_and_back.py").statements
+    assert result.exit_code == 2
+    assert dataclasses.replace(result, accept_not_analysed=True).exit_code == 1
+
+
+@pytest.mark.db
+def test_render_timeout_names_the_migrations_not_reached(tmp_path: Path) -> None:
+    from foreshock.config import SourceSettings
+    from foreshock.sources.django import read_django_project
+
+    proj = tmp_path / "proj"
+    shutil.copytree(SHOP, proj, ignore=shutil.ignore_patterns("__pycache__"))
+    slow = proj / "shop" / "migrations" / "0012_slow.py"
+    slow.write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0011_order_note_and_check")]\n\n'
+        '    operations = [migrations.RunSQL("SELECT pg_sleep(60);")]\n'
+    )
+    later = proj / "shop" / "migrations" / "0013_later.py"
+    later.write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0012_slow")]\n\n'
+        '    operations = [migrations.RunSQL("SELECT 1;")]\n'
+    )
+    result = read_django_project(proj, SourceSettings(sandbox="embedded", render_timeout=20))
+    assert len(result.units) == 11  # everything before the slow one was kept
+    assert [(Path(n.path).name, n.kind) for n in result.not_analysed] == [
+        ("0012_slow.py", "render-timeout"),
+        ("0013_later.py", "render-timeout"),
+    ]
+    assert result.found == 13

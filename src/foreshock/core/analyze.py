@@ -109,7 +109,13 @@ def _analyze(
         errors: list[InputError] = [*history_gaps, *parsed.errors]
         history_gaps = []
         was_in_txn = False
+        starts = iter(sorted(unit.migration_lines))
+        next_start = next(starts, None)
         for stmt in parsed.statements:
+            while next_start is not None and stmt.line >= next_start:
+                # Another migration of the same file: deployed on its own, maybe years after the first.
+                schema.begin_file(False)
+                next_start = next(starts, None)
             analysis = tracker.statement(stmt, facts_of(stmt, schema, settings))
             if analysis.transaction is None or not was_in_txn:
                 schema.begin_transaction()

@@ -42,6 +42,8 @@ class MigrationUnit:
     `assume_transaction` setting for SQL files); None = use the setting.
     history: True when the unit is only schema history (--since mode, --schema): analysed for the
     schema model, never reported.
+    migration_lines: lines of `text` where another migration starts inside the unit (the changesets of
+    a Liquibase changelog, each deployed on its own): what earlier ones created is pre-existing there.
     """
 
     path: str
@@ -51,6 +53,7 @@ class MigrationUnit:
     transactional: bool | None = None
     history: bool = False
     opaque: tuple[OpaqueCode, ...] = field(default=(), compare=False)
+    migration_lines: tuple[int, ...] = ()
 
     def source_line(self, line: int) -> int:
         if self.line_map is None:
@@ -476,7 +479,7 @@ class CheckResult:
     @property
     def migration_counts(self) -> dict[str, int]:
         """{"found", "analysed", "not_analysed"}; found falls back to the analysed files when uncounted."""
-        not_analysed = len({(n.path, n.reason) for n in self.not_analysed})
+        not_analysed = len({n.path for n in self.not_analysed})
         found = self.migrations_found if self.migrations_found is not None else len(self.files) + not_analysed
         return {"found": found, "analysed": max(found - not_analysed, 0), "not_analysed": not_analysed}
 

@@ -45,5 +45,6 @@ def render(result: CheckResult, out: TextIO) -> None:
     level = "warning" if result.accept_not_analysed else "error"
     for n in result.not_analysed:
         if not n.input_error:  # bad input is annotated above
-            parts.append(_command(level, n.path, n.line, 0, "foreshock did not analyse this migration", n.reason))
+            title = "foreshock did not analyse this migration"
+            parts.append(_command(level, n.path, n.line, 0, title, n.reason))
     out.write("".join(parts))

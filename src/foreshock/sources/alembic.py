@@ -510,7 +510,9 @@ def _render_online(
                         if sc.revision in wanted:
                             results[sc.revision] = f"an earlier revision failed there ({failure})"
                         continue
-                    capture = _Capture(revision_file=str(sc.path), default_line=1)
+                    upgrade_fn = getattr(sc.module, "upgrade", None)
+                    first = upgrade_fn.__code__.co_firstlineno if upgrade_fn is not None else 1
+                    capture = _Capture(revision_file=str(sc.path), default_line=first)
                     try:
                         with _listening(conn, capture, literal_sql):
                             _run_online(cfg, script, sc, conn, capture)

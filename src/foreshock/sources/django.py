@@ -601,12 +601,9 @@ def _apply_one(connection: Any, migration: Any, state: Any) -> tuple[dict[str, A
         owners: dict[str, int] = {}
 
         def execute(sql: Any, params: Any = ()) -> Any:
-            text = str(sql)
-            if params is not None:
-                try:
-                    text = connection.ops.compose_sql(text, params)
-                except Exception:  # a statement Django could not bind will fail below, with its reason
-                    text = str(sql)
+            # Bound as the backend binds it; a parameter it cannot bind fails here, with the reason the
+            # operation is named for, and no half-bound statement is kept.
+            text = str(sql) if params is None else connection.ops.compose_sql(str(sql), params)
             owner = current[0] if current[0] is not None else owners.get(str(sql))
             items.append({"kind": "sql", "sql": text, "line": line_of(owner)})
             return original(sql, params)

@@ -221,6 +221,7 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
         result,
         text=sections.forward,
         transactional=_transactional(entry, sections, sections.forward, options),
+        migration_lines=tuple(sections.starts),
     )
     if not _has_sql(unit.text) and not unit.history:
         # Tools generate empty migrations on purpose (a placeholder for another dialect, a version bump):

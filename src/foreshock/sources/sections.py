@@ -52,6 +52,8 @@ class Sections:
     transactional: bool | None = None
     explicit_transactions: bool = False
     changesets: int = 0
+    # Lines where a migration of its own starts inside the file (Liquibase changesets after the first).
+    starts: list[int] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     problem: str = ""
@@ -192,8 +194,9 @@ def _liquibase(lines: list[str]) -> Sections:
     delimiter = ""
     in_rollback_block = False
     changesets = 0
+    starts: list[int] = []
     skipped: dict[str, int] = {}
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         eol = _eol(line)
         if in_rollback_block:
             # `*/` closes the block; everything inside is the rollback of the current changeset.
@@ -217,6 +220,7 @@ def _liquibase(lines: list[str]) -> Sections:
                 skipped[kind] = skipped.get(kind, 0) + 1
             else:
                 changesets += 1
+                starts.append(number)
             delimiter = attrs.get("enddelimiter", "") if active else ""
             transactional = attrs.get("runintransaction", "true").lower() != "false"
             if active and transactional:
@@ -253,6 +257,7 @@ def _liquibase(lines: list[str]) -> Sections:
         transactional=False,
         explicit_transactions=True,
         changesets=changesets,
+        starts=starts[1:],
         skipped=skipped,
     )
     if any(d.strip() for d in down):

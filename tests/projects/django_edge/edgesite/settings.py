@@ -1,0 +1,7 @@
+SECRET_KEY = "sample-project-not-secret"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = ["django.contrib.postgres", "catalog", "orders"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# foreshock replaces DATABASES with its sandbox when it renders the migrations.
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "edge"}}
