@@ -322,6 +322,8 @@ def test_sqitch_missing_deploy_script_is_named(tmp_path: Path) -> None:
         f"deploy script of change add_index is missing: {d / 'deploy' / 'add_index.sql'}",
     ]
     assert [e.line for e in result.errors] == [5, 7]
+    assert result.migration_counts == {"found": 3, "analysed": 1, "not_analysed": 2}
+    assert {n.kind for n in result.not_analysed} == {"missing"}
 
 
 # ---- Prisma and Atlas
@@ -361,6 +363,7 @@ def test_atlas_sum_order_txmode_and_unlisted_files(tmp_path: Path) -> None:
         ("20240104000000_late.sql", "adding-required-column", 1),
     ]
     assert [Path(e.path).name for e in result.errors] == ["20240105000000_gone.sql"]
+    assert result.migration_counts == {"found": 5, "analysed": 4, "not_analysed": 1}
     assert any("not in atlas.sum" in n.message for n in result.notes)
 
 

@@ -85,6 +85,7 @@ class NotAnalysed:
 # Kinds of NotAnalysed, each with how summaries word it.
 NOT_ANALYSED_KINDS: dict[str, str] = {
     "unreadable": "the file cannot be read as SQL text",
+    "missing": "its tool lists the migration but the file is missing",
     "syntax-error": "PostgreSQL's parser rejects the SQL",
     "code": "the migration is code, not SQL",
     "template": "template logic only the migration tool can fill in",

@@ -82,6 +82,9 @@ def _script_location(ini: Path) -> Path:
     except Exception as err:  # configparser errors: report them as bad input, one line
         raise InputError(f"cannot read Alembic config: {_first_line(err)}", str(ini)) from None
     if not loc:
+        if (ini.parent / "env.py").is_file():
+            # Flask-Migrate writes no script_location: it hands Alembic the directory holding the ini.
+            return ini.parent.resolve()
         raise InputError("no script_location in the [alembic] section", str(ini))
     if ":" in loc and not Path(loc).exists():  # package resource form "myapp:migrations"
         return Path(loc)
@@ -287,7 +290,13 @@ def read_alembic_project(
         cfg.set_main_option("sqlalchemy.url", "postgresql://")
     here = str(ini.parent if ini is not None else script_dir.parent)
     prepend = [p.strip() for p in (cfg.get_main_option("prepend_sys_path") or "").replace(",", " ").split()]
-    sys_entries = [os.path.join(here, p) if not os.path.isabs(p) else p for p in prepend] or [here]
+    # Alembic puts prepend_sys_path entries on sys.path as written (relative ones from the directory it runs
+    # in, usually the project root); foreshock may run elsewhere, so the ini's directory counts too. Without
+    # any, the project root is usually the ini's directory or (Flask-Migrate: migrations/alembic.ini) above.
+    sys_entries = [
+        *(p if os.path.isabs(p) else os.path.abspath(p) for p in prepend),
+        *(os.path.join(here, p) for p in prepend if not os.path.isabs(p)),
+    ] or [here, os.path.dirname(here)]
 
     with _sys_path(sys_entries):
         try:
@@ -304,6 +313,7 @@ def read_alembic_project(
                                       "Alembic's default configuration instead", err.line))
             script = ScriptDirectory.from_config(cfg)
             if locations:
+                locations = _postgresql_locations(locations, out.notes, relative)
                 script.version_locations = locations
             ordered = list(reversed(list(script.walk_revisions("base", "heads"))))
         except SyntaxError as err:
@@ -372,7 +382,10 @@ def _env_version_locations(cfg: Any, script: Any) -> list[str] | None:
     cfg.output_buffer = capture
     env_py = os.path.join(script.dir, "env.py")
     try:
-        with EnvironmentContext(cfg, script, fn=lambda _heads, _ctx: [], as_sql=True, output_buffer=capture):
+        with EnvironmentContext(
+            cfg, script, fn=lambda _heads, _ctx: [], as_sql=True, output_buffer=capture
+        ) as ctx:
+            _render_for_postgresql(ctx)
             script.run_env()
     except BaseException as err:
         if isinstance(err, KeyboardInterrupt):
@@ -383,6 +396,45 @@ def _env_version_locations(cfg: Any, script: Any) -> list[str] | None:
         ) from None
     after = list(script.version_locations or [])
     return [str(p) for p in after] if after != before else None
+
+
+_OTHER_DIALECTS = frozenset({"sqlite", "mysql", "mariadb", "mssql", "oracle"})
+_PG_DIRS = ("postgresql", "postgres", "pg")
+
+
+def _postgresql_locations(locations: list[str], notes: list[Note], relative: bool) -> list[str]:
+    """env.py chose its revisions by the database it is configured for (Prefect: versions/<dialect>).
+    foreshock reads a PostgreSQL project: where env.py chose another dialect's directory and a PostgreSQL
+    one stands beside it, the PostgreSQL one is read, and the note says so."""
+    out: list[str] = []
+    for loc in locations:
+        p = Path(loc)
+        sibling = next((p.parent / d for d in _PG_DIRS if (p.parent / d).is_dir()), None)
+        if p.name.lower() in _OTHER_DIALECTS and sibling is not None:
+            notes.append(Note(
+                _display(str(sibling), relative),
+                f"env.py chose the {p.name} revisions (the database it is configured for); read the "
+                f"PostgreSQL ones beside them instead (configure env.py for PostgreSQL to silence this)",
+            ))
+            out.append(str(sibling))
+        else:
+            out.append(loc)
+    return out
+
+
+def _render_for_postgresql(ctx: Any) -> None:
+    """env.py names the database it is configured for (a development SQLite URL, say); foreshock reads
+    the migrations for PostgreSQL, so the offline render always uses PostgreSQL's dialect."""
+    configure = ctx.configure
+
+    def for_postgresql(*args: Any, url: Any = None, dialect_name: str | None = None, **kw: Any) -> None:
+        if url is not None and str(url).split(":", 1)[0].split("+", 1)[0] not in ("postgresql", "postgres"):
+            url = "postgresql://"
+        if dialect_name is not None and dialect_name != "postgresql":
+            dialect_name = "postgresql"
+        configure(*args, url=url, dialect_name=dialect_name, **kw)
+
+    ctx.configure = for_postgresql
 
 
 def _default_env(ctx: Any, capture: _Capture) -> None:
@@ -431,6 +483,7 @@ def _render_revision(cfg: Any, script: Any, sc: Any, default_env: bool = False) 
             if default_env:
                 _default_env(ctx, capture)
             else:
+                _render_for_postgresql(ctx)
                 script.run_env()
     except InputError:
         raise
@@ -487,22 +540,19 @@ def _render_online(
     Alembic's default configuration connects to the sandbox itself: the project's env.py is not run
     online, so its own database settings can never be reached.
     """
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    from foreshock.pg.render import literal_sql, render_connection
+    from foreshock.pg.render import literal_sql
     from foreshock.sources.sandbox import sandbox_database
 
     results: dict[str, MigrationUnit | str] = {}
     last = max(i for i, sc in enumerate(ordered) if sc.revision in wanted)
-    timeout = f"{int(options.render_timeout)}s"
     try:
         with sandbox_database(options, "alembic") as dsn:
-            engine = create_engine(
-                "postgresql+psycopg://",
-                creator=lambda: render_connection(dsn, statement_timeout=timeout),
-                poolclass=NullPool,
-            )
+            try:
+                engine = _engine(dsn, f"{int(options.render_timeout)}s")
+            except Exception as err:  # the project's own SQLAlchemy, whatever version it is
+                for rev in wanted:
+                    results[rev] = f"no database driver for the sandbox: {_one(err)}"
+                return results
             with engine.connect() as conn:
                 failure = ""
                 for sc in ordered[: last + 1]:
@@ -566,6 +616,29 @@ def _listening(conn: Any, capture: _Capture, literal_sql: Callable[[Any, str, An
     finally:
         for name, fn in listeners:
             event.remove(conn, name, fn)
+
+
+def _engine(dsn: str, statement_timeout: str) -> Any:
+    """A SQLAlchemy engine on the sandbox database: psycopg 3 (SQLAlchemy 2), else psycopg2 where the
+    project's SQLAlchemy predates psycopg 3 support."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import NoSuchModuleError
+    from sqlalchemy.pool import NullPool
+
+    from foreshock.pg.render import render_connection, render_connection_psycopg2
+
+    try:
+        return create_engine(
+            "postgresql+psycopg://",
+            creator=lambda: render_connection(dsn, statement_timeout=statement_timeout),
+            poolclass=NullPool,
+        )
+    except NoSuchModuleError:
+        return create_engine(
+            "postgresql+psycopg2://",
+            creator=lambda: render_connection_psycopg2(dsn, statement_timeout=statement_timeout),
+            poolclass=NullPool,
+        )
 
 
 def _run_online(cfg: Any, script: Any, sc: Any, conn: Any, capture: _Capture) -> None:

@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,21 +321,10 @@ def read_django_project(
         )
         env = dict(os.environ)
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        timed_out = False
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "foreshock.sources.django", str(request), str(result)],
-                cwd=str(root),
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            stderr = proc.stderr
-        except subprocess.TimeoutExpired as err:
-            timed_out = True
-            stderr = err.stderr.decode("utf-8", "replace") if isinstance(err.stderr, bytes) else ""
+        timed_out, stderr = _run_child(
+            [sys.executable, "-m", "foreshock.sources.django", str(request), str(result)],
+            cwd=str(root), env=env, timeout=timeout, result=result, tmp=Path(tmp),
+        )
         records = _records(result)
     if not records:
         tail = (stderr.strip().splitlines() or ["no output"])[-1]
@@ -382,6 +372,56 @@ def read_django_project(
             _display(m["path"], relative), reason, kind="render-timeout" if timed_out else "render-stopped"
         ))
     return out
+
+
+def _run_child(
+    args: list[str], *, cwd: str, env: dict[str, str], timeout: float, result: Path, tmp: Path
+) -> tuple[bool, str]:
+    """Run the render child; (timed out?, its stderr). On a terminal, say how far rendering got: a large
+    project takes minutes, as `migrate` does."""
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+    with open(tmp / "stderr.txt", "w+b") as err:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        timed_out = False
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() - started > timeout:
+                        timed_out = True
+                        break
+                    if progress:
+                        done, total = _progress(result)
+                        shown = f"{done}/{total or '?'}"
+                        sys.stderr.write(f"\rrendering Django migrations on the sandbox: {shown}")
+                        sys.stderr.flush()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if progress:
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
+        err.seek(0)
+        return timed_out, err.read().decode("utf-8", "replace")
+
+
+def _progress(result: Path) -> tuple[int, int]:
+    """(migrations rendered, migrations planned) so far: the plan is the first record, one line each after."""
+    try:
+        with open(result, "rb") as fh:
+            first = fh.readline()
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return 0, 0
+    try:
+        plan = json.loads(first)
+    except json.JSONDecodeError:
+        return 0, 0
+    return lines, len(plan.get("migrations", ())) if plan.get("kind") == "plan" else 0
 
 
 def _records(result: Path) -> list[dict[str, Any]]:

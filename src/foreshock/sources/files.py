@@ -201,6 +201,12 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
     if entry.code:
         out.not_analysed.append(NotAnalysed(entry.path, entry.code, kind="code"))
         return ""
+    if entry.missing is not None:
+        out.errors.append(entry.missing)
+        out.not_analysed.append(
+            NotAnalysed(entry.path, entry.missing.message, input_error=True, kind="missing")
+        )
+        return ""
     result = read_sql(entry.path, history=history or entry.history, name=entry.name)
     if isinstance(result, InputError):
         out.errors.append(result)

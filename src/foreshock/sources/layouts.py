@@ -48,6 +48,7 @@ class Entry:
     history: read for the schema only (a Flyway baseline no versioned migration covers).
     down: the separate down/undo/revert file of this migration, for `--include-down`.
     code: the migration is code, not SQL (a goose .go file, a pop .fizz file): why it is not analysed.
+    missing: the tool names this migration but its file is not there (bad input, reported as such).
     """
 
     path: str
@@ -56,6 +57,7 @@ class Entry:
     history: bool = False
     down: str | None = None
     code: str = ""
+    missing: InputError | None = None
 
 
 @dataclass
@@ -141,6 +143,11 @@ def detect_layout(directory: str) -> tuple[str, str]:
     """(layout, why) for a directory, from the files the tools leave behind."""
     if sqitch_plan(directory) is not None:
         return "sqitch", "sqitch.plan"
+    files = _files(directory)
+    # Up/down pairs first: Atlas writes atlas.sum for golang-migrate directories too (its sum then lists
+    # the up files only).
+    if any(_UPDOWN.match(f) for f in files) or any(_UPDOWN.match(f) for f in _files(directory, ".fizz")):
+        return "golang-migrate", "<version>_<name>.up.sql"
     if os.path.isfile(os.path.join(directory, "atlas.sum")):
         return "atlas", "atlas.sum"
     subdirs = _subdirs(directory)
@@ -150,9 +157,6 @@ def detect_layout(directory: str) -> tuple[str, str]:
         return "prisma", "<timestamp>_<name>/migration.sql"
     if any(os.path.isfile(os.path.join(directory, d, "up.sql")) for d in subdirs):
         return "diesel", "<version>_<name>/up.sql"
-    files = _files(directory)
-    if any(_UPDOWN.match(f) for f in files) or any(_UPDOWN.match(f) for f in _files(directory, ".fizz")):
-        return "golang-migrate", "<version>_<name>.up.sql"
     heads = {f: _head(os.path.join(directory, f)) for f in files[:200]}
     if any(re.search(r"^\s*--\s*\+goose\s+up\b", h, re.IGNORECASE | re.MULTILINE) for h in heads.values()):
         return "goose", "-- +goose Up"
@@ -377,9 +381,10 @@ def _atlas(directory: str) -> Listing:
         if os.path.isfile(path):
             out.entries.append(Entry(path, transactional=True))
         else:
-            out.errors.append(
-                InputError("listed in atlas.sum but missing (restore it or run `atlas migrate hash`)", path)
+            missing = InputError(
+                "listed in atlas.sum but missing (restore it or run `atlas migrate hash`)", path
             )
+            out.entries.append(Entry(path, missing=missing))
     for name in sorted(present - set(listed)):
         path = os.path.join(directory, name)
         out.entries.append(Entry(path, transactional=True))
@@ -412,17 +417,19 @@ def _sqitch(directory: str) -> Listing:
     deploy_dir = top / conf["deploy_dir"] if "deploy_dir" in conf else top_dir / "deploy"
     revert_dir = top_dir / "revert"
     out.detail = os.path.relpath(plan)
-    # (change name, line) in plan order; tags seen after each change decide a reworked script's name.
+    # (change name, line) in plan order, and for each the tags seen after it until the same change appears
+    # again: a reworked change's earlier script is named after one of them.
     changes: list[tuple[str, int]] = []
-    tags_after: list[list[str]] = []
+    rework_tags: list[list[str]] = []
+    open_tags: dict[str, list[str]] = {}
     for number, raw in enumerate(plan.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith(("%", "#")):
             continue
         t = _PLAN_TAG.match(line)
         if t:
-            for later in tags_after:
-                later.append(t.group("tag"))
+            for tags in open_tags.values():
+                tags.append(t.group("tag"))
             continue
         m = _PLAN_CHANGE.match(line)
         if m is None:
@@ -431,23 +438,25 @@ def _sqitch(directory: str) -> Listing:
             out.skipped["reverted-in-plan"] += 1
             continue
         changes.append((m.group("name"), number))
-        tags_after.append([])
+        rework_tags.append([])
+        open_tags[m.group("name")] = rework_tags[-1]
     last = {name: i for i, (name, _n) in enumerate(changes)}
     for i, (name, number) in enumerate(changes):
         script = name
         if last[name] != i:
-            # A reworked change: the earlier version's script carries the first tag after it.
-            if not tags_after[i]:
+            # A reworked change: its earlier script carries the first of the tags between it and its next
+            # version that names an existing file (as sqitch looks it up), else the first of them.
+            if not rework_tags[i]:
                 out.errors.append(
                     InputError(f"reworked change {name} has no tag after it", str(plan), number)
                 )
                 continue
-            script = f"{name}@{tags_after[i][0]}"
+            names = [f"{name}@{tag}" for tag in rework_tags[i]]
+            script = next((n for n in names if (deploy_dir / f"{n}.sql").is_file()), names[0])
         path = deploy_dir / f"{script}.sql"
         if not path.is_file():
-            out.errors.append(
-                InputError(f"deploy script of change {name} is missing: {path}", str(plan), number)
-            )
+            missing = InputError(f"deploy script of change {name} is missing: {path}", str(plan), number)
+            out.entries.append(Entry(str(path), name=name, missing=missing))
             continue
         revert = revert_dir / f"{script}.sql"
         out.entries.append(
