@@ -263,16 +263,27 @@ def test_any_ini_name_through_the_cli_and_by_directory() -> None:
         assert ("r3_note.py", "adding-required-column") in rules
 
 
-def test_no_revisions_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+def _runtime_copy(tmp_path: Path, dialect: str) -> Path:
     proj = tmp_path / "proj"
     shutil.copytree(RUNTIME, proj)
-    (proj / "migrations" / "env.py").write_text(
-        (proj / "migrations" / "env.py").read_text().replace('"postgresql")', '"mysql")')
-    )
-    result = read_alembic_project(proj / "db.ini", SourceSettings())
+    env = proj / "migrations" / "env.py"
+    env.write_text(env.read_text().replace('"postgresql")', f'"{dialect}")'))
+    return proj
+
+
+def test_no_revisions_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+    result = read_alembic_project(_runtime_copy(tmp_path, "nowhere") / "db.ini", SourceSettings())
     assert result.units == [] and result.found == 0
     [err] = result.errors
-    assert "no revisions found in" in err.message and "mysql" in err.message
+    assert "no revisions found in" in err.message and "nowhere" in err.message
+
+
+@pytest.mark.db
+def test_where_env_py_picks_another_dialect_the_postgresql_revisions_beside_are_read(tmp_path: Path) -> None:
+    """Prefect's env.py picks versions/<dialect> from its own settings, SQLite unless configured."""
+    result = read_alembic_project(_runtime_copy(tmp_path, "sqlite") / "db.ini", SourceSettings())
+    assert [u.name for u in result.units] == ["r1", "r2", "r3"]
+    assert any("env.py chose the sqlite revisions" in n.message for n in result.notes)
 
 
 @pytest.mark.db

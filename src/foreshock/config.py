@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -232,16 +232,18 @@ def settings_from_table(table: Mapping[str, Any], source: str) -> Settings:
     return _source_keys(settings, values, source)
 
 
-def check_layout(value: object, where: str) -> str:
-    if value not in LAYOUTS:
-        raise ConfigError(f"{where}: unknown layout {value!r}; use one of {', '.join(LAYOUTS)}")
+def _choice(value: object, where: str, what: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{where}: unknown {what} {value!r}; use one of {', '.join(choices)}")
     return str(value)
+
+
+def check_layout(value: object, where: str) -> str:
+    return _choice(value, where, "layout", LAYOUTS)
 
 
 def check_sandbox(value: object, where: str) -> str:
-    if value not in SANDBOXES:
-        raise ConfigError(f"{where}: unknown sandbox {value!r}; use one of {', '.join(SANDBOXES)}")
-    return str(value)
+    return _choice(value, where, "sandbox", SANDBOXES)
 
 
 def check_timeout(value: object, where: str) -> float:
@@ -264,20 +266,20 @@ def _str(value: object, where: str) -> str:
 
 def _source_keys(settings: Settings, values: Mapping[str, tuple[Any, str]], source: str) -> Settings:
     src = settings.sources
-    if "layout" in values:
-        src = replace(src, layout=check_layout(*values["layout"]))
-    if "include-down" in values:
-        src = replace(src, include_down=_bool(*values["include-down"]))
-    if "django-settings" in values:
-        src = replace(src, django_settings=_str(*values["django-settings"]))
+    checks: tuple[tuple[str, str, Callable[[Any, str], Any]], ...] = (
+        ("layout", "layout", check_layout),
+        ("include-down", "include_down", _bool),
+        ("django-settings", "django_settings", _str),
+        ("sandbox", "sandbox", check_sandbox),
+        ("render-timeout", "render_timeout", check_timeout),
+    )
+    for key, attr, check in checks:
+        if key in values:
+            src = replace(src, **{attr: check(*values[key])})
     if "alembic-config" in values:
         value, where = values["alembic-config"]
         path = Path(_str(value, where))
         src = replace(src, alembic_config=str(path if path.is_absolute() else Path(source).parent / path))
-    if "sandbox" in values:
-        src = replace(src, sandbox=check_sandbox(*values["sandbox"]))
-    if "render-timeout" in values:
-        src = replace(src, render_timeout=check_timeout(*values["render-timeout"]))
     if "transaction" in values:
         value, where = values["transaction"]
         if not isinstance(value, dict):

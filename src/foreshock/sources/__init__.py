@@ -11,17 +11,9 @@ from collections.abc import Sequence
 
 from foreshock.config import SourceSettings
 from foreshock.errors import ForeshockError, InputError
-from foreshock.sources.files import Loaded, load_schema_files, load_sql_paths
+from foreshock.sources.files import Loaded, has_sql_files, load_schema_files, load_sql_paths
 
 __all__ = ["Loaded", "discover", "project_kind"]
-
-
-def _has_sql_below(directory: str) -> bool:
-    for _root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if any(f.lower().endswith(".sql") for f in files):
-            return True
-    return False
 
 
 def _inside_django_project(directory: str) -> bool:
@@ -41,24 +33,23 @@ def _inside_django_project(directory: str) -> bool:
         parent = up
 
 
-def _is_alembic_ini(path: str) -> bool:
-    """An ini file with an [alembic] section naming a script_location, whatever the file is called."""
+def _head(path: str) -> str:
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16).decode("utf-8", errors="replace")
+            return fh.read(1 << 16).decode("utf-8", errors="replace")
     except OSError:
-        return False
-    return "[alembic]" in head and "script_location" in head
+        return ""
+
+
+def _is_alembic_ini(path: str) -> bool:
+    """An ini file with an [alembic] section, whatever the file is called (Flask-Migrate's has no
+    script_location)."""
+    return "[alembic]" in _head(path)
 
 
 def _is_django_manage(path: str) -> bool:
     """manage.py is Django's only when it says so: Flask and others ship a manage.py too."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return "django" in head.lower()
+    return "django" in _head(path).lower()
 
 
 def project_kind(path: str) -> str:
@@ -78,7 +69,7 @@ def project_kind(path: str) -> str:
         manage = os.path.join(path, "manage.py")
         if os.path.isfile(manage) and _is_django_manage(manage):
             return "django"
-        if not _has_sql_below(path):
+        if not has_sql_files(path):
             if any(n.endswith(".ini") and _is_alembic_ini(os.path.join(path, n)) for n in _names(path)):
                 return "alembic"
             # A directory of .sql files inside a Django repository is still SQL.

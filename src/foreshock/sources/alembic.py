@@ -28,6 +28,7 @@ from typing import Any
 from foreshock.config import SourceSettings
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
 from foreshock.errors import ForeshockError, InputError
+from foreshock.sources.files import Loaded, ProjectRead
 
 __all__ = ["find_alembic_config", "is_alembic_project", "load_alembic", "read_alembic"]
 
@@ -218,15 +219,9 @@ def _sys_path(entries: list[str]) -> Iterator[None]:
 
 
 @dataclass
-class AlembicResult:
-    """One Alembic project read: units in revision order, the revisions that could not be analysed, notes,
-    and the version locations the revisions were found in."""
+class AlembicResult(ProjectRead):
+    """One Alembic project read, and the version locations its revisions were found in."""
 
-    units: list[MigrationUnit] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    not_analysed: list[NotAnalysed] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    found: int = 0
     locations: list[str] = field(default_factory=list)
 
 
@@ -245,8 +240,7 @@ def load_alembic(
     one is raised once all revisions were tried. `read_alembic` gives the full accounting.
     """
     result = read_alembic_project(path, options or SourceSettings(), online=False)
-    found = [*result.errors]
-    found += [InputError(n.reason, n.path, n.line, 1 if n.line else 0) for n in result.not_analysed]
+    found = result.input_errors()
     if errors is not None:
         errors.extend(found)
     elif found:
@@ -254,17 +248,13 @@ def load_alembic(
     return result.units
 
 
-def read_alembic(path: str | os.PathLike[str], options: SourceSettings, out: Any) -> None:
-    """Add one Alembic project to `out` (a sources.files.Loaded): units, accounting and the layout."""
+def read_alembic(path: str | os.PathLike[str], options: SourceSettings, out: Loaded) -> None:
+    """Add one Alembic project to `out`: units, accounting and the layout."""
     result = read_alembic_project(path, options)
-    out.units.extend(result.units)
-    out.errors.extend(result.errors)
-    out.not_analysed.extend(result.not_analysed)
-    out.notes.extend(result.notes)
-    out.found += result.found
     source = "configured" if options.alembic_config is not None else "detected"
-    detail = "versions: " + ", ".join(_display(p, not Path(path).is_absolute()) for p in result.locations)
-    out.layouts.append(Layout(os.fspath(path), "alembic", source, detail=detail if result.locations else ""))
+    shown = ", ".join(_display(p, not Path(path).is_absolute()) for p in result.locations)
+    detail = f"versions: {shown}" if shown else ""
+    out.add_project(result, Layout(os.fspath(path), "alembic", source, detail=detail))
 
 
 def read_alembic_project(

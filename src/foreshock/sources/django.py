@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from foreshock.config import SourceSettings
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode
 from foreshock.errors import InputError, SandboxError
+from foreshock.sources.files import Loaded, ProjectRead
 
 __all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines", "read_django"]
 
@@ -234,14 +235,9 @@ def _db_settings(dsn: str) -> dict[str, Any]:
 
 
 @dataclass
-class DjangoResult:
-    """One Django project read: units in migration order and the accounting of every migration."""
+class DjangoResult(ProjectRead):
+    """One Django project read, with its squashed migrations read as history and the sandbox used."""
 
-    units: list[MigrationUnit] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    not_analysed: list[NotAnalysed] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    found: int = 0
     squashed: int = 0
     sandbox: str = ""
 
@@ -275,8 +271,7 @@ def load_django(
         render_timeout=timeout,
     )
     result = read_django_project(path, options, allow_existing=sandbox_allow_existing)
-    found = [*result.errors]
-    found += [InputError(n.reason, n.path, n.line, 1 if n.line else 0) for n in result.not_analysed]
+    found = result.input_errors()
     if errors is not None:
         errors.extend(found)
     elif found:
@@ -284,17 +279,12 @@ def load_django(
     return [u for u in result.units if include_history or not u.history]
 
 
-def read_django(path: str | os.PathLike[str], options: SourceSettings, out: Any) -> None:
-    """Add one Django project to `out` (a sources.files.Loaded): units, accounting and the layout."""
+def read_django(path: str | os.PathLike[str], options: SourceSettings, out: Loaded) -> None:
+    """Add one Django project to `out`: units, accounting and the layout."""
     result = read_django_project(path, options)
-    out.units.extend(result.units)
-    out.errors.extend(result.errors)
-    out.not_analysed.extend(result.not_analysed)
-    out.notes.extend(result.notes)
-    out.found += result.found
     skipped = (("squashed-as-history", result.squashed),) if result.squashed else ()
     source = "configured" if options.django_settings else "detected"
-    out.layouts.append(Layout(os.fspath(path), "django", source, skipped, f"sandbox: {result.sandbox}"))
+    out.add_project(result, Layout(os.fspath(path), "django", source, skipped, f"sandbox: {result.sandbox}"))
 
 
 def read_django_project(

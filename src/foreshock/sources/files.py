@@ -63,6 +63,31 @@ class Loaded:
         self.skipped.update(other.skipped)
         self.down.extend(other.down)
 
+    def add_project(self, project: ProjectRead, layout: Layout) -> None:
+        self.units.extend(project.units)
+        self.errors.extend(project.errors)
+        self.not_analysed.extend(project.not_analysed)
+        self.notes.extend(project.notes)
+        self.found += project.found
+        self.layouts.append(layout)
+
+
+@dataclass
+class ProjectRead:
+    """One framework project (Alembic, Django) read: units in run order and the accounting of every
+    migration in it."""
+
+    units: list[MigrationUnit] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    found: int = 0
+
+    def input_errors(self) -> list[InputError]:
+        """Errors and migrations not analysed, as InputErrors (for callers that want one list)."""
+        return [*self.errors, *(InputError(n.reason, n.path, n.line, 1 if n.line else 0)
+                                for n in self.not_analysed)]
+
 
 def natural_key(text: str) -> NaturalKey:
     """'a2' < 'a10': digit runs compare as numbers, the rest case-insensitively."""
@@ -312,7 +337,7 @@ def _load_directory(path: str, history: bool, options: SourceSettings, out: Load
     listing = list_layout(path, layout)
     out.errors.extend(listing.errors)
     if not listing.entries and not listing.errors:
-        if not _has_sql_files(path):
+        if not has_sql_files(path):
             out.errors.append(
                 InputError("directory holds no .sql files (point foreshock at SQL migrations)", path)
             )
@@ -332,7 +357,8 @@ def _load_directory(path: str, history: bool, options: SourceSettings, out: Load
         out.layouts.append(_layout_record(path, layout, source, out.skipped - before, listing.detail or why))
 
 
-def _has_sql_files(directory: str) -> bool:
+def has_sql_files(directory: str) -> bool:
+    """Any *.sql file below the directory (hidden directories aside)."""
     for _root, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         if any(f.lower().endswith(".sql") for f in files):

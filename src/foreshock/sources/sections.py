@@ -15,12 +15,14 @@ to the template's width) keep their line, and columns after them stay right wher
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["Sections", "split_sections"]
 
 _GOOSE = re.compile(r"^\s*--\s*\+goose\s+(?P<cmd>[A-Za-z]+(?:\s+[A-Za-z]+)?)\b", re.IGNORECASE)
 _DBMATE = re.compile(r"^\s*--\s*migrate:(?P<dir>up|down)\b(?P<opts>.*)$", re.IGNORECASE)
+_DBMATE_NO_TX = re.compile(r"\btransaction\s*:\s*false\b", re.IGNORECASE)
 _LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.IGNORECASE)
 _CHANGESET = re.compile(r"^\s*--\s*changeset\s+(?P<id>\S+)(?P<attrs>.*)$", re.IGNORECASE)
 _ROLLBACK_LINE = re.compile(r"^\s*--\s*rollback\b\s?(?P<sql>.*)$", re.IGNORECASE)
@@ -102,69 +104,60 @@ def _liquibase_header(lines: list[str]) -> bool:
     return False
 
 
-def _goose(lines: list[str]) -> Sections:
+def _up_down(lines: list[str], syntax: str, marker: Callable[[str], str | None]) -> Sections:
+    """Split by marker lines: `marker(line)` names the section a line opens ("up", "down"), "" for a marker
+    that opens none (an option), None for an ordinary line. Nothing before the first marker runs."""
     keep: list[bool] = []
     down: list[bool] = []
     mode = ""
-    transactional: bool | None = None
     for line in lines:
-        m = _GOOSE.match(line)
-        if m:
-            cmd = " ".join(m.group("cmd").lower().split())
-            if cmd == "up":
-                mode = "up"
-            elif cmd == "down":
-                mode = "down"
-            elif cmd == "no transaction":
-                transactional = False
-            # StatementBegin/End and ENVSUB are comments to PostgreSQL: the parser splits statements itself.
+        opened = marker(line)
+        if opened is not None:
+            mode = opened or mode
             keep.append(False)
             down.append(False)
             continue
-        # goose runs nothing before the first `+goose Up`.
         keep.append(mode == "up")
         down.append(mode == "down")
-    sections = Sections(
-        forward=_blank(lines, keep),
-        down=_blank(lines, down),
-        down_transactional=transactional,
-        syntax="goose",
-        transactional=transactional,
-    )
+    sections = Sections(forward=_blank(lines, keep), down=_blank(lines, down), syntax=syntax)
     if any(down):
         sections.skipped["down"] = 1
     return sections
 
 
+def _goose(lines: list[str]) -> Sections:
+    no_transaction = False
+
+    def marker(line: str) -> str | None:
+        nonlocal no_transaction
+        m = _GOOSE.match(line)
+        if m is None:
+            return None
+        cmd = " ".join(m.group("cmd").lower().split())
+        no_transaction = no_transaction or cmd == "no transaction"
+        # StatementBegin/End and ENVSUB are comments to PostgreSQL: the parser splits statements itself.
+        return cmd if cmd in ("up", "down") else ""
+
+    sections = _up_down(lines, "goose", marker)
+    # The annotation holds for the whole file, both directions.
+    sections.transactional = sections.down_transactional = False if no_transaction else None
+    return sections
+
+
 def _dbmate(lines: list[str]) -> Sections:
-    keep: list[bool] = []
-    down: list[bool] = []
-    mode = ""
-    up_tx: bool | None = None
-    down_tx: bool | None = None
-    for line in lines:
+    no_transaction: dict[str, bool] = {}
+
+    def marker(line: str) -> str | None:
         m = _DBMATE.match(line)
-        if m:
-            mode = m.group("dir").lower()
-            no_tx = re.search(r"\btransaction\s*:\s*false\b", m.group("opts"), re.IGNORECASE) is not None
-            if mode == "up":
-                up_tx = False if no_tx else None
-            else:
-                down_tx = False if no_tx else None
-            keep.append(False)
-            down.append(False)
-            continue
-        keep.append(mode == "up")
-        down.append(mode == "down")
-    sections = Sections(
-        forward=_blank(lines, keep),
-        down=_blank(lines, down),
-        down_transactional=down_tx,
-        syntax="dbmate",
-        transactional=up_tx,
-    )
-    if any(down):
-        sections.skipped["down"] = 1
+        if m is None:
+            return None
+        direction = m.group("dir").lower()
+        no_transaction[direction] = _DBMATE_NO_TX.search(m.group("opts")) is not None
+        return direction
+
+    sections = _up_down(lines, "dbmate", marker)
+    sections.transactional = False if no_transaction.get("up") else None
+    sections.down_transactional = False if no_transaction.get("down") else None
     return sections
 
 
