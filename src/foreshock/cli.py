@@ -139,8 +139,9 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option("--sandbox-dsn", metavar="URL",
               help="Render on this server instead (an empty database foreshock may create databases on).")
 @click.option("--render-timeout", metavar="SECONDS",
-              help="Time a Django or Alembic render may take (default 900); migrations not reached by then "
-                   "are named as not analysed.")
+              help="Time rendering a Django project may take (default 1800; also the limit for any one "
+                   "statement of an Alembic revision run on the sandbox); migrations not reached by then are "
+                   "named as not analysed.")
 def check(
     paths: tuple[str, ...],
     schema: tuple[str, ...],

@@ -15,7 +15,7 @@ Keys (kebab-case; snake_case spellings are accepted too):
     django-settings = "mysite.settings"   # Django settings module (default: read from manage.py)
     alembic-config = "db/alembic.ini"     # the Alembic ini file, whatever its name
     sandbox = "auto"              # server that renders Django / online Alembic: auto, embedded, initdb
-    render-timeout = 900          # seconds a Django / Alembic render may take before the rest is named
+    render-timeout = 1800         # seconds a Django render may take before the rest is named
 
     [tool.foreshock.severity]
     rule-id = "warning"           # error, warning or info
@@ -97,7 +97,7 @@ class SourceSettings:
     alembic_config: str | None = None
     sandbox: str = "auto"
     sandbox_dsn: str | None = None
-    render_timeout: float = 900.0
+    render_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)

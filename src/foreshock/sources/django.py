@@ -251,7 +251,7 @@ def load_django(
     sandbox_allow_existing: bool = False,
     errors: list[InputError] | None = None,
     include_history: bool = True,
-    timeout: float = 900.0,
+    timeout: float = 1800.0,
     **_opts: Any,
 ) -> list[MigrationUnit]:
     """Render every migration of a Django project in dependency order, one unit per migration.

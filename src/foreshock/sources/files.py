@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pglast import parser as pgparser
 
-from foreshock.config import SourceSettings
+from foreshock.config import LAYOUTS, SourceSettings
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
 from foreshock.errors import InputError
 from foreshock.sources.layouts import SCRIPT, Entry, detect_layout, list_layout
@@ -321,11 +321,10 @@ def load_sql_paths(
     return out
 
 
-_SYNTAX_LAYOUT = {"goose": "goose", "dbmate": "dbmate", "liquibase": "liquibase", "atlas": "atlas"}
-
-
 def _layout_record(path: str, layout: str, source: str, skipped: Counter[str], detail: str = "") -> Layout:
-    return Layout(path, _SYNTAX_LAYOUT.get(layout, layout), source, tuple(sorted(skipped.items())), detail)
+    # A single file's marker family names its layout; sqlx's `-- no-transaction` alone does not make one.
+    name = layout if layout in LAYOUTS else "plain"
+    return Layout(path, name, source, tuple(sorted(skipped.items())), detail)
 
 
 def _load_directory(path: str, history: bool, options: SourceSettings, out: Loaded) -> None:

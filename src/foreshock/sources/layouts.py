@@ -336,6 +336,7 @@ def _versioned_files(directory: str, out: Listing, code_suffix: str = "", code_r
         entry = Entry(os.path.join(directory, name), transactional=True)
         if code_suffix and name.endswith(code_suffix):
             if name.endswith("_test.go"):
+                out.skipped["test-code"] += 1
                 continue
             entry.code = code_reason
         out.entries.append(entry)
