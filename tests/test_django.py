@@ -325,7 +325,8 @@ def test_squashed_migration_is_history_when_the_replaced_ones_are_present() -> N
         Path(fa.path).name for fa in result.files if "/orders/" in fa.path
     } == set()
     [note] = [n for n in result.notes if "squashed" in n.message]
-    assert Path(note.path).name == "0001_squashed_0002_order_total.py" and "replaces 2" in note.message
+    assert Path(note.path).name == "0001_squashed_0002_order_total.py"
+    assert "the 2 migrations it replaces (present here)" in note.message
     assert dict(result.layouts[0].skipped) == {"squashed-as-history": 1}
     # The table the squash built is pre-existing for the migration after it.
     assert any(f.rule == "creating-index-non-concurrently" and f.path.endswith("0003_order_note.py")
@@ -379,3 +380,19 @@ def test_render_timeout_names_the_migrations_not_reached(tmp_path: Path) -> None
         ("0013_later.py", "render-timeout"),
     ]
     assert result.found == 13
+
+
+@pytest.mark.db
+def test_squashed_migration_is_history_after_the_replaced_ones_were_deleted(tmp_path: Path) -> None:
+    """netbox deletes what its squashes replace; production ran those, the squash runs on new databases."""
+    from foreshock.api import check
+
+    proj = tmp_path / "proj"
+    shutil.copytree(EDGE, proj, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("0001_initial.py", "0002_order_total.py"):
+        (proj / "orders" / "migrations" / name).unlink()
+    result = check([str(proj / "orders")])
+    assert [Path(fa.path).name for fa in result.files] == ["0003_order_note.py"]
+    [note] = result.notes
+    assert "(no longer here)" in note.message
+    assert result.migration_counts == {"found": 2, "analysed": 2, "not_analysed": 0}

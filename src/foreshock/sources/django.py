@@ -7,8 +7,9 @@ them built - the earlier migrations, and the earlier operations of the same migr
 run in dependency order in one schema editor each, exactly as `migrate` runs them on a new database, and
 every statement the schema editor sends is recorded with the operation that sent it. An operation that
 fails is rolled back to a savepoint and named with its reason; Django's migration state still moves on,
-so every later migration is rendered and accounted for. A squashed migration whose replaced migrations are
-present is applied for the schema and read as history: production ran the replaced ones.
+so every later migration is rendered and accounted for. A squashed migration (`replaces = [...]`) is applied
+for the schema and read as history: production ran the migrations it replaces - present, or deleted since -
+and the squash only runs on new databases.
 
 Django is set up in a child process (`python -m foreshock.sources.django`): its settings and app registry
 are process-wide, the project's code is imported, and one process can hold only one project.
@@ -339,9 +340,12 @@ def read_django_project(
                 out.found += 1
             if mine and rec.get("squashed"):
                 out.squashed += 1
-                out.notes.append(Note(shown, f"squashed migration read as history: it replaces "
-                                      f"{rec['squashed']} migrations present here and runs only on new "
-                                      "databases"))
+                n, present = rec["squashed"], rec.get("replaced_present", 0)
+                which = "present here" if present == n else (
+                    "no longer here" if not present else f"{present} of them still here")
+                out.notes.append(Note(shown, f"squashed migration read as history: it stands for the {n} "
+                                      f"migrations it replaces ({which}), which production ran; it runs only "
+                                      "on new databases"))
             out.units.append(_unit(rec, shown, history=history))
             for failure in rec.get("failures", ()):
                 if mine and not rec.get("squashed"):
@@ -549,13 +553,13 @@ def _render_all(req: dict[str, Any], out: _Out) -> None:
     state = ProjectState(real_apps=loader.unmigrated_apps)
     state.apps  # noqa: B018 - render the models once; each migration then clones the rendered state
     for migration in plan:
-        squashed = 0
-        if migration.replaces and all(r in loader.disk_migrations for r in migration.replaces):
-            # The migrations it replaces are present: production ran those; this one only runs on new
-            # databases. Applied for the schema, read as history.
-            squashed = len(migration.replaces)
         record, state = _apply_one(connection, migration, state)
-        record["squashed"] = squashed
+        if migration.replaces:
+            # A squashed migration stands for the ones it replaces, which production ran (and which may
+            # since have been deleted); the squash itself runs only on new databases. Applied for the
+            # schema, read as history.
+            record["squashed"] = len(migration.replaces)
+            record["replaced_present"] = sum(r in loader.disk_migrations for r in migration.replaces)
         out.write(record)
 
 
