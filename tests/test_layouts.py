@@ -10,6 +10,7 @@ INDEX CONCURRENTLY is an error exactly when the tool runs it inside a transactio
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -504,3 +505,33 @@ def test_accept_not_analysed_from_configuration(tmp_path: Path) -> None:
         layout="goose", include_down=True, render_timeout=30.0, sandbox="embedded",
         django_settings="site.settings",
     )
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('layout = "rails"', "layout: unknown layout 'rails'; use one of plain, flyway, golang-migrate"),
+        ('sandbox = "docker"', "sandbox: unknown sandbox 'docker'; use one of auto, embedded, initdb"),
+        ("render-timeout = 0", "render-timeout: must be more than 0 seconds"),
+        (
+            '[tool.foreshock.transaction]\n"db/*" = "sometimes"',
+            "must be \"file\" or \"none\", not 'sometimes'",
+        ),
+        ("accept-not-analysed = 1", "accept-not-analysed: expected true or false, got 1"),
+    ],
+)
+def test_bad_source_configuration_is_one_line(tmp_path: Path, toml: str, message: str) -> None:
+    from foreshock.errors import ConfigError
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.foreshock]\n{toml}\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_path / "pyproject.toml")
+
+
+def test_github_annotations_name_migrations_not_analysed(tmp_path: Path) -> None:
+    d = write(tmp_path / "db", {"00001_create.sql": f"-- +goose Up\n{CREATE}", "00002_seed.go": "package m"})
+    out = CliRunner().invoke(cli, ["check", "--format", "github", str(d)], catch_exceptions=False)
+    assert out.exit_code == 2
+    assert f"::error file={d / '00002_seed.go'},title=foreshock did not analyse this migration::" \
+           "a goose Go migration (code, not SQL)" in out.stdout
+    assert "foreshock: migrations: 2 found, 1 analysed, 1 not analysed" in out.stderr
