@@ -519,7 +519,10 @@ def _render_all(req: dict[str, Any], out: _Out) -> None:
     from django.conf import settings
 
     try:
-        settings.DATABASES = {"default": req["database"]}
+        # Every alias the project configures (a read replica, say) points at the sandbox database: data
+        # migrations may read through any of them, and none may reach a real database.
+        aliases = [a for a in (getattr(settings, "DATABASES", None) or {}) if a != "default"]
+        settings.DATABASES = {alias: dict(req["database"]) for alias in ["default", *aliases]}
         django.setup()
     except Exception as err:
         out.write({"kind": "error", "path": req["root"], "line": 0,
