@@ -396,3 +396,20 @@ def test_squashed_migration_is_history_after_the_replaced_ones_were_deleted(tmp_
     [note] = result.notes
     assert "(no longer here)" in note.message
     assert result.migration_counts == {"found": 2, "analysed": 2, "not_analysed": 0}
+
+
+@pytest.mark.db
+def test_a_history_migration_that_fails_on_the_sandbox_leaves_a_note(tmp_path: Path) -> None:
+    """Not reported, but what it failed to build may explain a later failure: never dropped silently."""
+    from foreshock.api import check
+
+    proj = tmp_path / "proj"
+    shutil.copytree(EDGE, proj, ignore=shutil.ignore_patterns("__pycache__"))
+    squash = proj / "orders" / "migrations" / "0001_squashed_0002_order_total.py"
+    failing = '        migrations.RunSQL("SELECT * FROM no_such_relation"),\n'
+    squash.write_text(squash.read_text().replace("    operations = [\n", "    operations = [\n" + failing))
+    result = check([str(proj / "orders")])
+    assert [Path(fa.path).name for fa in result.files] == ["0003_order_note.py"]
+    [failed] = [n for n in result.notes if "not fully applied" in n.message and "/orders/" in n.path]
+    assert Path(failed.path).name == squash.name and "no_such_relation" in failed.message
+    assert "RunSQL" in squash.read_text().splitlines()[failed.line - 1]

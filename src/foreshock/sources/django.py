@@ -348,10 +348,14 @@ def read_django_project(
                                       "on new databases"))
             out.units.append(_unit(rec, shown, history=history))
             for failure in rec.get("failures", ()):
-                if mine and not rec.get("squashed"):
+                if not history:
                     out.not_analysed.append(
                         NotAnalysed(shown, failure["reason"], failure["line"], kind=failure["kind"])
                     )
+                else:
+                    # Not reported, but what it failed to build may be why a later migration fails.
+                    out.notes.append(Note(shown, f"history migration not fully applied on the sandbox: "
+                                          f"{failure['reason']}", failure["line"]))
     for m in plan:
         if (m["app"], m["name"]) in rendered or not _is_under(Path(m["path"]), scope):
             continue
