@@ -535,3 +535,25 @@ def test_github_annotations_name_migrations_not_analysed(tmp_path: Path) -> None
     assert f"::error file={d / '00002_seed.go'},title=foreshock did not analyse this migration::" \
            "a goose Go migration (code, not SQL)" in out.stdout
     assert "foreshock: migrations: 2 found, 1 analysed, 1 not analysed" in out.stderr
+
+
+def test_a_temporal_manifest_runs_only_what_it_lists_in_its_order(tmp_path: Path) -> None:
+    d = write(tmp_path / "versioned", {
+        "v1.0/schema.sql": CREATE,
+        "v1.0/manifest.json": '{"CurrVersion": "1.0", "SchemaUpdateCqlFiles": ["schema.sql"]}',
+        "v1.2/b_index.sql": "CREATE INDEX t_x ON t (x);\n",
+        "v1.2/a_required.sql": "ALTER TABLE t ADD COLUMN y int NOT NULL;\n",
+        "v1.2/manifest.json": '{"SchemaUpdateCqlFiles": ["b_index.sql", "a_required.sql"]}',
+        "v1.10/combined.sql": "CREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+        "v1.10/leftover.sql": DROP,  # not listed: never runs
+        "v1.10/manifest.json": '{"SchemaUpdateCqlFiles": ["combined.sql"]}',
+    })
+    result = run(d)
+    assert [str(Path(fa.path).relative_to(d)) for fa in result.files] == [
+        "v1.0/schema.sql", "v1.2/b_index.sql", "v1.2/a_required.sql", "v1.10/combined.sql"
+    ]
+    assert_no_history_from_down(result)
+    assert sorted(r[1] for r in rules_at(result)) == [
+        "adding-required-column", "creating-index-non-concurrently"
+    ]
+    assert dict(result.layouts[0].skipped) == {"not-in-manifest": 1}

@@ -10,6 +10,7 @@ Only plain and flyway look into subdirectories, as those tools do.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -190,12 +191,47 @@ def _walk_sql(directory: str) -> list[str]:
     return out
 
 
-def _plain(directory: str) -> Listing:
-    from foreshock.sources.files import order_key
+def _manifest(directory: str) -> list[str] | None:
+    """temporal-sql-tool: `manifest.json` lists the version directory's scripts, in run order (files it does
+    not list never run)."""
+    path = os.path.join(directory, "manifest.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = data.get("SchemaUpdateCqlFiles") if isinstance(data, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return files
 
-    found = [(order_key(os.path.relpath(f, directory).replace(os.sep, "/")), f) for f in _walk_sql(directory)]
+
+def _plain(directory: str) -> Listing:
+    from foreshock.sources.files import OrderKey, order_key, path_key
+
+    out = Listing("plain")
+    found: list[tuple[OrderKey, Entry]] = []
+    manifests: dict[str, list[str] | None] = {}
+    for f in _walk_sql(directory):
+        folder = os.path.dirname(f)
+        if folder not in manifests:
+            manifests[folder] = _manifest(folder)
+        listed = manifests[folder]
+        rel = os.path.relpath(f, directory).replace(os.sep, "/")
+        if listed is None:
+            found.append((order_key(rel), Entry(f)))
+        elif os.path.basename(f) in listed:
+            # The manifest's order within its version directory; the tool runs each statement on its own.
+            key = (*path_key(os.path.dirname(rel)), ((0, listed.index(os.path.basename(f))),))
+            found.append(((1, (), key, ()), Entry(f, transactional=False)))
+        else:
+            out.skipped["not-in-manifest"] += 1
+    if any(m is not None for m in manifests.values()):
+        out.detail = "manifest.json"
     found.sort(key=lambda item: item[0])
-    return Listing("plain", [Entry(f) for _, f in found])
+    out.entries = [e for _, e in found]
+    return out
 
 
 def _flyway_version(text: str) -> tuple[int, ...]:
