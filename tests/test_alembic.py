@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("alembic")
 
-from foreshock.config import SourceSettings
+from foreshock.core.model import SourceSettings
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
 from foreshock.sources.alembic import is_alembic_project, load_alembic, read_alembic_project

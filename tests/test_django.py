@@ -267,7 +267,8 @@ EDGE = PROJECTS / "django_edge"
 
 def _edge(sandbox: str) -> Any:
     from foreshock.api import check
-    from foreshock.config import Settings, SourceSettings
+    from foreshock.config import Settings
+    from foreshock.core.model import SourceSettings
 
     return check([str(EDGE)], Settings(sources=SourceSettings(sandbox=sandbox)))
 
@@ -354,7 +355,7 @@ def test_without_contrib_extensions_the_missing_extension_is_named_and_the_rest_
 
 @pytest.mark.db
 def test_render_timeout_names_the_migrations_not_reached(tmp_path: Path) -> None:
-    from foreshock.config import SourceSettings
+    from foreshock.core.model import SourceSettings
     from foreshock.sources.django import read_django_project
 
     proj = tmp_path / "proj"

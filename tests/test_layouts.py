@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from foreshock.api import check
 from foreshock.cli import cli
-from foreshock.config import Settings, SourceSettings, load_config
-from foreshock.core.model import CheckResult
+from foreshock.config import Settings, load_config
+from foreshock.core.model import CheckResult, SourceSettings
 from foreshock.sources import discover
 from foreshock.sources.layouts import detect_layout
 

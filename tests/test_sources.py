@@ -9,7 +9,8 @@ import pytest
 
 from foreshock.errors import InputError
 from foreshock.sources import discover, project_kind
-from foreshock.sources.files import load_sql_paths, natural_key, order_key, read_sql
+from foreshock.sources.files import load_sql_paths, read_sql
+from foreshock.sources.layouts import natural_key, order_key
 
 
 def _names(directory: Path) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from foreshock import __version__
-from foreshock.config import LAYOUTS
+from foreshock.core.model import LAYOUTS
 from foreshock.errors import ConfigError, ForeshockError
 
 FORMATS = ("tty", "gcc", "json", "sarif", "github")
@@ -132,10 +132,10 @@ def _split(values: Sequence[str]) -> list[str]:
               help="Django settings module (default: the one manage.py names).")
 @click.option("--alembic-config", type=click.Path(), metavar="FILE",
               help="The Alembic ini file, whatever its name (default: alembic.ini in the project).")
-@click.option("--sandbox", type=click.Choice(("auto", "embedded", "initdb")),
+@click.option("--sandbox", type=click.Choice(("auto", "embedded", "initdb", "dsn")),
               help="Server Django migrations (and Alembic revisions that query the database) are rendered "
                    "on: auto (default: initdb binaries when installed, they have the contrib extensions; "
-                   "else embedded), embedded or initdb.")
+                   "else embedded), embedded, initdb, or dsn (--sandbox-dsn).")
 @click.option("--sandbox-dsn", metavar="URL",
               help="Render on this server instead (an empty database foreshock may create databases on).")
 @click.option("--render-timeout", metavar="SECONDS",

@@ -14,7 +14,7 @@ Keys (kebab-case; snake_case spellings are accepted too):
     include-down = false          # also check down/undo/rollback SQL, as a report of its own
     django-settings = "mysite.settings"   # Django settings module (default: read from manage.py)
     alembic-config = "db/alembic.ini"     # the Alembic ini file, whatever its name
-    sandbox = "auto"              # server that renders Django / online Alembic: auto, embedded, initdb
+    sandbox = "auto"              # server that renders Django / online Alembic: auto, embedded, initdb, dsn
     render-timeout = 1800         # seconds a Django render may take before the rest is named
 
     [tool.foreshock.severity]
@@ -38,7 +38,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from foreshock.core.model import SEVERITIES, AnalysisSettings, Severity
+from foreshock.core.model import LAYOUTS, SEVERITIES, AnalysisSettings, Severity, SourceSettings
 from foreshock.errors import ConfigError
 
 SUPPORTED_PG_VERSIONS = range(12, 18)
@@ -61,43 +61,8 @@ _KEYS = (
     "render-timeout",
     "transaction",
 )
-# Directory layouts foreshock reads (foreshock.sources.layouts), besides Alembic and Django projects.
-LAYOUTS = (
-    "plain",
-    "flyway",
-    "golang-migrate",
-    "diesel",
-    "goose",
-    "dbmate",
-    "sqitch",
-    "prisma",
-    "atlas",
-    "liquibase",
-)
-SANDBOXES = ("auto", "embedded", "initdb")
+SANDBOXES = ("auto", "embedded", "initdb", "dsn")
 TRANSACTION_MODES = {"file": True, "none": False}
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    """How migrations are found and rendered (foreshock.sources).
-
-    transaction_globs: (glob, one transaction per file?) in configuration order, matched against paths
-    relative to glob_root (the configuration file's directory), `*` crossing directories.
-    sandbox: the server Django migrations (and Alembic revisions that need a database) are rendered on:
-    "auto" prefers initdb binaries on PATH or in /usr/lib/postgresql (they ship the contrib extensions)
-    over the embedded server; sandbox_dsn hands over a server instead.
-    """
-
-    layout: str | None = None
-    transaction_globs: tuple[tuple[str, bool], ...] = ()
-    glob_root: str | None = None
-    include_down: bool = False
-    django_settings: str | None = None
-    alembic_config: str | None = None
-    sandbox: str = "auto"
-    sandbox_dsn: str | None = None
-    render_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)

@@ -407,6 +407,43 @@ class AnalysisSettings:
     timezone_utc: bool = True
 
 
+# Directory layouts the sources read (foreshock.sources.layouts), besides Alembic and Django projects:
+# the values of Layout.layout with "alembic" and "django".
+LAYOUTS = (
+    "plain",
+    "flyway",
+    "golang-migrate",
+    "diesel",
+    "goose",
+    "dbmate",
+    "sqitch",
+    "prisma",
+    "atlas",
+    "liquibase",
+)
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How migrations are found and rendered (foreshock.sources).
+
+    transaction_globs: (glob, one transaction per file?) in configuration order, matched against paths
+    relative to glob_root (the configuration file's directory), `*` crossing directories.
+    sandbox: the server Django migrations (and Alembic revisions that need a database) are rendered on:
+    "auto" prefers initdb binaries on PATH or in /usr/lib/postgresql (they ship the contrib extensions)
+    over the embedded server; sandbox_dsn hands over a server instead.
+    """
+
+    layout: str | None = None
+    transaction_globs: tuple[tuple[str, bool], ...] = ()
+    glob_root: str | None = None
+    include_down: bool = False
+    django_settings: str | None = None
+    alembic_config: str | None = None
+    sandbox: str = "auto"
+    sandbox_dsn: str | None = None
+    render_timeout: float = 1800.0
+
+
 @dataclass(frozen=True)
 class HeldLock:
     """A lock a transaction holds on a pre-existing table, from the statement that took it until commit."""

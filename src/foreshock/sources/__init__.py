@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from foreshock.config import SourceSettings
+from foreshock.core.model import SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.files import Loaded, has_sql_files, load_schema_files, load_sql_paths
 

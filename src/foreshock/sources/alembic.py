@@ -25,8 +25,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from foreshock.config import SourceSettings
-from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
+from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.files import Loaded, ProjectRead
 

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from foreshock.config import SourceSettings
-from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode
+from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode, SourceSettings
 from foreshock.errors import InputError, SandboxError
 from foreshock.sources.files import Loaded, ProjectRead
 

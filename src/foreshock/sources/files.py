@@ -1,9 +1,10 @@
-"""SQL files and directories -> MigrationUnits, in the order migration tools would run them.
+"""SQL files and directories -> MigrationUnits, in the order migration tools would run them (directory
+layouts and their order: foreshock.sources.layouts; what runs forward inside a file: sources.sections).
 
-A file is one migration. A directory is a history: every *.sql below it (recursively), ordered the way
-Flyway-style and numbered-file tools order them, so that earlier files build the schema later ones run
-against. Bad input never raises out of `load_sql_paths`: each problem becomes one InputError naming the
-path (and line:col where there is one) and the other files are still loaded.
+A file is one migration. A directory is a history, read as the layout of the tool that wrote it, so that
+earlier migrations build the schema later ones run against. Bad input never raises out of
+`load_sql_paths`: each problem becomes one InputError naming the path (and line:col where there is one)
+and the other files are still loaded.
 """
 
 from __future__ import annotations
@@ -18,25 +19,12 @@ from pathlib import Path
 
 from pglast import parser as pgparser
 
-from foreshock.config import LAYOUTS, SourceSettings
-from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note
+from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.errors import InputError
 from foreshock.sources.layouts import SCRIPT, Entry, detect_layout, list_layout
 from foreshock.sources.sections import Sections, split_sections
 
 _BOM = b"\xef\xbb\xbf"
-
-# Flyway: V<version>__<description>.sql with version parts separated by "." or "_" (V1_1__ == V1.1__),
-# compared numerically part by part. B (baseline) sorts like V; R (repeatable) runs after every versioned
-# migration, ordered by description; U (undo) never runs on migrate, so it is treated as an ordinary name.
-_FLYWAY = re.compile(r"^(?P<kind>[VvBbRr])(?P<version>\d+(?:[._]\d+)*)?__(?P<desc>.*)$")
-# Numbered files (001_init.sql, 2-add.sql, 20240101120000_orders.sql): the leading integer is the
-# version, so "10_" follows "9_" and timestamps order by time.
-_NUMBERED = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?:[_\-.\s]|$)")
-_DIGITS = re.compile(r"(\d+)")
-
-NaturalKey = tuple[tuple[int, int | str], ...]
-
 
 @dataclass
 class Loaded:
@@ -87,46 +75,6 @@ class ProjectRead:
         """Errors and migrations not analysed, as InputErrors (for callers that want one list)."""
         return [*self.errors, *(InputError(n.reason, n.path, n.line, 1 if n.line else 0)
                                 for n in self.not_analysed)]
-
-
-def natural_key(text: str) -> NaturalKey:
-    """'a2' < 'a10': digit runs compare as numbers, the rest case-insensitively."""
-    parts: list[tuple[int, int | str]] = []
-    for i, piece in enumerate(_DIGITS.split(text)):
-        if not piece:
-            continue
-        parts.append((0, int(piece)) if i % 2 else (1, piece.lower()))
-    return tuple(parts)
-
-
-def path_key(relpath: str) -> tuple[NaturalKey, ...]:
-    """Natural order of a relative path, directory by directory ("sub/a1" before "sub2/x")."""
-    return tuple(natural_key(part) for part in relpath.split("/"))
-
-
-OrderKey = tuple[int, tuple[int, ...], tuple[NaturalKey, ...], tuple[NaturalKey, ...]]
-
-
-def order_key(relpath: str) -> OrderKey:
-    """Sort key for a file inside a history directory (relpath uses "/" separators).
-
-    Groups: 0 versioned (Flyway V/B or numbered), 1 unversioned (natural sort of the path),
-    2 Flyway repeatables (R__, by description). Versioned files sort by version wherever they live in
-    the tree, as Flyway does; ties fall back to the natural order of the path.
-    """
-    name = relpath.rsplit("/", 1)[-1]
-    stem = name[:-4] if name.lower().endswith(".sql") else name
-    m = _FLYWAY.match(stem)
-    if m and m.group("kind") in "Rr" and m.group("version") is None:
-        return (2, (), (natural_key(m.group("desc")),), path_key(relpath))
-    if m and m.group("kind") in "VvBb" and m.group("version") is not None:
-        version = tuple(int(p) for p in re.split(r"[._]", m.group("version")))
-        return (0, version, path_key(relpath), ())
-    n = _NUMBERED.match(stem)
-    if n:
-        version = tuple(int(p) for p in n.group("version").split("."))
-        return (0, version, path_key(relpath), ())
-    return (1, (), path_key(relpath), ())
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:

@@ -18,10 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foreshock.config import LAYOUTS
+from foreshock.core.model import LAYOUTS
 from foreshock.errors import InputError
 
-__all__ = ["LAYOUTS", "Entry", "Listing", "detect_layout", "list_layout"]
+__all__ = [
+    "LAYOUTS",
+    "Entry",
+    "Listing",
+    "detect_layout",
+    "list_layout",
+    "natural_key",
+    "order_key",
+    "path_key",
+]
 
 # "script": the tool sends the whole file as one query string; PostgreSQL runs several statements sent
 # that way in one implicit transaction, a single statement on its own.
@@ -38,6 +47,59 @@ _PRISMA_DIR = re.compile(r"^\d{14}_")
 # pop/popx dialect names; a migration without one runs on every database.
 _PG_DIALECTS = frozenset({"postgres", "postgresql", "pg"})
 _DIGITS = re.compile(r"(\d+)")
+
+# The order of plain directories (and the natural order the other layouts fall back on).
+# Flyway: V<version>__<description>.sql with version parts separated by "." or "_" (V1_1__ == V1.1__),
+# compared numerically part by part. B (baseline) sorts like V; R (repeatable) runs after every versioned
+# migration, ordered by description; U (undo) never runs on migrate, so it is treated as an ordinary name.
+_FLYWAY_STEM = re.compile(r"^(?P<kind>[VvBbRr])(?P<version>\d+(?:[._]\d+)*)?__(?P<desc>.*)$")
+# Numbered files (001_init.sql, 2-add.sql, 20240101120000_orders.sql): the leading integer is the
+# version, so "10_" follows "9_" and timestamps order by time.
+_NUMBERED = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?:[_\-.\s]|$)")
+
+NaturalKey = tuple[tuple[int, int | str], ...]
+
+
+def natural_key(text: str) -> NaturalKey:
+    """'a2' < 'a10': digit runs compare as numbers, the rest case-insensitively."""
+    parts: list[tuple[int, int | str]] = []
+    for i, piece in enumerate(_DIGITS.split(text)):
+        if not piece:
+            continue
+        parts.append((0, int(piece)) if i % 2 else (1, piece.lower()))
+    return tuple(parts)
+
+
+def path_key(relpath: str) -> tuple[NaturalKey, ...]:
+    """Natural order of a relative path, directory by directory ("sub/a1" before "sub2/x")."""
+    return tuple(natural_key(part) for part in relpath.split("/"))
+
+
+OrderKey = tuple[int, tuple[int, ...], tuple[NaturalKey, ...], tuple[NaturalKey, ...]]
+
+
+def order_key(relpath: str) -> OrderKey:
+    """Sort key for a file inside a history directory (relpath uses "/" separators).
+
+    Groups: 0 versioned (Flyway V/B or numbered), 1 unversioned (natural sort of the path),
+    2 Flyway repeatables (R__, by description). Versioned files sort by version wherever they live in
+    the tree, as Flyway does; ties fall back to the natural order of the path.
+    """
+    name = relpath.rsplit("/", 1)[-1]
+    stem = name[:-4] if name.lower().endswith(".sql") else name
+    m = _FLYWAY_STEM.match(stem)
+    if m and m.group("kind") in "Rr" and m.group("version") is None:
+        return (2, (), (natural_key(m.group("desc")),), path_key(relpath))
+    if m and m.group("kind") in "VvBb" and m.group("version") is not None:
+        version = tuple(int(p) for p in re.split(r"[._]", m.group("version")))
+        return (0, version, path_key(relpath), ())
+    n = _NUMBERED.match(stem)
+    if n:
+        version = tuple(int(p) for p in n.group("version").split("."))
+        return (0, version, path_key(relpath), ())
+    return (1, (), path_key(relpath), ())
+
+
 
 
 @dataclass
@@ -69,14 +131,6 @@ class Listing:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     errors: list[InputError] = field(default_factory=list)
     detail: str = ""
-
-
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    parts: list[tuple[int, int | str]] = []
-    for i, piece in enumerate(_DIGITS.split(text)):
-        if piece:
-            parts.append((0, int(piece)) if i % 2 else (1, piece.lower()))
-    return tuple(parts)
 
 
 def _files(directory: str, suffix: str = ".sql") -> list[str]:
@@ -208,8 +262,6 @@ def _manifest(directory: str) -> list[str] | None:
 
 
 def _plain(directory: str) -> Listing:
-    from foreshock.sources.files import OrderKey, order_key, path_key
-
     out = Listing("plain")
     found: list[tuple[OrderKey, Entry]] = []
     manifests: dict[str, list[str] | None] = {}
@@ -254,7 +306,7 @@ def _flyway(directory: str) -> Listing:
             continue
         kind, version = m.group("kind").upper(), m.group("version")
         if kind == "R" and version is None:
-            repeatable.append((_natural(m.group("desc")), path))
+            repeatable.append((natural_key(m.group("desc")), path))
         elif version is None:
             out.skipped["not-a-migration-name"] += 1
         elif kind == "V" or (kind == "U" and refinery):
@@ -266,7 +318,7 @@ def _flyway(directory: str) -> Listing:
             baselines.append((_flyway_version(version), path))
         else:
             out.skipped["not-a-migration-name"] += 1
-    versioned.sort(key=lambda v: (v[0], _natural(v[1])))
+    versioned.sort(key=lambda v: (v[0], natural_key(v[1])))
     lowest = versioned[0][0] if versioned else None
     for version, path in sorted(baselines):
         # A baseline migration only runs on a new database. When versioned migrations up to it are present,
@@ -367,7 +419,7 @@ def _versioned_files(directory: str, out: Listing, code_suffix: str = "", code_r
         if m is None:
             out.skipped["not-a-migration-name"] += 1
             continue
-        found.append((int(m.group("version")), _natural(name), name))
+        found.append((int(m.group("version")), natural_key(name), name))
     for _v, _k, name in sorted(found):
         entry = Entry(os.path.join(directory, name), transactional=True)
         if code_suffix and name.endswith(code_suffix):

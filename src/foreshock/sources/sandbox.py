@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from foreshock.config import SourceSettings
-from foreshock.errors import SandboxError
+from foreshock.core.model import SourceSettings
+from foreshock.errors import ConfigError, SandboxError
 
 __all__ = ["sandbox_database", "sandbox_kind"]
 
@@ -21,6 +21,8 @@ def sandbox_kind(options: SourceSettings) -> str:
     """The sandbox kind `options` asks for, with "auto" resolved."""
     if options.sandbox_dsn:
         return "dsn"
+    if options.sandbox == "dsn":
+        raise ConfigError("--sandbox dsn needs --sandbox-dsn URL")
     if options.sandbox != "auto":
         return options.sandbox
     from foreshock.sandbox.local import system_binaries
