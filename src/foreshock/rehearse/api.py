@@ -72,8 +72,10 @@ def rehearse(
     say = progress or (lambda _m: None)
     path_list = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(p) for p in paths]
     history = load_schema_files([os.fspath(s) for s in schema])
-    loaded = discover(path_list)
-    problems = [*history.errors, *loaded.errors]
+    loaded = discover(path_list, options=settings.sources)
+    problems = [*history.errors, *loaded.errors, *(
+        InputError(f"not analysed: {n.reason}", n.path, n.line) for n in loaded.not_analysed
+    )]
     if problems:
         raise problems[0]
     units = [*history.units, *loaded.units]

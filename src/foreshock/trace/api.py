@@ -38,8 +38,14 @@ def trace(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     path_list = [os.fspath(p) for p in paths]
-    loaded = discover(path_list, schema=[os.fspath(s) for s in schema])
+    loaded = discover(path_list, schema=[os.fspath(s) for s in schema], options=settings.sources)
     input_errors = [e.one_line() if isinstance(e, InputError) else str(e) for e in loaded.errors]
+    # Migrations the sources could not render are not traced either: say which, and why.
+    input_errors += [
+        f"{n.path}{f':{n.line}' if n.line else ''}: not analysed: {n.reason}"
+        for n in loaded.not_analysed
+        if not n.input_error
+    ]
     if not any(not u.history for u in loaded.units):
         if not input_errors:
             input_errors.append("no migrations to trace (only schema set-up was given)")
