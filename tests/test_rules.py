@@ -118,7 +118,7 @@ def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
     order = [
         "SET lock_timeout",
         "ALTER TABLE orders ADD COLUMN region text;",
-        "LIMIT 10000",
+        "WHERE id > :last AND id <= :last + 10000",
         "CHECK (region IS NOT NULL) NOT VALID",
         "VALIDATE CONSTRAINT orders_region_not_null",
         "ALTER COLUMN region SET NOT NULL",
@@ -354,25 +354,49 @@ BACKFILLS = [
         "INSERT INTO bf_keyset SELECT g, 0 FROM generate_series(1, 25000) g;",
         "UPDATE bf_keyset SET z = id * 2 + z;",
     ),
+    (
+        "CREATE TABLE bf_text (code text PRIMARY KEY, b int);"
+        "INSERT INTO bf_text SELECT 'k' || g, 0 FROM generate_series(1, 25000) g;",
+        "UPDATE bf_text SET b = b + 1;",
+    ),
 ]
 
 
 def _run_batches(conn: object, fix: str) -> int:
-    """Run the batch statement of a fix until it does nothing; returns the number of batches."""
+    """Run the batch statement of a fix as its comments say, until the table is walked; returns the number of
+    batches. Key-range batches walk :last (and :upper) over the key; the keyless fallback repeats until it
+    changes nothing."""
     import re
 
+    run = conn.execute  # type: ignore[attr-defined]
     body = "\n".join(line for line in fix.splitlines() if not line.lstrip().startswith("--"))
     batch = body.split(";")[0]
-    last_key = -(2**62)
-    for n in range(1, 100):
-        text = batch.replace(":last_key", str(last_key))
-        cur = conn.execute(text)  # type: ignore[attr-defined]
-        if ":last_key" in batch:
-            keys = [row[0] for row in cur.fetchall()]
-            if not keys:
+    ranged = re.search(r"WHERE (\S+) > :last AND \1 <= :last \+ (\d+)", batch)
+    upper = re.search(r"WHERE (\S+) > :last AND \1 <= :upper", batch)
+    table = re.match(r"\s*(?:UPDATE|DELETE FROM) (\S+)", batch)
+    assert table is not None, batch
+    if ranged:
+        key, size = ranged.group(1), int(ranged.group(2))
+        low, high = run(f"SELECT min({key}) - 1, max({key}) FROM {table.group(1)}").fetchone()
+        n = 0
+        while low < high:
+            run(batch.replace(":last", str(low)))
+            low, n = low + size, n + 1
+        return n
+    if upper:
+        key, t = upper.group(1), table.group(1)
+        last = run(f"SELECT min({key}) FROM {t}").fetchone()[0]
+        run(batch.replace(":last", "''").replace(":upper", f"'{last}'"))  # the smallest key alone
+        n = 1
+        while True:
+            row = run(f"SELECT {key} FROM {t} WHERE {key} > %s ORDER BY {key} OFFSET 9999 LIMIT 1", [last])
+            top = row.fetchone() or run(f"SELECT max({key}) FROM {t} WHERE {key} > %s", [last]).fetchone()
+            if top is None or top[0] is None:
                 return n
-            last_key = max(keys)
-        elif cur.rowcount == 0:
+            run(batch.replace(":last", "%s").replace(":upper", "%s"), [last, top[0]])
+            last, n = top[0], n + 1
+    for n in range(1, 100):
+        if run(batch).rowcount == 0:
             return n
     raise AssertionError("batch never finished: " + re.sub(r"\s+", " ", batch))
 

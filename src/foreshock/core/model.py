@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from foreshock.core.locks import LockMode
+from foreshock.core.rewrite import Rewrite
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -373,6 +374,8 @@ class Finding:
     estimate: Estimate | None = None
     # The rule's risk class (rules.base.Risk): "duration" findings follow production size, the others do not.
     risk: str = ""
+    # The safe alternative as steps (core.rewrite), when the rule's fix is one: `fix` is its printed form.
+    rewrite: Rewrite | None = field(default=None, compare=False)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -393,6 +396,7 @@ class Finding:
             "fix": self.fix,
             "estimate": self.estimate.to_json() if self.estimate is not None else None,
             "risk": self.risk or None,
+            "safe_rewrite": self.rewrite.to_json() if self.rewrite is not None else None,
         }
 
 

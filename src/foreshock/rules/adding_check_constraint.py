@@ -8,8 +8,10 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import other_commands
 from foreshock.rules.naming import constraint_label, describe_lock, short_name, sql_table
 from foreshock.rules.statements import AT, CT, existing_alters
 
@@ -30,12 +32,23 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"while "
                 f"holding {describe_lock(effect.lock)}"
             ),
-            fix=(
-                f"ALTER TABLE {t} ADD CONSTRAINT {n} CHECK ({expr}) NOT VALID;\n"
-                f"-- commit, then (SHARE UPDATE EXCLUSIVE: reads and writes continue):\n"
-                f"ALTER TABLE {t} VALIDATE CONSTRAINT {n};"
+            rewrite=Rewrite(
+                (
+                    step(f"ALTER TABLE {t} ADD CONSTRAINT {n} CHECK ({expr}) NOT VALID"),
+                    step(
+                        f"ALTER TABLE {t} VALIDATE CONSTRAINT {n}",
+                        note="commit, then (SHARE UPDATE EXCLUSIVE: reads and writes continue):",
+                    ),
+                ),
+                not_mechanical=other_commands(ctx.statement.node) or _named(con),
             ),
         )
+
+
+def _named(con: Any) -> str:
+    # An unnamed CHECK gets a name PostgreSQL picks (table_column_check, numbered on clashes): the rewrite
+    # must name it to validate it, and might name it differently.
+    return "" if con.conname else "the constraint has no name: name it, so the rewrite creates the same one"
 
 
 RULE = Rule(

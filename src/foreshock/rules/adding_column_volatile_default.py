@@ -8,9 +8,10 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
+from foreshock.core.rewrite import Rewrite, manual, render, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import batch_where
+from foreshock.rules.fixes import backfill_step, other_commands
 from foreshock.rules.naming import describe_lock, short_name, sql_table, type_name
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
@@ -29,8 +30,7 @@ def check(ctx: Any) -> Iterator[Hit]:
             continue
         if any(c.contype in (CT.CONSTR_IDENTITY, CT.CONSTR_GENERATED) for c in cons):
             continue
-        t, c, expr = sql_table(table), quote_ident(str(col.colname)), deparse(default.raw_expr)
-        typ = deparse(col.typeName)
+        expr = deparse(default.raw_expr)
         yield Hit.on(
             effect,
             message=(
@@ -39,13 +39,33 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"holding {describe_lock(effect.lock)}: the default is volatile, so PostgreSQL must compute "
                 f"it row by row ({effect.reason or 'table rewrite'})"
             ),
-            fix=(
-                f"ALTER TABLE {t} ADD COLUMN {c} {typ};\n"
-                f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {expr};  -- new rows only, no rewrite\n"
-                f"-- then backfill the existing rows in batches, each in its own transaction:\n"
-                f"UPDATE {t} SET {c} = {expr}\n  {batch_where(ctx.schema, table, f'{c} IS NULL')};"
-            ),
+            rewrite=_rewrite(ctx, table, col, cons, expr),
         )
+
+
+def _rewrite(ctx: Any, table: str, col: Any, cons: Any, expr: str) -> Rewrite:
+    """ADD COLUMN without the default, SET DEFAULT for new rows, then a key-range backfill of the old ones."""
+    t, c = sql_table(table), quote_ident(str(col.colname))
+    add = step(
+        f"ALTER TABLE {t} ADD COLUMN {c} {deparse(col.typeName)}",
+        f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {expr}",
+        comment="new rows only, no rewrite",
+    )
+    note = "then backfill the existing rows in batches, each in its own transaction:"
+    backfill = backfill_step(ctx.schema, table, f"{c} = {expr}", f"{c} IS NULL", note)
+    if backfill is None:
+        return manual(
+            f"{render(Rewrite((add,)))}\n-- {note}\n-- {short_name(table)} has no key to cut batches by: "
+            "add a PRIMARY KEY first",
+            f"{short_name(table)} has no primary key or unique NOT NULL key to cut batches by",
+        )
+    kept = [x for x in cons if x.contype not in (CT.CONSTR_DEFAULT, CT.CONSTR_NULL)]
+    why_not = other_commands(ctx.statement.node) or (
+        "the column has other constraints or a collation: add them in statements of their own first"
+        if kept or getattr(col, "collClause", None) is not None
+        else ""
+    )
+    return Rewrite((add, backfill), not_mechanical=why_not)
 
 
 RULE = Rule(
@@ -61,10 +81,10 @@ RULE = Rule(
     ),
     fix=(
         "Add the column without a default, set the default in a second statement (it applies to new rows "
-        "only, no rewrite), then backfill the existing rows in batches:\n\nALTER TABLE orders ADD COLUMN "
-        "token uuid;\nALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();\nUPDATE orders "
-        "SET token = gen_random_uuid()\n  WHERE id IN (SELECT id FROM orders WHERE token IS NULL LIMIT "
-        "10000);  -- repeat until 0 rows"
+        "only, no rewrite), then backfill the existing rows in batches of the table's key:\n\nALTER TABLE "
+        "orders ADD COLUMN token uuid;\nALTER TABLE orders ALTER COLUMN token SET DEFAULT "
+        "gen_random_uuid();\nUPDATE orders SET token = gen_random_uuid()\n  WHERE id > :last AND id <= "
+        ":last + 10000 AND token IS NULL;  -- repeat, adding 10000 to :last, up to max(id)"
     ),
     bad=(
         Example(

@@ -10,10 +10,11 @@ from pglast import ast
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT
 from foreshock.rules.naming import describe_lock, type_key
-from foreshock.rules.statements import created_before, types_created
+from foreshock.rules.statements import CT, created_before, types_created
 
 DOMAIN = "CREATE DOMAIN price AS numeric;\nCREATE TABLE products (id bigint PRIMARY KEY, cost price);\n"
 
@@ -30,6 +31,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
         if created_before(created, type_key(node.typeName), sa.statement.index):
             continue
         domain = ".".join(n.sval for n in node.typeName or ())
+        conname = getattr(node.def_, "conname", None)
         tables = tuple(e.table for e in sa.effects)
         lock = max((e.lock for e in sa.effects), default=LockMode.ShareLock)
         # The statement as written, not a re-printed constraint: cheaper and exactly what the author typed.
@@ -44,8 +46,18 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             ),
             tables=tables,
             lock=lock,
-            fix=f"ALTER DOMAIN {domain} ADD {con} NOT VALID;\n"
-            f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {getattr(node.def_, 'conname', None) or '...'};",
+            rewrite=Rewrite(
+                (
+                    step(f"ALTER DOMAIN {domain} ADD {con} NOT VALID"),
+                    step(f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {conname or '...'}"),
+                ),
+                replaces=(sa.statement.index,),
+                not_mechanical=(
+                    "only a named CHECK constraint can be added NOT VALID and validated"
+                    if not conname or getattr(node.def_, "contype", None) != CT.CONSTR_CHECK
+                    else ""
+                ),
+            ),
             statement=sa.statement,
         )
 

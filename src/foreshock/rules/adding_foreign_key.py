@@ -8,8 +8,10 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
+from foreshock.core.rewrite import Rewrite, RewriteStep, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import other_commands
 from foreshock.rules.naming import (
     blocked_phrase,
     constraint_label,
@@ -46,6 +48,8 @@ def check(ctx: Any) -> Iterator[Hit]:
                 # PostgreSQL's own name for an inline key: <table>_<column>_fkey
                 name = f"{short_name(table).split('.')[-1]}_{cmd.def_.colname}_fkey"[:63]
             t, n = sql_table(table), quote_ident(name)
+            pre: tuple[RewriteStep, ...] = ()
+            why_not = other_commands(ctx.statement.node)
             if cmd.subtype == AT.AT_AddColumn:
                 col = str(cmd.def_.colname)
                 body = f"FOREIGN KEY ({quote_ident(col)}) REFERENCES {sql_table(ref)}" + (
@@ -53,12 +57,18 @@ def check(ctx: Any) -> Iterator[Hit]:
                 )
                 default = next(c for c in column_constraints(cmd.def_) if c.contype == CT.CONSTR_DEFAULT)
                 pre = (
-                    f"ALTER TABLE {t} ADD COLUMN {quote_ident(col)} {deparse(cmd.def_.typeName)} "
-                    f"DEFAULT {deparse(default.raw_expr)};  -- no key yet: instant for a constant default\n"
+                    step(
+                        f"ALTER TABLE {t} ADD COLUMN {quote_ident(col)} {deparse(cmd.def_.typeName)} "
+                        f"DEFAULT {deparse(default.raw_expr)}",
+                        comment="no key yet: instant for a constant default",
+                    ),
                 )
+                why_not = why_not or _inline_key_kept(cmd.def_, con)
             else:
                 body = deparse(con).split(" ", 2)[2] if con.conname else deparse(con)
-                pre = ""
+                if not con.conname and len(name) >= 63:
+                    # PostgreSQL shortens long names its own way: the rewrite could name the key differently.
+                    why_not = why_not or "the key has no name: name it, so the rewrite creates the same one"
             held = [locks.get(x, lock) for x in tables]
             shown = [
                 f"{m.name} ({m.sql_name}) on {short_name(x)}" for x, m in zip(tables[:3], held, strict=False)
@@ -87,12 +97,36 @@ def check(ctx: Any) -> Iterator[Hit]:
                 ),
                 tables=tables,
                 lock=lock,
-                fix=(
-                    f"{note}{pre}ALTER TABLE {t} ADD CONSTRAINT {n} {body} NOT VALID;\n"
-                    f"-- commit, then (SHARE UPDATE EXCLUSIVE here, ROW SHARE on {short_name(ref)}):\n"
-                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {n};"
+                rewrite=Rewrite(
+                    (
+                        *pre,
+                        step(f"ALTER TABLE {t} ADD CONSTRAINT {n} {body} NOT VALID"),
+                        step(
+                            f"ALTER TABLE {t} VALIDATE CONSTRAINT {n}",
+                            note="commit, then (SHARE UPDATE EXCLUSIVE here, ROW SHARE on "
+                            f"{short_name(ref)}):",
+                        ),
+                    ),
+                    not_mechanical=(
+                        "PostgreSQL < 18 refuses NOT VALID foreign keys on a partitioned table"
+                        if note
+                        else why_not
+                    ),
+                    head=note.rstrip("\n"),
                 ),
             )
+
+
+def _inline_key_kept(col: Any, con: Any) -> str:
+    """Why ADD COLUMN ... DEFAULT ... REFERENCES cannot be rewritten as written ("" when it can): the rewrite
+    re-creates the column with its type and default only, and the key with its columns only."""
+    others = [c for c in column_constraints(col) if c.contype not in (CT.CONSTR_DEFAULT, CT.CONSTR_FOREIGN)]
+    if others or getattr(col, "collClause", None) is not None:
+        return "the column has other constraints or a collation: add them in statements of their own first"
+    actions = (con.fk_upd_action, con.fk_del_action, con.fk_matchtype)
+    if any(a not in (None, "a", "s", "") for a in actions):
+        return "the key has ON DELETE/UPDATE or MATCH: write it as ADD CONSTRAINT first"
+    return ""
 
 
 RULE = Rule(

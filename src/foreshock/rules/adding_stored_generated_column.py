@@ -48,7 +48,7 @@ RULE = Rule(
     fix=(
         "ALTER TABLE orders ADD COLUMN total_cents bigint;\n-- a BEFORE INSERT OR UPDATE trigger keeps it "
         "filled for new rows; backfill old rows in batches:\nUPDATE orders SET total_cents = (total * "
-        "100)::bigint\n  WHERE id IN (SELECT id FROM orders WHERE total_cents IS NULL LIMIT 10000);"
+        "100)::bigint\n  WHERE id > :last AND id <= :last + 10000;  -- key ranges: repeat up to max(id)"
     ),
     bad=(
         Example(

@@ -9,8 +9,10 @@ from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
 from foreshock.core.model import Effect
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
+from foreshock.rules.fixes import other_commands
 from foreshock.rules.naming import constraint_label, describe_lock, short_name, sql_table
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
@@ -23,7 +25,7 @@ def check(ctx: Any) -> Iterator[Hit]:
             # ADD COLUMN ... UNIQUE / PRIMARY KEY builds the index inline, under the same lock.
             for con in column_constraints(cmd.def_):
                 if con.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY):
-                    yield _inline(table, effect, cmd.def_, con)
+                    yield _inline(table, effect, cmd.def_, con, ctx.statement.node)
             continue
         if cmd.subtype != AT.AT_AddConstraint:
             continue
@@ -36,30 +38,54 @@ def check(ctx: Any) -> Iterator[Hit]:
                 yield _pk_nullable(table, effect, con)
             continue
         name = constraint_label(con, table, "pkey" if kind == "PRIMARY KEY" else "key")
+        if kind == "PRIMARY KEY" and not con.conname:
+            name = f"{short_name(table).split('.')[-1]}_pkey"[:63]  # PostgreSQL's name for a primary key
         cols = ", ".join(quote_ident(k.sval) for k in con.keys or ())
         t, n = sql_table(table), quote_ident(name)
         extra = ""
         if kind == "PRIMARY KEY":
-            extra = (
-                "-- the key columns must already be NOT NULL (SET NOT NULL through a validated CHECK first)\n"
-            )
+            extra = "the key columns must already be NOT NULL (SET NOT NULL through a validated CHECK first)"
         yield Hit.on(
             effect,
             message=(
                 f"ADD CONSTRAINT {name} {kind} ({cols}) on {short_name(table)} builds a unique index over "
                 f"every row while holding {describe_lock(effect.lock)}"
             ),
-            fix=(
-                f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({cols});  -- outside a transaction block\n"
-                f"{extra}ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n};"
+            rewrite=Rewrite(
+                (
+                    step(
+                        f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({cols})",
+                        mode="outside",
+                        comment="outside a transaction block",
+                    ),
+                    step(f"ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n}", note=extra),
+                ),
+                not_mechanical=other_commands(ctx.statement.node) or _kept(con, name),
             ),
         )
 
 
-def _inline(table: str, effect: Effect, col: Any, con: Any) -> Hit:
+def _kept(con: Any, name: str) -> str:
+    """Why the index-first rewrite would not make the same constraint ("" when it would)."""
+    if not con.conname and len(name) >= 63:
+        return "the constraint has no name: name it, so the rewrite creates the same one"
+    options = (
+        con.deferrable, con.including, con.options, con.indexspace, getattr(con, "nulls_not_distinct", 0)
+    )
+    if any(options) or any(not getattr(k, "sval", None) for k in con.keys or ()):
+        return "the constraint has options (DEFERRABLE, INCLUDE, WITH, a tablespace, NULLS NOT DISTINCT)"
+    return ""
+
+
+def _inline(table: str, effect: Effect, col: Any, con: Any, node: Any) -> Hit:
     kind = "PRIMARY KEY" if con.contype == CT.CONSTR_PRIMARY else "UNIQUE"
     t, c = sql_table(table), quote_ident(str(col.colname))
     n = quote_ident(f"{short_name(table).split('.')[-1]}_{col.colname}_key")
+    others = [x for x in column_constraints(col) if x is not con]
+    why_not = other_commands(node) or (
+        "PostgreSQL names a PRIMARY KEY table_pkey" if kind == "PRIMARY KEY" else ""
+    ) or ("the column has other constraints or a collation: add them in statements of their own first"
+          if others or getattr(col, "collClause", None) is not None else "")
     return Hit.on(
         effect,
         message=(
@@ -67,16 +93,23 @@ def _inline(table: str, effect: Effect, col: Any, con: Any) -> Hit:
             f"row "
             f"while holding {describe_lock(effect.lock)}"
         ),
-        fix=(
-            f"ALTER TABLE {t} ADD COLUMN {c} {deparse(col.typeName)};\n"
-            f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({c});  -- outside a transaction block\n"
-            f"ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n};"
+        rewrite=Rewrite(
+            (
+                step(f"ALTER TABLE {t} ADD COLUMN {c} {deparse(col.typeName)}"),
+                step(
+                    f"CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} ({c})",
+                    mode="outside",
+                    comment="outside a transaction block",
+                ),
+                step(f"ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n}"),
+            ),
+            not_mechanical=why_not,
         ),
     )
 
 
 def _pk_nullable(table: str, effect: Effect, con: Any) -> Hit:
-    t = sql_table(table)
+    t, index = sql_table(table), quote_ident(str(con.indexname))
     return Hit.on(
         effect,
         message=(
@@ -84,11 +117,15 @@ def _pk_nullable(table: str, effect: Effect, con: Any) -> Hit:
             f"nullable, so "
             f"PostgreSQL sets NOT NULL and scans every row while holding {describe_lock(effect.lock)}"
         ),
-        fix=(
-            f"-- first make each key column NOT NULL through a validated CHECK (see setting-not-null), "
-            f"then:\n"
-            f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(str(con.indexname))} PRIMARY KEY USING INDEX "
-            f"{quote_ident(str(con.indexname))};"
+        rewrite=Rewrite(
+            (
+                step(
+                    f"ALTER TABLE {t} ADD CONSTRAINT {index} PRIMARY KEY USING INDEX {index}",
+                    note="first make each key column NOT NULL through a validated CHECK (see "
+                    "setting-not-null), then:",
+                ),
+            ),
+            not_mechanical="each key column must first be made NOT NULL through a validated CHECK",
         ),
     )
 

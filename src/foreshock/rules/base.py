@@ -22,6 +22,7 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
+from foreshock.core.rewrite import Rewrite, render
 
 
 class Risk(StrEnum):
@@ -73,7 +74,10 @@ class Example:
 
 @dataclass(frozen=True)
 class Hit:
-    """One problem a rule found. statement: where to report it (file checks); default: the one checked."""
+    """One problem a rule found. statement: where to report it (file checks); default: the one checked.
+
+    rewrite: the safe alternative as steps (core.rewrite); the printed fix is rendered from it unless `fix`
+    is given (a fix that is advice, not steps)."""
 
     message: str
     tables: tuple[str, ...] = ()
@@ -82,13 +86,26 @@ class Hit:
     statement: Statement | None = None
     # A line of the unit's path to report at, when no statement is the place (opaque framework code).
     line: int | None = None
+    rewrite: Rewrite | None = None
+
+    @property
+    def fix_text(self) -> str | None:
+        if self.fix is not None or self.rewrite is None:
+            return self.fix
+        return render(self.rewrite)
 
     @classmethod
-    def on(cls, effects: Effect | Sequence[Effect], message: str, fix: str | None = None) -> Hit:
+    def on(
+        cls,
+        effects: Effect | Sequence[Effect],
+        message: str,
+        fix: str | None = None,
+        rewrite: Rewrite | None = None,
+    ) -> Hit:
         """A hit about the locks a statement takes: on the effects' tables, naming the strongest lock."""
         found = (effects,) if isinstance(effects, Effect) else tuple(effects)
         lock = max((e.lock for e in found), default=None)
-        return cls(message, tuple(dict.fromkeys(e.table for e in found)), lock, fix)
+        return cls(message, tuple(dict.fromkeys(e.table for e in found)), lock, fix, rewrite=rewrite)
 
 
 # check_statement(ctx: foreshock.core.analyze.StatementContext) -> Iterable[Hit]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.core.txn import NOT_IN_TXN
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
@@ -26,11 +27,15 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
                 f"({why}); the whole migration rolls back"
             ),
             tables=tuple(e.table for e in sa.effects),
-            fix=(
-                "Run it on its own, outside BEGIN ... COMMIT: a separate SQL file, Alembic `with "
-                "op.get_context().autocommit_block():`, or a Django migration with `atomic = False`."
-            ),
             statement=sa.statement,
+            # The transaction is cut around the statement: what came before commits first, what follows
+            # runs in a transaction of its own after it.
+            rewrite=Rewrite(
+                (step(sa.statement.text.rstrip().rstrip(";").rstrip(), mode="outside"),),
+                replaces=(sa.statement.index,),
+                head="-- Run it on its own, outside BEGIN ... COMMIT: a separate SQL file, Alembic `with "
+                "op.get_context().autocommit_block():`, or a Django migration with `atomic = False`:",
+            ),
         )
 
 

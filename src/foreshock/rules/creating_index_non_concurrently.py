@@ -8,6 +8,7 @@ from typing import Any
 
 from pglast import ast
 
+from foreshock.core.rewrite import Rewrite, manual, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name
@@ -23,13 +24,14 @@ def check(ctx: Any) -> Iterator[Hit]:
     effect = relation_effect(ctx, node.relation)
     if effect is None:
         return
-    fix = _CREATE_INDEX.sub(r"\g<0> CONCURRENTLY", ctx.statement.text.rstrip().rstrip(";"), count=1)
-    fix += ";  -- outside a transaction block"
+    sql = _CREATE_INDEX.sub(r"\g<0> CONCURRENTLY", ctx.statement.text.rstrip().rstrip(";"), count=1)
+    rewrite = Rewrite((step(sql, mode="outside", comment="outside a transaction block"),))
     if getattr(table_of(ctx.schema, effect.table), "kind", "") == "partitioned":
-        fix = (
+        rewrite = manual(
             "CONCURRENTLY is not supported on a partitioned table: create the index ON ONLY the parent, "
             "build it CONCURRENTLY on each partition, then ALTER INDEX parent_idx ATTACH PARTITION "
-            "partition_idx for each."
+            "partition_idx for each.",
+            "CONCURRENTLY is not supported on a partitioned table",
         )
     yield Hit.on(
         effect,
@@ -38,7 +40,7 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"{describe_lock(effect.lock)} "
             f"for the whole index build"
         ),
-        fix=fix,
+        rewrite=rewrite,
     )
 
 

@@ -7,10 +7,13 @@ from typing import Any
 
 from pglast import ast
 
+from foreshock.core.deparse import quote_ident
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.attaching_partition_with_scan import MEASUREMENTS
 from foreshock.rules.base import Example, Hit, Risk, Rule
+from foreshock.rules.fixes import other_commands
 from foreshock.rules.naming import describe_lock, qualify, short_name, sql_table
-from foreshock.rules.statements import AT, existing_alters
+from foreshock.rules.statements import AT, existing_alters, table_of
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -30,11 +33,34 @@ def check(ctx: Any) -> Iterator[Hit]:
             ),
             tables=(parent, part),
             lock=effect.lock,
-            fix=(
-                f"ALTER TABLE {sql_table(parent)} DETACH PARTITION {sql_table(part)} CONCURRENTLY;  "
-                "-- PostgreSQL 14+, outside a transaction block"
-            ),
+            rewrite=_rewrite(ctx, parent, part),
         )
+
+
+def _rewrite(ctx: Any, parent: str, part: str) -> Rewrite:
+    """DETACH ... CONCURRENTLY, then drop the CHECK it leaves on the partition: PostgreSQL adds one copying
+    the partition bound (named like any unnamed CHECK: partition_column_check), which the statement as
+    written does not."""
+    key = tuple(getattr(table_of(ctx.schema, parent), "partition_key", ()) or ())
+    con = f"{short_name(part).split('.')[-1]}_{key[0]}_check"[:63] if len(key) == 1 else ""
+    taken = con in getattr(table_of(ctx.schema, part), "constraints", {})
+    why_not = other_commands(ctx.statement.node) or (
+        "" if con and not taken else "the CHECK DETACH ... CONCURRENTLY leaves cannot be named beforehand"
+    )
+    return Rewrite(
+        (
+            step(
+                f"ALTER TABLE {sql_table(parent)} DETACH PARTITION {sql_table(part)} CONCURRENTLY",
+                mode="outside",
+                comment="PostgreSQL 14+, outside a transaction block",
+            ),
+            step(
+                f"ALTER TABLE {sql_table(part)} DROP CONSTRAINT {quote_ident(con or part + '_check')}",
+                note="CONCURRENTLY leaves a CHECK copying the partition bound; the plain DETACH does not",
+            ),
+        ),
+        not_mechanical=why_not,
+    )
 
 
 RULE = Rule(

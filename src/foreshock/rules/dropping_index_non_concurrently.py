@@ -7,6 +7,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name
@@ -32,7 +33,22 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"once "
             "granted, but it queues behind every running query on the table and traffic queues behind it"
         ),
-        fix=f"DROP INDEX CONCURRENTLY {names};  -- outside a transaction block, one index per statement",
+        rewrite=Rewrite(
+            (
+                step(
+                    f"DROP INDEX CONCURRENTLY {'IF EXISTS ' if node.missing_ok else ''}{names}",
+                    mode="outside",
+                    comment="outside a transaction block, one index per statement",
+                ),
+            ),
+            not_mechanical=(
+                "DROP INDEX CONCURRENTLY drops one index per statement"
+                if len(node.objects or ()) > 1
+                else "DROP INDEX CONCURRENTLY cannot CASCADE"
+                if node.behavior == enums.DropBehavior.DROP_CASCADE
+                else ""
+            ),
+        ),
     )
 
 

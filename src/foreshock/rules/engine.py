@@ -22,7 +22,7 @@ written anywhere in it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from foreshock.core.model import (
@@ -35,6 +35,7 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
+from foreshock.core.rewrite import Rewrite
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, Rule
 from foreshock.rules.naming import blocked_phrase, short_name
@@ -160,8 +161,9 @@ class RuleEngine:
             statement=index,
             tables=hit.tables,
             lock=hit.lock,
-            fix=hit.fix,
+            fix=hit.fix_text,
             risk=rule.risk.value,
+            rewrite=_placed(hit.rewrite, stmt),
         )
         self._pending.append((finding, stmt))
 
@@ -248,6 +250,13 @@ class RuleEngine:
                         line=unit.source_line(d.line),
                         column=d.column,
                     )
+
+
+def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
+    """A statement rule's rewrite replaces the statement it was found on (file rules name their own)."""
+    if rewrite is None or rewrite.replaces or stmt is None:
+        return rewrite
+    return replace(rewrite, replaces=(stmt.index,))
 
 
 def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Directive]) -> Directive | None:

@@ -1,4 +1,4 @@
-"""The safe SQL rules suggest: printed expressions, the NOT NULL sequence, batched backfills."""
+"""The safe rewrites rules suggest, as steps (core.rewrite): the NOT NULL sequence, key-range backfills."""
 
 from __future__ import annotations
 
@@ -8,86 +8,136 @@ from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
 from foreshock.core.model import Statement
+from foreshock.core.rewrite import KeyRange, Rewrite, RewriteStep, integer_type, manual, step
 from foreshock.rules.naming import short_name, sql_table
 from foreshock.rules.statements import table_of
 
 
-def not_null_fix(table: str, column: str) -> str:
+def not_null_steps(table: str, column: str) -> tuple[RewriteStep, ...]:
+    """SET NOT NULL without the scan under ACCESS EXCLUSIVE: a CHECK added NOT VALID, validated under SHARE
+    UPDATE EXCLUSIVE, then SET NOT NULL (PostgreSQL 12+ trusts the validated CHECK) and the CHECK dropped."""
     t = sql_table(table)
     c = quote_ident(column)
     con = quote_ident(f"{short_name(table).split('.')[-1]}_{column}_not_null"[:63])
     return (
-        f"ALTER TABLE {t} ADD CONSTRAINT {con} CHECK ({c} IS NOT NULL) NOT VALID;\n"
-        f"-- new transaction: the scan below takes only SHARE UPDATE EXCLUSIVE\n"
-        f"ALTER TABLE {t} VALIDATE CONSTRAINT {con};\n"
-        f"-- PostgreSQL 12+ skips the scan: the validated CHECK proves no NULLs\n"
-        f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\n"
-        f"ALTER TABLE {t} DROP CONSTRAINT {con};"
+        step(f"ALTER TABLE {t} ADD CONSTRAINT {con} CHECK ({c} IS NOT NULL) NOT VALID"),
+        step(
+            f"ALTER TABLE {t} VALIDATE CONSTRAINT {con}",
+            note="new transaction: the scan below takes only SHARE UPDATE EXCLUSIVE",
+        ),
+        step(
+            f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL",
+            f"ALTER TABLE {t} DROP CONSTRAINT {con}",
+            note="PostgreSQL 12+ skips the scan: the validated CHECK proves no NULLs",
+        ),
     )
+
+
+def not_null_rewrite(table: str, column: str, node: Any = None) -> Rewrite:
+    return Rewrite(not_null_steps(table, column), not_mechanical=other_commands(node))
+
+
+def other_commands(node: Any) -> str:
+    """Why a rewrite of one ALTER TABLE command cannot stand for the whole statement ("" when it can)."""
+    if node is not None and len(getattr(node, "cmds", None) or ()) > 1:
+        return "the statement has other commands: write each as a statement of its own first"
+    return ""
 
 
 def primary_key_columns(schema: Any, table: str) -> tuple[str, ...]:
+    return table_key(schema, table)[0]
+
+
+def _known(schema: Any, table: str) -> Any:
+    """The table when the schema model knows how it was created (not a placeholder for a table it never saw,
+    nor a CREATE TABLE AS whose columns it does not model)."""
     t = table_of(schema, table)
-    for con in getattr(t, "constraints", None) or ():
-        con = con if not isinstance(con, str) else getattr(t, "constraints", {})[con]
-        if getattr(con, "kind", None) == "pk":
-            return tuple(getattr(con, "columns", ()) or ())
-    return ()
+    return t if t is not None and t.known_columns else None
 
 
-def batch_where(schema: Any, table: str, pending: str, size: int = 10000) -> str:
-    """WHERE clause picking the next batch of rows still to do: by primary key when the table has a
-    one-column one, else by ctid (= ANY(ARRAY(...)) so PostgreSQL uses a TID scan)."""
-    t = sql_table(table)
-    pk = primary_key_columns(schema, table)
+def table_key(schema: Any, table: str) -> tuple[tuple[str, ...], str]:
+    """(key columns, the index that holds them) of a table the schema model knows: its primary key, else a
+    unique constraint on NOT NULL columns -- the key apply's batches walk. ((), "") when it has none."""
+    t = _known(schema, table)
+    if t is None:
+        return (), ""
+    fallback: tuple[tuple[str, ...], str] = ((), "")
+    for con in t.constraints.values():
+        cols = tuple(con.columns)
+        index = (con.index or con.name).split(".")[-1]
+        if con.kind == "pk" and cols:
+            return cols, index
+        if (
+            con.kind == "unique"
+            and cols
+            and not fallback[0]
+            and all(getattr(t.columns.get(c), "not_null", False) for c in cols)
+        ):
+            fallback = cols, index
+    return fallback
+
+
+def key_range(schema: Any, table: str, set_sql: str | None, where_sql: str | None) -> KeyRange:
+    """A backfill of `table` batched by ranges of its key, as far as the schema model knows the key."""
+    cols, index = table_key(schema, table)
+    t = _known(schema, table)
+    integer = (
+        len(cols) == 1 and t is not None and t.columns.get(cols[0]) is not None
+        and integer_type(t.columns[cols[0]].type_name)
+    )
+    return KeyRange(table, set_sql, where_sql, cols, index, integer)
+
+
+def _ctid_batch(table: str, pending: str, size: int = 10000) -> str:
     cond = "" if pending == "TRUE" else f" WHERE {pending}"
-    if len(pk) == 1:
-        key = quote_ident(pk[0])
-        return f"WHERE {key} IN (SELECT {key} FROM {t}{cond} LIMIT {size})"
-    return f"WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t}{cond} LIMIT {size}))"
+    return f"WHERE ctid = ANY (ARRAY(SELECT ctid FROM {sql_table(table)}{cond} LIMIT {size}))"
 
 
-def batched_update_sql(schema: Any, table: str, stmt: Statement) -> str:
-    """An UPDATE/DELETE rewritten as one small batch; run it repeatedly, each batch in its own transaction.
+def backfill_step(
+    schema: Any, table: str, set_sql: str | None, where_sql: str | None, note: str = ""
+) -> RewriteStep | None:
+    """The key-range backfill of a table, or None when the schema model knows the table has no key (a table
+    it does not know is batched by the key apply finds in the target's catalog)."""
+    if _known(schema, table) is not None and not table_key(schema, table)[0]:
+        return None
+    k = key_range(schema, table, set_sql, where_sql)
+    return RewriteStep((), "backfill", note, backfill=k)
 
-    A batch loop must make progress: deleted rows are gone, and an UPDATE that sets a constant skips rows
-    already holding it (IS DISTINCT FROM). Anything else (SET x = random()) walks the primary key instead,
-    since a condition like `x IS DISTINCT FROM random()` never becomes false.
-    """
+
+def batched_update(schema: Any, table: str, stmt: Statement) -> Rewrite:
+    """An UPDATE/DELETE of a whole table as key-range batches, each its own transaction."""
     node = stmt.node
     t = sql_table(table)
-    conds: list[str] = []
-    if getattr(node, "whereClause", None) is not None:
-        conds.append(f"({deparse(node.whereClause)})")
-    terminates = isinstance(node, ast.DeleteStmt)
+    where = deparse(node.whereClause) if getattr(node, "whereClause", None) is not None else None
+    joins = [getattr(node, a, None) for a in ("withClause", "fromClause", "usingClause", "returningClause")]
+    sets: str | None = None
+    plain = True
     if isinstance(node, ast.UpdateStmt):
         targets = list(node.targetList or ())
+        plain = all(not isinstance(rt.val, ast.MultiAssignRef) and not rt.indirection for rt in targets)
         sets = ", ".join(f"{quote_ident(str(rt.name))} = {deparse(rt.val)}" for rt in targets)
-        consts = [rt for rt in targets if isinstance(rt.val, ast.A_Const)]
-        if consts:
-            conds.append(f"{quote_ident(str(consts[0].name))} IS DISTINCT FROM {deparse(consts[0].val)}")
-            terminates = True
-        head = f"UPDATE {t} SET {sets}"
-    else:
-        head = f"DELETE FROM {t}"
-    pending = " AND ".join(conds) or "TRUE"
-    if terminates:
-        return (
-            f"{head}\n  {batch_where(schema, table, pending)};\n"
-            "-- repeat until it reports 0 rows; each batch commits on its own"
+    if any(joins) or not plain:
+        return manual(
+            f"-- cut it into key-range batches on {short_name(table)}'s key, each batch its own "
+            "transaction;\n-- batches can only be cut by the table's key: move WITH / FROM / USING into a "
+            "subquery in WHERE,\n-- drop RETURNING, and assign columns one by one",
+            "the statement joins, returns rows or assigns several columns at once",
         )
-    pk = primary_key_columns(schema, table)
-    if len(pk) == 1:
-        key = quote_ident(pk[0])
-        return (
-            f"{head}\n  WHERE {key} IN (SELECT {key} FROM {t} WHERE {key} > :last_key"
-            + (f" AND {pending}" if conds else "")
-            + "\n"
-            f"    ORDER BY {key} LIMIT 10000)\n  RETURNING {key};\n"
-            f"-- repeat with :last_key = the largest {key} returned until no rows; each batch commits alone"
+    backfill = backfill_step(schema, table, sets, where)
+    if backfill is None:
+        head = f"UPDATE {t} SET {sets}" if sets is not None else f"DELETE FROM {t}"
+        conds = [f"({where})"] if where else []
+        if isinstance(node, ast.UpdateStmt):
+            # Without a key a batch loop makes progress only by skipping rows already done: an UPDATE that
+            # sets a constant can say which those are.
+            const = next((rt for rt in node.targetList or () if isinstance(rt.val, ast.A_Const)), None)
+            if const is not None:
+                conds.append(f"{quote_ident(str(const.name))} IS DISTINCT FROM {deparse(const.val)}")
+        pending = " AND ".join(conds) or "TRUE"
+        return manual(
+            f"{head}\n  {_ctid_batch(table, pending)};\n"
+            f"-- {short_name(table)} has no key: add a condition that is false for rows already done, so "
+            "each batch makes progress,\n-- or add a PRIMARY KEY so the batches can walk key ranges",
+            f"{short_name(table)} has no primary key or unique NOT NULL key to cut batches by",
         )
-    return (
-        f"{head}\n  {batch_where(schema, table, pending)};\n"
-        "-- add a condition that is false for rows already done, so each batch makes progress, or mark the\n"
-        "-- statement `-- foreshock: backfill` and let `foreshock apply` batch it"
-    )
+    return Rewrite((backfill,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast
@@ -17,10 +17,12 @@ from foreshock.core.model import (
     Statement,
     StatementAnalysis,
 )
+from foreshock.core.rewrite import Rewrite, RewriteStep, StepMode, manual
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.naming import blocked_phrase, short_name, statement_label
-from foreshock.rules.statements import is_slow, slow_reason
+from foreshock.rules.fixes import batched_update
+from foreshock.rules.naming import blocked_phrase, qualify, short_name, statement_label
+from foreshock.rules.statements import has_backfill_marker, is_slow, slow_reason
 
 
 def _covered(sa: StatementAnalysis, held: HeldLock) -> bool:
@@ -75,12 +77,9 @@ def _hit(
         message=message,
         tables=tuple(sorted({h.table for h in held})),
         lock=lock,
-        fix=safe_sequence(members, schema, {h.table for h in held}, settings),
+        rewrite=safe_sequence(members, schema, {h.table for h in held}, settings),
         statement=sa.statement,
     )
-
-
-MAX_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class _Ctx:
     settings: AnalysisSettings
 
 
-_SQL_START = re.compile(r"^\s*(--|ALTER|CREATE|DROP|UPDATE|DELETE|SET|REFRESH|REINDEX)\b")
+_SQL_START = re.compile(r"^\s*(--|(ALTER|CREATE|DROP|UPDATE|DELETE|SET|REFRESH|REINDEX)\b)")
 
 
 # (node type, PostgreSQL version) -> the rules _statement_fix asks, in registry order. A rule's check only
@@ -118,16 +117,25 @@ def _fix_rules(node_type: type, pg_version: int) -> tuple[Rule, ...]:
     return rules
 
 
-def _statement_fix(sa: StatementAnalysis, schema: Any, settings: AnalysisSettings) -> str | None:
-    """The safe form of one statement, as the statement rules write it (the first rule whose fix is SQL)."""
+def _statement_rewrite(sa: StatementAnalysis, schema: Any, settings: AnalysisSettings) -> Rewrite | None:
+    """The safe form of one statement, as the statement rules give it (the first rule whose fix is SQL)."""
     ctx = _Ctx(sa.statement, sa, schema, settings)
+    index = sa.statement.index
     for rule in _fix_rules(type(sa.statement.node), settings.pg_version):
         if rule.check_statement is None:
             continue
         for hit in rule.check_statement(ctx):
-            if hit.fix and _SQL_START.match(hit.fix):
-                return hit.fix
+            text = hit.fix_text
+            if not text or not _SQL_START.match(text):
+                continue
+            if hit.rewrite is not None and hit.fix is None:
+                return replace(hit.rewrite, replaces=(index,))
+            return manual(text, f"{rule.id} at line {sa.statement.line} has no mechanical rewrite", (index,))
     return None
+
+
+# Session settings apply runs every step under its own values of: dropping them from a split changes nothing.
+_TIMEOUTS = frozenset({"lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"})
 
 
 def safe_sequence(
@@ -135,38 +143,60 @@ def safe_sequence(
     schema: Any,
     tables: set[str] | None = None,
     settings: AnalysisSettings | None = None,
-) -> str:
+) -> Rewrite:
     """The transaction split into short steps, each statement in its safe form: schema changes alone and
-    NOT VALID where possible, backfills batched, NOT NULL through a validated CHECK, indexes CONCURRENTLY."""
+    NOT VALID where possible, backfills batched, NOT NULL through a validated CHECK, indexes CONCURRENTLY.
+
+    Every statement of the transaction is a part of the split (those on other tables than `tables` are
+    carried as written and left out of the printed fix); SET statements are printed first."""
     settings = settings or AnalysisSettings()
-    steps: list[str] = []
+    parts: list[Rewrite] = []
     prelude: list[str] = []
-    skipped = 0
+    replaces: list[int] = []
+    why_not = ""
     for sa in members:
         stmt = sa.statement
         node = stmt.node
-        # Only the statements on the locked tables matter to the fix; the rest of a long file stays as is.
-        if tables is not None and sa.effects and not any(e.table in tables for e in sa.effects):
+        if isinstance(node, ast.TransactionStmt) or stmt.in_do_block:
             continue
-        if isinstance(node, ast.TransactionStmt):
-            continue
-        text = stmt.text.rstrip().rstrip(";") + ";"
+        replaces.append(stmt.index)
+        text = stmt.text.rstrip().rstrip(";").rstrip()
         if isinstance(node, ast.VariableSetStmt):
-            prelude.append(text)
+            prelude.append(text + ";")
+            if (node.name or "").lower() not in _TIMEOUTS:
+                why_not = why_not or (
+                    f"line {stmt.line} `{text}` sets the session for the statements after it, and the "
+                    "steps run in separate transactions"
+                )
             continue
-        if len(steps) >= MAX_STEPS:
-            skipped += 1
-            continue
-        steps.append(_statement_fix(sa, schema, settings) or text)
-    head = "\n".join(prelude) + "\n" if prelude else "SET lock_timeout = '2s';\n"
-    out = []
-    for n, step in enumerate(steps, 1):
-        out.append(f"-- step {n}: its own transaction (commit before the next step)\n{step}")
-    if skipped:
-        out.append(
-            f"-- ... {skipped} more statements on the same tables: the same pattern, one transaction each"
-        )
-    return head + "\n".join(out)
+        # Only the statements on the locked tables matter to the printed fix; the rest is carried as is.
+        elsewhere = tables is not None and bool(sa.effects) and not any(e.table in tables for e in sa.effects)
+        rewrite = None if elsewhere else _statement_rewrite(sa, schema, settings)
+        if rewrite is None and has_backfill_marker(stmt):
+            rewrite = _marked_backfill(sa, schema)
+        if rewrite is None:
+            mode: StepMode = "transaction" if sa.facts.transactional else "outside"
+            keep = tuple(d for d in stmt.directives if d.kind == "ignore")
+            rewrite = Rewrite(
+                (RewriteStep((text,), mode, directives=keep),), (stmt.index,), shown=not elsewhere
+            )
+        why_not = why_not or rewrite.not_mechanical
+        parts.append(rewrite)
+    return Rewrite(
+        parts=tuple(parts),
+        replaces=tuple(replaces),
+        not_mechanical=why_not,
+        head="\n".join(prelude) if prelude else "SET lock_timeout = '2s';",
+    )
+
+
+def _marked_backfill(sa: StatementAnalysis, schema: Any) -> Rewrite | None:
+    """A `-- foreshock: backfill` statement keeps running in batches once its transaction is split."""
+    node = sa.statement.node
+    if not isinstance(node, ast.UpdateStmt | ast.DeleteStmt) or node.relation is None:
+        return None
+    rewrite = batched_update(schema, qualify(schema, node.relation), sa.statement)
+    return replace(rewrite, replaces=(sa.statement.index,))
 
 
 RULE = Rule(
@@ -184,8 +214,8 @@ RULE = Rule(
         "Split the transaction: take the strong lock only in short statements that commit at once, and run "
         "the slow work without it (backfills in batches, NOT NULL through a validated CHECK):\n\nSET "
         "lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;                       -- "
-        "commit\nUPDATE orders SET region = 'eu' WHERE id IN (SELECT id FROM orders\n  WHERE region IS "
-        "DISTINCT FROM 'eu' LIMIT 10000);              -- repeat, commit each batch\nALTER TABLE orders ADD "
+        "commit\nUPDATE orders SET region = 'eu'\n  WHERE id > :last AND id <= :last + 10000;     -- key "
+        "ranges: repeat up to max(id), commit each batch\nALTER TABLE orders ADD "
         "CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\nALTER TABLE orders "
         "VALIDATE CONSTRAINT orders_region_not_null;   -- commit\nALTER TABLE orders ALTER COLUMN region "
         "SET NOT NULL;\nALTER TABLE orders DROP CONSTRAINT orders_region_not_null;"

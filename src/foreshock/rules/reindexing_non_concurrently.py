@@ -7,6 +7,7 @@ from typing import Any
 
 from pglast import ast
 
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name
@@ -34,7 +35,20 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"{short_name(e.table)} (and ACCESS "
             "EXCLUSIVE on each index, so queries that would use it wait too)"
         ),
-        fix=f"REINDEX {kind} CONCURRENTLY {target};  -- PostgreSQL 12+, outside a transaction block",
+        rewrite=Rewrite(
+            (
+                step(
+                    f"REINDEX {kind} CONCURRENTLY {target}",
+                    mode="outside",
+                    comment="PostgreSQL 12+, outside a transaction block",
+                ),
+            ),
+            not_mechanical=(
+                "REINDEX SYSTEM cannot run CONCURRENTLY" if kind == "SYSTEM"
+                else "the statement has options (VERBOSE, TABLESPACE): add them to the rewrite by hand"
+                if node.params else ""
+            ),
+        ),
     )
 
 

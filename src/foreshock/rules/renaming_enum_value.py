@@ -50,7 +50,8 @@ RULE = Rule(
         "and rewriting every column that uses it (see changing-column-type)."
     ),
     fix="ALTER TYPE mood ADD VALUE 'fine';\n-- deploy code writing 'fine', then batch-update old rows:\n"
-    "UPDATE people SET mood = 'fine' WHERE id IN (SELECT id FROM people WHERE mood = 'ok' LIMIT 10000);",
+    "UPDATE people SET mood = 'fine' WHERE id > :last AND id <= :last + 10000 AND mood = 'ok';\n"
+    "-- key ranges: repeat, adding 10000 to :last, up to max(id)",
     bad=(Example(schema=MOOD, sql="SET lock_timeout = '2s';\nALTER TYPE mood RENAME VALUE 'ok' TO 'fine';"),),
     good=(
         Example(

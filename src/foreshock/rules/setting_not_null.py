@@ -9,7 +9,7 @@ from pglast import ast
 
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import not_null_fix
+from foreshock.rules.fixes import not_null_rewrite
 from foreshock.rules.naming import describe_lock, short_name
 from foreshock.rules.statements import AT, existing_alters, table_of
 
@@ -42,7 +42,7 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"no NULL "
                 f"while holding {describe_lock(effect.lock)}"
             ),
-            fix=not_null_fix(table, col),
+            rewrite=not_null_rewrite(table, col, ctx.statement.node),
         )
 
 

@@ -26,7 +26,8 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"TRUNCATE deletes every row of {tables_text(effects)}{cascade} under "
             f"{describe_lock(max(x.lock for x in effects))}; the data is gone for the running release too"
         ),
-        fix="Delete in batches (DELETE ... WHERE id IN (SELECT id ... LIMIT 10000)) or swap in a new table; "
+        fix="Delete in batches of key ranges (DELETE ... WHERE id > :last AND id <= :last + 10000) or swap "
+        "in a new table; "
         "never CASCADE in a migration.",
     )
 
@@ -39,8 +40,8 @@ RULE = Rule(
         "table with a foreign key to it, silently emptying them too). All data goes at once, under the feet "
         "of the running release. All versions."
     ),
-    fix="DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE created_at < now() - interval '1 year' "
-    "LIMIT 10000);",
+    fix="DELETE FROM orders WHERE id > :last AND id <= :last + 10000\n  AND created_at < now() - interval "
+    "'1 year';  -- key ranges: repeat, adding 10000 to :last, up to max(id)",
     bad=(Example(schema=ORDERS, sql=LOCK_TIMEOUT + "TRUNCATE orders;"),),
     good=(Example(sql="CREATE TABLE import_tmp (v int);\nTRUNCATE import_tmp;"),),
     severity="warning",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from pglast import ast
 
+from foreshock.core.rewrite import Rewrite
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import batched_update_sql
+from foreshock.rules.fixes import batched_update
 from foreshock.rules.modifying_system_catalog import catalog_name
 from foreshock.rules.naming import qualify, short_name
 from foreshock.rules.statements import effect_on, has_backfill_marker, unbatched_dml
@@ -39,16 +41,16 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"worth of "
             f"WAL and dead tuples at once, and cannot be resumed if it fails"
         ),
-        fix=_with_marker_hint(batched_update_sql(ctx.schema, table, stmt)),
+        rewrite=_with_marker_hint(batched_update(ctx.schema, table, stmt)),
     )
 
 
-def _with_marker_hint(fix: str) -> str:
-    if "foreshock: backfill" in fix:
-        return fix
-    return (
-        fix
-        + "\n-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it"
+def _with_marker_hint(rewrite: Rewrite) -> Rewrite:
+    if not rewrite.mechanical:
+        return rewrite
+    return replace(
+        rewrite,
+        tail="-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it",
     )
 
 
@@ -63,9 +65,13 @@ RULE = Rule(
         "lock held. All versions."
     ),
     fix=(
-        "-- foreshock: backfill batch_size=10000\nUPDATE orders SET status = 'new'\n  WHERE id IN (SELECT "
-        "id FROM orders WHERE status IS DISTINCT FROM 'new' LIMIT 10000);\n-- repeat until 0 rows, one "
-        "transaction per batch"
+        "Batch it by ranges of the table's key, each batch its own short transaction: a batch then reads "
+        "only its own rows through the key's index (a `WHERE id IN (SELECT id ... LIMIT n)` batch re-reads "
+        "the table every time). `foreshock apply --rewrite` runs these batches, or mark the statement "
+        "`-- foreshock: backfill`:\n\n"
+        "UPDATE orders SET status = 'new'\n  WHERE id > :last AND id <= :last + 10000;\n"
+        "-- repeat from :last = (SELECT min(id) - 1 FROM orders), adding 10000 each time, until :last >= "
+        "(SELECT max(id) FROM orders)"
     ),
     bad=(
         Example(schema=ORDERS, sql=LOCK_TIMEOUT + "UPDATE orders SET status = 'new';"),
