@@ -71,6 +71,16 @@ def test_a_table_missing_from_the_stats_makes_the_statement_size_blind() -> None
     assert duration.estimate is None and "no size for public.customers" in duration.unknown
 
 
+def test_a_table_missing_from_a_complete_catalog_is_created_empty_by_the_same_run() -> None:
+    """Regression: applying a whole history to a fresh database left the findings on tables its first
+    migrations create size-blind, although the target's catalog says they do not exist yet."""
+    fa = _analysis("UPDATE customers SET email = 'x';")
+    complete = parse_stats('{"complete": true, "tables": {"public.orders": {"rows": 10}}}')
+    est = estimate_work(fa.statements[0].facts.work, complete).estimate
+    assert est is not None and est.rows is None and est.seconds < 0.01
+    assert parse_stats(complete.dumps()).complete and not _stats(10).complete
+
+
 @pytest.mark.parametrize(
     ("sql", "cost"),
     [

@@ -216,6 +216,9 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     missing: list[str] = []
     for w in work:
         table = stats.table(w.table) if stats is not None else None
+        if table is None and stats is not None and stats.complete:
+            # Not in the database's catalog: an earlier migration of this run creates it, empty.
+            table = TableStats(w.table, 0, 0)
         if table is None:
             missing.append(w.table)
             continue

@@ -268,6 +268,7 @@ def _read(db: _Recorder) -> SnapshotResult:
         schema=schema_ddl,
         taken_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         source="snapshot",
+        complete=True,
     )
     return SnapshotResult(stats, warnings)
 

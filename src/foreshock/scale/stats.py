@@ -190,6 +190,9 @@ class Stats:
     schema: str = ""  # DDL reconstructed by snapshot; "" in hand-written files
     taken_at: str = ""
     source: str = ""  # "snapshot" or the file path it was loaded from
+    # Every table of the database is listed (a snapshot): a table missing here does not exist there, so a
+    # migration that works on it has created it -- empty -- first.
+    complete: bool = False
 
     def table(self, name: str) -> TableStats | None:
         """Look a table up by `schema.table`, bare name (public first), or quoted spelling."""
@@ -223,6 +226,8 @@ class Stats:
         if self.server.version_num or self.server.settings:
             out["server"] = self.server.to_json()
         out["tables"] = {n: t.to_json() for n, t in self.tables.items()}
+        if self.complete:
+            out["complete"] = True
         if self.schema:
             out["schema"] = self.schema
         return out
@@ -334,8 +339,12 @@ def parse_stats(text: str, path: str = "<stats>") -> Stats:
     schema = data.get("schema", "")
     if not isinstance(schema, str):
         raise loc.error('"schema" must be a string of DDL', "schema")
+    complete = data.get("complete", False)
+    if not isinstance(complete, bool):
+        raise loc.error('"complete" must be true or false', "complete")
     return Stats(
-        tables=tables, server=server, schema=schema, taken_at=str(data.get("taken_at", "")), source=path
+        tables=tables, server=server, schema=schema, taken_at=str(data.get("taken_at", "")), source=path,
+        complete=complete,
     )
 
 
