@@ -414,6 +414,32 @@ def test_snapshot_fleet_writes_a_file_per_target_and_check_reads_the_directory(
     assert [t["name"] for t in check["targets"]][:3] == ["t2", "t1", "small"]
 
 
+def test_a_target_where_the_migration_is_an_outage_is_refused_and_rewrite_runs_it(
+    pg_dsn: str, dbs: Databases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """apply's gate judges every target at its own size through the one apply call: where the lock would be
+    held for minutes the target is refused (nothing runs there), elsewhere the migration runs."""
+    small, large = dbs.create(pg_dsn, "gsmall", 200), dbs.create(pg_dsn, "glarge", 200)
+    tf = _targets_file(tmp_path / "targets.toml",
+                       [{"name": "small", "dsn": small}, {"name": "large", "dsn": large}])
+    sizes = tmp_path / "sizes"
+    sizes.mkdir()
+    for name, rows in (("small", 200), ("large", 80_000_000)):
+        (sizes / f"{name}.json").write_text(json.dumps({"tables": {"public.items": {"rows": rows}}}))
+    mig = _migrations(tmp_path, SIZED)
+    args = ("apply", str(mig), "--fleet", str(tf), "--stats-dir", str(sizes), "--canary", "0",
+            "--halt-on", "never")
+    code, r, _ = _report(capsys, *args)
+    by = _by_name(r)
+    assert code == 1 and by["small"]["outcome"] == "applied" and by["large"]["outcome"] == "refused"
+    assert "holding-lock-during-slow-statement" in by["large"]["reason"]
+    assert _one(large, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'") == 0
+    code, r, _ = _report(capsys, *args, "--rewrite")
+    by = _by_name(r)
+    assert code == 0 and by["large"]["outcome"] == "applied" and by["small"]["outcome"] == "already-applied"
+    assert _one(large, "SELECT count(*) FROM items WHERE note = 'n'") == 200
+
+
 def _wait_for(dsn: str, query: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

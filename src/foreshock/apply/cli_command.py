@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from foreshock.apply.options import ApplyOptions
+from foreshock.apply.options import Acceptance, ApplyOptions
 from foreshock.apply.results import ApplyResult
 from foreshock.core.quantities import format_duration, parse_duration
 from foreshock.errors import ConfigError
@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def render(result: ApplyResult) -> str:
     if result.dry_run:
         return result.plan_text
-    lines = []
+    lines = [result.verdict.render()] if result.verdict is not None else []
     for u in result.units:
         line = f"{u.name}: {u.outcome}"
         done = [s for s in u.steps if s.outcome == "applied"]
@@ -79,8 +79,29 @@ def _durations(f: F) -> F:
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Print the plan (steps, transactions, timeouts, batches, estimates "
-    "from the target's catalog when --dsn is given) and change nothing.",
+    help="Print the verdict at the target's size and the plan (steps, transactions, timeouts, batches, "
+    "estimates from the target's catalog when --dsn is given) and change nothing.",
+)
+@click.option(
+    "--rewrite",
+    is_flag=True,
+    help="Run the safe rewrite check prints instead of each statement it has a mechanical one for (split "
+    "transactions, key-range backfills, NOT VALID + VALIDATE, CONCURRENTLY...), each step committed on its "
+    "own and recorded in the ledger.",
+)
+@click.option(
+    "--accept",
+    "accept",
+    multiple=True,
+    metavar="RULE[:FILE:LINE]",
+    help="Run despite this error-level finding (every finding of RULE, or the one at FILE:LINE); needs "
+    "--reason. Repeatable. Recorded in the ledger.",
+)
+@click.option(
+    "--reason",
+    default="",
+    metavar="TEXT",
+    help="Why the accepted findings are acceptable here (recorded in the ledger with who accepted them).",
 )
 @_durations
 @click.option(
@@ -115,6 +136,9 @@ def command(
     paths: Sequence[str],
     dsn: str | None,
     dry_run: bool,
+    rewrite: bool,
+    accept: Sequence[str],
+    reason: str,
     retries: int,
     batch_size: int,
     progress: bool | None,
@@ -127,12 +151,15 @@ def command(
 ) -> int:
     """Run migrations in order against --dsn (or every target of --fleet) without taking it down.
 
-    Every traffic-blocking lock is asked for with a short lock_timeout and retried with backoff; CONCURRENTLY
+    First the migrations are judged at the target's size with check's rules (sizes read from its catalog,
+    read-only): a migration with an error-level finding is refused before anything runs (exit 1), unless
+    --rewrite runs the safe alternative instead or --accept takes responsibility for the finding. Every
+    traffic-blocking lock is asked for with a short lock_timeout and retried with backoff; CONCURRENTLY
     statements run outside transactions; `-- foreshock:backfill` UPDATE/DELETE statements run in resumable
     key batches; each migration is recorded in foreshock.ledger so a second run is a no-op.
     """
     from foreshock.apply.runner import apply
-    from foreshock.config import load_config, with_overrides
+    from foreshock.config import known_rule_ids, load_config, with_overrides
     from foreshock.scale.sizes import load_sizes
     from foreshock.sources.files import load_sql_paths
 
@@ -153,6 +180,9 @@ def command(
         max_batch_size=max(batch_size, _D.max_batch_size),
         dry_run=dry_run,
         progress=progress,
+        rewrite=rewrite,
+        accept=tuple(Acceptance.parse(a, known_rule_ids()) for a in accept),
+        reason=reason,
         **given,
     )
     if options.lock_timeout > 60:
@@ -180,7 +210,7 @@ def command(
         click.echo(msg, err=True)
 
     sizes = load_sizes(stats_path) if stats_path is not None else None
-    result = apply(loaded.units, dsn, options, log=log, sizes=sizes, settings=settings.analysis)
+    result = apply(loaded.units, dsn, options, log=log, sizes=sizes, settings=settings)
     if fmt == "json":
         out = result.to_json()
         if dry_run:

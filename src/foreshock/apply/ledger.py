@@ -7,6 +7,8 @@ same transaction as the step itself, so the ledger can never claim a step the da
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,13 @@ class LedgerRow:
     checksum: str
     outcome: str
     steps_done: int
+    # sha256 of the text the steps ran (the file with its safe rewrites in place, `apply --rewrite`); None:
+    # the file as written.
+    plan_checksum: str | None = None
+
+    @property
+    def ran(self) -> str:
+        return self.plan_checksum or self.checksum
 
 
 def ensure(conn: psycopg.Connection[Any], place: Place = DATABASE) -> None:
@@ -106,10 +115,13 @@ def ensure(conn: psycopg.Connection[Any], place: Place = DATABASE) -> None:
                 application text NOT NULL DEFAULT current_setting('application_name'),
                 client_host text DEFAULT inet_client_addr()::text,
                 runner_host text,
-                message text
+                message text,
+                plan_checksum text,
+                accepted jsonb
             )"""
         ).format(place.ledger)
     )
+    _add_columns(conn, place)
     conn.execute(
         sql.SQL(
             """CREATE TABLE IF NOT EXISTS {} (
@@ -128,6 +140,36 @@ def ensure(conn: psycopg.Connection[Any], place: Place = DATABASE) -> None:
             )"""
         ).format(place.progress)
     )
+
+
+# Columns added after the ledger's first version, for ledgers created before them.
+_LATER_COLUMNS = (
+    # sha256 of what ran when it was not the file as written (apply --rewrite): a resumed run must run the
+    # same steps, or its step count would point into another sequence.
+    ("plan_checksum", "text"),
+    # Error-level findings a person accepted for this run, with the reason: [{rule, path, line, reason, ...}].
+    ("accepted", "jsonb"),
+)
+
+
+def _add_columns(conn: psycopg.Connection[Any], place: Place) -> None:
+    have = {
+        str(r[0])
+        for r in conn.execute(
+            sql.SQL(
+                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 "
+                "AND NOT attisdropped"
+            ).format(sql.Literal(place.ledger_name))
+        ).fetchall()
+    }
+    for name, kind in _LATER_COLUMNS:
+        # Only when missing: ALTER TABLE locks the ledger even when IF NOT EXISTS finds nothing to do.
+        if name not in have:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    place.ledger, sql.Identifier(name), sql.SQL(kind)
+                )
+            )
 
 
 def close_interrupted(conn: psycopg.Connection[Any], place: Place = DATABASE) -> int:
@@ -158,7 +200,7 @@ def latest(conn: psycopg.Connection[Any], name: str, place: Place = DATABASE) ->
     """The most relevant row for a migration: the applied one if any, else the most recent attempt."""
     row = conn.execute(
         sql.SQL(
-            "SELECT name, checksum, outcome, steps_done FROM {} WHERE name = {} "
+            "SELECT name, checksum, outcome, steps_done, plan_checksum FROM {} WHERE name = {} "
             "ORDER BY (outcome = 'applied') DESC, id DESC LIMIT 1"
         ).format(place.ledger, sql.Literal(name))
     ).fetchone()
@@ -174,11 +216,14 @@ def start(
     steps_done: int,
     runner_host: str,
     place: Place = DATABASE,
+    *,
+    plan_checksum: str | None = None,
+    accepted: Sequence[dict[str, Any]] = (),
 ) -> int:
     row = conn.execute(
         sql.SQL(
-            "INSERT INTO {} (name, path, checksum, outcome, steps_done, steps_total, runner_host) "
-            "VALUES ({}, {}, {}, 'running', {}, {}, {}) RETURNING id"
+            "INSERT INTO {} (name, path, checksum, outcome, steps_done, steps_total, runner_host, "
+            "plan_checksum, accepted) VALUES ({}, {}, {}, 'running', {}, {}, {}, {}, {}::jsonb) RETURNING id"
         ).format(
             place.ledger,
             sql.Literal(name),
@@ -187,6 +232,8 @@ def start(
             sql.Literal(steps_done),
             sql.Literal(steps_total),
             sql.Literal(runner_host),
+            sql.Literal(plan_checksum),
+            sql.Literal(json.dumps(list(accepted)) if accepted else None),
         )
     ).fetchone()
     assert row is not None

@@ -104,9 +104,16 @@ class Step:
 class UnitPlan:
     name: str
     path: str
-    checksum: str
+    checksum: str  # of the file as written: the ledger's identity of the migration
     steps: tuple[Step, ...]
     errors: tuple[InputError, ...] = ()
+    # With `apply --rewrite`: the checksum of the text the steps come from (the file with its safe rewrites
+    # in place); "" when the steps are the file as written.
+    plan_checksum: str = ""
+
+    @property
+    def rewritten(self) -> bool:
+        return bool(self.plan_checksum)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,12 @@ class Plan:
             f"pre-flight waits up to {format_duration(o.wait_for_blockers)} for blockers"
         ]
         for u in self.units:
-            out.append(f"{u.name}  [{u.path}]  sha256 {u.checksum[:12]}")
+            how = (
+                f"  (the safe rewrite: {len(u.steps)} step(s) instead of the file as written)"
+                if u.rewritten
+                else ""
+            )
+            out.append(f"{u.name}  [{u.path}]  sha256 {u.checksum[:12]}{how}")
             for err in u.errors:
                 out.append(f"  error: {err.one_line()}")
             for st in u.steps:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foreshock.core.quantities import format_duration
+
+if TYPE_CHECKING:
+    from foreshock.apply.gate import Verdict
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class UnitResult:
     name: str
     path: str
     checksum: str
-    outcome: str  # "applied", "already-applied", "failed", "planned"
+    # "applied", "already-applied", "failed", "planned" (dry run), "refused" (by the gate: nothing ran),
+    # "not-run" (another migration of the run was refused)
+    outcome: str
     steps: tuple[StepResult, ...] = ()
     message: str = ""
 
@@ -64,19 +69,30 @@ class ApplyResult:
     dry_run: bool = False
     plan_text: str = ""
     warnings: tuple[str, ...] = field(default=())
+    # The gate's verdict at the target's size (None when the run was not gated).
+    verdict: Verdict | None = None
+
+    @property
+    def refused(self) -> bool:
+        return any(u.outcome == "refused" for u in self.units)
 
     @property
     def ok(self) -> bool:
-        return all(u.outcome != "failed" for u in self.units)
+        return all(u.outcome not in ("failed", "refused") for u in self.units)
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 2
+        """2: something failed; 1: refused by the gate (check's exit code for error findings); 0: done."""
+        if any(u.outcome == "failed" for u in self.units):
+            return 2
+        return 1 if self.refused else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "ok": self.ok,
+            "refused": self.refused,
+            "verdict": self.verdict.to_json() if self.verdict is not None else None,
             "warnings": list(self.warnings),
             "units": [
                 {

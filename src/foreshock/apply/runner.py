@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -15,13 +15,15 @@ from psycopg import sql
 from foreshock.apply import ledger
 from foreshock.apply.backfill import backfill
 from foreshock.apply.cancel import CANCELLED, Cancel
+from foreshock.apply.gate import UnitVerdict, Verdict, judge
 from foreshock.apply.options import ApplyOptions
 from foreshock.apply.plan import Plan, PlannedStatement, Step, UnitPlan, plan
 from foreshock.apply.preflight import BlockerMonitor, sessions_on_tables, wait_for_quiet
 from foreshock.apply.results import ApplyResult, Attempt, Blocker, StepResult, UnitResult
+from foreshock.config import Settings
 from foreshock.core.analyze import analyze
 from foreshock.core.model import AnalysisSettings, MigrationUnit
-from foreshock.core.quantities import format_duration
+from foreshock.core.quantities import format_duration, format_estimate
 from foreshock.errors import ApplyBusy, ApplyError, DatabaseError, ForeshockError
 from foreshock.load.run import ApplyWay
 from foreshock.load.workload import MIGRATION_APP
@@ -81,12 +83,15 @@ class Runner:
         log: Log,
         place: ledger.Place = ledger.DATABASE,
         cancel: Cancel | None = None,
+        accepted: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     ) -> None:
         self.dsn = dsn
         self.o = options
         self.log = log
         self.place = place
         self.cancel = cancel or Cancel()
+        # Per migration: the error-level findings a person accepted, recorded in its ledger row.
+        self.accepted = dict(accepted or {})
         self.warnings: list[str] = []
         # Migrations whose last run, with the same text, died without recording an outcome (killed runner).
         self.retried: set[str] = set()
@@ -213,6 +218,17 @@ class Runner:
                     f"different contents (sha256 {row.checksum[:12]}, now {up.checksum[:12]}); restore the "
                     "file, or fix the database and the foreshock.ledger row by hand"
                 )
+            elif row.steps_done > 0 and row.ran != (up.plan_checksum or up.checksum):
+                # The step count of a run of the safe rewrite means nothing in the file as written, and the
+                # other way round: resuming must run the same sequence.
+                how = "with --rewrite (its safe rewrite)" if row.plan_checksum else "as written"
+                again = "with --rewrite" if row.plan_checksum else "without --rewrite"
+                if row.plan_checksum and up.plan_checksum:
+                    how, again = "with a different safe rewrite", "with the settings and rules of that run"
+                raise ApplyError(
+                    f"{up.path}: migration {up.name} was partly applied {how} ({row.steps_done} step(s)); "
+                    f"run it again {again} to resume it"
+                )
             else:
                 if row.checksum == up.checksum and row.outcome == "interrupted":
                     self.retried.add(up.name)
@@ -227,7 +243,8 @@ class Runner:
         resume: int,
     ) -> UnitResult:
         lid = ledger.start(
-            db.ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname(), self.place
+            db.ctl, up.name, up.path, up.checksum, len(up.steps), resume, socket.gethostname(), self.place,
+            plan_checksum=up.plan_checksum or None, accepted=self.accepted.get(up.name, ()),
         )
         if resume:
             self.log(f"{up.name}: resuming at step {resume + 1} of {len(up.steps)}")
@@ -517,65 +534,136 @@ def apply(
     *,
     log: Log | None = None,
     sizes: Stats | None = None,
-    settings: AnalysisSettings | None = None,
+    settings: Settings | AnalysisSettings | None = None,
     schema: str | None = None,
     cancel: Cancel | None = None,
 ) -> ApplyResult:
     """Run migrations in order against dsn; with options.dry_run, only plan.
 
-    The units are analysed once with `settings` (configuration, --pg-version, transaction mode). A dry run
-    estimates each step at production size with the same duration model as `check --stats`, from `sizes` or,
-    given a dsn, from the target's catalog (the same catalog-only snapshot as `check --dsn`).
+    First the gate (apply.gate): the units are analysed once with `settings` (the configuration: rules,
+    severities, --pg-version, transaction mode) and judged by check's engine at the target's size -- `sizes`,
+    or, given a dsn, the target's catalog (the same read-only, catalog-only snapshot as `check --dsn`).
+    A migration still to run with an error-level finding nobody accepted (options.accept) is refused:
+    nothing runs, and the result says why (exit code 1). With options.rewrite, the safe rewrites check gives
+    run instead of the statements as written. A dry run prints the verdict and the steps that would run, with
+    estimates from the same duration model as `check --stats`.
 
     schema: a schema-per-tenant target -- every session runs with search_path = schema, public and the ledger
     lives in that schema. cancel: lets another thread stop the run cleanly (see foreshock.apply.cancel).
     """
     o = options or ApplyOptions()
+    config = settings if isinstance(settings, Settings) else Settings(analysis=settings or AnalysisSettings())
     place = ledger.Place(schema) if schema else ledger.DATABASE
     if dsn and schema:
         dsn = schema_dsn(dsn, schema)
-    analyses = analyze(units, settings or AnalysisSettings())
-    p = plan(units, o, analyses=analyses)
+    if not o.dry_run and not dsn:
+        raise ApplyError("apply needs --dsn (the target database); use --dry-run to only print the plan")
+    applied: dict[str, str] = {}
+    if dsn:
+        try:
+            applied = _applied(dsn, o, place)
+        except psycopg.Error as err:
+            raise translate_error(err, "reading the target's ledger") from None
+        if sizes is None and (o.gate or o.dry_run):
+            found = load_sizes(None, dsn)
+            sizes = found.seen_from(schema) if found is not None else None
+    verdict: Verdict | None = None
+    runs: Sequence[MigrationUnit] = units
+    if o.gate:
+        verdict = judge(
+            units, config, sizes, applied=applied, accept=o.accept, reason=o.reason, rewrite=o.rewrite,
+            sizes_from=_sizes_from(sizes),
+        )
+        running = {v.path: v.unit for v in verdict.units}
+        runs = [running.get(u.path, u) for u in units]
+        analyses = verdict.result.files
+    else:
+        analyses = analyze(units, config.analysis)
+    durations = ModelDurations(sizes) if o.dry_run and sizes is not None else None
+    p = _as_ledger_knows_them(plan(runs, o, durations, analyses=analyses), verdict)
     errors = [e for u in p.units for e in u.errors] + list(p.errors)
     if errors:
         raise errors[0]
     if o.dry_run:
-        applied: dict[str, str] = {}
-        if dsn:
-            try:
-                applied = _applied(dsn, o, place)
-            except psycopg.Error as err:
-                raise translate_error(err, "dry run: reading the target's catalog") from None
-            if sizes is None:
-                found = load_sizes(None, dsn)
-                sizes = found.seen_from(schema) if found is not None else None
-        if sizes is not None:
-            p = plan(units, o, ModelDurations(sizes), analyses=analyses)
-        text = p.render()
-        outcomes = []
-        for u in p.units:
-            if u.name not in applied:
-                outcomes.append(UnitResult(u.name, u.path, u.checksum, "planned"))
-            elif applied[u.name] == u.checksum:
-                outcomes.append(UnitResult(u.name, u.path, u.checksum, "already-applied"))
-                text += f"\n{u.name}: already applied (checksum matches): would be skipped"
-            else:
-                outcomes.append(UnitResult(u.name, u.path, u.checksum, "failed",
-                                           message="applied with different contents: would be refused"))
-                text += f"\n{u.name}: applied with different contents: apply would refuse to run"
-        return ApplyResult(tuple(outcomes), dry_run=True, plan_text=text)
-    if not dsn:
-        raise ApplyError("apply needs --dsn (the target database); use --dry-run to only print the plan")
+        return _dry_run(p, applied, verdict)
+    assert dsn is not None
+    if verdict is not None and verdict.refused:
+        return ApplyResult(_refused(p, applied, verdict), verdict=verdict)
+    accepted = {u.name: verdict.ledger_acceptances(u.name) for u in verdict.units} if verdict else {}
     try:
-        return Runner(dsn, o, log or _noop, place, cancel).run(p)
+        result = Runner(dsn, o, log or _noop, place, cancel, accepted).run(p)
     except psycopg.Error as err:
         raise translate_error(err, "apply") from None
+    return replace(result, verdict=verdict)
+
+
+def _sizes_from(sizes: Stats | None) -> str:
+    if sizes is None:
+        return ""
+    return "the target's catalog, read-only" if sizes.source == "snapshot" else sizes.source
+
+
+def _as_ledger_knows_them(p: Plan, verdict: Verdict | None) -> Plan:
+    """A rewritten migration keeps its file's checksum (the ledger's identity of the migration) and records
+    the checksum of what its steps came from."""
+    if verdict is None:
+        return p
+    units = []
+    for up in p.units:
+        v = verdict.unit(up.name)
+        if v is not None and v.rewritten:
+            up = replace(up, checksum=v.checksum, plan_checksum=up.checksum)
+        units.append(up)
+    return replace(p, units=tuple(units))
+
+
+def _refusal(v: UnitVerdict) -> str:
+    found = "; ".join(f"{f.rule} at {f.line}:{f.column}" + (
+        f" ({f.lock.name} held ~{format_estimate(f.estimate.seconds, f.estimate.low, f.estimate.high)})"
+        if f.estimate is not None and f.lock is not None else "") for f in v.blocking)
+    return f"refused at this target's size, nothing run: {found}"
+
+
+def _refused(p: Plan, applied: Mapping[str, str], verdict: Verdict) -> tuple[UnitResult, ...]:
+    out = []
+    for u in p.units:
+        v = verdict.unit(u.name)
+        if v is not None and v.blocking:
+            out.append(UnitResult(u.name, u.path, u.checksum, "refused", message=_refusal(v)))
+        elif u.name in applied:
+            out.append(UnitResult(u.name, u.path, u.checksum, "already-applied"))
+        else:
+            out.append(UnitResult(u.name, u.path, u.checksum, "not-run",
+                                  message="not run: another migration was refused"))
+    return tuple(out)
+
+
+def _dry_run(p: Plan, applied: Mapping[str, str], verdict: Verdict | None) -> ApplyResult:
+    text = (verdict.render() + "\n" if verdict is not None else "") + p.render()
+    outcomes = []
+    for u in p.units:
+        v = verdict.unit(u.name) if verdict is not None else None
+        if v is not None and v.blocking:
+            outcomes.append(UnitResult(u.name, u.path, u.checksum, "refused", message=_refusal(v)))
+            text += f"\n{u.name}: apply would refuse it (see the verdict above)"
+        elif u.name not in applied:
+            outcomes.append(UnitResult(u.name, u.path, u.checksum, "planned"))
+        elif applied[u.name] == u.checksum:
+            outcomes.append(UnitResult(u.name, u.path, u.checksum, "already-applied"))
+            text += f"\n{u.name}: already applied (checksum matches): would be skipped"
+        else:
+            outcomes.append(UnitResult(u.name, u.path, u.checksum, "failed",
+                                       message="applied with different contents: would be refused"))
+            text += f"\n{u.name}: applied with different contents: apply would refuse to run"
+    return ApplyResult(tuple(outcomes), dry_run=True, plan_text=text, verdict=verdict)
 
 
 def apply_way(options: ApplyOptions | None = None) -> ApplyWay:
     """The apply-way run of `rehearse --load` (foreshock.load.compare): this runner, with the load run's
     application_name so the workload can tell the migration's sessions from its own."""
-    o = replace(options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False)
+    # The rehearsal is the measurement: its sandbox is judged by `rehearse` itself, not by the gate.
+    o = replace(options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False,
+                gate=False)
 
     def run(dsn: str, unit: MigrationUnit) -> tuple[str, str, int]:
         try:

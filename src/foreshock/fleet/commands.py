@@ -134,7 +134,7 @@ def apply_fleet(
         fleet,
         predictions=predictions,
         sizes=known,
-        settings=settings.analysis,
+        settings=settings,
         unreachable=unreachable,
         progress=progress,
         log=log,

@@ -135,7 +135,16 @@ class FleetReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 2
+        """0: done; 1: the only targets not done were refused by apply's gate (check's exit code for
+        error-level findings); 2: anything else went wrong."""
+        if self.ok:
+            return 0
+        done = ("planned", "already-applied") if self.dry_run else ("applied", "already-applied")
+        if not self.errors and not self.internal_error and all(
+            t.outcome in (*done, "refused") for t in self.targets
+        ):
+            return 1
+        return 2
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -4,8 +4,9 @@ Order: canary targets first (the lowest predicted risk of the first stage), then
 starts when the one before it has finished), lowest predicted risk first within a stage; targets whose risk
 could not be predicted come last in their stage. At most `parallel` targets run at once.
 
-Each target runs through `foreshock.apply.apply` -- the same ledger, lock timeouts, retries, pre-flight,
-backfills and runner lock as a single `foreshock apply`; nothing here knows how a migration runs. Whatever
+Each target runs through `foreshock.apply.apply` -- the same gate at the target's own size, ledger, lock
+timeouts, retries, pre-flight, backfills and runner lock as a single `foreshock apply`; nothing here knows how
+a migration runs. Whatever
 apply decides for one target (applied, failed, refused...) is that target's outcome. The ledgers are the
 fleet's memory: a second run finds applied targets up to date, resumes failed ones and runs pending ones, and
 the runner lock keeps two fleet runs off one target (the second reports it "busy").
@@ -34,6 +35,7 @@ from typing import Any
 from foreshock.apply.cancel import Cancel
 from foreshock.apply.options import ApplyOptions
 from foreshock.apply.results import ApplyResult
+from foreshock.config import Settings
 from foreshock.core.model import AnalysisSettings, MigrationUnit
 from foreshock.errors import ApplyBusy, ConfigError, ConnectError, ForeshockError
 from foreshock.fleet.predict import Prediction
@@ -152,7 +154,7 @@ class Rollout:
         *,
         predictions: Mapping[str, Prediction] | None = None,
         sizes: Mapping[str, Stats] | None = None,
-        settings: AnalysisSettings | None = None,
+        settings: Settings | AnalysisSettings | None = None,
         unreachable: Mapping[str, str] | None = None,
         progress: FleetProgress | None = None,
         log: Callable[[str], None] | None = None,
