@@ -93,10 +93,14 @@ class Verdict:
         size = f"sizes from {self.sizes_from}" if self.sizes_from else "table sizes unknown: size-blind"
         plain = [u for u in self.units if not (u.blocking or u.accepted or u.rewritten)]
         n = len(self.units)
+        paths = {u.path for u in self.units}
+        warnings = sum(1 for f in self.result.findings if f.path in paths and f.severity == "warning")
         out = [
             f"verdict at this target's size ({size}; check's rules and lock budgets): {n} migration"
             f"{'s' if n != 1 else ''} to run"
             + (f", {len(plain)} without error-level findings" if plain else "")
+            + (f"; {warnings} warning{'s' if warnings != 1 else ''} (`foreshock check` shows them)"
+               if warnings else "")
         ]
         for u in self.units:
             if u in plain:

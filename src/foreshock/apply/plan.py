@@ -140,9 +140,10 @@ class Plan:
             out.append(f"{u.name}  [{u.path}]  sha256 {u.checksum[:12]}{how}")
             for err in u.errors:
                 out.append(f"  error: {err.one_line()}")
+            block = " (BEGIN..COMMIT)" if u.rewritten else " (BEGIN..COMMIT in file)"
             for st in u.steps:
                 head = {
-                    "transaction": "transaction" + (" (BEGIN..COMMIT in file)" if st.explicit else ""),
+                    "transaction": "transaction" + (block if st.explicit else ""),
                     "concurrent": "outside a transaction (CONCURRENTLY)",
                     "backfill": "batched backfill",
                     "autocommit": "outside a transaction",
