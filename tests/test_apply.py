@@ -28,6 +28,8 @@ from foreshock.apply import ApplyOptions, apply, backfill
 from foreshock.core.model import MigrationUnit
 from foreshock.errors import ApplyError
 from foreshock.sources.files import load_sql_paths
+from sessions import execute as _exec
+from sessions import one as _one
 
 pytestmark = pytest.mark.db
 
@@ -43,19 +45,6 @@ def db(pg_dsn: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _exec(dsn: str, *stmts: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for s in stmts:
-            conn.execute(s)  # type: ignore[call-overload]  # fixed test SQL
-
-
-def _one(dsn: str, query: str) -> object:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[call-overload]
-        assert row is not None
-        return row[0]
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

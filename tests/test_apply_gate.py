@@ -26,6 +26,8 @@ from psycopg.conninfo import make_conninfo
 
 from foreshock.apply import apply
 from foreshock.sources.files import load_sql_paths
+from sessions import execute as _exec
+from sessions import one as _one
 
 pytestmark = pytest.mark.db
 
@@ -33,19 +35,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUNAWAY = ROOT / "examples" / "runaway"
 ORDERS = 300_000
 LOCK_TIMEOUT = 0.5  # apply's default --lock-timeout
-
-
-def _exec(dsn: str, *stmts: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for s in stmts:
-            conn.execute(s)  # type: ignore[call-overload]  # fixed test SQL
-
-
-def _one(dsn: str, query: str) -> object:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[call-overload]
-        assert row is not None
-        return row[0]
 
 
 def _apply_cmd(dsn: str, *args: str) -> list[str]:
