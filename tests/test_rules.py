@@ -624,3 +624,28 @@ def test_dangerous_statements_are_flagged(sql: str, rule_id: str) -> None:
     finding = next(f for f in engine.findings if f.rule == rule_id)
     assert finding.severity in ("error", "warning")
     assert finding.fix
+
+
+def test_dropping_a_child_table_names_only_it_and_states_the_lock_on_its_parent_apart() -> None:
+    """Regression: `DROP TABLE child` (child references parent) said "DROP TABLE child, parent ... the data
+    cannot be brought back": only child is dropped; parent's ACCESS EXCLUSIVE (its FK triggers go) is real and
+    is said as such."""
+    schema = (
+        "CREATE TABLE parent (id bigint PRIMARY KEY);\n"
+        "CREATE TABLE child (id bigint, parent_id bigint REFERENCES parent (id));\n"
+    )
+    engine, _ = run("SET lock_timeout = '2s';\nDROP TABLE child;", schema)
+    (finding,) = [f for f in engine.findings if f.rule == "dropping-table"]
+    assert finding.tables == ("public.child",)
+    dropped, parent = finding.message.split(". On ", 1)
+    assert dropped.startswith("DROP TABLE child takes AccessExclusiveLock") and "parent" not in dropped
+    assert parent.startswith("parent, which it does not drop, it also takes AccessExclusiveLock")
+    assert "restore" not in parent
+
+
+def test_dropping_only_new_tables_is_silent_even_when_they_reference_existing_ones() -> None:
+    schema = "CREATE TABLE parent (id bigint PRIMARY KEY);\n"
+    sql = "CREATE TABLE scratch (parent_id bigint REFERENCES parent (id));\nDROP TABLE scratch;"
+    engine, _ = run(sql, schema)
+    assert "dropping-table" not in {f.rule for f in engine.findings}
+
