@@ -649,3 +649,22 @@ def test_dropping_only_new_tables_is_silent_even_when_they_reference_existing_on
     engine, _ = run(sql, schema)
     assert "dropping-table" not in {f.rule for f in engine.findings}
 
+
+def test_a_table_whose_create_fails_to_parse_is_new_in_its_file() -> None:
+    """Regression: a CREATE TABLE the parser rejects (SQLite AUTOINCREMENT in an old file) left the table
+    unknown, so an index built on it two lines later was judged as on a pre-existing table
+    (creating-index-non-concurrently)."""
+    created = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n"
+    engine, (fa,) = run(created + "CREATE INDEX users_name ON users (name);")
+    assert not engine.findings
+    assert [len(e.message) > 0 for e in fa.errors] == [True]
+    create, index = fa.statements
+    assert not index.effects
+    assert create.notes == (
+        'the definition of table users was not understood (syntax error at or near "AUTOINCREMENT"): it '
+        "counts as created here, so statements on it in this file are judged as on a new table; its columns "
+        "are unknown",
+    )
+    # In a later migration the table exists: statements on it are judged as on a pre-existing one.
+    engine, (fa,) = run("SET lock_timeout = '2s';\nCREATE INDEX users_name ON users (name);", created)
+    assert {f.rule for f in engine.findings} == {"creating-index-non-concurrently"}

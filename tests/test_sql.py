@@ -184,3 +184,36 @@ def test_parser_front_never_raises_on_corrupted_input(
     for e in parsed.errors:
         assert e.path == "fuzz.sql" and 1 <= e.line <= lines and e.column >= 1
         assert "\n" not in str(e)
+
+
+@pytest.mark.parametrize(
+    ("text", "relation", "persistence", "if_not_exists"),
+    [
+        ("CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT);", (None, "users"), "p", False),
+        ('CREATE TEMP TABLE IF NOT EXISTS "My".t (a int autoincrement);', ("My", "t"), "t", True),
+        ("/* old */ CREATE UNLOGGED TABLE s.cache (k text) ENGINE=InnoDB;", ("s", "cache"), "u", False),
+    ],
+)
+def test_a_create_table_the_parser_rejects_still_names_its_table(
+    text: str, relation: tuple[str | None, str], persistence: str, if_not_exists: bool
+) -> None:
+    """Regression: a CREATE TABLE in another dialect (SQLite's AUTOINCREMENT) was dropped whole, so the table
+    it creates was unknown to the rest of the file."""
+    parsed = parse(text + "\nSELECT 1;", "old.sql")
+    assert len(parsed.errors) == 1
+    create, select = parsed.statements
+    assert (create.kind, select.kind) == ("CreateStmt", "SelectStmt")
+    assert create.unparsed.startswith("syntax error at or near")
+    rv = create.node.relation
+    assert ((rv.schemaname, rv.relname), rv.relpersistence, bool(create.node.if_not_exists)) == (
+        relation,
+        persistence,
+        if_not_exists,
+    )
+    assert not create.node.tableElts
+
+
+@pytest.mark.parametrize("text", ["CREATE INDEX ON t (a,);", "CREATE TABLE (a int);", "ALTER TABL t;"])
+def test_only_a_create_table_is_recovered(text: str) -> None:
+    parsed = parse(text, "m.sql")
+    assert parsed.statements == () and len(parsed.errors) == 1

@@ -124,7 +124,7 @@ def _analyze(
                 visitor.statement(
                     StatementContext(unit, stmt, analysis, schema, settings, parsed.file_directives)
                 )
-            failure = schema.apply(stmt.node)
+            failure = schema.apply_statement(stmt)
             if failure:
                 tracker.not_analysed(stmt.index, failure)
         statements, transactions = tracker.finish()
@@ -139,7 +139,7 @@ def apply_history(statements: Sequence[Statement], schema: Schema) -> list[Input
     """Apply schema history to the model; one InputError per statement the model could not apply."""
     out: list[InputError] = []
     for stmt in statements:
-        failure = schema.apply(stmt.node)
+        failure = schema.apply_statement(stmt)
         if failure:
             message = f"schema history not analysed: {failure}"
             out.append(InputError(message, stmt.path, stmt.line, stmt.column))

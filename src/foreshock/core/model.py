@@ -167,6 +167,9 @@ class Statement:
     node: Any = field(default=None, compare=False, hash=False, repr=False)
     in_do_block: bool = False
     directives: tuple[Directive, ...] = ()
+    # Set when PostgreSQL's parser rejected the statement and only what it creates was recovered (a CREATE
+    # TABLE in another dialect): the parser's message. Its node then names the table and nothing else.
+    unparsed: str = ""
 
     @property
     def ignored_rules(self) -> frozenset[str]:

@@ -44,6 +44,7 @@ from typing import Any
 from pglast import ast, enums
 
 from foreshock.core.deparse import deparse
+from foreshock.core.model import Statement
 from foreshock.core.nodes import column_refs, flag, int_value, range_vars, strings
 
 DEFAULT_SCHEMA = "public"
@@ -402,6 +403,16 @@ class Schema:
         ]
 
     # ---- apply -----------------------------------------------------------------------------------
+    def apply_statement(self, stmt: Statement) -> str:
+        """Apply one statement (Schema.apply); a CREATE TABLE only partly understood (Statement.unparsed)
+        still creates its table, with its columns unknown."""
+        failure = self.apply(stmt.node)
+        if stmt.unparsed and isinstance(stmt.node, ast.CreateStmt):
+            table = self.tables.get(self.resolve(stmt.node.relation))
+            if table is not None:
+                table.known_columns = False
+        return failure
+
     def apply(self, node: Any) -> str:
         """Apply one statement; "" when done (unknown kinds change nothing), else what went wrong: a shape of
         statement a handler does not expect leaves the model without (part of) its change, and the caller

@@ -165,21 +165,24 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
             stext = stext[:-1].rstrip()
         if not stext:
             continue
+        unparsed = ""
         try:
             # The piece as written (with its semicolon) so errors point where PostgreSQL points.
             node = _parse_one(text[start:hi])
         except pgparser.ParseError as err:
             line, col = index.position(_error_offset(err, start))
             errors.append(InputError(_fix_hint(_message(err)), path, line, col))
-            continue
+            node, unparsed = recovered_create(text[start:hi]), _message(err)
+            if node is None:
+                continue
         if node is None:
             continue
         line, col = index.position(start)
         end_line, end_col = index.position(start + max(len(stext) - 1, 0))
         kind = type(node).__name__
         stmt = Statement(path, len(statements), line, col, end_line, end_col, stext, kind, node)
-        if directives_here:
-            stmt = replace(stmt, directives=tuple(directives_here))
+        if directives_here or unparsed:
+            stmt = replace(stmt, directives=tuple(directives_here), unparsed=unparsed)
         statements.append(stmt)
         if stmt.kind == "DoStmt":
             for inner in _do_block_statements(stmt, text, start, index, errors):
@@ -191,6 +194,36 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
     start, directives = _leading_comments(text, flat, tail, len(text), index, path, errors)
     file_directives.extend(d for d in directives if d.kind == "ignore-file")
     return ParsedFile(path, text, tuple(statements), tuple(errors), tuple(file_directives))
+
+
+# Where a CREATE TABLE's name ends: its column list, or AS of CREATE TABLE ... AS.
+_NAME_ENDS = frozenset({"ASCII_40", "AS"})
+
+
+def recovered_create(piece: str) -> Any:
+    """The table a CREATE TABLE the parser rejects creates (another dialect's column syntax, SQLite's
+    AUTOINCREMENT), as a CreateStmt without columns; None when the piece is not a CREATE TABLE or its name
+    cannot be read. Later statements of the file then meet a new table, not a missing one."""
+    try:
+        tokens = [t for t in pgparser.scan(piece) if t.name not in _COMMENT_KINDS]
+    except pgparser.ParseError:
+        return None
+    words = [t.name for t in tokens[:8]]
+    if "TABLE" not in words or words[0] != "CREATE":
+        return None
+    at = words.index("TABLE")
+    if not set(words[1:at]) <= {"GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED"}:
+        return None
+    end = next((i for i, t in enumerate(tokens) if i > at and t.name in _NAME_ENDS), None)
+    if end is None:
+        return None
+    # The head as written, up to the column list, re-parsed with an empty one: PostgreSQL's own reading of the
+    # name (quoting, schema, IF NOT EXISTS, TEMP).
+    head = piece[tokens[0].start : tokens[end - 1].end + 1]
+    try:
+        return _parse_one(head + " ()")
+    except pgparser.ParseError:
+        return None
 
 
 def _parse_one(piece: str) -> Any:

@@ -124,6 +124,8 @@ class TransactionTracker:
                 cur = None
         if facts.version_note:
             notes.append(facts.version_note)
+        if stmt.unparsed:
+            notes.append(_not_understood(stmt))
         if stmt.in_do_block and facts.not_transactional:
             notes.append(f"{facts.not_transactional} {NOT_IN_TXN} (a DO block always runs inside one)")
         held_before: tuple[HeldLock, ...] = ()
@@ -225,3 +227,12 @@ def _longest_after(op: _Open) -> Callable[[int], int]:
         return idx if cost > 0 and cost >= op.costs.get(by, 0) else by
 
     return longest
+
+
+def _not_understood(stmt: Statement) -> str:
+    rv = getattr(stmt.node, "relation", None)
+    name = ".".join(p for p in (getattr(rv, "schemaname", None), getattr(rv, "relname", None)) if p)
+    return (
+        f"the definition of table {name} was not understood ({stmt.unparsed}): it counts as created here, so "
+        "statements on it in this file are judged as on a new table; its columns are unknown"
+    )

@@ -60,6 +60,8 @@ def split_schema(schema_sql: str) -> Phases:
     phases = Phases()
     parsed = parse(schema_sql, "<schema>")
     for stmt in parsed.statements:
+        if stmt.unparsed:
+            continue  # PostgreSQL rejects it: nothing a sandbox can run
         node = stmt.node
         kind = type(node).__name__
         text = stmt.text.rstrip().rstrip(";") + ";"
