@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from foreshock.api import check_units
+from foreshock.config import Settings as ConfigSettings
 from foreshock.core.analyze import analyze
 from foreshock.core.model import AnalysisSettings, FileAnalysis, Finding, MigrationUnit, OpaqueCode
 from foreshock.errors import InputError
 from foreshock.rules.base import Example, Rule
+from foreshock.rules.deployment import Deployment, DeploymentSettings
 from foreshock.rules.engine import RuleEngine
 from foreshock.rules.registry import all_rules, get_rule
+from foreshock.scale.stats import parse_stats
 
 
 @dataclass
@@ -46,11 +51,27 @@ def run(
 
 
 def run_example(ex: Example) -> tuple[list[Finding], list[InputError]]:
+    if ex.rows or ex.deployment is not Deployment.ONLINE:
+        return _judged_example(ex)
     engine, files = run(
         ex.sql, ex.schema, pg_version=ex.pg_version, transactional=ex.transactional, opaque=ex.opaque
     )
     errors = list(engine.errors) + [e for f in files for e in f.errors]
     return engine.findings, errors
+
+
+def _judged_example(ex: Example) -> tuple[list[Finding], list[InputError]]:
+    """An example judged at the sizes it names, in its deployment: check's whole path (engine, then the
+    verdict with the calibrated model's durations)."""
+    settings = ConfigSettings(deployment=DeploymentSettings(default=ex.deployment))
+    if ex.pg_version is not None:
+        settings = replace(settings, analysis=AnalysisSettings(pg_version=ex.pg_version))
+    tables = {name: {"rows": rows, "bytes": rows * 160} for name, rows in ex.rows}
+    unit = MigrationUnit("migration.sql", ex.sql, transactional=ex.transactional, opaque=ex.opaque)
+    history = [MigrationUnit(path="schema.sql", text=ex.schema, history=True)] if ex.schema else []
+    sizes = parse_stats(json.dumps({"tables": tables}))
+    result = check_units([unit], settings, history=history, sizes=sizes)
+    return list(result.findings), list(result.errors)
 
 
 CASES = [
@@ -496,7 +517,6 @@ def test_fast_type_deparse_means_what_pglast_prints(typ: str) -> None:
 
 def test_messages_point_at_the_lines_the_user_wrote() -> None:
     """For generated SQL (Alembic, Django) the statements a message names carry the source file's lines."""
-    from foreshock.core.analyze import analyze
     from foreshock.rules.examples import ORDERS
 
     engine = RuleEngine()

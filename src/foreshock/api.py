@@ -16,7 +16,7 @@ from foreshock.sources import discover
 from foreshock.sources.files import Loaded, load_schema_files
 
 if TYPE_CHECKING:
-    from foreshock.rules.verdict import Durations
+    from foreshock.rules.durations import Durations
     from foreshock.scale.stats import Stats
 
 
@@ -172,11 +172,12 @@ def check_units(
 
 def size_verdict(result: CheckResult, sizes: Stats | None, settings: Settings) -> CheckResult:
     """The engine's size verdict over an analysed result: hold times from the calibrated model over `sizes`,
-    duration findings' severities following them (rules.verdict.judge). check applies it once; a fleet
-    applies it to one analysis with each target's sizes."""
+    duration findings' severities following them, and for window deployments each statement's and
+    migration's time against the window (rules.verdict.judge). check applies it once; a fleet applies it to
+    one analysis with each target's sizes."""
     from foreshock.rules.verdict import judge
 
-    return judge(result, model_durations(sizes), severities=settings.severities)
+    return judge(result, model_durations(sizes), settings)
 
 
 def model_durations(sizes: Stats | None) -> Durations | None:

@@ -24,6 +24,7 @@ import click
 from foreshock import __version__
 from foreshock.core.model import LAYOUTS
 from foreshock.errors import ConfigError, ForeshockError
+from foreshock.options import deployment_options
 
 FORMATS = ("tty", "gcc", "json", "sarif", "github")
 
@@ -142,6 +143,7 @@ def _split(values: Sequence[str]) -> list[str]:
               help="Time rendering a Django project may take (default 1800; also the limit for any one "
                    "statement of an Alembic revision run on the sandbox); migrations not reached by then are "
                    "named as not analysed.")
+@deployment_options
 def check(
     paths: tuple[str, ...],
     schema: tuple[str, ...],
@@ -165,6 +167,8 @@ def check(
     sandbox: str | None,
     sandbox_dsn: str | None,
     render_timeout: str | None,
+    deployment: str | None,
+    window: str | None,
 ) -> int:
     """What will these migrations lock, rewrite or scan, and what traffic does that block?
 
@@ -174,6 +178,10 @@ def check(
     directory) or Django projects (manage.py).
 
     Every migration found is analysed or named as not analysed with the reason.
+
+    With --deployment window (the service down while migrations run), the question is instead how long they
+    take at production size (--stats/--dsn): each statement and migration against the maintenance window, and
+    the predicted downtime of the run.
 
     Exit codes: 0 nothing at error level, 1 error-level findings, 2 something could not be analysed (bad
     input, or migrations not analysed unless --accept-not-analysed).
@@ -198,6 +206,8 @@ def check(
         sandbox=sandbox,
         sandbox_dsn=sandbox_dsn,
         render_timeout=render_timeout,
+        deployment=deployment,
+        window=window,
     )
     if not paths and settings.sources.alembic_config is None:
         raise click.UsageError("give the migrations to check (PATHS), or --alembic-config FILE")

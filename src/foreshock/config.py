@@ -16,6 +16,8 @@ Keys (kebab-case; snake_case spellings are accepted too):
     alembic-config = "db/alembic.ini"     # the Alembic ini file, whatever its name
     sandbox = "auto"              # server that renders Django / online Alembic: auto, embedded, initdb, dsn
     render-timeout = 1800         # seconds a Django render may take before the rest is named
+    deployment = "online"         # online (zero downtime) or window (the service is down while it runs)
+    window = "10min"              # the maintenance window a window deployment is judged against
 
     [tool.foreshock.severity]
     rule-id = "warning"           # error, warning or info
@@ -23,6 +25,12 @@ Keys (kebab-case; snake_case spellings are accepted too):
     [tool.foreshock.transaction]  # transaction mode per path glob (relative to this file; * crosses /)
     "db/migrations/nontx/*" = "none"   # each statement on its own (written BEGIN ... COMMIT still counts)
     "db/migrations/*" = "file"         # each file in one transaction
+
+`deployment` may instead be a table of path globs (relative to the file holding it; `*` crosses `/`; the first
+match wins, paths no glob matches deploy online):
+
+    [tool.foreshock.deployment]
+    "selfhosted/migrations/*" = "window"
 
 The file is the one given with `--config`, else the nearest pyproject.toml with a [tool.foreshock] table
 found walking up from the current directory. Command-line options override it.
@@ -39,7 +47,9 @@ from types import MappingProxyType
 from typing import Any
 
 from foreshock.core.model import LAYOUTS, SEVERITIES, AnalysisSettings, Severity, SourceSettings
+from foreshock.core.quantities import parse_duration
 from foreshock.errors import ConfigError
+from foreshock.rules.deployment import Deployment, DeploymentSettings
 
 SUPPORTED_PG_VERSIONS = range(12, 18)
 FORMATS = ("tty", "gcc", "json", "sarif", "github")
@@ -60,7 +70,10 @@ _KEYS = (
     "sandbox",
     "render-timeout",
     "transaction",
+    "deployment",
+    "window",
 )
+DEPLOYMENTS = tuple(d.value for d in Deployment)
 SANDBOXES = ("auto", "embedded", "initdb", "dsn")
 TRANSACTION_MODES = {"file": True, "none": False}
 
@@ -77,6 +90,7 @@ class Settings:
     config_path: str | None = None  # where [tool.foreshock] was read from, for messages
     sources: SourceSettings = field(default_factory=SourceSettings)
     accept_not_analysed: bool = False
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
     @property
     def pg_version(self) -> int:
@@ -132,7 +146,9 @@ def check_rule_ids(ids: Iterable[str], where: str) -> frozenset[str]:
     if known is not None:
         unknown = sorted(chosen - known)
         if unknown:
-            raise ConfigError(f"{where}: unknown rule {', '.join(unknown)} (see `foreshock rules`)")
+            # An id with white space or control characters is quoted: the message stays one line.
+            shown = ", ".join(u if u.isprintable() and u.strip() == u and u else repr(u) for u in unknown)
+            raise ConfigError(f"{where}: unknown rule {shown} (see `foreshock rules`)")
     return chosen
 
 
@@ -142,6 +158,31 @@ def _str_list(value: object, where: str) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ConfigError(f"{where}: expected a list of rule ids, got {value!r}")
+
+
+def check_deployment(value: object, where: str) -> Deployment:
+    if value not in DEPLOYMENTS:
+        raise ConfigError(f"{where}: unknown deployment {value!r}; use one of {', '.join(DEPLOYMENTS)}")
+    return Deployment(str(value))
+
+
+def check_window(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: expected a duration such as \"10min\", got {value!r}")
+    seconds = parse_duration(value, where)
+    if not seconds > 0:
+        raise ConfigError(f"{where}: the maintenance window must be longer than 0 s, got {value!r}")
+    return seconds
+
+
+def _deployment(value: object, where: str, source: str) -> DeploymentSettings:
+    """`deployment = "window"`, or a table of "glob" = "online" | "window" (first match wins)."""
+    if not isinstance(value, dict):
+        return DeploymentSettings(default=check_deployment(value, where))
+    globs = tuple(
+        (str(pattern), check_deployment(mode, f"{where}.{pattern!r}")) for pattern, mode in value.items()
+    )
+    return DeploymentSettings(globs=globs, root=str(Path(source).resolve().parent))
 
 
 def _bool(value: object, where: str) -> bool:
@@ -194,6 +235,12 @@ def settings_from_table(table: Mapping[str, Any], source: str) -> Settings:
                 raise ConfigError(f"{where}.{rule_id}: must be error, warning or info, not {level!r}")
             severities[rule_id] = level
         settings = replace(settings, severities=MappingProxyType(severities))
+    if "deployment" in values:
+        value, where = values["deployment"]
+        settings = replace(settings, deployment=_deployment(value, where, source))
+    if "window" in values:
+        window = check_window(*values["window"])
+        settings = replace(settings, deployment=replace(settings.deployment, window=window))
     return _source_keys(settings, values, source)
 
 
@@ -307,8 +354,11 @@ def with_overrides(
     sandbox: str | None = None,
     sandbox_dsn: str | None = None,
     render_timeout: float | str | None = None,
+    deployment: str | None = None,
+    window: str | float | None = None,
 ) -> Settings:
-    """Command-line options over the file: a given option replaces the configured value."""
+    """Command-line options over the file: a given option replaces the configured value (`--deployment` sets
+    every path's, whatever globs the file holds)."""
     analysis = settings.analysis
     if pg_version is not None:
         analysis = replace(analysis, pg_version=check_pg_version(pg_version, "--pg-version"))
@@ -343,4 +393,13 @@ def with_overrides(
     out = replace(out, sources=src)
     if accept_not_analysed is not None:
         out = replace(out, accept_not_analysed=accept_not_analysed)
+    if deployment is not None:
+        chosen = check_deployment(deployment, "--deployment")
+        out = replace(out, deployment=DeploymentSettings(default=chosen, window=out.deployment.window))
+    if window is not None:
+        if not out.deployment.any_window:
+            raise ConfigError(
+                "--window: only window deployments have a maintenance window; add --deployment window"
+            )
+        out = replace(out, deployment=replace(out.deployment, window=check_window(window, "--window")))
     return out

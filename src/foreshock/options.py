@@ -84,3 +84,20 @@ def format_option(formats: Sequence[str], help_text: str, default: str | None = 
         )(f)
 
     return decorate
+
+
+def deployment_options(f: F) -> F:
+    """--deployment online|window and --window DURATION: how the migrations are deployed
+    (docs/deployment.md)."""
+    f = click.option(
+        "--window",
+        metavar="DURATION",
+        help="The maintenance window a window deployment must fit in, e.g. 30min (default 10min or the "
+        "config).",
+    )(f)
+    return click.option(
+        "--deployment",
+        type=click.Choice(("online", "window")),
+        help="online: migrations run while the service serves traffic (default, or the config); window: the "
+        "service is down while they run, and findings are about how long they take at production size.",
+    )(f)

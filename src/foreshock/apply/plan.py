@@ -31,7 +31,7 @@ from foreshock.core.model import (
 )
 from foreshock.core.quantities import format_duration, format_estimate, parse_duration
 from foreshock.errors import InputError
-from foreshock.rules.verdict import Durations
+from foreshock.rules.durations import Durations
 
 StepKind = Literal["transaction", "concurrent", "backfill", "autocommit"]
 TimeoutClass = Literal["ddl", "default", "concurrent", "backfill"]

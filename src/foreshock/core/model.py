@@ -502,6 +502,42 @@ class FileAnalysis:
 
 
 @dataclass(frozen=True)
+class MigrationDowntime:
+    """How long one migration runs at the instance's size in a maintenance window: the sum of its statements'
+    durations (`estimate`, None when none of them is known), each statement's (index -> duration, None when
+    unknown), and why some are unknown."""
+
+    path: str
+    estimate: Estimate | None
+    statements: tuple[tuple[int, Estimate | None], ...] = ()
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown
+
+    def duration_of(self, index: int) -> Estimate | None:
+        return next((e for i, e in self.statements if i == index), None)
+
+
+@dataclass(frozen=True)
+class Downtime:
+    """The downtime a run of the migrations predicts for a deployment with the service down (a maintenance
+    window): every migration's time, their sum with its interval, and the window it is judged against.
+
+    total is None when no duration is known (no sizes); when only some are unknown it is the sum of the known
+    ones and `unknown` says why the rest are not (a lower bound, said so)."""
+
+    window: float
+    migrations: tuple[MigrationDowntime, ...]
+    total: Estimate | None
+    unknown: tuple[str, ...] = ()
+
+    def of(self, path: str) -> MigrationDowntime | None:
+        return next((m for m in self.migrations if m.path == path), None)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """Everything `check` produced for one run: analyses, findings and the inputs it could not analyse."""
 
@@ -516,6 +552,8 @@ class CheckResult:
     not_analysed: tuple[NotAnalysed, ...] = ()
     layouts: tuple[Layout, ...] = ()
     notes: tuple[Note, ...] = ()
+    # Window deployments only: the predicted downtime of the run (None when every file deploys online).
+    downtime: Downtime | None = None
     # `--accept-not-analysed`: migrations not analysed (other than for bad input) do not fail the run.
     accept_not_analysed: bool = False
     # `--include-down`: the down/undo/rollback sections, checked as their own report (never as history).

@@ -89,7 +89,7 @@ def rehearse(
     analysis = next(fa for fa in result.files if fa.path == target.path)
     rehearsal = rehearse_file(units, target, analysis, stats, max_rows=max_rows, budget=budget, progress=say)
     durations = RehearsalDurations(rehearsal, fallback=ModelDurations(stats))
-    judged = judge(result, durations, severities=settings.severities)
+    judged = judge(result, durations, settings)
     comparison = None
     if load is not None:
         from foreshock.rehearse.under_load import rehearse_load

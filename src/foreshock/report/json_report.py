@@ -12,7 +12,16 @@ import json
 from typing import Any, TextIO
 
 from foreshock import __version__
-from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Transaction
+from foreshock.core.model import (
+    CheckResult,
+    Downtime,
+    Estimate,
+    FileAnalysis,
+    Finding,
+    HeldLock,
+    MigrationDowntime,
+    Transaction,
+)
 from foreshock.report.common import error_location, findings_by_statement, severity_counts
 
 JSON_FORMAT_VERSION = 1
@@ -47,13 +56,27 @@ def _transaction(t: Transaction) -> dict[str, Any]:
     }
 
 
+def _seconds(e: Estimate | None, *, source: bool = False) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {"seconds": e.seconds, "low": e.low, "high": e.high, **({"source": e.source} if source else {})}
+
+
 def file_json(
-    fa: FileAnalysis, by_stmt: dict[tuple[str, int], list[Finding]], by_path: dict[str, list[Finding]]
+    fa: FileAnalysis,
+    by_stmt: dict[tuple[str, int], list[Finding]],
+    by_path: dict[str, list[Finding]],
+    window: MigrationDowntime | None = None,
 ) -> dict[str, Any]:
+    """One file; `window`: its predicted time when it is deployed in a maintenance window (then the file
+    and each statement carry their duration)."""
     indices = {sa.statement.index for sa in fa.statements}
     statements = []
     for sa in fa.statements:
         st = sa.statement
+        timed: dict[str, Any] = {}
+        if window is not None:
+            timed = {"duration": _seconds(window.duration_of(st.index), source=True)}
         statements.append(
             {
                 "index": st.index,
@@ -70,10 +93,15 @@ def file_json(
                 "held_before": [_held(h) for h in sa.held_before],
                 "notes": list(sa.notes),
                 "findings": [_finding(f) for f in by_stmt.get((fa.path, st.index), ())],
+                **timed,
             }
         )
+    timed_file: dict[str, Any] = {}
+    if window is not None:
+        timed_file = {"downtime": _seconds(window.estimate), "downtime_unknown": list(window.unknown)}
     return {
         "path": fa.path,
+        **timed_file,
         "statements": statements,
         "transactions": [_transaction(t) for t in fa.transactions],
         # Findings about the file or a transaction as a whole rather than one statement.
@@ -105,7 +133,7 @@ def _report(result: CheckResult) -> dict[str, Any]:
         "tool": {"name": "foreshock", "version": __version__},
         "pg_version": result.pg_version,
         "size_blind": result.size_blind,
-        "files": [file_json(fa, by_stmt, by_path) for fa in result.files],
+        "files": [file_json(fa, by_stmt, by_path, _window(result.downtime, fa.path)) for fa in result.files],
         # Findings about a path that is not one of the analysed files (with their "path").
         "findings": [f.to_json() for f in result.findings if f.path not in paths],
         # Every transaction of every file in one list (the same records as files[].transactions, with path).
@@ -127,7 +155,25 @@ def _report(result: CheckResult) -> dict[str, Any]:
             "input_errors": len(result.errors),
             "migrations": result.migration_counts,
             "exit_code": result.exit_code,
+            **_downtime(result.downtime),
         },
+    }
+
+
+def _window(downtime: Downtime | None, path: str) -> MigrationDowntime | None:
+    return downtime.of(path) if downtime is not None else None
+
+
+def _downtime(downtime: Downtime | None) -> dict[str, Any]:
+    """Window deployments: the run's predicted downtime ({"seconds", "low", "high"}, null when unknown), the
+    window, and what the total leaves out."""
+    if downtime is None:
+        return {}
+    return {
+        "deployment": "window",
+        "window": downtime.window,
+        "downtime": _seconds(downtime.total),
+        "downtime_unknown": list(downtime.unknown),
     }
 
 

@@ -19,8 +19,18 @@ from rich.console import Console
 from rich.text import Text
 
 from foreshock.core.locks import LockMode
-from foreshock.core.model import CheckResult, FileAnalysis, Finding, HeldLock, Statement, Transaction
-from foreshock.core.quantities import format_duration
+from foreshock.core.model import (
+    CheckResult,
+    Downtime,
+    Estimate,
+    FileAnalysis,
+    Finding,
+    HeldLock,
+    MigrationDowntime,
+    Statement,
+    Transaction,
+)
+from foreshock.core.quantities import format_duration, format_estimate
 from foreshock.report.common import (
     error_line,
     findings_by_statement,
@@ -86,10 +96,13 @@ def _finding(t: _Buf, f: Finding, indent: str) -> None:
     if f.estimate is not None:
         e = f.estimate
         span = f"{format_duration(e.low)}–{format_duration(e.high)}"
-        t.append(f"{indent}  estimated hold: ~{format_duration(e.seconds)} ({span})", style="magenta")
+        # A finding about a lock carries how long it is held; a finding about time (a maintenance window),
+        # how long the statement or migration runs.
+        what = "hold" if f.lock is not None else "time"
+        t.append(f"{indent}  estimated {what}: ~{format_duration(e.seconds)} ({span})", style="magenta")
         t.append(f", from {e.source}\n" if e.source else "\n")
     if f.fix:
-        t.append(f"{indent}  safer:\n", style="green")
+        t.append(f"{indent}  {'faster' if f.risk == 'downtime' else 'safer'}:\n", style="green")
         for line in f.fix.splitlines():
             t.append(f"{indent}    {line}\n", style="green")
 
@@ -110,15 +123,25 @@ def _held(t: _Buf, h: HeldLock, stmts: dict[int, Statement], indent: str) -> Non
     t.append("\n")
 
 
+def _time(e: Estimate | None) -> str:
+    return format_estimate(e.seconds, e.low, e.high) if e is not None else "unknown"
+
+
 def _file_text(
     fa: FileAnalysis,
     by_stmt: dict[tuple[str, int], list[Finding]],
     by_path: dict[str, list[Finding]],
     styled: bool,
+    window: MigrationDowntime | None = None,
 ) -> _Buf:
+    """One file's report; `window`: its predicted time when it is deployed in a maintenance window (then
+    each statement's time is shown instead of what its locks block: nothing is running to be blocked)."""
     t = _Buf(styled)
     t.append(fa.path, style="bold underline")
     t.append("\n")
+    if window is not None and window.estimate is not None:
+        t.append(f"  migration time at production size: ~{_time(window.estimate)}", style="magenta")
+        t.append(f" (not included: {'; '.join(window.unknown)})\n" if window.unknown else "\n")
     stmts = {sa.statement.index: sa.statement for sa in fa.statements}
     txns: dict[int, Transaction] = {tx.index: tx for tx in fa.transactions}
     last_in_txn: dict[int, int] = {}
@@ -149,10 +172,14 @@ def _file_text(
             t.append(f"{indent}{_where(st)}  ", style="dim")
             t.append(_snippet(st.text))
             t.append("\n")
+            took = window.duration_of(st.index) if window is not None and sa.facts.work else None
+            if took is not None:
+                t.append(f"{indent}    predicted: ~{_time(took)}\n", style="magenta")
             for e in sa.effects:
                 t.append(f"{indent}    {e.table} ", style="bold")
                 t.append(e.lock.name, style="magenta")
-                t.append(f" {_blocks(e.lock)}")
+                if window is None:
+                    t.append(f" {_blocks(e.lock)}")
                 if e.rewrite:
                     t.append(" · rewrites the table", style="red")
                 elif e.scan:
@@ -170,6 +197,7 @@ def _file_text(
         # statements in the transaction, or a later one keeping a lock held.
         if (
             closes
+            and window is None
             and tx is not None
             and tx.locks
             and (shown_in_txn > 1 or any(h.longest_holder != h.acquired_by for h in tx.locks))
@@ -210,14 +238,36 @@ def summary_line(result: CheckResult) -> str:
     return line
 
 
+def downtime_line(downtime: Downtime) -> str:
+    """The run's predicted downtime, against the window, saying what it leaves out."""
+    n = len(downtime.migrations)
+    head = f"predicted downtime of {n} migration{'s' if n != 1 else ''}"
+    if downtime.total is None:
+        return f"{head}: unknown, {'; '.join(downtime.unknown)}"
+    total = downtime.total
+    at_least = "at least " if downtime.unknown else ""
+    window = format_duration(downtime.window)
+    if total.seconds > downtime.window:
+        fits = f"over the {window} maintenance window"
+    elif total.high > downtime.window:
+        fits = f"may exceed the {window} maintenance window"
+    else:
+        fits = f"within the {window} maintenance window"
+    line = f"{head}: {at_least}~{_time(total)}, {fits}"
+    if downtime.unknown:
+        line += f" (not included: {'; '.join(downtime.unknown)})"
+    return line
+
+
 def _render_body(result: CheckResult, emit: Callable[[_Buf], None], styled: bool) -> None:
     """Every file with its statements and findings, then findings about paths that are not files."""
     by_stmt = findings_by_statement(result)
     by_path: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_path.setdefault(f.path, []).append(f)
+    downtime = result.downtime
     for fa in result.files:
-        emit(_file_text(fa, by_stmt, by_path, styled))
+        emit(_file_text(fa, by_stmt, by_path, styled, downtime.of(fa.path) if downtime is not None else None))
     paths = {fa.path for fa in result.files}
     orphans = [f for f in result.findings if f.path not in paths]
     if orphans:
@@ -274,4 +324,6 @@ def render(result: CheckResult, out: TextIO) -> None:
         emit(line)
     summary = _Buf(styled)
     summary.append(summary_line(result), style="bold")
+    if result.downtime is not None:
+        summary.append("\n" + downtime_line(result.downtime), style="bold")
     emit(summary)

@@ -23,6 +23,7 @@ from foreshock.core.model import (
     Statement,
 )
 from foreshock.core.rewrite import Rewrite, render
+from foreshock.rules.deployment import Deployment
 
 
 class Risk(StrEnum):
@@ -38,6 +39,7 @@ class Risk(StrEnum):
     failure: the migration fails as written, or leaves the database broken, whatever the traffic.
     style: a choice that hurts later (types, suppressions without a reason).
     unknown: foreshock could not analyse the statement.
+    downtime: the upgrade takes longer than the maintenance window (window deployments only).
     """
 
     DURATION = "duration"
@@ -48,11 +50,25 @@ class Risk(StrEnum):
     FAILURE = "failure"
     STYLE = "style"
     UNKNOWN = "unknown"
+    DOWNTIME = "downtime"
 
     @property
     def traffic_only(self) -> bool:
         """The risk exists only while live traffic runs (a deployment with the service down has none)."""
         return self in (Risk.LOCK_QUEUE, Risk.COMPATIBILITY, Risk.RACE)
+
+    def judged_in(self, deployment: Deployment) -> bool:
+        """Whether findings of this risk exist in a deployment: the one place the deployment turns rules off.
+
+        With the service down (window) nothing queues behind a lock and no running release breaks, so the
+        traffic-only risks are gone; and a long-held lock harms no one, so duration findings (a lock held
+        against a lock budget, the CONCURRENTLY / NOT VALID / batching that shorten it) give way to the
+        downtime verdict, which judges every statement's and migration's time against the window. The
+        downtime risk exists only there.
+        """
+        if deployment is Deployment.WINDOW:
+            return not self.traffic_only and self is not Risk.DURATION
+        return self is not Risk.DOWNTIME
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,10 @@ class Example:
     note: str = ""
     # Framework code that is not SQL (Django RunPython) run by the migration, as sources report it.
     opaque: tuple[OpaqueCode, ...] = ()
+    # How the example is deployed, and the rows of the tables it is judged at (the downtime verdict needs
+    # sizes): (table, rows), each table's bytes taken as 160 per row.
+    deployment: Deployment = Deployment.ONLINE
+    rows: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from foreshock.core.quantities import format_duration
 from foreshock.rules.base import Example, Risk, Rule
+from foreshock.rules.deployment import DEFAULT_WINDOW_SECONDS, Deployment
+from foreshock.rules.naming import short_name
 from foreshock.rules.registry import all_rules
 
 _SQL_START = re.compile(
@@ -53,6 +56,9 @@ def _example(ex: Example) -> str:
         facts.append("run by a framework inside one transaction")
     elif ex.transactional is False:
         facts.append("run outside a transaction block")
+    if ex.deployment is Deployment.WINDOW:
+        facts.append(f"deployed with the service down, in a {format_duration(DEFAULT_WINDOW_SECONDS)} window")
+    facts.extend(f"{short_name(table)} at {rows:,} rows" for table, rows in ex.rows)
     facts.extend(
         f"{c.kind} {c.name} at line {c.line}"
         + (f" walks all of {', '.join(c.full_table)}: `{c.detail}`" if c.full_table else f": `{c.detail}`")
@@ -83,6 +89,26 @@ def render_rule_markdown(rule: Rule) -> str:
             "**Depends on table size:** with production sizes (`--stats`, `--dsn`, a rehearsal) each finding "
             "carries the time its lock is held there, and its severity follows the lock's budget: error past "
             "it, warning when only the high end of the estimate is, info within it.",
+        ]
+    if rule.risk == Risk.DOWNTIME:
+        lines += [
+            "",
+            "**Window deployments only** (`--deployment window`, or `deployment = \"window\"` in "
+            "`[tool.foreshock]`), **with sizes** (`--stats`, `--dsn`, a rehearsal): the findings come from "
+            "each statement's predicted duration at that size, against the window (`--window`).",
+        ]
+    elif rule.risk == Risk.DURATION:
+        lines += [
+            "",
+            "**Online deployments only:** with the service down while migrations run (`--deployment window`) "
+            "nobody waits on the lock; the statement's time is judged against the maintenance window instead "
+            "([exceeding-maintenance-window](exceeding-maintenance-window.md)).",
+        ]
+    elif not rule.risk.judged_in(Deployment.WINDOW):
+        lines += [
+            "",
+            "**Online deployments only:** with the service down while migrations run (`--deployment window`) "
+            "this risk does not exist, and the rule does not run.",
         ]
     if rule.see_also:
         lines += ["", "**Same check elsewhere:** " + "; ".join(rule.see_also)]

@@ -13,6 +13,8 @@ Decisions:
     `unused-suppression`, so stale suppressions do not pile up and hide the next real problem.
   - A finding's severity is its rule's, or the configured one. Production size moves it only afterwards, in
     one place (rules.verdict.judge), and only for duration-risk rules.
+  - Rules run only where their risk exists: a path deployed with the service down (a maintenance window)
+    runs no rule whose risk needs live traffic (Risk.judged_in, from the rule's class).
   - Every suppressed finding is kept in engine.suppressed with the directive (and its reason), so
     reporters can list what was silenced and why.
 Findings of a file are held back until the file is finished, because an `ignore-file` directive may be
@@ -37,7 +39,8 @@ from foreshock.core.model import (
 )
 from foreshock.core.rewrite import Rewrite
 from foreshock.errors import InputError
-from foreshock.rules.base import Hit, Rule
+from foreshock.rules.base import Hit, Risk, Rule
+from foreshock.rules.deployment import Deployment, DeploymentSettings
 from foreshock.rules.naming import blocked_phrase, short_name
 from foreshock.rules.registry import all_rules
 
@@ -74,13 +77,14 @@ class RuleEngine:
             r for r in self.rules if (enabled is None or r.id in enabled) and r.id not in disabled
         )
         self.analysis_settings: AnalysisSettings = getattr(settings, "analysis", None) or AnalysisSettings()
+        self.deployment: DeploymentSettings = getattr(settings, "deployment", None) or DeploymentSettings()
         self.findings: list[Finding] = []
         self.errors: list[InputError] = []
         self.suppressed: list[Suppressed] = []
         self._pending: list[tuple[Finding, Statement | None]] = []
         self._statements: dict[int, Statement] = {}
         self._checked_directives: set[tuple[str, int, int]] = set()
-        self._by_type: dict[tuple[type, int], tuple[Rule, ...]] = {}
+        self._by_type: dict[tuple[type, int, Deployment], tuple[Rule, ...]] = {}
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
         self._unit: MigrationUnit | None = None
 
@@ -93,7 +97,7 @@ class RuleEngine:
         for d in stmt.directives:
             self._check_directive(unit, d)
         pg = self._pg_version(ctx.settings)
-        key = (type(stmt.node), pg)
+        key = (type(stmt.node), pg, self.deployment.of(unit.path))
         rules = self._by_type.get(key)
         if rules is None:
             rules = self._by_type[key] = tuple(
@@ -101,6 +105,7 @@ class RuleEngine:
                 for r in self.active
                 if r.check_statement is not None
                 and r.applies_to(pg)
+                and r.risk.judged_in(key[2])
                 and (not r.node_types or issubclass(key[0], r.node_types))
             )
         for rule in rules:
@@ -114,8 +119,9 @@ class RuleEngine:
         for sa in analysis.statements:
             self._statements.setdefault(sa.statement.index, sa.statement)
         pg = self._pg_version(None)
+        deployment = self.deployment.of(unit.path)
         for rule in self.active:
-            if rule.check_file is None or not rule.applies_to(pg):
+            if rule.check_file is None or not rule.applies_to(pg) or not rule.risk.judged_in(deployment):
                 continue
             for hit in rule.check_file(unit, analysis, schema, self.analysis_settings):
                 self._add(rule, unit, hit.statement, hit)
@@ -232,7 +238,13 @@ class RuleEngine:
         if meta is None or unit is None:
             return
         pg = self._pg_version(None)
-        active = {r.id for r in self.active if r.applies_to(pg)}
+        deployment = self.deployment.of(unit.path)
+        # Downtime findings are made after the analysis (rules.verdict), with durations: not judged here.
+        active = {
+            r.id
+            for r in self.active
+            if r.applies_to(pg) and r.risk.judged_in(deployment) and r.risk is not Risk.DOWNTIME
+        }
         for d in self._file_directives:
             for rid in d.rules:
                 # Only active rules can be judged: a rule turned off in the config simply did not run.

@@ -60,6 +60,8 @@ RULE_MODULES: tuple[str, ...] = (
     "prefer_text",
     "prefer_timestamptz",
     "creating_domain_with_constraint",
+    # how long an upgrade takes with the service down (window deployments)
+    "exceeding_maintenance_window",
     # the suppressions themselves
     "suppression_without_reason",
     "unused_suppression",

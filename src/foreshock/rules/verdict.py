@@ -12,19 +12,25 @@ source: the calibrated model over a stats file or a live catalog snapshot (check
 - never moves a severity the configuration sets: configured severities always win.
 
 Without a durations source nothing moves and the result says it is size-blind.
+
+Files deployed with the service down (a maintenance window) are judged by their time instead: the downtime
+verdict (rules.window) over the same durations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any
 
 from foreshock.core.hold import lock_hold
 from foreshock.core.locks import LockMode
-from foreshock.core.model import CheckResult, Estimate, FileAnalysis, Finding, Severity, StatementAnalysis
+from foreshock.core.model import CheckResult, Estimate, FileAnalysis, Finding, Severity
 from foreshock.core.quantities import format_duration, format_estimate
 from foreshock.rules.base import Risk
+from foreshock.rules.deployment import Deployment, DeploymentSettings
+from foreshock.rules.durations import Duration, Durations
+from foreshock.rules.window import judge_window
 
 # Seconds a lock of each strength may be held before the verdict is an error. Why these numbers: an
 # AccessExclusiveLock queues every read, so anything past ~2 s shows as errors in a web app's request
@@ -41,21 +47,6 @@ DEFAULT_BUDGETS: dict[LockMode, float | None] = {
     LockMode.RowShareLock: None,
     LockMode.AccessShareLock: None,
 }
-
-
-@dataclass(frozen=True)
-class Duration:
-    """How long one statement runs at production size, or why that is not known ("no size for x")."""
-
-    estimate: Estimate | None
-    unknown: str = ""
-
-
-class Durations(Protocol):
-    """Where statement durations at production size come from (scale.estimate.ModelDurations, the
-    calibrated model over sizes; scale.verdicts.RehearsalDurations, a rehearsal's measurements)."""
-
-    def statement(self, path: str, sa: StatementAnalysis) -> Duration: ...
 
 
 @dataclass(frozen=True)
@@ -83,26 +74,42 @@ def budget_verdict(
 def judge(
     result: CheckResult,
     durations: Durations | None,
+    settings: Any = None,
     *,
-    severities: Mapping[str, Severity] | None = None,
     budgets: Mapping[LockMode, float | None] | None = None,
 ) -> CheckResult:
-    """The result with hold-time estimates attached and duration findings' severities following them."""
+    """The result judged at production size: in files deployed online, hold-time estimates attached and
+    duration findings' severities following them; in files deployed in a maintenance window, the downtime
+    findings and the run's predicted downtime (rules.window).
+
+    settings: config.Settings, or anything with the optional attributes severities, enabled_rules,
+    disabled_rules and deployment (rules.deployment.DeploymentSettings); None means the defaults."""
+    deployment: DeploymentSettings = getattr(settings, "deployment", None) or DeploymentSettings()
+    windowed, downtime = judge_window(result, durations, settings, deployment)
     if durations is None:
-        return replace(result, size_blind=True)
-    configured = severities or {}
+        return replace(result, size_blind=True, findings=_ordered(result, (*result.findings, *windowed)),
+                       downtime=downtime)
+    configured: Mapping[str, Severity] = getattr(settings, "severities", None) or {}
     by_path = {fa.path: fa for fa in result.files}
     per_file: dict[str, dict[int, Duration]] = {}
-    findings: list[Finding] = []
+    findings: list[Finding] = list(windowed)
     for f in result.findings:
         fa = by_path.get(f.path)
-        if fa is None or f.lock is None or f.statement < 0:
+        # A lock held with the service down harms no one: window deployments are judged by their time.
+        online = deployment.of(f.path) is Deployment.ONLINE
+        if fa is None or f.lock is None or f.statement < 0 or not online:
             findings.append(f)
             continue
         if f.path not in per_file:
             per_file[f.path] = {sa.statement.index: durations.statement(f.path, sa) for sa in fa.statements}
         findings.append(_judge_one(f, fa, per_file[f.path], configured, budgets))
-    return replace(result, findings=tuple(findings), size_blind=False)
+    return replace(result, findings=_ordered(result, findings), size_blind=False, downtime=downtime)
+
+
+def _ordered(result: CheckResult, findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """Findings in report order (the analysis' file order, then position), as check sorts them."""
+    order = {fa.path: i for i, fa in enumerate(result.files)}
+    return tuple(sorted(findings, key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule)))
 
 
 def _judge_one(

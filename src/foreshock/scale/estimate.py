@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from foreshock.core.hold import METADATA_SECONDS
 from foreshock.core.model import Cost, Estimate, StatementAnalysis, TableWork
 from foreshock.core.quantities import format_bytes
-from foreshock.rules.verdict import Duration
+from foreshock.rules.durations import Duration
 from foreshock.scale import calibration
 from foreshock.scale.stats import ColumnStats, Stats, TableStats
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from foreshock.core.hold import lock_hold
 from foreshock.core.model import Estimate, FileAnalysis, StatementAnalysis
-from foreshock.rules.verdict import Duration, Durations
+from foreshock.rules.durations import Duration, Durations
 from foreshock.scale.runner import RehearsalResult
 
 

@@ -1,0 +1,259 @@
+"""A statement or migration whose predicted time at the instance's size exceeds the maintenance window.
+
+Only for window deployments (the service down while migrations run), and only with durations: the findings
+are made by the downtime verdict (rules.window) from each statement's predicted duration, never by the
+engine. This module holds the rule unit and how its findings read: what makes a statement slow, from the
+core's facts (its cost class per table), and the faster form of it when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pglast import ast, enums
+
+from foreshock.core.deparse import deparse, quote_ident
+from foreshock.core.model import Cost, FileAnalysis, StatementAnalysis, TableWork
+from foreshock.rules.base import Example, Risk, Rule
+from foreshock.rules.deployment import Deployment
+from foreshock.rules.examples import ORDERS
+from foreshock.rules.naming import short_name, sql_table, statement_label
+from foreshock.rules.statements import column_constraints, unbatched_dml
+
+AT = enums.AlterTableType
+CT = enums.ConstrType
+
+
+def _indexes(w: TableWork) -> str:
+    n = len(w.indexes)
+    return f"its {n} index{'es' if n != 1 else ''}" if n else "its indexes"
+
+
+def slow_because(sa: StatementAnalysis) -> str:
+    """What the statement's time grows with, per table it works on: 'rewrites orders and rebuilds its 2
+    indexes'."""
+    parts: list[str] = []
+    for w in sa.facts.work:
+        t = short_name(w.table)
+        if w.cost is Cost.REWRITE:
+            parts.append(f"rewrites {t} and rebuilds {_indexes(w)}")
+        elif w.cost is Cost.INDEX_BUILD:
+            key = f" ({', '.join(w.index_columns)})" if w.index_columns else ""
+            parts.append(f"builds an index on {t}{key}: a sort of every row's key")
+        elif w.cost is Cost.UPDATE and unbatched_dml(sa.statement):
+            parts.append(
+                f"updates every row of {t} in one statement (unbatched: a new version of each row, "
+                f"{_indexes(w)} maintained row by row)"
+            )
+        elif w.cost is Cost.UPDATE:
+            parts.append(f"reads every row of {t} to update the ones it selects")
+        elif w.cost is Cost.DELETE:
+            parts.append(f"deletes rows of {t} one by one, reading every row")
+        elif w.cost is Cost.FK_VALIDATE:
+            parts.append(f"checks every row of {t} against the referenced key")
+        elif w.cost is Cost.REFRESH:
+            parts.append(f"re-runs the query of {t} and writes its result")
+        elif w.cost is Cost.SCAN:
+            parts.append(f"reads every row of {t}")
+    return "; ".join(parts)
+
+
+def faster(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
+    """(what to do, SQL) when the migration can do the statement's work in less time, else None."""
+    return _default_instead_of_update(fa, sa) or _index_after_update(fa, sa) or _one_rewrite(fa, sa) or (
+        _plain_index_build(sa)
+    )
+
+
+def _constant(node: object) -> bool:
+    if isinstance(node, ast.TypeCast):
+        return _constant(node.arg)
+    return isinstance(node, ast.A_Const) and not node.isnull
+
+
+def _default_instead_of_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
+    """ADD COLUMN c, then UPDATE t SET c = constant over every row: ADD COLUMN c ... DEFAULT constant writes
+    no row (PostgreSQL 11+ keeps a constant default in the catalog), and a later SET NOT NULL
+    needs no scan."""
+    node = sa.statement.node
+    if not isinstance(node, ast.UpdateStmt) or not unbatched_dml(sa.statement):
+        return None
+    targets = [t for t in node.targetList or () if isinstance(t, ast.ResTarget) and t.name]
+    if len(targets) != 1 or not _constant(targets[0].val):
+        return None
+    table = next((w.table for w in sa.facts.work if w.cost is Cost.UPDATE), None)
+    column = str(targets[0].name)
+    added = _added_column(fa, sa.statement.index, table, column)
+    if table is None or added is None:
+        return None
+    later_not_null = any(
+        _sets_not_null(other, table, column)
+        for other in fa.statements
+        if other.statement.index > sa.statement.index
+    )
+    value = deparse(targets[0].val)
+    sql = (
+        f"ALTER TABLE {sql_table(table)} ADD COLUMN {quote_ident(column)} {deparse(added.typeName)}"
+        f"{' NOT NULL' if later_not_null else ''} DEFAULT {value};\n"
+        f"-- then, if new rows should not get it: ALTER TABLE {sql_table(table)} ALTER COLUMN "
+        f"{quote_ident(column)} DROP DEFAULT;"
+    )
+    why = (
+        f"add {column} with DEFAULT {value} instead of updating every row: PostgreSQL 11+ keeps a constant "
+        "default in the catalog, so no row is written"
+        + (" and SET NOT NULL needs no scan" if later_not_null else "")
+    )
+    return why, sql
+
+
+def _added_column(fa: FileAnalysis, before: int, table: str | None, column: str) -> ast.ColumnDef | None:
+    for other in fa.statements:
+        if other.statement.index >= before or not isinstance(other.statement.node, ast.AlterTableStmt):
+            continue
+        if table not in {e.table for e in other.effects}:
+            continue
+        for cmd in other.statement.node.cmds or ():
+            coldef = cmd.def_
+            if cmd.subtype != AT.AT_AddColumn or not isinstance(coldef, ast.ColumnDef):
+                continue
+            kinds = {c.contype for c in column_constraints(coldef)}
+            if coldef.colname == column and not kinds & {CT.CONSTR_DEFAULT, CT.CONSTR_GENERATED}:
+                return coldef
+    return None
+
+
+def _sets_not_null(sa: StatementAnalysis, table: str, column: str) -> bool:
+    node = sa.statement.node
+    if not isinstance(node, ast.AlterTableStmt) or table not in {e.table for e in sa.effects}:
+        return False
+    return any(cmd.subtype == AT.AT_SetNotNull and cmd.name == column for cmd in node.cmds or ())
+
+
+def _index_after_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
+    """An index built before an UPDATE of every row of its table is maintained row by row by that UPDATE;
+    built after it, it is one sort."""
+    if not unbatched_dml(sa.statement):
+        return None
+    updated = {w.table for w in sa.facts.work if w.cost is Cost.UPDATE}
+    built = [
+        other
+        for other in fa.statements
+        if other.statement.index < sa.statement.index
+        and any(w.cost is Cost.INDEX_BUILD and w.table in updated for w in other.facts.work)
+    ]
+    if not built:
+        return None
+    labels = ", ".join(statement_label(b.statement) for b in built)
+    return (
+        f"build the index{'es' if len(built) > 1 else ''} of {labels} after this UPDATE: the UPDATE "
+        "maintains every index row by row, a build afterwards sorts once",
+        "\n".join(f"{b.statement.text};" for b in built) + "  -- moved after the UPDATE",
+    )
+
+
+def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
+    """Several ALTER TABLE statements that each rewrite one table: one statement rewrites it once."""
+    if not isinstance(sa.statement.node, ast.AlterTableStmt):
+        return None
+    for w in sa.facts.work:
+        if w.cost is not Cost.REWRITE:
+            continue
+        same = [
+            other
+            for other in fa.statements
+            if isinstance(other.statement.node, ast.AlterTableStmt)
+            and any(x.cost is Cost.REWRITE and x.table == w.table for x in other.facts.work)
+        ]
+        if len(same) > 1:
+            return _combined(w.table, same)
+    return None
+
+
+def _combined(table: str, statements: Sequence[StatementAnalysis]) -> tuple[str, str]:
+    first = statements[0].statement.node
+    merged = ast.AlterTableStmt(
+        relation=first.relation,
+        cmds=tuple(cmd for o in statements for cmd in o.statement.node.cmds or ()),
+        objtype=first.objtype,
+        missing_ok=first.missing_ok,
+    )
+    lines = ", ".join(str(o.statement.line) for o in statements)
+    return (
+        f"rewrite {short_name(table)} once: the statements at lines {lines} each copy it and rebuild its "
+        "indexes; one ALTER TABLE with all their subcommands does it in one pass",
+        _or_described(deparse(merged), lines),
+    )
+
+
+def _or_described(text: str, lines: str) -> str:
+    # deparse answers "..." for a shape pglast cannot print: then say what to write instead.
+    return text + ";" if text != "..." else f"-- one ALTER TABLE with the subcommands of lines {lines}"
+
+
+def _plain_index_build(sa: StatementAnalysis) -> tuple[str, str] | None:
+    """CREATE INDEX CONCURRENTLY scans the table twice and waits for running transactions; with the service
+    down a plain build does the same work once."""
+    node = sa.statement.node
+    if not isinstance(node, ast.IndexStmt) or not node.concurrent:
+        return None
+    text = " ".join(sa.statement.text.split())
+    plain = text.replace(" CONCURRENTLY", "", 1).replace(" concurrently", "", 1)
+    return (
+        "build it without CONCURRENTLY: with the service down nothing needs the weaker lock, and a plain "
+        "build reads the table once instead of twice",
+        plain + ";",
+    )
+
+
+BAD_ROWS = (("public.orders", 80_000_000),)
+
+RULE = Rule(
+    id="exceeding-maintenance-window",
+    summary="A statement or migration that takes longer than the maintenance window at the instance's size",
+    why=(
+        "For an application upgraded with the service down (self-hosted software that migrates at start-up, "
+        "a maintenance window), locks harm no one: what matters is how long the upgrade takes on a large "
+        "instance. With sizes (`--stats`, `--dsn` or a rehearsal) every statement gets its predicted "
+        "duration and interval from the same model as the lock-hold estimates; a statement or a migration "
+        "predicted to take longer than the window (`--window`, default 10 min) is an error, one that takes "
+        "half of it or may exceed it is a warning. The finding says what makes it slow (a rewrite, an index "
+        "build, an unbatched UPDATE) and the faster form when there is one. Window deployments only "
+        "(`--deployment window`)."
+    ),
+    fix=(
+        "ALTER TABLE orders ADD COLUMN region text NOT NULL DEFAULT 'eu';\n"
+        "-- instead of ADD COLUMN, an UPDATE of every row and SET NOT NULL (two passes over the table).\n"
+        "-- One ALTER TABLE per table that rewrites it; indexes built after a bulk UPDATE, not before;\n"
+        "-- plain CREATE INDEX rather than CONCURRENTLY. When nothing is faster, publish the time to expect\n"
+        "-- (`foreshock rehearse --deployment window`) or plan a longer window."
+    ),
+    bad=(
+        Example(
+            schema=ORDERS,
+            sql="ALTER TABLE orders ADD COLUMN region text;\nUPDATE orders SET region = 'eu';\n"
+            "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;",
+            deployment=Deployment.WINDOW,
+            rows=BAD_ROWS,
+            note="the UPDATE writes every one of 80,000,000 rows",
+        ),
+    ),
+    good=(
+        Example(
+            schema=ORDERS,
+            sql="ALTER TABLE orders ADD COLUMN region text NOT NULL DEFAULT 'eu';",
+            deployment=Deployment.WINDOW,
+            rows=BAD_ROWS,
+            note="a constant default is kept in the catalog: no row is written",
+        ),
+        Example(
+            schema=ORDERS,
+            sql="ALTER TABLE orders ADD COLUMN region text;\nUPDATE orders SET region = 'eu';\n"
+            "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;",
+            deployment=Deployment.WINDOW,
+            rows=(("public.orders", 1_000),),
+            note="the same migration on an instance with 1,000 orders",
+        ),
+    ),
+    severity="error",
+    risk=Risk.DOWNTIME,
+)
