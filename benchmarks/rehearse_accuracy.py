@@ -175,7 +175,7 @@ def main() -> int:
             continue
         n = next(x for x in naive.statements if x.index == s.index)
         ns = next(x for x in naive_small.statements if x.index == s.index)
-        real = measured[s.index][0]
+        real = measured[(s.path, s.index)][0]
         p = s.prediction
         naive_s = n.prediction.seconds if n.prediction else float("nan")
         small_s = ns.prediction.seconds if ns.prediction else float("nan")

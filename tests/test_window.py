@@ -5,6 +5,7 @@ downtime to expect; online deployments are unchanged."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,112 @@ def test_stats_file_sizes_reach_the_verdict_the_same_way_as_the_api(tmp_path: Pa
     assert result.exit_code == 1 and {f.rule for f in result.findings} == {WINDOW_RULE}
     assert result.downtime is not None and result.downtime.total is not None
 
+
+# -- rehearse ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production(pg_dsn: str) -> Iterator[str]:
+    """A small "production" database to snapshot: orders with rows, an index, a lookup table."""
+    import psycopg
+    from psycopg import sql
+
+    from foreshock.pg.databases import database_dsn
+
+    name = "window_production"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = database_dsn(pg_dsn, name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total int, note text)"
+        )
+        conn.execute(
+            "INSERT INTO orders SELECT g, g % 500, g % 1000, md5(g::text) FROM generate_series(1, 30000) g"
+        )
+        conn.execute("CREATE INDEX orders_customer_idx ON orders (customer_id)")
+        conn.execute("CREATE TABLE countries (code text PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO countries SELECT 'c' || g, 'n' || g FROM generate_series(1, 50) g")
+        conn.execute("ANALYZE")
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.mark.db
+def test_rehearse_in_a_window_predicts_every_migration_and_the_total_from_a_snapshot(
+    tmp_path: Path, production: str
+) -> None:
+    from foreshock.rehearse.api import rehearse
+    from foreshock.scale.snapshot import snapshot
+
+    stats = snapshot(production).stats
+    assert stats.schema  # the instance's schema: the upgrade's migrations run on it
+    pending = tmp_path / "pending"
+    pending.mkdir()
+    (pending / "0101_status.sql").write_text(
+        "ALTER TABLE orders ADD COLUMN status text;\nUPDATE orders SET status = 'paid';\n"
+    )
+    (pending / "0102_index.sql").write_text("CREATE INDEX orders_total_idx ON orders (total);\n")
+    (pending / "0103_noop.sql").write_text("-- reverted, intentionally empty\n")
+    settings = with_overrides(Settings(), deployment="window")
+    result = rehearse(str(pending), stats, settings, max_rows=3_000, budget=60)
+    rehearsed = {Path(s.path).name for s in result.rehearsal.statements if s.prediction is not None}
+    assert rehearsed == {"0101_status.sql", "0102_index.sql"}
+    assert result.holds == ()  # with the service down no lock is felt
+    downtime = result.check.downtime
+    assert downtime is not None and downtime.total is not None and not downtime.unknown
+    per = {Path(m.path).name: m.estimate for m in downtime.migrations}
+    assert list(per) == ["0101_status.sql", "0102_index.sql", "0103_noop.sql"]
+    assert per["0103_noop.sql"] is None  # nothing runs
+    timed = [e for e in per.values() if e is not None]
+    assert all("rehearsal" in e.source for e in timed)
+    assert downtime.total.seconds == pytest.approx(sum(e.seconds for e in timed))
+    assert downtime.total.low <= downtime.total.seconds <= downtime.total.high
+
+    stats_file = tmp_path / "snapshot.json"
+    stats_file.write_text(stats.dumps())
+    out = _run(
+        "rehearse", "--deployment", "window", "--stats", str(stats_file), "--max-rows", "3000", str(pending)
+    )
+    assert out.exit_code == 0, out.output
+    assert "time to expect with the service down (10 min window)" in out.stdout
+    table = out.stdout[out.stdout.index("time to expect") :]
+    assert "0101_status.sql" in table and "0102_index.sql" in table and "total" in table
+    assert out.stdout.strip().splitlines()[-1].startswith("predicted downtime of 3 migrations: ~")
+
+
+def test_rehearse_under_load_is_refused_for_a_window_deployment(tmp_path: Path) -> None:
+    stats = _stats(tmp_path, 1_000, customers=10, products=10)
+    out = _run("rehearse", "--deployment", "window", "--load", "--stats", str(stats), str(RUNAWAY))
+    assert out.exit_code == 2
+    assert "--load runs the migration under live traffic; a window deployment has none" in out.stderr
+
+
+def test_a_statement_inside_a_rehearsed_do_block_is_not_counted_twice() -> None:
+    """Regression: the rehearsal times a DO block as a whole, and the statements found inside it were given
+    the model's estimate on top, counting their work twice in a lock hold or a downtime."""
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings, MigrationUnit
+    from foreshock.scale.estimate import ModelDurations
+    from foreshock.scale.fit import Prediction
+    from foreshock.scale.runner import RehearsalResult, StatementRehearsal
+    from foreshock.scale.verdicts import RehearsalDurations
+
+    schema = MigrationUnit("schema.sql", "CREATE TABLE orders (id bigint, note text);", history=True)
+    unit = MigrationUnit("m.sql", "DO $$ BEGIN UPDATE orders SET note = 'x'; END $$;")
+    (fa,) = analyze([schema, unit], AnalysisSettings())
+    do, inner = fa.statements
+    assert inner.statement.in_do_block and inner.facts.work
+    timed = StatementRehearsal(do.statement.index, 1, do.statement.text, "public.orders", (),
+                               Prediction(60.0, 30.0, 120.0, 1_000_000, "linear"), path="m.sql")
+    rehearsal = RehearsalResult("m.sql", [timed], [0.1], 60.0, 1.0, paths=("m.sql",))
+    model = ModelDurations(parse_stats('{"tables": {"public.orders": {"rows": 1000000}}}'))
+    durations = RehearsalDurations(rehearsal, fallback=model)
+    assert durations.statement("m.sql", do).estimate.seconds == 60.0  # type: ignore[union-attr]
+    inside = durations.statement("m.sql", inner).estimate
+    assert inside is not None and inside.seconds < 0.01 and "DO block" in inside.source
+    assert model.statement("m.sql", inner).estimate.seconds > 1  # type: ignore[union-attr]

@@ -3,7 +3,8 @@
 1. The migrations are analysed once, with the user's settings (configuration, --pg-version): the same analysis
    and findings `check` makes (foreshock.api.check_units).
 2. The last migration is rehearsed on synthetic data shaped like production (scale.runner), using that
-   analysis for what each statement touches and which statements only change the catalog.
+   analysis for what each statement touches and which statements only change the catalog. Deployed in a
+   maintenance window, the whole upgrade is: every migration given (after --since), one after the other.
 3. Each statement's duration at production size is the rehearsal's prediction, or the calibrated model's
    estimate from the same sizes where the rehearsal timed nothing (scale.verdicts.RehearsalDurations).
 4. The findings are judged by the rule engine's one verdict with those durations (rules.verdict.judge): the
@@ -23,9 +24,10 @@ from foreshock.core.model import CheckResult
 from foreshock.errors import InputError
 from foreshock.load.cli_options import LoadOptions
 from foreshock.load.run import LoadComparison
+from foreshock.rules.deployment import Deployment
 from foreshock.rules.verdict import judge
 from foreshock.scale.estimate import ModelDurations
-from foreshock.scale.runner import RehearsalResult, rehearse_file
+from foreshock.scale.runner import RehearsalResult, rehearse_files
 from foreshock.scale.stats import Stats
 from foreshock.scale.verdicts import LockHold, RehearsalDurations, lock_holds
 from foreshock.sources import discover
@@ -65,14 +67,18 @@ def rehearse(
     load: LoadOptions | None = None,
     report_dir: str | None = None,
     progress: Callable[[str], None] | None = None,
+    since: str | None = None,
 ) -> RehearseResult:
     """Rehearse the last of the migrations at production size (`stats`: a snapshot or a minimal stats file)
-    and judge every finding with the durations measured. Input that cannot be read raises its InputError."""
+    and judge every finding with the durations measured. Deployed in a maintenance window, rehearse every
+    migration (the ones changed since the git ref `since`, the others being history): the whole upgrade, its
+    time per migration and in total (the result's check.downtime). Input that cannot be read raises its
+    InputError."""
     settings = settings or Settings()
     say = progress or (lambda _m: None)
     path_list = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(p) for p in paths]
     history = load_schema_files([os.fspath(s) for s in schema])
-    loaded = discover(path_list, options=settings.sources)
+    loaded = discover(path_list, since=since, options=settings.sources)
     problems = [*history.errors, *loaded.errors, *(
         InputError(f"not analysed: {n.reason}", n.path, n.line) for n in loaded.not_analysed
     )]
@@ -85,9 +91,24 @@ def rehearse(
     targets = [u for u in loaded.units if not u.history]
     if not targets:
         raise InputError("nothing to rehearse: give the migration file(s) as PATHS")
-    target = targets[-1]
-    analysis = next(fa for fa in result.files if fa.path == target.path)
-    rehearsal = rehearse_file(units, target, analysis, stats, max_rows=max_rows, budget=budget, progress=say)
+    window = settings.deployment.of(targets[-1].path) is Deployment.WINDOW
+    if window and load is not None:
+        raise InputError(
+            "--load runs the migration under live traffic; a window deployment has none (drop --load, or "
+            "use --deployment online)"
+        )
+    if not window:
+        targets = targets[-1:]
+    analyses = {fa.path: fa for fa in result.files}
+    rehearsal = rehearse_files(
+        units,
+        [(t, analyses[t.path]) for t in targets],
+        stats,
+        max_rows=max_rows,
+        budget=budget,
+        progress=say,
+    )
+    analysis = analyses[targets[-1].path]
     durations = RehearsalDurations(rehearsal, fallback=ModelDurations(stats))
     judged = judge(result, durations, settings)
     comparison = None
@@ -101,4 +122,6 @@ def rehearse(
         from foreshock.report.rehearsal_plots import write_plots
 
         write_plots(rehearsal, report_dir)
-    return RehearseResult(judged, rehearsal, tuple(lock_holds(analysis, durations)), comparison)
+    # With the service down no lock is felt: the upgrade's time is the answer (judged.downtime).
+    holds = () if window else tuple(lock_holds(analysis, durations))
+    return RehearseResult(judged, rehearsal, holds, comparison)

@@ -11,6 +11,7 @@ import click
 from foreshock.load.cli_options import LoadOptions, load_options
 from foreshock.options import (
     config_option,
+    deployment_options,
     format_option,
     paths_argument,
     pg_version_option,
@@ -42,6 +43,13 @@ from foreshock.report import FORMATS
     type=click.Path(file_okay=False),
     help="Write one SVG per statement (measured points + extrapolation) here.",
 )
+@click.option(
+    "--since",
+    metavar="GIT_REF",
+    help="Migrations changed since this git ref are the ones to rehearse; the others are history (the "
+    "schema they run on, when --stats has none).",
+)
+@deployment_options
 @load_options
 def command(
     paths: tuple[str, ...],
@@ -53,6 +61,9 @@ def command(
     pg_version: str | None,
     config_path: str | None,
     report_dir: str | None,
+    since: str | None,
+    deployment: str | None,
+    window: str | None,
     **load_kw: Any,
 ) -> int:
     """How long will each statement take, and each lock be held, at production size?
@@ -60,7 +71,11 @@ def command(
     The findings are check's, judged with the durations the rehearsal measured: the exit code follows the
     same verdict as `check` (0 nothing at error level, 1 error-level findings, 2 could not analyse). With
     --load, also runs it under a synthetic workload, as written and the `foreshock apply` way, and reports
-    what live traffic feels (waits, p50/p99, queued sessions, health checks)."""
+    what live traffic feels (waits, p50/p99, queued sessions, health checks).
+
+    With --deployment window (the service down while migrations run) it rehearses the whole upgrade, every
+    migration given (or changed since --since) one after the other on the snapshot's schema, and prints the
+    time to expect per migration and in total."""
     load = LoadOptions.from_cli(**load_kw)
     from rich.console import Console
 
@@ -70,7 +85,9 @@ def command(
     from foreshock.report.json_report import to_json
     from foreshock.scale.stats import load_stats
 
-    settings = with_overrides(load_config(config_path), pg_version=pg_version, format=fmt)
+    settings = with_overrides(
+        load_config(config_path), pg_version=pg_version, format=fmt, deployment=deployment, window=window
+    )
     stats = load_stats(stats_path)
     err = Console(stderr=True)
     with err.status("rehearsing…") as status:
@@ -84,6 +101,7 @@ def command(
             load=load,
             report_dir=report_dir,
             progress=lambda m: status.update(m),
+            since=since,
         )
     if settings.format == "json":
         doc = {**to_json(result.check), "mode": "rehearse", **result.to_json()}
@@ -92,7 +110,7 @@ def command(
         from foreshock.report.rehearse_report import render as render_rehearsal
 
         console = Console()
-        render_rehearsal(result.rehearsal, result.holds, console)
+        render_rehearsal(result.rehearsal, result.holds, console, result.check.downtime)
         sys.stdout.flush()
         render(result.check, "tty", sys.stdout)
         if result.load is not None:

@@ -80,9 +80,11 @@ class StatementRehearsal:
     points: tuple[Point, ...]
     prediction: Prediction | None
     plot: str | None = None
+    path: str = ""  # the migration it belongs to ("" in results built by hand: the rehearsal's path)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "path": self.path,
             "index": self.index,
             "line": self.line,
             "statement": self.text,
@@ -97,12 +99,14 @@ class StatementRehearsal:
 
 @dataclass
 class RehearsalResult:
-    path: str
+    path: str  # the (last) migration rehearsed
     statements: list[StatementRehearsal]
     fractions: list[float]
     budget: float
     elapsed: float
     warnings: list[str] = field(default_factory=list)
+    # Every migration rehearsed, in run order (several when a whole upgrade is rehearsed).
+    paths: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "statements": [s.to_json() for s in self.statements]}
@@ -113,13 +117,16 @@ def _one(conn: psycopg.Connection[Any], query: sql.SQL | sql.Composed) -> Any:
     return row[0] if row else None
 
 
+Key = tuple[str, int]  # a statement: (its migration's path, its index there)
+
+
 def _run_migration(
     dsn: str,
     statements: Sequence[Any],
-    ref_tables: dict[int, str | None],
-) -> dict[int, tuple[float, int | None, int | None, int | None]]:
-    """Execute each statement; per statement index: seconds, WAL bytes, temp bytes, heap pages after."""
-    out: dict[int, tuple[float, int | None, int | None, int | None]] = {}
+    ref_tables: dict[Key, str | None],
+) -> dict[Key, tuple[float, int | None, int | None, int | None]]:
+    """Execute each statement; per (path, index): seconds, WAL bytes, temp bytes, heap pages after."""
+    out: dict[Key, tuple[float, int | None, int | None, int | None]] = {}
     with connect(dsn, REHEARSE_SESSION) as conn:
         in_txn = False
         for stmt in statements:
@@ -167,7 +174,7 @@ def _run_migration(
                 )
                 temp = int(t1 - temp0) if t1 is not None else None
             pages = None
-            table = ref_tables.get(stmt.index)
+            table = ref_tables.get((stmt.path, stmt.index))
             if table is not None:
                 pages = _one(
                     conn,
@@ -177,7 +184,7 @@ def _run_migration(
                         "c.relname = {}"
                     ).format(*(sql.Literal(p) for p in table.split(".", 1))),
                 )
-            out[stmt.index] = (
+            out[(stmt.path, stmt.index)] = (
                 seconds,
                 int(wal) if wal is not None else None,
                 temp,
@@ -253,6 +260,18 @@ def rehearse_file(
     target: MigrationUnit,
     analysis: FileAnalysis,
     stats: Stats,
+    **options: Any,
+) -> RehearsalResult:
+    """Rehearse `target` (one of `units`, whose others are its schema history unless the snapshot holds the
+    schema) with the core's `analysis` of it: what each statement touches, and which only change the catalog.
+    options: those of rehearse_files."""
+    return rehearse_files(units, [(target, analysis)], stats, **options)
+
+
+def rehearse_files(
+    units: Sequence[MigrationUnit],
+    targets: Sequence[tuple[MigrationUnit, FileAnalysis]],
+    stats: Stats,
     *,
     max_rows: int | None = 1_000_000,
     budget: float = 60.0,
@@ -260,27 +279,30 @@ def rehearse_file(
     progress: Callable[[str], None] | None = None,
     scale_memory: bool = True,
 ) -> RehearsalResult:
-    """Rehearse `target` (one of `units`, whose others are its schema history unless the snapshot holds the
-    schema) with the core's `analysis` of it: what each statement touches, and which only change the catalog.
+    """Rehearse the migrations `targets` (with the core's analysis of each), run one after the other at every
+    scale as an upgrade runs them; the other `units` are their schema history unless the snapshot holds the
+    schema.
 
     scale_memory=False keeps production's memory settings at every scale (what a naive rehearsal does).
     """
     say = progress or (lambda _msg: None)
-    schema_sql = stats.schema or "\n".join(u.text for u in units if u is not target)
+    rehearsed = {id(unit) for unit, _ in targets}
+    schema_sql = stats.schema or "\n".join(u.text for u in units if id(u) not in rehearsed)
     if not schema_sql.strip():
         raise InputError(
             "no schema to rehearse on: use a snapshot (foreshock snapshot) as --stats, or give the "
             "migration history (the files that create the tables) before the migration",
             stats.source,
         )
-    unreadable = [e for e in analysis.errors if e.path == target.path]
-    if unreadable:
-        raise unreadable[0]
+    for target, analysis in targets:
+        unreadable = [e for e in analysis.errors if e.path == target.path]
+        if unreadable:
+            raise unreadable[0]
     # Statements inside a DO block run as part of it: only the block is sent to the server.
-    analysed = [sa for sa in analysis.statements if not sa.statement.in_do_block]
+    analysed = [sa for _, analysis in targets for sa in analysis.statements if not sa.statement.in_do_block]
     statements = [sa.statement for sa in analysed]
-    refs = {sa.statement.index: _reference_table(sa, stats) for sa in analysed}
-    ref_names = {i: (t.name if t else None) for i, t in refs.items()}
+    refs = {(sa.statement.path, sa.statement.index): _reference_table(sa, stats) for sa in analysed}
+    ref_names = {key: (t.name if t else None) for key, t in refs.items()}
     touched = [t for t in refs.values() if t is not None]
     biggest = (
         max(touched, key=lambda t: t.rows)
@@ -290,7 +312,7 @@ def rehearse_file(
     if biggest is None:
         raise InputError("the stats file lists no table the migration touches; add their sizes", stats.source)
     ladder = list(fractions) if fractions else plan_fractions(biggest.rows, max_rows)
-    measured: dict[int, list[Point]] = {s.index: [] for s in statements}
+    measured: dict[Key, list[Point]] = {(s.path, s.index): [] for s in statements}
     parallel = max(
         (production_index_workers(t, stats) for t in stats.tables.values() if t.kind == "table"), default=0
     )
@@ -299,6 +321,7 @@ def rehearse_file(
     done: list[float] = []
     started = time.perf_counter()
     server = RehearsalServer(stats.server.settings)
+    migration_sql = "\n".join(target.text for target, _ in targets)
     try:
         last_cost: tuple[float, float] | None = None  # (fraction, seconds it took)
         for step, fraction in enumerate(ladder):
@@ -334,18 +357,18 @@ def rehearse_file(
                 stats,
                 fraction,
                 progress=_prefixed(say, f"scale {step + 1}: "),
-                migration_sql=target.text,
+                migration_sql=migration_sql,
                 parent_rows_floor=min(PARENT_ROWS_FLOOR, round(biggest.rows * ladder[-1])),
             )
             warnings.extend(w for w in report.warnings if w not in warnings)
             match_parallelism(dsn, stats, list(report.rows))
             buffers[fraction] = int(settings["shared_buffers"].removesuffix("kB")) * 1024
-            say(f"scale {step + 1}: running the migration")
+            say(f"scale {step + 1}: running the migration" + ("s" if len(targets) > 1 else ""))
             results = _run_migration(dsn, statements, ref_names)
-            for index, (seconds, wal, temp, pages) in results.items():
-                ref = refs.get(index)
+            for key, (seconds, wal, temp, pages) in results.items():
+                ref = refs.get(key)
                 rows = report.rows.get(ref.name, 0) if ref else round(biggest.rows * fraction)
-                measured[index].append(Point(rows, fraction, seconds, wal, temp, pages))
+                measured[key].append(Point(rows, fraction, seconds, wal, temp, pages))
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
@@ -356,48 +379,62 @@ def rehearse_file(
         raise
     finally:
         server.close()
-    out: list[StatementRehearsal] = []
     # The static analysis says no row is read or written: the time does not grow with the table.
-    catalog_only = {sa.statement.index for sa in analysed if sa.effects and sa.facts.cost is Cost.CATALOG}
+    catalog_only = {
+        (sa.statement.path, sa.statement.index)
+        for sa in analysed
+        if sa.effects and sa.facts.cost is Cost.CATALOG
+    }
+    out = []
     for stmt in statements:
-        ref = refs.get(stmt.index)
-        points = tuple(measured[stmt.index])
-        prediction = None
-        if stmt.kind != "TransactionStmt" and points and stmt.index in catalog_only:
-            prod_rows = ref.rows if ref else biggest.rows
-            times = sorted(p.seconds for p in points)
-            prediction = Prediction(
-                times[len(times) // 2], times[0], times[-1] * 2, prod_rows, "constant (catalog-only change)"
-            )
-        elif stmt.kind != "TransactionStmt" and points and ref and all(p.rows >= ref.rows for p in points):
-            # Its table was rehearsed at production size (a small table foreign keys reference): measured.
-            times = sorted(p.seconds for p in points)
-            prediction = Prediction(
-                times[len(times) // 2],
-                times[0] / NOISE,
-                times[-1] * NOISE,
-                ref.rows,
-                "measured at production size",
-            )
-        elif stmt.kind != "TransactionStmt" and points:
-            prod_rows = ref.rows if ref else biggest.rows
-            prediction = fit_and_extrapolate(
-                [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points],
-                prod_rows,
-                _evidence(points, buffers, ref, stats),
-            )
+        key = (stmt.path, stmt.index)
         out.append(
-            StatementRehearsal(
-                stmt.index,
-                stmt.line,
-                stmt.text,
-                ref.name if ref else None,
-                points,
-                prediction,
-            )
+            _predicted(stmt, refs.get(key), measured[key], biggest, key in catalog_only, buffers, stats)
         )
-    return RehearsalResult(target.path, out, done, budget, time.perf_counter() - started, warnings)
+    paths = tuple(target.path for target, _ in targets)
+    return RehearsalResult(
+        paths[-1], out, done, budget, time.perf_counter() - started, warnings, paths=paths
+    )
 
+
+def _predicted(
+    stmt: Any,
+    ref: TableStats | None,
+    measured: Sequence[Point],
+    biggest: TableStats,
+    catalog_only: bool,
+    buffers: dict[float, int],
+    stats: Stats,
+) -> StatementRehearsal:
+    """One statement's prediction at production size from its points at the rehearsed scales."""
+    points = tuple(measured)
+    prediction = None
+    if stmt.kind != "TransactionStmt" and points and catalog_only:
+        prod_rows = ref.rows if ref else biggest.rows
+        times = sorted(p.seconds for p in points)
+        prediction = Prediction(
+            times[len(times) // 2], times[0], times[-1] * 2, prod_rows, "constant (catalog-only change)"
+        )
+    elif stmt.kind != "TransactionStmt" and points and ref and all(p.rows >= ref.rows for p in points):
+        # Its table was rehearsed at production size (a small table foreign keys reference): measured.
+        times = sorted(p.seconds for p in points)
+        prediction = Prediction(
+            times[len(times) // 2],
+            times[0] / NOISE,
+            times[-1] * NOISE,
+            ref.rows,
+            "measured at production size",
+        )
+    elif stmt.kind != "TransactionStmt" and points:
+        prod_rows = ref.rows if ref else biggest.rows
+        prediction = fit_and_extrapolate(
+            [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points],
+            prod_rows,
+            _evidence(points, buffers, ref, stats),
+        )
+    return StatementRehearsal(
+        stmt.index, stmt.line, stmt.text, ref.name if ref else None, points, prediction, path=stmt.path
+    )
 
 
 def ensure_dir(path: str) -> Path:

@@ -11,28 +11,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from foreshock.core.hold import lock_hold
+from foreshock.core.hold import METADATA_SECONDS, lock_hold
 from foreshock.core.model import Estimate, FileAnalysis, StatementAnalysis
 from foreshock.rules.durations import Duration, Durations
 from foreshock.scale.runner import RehearsalResult
 
 
 class RehearsalDurations:
-    """Durations from a rehearsal of one file (`rehearsal.path`); the fallback answers for the rest."""
+    """Durations from a rehearsal of one migration or of a whole upgrade (`rehearsal.paths`); the fallback
+    answers for the rest."""
 
     def __init__(self, rehearsal: RehearsalResult, fallback: Durations | None = None) -> None:
-        self.path = rehearsal.path
+        self.paths = frozenset(rehearsal.paths or (rehearsal.path,))
         self.fallback = fallback
-        self.estimates: dict[int, Estimate] = {}
+        self.estimates: dict[tuple[str, int], Estimate] = {}
         for s in rehearsal.statements:
             p = s.prediction
             if p is not None:
                 source = f"rehearsal: {p.model}" + (f"; {p.regime}" if p.regime else "")
-                self.estimates[s.index] = Estimate(p.seconds, p.low, p.high, p.rows, None, source)
+                key = (s.path or rehearsal.path, s.index)
+                self.estimates[key] = Estimate(p.seconds, p.low, p.high, p.rows, None, source)
 
     def statement(self, path: str, sa: StatementAnalysis) -> Duration:
-        if path == self.path and sa.statement.index in self.estimates:
-            return Duration(self.estimates[sa.statement.index])
+        found = self.estimates.get((path, sa.statement.index))
+        if found is not None:
+            return Duration(found)
+        if path in self.paths and sa.statement.in_do_block:
+            # Run (and timed) as part of its DO block: the block's time already holds it.
+            instant = METADATA_SECONDS
+            return Duration(Estimate(instant, instant, instant, source="rehearsal: timed with its DO block"))
         if self.fallback is not None:
             return self.fallback.statement(path, sa)
         return Duration(None, "not timed by the rehearsal")
