@@ -458,3 +458,29 @@ def test_a_statement_inside_a_rehearsed_do_block_is_not_counted_twice() -> None:
     inside = durations.statement("m.sql", inner).estimate
     assert inside is not None and inside.seconds < 0.01 and "DO block" in inside.source
     assert model.statement("m.sql", inner).estimate.seconds > 1  # type: ignore[union-attr]
+
+
+def test_framework_code_in_a_migration_is_named_as_not_timed(tmp_path: Path) -> None:
+    """Django RunPython runs inside the migration: the downtime cannot include it, and says so."""
+    from foreshock.api import check_units
+    from foreshock.core.model import MigrationUnit, OpaqueCode
+
+    schema = MigrationUnit("schema.sql", "CREATE TABLE orders (id bigint, note text);", history=True)
+    code = OpaqueCode("RunPython", "fill_notes", 12, 2, ("public.orders",), "for o in Order.objects.all()")
+    unit = MigrationUnit("app/migrations/0002_notes.py", "-- RunPython fill_notes\nSELECT 1;", opaque=(code,))
+    settings = with_overrides(Settings(), deployment="window")
+    sizes = parse_stats(_stats(tmp_path, 1_000_000).read_text())
+    result = check_units([unit], settings, history=[schema], sizes=sizes)
+    assert result.downtime is not None and result.downtime.total is not None
+    expected = "RunPython fill_notes at line 12 of app/migrations/0002_notes.py (code, not SQL: not timed)"
+    assert result.downtime.unknown == (expected,)
+    assert result.downtime.migrations[0].unknown == (expected,)
+
+
+def test_the_readme_window_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"  # the README's big.json
+    big.write_text('{"tables": {"public.orders": {"rows": 80000000, "bytes": 12884901888}}}')
+    out = _run("check", "--deployment", "window", "--stats", str(big), str(RUNAWAY))
+    readme = (RUNAWAY.parents[1] / "README.md").read_text()
+    summary = "\n".join(out.stdout.strip().splitlines()[-2:])
+    assert summary in readme, summary

@@ -128,7 +128,9 @@ def _analyze(
             if failure:
                 tracker.not_analysed(stmt.index, failure)
         statements, transactions = tracker.finish()
-        fa = FileAnalysis(unit.path, statements, transactions, tuple(errors), parsed.file_directives)
+        fa = FileAnalysis(
+            unit.path, statements, transactions, tuple(errors), parsed.file_directives, unit.opaque
+        )
         if visitor is not None:
             visitor.file(unit, fa, schema)
         out.append(fa)

@@ -499,6 +499,8 @@ class FileAnalysis:
     transactions: tuple[Transaction, ...]
     errors: tuple[Any, ...] = ()  # InputError instances: the file was (partly) not analysable
     file_directives: tuple[Directive, ...] = ()
+    # Framework code the migration runs that is not SQL (MigrationUnit.opaque): neither analysed nor timed.
+    opaque: tuple[OpaqueCode, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def judge_window(
     if not files:
         return (), None
     unknown: Counter[str] = Counter()
-    migrations = [_migration(fa, durations, unknown) for fa in files]
+    code: list[str] = []
+    migrations = [_migration(fa, durations, unknown, code) for fa in files]
     findings: list[Finding] = []
     if durations is not None and _enabled(settings):
         configured = (getattr(settings, "severities", None) or {}).get(RULE.id)
@@ -80,7 +81,8 @@ def judge_window(
         return tuple(findings), Downtime(deployment.window, tuple(migrations), None, (NO_SIZES,))
     totals = [m.estimate for m in migrations if m.estimate is not None]
     total = _sum(totals, "migrations")
-    return tuple(findings), Downtime(deployment.window, tuple(migrations), total, _reasons(unknown))
+    reasons = (*_reasons(unknown), *code)
+    return tuple(findings), Downtime(deployment.window, tuple(migrations), total, reasons)
 
 
 def _enabled(settings: Any) -> bool:
@@ -89,9 +91,11 @@ def _enabled(settings: Any) -> bool:
     return (enabled is None or RULE.id in enabled) and RULE.id not in disabled
 
 
-def _migration(fa: FileAnalysis, durations: Durations | None, run_unknown: Counter[str]) -> MigrationDowntime:
+def _migration(
+    fa: FileAnalysis, durations: Durations | None, run_unknown: Counter[str], run_code: list[str]
+) -> MigrationDowntime:
     """The migration's statements' durations and their sum; why some are unknown is counted into
-    `run_unknown` too."""
+    `run_unknown`, and the code it runs that nothing times is listed in `run_code`, for the run's total."""
     per: list[tuple[int, Estimate | None]] = []
     unknown: Counter[str] = Counter()
     for sa in fa.statements:
@@ -99,9 +103,12 @@ def _migration(fa: FileAnalysis, durations: Durations | None, run_unknown: Count
         per.append((sa.statement.index, d.estimate))
         if d.estimate is None:
             unknown[d.unknown or "no duration"] += 1
+    # Framework code (Django RunPython) runs inside the migration and may take long; nothing times it.
+    code = [f"{c.kind} {c.name} at line {c.line} of {fa.path} (code, not SQL: not timed)" for c in fa.opaque]
     run_unknown.update(unknown)
+    run_code.extend(code)
     known = [e for _, e in per if e is not None]
-    return MigrationDowntime(fa.path, _sum(known, "statements"), tuple(per), _reasons(unknown))
+    return MigrationDowntime(fa.path, _sum(known, "statements"), tuple(per), (*_reasons(unknown), *code))
 
 
 def _reasons(unknown: Counter[str]) -> tuple[str, ...]:
