@@ -186,6 +186,8 @@ _keys = st.sampled_from(
         "ignore",
         "format",
         "severity",
+        "deployment",
+        "window",
         "bogus",
     ]
 )

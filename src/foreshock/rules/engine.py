@@ -78,6 +78,7 @@ class RuleEngine:
         )
         self.analysis_settings: AnalysisSettings = getattr(settings, "analysis", None) or AnalysisSettings()
         self.deployment: DeploymentSettings = getattr(settings, "deployment", None) or DeploymentSettings()
+        self._deployments: dict[str, Deployment] = {}  # per path: globs are matched once per file
         self.findings: list[Finding] = []
         self.errors: list[InputError] = []
         self.suppressed: list[Suppressed] = []
@@ -97,7 +98,7 @@ class RuleEngine:
         for d in stmt.directives:
             self._check_directive(unit, d)
         pg = self._pg_version(ctx.settings)
-        key = (type(stmt.node), pg, self.deployment.of(unit.path))
+        key = (type(stmt.node), pg, self._deployment_of(unit.path))
         rules = self._by_type.get(key)
         if rules is None:
             rules = self._by_type[key] = tuple(
@@ -119,7 +120,7 @@ class RuleEngine:
         for sa in analysis.statements:
             self._statements.setdefault(sa.statement.index, sa.statement)
         pg = self._pg_version(None)
-        deployment = self.deployment.of(unit.path)
+        deployment = self._deployment_of(unit.path)
         for rule in self.active:
             if rule.check_file is None or not rule.applies_to(pg) or not rule.risk.judged_in(deployment):
                 continue
@@ -132,6 +133,12 @@ class RuleEngine:
         self._statements = {}
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _deployment_of(self, path: str) -> Deployment:
+        found = self._deployments.get(path)
+        if found is None:
+            found = self._deployments[path] = self.deployment.of(path)
+        return found
 
     def _pg_version(self, analysis_settings: Any) -> int:
         return int(getattr(analysis_settings or self.analysis_settings, "pg_version", 16))
@@ -238,7 +245,7 @@ class RuleEngine:
         if meta is None or unit is None:
             return
         pg = self._pg_version(None)
-        deployment = self.deployment.of(unit.path)
+        deployment = self._deployment_of(unit.path)
         # Downtime findings are made after the analysis (rules.verdict), with durations: not judged here.
         active = {
             r.id
