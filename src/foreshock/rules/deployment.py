@@ -12,10 +12,10 @@ class. A project may deploy some paths one way and others the other (`[tool.fore
 
 from __future__ import annotations
 
-import fnmatch
-import os
 from dataclasses import dataclass
 from enum import StrEnum
+
+from foreshock.core.paths import first_match
 
 
 class Deployment(StrEnum):
@@ -31,9 +31,9 @@ DEFAULT_WINDOW_SECONDS = 600.0
 class DeploymentSettings:
     """The deployment of every migration path, and the window a window deployment is judged against.
 
-    globs: (glob, deployment) in configuration order, matched against a path relative to `root` (the
-    configuration file's directory) or as given, `*` crossing directories; the first match wins, and paths
-    no glob matches deploy as `default`.
+    globs: (glob, deployment) in configuration order, matched as core.paths.first_match does (relative to
+    `root`, the configuration file's directory, or absolute; `*` crossing directories); the first match
+    wins, and paths no glob matches deploy as `default`.
     """
 
     default: Deployment = Deployment.ONLINE
@@ -42,15 +42,8 @@ class DeploymentSettings:
     root: str | None = None
 
     def of(self, path: str) -> Deployment:
-        if not self.globs:
-            return self.default
-        given = path.replace(os.sep, "/")
-        full = os.path.abspath(path)
-        relative = os.path.relpath(full, os.path.abspath(self.root or os.curdir)).replace(os.sep, "/")
-        for pattern, deployment in self.globs:
-            if any(fnmatch.fnmatchcase(p, pattern) for p in (relative, given, full.replace(os.sep, "/"))):
-                return deployment
-        return self.default
+        found = first_match(path, self.globs, self.root)
+        return self.default if found is None else found
 
     @property
     def any_window(self) -> bool:

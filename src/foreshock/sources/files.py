@@ -9,7 +9,6 @@ and the other files are still loaded.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections import Counter
@@ -20,6 +19,7 @@ from pathlib import Path
 from pglast import parser as pgparser
 
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
+from foreshock.core.paths import first_match
 from foreshock.errors import InputError
 from foreshock.sources.layouts import SCRIPT, Entry, detect_layout, list_layout
 from foreshock.sources.sections import Sections, split_sections
@@ -142,15 +142,7 @@ def _statement_count(text: str) -> int:
 
 def _glob_mode(path: str, options: SourceSettings) -> bool | None:
     """The configured transaction mode of the first `[tool.foreshock.transaction]` glob matching path."""
-    if not options.transaction_globs:
-        return None
-    full = os.path.abspath(path)
-    root = os.path.abspath(options.glob_root or os.curdir)
-    rel = os.path.relpath(full, root).replace(os.sep, "/")
-    for pattern, transactional in options.transaction_globs:
-        if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(full.replace(os.sep, "/"), pattern):
-            return transactional
-    return None
+    return first_match(path, options.transaction_globs, options.glob_root)
 
 
 def _transactional(entry: Entry, sections: Sections, text: str, options: SourceSettings) -> bool | None:
