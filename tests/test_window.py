@@ -161,6 +161,23 @@ def test_a_table_without_a_size_leaves_the_downtime_a_lower_bound_and_says_why(t
     assert "not included: no size for public.events" in tty.stdout
 
 
+def test_the_summary_names_the_first_tables_without_a_size_and_counts_the_others(tmp_path: Path) -> None:
+    """Regression: a history whose later tables the stats file does not size (lemmy's, 30 of them) made the
+    summary one line of thirty reasons."""
+    history = tmp_path / "migrations"
+    history.mkdir()
+    (history / "0000_schema.sql").write_text(
+        "".join(f"CREATE TABLE t{i} (id bigint PRIMARY KEY, note text);\n" for i in range(6))
+    )
+    (history / "0001_notes.sql").write_text("".join(f"UPDATE t{i} SET note = 'x';\n" for i in range(6)))
+    stats = _stats(tmp_path, 1_000)  # sizes orders only
+    _, doc = _window_check(history, stats)
+    assert len(doc["summary"]["downtime_unknown"]) == 6
+    tty = _run("check", "--deployment", "window", "--stats", str(stats), str(history))
+    last = tty.stdout.splitlines()[-1]
+    assert last.count("no size for") == 3 and last.endswith("; and 3 more (--format json lists them))")
+
+
 def test_without_sizes_the_downtime_is_unknown_and_said(tmp_path: Path) -> None:
     doc = _json(_run("check", "--deployment", "window", "--format", "json", str(RUNAWAY)))
     assert doc["summary"]["downtime"] is None and doc["size_blind"] is True
@@ -484,3 +501,34 @@ def test_the_readme_window_example_prints_what_the_readme_shows(tmp_path: Path) 
     readme = (RUNAWAY.parents[1] / "README.md").read_text()
     summary = "\n".join(out.stdout.strip().splitlines()[-2:])
     assert summary in readme, summary
+
+
+def test_the_downtime_from_a_release_counts_only_the_migrations_since_it(tmp_path: Path) -> None:
+    """An upgrade from release v1 runs what came after it: the history before it builds the schema, and is
+    neither judged nor counted in the downtime."""
+    from test_since import git
+
+    repo = tmp_path / "repo"
+    migrations = repo / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "0001_orders.sql").write_text(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total int);\n"
+    )
+    (migrations / "0002_index.sql").write_text("CREATE INDEX orders_total ON orders (total);\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1")
+    git(repo, "tag", "v1")
+    (migrations / "0003_customer.sql").write_text("CREATE INDEX orders_customer ON orders (customer_id);\n")
+    (migrations / "0004_total.sql").write_text("ALTER TABLE orders ALTER COLUMN total TYPE bigint;\n")
+    stats = str(_stats(tmp_path, 20_000_000))
+    window = ("check", "--deployment", "window", "--stats", stats, "--format", "json")
+    since = _json(_run(*window, "--since", "v1", str(migrations)))
+    everything = _json(_run(*window, str(migrations)))
+    assert [Path(f["path"]).name for f in since["files"]] == ["0003_customer.sql", "0004_total.sql"]
+    per = {Path(f["path"]).name: f["downtime"]["seconds"] for f in everything["files"] if f["downtime"]}
+    upgrade = since["summary"]["downtime"]["seconds"]
+    assert upgrade == pytest.approx(per["0003_customer.sql"] + per["0004_total.sql"])
+    assert upgrade < everything["summary"]["downtime"]["seconds"]
+    tty = _run("check", "--deployment", "window", "--stats", stats, "--since", "v1", str(migrations))
+    assert tty.stdout.strip().splitlines()[-1].startswith("predicted downtime of 2 migrations: ~")

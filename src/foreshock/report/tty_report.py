@@ -238,12 +238,20 @@ def summary_line(result: CheckResult) -> str:
     return line
 
 
+def _left_out(reasons: tuple[str, ...], shown: int = 3) -> str:
+    """What a downtime leaves out, the first few by name: a history whose later tables the stats file does not
+    size can name dozens, and the summary stays one readable line (json lists them all)."""
+    if len(reasons) <= shown:
+        return "; ".join(reasons)
+    return "; ".join(reasons[:shown]) + f"; and {len(reasons) - shown} more (--format json lists them)"
+
+
 def downtime_line(downtime: Downtime) -> str:
     """The run's predicted downtime, against the window, saying what it leaves out."""
     n = len(downtime.migrations)
     head = f"predicted downtime of {n} migration{'s' if n != 1 else ''}"
     if downtime.total is None:
-        return f"{head}: unknown, {'; '.join(downtime.unknown)}"
+        return f"{head}: unknown, {_left_out(downtime.unknown)}"
     total = downtime.total
     at_least = "at least " if downtime.unknown else ""
     window = format_duration(downtime.window)
@@ -255,7 +263,7 @@ def downtime_line(downtime: Downtime) -> str:
         fits = f"within the {window} maintenance window"
     line = f"{head}: {at_least}~{_time(total)}, {fits}"
     if downtime.unknown:
-        line += f" (not included: {'; '.join(downtime.unknown)})"
+        line += f" (not included: {_left_out(downtime.unknown)})"
     return line
 
 
