@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from foreshock.errors import SandboxError
 from foreshock.sandbox import open_sandbox, sweep_stale
-from foreshock.sandbox.local import system_binaries
+from foreshock.sandbox.local import ROOT_ENV, sandbox_root, system_binaries
 
 pytestmark = pytest.mark.db
 
@@ -83,9 +84,10 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _start_child() -> tuple[subprocess.Popen[str], int, Path, int]:
+def _start_child(root: Path | None = None) -> tuple[subprocess.Popen[str], int, Path, int]:
+    env = None if root is None else {**os.environ, ROOT_ENV: str(root)}
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     assert child.stdout is not None
     line = child.stdout.readline().split()
@@ -104,14 +106,20 @@ def test_sigkilled_trace_leaves_no_server_behind() -> None:
 
 
 def test_next_run_sweeps_what_a_killed_run_and_its_watchdog_left() -> None:
-    child, pid, path, watchdog = _start_child()
+    # A root of its own: a sandbox started meanwhile by anything else (another test process, another run)
+    # would otherwise sweep the leftovers first, and the sweep under test would find nothing.
+    root = Path(tempfile.mkdtemp(prefix="sweep-", dir=sandbox_root()))
+    root.chmod(0o755)  # run as root, the server runs as an unprivileged user that must reach its directory
+    child, pid, path, watchdog = _start_child(root)
+    assert path.parent == root
     os.kill(watchdog, signal.SIGKILL)
     child.send_signal(signal.SIGKILL)
     child.wait()
     time.sleep(0.5)
     assert _alive(pid) and path.exists()  # nothing cleaned up yet
-    assert path in sweep_stale()
+    assert sweep_stale(root) == [path]
     _wait_gone(pid, path, timeout=5)
+    root.rmdir()
 
 
 def test_sweep_leaves_live_sandboxes_alone() -> None:

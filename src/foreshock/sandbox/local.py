@@ -58,12 +58,21 @@ SERVER_SETTINGS = (
 )
 
 
+# Where sandboxes live instead of $TMPDIR/foreshock-sandboxes-<uid>. A run that starts a sandbox sweeps the
+# leftovers of dead runs in its root only, so a root of one's own (the test suite uses one per process) is
+# never swept by, nor sweeps, other foreshock runs on the machine.
+ROOT_ENV = "FORESHOCK_SANDBOX_ROOT"
+
+
 def sandbox_root() -> Path:
+    configured = os.environ.get(ROOT_ENV)
     # One root per user: a directory another user created would not be writable, nor sweepable.
-    root = Path(tempfile.gettempdir()) / f"{ROOT_NAME}-{os.getuid()}"
-    root.mkdir(mode=0o755, exist_ok=True)
+    root = Path(configured) if configured else Path(tempfile.gettempdir()) / f"{ROOT_NAME}-{os.getuid()}"
+    root.mkdir(mode=0o755, parents=bool(configured), exist_ok=True)
     if root.is_symlink() or root.stat().st_uid != os.getuid():
-        raise SandboxError(f"{root} is not owned by this user; remove it or set TMPDIR to another directory")
+        raise SandboxError(
+            f"{root} is not owned by this user; remove it, or set {ROOT_ENV} (or TMPDIR) to another directory"
+        )
     return root
 
 
