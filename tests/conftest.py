@@ -2,12 +2,69 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["golden_plugin"]
+
+# Every pytest process (each xdist worker, and a serial run) keeps its sandboxes in a root of its own under
+# this directory: a sandbox start sweeps dead runs' leftovers in its root only, so a test that kills a run on
+# purpose and sweeps after it sees exactly its own leftovers, and the suite never sweeps (nor is swept by) the
+# sandboxes of other foreshock runs or other suites on the machine.
+TEST_ROOTS = f"foreshock-test-sandboxes-{os.getuid()}"
+_own_root = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite runs in parallel, one worker per core, a test file per worker at a time (module-scoped
+    fixtures are built once); a chosen file or test runs in this process. `-n N` / `-n0` / `-p no:xdist`
+    choose explicitly. Not in addopts, so a checkout without pytest-xdist installed still runs (serially)."""
+    if not config.pluginmanager.hasplugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if config.option.numprocesses is not None or config.option.dist != "no" or config.option.tx:
+        return  # the command line chose
+    if config.getoption("usepdb") or config.getoption("collectonly"):
+        return
+    whole = config.args_source is pytest.Config.ArgsSource.TESTPATHS or all(
+        "::" not in arg and Path(config.invocation_params.dir, arg).is_dir() for arg in config.args
+    )
+    if whole:
+        config.option.numprocesses = "auto"
+        config.option.dist = "loadfile"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from foreshock.sandbox import sweep_stale
+    from foreshock.sandbox.local import ROOT_ENV
+    from foreshock.sandbox.watchdog import alive
+
+    runs = Path(tempfile.gettempdir()) / TEST_ROOTS
+    runs.mkdir(mode=0o755, exist_ok=True)
+    for old in runs.iterdir():
+        # A root is named after the pid of its run: a killed run's root is swept and removed by the next one.
+        pid = old.name.split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            sweep_stale(old)
+            with contextlib.suppress(OSError):
+                old.rmdir()
+    root = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
+    root.chmod(0o755)  # run as root, the servers run as an unprivileged user that must reach their directory
+    os.environ[ROOT_ENV] = str(root)  # inherited by the CLI and helper processes tests start
+    config.stash[_own_root] = root
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(_own_root, None)
+    if root is not None:
+        # The session's servers are stopped by now; what is left is what a test left behind.
+        shutil.rmtree(root, ignore_errors=True)
 
 # Server versions the consistency tests run on: the embedded PostgreSQL 16 (pgserver wheel) and a system
 # PostgreSQL 15 (Debian: apt-get install -y postgresql-15), skipped when its binaries are not installed.
