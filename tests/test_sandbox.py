@@ -74,7 +74,11 @@ def test_cleanup_on_exception_and_ctrl_c(exc: type[BaseException]) -> None:
 
 _CHILD = textwrap.dedent(
     """
+    import signal
     import sys
+    # Python leaves SIGINT ignored when its parent ignored it (a suite started in the background by a
+    # non-interactive shell): Ctrl-C must reach this child as it reaches foreshock in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from foreshock.sandbox import open_sandbox
     from foreshock.trace import trace_cases
     with open_sandbox() as sb:
