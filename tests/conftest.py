@@ -100,6 +100,18 @@ def pg15_dsn() -> Iterator[str]:
         yield sb.dsn
 
 
+@pytest.fixture
+def fresh_db(pg_dsn: str) -> Iterator[str]:
+    """The DSN of a new empty database on the session's PostgreSQL 16, dropped after the test (CREATE
+    DATABASE takes tens of milliseconds; a server start takes seconds). For an expensive starting state,
+    build it once in a module-scoped database and give each test a clone:
+    `foreshock.pg.databases.scratch_database(pg_dsn, purpose, template=that_database)`."""
+    from foreshock.pg.databases import database_dsn, scratch_database
+
+    with scratch_database(pg_dsn, "test") as name:
+        yield database_dsn(pg_dsn, name)
+
+
 @pytest.fixture(scope="session", params=SERVER_VERSIONS, ids=["pg16-embedded", "pg15-system"])
 def server_dsn(request: pytest.FixtureRequest) -> str:
     """The DSN of each server version in turn: parametrises a test over PostgreSQL 16 and 15."""

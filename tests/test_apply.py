@@ -15,14 +15,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from foreshock.apply import ApplyOptions, apply, backfill
 from foreshock.core.model import MigrationUnit
@@ -35,16 +33,8 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def db(pg_dsn: str) -> Iterator[str]:
-    name = "apply_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(pg_dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(pg_dsn, dbname=name)
-    try:
-        yield dsn
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def db(fresh_db: str) -> str:
+    return fresh_db
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
