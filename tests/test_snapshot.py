@@ -113,6 +113,21 @@ def test_snapshot_runs_in_a_read_only_transaction(prod: str) -> None:
             conn.execute(sql.SQL("CREATE TABLE snapshot_must_not_write (x int)"))
 
 
+def test_snapshot_does_not_see_a_table_created_while_it_reads(prod: str) -> None:
+    # A concurrent `foreshock apply` creating its ledger between two of the snapshot's catalog queries made
+    # the second meet a table the first had not listed: an internal error (KeyError) instead of a snapshot.
+    count = sql.SQL("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'made_meanwhile'")
+    with catalog_session(prod) as conn:
+        assert conn.execute(count).fetchone() == (0,)
+        with psycopg.connect(prod, autocommit=True) as other:
+            other.execute("CREATE TABLE made_meanwhile (x int)")
+        try:
+            assert conn.execute(count).fetchone() == (0,)
+        finally:
+            with psycopg.connect(prod, autocommit=True) as other:
+                other.execute("DROP TABLE made_meanwhile")
+
+
 def test_snapshot_as_owner_has_column_statistics_and_a_loadable_schema(prod: str) -> None:
     result = snapshot(prod)
     stats = result.stats

@@ -99,6 +99,10 @@ def catalog_session(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection inside a READ ONLY transaction, rolled back at the end (nothing is ever committed)."""
     with connect(dsn, SNAPSHOT_SESSION, autocommit=False) as conn:
         conn.read_only = True
+        # One catalog state for every query: at READ COMMITTED a table created between two of them (another
+        # foreshock apply creating its ledger, the application's own migrations) showed up in one query and
+        # not the other, and the reading failed on a table it had not seen.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
             conn.execute(sql.SQL("SELECT 1"))  # opens the transaction (BEGIN READ ONLY)
             yield conn
