@@ -18,6 +18,9 @@ class Case:
     # The static model is deliberately conservative here (see core/effects.py): the server may do less.
     conservative: bool = False
     min_version: int = 12
+    # The table of an index only the server knows (SERVER_ONLY): the static side cannot name it and calls it
+    # `unknown_index_table(index)`; this is the table it stands for.
+    unknown_table: str = ""
 
 
 SETUP = """\
@@ -91,6 +94,16 @@ INSERT INTO events_2027 SELECT g, date '2027-01-01' + (g % 300), 'k', 'x' FROM g
 INSERT INTO audit_log (message) SELECT 'm' || g FROM generate_series(1, 2000) g;
 REFRESH MATERIALIZED VIEW customer_totals;
 ANALYZE;
+"""
+
+# Objects production has but the schema history handed to check does not (a partial history): only the
+# server's template holds them. The static model assumes an unknown object exists before the migration.
+SERVER_ONLY = """\
+CREATE SCHEMA legacy;
+CREATE TABLE legacy.tags (id bigint PRIMARY KEY, name text);
+CREATE INDEX tags_name_idx ON legacy.tags (name);
+INSERT INTO legacy.tags SELECT g, 'tag' || g FROM generate_series(1, 500) g;
+ANALYZE legacy.tags;
 """
 
 CONSERVATIVE: frozenset[str] = frozenset()
@@ -291,7 +304,8 @@ CASES: tuple[Case, ...] = (
     Case('x-alter-table-line-items-alter-column-sku', 'ALTER TABLE line_items ALTER COLUMN sku SET DATA TYPE varchar(20)'),
     Case('x-create-index-li-sku-partial-on-line', 'CREATE INDEX li_sku_partial ON line_items (sku) WHERE qty > 1'),
     Case('x-create-index-concurrently-if-not-exists-orders', 'CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_note_idx ON orders (note)'),
-    Case('x-drop-index-if-exists-nonexistent-idx', 'DROP INDEX IF EXISTS nonexistent_idx'),
+    # An index the history does not know is assumed to exist: the server has none by that name.
+    Case('x-drop-index-if-exists-nonexistent-idx', 'DROP INDEX IF EXISTS nonexistent_idx', conservative=True),
     Case('x-alter-table-orders-add-constraint-orders-customer', 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk2 FOREIGN KEY (customer_id) REFERENCES customers ON DELETE CASCADE'),
     Case('x-update-order-notes-set-body-x-where', "UPDATE order_notes SET body = 'x' WHERE order_id = 5"),
     Case('x-select-from-orders-o-join-line-items', 'SELECT * FROM orders o JOIN line_items li ON li.order_id = o.id WHERE o.id = 5'),
@@ -412,4 +426,26 @@ CASES: tuple[Case, ...] = (
     Case('sequence-owned-by', 'ALTER SEQUENCE invoice_seq OWNED BY orders.id'),
     Case('create-sequence-owned-by', 'CREATE SEQUENCE order_seq OWNED BY orders.id'),
     Case('create-schema-with-table', 'CREATE SCHEMA reporting CREATE TABLE totals (id bigint REFERENCES customers (id))'),
+    # What real projects' migrations showed the model getting wrong.
+    Case('real-timezone-set-by-the-file', "SET timezone = 'America/New_York'; ALTER TABLE orders ALTER COLUMN shipped_at TYPE timestamptz"),
+    Case('real-timezone-utc-set-by-the-file', "SET TIME ZONE 'UTC'; ALTER TABLE orders ALTER COLUMN shipped_at TYPE timestamptz"),
+    Case('real-drop-fk-column', 'ALTER TABLE line_items DROP COLUMN order_id'),
+    Case('real-drop-fk-column-if-exists', 'ALTER TABLE order_notes DROP COLUMN IF EXISTS order_id'),
+    Case('real-self-referencing-create', 'CREATE TABLE categories (id int PRIMARY KEY, parent_id int REFERENCES categories)'),
+    Case('real-self-referencing-table-fk', 'CREATE TABLE categories (id int PRIMARY KEY, parent_id int, FOREIGN KEY (parent_id) REFERENCES categories (id))'),
+    Case('real-delete-like-without-wildcards', "INSERT INTO customers (email) VALUES ('gone@example.com'); DELETE FROM customers WHERE email LIKE 'gone@example.com'"),
+    Case('real-update-like-escaped-wildcard', "UPDATE customers SET name = 'x' WHERE email LIKE 'a\\_b@example.com'"),
+    Case('real-add-column-check-nonempty', "ALTER TABLE orders ADD COLUMN coupon text CHECK (coupon <> '')"),
+    Case('real-unknown-index-drop', 'DROP INDEX legacy.tags_name_idx', unknown_table='legacy.tags'),
+    Case('real-unknown-index-drop-if-exists', 'DROP INDEX IF EXISTS legacy.tags_name_idx', unknown_table='legacy.tags'),
+    Case('real-unknown-index-reindex', 'REINDEX INDEX legacy.tags_name_idx', unknown_table='legacy.tags'),
+    Case('real-unknown-schema-reindex', 'REINDEX SCHEMA legacy', unknown_table='legacy.tags'),
+    Case('real-reindex-schema', 'REINDEX SCHEMA public'),
+    Case('real-reindex-concurrently-false', 'REINDEX (CONCURRENTLY false) INDEX orders_note_idx'),
+    Case('real-unknown-table-alter-if-exists', 'ALTER TABLE IF EXISTS legacy.tags ADD COLUMN note text'),
+    Case('real-unknown-table-drop-if-exists', 'DROP TABLE IF EXISTS legacy.tags'),
+    Case('real-create-table-as-select', 'CREATE TABLE orders_copy AS SELECT * FROM orders WHERE total > 0'),
+    Case('real-select-into', 'SELECT * INTO orders_copy FROM orders'),
+    Case('real-create-table-as-then-index', 'CREATE TABLE orders_copy AS SELECT * FROM orders; CREATE INDEX orders_copy_total ON orders_copy (total)'),
+    Case('real-insert-select-into-new-table', 'CREATE TABLE orders_copy (LIKE orders); INSERT INTO orders_copy SELECT * FROM orders'),
 )

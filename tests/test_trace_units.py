@@ -106,6 +106,7 @@ def test_json_has_checks_shape(result: TraceResult) -> None:
         "scan": True,
         "blocks": list(LockMode.RowExclusiveLock.blocked),
         "reason": stmt["effects"][0]["reason"],
+        "unknown": None,
     }
     assert stmt["measured"]["wal_bytes"] > 0 and stmt["measured"]["duration_ms"] > 0
     assert {"locks", "rewrites", "temp_bytes"} <= set(stmt["measured"])
@@ -197,6 +198,17 @@ def test_compare_reports_each_aspect() -> None:
         ("public.u", "lock", "no lock", "AccessShareLock"),
     ]
     assert compare_statement(static, (), static) == []
+
+
+def test_compare_does_not_blame_the_sandbox_for_objects_the_history_does_not_know() -> None:
+    """DROP INDEX IF EXISTS on an index only production has: check locks its unknown table, the sandbox (built
+    from the same history) has nothing to lock; a known table the server left alone is still a difference."""
+    static = (
+        Effect("table of index public.legacy_idx", LockMode.AccessExclusiveLock, unknown="index"),
+        Effect("public.legacy", LockMode.AccessExclusiveLock, unknown="table"),
+        Effect("public.t", LockMode.AccessExclusiveLock),
+    )
+    assert compare_statement(static, (), ()) == [("public.t", "lock", "AccessExclusiveLock", "no lock")]
 
 
 def test_compare_pairs_files_and_statements() -> None:

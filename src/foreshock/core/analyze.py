@@ -32,6 +32,7 @@ from foreshock.core.model import (
     StatementAnalysis,
 )
 from foreshock.core.schema import Schema
+from foreshock.core.session import SessionTracker, settings_for
 from foreshock.core.sql import parse
 from foreshock.core.txn import TransactionTracker
 from foreshock.errors import InputError
@@ -106,6 +107,7 @@ def _analyze(
             history_gaps += apply_history(parsed.statements, schema)
             continue
         tracker = TransactionTracker(settings, unit.transactional)
+        session = SessionTracker()
         errors: list[InputError] = [*history_gaps, *parsed.errors]
         history_gaps = []
         was_in_txn = False
@@ -115,18 +117,22 @@ def _analyze(
             while next_start is not None and stmt.line >= next_start:
                 # Another migration of the same file: deployed on its own, maybe years after the first.
                 schema.begin_file(False)
+                session = SessionTracker()
                 next_start = next(starts, None)
-            analysis = tracker.statement(stmt, facts_of(stmt, schema, settings))
+            # The file's own SETs (TimeZone ...) change what the statements after them do.
+            now = settings_for(session.current, settings)
+            analysis = tracker.statement(stmt, facts_of(stmt, schema, now), session.current)
             if analysis.transaction is None or not was_in_txn:
                 schema.begin_transaction()
             was_in_txn = tracker.in_transaction
             if visitor is not None:
-                visitor.statement(
-                    StatementContext(unit, stmt, analysis, schema, settings, parsed.file_directives)
-                )
+                visitor.statement(StatementContext(unit, stmt, analysis, schema, now, parsed.file_directives))
             failure = schema.apply_statement(stmt)
             if failure:
                 tracker.not_analysed(stmt.index, failure)
+            session.apply(stmt.node, analysis.transaction is not None)
+            if not tracker.in_transaction:
+                session.end_transaction()
         statements, transactions = tracker.finish()
         fa = FileAnalysis(
             unit.path, statements, transactions, tuple(errors), parsed.file_directives, unit.opaque

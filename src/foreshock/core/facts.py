@@ -23,6 +23,7 @@ from pglast import ast, enums
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Cost, Effect, Statement, StatementFacts, TableWork
+from foreshock.core.nodes import option_on
 from foreshock.core.schema import Schema
 
 _AT = enums.AlterTableType
@@ -32,14 +33,14 @@ def facts_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> Sta
     """The facts of one statement, against the schema as it stands before it runs."""
     node = stmt.node
     kind = type(node).__name__
-    effects, not_analysed = effects_of(stmt, schema, settings)
+    effects, not_analysed, filled = effects_of(stmt, schema, settings)
     if not not_analysed and kind == "DoStmt":
         not_analysed = _do_block_gap(node)
     why_not = non_transactional_reason(stmt, settings) if kind in _MAYBE_NOT_TRANSACTIONAL else None
     needs, note = version_need(stmt, settings) if kind in _MAYBE_NEWER else (0, "")
     return StatementFacts(
         effects=effects,
-        work=_work(node, effects, schema),
+        work=_work(node, effects, schema) + _filled_work(node, filled, schema),
         transactional=why_not is None,
         not_transactional=why_not or "",
         needs_version=needs,
@@ -76,9 +77,7 @@ def non_transactional_reason(stmt: Statement, settings: AnalysisSettings) -> str
         return "CREATE INDEX CONCURRENTLY"
     if isinstance(node, ast.DropStmt) and node.concurrent:
         return "DROP INDEX CONCURRENTLY"
-    if isinstance(node, ast.ReindexStmt) and any(
-        (d.defname or "").lower() == "concurrently" for d in node.params or ()
-    ):
+    if isinstance(node, ast.ReindexStmt) and option_on(node.params, "concurrently"):
         return "REINDEX CONCURRENTLY"
     if isinstance(node, ast.ReindexStmt) and node.kind in (
         enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
@@ -169,6 +168,8 @@ def _classify(node: Any, effect: Effect, fk_parent: str | None) -> Cost | None:
         return Cost.REWRITE
     if not effect.scan:
         return Cost.CATALOG
+    if _copies(node):
+        return Cost.COPY
     if effect.lock == LockMode.RowExclusiveLock and isinstance(node, ast.UpdateStmt | ast.MergeStmt):
         return Cost.UPDATE
     if effect.lock == LockMode.RowExclusiveLock and isinstance(node, ast.DeleteStmt):
@@ -191,6 +192,30 @@ def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[Table
         table = schema.table(effect.table)
         indexes = tuple(i.columns for i in table.indexes.values()) if table is not None else ()
         out.append(TableWork(effect.table, cost, keys, indexes))
+    return tuple(out)
+
+
+def _copies(node: Any) -> bool:
+    """The statement writes the rows it reads into a table: CREATE TABLE AS (with data), SELECT INTO,
+    INSERT ... SELECT."""
+    if isinstance(node, ast.CreateTableAsStmt):
+        return node.into is None or not node.into.skipData
+    if isinstance(node, ast.SelectStmt):
+        return node.intoClause is not None
+    return isinstance(node, ast.InsertStmt) and node.selectStmt is not None
+
+
+def _filled_work(node: Any, filled: tuple[Effect, ...], schema: Schema) -> tuple[TableWork, ...]:
+    """Work on tables this migration created and filled from existing ones, sized by those."""
+    out: list[TableWork] = []
+    keys = _index_key(node) if isinstance(node, ast.IndexStmt) else ()
+    for effect in filled:
+        table = schema.table(effect.table)
+        cost = _classify(node, effect, None)
+        if table is None or cost is None or cost is Cost.CATALOG:
+            continue
+        indexes = tuple(i.columns for i in table.indexes.values())
+        out.append(TableWork(effect.table, cost, keys, indexes, table.filled_from))
     return tuple(out)
 
 

@@ -13,6 +13,11 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
+def at_least(severity: Severity, *others: Severity) -> Severity:
+    """The most severe of the given severities."""
+    return min((severity, *others), key=SEVERITIES.index)
+
+
 @dataclass(frozen=True)
 class OpaqueCode:
     """Code a migration framework runs that is not SQL (Django RunPython): foreshock cannot see what it does.
@@ -178,13 +183,21 @@ class Statement:
 
 @dataclass(frozen=True)
 class Effect:
-    """What one statement does to one table that existed before the migration ran."""
+    """What one statement does to one table that existed before the migration ran.
+
+    unknown: "" when the schema history knows the table; "table" when it names a table the history does not
+    know (assumed to exist before the migration: the history given is partial); "index" when the table is
+    that of an index the history does not know, so not even its name is known (`table` is then
+    `unknown_index_table(index)`), "schema" for the tables of a schema the history knows none of
+    (`unknown_schema_tables(schema)`). No consumer looks an unnamed table up in a catalog.
+    """
 
     table: str
     lock: LockMode
     rewrite: bool = False
     scan: bool = False
     reason: str = ""
+    unknown: str = ""
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -198,7 +211,18 @@ class Effect:
             "scan": self.scan,
             "blocks": list(self.blocks),
             "reason": self.reason,
+            "unknown": self.unknown or None,
         }
+
+
+def unknown_index_table(index: str) -> str:
+    """What an effect calls the table of an index the schema history does not know."""
+    return f"table of index {index}"
+
+
+def unknown_schema_tables(schema: str | None) -> str:
+    """What an effect calls the tables of a schema (None: of the database) the history knows none of."""
+    return f"tables of schema {schema}" if schema is not None else "tables of the database"
 
 
 class Cost(StrEnum):
@@ -208,8 +232,9 @@ class Cost(StrEnum):
     SET NOT NULL, ATTACH PARTITION, a SELECT without a usable index). fk_validate: reads every row and probes
     the referenced key. index_build: sorts the key of every row (CREATE INDEX). rewrite: writes a new copy of
     the table and rebuilds every index (ALTER TYPE, VACUUM FULL, CLUSTER). refresh: re-runs a materialized
-    view's query and writes the result. update / delete: row by row, every row (a new version maintained in
-    every index, or every row marked deleted).
+    view's query and writes the result. copy: reads a query's rows and writes them into another table
+    (CREATE TABLE AS, SELECT INTO, INSERT ... SELECT): charged to the table read. update / delete: row by row,
+    every row (a new version maintained in every index, or every row marked deleted).
     """
 
     CATALOG = "catalog"
@@ -218,6 +243,7 @@ class Cost(StrEnum):
     INDEX_BUILD = "index_build"
     REWRITE = "rewrite"
     REFRESH = "refresh"
+    COPY = "copy"
     UPDATE = "update"
     DELETE = "delete"
 
@@ -239,6 +265,7 @@ _COST_CLASS = {
     Cost.INDEX_BUILD: "index build",
     Cost.REWRITE: "rewrite",
     Cost.REFRESH: "rewrite",
+    Cost.COPY: "rewrite",
     Cost.UPDATE: "row by row",
     Cost.DELETE: "row by row",
 }
@@ -249,6 +276,7 @@ _DEPENDS_ON: dict[Cost, tuple[str, ...]] = {
     Cost.INDEX_BUILD: ("rows", "key width"),
     Cost.REWRITE: ("rows", "bytes", "indexes"),
     Cost.REFRESH: ("rows", "bytes"),
+    Cost.COPY: ("rows", "bytes"),
     Cost.UPDATE: ("rows", "bytes", "indexes"),
     Cost.DELETE: ("rows", "bytes"),
 }
@@ -260,12 +288,15 @@ class TableWork:
 
     index_columns: the key an index build sorts. indexes: the key columns of each index the table has when
     the statement runs (a rewrite rebuilds them all, an UPDATE maintains them all), from the schema model.
+    sized_by: for a table this migration created and filled from existing ones (CREATE TABLE AS, INSERT ...
+    SELECT), those tables: it is as large as they are at most, and sized by the largest.
     """
 
     table: str
     cost: Cost
     index_columns: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
+    sized_by: tuple[str, ...] = ()
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -278,6 +309,7 @@ class TableWork:
             "depends_on": list(self.depends_on),
             "index_columns": list(self.index_columns),
             "indexes": [list(i) for i in self.indexes],
+            "sized_by": list(self.sized_by) or None,
         }
 
 
@@ -304,8 +336,9 @@ class StatementFacts:
     @property
     def tables(self) -> tuple[str, ...]:
         """The pre-existing tables the statement touches, in order (what trace watches, apply's pre-flight
-        looks at, and rehearse and load size themselves on)."""
-        return tuple(dict.fromkeys(e.table for e in self.effects))
+        looks at, and rehearse and load size themselves on); the table of an unknown index has no name to
+        look up and is left out."""
+        return tuple(dict.fromkeys(e.table for e in self.effects if e.unknown in ("", "table")))
 
     @property
     def cost(self) -> Cost:
@@ -335,6 +368,7 @@ _COST_RANK = {
     Cost.INDEX_BUILD: 3,
     Cost.DELETE: 4,
     Cost.REFRESH: 5,
+    Cost.COPY: 5,
     Cost.UPDATE: 6,
     Cost.REWRITE: 7,
 }
@@ -379,6 +413,10 @@ class Finding:
     risk: str = ""
     # The safe alternative as steps (core.rewrite), when the rule's fix is one: `fix` is its printed form.
     rewrite: Rewrite | None = field(default=None, compare=False)
+    # (rule, severity) of the findings on the same statement this one carries (their advice leads the fix;
+    # the finding is never less severe than they were): one finding per statement
+    # (rules.engine.merge_per_statement).
+    carries: tuple[tuple[str, Severity], ...] = ()
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -400,6 +438,7 @@ class Finding:
             "estimate": self.estimate.to_json() if self.estimate is not None else None,
             "risk": self.risk or None,
             "safe_rewrite": self.rewrite.to_json() if self.rewrite is not None else None,
+            "carries": [{"rule": r, "severity": s} for r, s in self.carries],
         }
 
 
@@ -476,6 +515,23 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class Session:
+    """The session settings in force when a statement starts, as the file's own SETs left them (core.session);
+    None: not set by the file, the run's default applies. Values as written ("America/New_York", "2s")."""
+
+    timezone: str | None = None
+    lock_timeout: str | None = None
+    statement_timeout: str | None = None
+    search_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+NO_SESSION = Session()
+
+
+@dataclass(frozen=True)
 class StatementAnalysis:
     statement: Statement
     effects: tuple[Effect, ...]
@@ -486,6 +542,8 @@ class StatementAnalysis:
     # The core's facts about the statement (its effects are `effects`); built from the effects alone when a
     # StatementAnalysis is made by hand.
     facts: StatementFacts = field(default=None, compare=False)  # type: ignore[assignment]
+    # The settings the file's own SETs put in force before the statement (lock_timeout, TimeZone ...).
+    session: Session = field(default=NO_SESSION, compare=False)
 
     def __post_init__(self) -> None:
         if self.facts is None:
@@ -567,6 +625,19 @@ class CheckResult:
         not_analysed = len({n.path for n in self.not_analysed})
         found = self.migrations_found if self.migrations_found is not None else len(self.files) + not_analysed
         return {"found": found, "analysed": max(found - not_analysed, 0), "not_analysed": not_analysed}
+    # Whether the human formats (tty, gcc, github) show info-level findings; json and sarif list them all.
+    show_info: bool = True
+    # With sizes known: duration findings the size verdict kept below warning (within their lock budget).
+    within_budget: int = 0
+
+    @property
+    def hidden_info(self) -> int:
+        """Info-level findings the human formats leave out (0 when they show them)."""
+        return 0 if self.show_info else sum(1 for f in self.findings if f.severity == "info")
+
+    def shown(self) -> tuple[Finding, ...]:
+        """The findings the human formats list."""
+        return self.findings if self.show_info else tuple(f for f in self.findings if f.severity != "info")
 
     @property
     def exit_code(self) -> int:

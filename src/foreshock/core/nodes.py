@@ -72,6 +72,22 @@ def walk(node: Any) -> Iterator[Any]:
             stack.extend(reversed(n))
 
 
+def option_on(params: Any, name: str) -> bool:
+    """A `(NAME [value])` option of a utility statement is on: written without a value, or with a true one
+    (`REINDEX (CONCURRENTLY false) ...` is off)."""
+    for d in params or ():
+        if (getattr(d, "defname", None) or "").lower() != name:
+            continue
+        arg = getattr(d, "arg", None)
+        value = getattr(arg, "sval", None)
+        if value is None:
+            value = getattr(arg, "ival", None)
+        if value is None:
+            value = getattr(arg, "boolval", None)
+        return arg is None or str(value).lower() not in ("false", "off", "0", "no")
+    return False
+
+
 def range_vars(node: Any) -> Iterator[ast.RangeVar]:
     for n in walk(node):
         if isinstance(n, ast.RangeVar):

@@ -45,7 +45,8 @@ from pglast import ast, enums
 
 from foreshock.core.deparse import deparse
 from foreshock.core.model import Statement
-from foreshock.core.nodes import column_refs, flag, int_value, range_vars, strings
+from foreshock.core.nodes import column_refs, cte_names, flag, int_value, range_vars, strings
+from foreshock.core.session import UNREADABLE, setting_changes
 
 DEFAULT_SCHEMA = "public"
 _C = enums.ConstrType
@@ -175,6 +176,12 @@ class Table:
     inherits: list[str] = field(default_factory=list)
     persistence: str = "p"
     known_columns: bool = True  # False when created by a form whose columns are not modelled (AS SELECT)
+    # Never created in the history: a statement named it, so it is assumed to exist before the migration.
+    assumed: bool = False
+    # A table this migration created and filled from existing ones (CREATE TABLE AS, SELECT INTO,
+    # INSERT ... SELECT): new, but not empty -- as large as those tables at most, which is what work on it
+    # is sized by.
+    filled_from: tuple[str, ...] = ()
     partition_key: tuple[str, ...] = ()  # plain key columns of a partitioned table
     is_default_partition: bool = False
     query: Any = field(default=None, repr=False, compare=False)  # defining query of a view / matview
@@ -182,6 +189,13 @@ class Table:
     @property
     def schema_name(self) -> str:
         return self.name.split(".", 1)[0]
+
+    def referenced_key(self, fk: Constraint) -> tuple[str, ...]:
+        """The columns of this table a foreign key references: the ones it names, else the primary key."""
+        if fk.referenced_columns:
+            return fk.referenced_columns
+        pk = next((c for c in self.constraints.values() if c.kind == "pk"), None)
+        return pk.columns if pk is not None else ()
 
     def constraint_on(self, kind: str, columns: Sequence[str]) -> Constraint | None:
         cols = tuple(columns)
@@ -227,6 +241,9 @@ class Schema:
         self.search_path: tuple[str, ...] = (DEFAULT_SCHEMA,)
         self._new: set[str] = set()
         self._new_in_txn: set[str] = set()
+        # Tables and indexes the history dropped (or renamed away) and did not create again: known not to
+        # exist, unlike a name the history never mentioned, which is assumed to exist (a partial history).
+        self._gone: set[str] = set()
         self._history = True
         self._inheritance = False  # any INHERITS seen: children() must also look for inheritance children
         # Bumped whenever the model may change (apply, ensure_table, begin_file): readers can cache answers
@@ -261,6 +278,7 @@ class Schema:
         return qualified in self._new_in_txn
 
     def _mark_new(self, qualified: str) -> None:
+        self._gone.discard(qualified)
         if not self._history:
             self._new.add(qualified)
             self._new_in_txn.add(qualified)
@@ -283,6 +301,11 @@ class Schema:
 
     def sequence(self, qualified: str) -> Sequence_ | None:
         return self.sequences.get(qualified)
+
+    def gone(self, qualified: str) -> bool:
+        """The history dropped this table or index (and did not create it again): it does not exist. A name
+        the history never mentioned is not gone: it is assumed to exist before the migration."""
+        return qualified in self._gone
 
     def _exists(self, qualified: str) -> bool:
         return (
@@ -325,7 +348,8 @@ class Schema:
         first = self.search_path[0] if self.search_path else DEFAULT_SCHEMA
         return f"{first}.{parts[0]}"
 
-    def _create_target(self, rv: ast.RangeVar) -> str:
+    def create_target(self, rv: ast.RangeVar) -> str:
+        """The qualified name a CREATE of `rv` gives its new relation (first schema of the search_path)."""
         if rv.schemaname:
             return f"{rv.schemaname}.{rv.relname}"
         first = self.search_path[0] if self.search_path else DEFAULT_SCHEMA
@@ -335,8 +359,9 @@ class Schema:
         """The table, or a placeholder for a table never seen in history (its columns are unknown)."""
         t = self.tables.get(qualified)
         if t is None:
-            t = Table(qualified, known_columns=False)
+            t = Table(qualified, known_columns=False, assumed=True)
             self.tables[qualified] = t
+            self._gone.discard(qualified)
             self.changes += 1
         return t
 
@@ -432,7 +457,7 @@ class Schema:
 
     # CREATE TABLE
     def _create(self, node: Any) -> None:
-        name = self._create_target(node.relation)
+        name = self.create_target(node.relation)
         if node.if_not_exists and name in self.tables:
             return
         t = Table(name, persistence=node.relation.relpersistence or "p")
@@ -656,11 +681,13 @@ class Schema:
             return
 
     def _drop_table(self, name: str) -> None:
+        self._gone.add(name)
         t = self.tables.pop(name, None)
         if t is None:
             return
         for idx in t.indexes:
             self.indexes.pop(idx, None)
+            self._gone.add(idx)
         if t.partition_of and t.partition_of in self.tables:
             parent = self.tables[t.partition_of]
             if name in parent.partitions:
@@ -698,6 +725,10 @@ class Schema:
                 self._add_column(tt, cmd.def_)
         elif st == _A.AT_DropColumn:
             for tt in targets:
+                if cmd.behavior == enums.DropBehavior.DROP_CASCADE:
+                    for fk in self.referencing_fks(tt.name):
+                        if cmd.name in tt.referenced_key(fk) and fk.table in self.tables:
+                            self.tables[fk.table].constraints.pop(fk.name, None)
                 tt.columns.pop(cmd.name, None)
                 for cname in [k for k, c in tt.constraints.items() if cmd.name in c.columns]:
                     dropped = tt.constraints.pop(cname)
@@ -819,6 +850,7 @@ class Schema:
                 self._drop_table(name)
             elif rt == _O.OBJECT_INDEX:
                 name = self.resolve(strings(obj))
+                self._gone.add(name)
                 idx = self.indexes.pop(name, None)
                 if idx is not None and idx.table in self.tables:
                     self.tables[idx.table].indexes.pop(name, None)
@@ -874,6 +906,8 @@ class Schema:
             if idx is None:
                 return
             new = f"{split_qualified(old)[0]}.{node.newname}"
+            self._gone.add(old)
+            self._gone.discard(new)
             idx.name = new
             self.indexes[new] = idx
             t2 = self.tables.get(idx.table)
@@ -907,6 +941,8 @@ class Schema:
                 self.enums[e.name] = e
 
     def _move_table(self, t: Table, old: str, new: str) -> None:
+        self._gone.add(old)
+        self._gone.discard(new)
         t.name = new
         self.tables[new] = t
         for idx in t.indexes.values():
@@ -949,24 +985,74 @@ class Schema:
                 self.enums[e.name] = e
 
     def _create_view(self, node: Any) -> None:
-        name = self._create_target(node.view)
+        name = self.create_target(node.view)
         self._drop_table(name)
         self.tables[name] = Table(name, kind="view", known_columns=False, query=node.query)
         self._mark_new(name)
 
     def _create_table_as(self, node: Any) -> None:
-        name = self._create_target(node.into.rel)
-        if node.if_not_exists and name in self.tables:
+        matview = node.objtype == enums.ObjectType.OBJECT_MATVIEW
+        self._create_from_query(node.into, node.query, matview, bool(node.if_not_exists))
+
+    def _create_from_query(self, into: Any, query: Any, matview: bool, if_not_exists: bool = False) -> None:
+        name = self.create_target(into.rel)
+        if if_not_exists and name in self.tables:
             return
-        kind = "matview" if node.objtype == enums.ObjectType.OBJECT_MATVIEW else "table"
         self._drop_table(name)
-        cols = {c: Column(c, "?") for c in strings(node.into.colNames)}
-        self.tables[name] = Table(name, kind=kind, columns=cols, known_columns=False, query=node.query)
+        cols = {c: Column(c, "?") for c in strings(into.colNames)}
+        filled = () if into.skipData else self.filled_by(query)
+        self.tables[name] = Table(
+            name,
+            kind="matview" if matview else "table",
+            columns=cols,
+            known_columns=False,
+            query=query,
+            filled_from=filled,
+        )
         self._mark_new(name)
+
+    def filled_by(self, query: Any) -> tuple[str, ...]:
+        """The existing tables whose rows a query copies: those it reads, through views and through tables
+        this migration filled from others."""
+        out: dict[str, None] = {}
+        todo, seen = [query], 0
+        ctes = cte_names(query)
+        while todo and seen < 50:
+            seen += 1
+            for rv in range_vars(todo.pop()):
+                if not rv.schemaname and rv.relname in ctes:
+                    continue
+                q = self.resolve(rv)
+                t = self.tables.get(q)
+                if q.startswith(("pg_catalog.", "information_schema.")):
+                    continue
+                if t is not None and t.kind == "view" and t.query is not None:
+                    todo.append(t.query)
+                elif self.is_new(q):
+                    out.update(dict.fromkeys(t.filled_from if t is not None else ()))
+                else:
+                    out[q] = None
+        return tuple(out)
+
+    def _insert(self, node: Any) -> None:
+        # INSERT ... SELECT into a table this migration created: it is no longer empty.
+        if node.selectStmt is None:
+            return
+        t = self.tables.get(self.resolve(node.relation))
+        if t is not None and self.is_new(t.name):
+            filled = self.filled_by(node.selectStmt)
+            if filled:
+                t.filled_from = tuple(dict.fromkeys((*t.filled_from, *filled)))
+
+    def _select(self, node: Any) -> None:
+        self._set(node)
+        if node.intoClause is not None:
+            # SELECT ... INTO new_table: CREATE TABLE AS by another spelling.
+            self._create_from_query(node.intoClause, node, False)
 
     def _create_foreign(self, node: Any) -> None:
         self._create(node.base)
-        name = self._create_target(node.base.relation)
+        name = self.create_target(node.base.relation)
         if name in self.tables:
             self.tables[name].kind = "foreign"
 
@@ -991,7 +1077,7 @@ class Schema:
             e.values.append(node.newVal)
 
     def _create_seq(self, node: Any) -> None:
-        name = self._create_target(node.sequence)
+        name = self.create_target(node.sequence)
         self.sequences[name] = Sequence_(name)
         self._mark_new(name)
 
@@ -1051,37 +1137,21 @@ class Schema:
         return None
 
     def _set(self, node: Any) -> None:
-        if node.name != "search_path":
-            return
-        if node.kind == enums.VariableSetKind.VAR_SET_VALUE:
-            vals: list[str] = []
-            for a in node.args or ():
-                if isinstance(a, ast.A_Const) and isinstance(a.val, ast.String):
-                    vals.extend(v.strip().strip('"') for v in str(a.val.sval).split(","))
-            self._set_path(vals)
-        elif node.kind in (enums.VariableSetKind.VAR_SET_DEFAULT, enums.VariableSetKind.VAR_RESET):
-            self.search_path = (DEFAULT_SCHEMA,)
+        # SET search_path, RESET, and pg_dump's SELECT pg_catalog.set_config('search_path', '', false): read
+        # like every other session setting (core.session). SET LOCAL is followed too: the model keeps no
+        # transaction-scoped search_path.
+        for change in setting_changes(node):
+            if change.name != "search_path" or change.value == UNREADABLE:
+                continue
+            if change.value is None:
+                self.search_path = (DEFAULT_SCHEMA,)
+            else:
+                self._set_path([v.strip().strip('"') for v in change.value.split(",")])
 
     def _set_path(self, vals: Sequence[str]) -> None:
         path = tuple(v for v in vals if v and v != "$user" and v != "pg_catalog")
         # An empty search_path (pg_dump sets one) means every name is qualified; keep public as fallback.
         self.search_path = path or (DEFAULT_SCHEMA,)
-
-    def _select(self, node: Any) -> None:
-        # pg_dump writes SELECT pg_catalog.set_config('search_path', '', false).
-        for rt in node.targetList or ():
-            fc = getattr(rt, "val", None)
-            if isinstance(fc, ast.FuncCall) and strings(fc.funcname)[-1:] == ("set_config",) and fc.args:
-                args = fc.args
-                if (
-                    len(args) >= 2
-                    and isinstance(args[0], ast.A_Const)
-                    and isinstance(args[0].val, ast.String)
-                    and args[0].val.sval == "search_path"
-                    and isinstance(args[1], ast.A_Const)
-                    and isinstance(args[1].val, ast.String)
-                ):
-                    self._set_path([v.strip().strip('"') for v in str(args[1].val.sval).split(",")])
 
 
 def _is_not_null_check(expr: Any) -> str | None:
@@ -1115,4 +1185,6 @@ _HANDLERS: dict[str, Any] = {
     "CreateDomainStmt": Schema._create_domain,
     "AlterDomainStmt": Schema._alter_domain,
     "SelectStmt": Schema._select,
+    "InsertStmt": Schema._insert,
+    "DiscardStmt": Schema._set,
 }

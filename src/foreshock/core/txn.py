@@ -35,8 +35,10 @@ from pglast import ast, enums
 
 from foreshock.core.locks import LockMode
 from foreshock.core.model import (
+    NO_SESSION,
     AnalysisSettings,
     HeldLock,
+    Session,
     Statement,
     StatementAnalysis,
     StatementFacts,
@@ -100,7 +102,9 @@ class TransactionTracker:
         return self._open is not None
 
     # -- per statement -------------------------------------------------------------------------------
-    def statement(self, stmt: Statement, facts: StatementFacts) -> StatementAnalysis:
+    def statement(
+        self, stmt: Statement, facts: StatementFacts, session: Session | None = None
+    ) -> StatementAnalysis:
         node = stmt.node
         effects = facts.effects
         notes: list[str] = []
@@ -144,7 +148,9 @@ class TransactionTracker:
                     cur.reasons[e.table] = e.reason
                     cur.held_locks[e.table] = HeldLock(e.table, e.lock, stmt.index, stmt.index, e.reason)
                     cur.held_tuple = None
-        analysis = StatementAnalysis(stmt, effects, tx_index, held_before, tuple(notes), facts)
+        analysis = StatementAnalysis(
+            stmt, effects, tx_index, held_before, tuple(notes), facts, session or NO_SESSION
+        )
         if kind in (T.TRANS_STMT_COMMIT, T.TRANS_STMT_ROLLBACK, T.TRANS_STMT_PREPARE):
             self._close()
             if getattr(node, "chain", False):

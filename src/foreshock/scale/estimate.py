@@ -21,7 +21,13 @@ fk_validate    ADD FOREIGN KEY: the referencing table is scanned and every row p
                referenced key (PostgreSQL runs one anti-join): a·child_rows + b·child_bytes
 refresh        REFRESH MATERIALIZED VIEW: rebuild the view's heap (sized by the view's own stats, or by its
                source table when the view is unknown): a·rows + b·bytes
+copy           CREATE TABLE AS / SELECT INTO / INSERT ... SELECT: the rows read are written into another
+               table -- a query's result written as a new heap, the refresh's coefficients, sized by the table
+               read (an upper bound: a WHERE clause may keep fewer)
 =============  ===========================================================================================
+
+Work on a table the migration itself created and filled from existing ones (an index on a CREATE TABLE AS
+result) is sized by the largest of those tables (TableWork.sized_by).
 
 The coefficients are not guessed: benchmarks/calibrate.py measures each operation on a real server at two
 sizes
@@ -43,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from foreshock.core.hold import METADATA_SECONDS
 from foreshock.core.model import Cost, Estimate, StatementAnalysis, TableWork
@@ -172,7 +178,8 @@ def operation_work(
         return Work(table.name, op, seconds + disk, rows, size, regime or _cache_regime(disk, size, cache))
     if op is Cost.REFRESH and source is not None and table.rows == 0:
         rows, size = source.rows, source.bytes
-    a, b = _coeff(op.value)
+    # Writing a query's result as a new heap is what a refresh measures.
+    a, b = _coeff(Cost.REFRESH.value if op is Cost.COPY else op.value)
     seconds = a * rows + b * size
     reads, writes = float(size), 0.0
     if op is Cost.UPDATE:
@@ -180,7 +187,7 @@ def operation_work(
         extra_indexes = max(len(table_indexes) - 1, 0)
         seconds += _coeff("update_index_row")[0] * rows * extra_indexes
         writes = size * UPDATE_WRITE_FACTOR + (table.index_bytes or 0)
-    elif op in (Cost.REWRITE, Cost.REFRESH):
+    elif op in (Cost.REWRITE, Cost.REFRESH, Cost.COPY):
         writes = size * REWRITE_WRITE_FACTOR
     elif op is Cost.DELETE:
         writes = size  # every heap page is dirtied (xmax) and WAL-logged
@@ -215,12 +222,13 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     done: list[Work] = []
     missing: list[str] = []
     for w in work:
-        table = stats.table(w.table) if stats is not None else None
+        table = _sized(stats, w)
         if table is None and stats is not None and stats.complete:
-            # Not in the database's catalog: an earlier migration of this run creates it, empty.
+            # Not in the database's catalog: an earlier migration of this run creates it, empty (and a table
+            # filled from such tables is empty too).
             table = TableStats(w.table, 0, 0)
         if table is None:
-            missing.append(w.table)
+            missing.append(" or ".join(w.sized_by) if w.sized_by else w.table)
             continue
         assert stats is not None
         done.append(
@@ -240,6 +248,20 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     return StatementEstimate(
         Estimate(seconds, seconds / spread, seconds * spread, rows, size, source), tuple(done)
     )
+
+
+def _sized(stats: Stats | None, w: TableWork) -> TableStats | None:
+    """The sizes work on a table rests on: its own, or for a table the migration filled from others, the
+    largest of those (named as the table worked on)."""
+    if stats is None:
+        return None
+    if not w.sized_by:
+        return stats.table(w.table)
+    found = [t for t in (stats.table(name) for name in w.sized_by) if t is not None]
+    if not found:
+        return None
+    biggest = max(found, key=lambda t: (t.bytes, t.rows))
+    return replace(biggest, name=w.table, indexes={}, index_bytes=None)
 
 
 def _derived(stats: Stats, table: str) -> bool:

@@ -91,6 +91,7 @@ def merge_effects(effects: Iterable[Effect]) -> tuple[Effect, ...]:
             rewrite=old.rewrite or e.rewrite,
             scan=old.scan or e.scan,
             reason="; ".join(dict.fromkeys(reasons)),
+            unknown=old.unknown or e.unknown,
         )
     return tuple(sorted(by_table.values(), key=lambda x: x.table))
 

@@ -16,10 +16,11 @@ Deliberate conservatism (PostgreSQL's answer depends on data or catalog facts no
 - ALTER COLUMN TYPE on a column whose current type is unknown (table never seen in history) is a rewrite;
 - UPDATE/DELETE/SELECT are scans unless an index reaches the rows: the WHERE clause pins the leading
   column of a known valid, non-partial index with `=` / `IN (list)` / `= ANY(array)` / `IN (selective
-  subquery)`, bounds it on both sides (BETWEEN, `>= x AND < y`: how batched backfills walk a key), ORs
-  such equalities, or an `=` join links it to a table reached that way (index nested loop). One-sided
-  ranges, LIKE, other ORs and expressions are reported as scans (the planner may still use an index on
-  them; on a small table it may scan anyway);
+  subquery)` / `LIKE` a pattern without wildcards (planned as `=`), bounds it on both sides (BETWEEN,
+  `>= x AND < y`: how batched backfills walk a key), ORs such equalities, or an `=` join links it to a
+  table reached that way (index nested loop). One-sided ranges, LIKE with a wildcard (its index use
+  depends on the collation), other ORs and expressions are reported as scans (the planner may still use
+  an index on them; on a small table it may scan anyway);
 - DML on a partitioned table locks every known partition (the planner prunes some);
 - SET TABLESPACE is reported as a rewrite (it copies every block unless the tablespace does not change);
 - SET NOT NULL scans unless the model knows a validated `CHECK (col IS NOT NULL)` or the column is already
@@ -129,20 +130,22 @@ _MODEL_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
 
 def effects_of(
     stmt: Statement, schema: Schema, settings: AnalysisSettings
-) -> tuple[tuple[Effect, ...], str]:
-    """(one Effect per pre-existing table the statement touches, what the model did not understand).
+) -> tuple[tuple[Effect, ...], str, tuple[Effect, ...]]:
+    """(one Effect per pre-existing table the statement touches, what the model did not understand, what it
+    scans or rewrites of tables this migration created and filled from existing ones).
 
     The second value is "" when the statement is fully analysed; otherwise the effects are a lower bound."""
     node = stmt.node
     if node is None:
-        return (), ""
+        return (), "", ()
     name = type(node).__name__
     handler = _STATEMENTS.get(name)
     if handler is None:
         if name in NO_TABLE_EFFECT:
-            return (), ""
+            return (), "", ()
         words = " ".join(stmt.text.split()[:3]).upper() or name
-        return (), f"{words} ({name}) is not in foreshock's effect model: the locks it takes are not analysed"
+        why = f"{words} ({name}) is not in foreshock's effect model: the locks it takes are not analysed"
+        return (), why, ()
     eff = EffectSet(schema, node)
     try:
         handler(eff, node, settings)
@@ -153,8 +156,10 @@ def effects_of(
             ):
                 _STATEMENTS[type(n.ctequery).__name__](eff, n.ctequery, settings)
     except _MODEL_ERRORS as err:
-        return eff.result(), (
+        return (
+            eff.result(),
             f"the effect model failed on this {name} ({type(err).__name__}: {err}); the locks listed may be "
-            "incomplete (please report it)"
+            "incomplete (please report it)",
+            eff.filled_work(),
         )
-    return eff.result(), ""
+    return eff.result(), "", eff.filled_work()

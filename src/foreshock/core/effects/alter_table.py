@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast, enums
@@ -12,7 +13,7 @@ from foreshock.core.effects.volatility import volatile_calls
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings
 from foreshock.core.nodes import flag, strings
-from foreshock.core.schema import Column, Table, type_ref
+from foreshock.core.schema import Column, Schema, Table, type_ref
 
 L = LockMode
 A = enums.AlterTableType
@@ -28,7 +29,9 @@ def _alter_table(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
         return
     table = schema.resolve(node.relation)
     t = schema.table(table)
-    if t is None and node.missing_ok:
+    if t is None and node.missing_ok and schema.gone(table):
+        # IF EXISTS on a table the history dropped: nothing happens. One it never mentioned is assumed to
+        # exist (a partial history), and locked like any other.
         return
     inh = bool(node.relation.inh)
     for cmd in node.cmds or ():
@@ -88,6 +91,7 @@ def _alter_cmd(
         _add_column(eff, table, t, cmd.def_, targets, settings)
     elif st == A.AT_DropColumn:
         all_(L.AccessExclusiveLock, f"DROP COLUMN {cmd.name} (metadata only, space is reclaimed later)")
+        _drop_column_keys(eff, table, t, cmd)
     elif st in (A.AT_ColumnDefault, A.AT_CookedColumnDefault):
         all_(
             L.AccessExclusiveLock,
@@ -228,27 +232,91 @@ def _alter_cmd(
         all_(L.AccessExclusiveLock, f"ALTER TABLE {st.name.removeprefix('AT_')}")
 
 
+def _drop_column_keys(eff: EffectSet, table: str, t: Table | None, cmd: Any) -> None:
+    """DROP COLUMN also drops the foreign keys through the column, and with them their triggers on the other
+    table, under AccessExclusiveLock there too (checked on PG 15 and 16). Keys of other tables referencing the
+    column go only with CASCADE (without it PostgreSQL refuses)."""
+    if t is None:
+        return
+    for c in t.constraints.values():
+        if c.kind == "fk" and cmd.name in c.columns and c.referenced_table and c.referenced_table != table:
+            eff.add(
+                c.referenced_table,
+                L.AccessExclusiveLock,
+                f"DROP COLUMN {cmd.name} drops foreign key {c.name} and its triggers on {c.referenced_table}",
+            )
+    if cmd.behavior != enums.DropBehavior.DROP_CASCADE:
+        return
+    for fk in eff.schema.referencing_fks(table):
+        if fk.table != table and cmd.name in t.referenced_key(fk):
+            why = f"DROP COLUMN {cmd.name} CASCADE drops foreign key {fk.name}"
+            eff.add(fk.table, L.AccessExclusiveLock, why)
+
+
+@dataclass(frozen=True)
+class ColumnRewrite:
+    """Why adding one column rewrites the table: kind is "identity", "generated", "serial", "domain" or
+    "default" (a volatile default, or one calling a function of unknown volatility, or any default before
+    PostgreSQL 11); why is the sentence effects give."""
+
+    kind: str
+    why: str
+
+
+def column_rewrite(cd: Any, schema: Schema, settings: AnalysisSettings) -> ColumnRewrite | None:
+    """Whether ADD COLUMN of this column definition rewrites the table, and why: decided for each column, so a
+    rule about one column's default is not misled by another subcommand's rewrite in the same statement."""
+    ref = type_ref(cd.typeName)
+    cons = cd.constraints or ()
+    if flag(cd.identity) or any(c.contype == C.CONSTR_IDENTITY for c in cons):
+        why = "ADD COLUMN ... GENERATED AS IDENTITY fills every row from a sequence: rewrites the table"
+        return ColumnRewrite("identity", why)
+    if any(c.contype == C.CONSTR_GENERATED for c in cons):
+        why = "ADD COLUMN with a STORED generated column computes every row: rewrites the table"
+        return ColumnRewrite("generated", why)
+    if ref.serial:
+        why = f"ADD COLUMN {cd.colname} {ref.raw_name} fills every row from nextval(): rewrites the table"
+        return ColumnRewrite("serial", why)
+    if not ref.array and schema.domain(((ref.schema,) if ref.schema else ()) + (ref.raw_name,)):
+        # Every row's value (the default, or NULL) must be checked against the domain's constraints.
+        why = f"ADD COLUMN of domain {ref.display} with constraints checks every row: rewrites the table"
+        return ColumnRewrite("domain", why)
+    default = _default_of(cd)
+    if default is None:
+        return None
+    vol, unknown = volatile_calls(default, schema)
+    if vol:
+        why = f"ADD COLUMN with volatile default {', '.join(dict.fromkeys(vol))} rewrites the table"
+        return ColumnRewrite("default", why)
+    if unknown:
+        why = (
+            f"ADD COLUMN with default calling {', '.join(dict.fromkeys(unknown))} (volatility unknown,"
+            " assumed volatile) rewrites the table"
+        )
+        return ColumnRewrite("default", why)
+    if settings.pg_version < 11:
+        return ColumnRewrite("default", "ADD COLUMN with a default rewrites the table before PG 11")
+    return None
+
+
+def _default_of(cd: Any) -> Any:
+    return next((c.raw_expr for c in cd.constraints or () if c.contype == C.CONSTR_DEFAULT), None)
+
+
 def _add_column(
     eff: EffectSet, table: str, t: Table | None, cd: Any, targets: list[str], settings: AnalysisSettings
 ) -> None:
     schema = eff.schema
     ref = type_ref(cd.typeName)
-    rewrite_why = ""
+    rewrite = column_rewrite(cd, schema, settings)
+    rewrite_why = rewrite.why if rewrite is not None else ""
     scan_why = ""
-    default = None
+    default = _default_of(cd)
     fk_ref: str | None = None
     note = ""
     for con in cd.constraints or ():
         ct = con.contype
-        if ct == C.CONSTR_DEFAULT:
-            default = con.raw_expr
-        elif ct == C.CONSTR_IDENTITY:
-            rewrite_why = (
-                "ADD COLUMN ... GENERATED AS IDENTITY fills every row from a sequence: rewrites the table"
-            )
-        elif ct == C.CONSTR_GENERATED:
-            rewrite_why = "ADD COLUMN with a STORED generated column computes every row: rewrites the table"
-        elif ct == C.CONSTR_CHECK and not con.skip_validation:
+        if ct == C.CONSTR_CHECK and not con.skip_validation:
             scan_why = f"ADD COLUMN {cd.colname} with a CHECK constraint validates every row"
         elif ct in (C.CONSTR_PRIMARY, C.CONSTR_UNIQUE):
             scan_why = (
@@ -257,39 +325,16 @@ def _add_column(
             )
         elif ct == C.CONSTR_FOREIGN:
             fk_ref = schema.resolve(con.pktable)
-            if default is not None or any(c.contype == C.CONSTR_DEFAULT for c in cd.constraints):
+            if default is not None:
                 scan_why = f"ADD COLUMN {cd.colname} REFERENCES with a default validates every row"
-    if flag(cd.identity) and not rewrite_why:
-        rewrite_why = (
-            "ADD COLUMN ... GENERATED AS IDENTITY fills every row from a sequence: rewrites the table"
-        )
-    if ref.serial and not rewrite_why:
-        rewrite_why = (
-            f"ADD COLUMN {cd.colname} {ref.raw_name} fills every row from nextval(): rewrites the table"
-        )
     domain = schema.domain(((ref.schema,) if ref.schema else ()) + (ref.raw_name,))
-    if domain and not rewrite_why and not ref.array:
-        # Every row's value (the default, or NULL) must be checked against the domain's constraints.
-        rewrite_why = (
-            f"ADD COLUMN of domain {ref.display} with constraints checks every row: rewrites the table"
-        )
-    if default is not None and not rewrite_why:
-        vol, unknown = volatile_calls(default, schema)
-        if vol:
-            rewrite_why = (
-                f"ADD COLUMN with volatile default {', '.join(dict.fromkeys(vol))} rewrites the table"
-            )
-        elif unknown:
-            rewrite_why = (
-                f"ADD COLUMN with default calling {', '.join(dict.fromkeys(unknown))} (volatility unknown,"
-                " assumed volatile) rewrites the table"
-            )
-        elif settings.pg_version < 11:
-            rewrite_why = "ADD COLUMN with a default rewrites the table before PG 11"
-        elif domain is None and (
-            ref.schema is not None or (ref.name not in KNOWN_BUILTIN and schema.enum(ref.name) is None)
-        ):
-            note = f" (if {ref.display} is a domain with constraints PostgreSQL rewrites instead)"
+    if (
+        default is not None
+        and rewrite is None
+        and domain is None
+        and (ref.schema is not None or (ref.name not in KNOWN_BUILTIN and schema.enum(ref.name) is None))
+    ):
+        note = f" (if {ref.display} is a domain with constraints PostgreSQL rewrites instead)"
     not_null = bool(cd.is_not_null) or any(c.contype == C.CONSTR_NOTNULL for c in cd.constraints or ())
     null_default = default is None or (isinstance(default, ast.A_Const) and bool(default.isnull))
     if not_null and null_default and not rewrite_why and not scan_why:
@@ -322,18 +367,22 @@ def _add_column(
         )
 
 
+def type_change(t: Table | None, cmd: Any, settings: AnalysisSettings) -> tuple[bool, str]:
+    """(rewrite?, why) for one ALTER COLUMN ... TYPE subcommand on table t (None: not in the schema history):
+    decided per column, so a rule about one column is not misled by another subcommand's rewrite."""
+    if not using_is_plain(cmd.def_.raw_default, cmd.name or ""):
+        return True, "a USING expression converts every row"
+    col = column_of(t, cmd.name)
+    return type_change_rewrites(col.type if col is not None else None, type_ref(cmd.def_.typeName), settings)
+
+
 def _alter_type(eff: EffectSet, targets: list[str], cmd: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
     new = type_ref(cmd.def_.typeName)
-    using = cmd.def_.raw_default
     for name in targets:
         tt = schema.table(name)
-        col = column_of(tt, cmd.name)
         storage = has_storage(schema, name)
-        if not using_is_plain(using, cmd.name or ""):
-            rewrite, why = True, "a USING expression converts every row"
-        else:
-            rewrite, why = type_change_rewrites(col.type if col is not None else None, new, settings)
+        rewrite, why = type_change(tt, cmd, settings)
         scan = False
         extra = ""
         if not rewrite and tt is not None:

@@ -17,12 +17,15 @@ class _Acc:
     rewrite: bool = False
     scan: bool = False
     reasons: list[str] = field(default_factory=list)
+    unknown: str = ""
 
 
 class EffectSet:
     def __init__(self, schema: Schema, node: Any = None) -> None:
         self.schema = schema
         self.by_table: dict[str, _Acc] = {}
+        # Tables this migration created and filled from existing ones that the statement scans or rewrites.
+        self.filled: dict[str, _Acc] = {}
         self._node = node
         self._ctes: set[str] | None = None
 
@@ -35,10 +38,29 @@ class EffectSet:
         return self._ctes
 
     def add(
-        self, table: str, lock: LockMode, reason: str, *, rewrite: bool = False, scan: bool = False
+        self,
+        table: str,
+        lock: LockMode,
+        reason: str,
+        *,
+        rewrite: bool = False,
+        scan: bool = False,
+        unknown: str = "",
     ) -> None:
-        if self.schema.is_new(table) or table.startswith(("pg_catalog.", "information_schema.")):
-            # New objects are no production risk; catalogs are not application tables (trace ignores them).
+        """unknown: "index" for the table of an index the history does not know (see Effect.unknown); a named
+        table is marked "table" here when the history does not know it."""
+        if self.schema.is_new(table):
+            # New objects are no production risk (no one else uses them yet) -- but one this migration filled
+            # from existing tables holds their rows, so work on it still takes time (its size is theirs).
+            filled = self.schema.table(table)
+            if (scan or rewrite) and filled is not None and filled.filled_from:
+                work = self.filled.setdefault(table, _Acc(lock))
+                work.lock = max(work.lock, lock)
+                work.rewrite = work.rewrite or rewrite
+                work.scan = True
+            return
+        if table.startswith(("pg_catalog.", "information_schema.")):
+            # Catalogs are not application tables (trace ignores them).
             return
         known = self.schema.table(table)
         if known is not None and known.kind == "view":
@@ -46,16 +68,23 @@ class EffectSet:
             return
         acc = self.by_table.get(table)
         if acc is None:
-            acc = self.by_table[table] = _Acc(lock)
+            if not unknown and (known is None or known.assumed):
+                unknown = "table"
+            acc = self.by_table[table] = _Acc(lock, unknown=unknown)
         acc.lock = max(acc.lock, lock)
         acc.rewrite = acc.rewrite or rewrite
         acc.scan = acc.scan or scan or rewrite
         if reason and reason not in acc.reasons:
             acc.reasons.append(reason)
 
+    def filled_work(self) -> tuple[Effect, ...]:
+        """What the statement does to tables this migration filled (their Effects are not a traffic risk)."""
+        return tuple(Effect(t, a.lock, a.rewrite, a.scan) for t, a in self.filled.items())
+
     def result(self) -> tuple[Effect, ...]:
         return tuple(
-            Effect(t, a.lock, a.rewrite, a.scan, "; ".join(a.reasons)) for t, a in self.by_table.items()
+            Effect(t, a.lock, a.rewrite, a.scan, "; ".join(a.reasons), a.unknown)
+            for t, a in self.by_table.items()
         )
 
 

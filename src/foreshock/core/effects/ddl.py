@@ -10,7 +10,7 @@ from pglast import ast, enums
 from foreshock.core.effects.collect import EffectSet, has_storage, with_children
 from foreshock.core.effects.reads import read_tables
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings
+from foreshock.core.model import AnalysisSettings, unknown_index_table
 from foreshock.core.nodes import cte_names, range_vars, strings
 
 L = LockMode
@@ -46,17 +46,20 @@ def _drop(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     rt = node.removeType
     for obj in node.objects or ():
         if rt == O.OBJECT_INDEX:
-            idx = schema.index(schema.resolve(strings(obj)))
-            if idx is None:
-                continue
+            name = schema.resolve(strings(obj))
+            idx = schema.index(name)
+            if idx is None and schema.gone(name):
+                continue  # IF EXISTS on an index the history dropped: nothing happens
+            # An index the history never mentioned is assumed to exist, on a table it cannot name.
+            table, unknown = (idx.table, "") if idx is not None else (unknown_index_table(name), "index")
             if node.concurrent:
-                eff.add(idx.table, L.ShareUpdateExclusiveLock, "DROP INDEX CONCURRENTLY")
+                eff.add(table, L.ShareUpdateExclusiveLock, "DROP INDEX CONCURRENTLY", unknown=unknown)
             else:
-                eff.add(idx.table, L.AccessExclusiveLock, "DROP INDEX locks its table")
+                eff.add(table, L.AccessExclusiveLock, "DROP INDEX locks its table", unknown=unknown)
         elif rt in (O.OBJECT_TABLE, O.OBJECT_MATVIEW, O.OBJECT_FOREIGN_TABLE):
             name = schema.resolve(strings(obj))
             t = schema.table(name)
-            if t is None and node.missing_ok:
+            if t is None and node.missing_ok and schema.gone(name):
                 continue
             eff.add(name, L.AccessExclusiveLock, "DROP TABLE")
             for child in schema.children(name):
@@ -95,7 +98,7 @@ def _drop(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
         elif rt == O.OBJECT_TRIGGER or rt == O.OBJECT_RULE or rt == O.OBJECT_POLICY:
             parts = strings(obj)
             table = schema.resolve(parts[:-1])
-            if schema.table(table) is None and node.missing_ok:
+            if schema.table(table) is None and node.missing_ok and schema.gone(table):
                 continue
             eff.add(table, L.AccessExclusiveLock, f"DROP {O(rt).name.removeprefix('OBJECT_')}")
 
@@ -145,7 +148,7 @@ def _rename(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
         O.OBJECT_TABCONSTRAINT,
     ):
         table = schema.resolve(node.relation)
-        if schema.table(table) is None and node.missing_ok:
+        if schema.table(table) is None and node.missing_ok and schema.gone(table):
             return
         t = schema.table(table)
         if t is not None and t.kind == "view":
@@ -193,6 +196,7 @@ def _create_table_as(eff: EffectSet, node: Any, settings: AnalysisSettings) -> N
 
 def _create_table(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
+    created = schema.create_target(node.relation)
     if node.partbound is not None and node.inhRelations:
         parent = schema.resolve(node.inhRelations[0])
         eff.add(parent, L.AccessExclusiveLock, "CREATE TABLE ... PARTITION OF locks the parent")
@@ -218,6 +222,10 @@ def _create_table(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None
                 and con.pktable is not None
             ):
                 ref = schema.resolve(con.pktable)
+                if ref == created:
+                    # A key referencing the table being created (a parent_id column): its triggers go on
+                    # the new table itself, which no one else can use yet.
+                    continue
                 eff.add(ref, L.ShareRowExclusiveLock, f"a new foreign key adds triggers on {ref}")
         if isinstance(elt, ast.TableLikeClause):
             eff.add(

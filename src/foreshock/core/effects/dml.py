@@ -119,7 +119,9 @@ def _delete(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
 
 def _select(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     lock = L.RowShareLock if node.lockingClause else L.AccessShareLock
-    read_tables(eff, node, lock, "SELECT ... FOR UPDATE/SHARE" if node.lockingClause else "SELECT")
+    # SELECT ... INTO names the table it creates: not a table it reads.
+    into = (eff.schema.create_target(node.intoClause.rel),) if node.intoClause is not None else ()
+    read_tables(eff, node, lock, "SELECT ... FOR UPDATE/SHARE" if node.lockingClause else "SELECT", into)
 
 
 def _merge(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:

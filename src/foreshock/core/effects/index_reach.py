@@ -78,6 +78,34 @@ def from_items(from_list: Any) -> tuple[list[Any], list[Any]]:
     return rvs, quals
 
 
+def exact_like(e: Any) -> bool:
+    """`col LIKE 'text'` with no wildcard: PostgreSQL (12+) plans it as `col = 'text'`, an index lookup under
+    any collation (a pattern with a wildcard needs a C collation or text_pattern_ops: left to the scan
+    side)."""
+    if not (
+        isinstance(e, ast.A_Expr)
+        and e.kind == enums.A_Expr_Kind.AEXPR_LIKE
+        and strings(e.name) == ("~~",)
+        and isinstance(e.rexpr, ast.A_Const)
+        and isinstance(e.rexpr.val, ast.String)
+    ):
+        return False
+    pattern = str(e.rexpr.val.sval)
+    escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "%_":
+            return False
+    return not escaped
+
+
+def _is_equality(e: Any) -> bool:
+    return (isinstance(e, ast.A_Expr) and strings(e.name) == ("=",)) or exact_like(e)
+
+
 def _alias(rv: Any) -> str:
     return str(rv.alias.aliasname) if rv.alias is not None else str(rv.relname)
 
@@ -111,7 +139,7 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
     or_groups: list[list[tuple[str, str] | None]] = []
 
     def const_pin(e: Any) -> tuple[str, str] | None:
-        if isinstance(e, ast.A_Expr) and strings(e.name) == ("=",):
+        if _is_equality(e):
             if isinstance(e.lexpr, ast.ColumnRef) and not mentions_columns(e.rexpr):
                 return owner(e.lexpr)
             if isinstance(e.rexpr, ast.ColumnRef) and not mentions_columns(e.lexpr):
@@ -143,7 +171,7 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
             # a = 1 OR b = 2: a BitmapOr of two index scans when both lead an index.
             or_groups.append([const_pin(arm) for arm in c.args or ()])
             continue
-        if isinstance(c, ast.A_Expr) and strings(c.name) == ("=",):
+        if _is_equality(c):
             lc, rc = isinstance(c.lexpr, ast.ColumnRef), isinstance(c.rexpr, ast.ColumnRef)
             if lc and rc:
                 left, right = owner(c.lexpr), owner(c.rexpr)

@@ -10,7 +10,8 @@ from foreshock.core.effects.collect import EffectSet, has_storage, with_children
 from foreshock.core.effects.index_reach import table_indexes
 from foreshock.core.effects.reads import read_tables
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings
+from foreshock.core.model import AnalysisSettings, unknown_index_table, unknown_schema_tables
+from foreshock.core.nodes import option_on
 
 L = LockMode
 A = enums.AlterTableType
@@ -72,16 +73,39 @@ def _cluster(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
 
 def _reindex(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
-    conc = any((d.defname or "").lower() == "concurrently" for d in node.params or ())
+    conc = option_on(node.params, "concurrently")
     K = enums.ReindexObjectType
     tables: list[str] = []
     if node.kind == K.REINDEX_OBJECT_INDEX and node.relation is not None:
-        idx = schema.index(schema.resolve(node.relation))
+        index = schema.resolve(node.relation)
+        idx = schema.index(index)
         if idx is not None:
             tables.append(idx.table)
+        else:
+            # An index the history does not know is assumed to exist: its table (name unknown) is locked and
+            # read like any other.
+            lock, why = (L.ShareUpdateExclusiveLock, "REINDEX CONCURRENTLY rebuilds without blocking writes")
+            if not conc:
+                lock, why = L.ShareLock, "REINDEX blocks writes while it rebuilds"
+            eff.add(unknown_index_table(index), lock, why, scan=True, unknown="index")
     elif node.kind == K.REINDEX_OBJECT_TABLE and node.relation is not None:
         table = schema.resolve(node.relation)
         tables += with_children(schema, table, True)
+    elif node.kind in (K.REINDEX_OBJECT_SCHEMA, K.REINDEX_OBJECT_DATABASE):
+        # Every table of the schema (database) in turn, each in its own transaction; the model knows the ones
+        # the history created. When it knows none there, they are assumed to exist, unnamed.
+        wanted = str(node.name) if node.kind == K.REINDEX_OBJECT_SCHEMA else None
+        tables += [
+            q
+            for q, t in schema.tables.items()
+            if t.kind in ("table", "matview") and (wanted is None or t.schema_name == wanted)
+        ]
+        if not tables:
+            lock, why = (L.ShareUpdateExclusiveLock, "REINDEX CONCURRENTLY rebuilds without blocking writes")
+            if not conc:
+                lock, why = L.ShareLock, "REINDEX blocks writes while it rebuilds"
+            unnamed = unknown_schema_tables(wanted)
+            eff.add(unnamed, lock, why, scan=True, unknown="schema")
     for name in tables:
         t = schema.table(name)
         # A table known to have no index has nothing to rebuild (its TOAST index is not a heap scan).
