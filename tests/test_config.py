@@ -51,6 +51,7 @@ assume-transaction = false
 timezone_utc = false
 ignore = ["{rule}"]
 format = "gcc"
+show-info = true
 
 [tool.foreshock.severity]
 {rule} = "info"
@@ -63,6 +64,7 @@ format = "gcc"
     assert s.disabled_rules == frozenset({rule})
     assert not s.rule_enabled(rule)
     assert s.format == "gcc"
+    assert s.show_info is True
     assert dict(s.severities) == {rule: "info"}
     assert s.config_path == str(p)
 
@@ -139,6 +141,8 @@ def test_cli_overrides_replace_configured_values(tmp_path: Path) -> None:
     assert (s.analysis.pg_version, s.analysis.assume_transaction, s.format) == (15, False, "sarif")
     # Not given on the command line: the file's value stays.
     assert with_overrides(load_config(p)).analysis.pg_version == 13
+    assert with_overrides(load_config(p), show_info=True).show_info is True
+    assert load_config(p).show_info is False  # info findings hidden from tty/gcc/github by default
 
 
 def test_cli_override_errors_name_the_option() -> None:

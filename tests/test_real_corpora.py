@@ -175,6 +175,12 @@ def test_signal_b_and_new_report_fields(tmp_path: Path, real_corpora) -> None:  
     res = real_corpora.ProjectResult("t", str(f))
     real_corpora.summarise(res, report, tmp_path)
     assert (res.lock_timeout_findings, res.lock_timeout_beside_other) == (2, 1)
+    # A finding that carries missing-lock-timeout counts it, and is not "beside" it.
+    carrier = {**other, "carries": [{"rule": "missing-lock-timeout", "severity": "warning"}]}
+    res2 = real_corpora.ProjectResult("t", str(f))
+    real_corpora.summarise(res2, _report(f, [], [{"line": 1, "findings": [carrier]}]), tmp_path)
+    assert (res2.lock_timeout_findings, res2.lock_timeout_beside_other) == (1, 0)
+    assert res2.lock_timeout_carried == 1
     assert (res.found, res.analysed, res.not_analysed, res.migrations_reported) == (5, 4, 1, True)
     assert res.hidden_info == 7 and res.layouts == ["flyway"]
     assert res.not_analysed_reasons == {"cannot render: … missing": 1}

@@ -70,6 +70,7 @@ def test_json_contract() -> None:
             "scan": True,
             "blocks": [],
             "reason": "UPDATE without WHERE",
+            "unknown": None,
         }
     ]
     (finding,) = st2["findings"]
@@ -112,12 +113,30 @@ def test_json_contract() -> None:
         "input_errors": 2,
         "migrations": {"found": 2, "analysed": 2, "not_analysed": 0},
         "exit_code": 2,
+        "hidden_info": 0,
+        "within_budget": 0,
     }
     assert data["not_analysed"] == [] and data["layouts"] == [] and data["notes"] == []
     for fl in data["files"]:
         for s in fl["statements"]:
             for sev in (x["severity"] for x in s["findings"]):
                 assert sev in ("error", "warning", "info")
+
+
+def test_info_findings_hidden_from_human_formats_by_default() -> None:
+    """Info notes drowned the findings that matter on real projects: tty, gcc and github leave them out
+    unless asked, and say how many; json and sarif list every finding."""
+    hidden = dataclasses.replace(runaway_result(), show_info=False)
+    assert hidden.hidden_info == 1
+    for fmt in ("tty", "gcc", "github"):
+        text = _render(hidden, fmt)
+        assert "no-lock-timeout" not in text, fmt
+        assert "runaway-transaction" in text, fmt
+    assert "1 info not listed (--show-info lists them)" in _render(hidden, "tty")
+    data = json.loads(_render(hidden, "json"))
+    assert data["summary"]["hidden_info"] == 1 and data["summary"]["info"] == 1
+    assert [x["rule"] for x in data["files"][0]["findings"]] == ["no-lock-timeout"]
+    assert "no-lock-timeout" in _render(hidden, "sarif")
 
 
 def _check_sarif(doc: dict[str, Any]) -> None:

@@ -166,6 +166,7 @@ def check_units(
         findings=tuple(findings),
         errors=tuple(_dedupe(found)),
         pg_version=settings.analysis.pg_version,
+        show_info=settings.show_info,
     )
     return size_verdict(result, sizes, settings)
 

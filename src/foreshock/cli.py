@@ -144,6 +144,9 @@ def _split(values: Sequence[str]) -> list[str]:
                    "statement of an Alembic revision run on the sandbox); migrations not reached by then are "
                    "named as not analysed.")
 @deployment_options
+@click.option("--show-info/--hide-info", default=None,
+              help="List info-level findings (style notes, durations within budget) in tty, gcc and github "
+                   "output too (default: hide them; config: show-info = true); json and sarif list them all.")
 def check(
     paths: tuple[str, ...],
     schema: tuple[str, ...],
@@ -169,6 +172,7 @@ def check(
     render_timeout: str | None,
     deployment: str | None,
     window: str | None,
+    show_info: bool | None,
 ) -> int:
     """What will these migrations lock, rewrite or scan, and what traffic does that block?
 
@@ -208,6 +212,7 @@ def check(
         render_timeout=render_timeout,
         deployment=deployment,
         window=window,
+        show_info=show_info,
     )
     if not paths and settings.sources.alembic_config is None:
         raise click.UsageError("give the migrations to check (PATHS), or --alembic-config FILE")
@@ -235,6 +240,10 @@ def check(
             err.write(f"foreshock: {' '.join(line.split())}\n")
     err.flush()
     render(result, settings.format, sys.stdout)
+    if result.hidden_info and settings.format in ("gcc", "github"):
+        # These formats have no summary of their own; the count goes where a person reads it.
+        n = result.hidden_info
+        err.write(f"foreshock: {n} info-level finding(s) not listed (--show-info lists them)\n")
     return result.exit_code
 
 

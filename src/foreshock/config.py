@@ -18,6 +18,7 @@ Keys (kebab-case; snake_case spellings are accepted too):
     render-timeout = 1800         # seconds a Django render may take before the rest is named
     deployment = "online"         # online (zero downtime) or window (the service is down while it runs)
     window = "10min"              # the maintenance window a window deployment is judged against
+    show-info = false             # list info findings in tty, gcc and github output (json, sarif: always)
 
     [tool.foreshock.severity]
     rule-id = "warning"           # error, warning or info
@@ -72,6 +73,7 @@ _KEYS = (
     "transaction",
     "deployment",
     "window",
+    "show-info",
 )
 DEPLOYMENTS = tuple(d.value for d in Deployment)
 SANDBOXES = ("auto", "embedded", "initdb", "dsn")
@@ -87,6 +89,9 @@ class Settings:
     disabled_rules: frozenset[str] = frozenset()
     severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     format: str = "tty"
+    # Info-level findings (style notes, duration findings within budget) are left out of the tty, gcc and
+    # github output unless asked for: they drowned the findings that matter (json and sarif keep them all).
+    show_info: bool = False
     config_path: str | None = None  # where [tool.foreshock] was read from, for messages
     sources: SourceSettings = field(default_factory=SourceSettings)
     accept_not_analysed: bool = False
@@ -219,6 +224,8 @@ def settings_from_table(table: Mapping[str, Any], source: str) -> Settings:
     if "ignore" in values:
         value, where = values["ignore"]
         settings = replace(settings, disabled_rules=check_rule_ids(_str_list(value, where), where))
+    if "show-info" in values:
+        settings = replace(settings, show_info=_bool(*values["show-info"]))
     if "format" in values:
         value, where = values["format"]
         if value not in FORMATS:
@@ -356,6 +363,7 @@ def with_overrides(
     render_timeout: float | str | None = None,
     deployment: str | None = None,
     window: str | float | None = None,
+    show_info: bool | None = None,
 ) -> Settings:
     """Command-line options over the file: a given option replaces the configured value (`--deployment` sets
     every path's, whatever globs the file holds)."""
@@ -402,4 +410,6 @@ def with_overrides(
                 "--window: only window deployments have a maintenance window; add --deployment window"
             )
         out = replace(out, deployment=replace(out.deployment, window=check_window(window, "--window")))
+    if show_info is not None:
+        out = replace(out, show_info=show_info)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,13 @@ class RuleInfo:
     severity: str = "warning"
 
 
-def findings_by_statement(result: CheckResult) -> dict[tuple[str, int], list[Finding]]:
-    """(path, statement index) -> findings; statement -1 collects file-level findings."""
+def findings_by_statement(
+    result: CheckResult, findings: Iterable[Finding] | None = None
+) -> dict[tuple[str, int], list[Finding]]:
+    """(path, statement index) -> findings (all of the result's, or those given); statement -1 collects
+    file-level findings."""
     out: dict[tuple[str, int], list[Finding]] = defaultdict(list)
-    for f in result.findings:
+    for f in result.findings if findings is None else findings:
         out[(f.path, f.statement)].append(f)
     return out
 

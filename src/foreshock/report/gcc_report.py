@@ -32,7 +32,7 @@ def render(result: CheckResult, out: TextIO) -> None:
     lines = [
         f"{_path(f.path)}:{f.line}:{f.column}: {_WORD.get(f.severity, f.severity)}: [{f.rule}] "
         f"{one_line(f.message)}\n"
-        for f in result.findings
+        for f in result.shown()
     ]
     # Migrations that could not be analysed, where an editor can jump to them (bad input is on stderr).
     word = "warning" if result.accept_not_analysed else "error"

@@ -35,7 +35,7 @@ def _command(level: str, path: str, line: int, col: int, title: str, message: st
 
 def render(result: CheckResult, out: TextIO) -> None:
     parts = []
-    for f in result.findings:
+    for f in result.shown():
         message = f.message if not f.fix else f"{f.message}\n\nSafer:\n{f.fix}"
         parts.append(_command(_LEVEL.get(f.severity, "warning"), f.path, f.line, f.column,
                               f"foreshock {f.rule}", message))

@@ -90,6 +90,7 @@ def file_json(
                 "transaction": sa.transaction,
                 "effects": [e.to_json() for e in sa.effects],
                 "facts": sa.facts.to_json(),
+                "session": sa.session.to_json(),
                 "held_before": [_held(h) for h in sa.held_before],
                 "notes": list(sa.notes),
                 "findings": [_finding(f) for f in by_stmt.get((fa.path, st.index), ())],
@@ -156,6 +157,10 @@ def _report(result: CheckResult) -> dict[str, Any]:
             "migrations": result.migration_counts,
             "exit_code": result.exit_code,
             **_downtime(result.downtime),
+            # Info findings the tty, gcc and github formats leave out by default (all are listed here).
+            "hidden_info": result.hidden_info,
+            # With sizes: duration findings kept at info because their lock is held within its budget.
+            "within_budget": result.within_budget,
         },
     }
 

@@ -235,6 +235,15 @@ def summary_line(result: CheckResult) -> str:
     if result.size_blind and result.findings:
         # Principle: say when verdicts do not rest on production size.
         line += " (table sizes unknown: verdicts do not depend on production size)"
+    elif result.within_budget:
+        n = result.within_budget
+        many = n != 1
+        line += (
+            f" ({n} duration finding{'s' if many else ''} within {'their' if many else 'its'} lock budget at "
+            "production size: info)"
+        )
+    if result.hidden_info:
+        line += f"; {result.hidden_info} info not listed (--show-info lists them)"
     return line
 
 
@@ -268,16 +277,18 @@ def downtime_line(downtime: Downtime) -> str:
 
 
 def _render_body(result: CheckResult, emit: Callable[[_Buf], None], styled: bool) -> None:
-    """Every file with its statements and findings, then findings about paths that are not files."""
-    by_stmt = findings_by_statement(result)
+    """Every file with its statements and findings, then findings about paths that are not files (info
+    findings only when the result shows them)."""
+    shown = result.shown()
+    by_stmt = findings_by_statement(result, shown)
     by_path: dict[str, list[Finding]] = {}
-    for f in result.findings:
+    for f in shown:
         by_path.setdefault(f.path, []).append(f)
     downtime = result.downtime
     for fa in result.files:
         emit(_file_text(fa, by_stmt, by_path, styled, downtime.of(fa.path) if downtime is not None else None))
     paths = {fa.path for fa in result.files}
-    orphans = [f for f in result.findings if f.path not in paths]
+    orphans = [f for f in shown if f.path not in paths]
     if orphans:
         t = _Buf(styled)
         for f in orphans:

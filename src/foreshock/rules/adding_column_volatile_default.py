@@ -8,39 +8,57 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.deparse import deparse, quote_ident
+from foreshock.core.effects.alter_table import column_rewrite
+from foreshock.core.model import Effect
 from foreshock.core.rewrite import Rewrite, manual, render, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.fixes import backfill_step, other_commands
-from foreshock.rules.naming import describe_lock, short_name, sql_table, type_name
+from foreshock.rules.naming import describe_lock, short_name, sql_table
 from foreshock.rules.statements import AT, CT, column_constraints, existing_alters
 
 SERIALS = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 
 
 def check(ctx: Any) -> Iterator[Hit]:
+    found: list[tuple[Any, str]] = []  # (column definition, its default as SQL)
+    why: list[str] = []
+    first: tuple[str, Effect] | None = None
     for table, effect, cmd in existing_alters(ctx):
         if cmd.subtype != AT.AT_AddColumn or not effect.rewrite:
             continue
         col = cmd.def_
-        cons = column_constraints(col)
-        default = next((c for c in cons if c.contype == CT.CONSTR_DEFAULT), None)
-        # Identity, serial and generated columns have rules of their own.
-        if default is None or type_name(col.typeName) in SERIALS:
+        # Only this column's own default counts: another subcommand of the statement (ALTER TYPE, an
+        # identity column) may be what rewrites the table. Identity, serial and generated columns have
+        # rules of their own.
+        rewrite = column_rewrite(col, ctx.schema, ctx.settings)
+        if rewrite is None or rewrite.kind != "default":
             continue
-        if any(c.contype in (CT.CONSTR_IDENTITY, CT.CONSTR_GENERATED) for c in cons):
-            continue
-        expr = deparse(default.raw_expr)
-        yield Hit.on(
-            effect,
-            message=(
-                f"ADD COLUMN {col.colname} with default {expr} on {short_name(table)} rewrites every row "
-                f"while "
-                f"holding {describe_lock(effect.lock)}: the default is volatile, so PostgreSQL must compute "
-                f"it row by row ({effect.reason or 'table rewrite'})"
-            ),
-            rewrite=_rewrite(ctx, table, col, cons, expr),
-        )
+        default = next(c for c in column_constraints(col) if c.contype == CT.CONSTR_DEFAULT)
+        found.append((col, deparse(default.raw_expr)))
+        why.append(rewrite.why)
+        first = first or (table, effect)
+    if first is None:
+        return
+    # One statement rewrites the table once, however many volatile defaults it adds: one finding.
+    table, effect = first
+    columns = ", ".join(f"{col.colname} with default {expr}" for col, expr in found)
+    rewrites = [_rewrite(ctx, table, col, column_constraints(col), expr) for col, expr in found]
+    yield Hit.on(
+        effect,
+        message=(
+            f"ADD COLUMN {columns} on {short_name(table)} rewrites every row while holding "
+            f"{describe_lock(effect.lock)}: the default is volatile, so PostgreSQL must compute it row by "
+            f"row ({'; '.join(dict.fromkeys(why))})"
+        ),
+        rewrite=rewrites[0] if len(rewrites) == 1 else _together(rewrites),
+    )
+
+
+def _together(rewrites: list[Rewrite]) -> Rewrite:
+    """Each column's steps in turn (the statement has several commands: not run as it stands)."""
+    reasons = dict.fromkeys(r.not_mechanical for r in rewrites if r.not_mechanical)
+    return Rewrite(tuple(s for r in rewrites for s in r.steps), not_mechanical="; ".join(reasons))
 
 
 def _rewrite(ctx: Any, table: str, col: Any, cons: Any, expr: str) -> Rewrite:

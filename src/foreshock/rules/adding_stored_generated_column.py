@@ -14,6 +14,8 @@ from foreshock.rules.statements import AT, CT, column_constraints, existing_alte
 
 
 def check(ctx: Any) -> Iterator[Hit]:
+    columns: list[str] = []
+    first = None
     for table, effect, cmd in existing_alters(ctx):
         if cmd.subtype != AT.AT_AddColumn:
             continue
@@ -22,18 +24,25 @@ def check(ctx: Any) -> Iterator[Hit]:
         # PostgreSQL 18 adds VIRTUAL generated columns (generated_kind 'v'), computed on read: no rewrite.
         if not gen or getattr(gen[0], "generated_kind", "s") == "v":
             continue
-        yield Hit.on(
-            effect,
-            message=(
-                f"ADD COLUMN {col.colname} GENERATED ... STORED on {short_name(table)} computes and stores "
-                f"the value "
-                f"for every existing row: a full rewrite under {describe_lock(effect.lock)}"
-            ),
-            fix=(
-                "Add a plain column, fill it from a trigger for new rows and backfill old rows in batches; "
-                "or, on PostgreSQL 18, use a VIRTUAL generated column (computed on read, no rewrite)."
-            ),
-        )
+        columns.append(str(col.colname))
+        first = first or (table, effect)
+    if first is None:
+        return
+    # One statement rewrites the table once, however many generated columns it adds: one finding.
+    table, effect = first
+    yield Hit.on(
+        effect,
+        message=(
+            f"ADD COLUMN {', '.join(columns)} GENERATED ... STORED on {short_name(table)} computes and "
+            "stores "
+            f"the value{'s' if len(columns) > 1 else ''} for every existing row: a full rewrite under "
+            f"{describe_lock(effect.lock)}"
+        ),
+        fix=(
+            "Add a plain column, fill it from a trigger for new rows and backfill old rows in batches; "
+            "or, on PostgreSQL 18, use a VIRTUAL generated column (computed on read, no rewrite)."
+        ),
+    )
 
 
 RULE = Rule(

@@ -8,6 +8,7 @@ from typing import Any
 from pglast import ast
 
 from foreshock.core.deparse import deparse
+from foreshock.core.effects.alter_table import type_change
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import describe_lock, short_name
@@ -15,26 +16,38 @@ from foreshock.rules.statements import AT, existing_alters
 
 
 def check(ctx: Any) -> Iterator[Hit]:
+    changes: list[tuple[str, str, str]] = []  # (column, new type, why it rewrites)
+    first = None
     for table, effect, cmd in existing_alters(ctx):
-        if cmd.subtype != AT.AT_AlterColumnType or not effect.rewrite:
+        if cmd.subtype != AT.AT_AlterColumnType or not effect.rewrite or cmd.def_ is None:
             continue
-        new_type = deparse(cmd.def_.typeName) if cmd.def_ is not None else "?"
-        t, c = short_name(table), cmd.name
-        yield Hit.on(
-            effect,
-            message=(
-                f"ALTER COLUMN {c} TYPE {new_type} on {t} rewrites the table and rebuilds its indexes while "
-                f"holding {describe_lock(effect.lock)} "
-                f"({effect.reason or 'the new type is not binary-coercible'})"
-            ),
-            fix=(
-                f"ALTER TABLE {t} ADD COLUMN {c}_new {new_type};\n"
-                f"-- write both columns from the application (or a trigger), backfill {c}_new in batches,\n"
-                f"-- then in one short transaction:\n"
-                f"ALTER TABLE {t} RENAME COLUMN {c} TO {c}_old;\n"
-                f"ALTER TABLE {t} RENAME COLUMN {c}_new TO {c};"
-            ),
-        )
+        # This column's own change must rewrite: another subcommand may be what rewrites the table.
+        rewrite, why = type_change(ctx.schema.table(table), cmd, ctx.settings)
+        if not rewrite:
+            continue
+        changes.append((str(cmd.name), deparse(cmd.def_.typeName), why))
+        first = first or (table, effect)
+    if first is None:
+        return
+    # One statement rewrites the table once, however many columns it retypes: one finding.
+    table, effect = first
+    t = short_name(table)
+    what = ", ".join(f"ALTER COLUMN {c} TYPE {typ}" for c, typ, _ in changes)
+    fix: list[str] = [f"ALTER TABLE {t} ADD COLUMN {c}_new {typ};" for c, typ, _ in changes]
+    news = ", ".join(f"{c}_new" for c, _, _ in changes)
+    fix.append(f"-- write both columns from the application (or a trigger), backfill {news} in batches,")
+    fix.append("-- then in one short transaction:")
+    for c, _, _ in changes:
+        fix.append(f"ALTER TABLE {t} RENAME COLUMN {c} TO {c}_old;")
+        fix.append(f"ALTER TABLE {t} RENAME COLUMN {c}_new TO {c};")
+    yield Hit.on(
+        effect,
+        message=(
+            f"{what} on {t} rewrites the table and rebuilds its indexes while holding "
+            f"{describe_lock(effect.lock)} ({'; '.join(dict.fromkeys(why for _, _, why in changes))})"
+        ),
+        fix="\n".join(fix),
+    )
 
 
 RULE = Rule(

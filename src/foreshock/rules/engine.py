@@ -36,8 +36,10 @@ from foreshock.core.model import (
     MigrationUnit,
     Severity,
     Statement,
+    at_least,
+    unknown_index_table,
 )
-from foreshock.core.rewrite import Rewrite
+from foreshock.core.rewrite import Rewrite, render
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, Risk, Rule
 from foreshock.rules.deployment import Deployment, DeploymentSettings
@@ -84,6 +86,8 @@ class RuleEngine:
         self.suppressed: list[Suppressed] = []
         self._pending: list[tuple[Finding, Statement | None]] = []
         self._statements: dict[int, Statement] = {}
+        # statement index -> tables it touches that the schema history does not know (Effect.unknown)
+        self._unknown: dict[int, dict[str, str]] = {}
         self._checked_directives: set[tuple[str, int, int]] = set()
         self._by_type: dict[tuple[type, int, Deployment], tuple[Rule, ...]] = {}
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
@@ -95,6 +99,9 @@ class RuleEngine:
         unit: MigrationUnit = ctx.unit
         stmt: Statement = ctx.statement
         self._statements[stmt.index] = stmt
+        unknown = {e.table: e.unknown for e in ctx.analysis.effects if e.unknown}
+        if unknown:
+            self._unknown[stmt.index] = unknown
         for d in stmt.directives:
             self._check_directive(unit, d)
         pg = self._pg_version(ctx.settings)
@@ -131,6 +138,7 @@ class RuleEngine:
             self._check_directive(unit, d)
         self._flush(file_directives)
         self._statements = {}
+        self._unknown = {}
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -164,6 +172,21 @@ class RuleEngine:
                 f"blocks {blocked_phrase(hit.lock)}" if hit.lock.blocked else "blocks no reads, writes or DDL"
             )
             message += f" [{hit.lock.name} ({hit.lock.sql_name}){' on ' + on if on else ''}: {blocked}]"
+        unknown = self._unknown.get(index, {})
+        assumed = [t for t in hit.tables if t in unknown]
+        if assumed:
+            # An object the history does not know is assumed to exist before the migration (the history given
+            # is partial): the finding stands, and says what it rests on.
+            said = []
+            for t in assumed:
+                if unknown[t] == "index":
+                    name = short_name(t.removeprefix(unknown_index_table("")))
+                    said.append(f"index {name}: not in the schema history, nor its table")
+                elif unknown[t] == "schema":
+                    said.append(f"{t}: none in the schema history")
+                else:
+                    said.append(f"{short_name(t)}: not in the schema history")
+            message += f" [{'; '.join(said)}; assumed to exist before the migration (--schema gives it)]"
         finding = Finding(
             rule=rule.id,
             severity=self.severity_of(rule),
@@ -276,6 +299,63 @@ def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
     if rewrite is None or rewrite.replaces or stmt is None:
         return rewrite
     return replace(rewrite, replaces=(stmt.index,))
+
+
+LOCK_TIMEOUT_RULE = "missing-lock-timeout"
+_RANK = {"error": 2, "warning": 1, "info": 0}
+
+
+def merge_per_statement(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """One finding per statement: a missing lock_timeout on a statement that has another finding becomes the
+    first line of that finding's fix (the finding `carries` it, and is never less severe than it was); it
+    stands alone only when nothing else fires there. The host is the statement's main finding: the most
+    severe, one about the same table first, then the earliest."""
+    out = list(findings)
+    by_statement: dict[tuple[str, int], list[int]] = {}
+    for i, f in enumerate(out):
+        if f.statement >= 0 and f.rule not in _META_RULES:
+            by_statement.setdefault((f.path, f.statement), []).append(i)
+    dropped: set[int] = set()
+    for members in by_statement.values():
+        timeouts = [i for i in members if out[i].rule == LOCK_TIMEOUT_RULE]
+        hosts = [i for i in members if out[i].rule != LOCK_TIMEOUT_RULE]
+        if not timeouts or not hosts:
+            continue
+        lone = out[timeouts[0]]
+        host = min(
+            hosts,
+            key=lambda i: (-_RANK[out[i].severity], not set(out[i].tables) & set(lone.tables), i),
+        )
+        out[host] = _carry(out[host], lone)
+        dropped.update(timeouts)
+    return tuple(f for i, f in enumerate(out) if i not in dropped)
+
+
+def _carry(host: Finding, lone: Finding) -> Finding:
+    on = ", ".join(short_name(t) for t in lone.tables) or "the table"
+    first = (
+        f"SET lock_timeout = '2s';  -- none is set: while this statement waits for its lock, all traffic on "
+        f"{on} queues behind it; retry the migration when it times out"
+    )
+    rewrite = host.rewrite
+    fix = host.fix or ""
+    if rewrite is not None:
+        # The printed fix is the rewrite's rendering: the advice goes in its printed head (apply runs the
+        # steps with its own lock_timeout).
+        if not rewrite.head.lstrip().upper().startswith("SET LOCK_TIMEOUT"):
+            rewrite = replace(rewrite, head=first + ("\n" + rewrite.head if rewrite.head else ""))
+        fix = render(rewrite)
+    elif not fix.lstrip().upper().startswith("SET LOCK_TIMEOUT"):
+        fix = first + ("\n" + fix if fix else "")
+    lock = f"{lone.lock.name} " if lone.lock is not None else ""
+    return replace(
+        host,
+        severity=at_least(host.severity, lone.severity),
+        message=f"{host.message} [no lock_timeout is set: while it waits for {lock}on {on}, traffic queues]",
+        fix=fix,
+        rewrite=rewrite,
+        carries=(*host.carries, (lone.rule, lone.severity)),
+    )
 
 
 def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Directive]) -> Directive | None:

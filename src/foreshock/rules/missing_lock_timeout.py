@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast, enums
-
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.core.session import timeout_on
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import describe_lock, short_name, statement_label
 from foreshock.rules.refreshing_matview_non_concurrently import MATVIEW
 from foreshock.rules.statements import table_of
 
-VSK = enums.VariableSetKind
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?")
 # A lock that conflicts with writes (SHARE and stronger) or with reads queues application traffic.
 _WRITE_LOCK = LockMode.RowExclusiveLock
-
-
-def _timeout_value(node: Any) -> bool | None:
-    """True: sets a non-zero lock_timeout; False: turns it off; None: not about lock_timeout."""
-    if isinstance(node, ast.VariableSetStmt) and node.kind == VSK.VAR_RESET_ALL:
-        return False
-    if isinstance(node, ast.VariableSetStmt) and (node.name or "").lower() == "lock_timeout":
-        if node.kind != VSK.VAR_SET_VALUE or not node.args:
-            return False
-        val = getattr(node.args[0], "val", None)
-        raw = getattr(val, "ival", None)
-        if raw is None:
-            raw = getattr(val, "sval", None)
-        # 0 in any unit disables the timeout ("0", "0ms", "0s", "0min").
-        text = str(raw).strip().lower()
-        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz").strip()
-        if _NUMBER.fullmatch(digits):
-            return float(digits) != 0
-        return True  # a value we cannot read: PostgreSQL validates it; assume it sets a timeout
-    return None
 
 
 def _queues_traffic(schema: Any, table: str, lock: LockMode) -> bool:
@@ -51,24 +27,9 @@ def _queues_traffic(schema: Any, table: str, lock: LockMode) -> bool:
 
 
 def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Hit]:
-    session = False
-    local_txn: int | None = None
     for sa in fa.statements:
-        node = sa.statement.node
-        value = _timeout_value(node)
-        if (
-            value is None
-            and "set_config" in sa.statement.text.lower()
-            and "lock_timeout" in sa.statement.text
-        ):
-            value = True
-        if value is not None:
-            if isinstance(node, ast.VariableSetStmt) and node.is_local:
-                local_txn = sa.transaction if value else None
-            else:
-                session = value
-            continue
-        if session or (local_txn is not None and local_txn == sa.transaction):
+        # The lock_timeout the file's own SETs put in force (SET, SET LOCAL in this transaction, set_config).
+        if timeout_on(sa.session.lock_timeout):
             continue
         blocking = [e for e in sa.effects if _queues_traffic(schema, e.table, e.lock)]
         if not blocking:

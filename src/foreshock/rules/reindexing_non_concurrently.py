@@ -7,6 +7,7 @@ from typing import Any
 
 from pglast import ast
 
+from foreshock.core.nodes import option_on
 from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
@@ -19,7 +20,7 @@ def check(ctx: Any) -> Iterator[Hit]:
     node = ctx.statement.node
     if not isinstance(node, ast.ReindexStmt):
         return
-    if any((p.defname or "").lower() == "concurrently" for p in node.params or ()):
+    if option_on(node.params, "concurrently"):
         return
     effects = [e for e in ctx.analysis.effects if e.lock.blocks_traffic]
     if not effects:

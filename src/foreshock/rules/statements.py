@@ -174,6 +174,7 @@ def is_slow(sa: StatementAnalysis) -> bool:
 _SLOW = {
     Cost.REWRITE: "rewrites {}",
     Cost.REFRESH: "rewrites {}",
+    Cost.COPY: "copies {} into another table",
     Cost.UPDATE: "unbatched UPDATE of every row",
     Cost.DELETE: "unbatched DELETE of every row",
 }
@@ -181,6 +182,9 @@ _SLOW = {
 
 def slow_reason(sa: StatementAnalysis) -> str:
     work = max(sa.facts.work, key=lambda w: w.cost.cost_class in ("rewrite", "row by row"), default=None)
+    if work is not None and work.sized_by:
+        # A table the migration filled: its name says nothing of its size; the tables it came from do.
+        return f"works on {short_name(work.table)}, filled from {', '.join(map(short_name, work.sized_by))}"
     if work is not None:
         return _SLOW.get(work.cost, "scans all of {}").format(short_name(work.table))
     if unbatched_dml(sa.statement):

@@ -25,7 +25,7 @@ from typing import Any
 
 from foreshock.core.hold import lock_hold
 from foreshock.core.locks import LockMode
-from foreshock.core.model import CheckResult, Estimate, FileAnalysis, Finding, Severity
+from foreshock.core.model import CheckResult, Estimate, FileAnalysis, Finding, Severity, at_least
 from foreshock.core.quantities import format_duration, format_estimate
 from foreshock.rules.base import Risk
 from foreshock.rules.deployment import Deployment, DeploymentSettings
@@ -80,15 +80,18 @@ def judge(
 ) -> CheckResult:
     """The result judged at production size: in files deployed online, hold-time estimates attached and
     duration findings' severities following them; in files deployed in a maintenance window, the downtime
-    findings and the run's predicted downtime (rules.window).
+    findings and the run's predicted downtime (rules.window). Then, on the final severities, one finding per
+    statement problem (rules.engine.merge_per_statement).
 
     settings: config.Settings, or anything with the optional attributes severities, enabled_rules,
     disabled_rules and deployment (rules.deployment.DeploymentSettings); None means the defaults."""
+    from foreshock.rules.engine import merge_per_statement  # the engine module reads the registry
+
     deployment: DeploymentSettings = getattr(settings, "deployment", None) or DeploymentSettings()
     windowed, downtime = judge_window(result, durations, settings, deployment)
     if durations is None:
-        return replace(result, size_blind=True, findings=_ordered(result, (*result.findings, *windowed)),
-                       downtime=downtime)
+        merged = merge_per_statement((*result.findings, *windowed))
+        return replace(result, size_blind=True, findings=_ordered(result, merged), downtime=downtime)
     configured: Mapping[str, Severity] = getattr(settings, "severities", None) or {}
     by_path = {fa.path: fa for fa in result.files}
     per_file: dict[str, dict[int, Duration]] = {}
@@ -103,7 +106,19 @@ def judge(
         if f.path not in per_file:
             per_file[f.path] = {sa.statement.index: durations.statement(f.path, sa) for sa in fa.statements}
         findings.append(_judge_one(f, fa, per_file[f.path], configured, budgets))
-    return replace(result, findings=_ordered(result, findings), size_blind=False, downtime=downtime)
+    merged = merge_per_statement(findings)
+    # Duration findings the verdict kept below warning at production size: the summary says how many.
+    within = sum(
+        1
+        for f in merged
+        if f.risk == Risk.DURATION
+        and f.estimate is not None
+        and f.severity == "info"
+        and f.rule not in configured
+    )
+    return replace(
+        result, findings=_ordered(result, merged), size_blind=False, downtime=downtime, within_budget=within
+    )
 
 
 def _ordered(result: CheckResult, findings: Sequence[Finding]) -> tuple[Finding, ...]:
@@ -135,5 +150,6 @@ def _judge_one(
     verdict = budget_verdict(hold, f.lock, budgets)
     severity = f.severity
     if duration_risk and f.rule not in configured and verdict.severity is not None:
-        severity = verdict.severity
+        # A finding that carries another (a missing lock_timeout) is never less severe than that one was.
+        severity = at_least(verdict.severity, *(s for _, s in f.carries))
     return replace(f, estimate=hold, severity=severity, message=f"{f.message} [{verdict.message}]")
