@@ -325,9 +325,13 @@ def _rules_found(
         rank = {"info": 0, "warning": 1, "error": 2}
         rules: dict[str, str] = {}
         for fd in found:
-            rule, sev = str(fd["rule"]), str(fd["severity"])
-            if rank.get(sev, 0) >= rank.get(rules.get(rule, "info"), 0):
-                rules[rule] = sev
+            sev = str(fd["severity"])
+            # A finding may carry another rule's advice on the same statement (one finding per statement):
+            # that rule fired too, at the carrying finding's severity.
+            carried = [str(c["rule"]) for c in fd.get("carries", [])]  # type: ignore[union-attr]
+            for rule in (str(fd["rule"]), *carried):
+                if rank.get(sev, 0) >= rank.get(rules.get(rule, "info"), 0):
+                    rules[rule] = sev
         errors = [
             f"{Path(e['path']).name}:{e.get('line')}: {e.get('message')}" for e in report.get("errors", [])
         ]

@@ -13,7 +13,8 @@ For each project it runs `foreshock check --format json PATH [extra options afte
 `--foreshock CMD`, by default this environment's foreshock, so an older checkout's venv can be measured for
 a before/after comparison) with a timeout, then a second default run (`--format gcc`, the options a user
 would type) to count the info-level lines it prints. It prints one table and, per project, the findings by
-rule and severity, findings per 100 statements, and every reason a migration was not analysed.
+rule and severity, findings per 100 statements (all of them, and those a default run lists: a version that
+hides info findings says how many in summary.hidden_info), and every reason a migration was not analysed.
 
 Signal checks, computed here from the report and the project's own files, not taken from foreshock:
   (a) lock/duration findings (those naming a lock or carrying an estimate) on a table that the same
@@ -21,7 +22,8 @@ Signal checks, computed here from the report and the project's own files, not ta
       (from the report's statement texts when the file is not SQL, e.g. an Alembic or Django migration).
       A table the file creates (not IF NOT EXISTS, not after dropping one of that name) is new and empty:
       such a finding is noise and the share must be 0.
-  (b) statements where `missing-lock-timeout` stands beside another finding (one problem, one finding).
+  (b) statements where `missing-lock-timeout` stands beside another finding (one problem, one finding);
+      a finding that carries it (`carries`, the advice as its first fix line) counts it, and is not beside it.
   (c) info-level lines a default run prints (`note:` lines of gcc output).
 
 Reads today's JSON and, when a foreshock version writes them, `summary.migrations` {found, analysed,
@@ -71,12 +73,16 @@ class ProjectResult:
     by_severity: dict[str, int] = field(default_factory=dict)
     by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
     per_100: float = 0.0
+    # Findings a default (tty/gcc) run lists, per 100 statements: all of them, less the info findings a
+    # version that hides them says it left out (summary.hidden_info).
+    shown_per_100: float = 0.0
     per_100_by_rule: dict[str, float] = field(default_factory=dict)
     lock_findings: int = 0
     lock_findings_on_new_tables: int = 0
     new_table_examples: list[str] = field(default_factory=list)
     lock_timeout_findings: int = 0
     lock_timeout_beside_other: int = 0
+    lock_timeout_carried: int = 0  # carried by another finding of the statement (its `carries`)
     lock_timeout_examples: list[str] = field(default_factory=list)
     default_info_lines: int | None = None
     hidden_info: int | None = None
@@ -253,6 +259,7 @@ def summarise(res: ProjectResult, report: dict[str, Any], base: Path) -> None:
     res.by_rule = {r: dict(c) for r, c in sorted(rules.items(), key=lambda kv: -sum(kv[1].values()))}
     if res.statements:
         res.per_100 = 100.0 * res.findings / res.statements
+        res.shown_per_100 = 100.0 * (res.findings - (res.hidden_info or 0)) / res.statements
         res.per_100_by_rule = {r: 100.0 * sum(c.values()) / res.statements for r, c in res.by_rule.items()}
 
     # (a) lock/duration findings on tables created earlier in the same file
@@ -274,6 +281,14 @@ def summarise(res: ProjectResult, report: dict[str, Any], base: Path) -> None:
     # (b) missing-lock-timeout beside another finding on the same statement
     for f in report.get("files", []):
         for s in f.get("statements", []):
+            carried = sum(
+                1
+                for fd in s.get("findings", [])
+                for c in fd.get("carries", [])
+                if c.get("rule") == LOCK_TIMEOUT_RULE
+            )
+            res.lock_timeout_carried += carried
+            res.lock_timeout_findings += carried
             rules_here = [fd["rule"] for fd in s.get("findings", [])]
             if LOCK_TIMEOUT_RULE in rules_here:
                 res.lock_timeout_findings += rules_here.count(LOCK_TIMEOUT_RULE)
@@ -362,6 +377,7 @@ def table(results: list[ProjectResult]) -> str:
         "warn",
         "info",
         "per100",
+        "shown",
         "(a)new-tbl",
         "(b)mlt+",
         "(c)info-lines",
@@ -387,6 +403,7 @@ def table(results: list[ProjectResult]) -> str:
                 str(r.by_severity.get("warning", 0)),
                 str(r.by_severity.get("info", 0)),
                 f"{r.per_100:.1f}",
+                f"{r.shown_per_100:.1f}",
                 f"{r.lock_findings_on_new_tables}/{r.lock_findings} {_pct(r.new_table_share)}",
                 f"{r.lock_timeout_beside_other}/{r.lock_timeout_findings}",
                 "-" if r.default_info_lines is None else str(r.default_info_lines),
@@ -433,6 +450,11 @@ def details(r: ProjectResult) -> str:
             f"{r.lock_timeout_beside_other} statements, e.g."
         )
         out.extend(f"    {e}" for e in r.lock_timeout_examples)
+    if r.lock_timeout_carried:
+        out.append(
+            f"  (b) {LOCK_TIMEOUT_RULE} carried by the statement's main finding (first fix line): "
+            f"{r.lock_timeout_carried} of {r.lock_timeout_findings}"
+        )
     if r.hidden_info is not None:
         out.append(f"  info findings hidden from default output (summary.hidden_info): {r.hidden_info}")
     return "\n".join(out)
@@ -507,8 +529,10 @@ def main(argv: list[str] | None = None) -> int:
             "(no summary.migrations in this report)"
         )
     print(
-        "expect = forward migrations by the tool's own rules (--expect); "
-        "(a) lock/duration findings on tables created earlier in the same file / all lock/duration findings;"
+        "expect = forward migrations by the tool's own rules (--expect); per100 = findings per 100 "
+        "statements; shown = per 100 statements, the findings a default run lists (info left out where the "
+        "version hides it); (a) lock/duration findings on tables created earlier in the same file / all "
+        "lock/duration findings;"
         f" (b) statements with {LOCK_TIMEOUT_RULE} beside another finding / all {LOCK_TIMEOUT_RULE};"
         " (c) info-level lines of a default gcc run\n"
     )
