@@ -73,7 +73,9 @@ def _cluster(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
 
 def _reindex(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     schema = eff.schema
-    conc = option_on(node.params, "concurrently")
+    lock, why = (L.ShareLock, "REINDEX blocks writes while it rebuilds")
+    if option_on(node.params, "concurrently"):
+        lock, why = (L.ShareUpdateExclusiveLock, "REINDEX CONCURRENTLY rebuilds without blocking writes")
     K = enums.ReindexObjectType
     tables: list[str] = []
     if node.kind == K.REINDEX_OBJECT_INDEX and node.relation is not None:
@@ -84,9 +86,6 @@ def _reindex(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
         else:
             # An index the history does not know is assumed to exist: its table (name unknown) is locked and
             # read like any other.
-            lock, why = (L.ShareUpdateExclusiveLock, "REINDEX CONCURRENTLY rebuilds without blocking writes")
-            if not conc:
-                lock, why = L.ShareLock, "REINDEX blocks writes while it rebuilds"
             eff.add(unknown_index_table(index), lock, why, scan=True, unknown="index")
     elif node.kind == K.REINDEX_OBJECT_TABLE and node.relation is not None:
         table = schema.resolve(node.relation)
@@ -101,26 +100,14 @@ def _reindex(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
             if t.kind in ("table", "matview") and (wanted is None or t.schema_name == wanted)
         ]
         if not tables:
-            lock, why = (L.ShareUpdateExclusiveLock, "REINDEX CONCURRENTLY rebuilds without blocking writes")
-            if not conc:
-                lock, why = L.ShareLock, "REINDEX blocks writes while it rebuilds"
-            unnamed = unknown_schema_tables(wanted)
-            eff.add(unnamed, lock, why, scan=True, unknown="schema")
+            eff.add(unknown_schema_tables(wanted), lock, why, scan=True, unknown="schema")
     for name in tables:
         t = schema.table(name)
         # A table known to have no index has nothing to rebuild (its TOAST index is not a heap scan).
         scan = has_storage(schema, name) and (
             t is None or not t.known_columns or bool(table_indexes(schema, name))
         )
-        if conc:
-            eff.add(
-                name,
-                L.ShareUpdateExclusiveLock,
-                "REINDEX CONCURRENTLY rebuilds without blocking writes",
-                scan=scan,
-            )
-        else:
-            eff.add(name, L.ShareLock, "REINDEX blocks writes while it rebuilds", scan=scan)
+        eff.add(name, lock, why, scan=scan)
 
 
 def _refresh(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
