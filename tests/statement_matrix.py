@@ -427,6 +427,8 @@ CASES: tuple[Case, ...] = (
     Case('create-sequence-owned-by', 'CREATE SEQUENCE order_seq OWNED BY orders.id'),
     Case('create-schema-with-table', 'CREATE SCHEMA reporting CREATE TABLE totals (id bigint REFERENCES customers (id))'),
     # What real projects' migrations showed the model getting wrong.
+    Case('real-type-change-beside-constant-default', 'ALTER TABLE line_items ALTER COLUMN qty TYPE bigint, ADD COLUMN discount int DEFAULT 0'),
+    Case('real-stable-default-beside-volatile', 'ALTER TABLE audit_log ADD COLUMN seen_at timestamptz DEFAULT now(), ADD COLUMN jitter float8 DEFAULT random()'),
     Case('real-timezone-set-by-the-file', "SET timezone = 'America/New_York'; ALTER TABLE orders ALTER COLUMN shipped_at TYPE timestamptz"),
     Case('real-timezone-utc-set-by-the-file', "SET TIME ZONE 'UTC'; ALTER TABLE orders ALTER COLUMN shipped_at TYPE timestamptz"),
     Case('real-drop-fk-column', 'ALTER TABLE line_items DROP COLUMN order_id'),
