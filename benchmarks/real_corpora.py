@@ -15,6 +15,10 @@ a before/after comparison) with a timeout, then a second default run (`--format 
 would type) to count the info-level lines it prints. It prints one table and, per project, the findings by
 rule and severity, findings per 100 statements (all of them, and those a default run lists: a version that
 hides info findings says how many in summary.hidden_info), and every reason a migration was not analysed.
+`--before FILE` (what `--json` wrote for an earlier version) adds a before -> after table per project:
+
+    .venv/bin/python benchmarks/real_corpora.py PROJECTS... --foreshock OLD/.venv/bin/foreshock --json a.json
+    .venv/bin/python benchmarks/real_corpora.py PROJECTS... --before a.json
 
 Signal checks, computed here from the report and the project's own files, not taken from foreshock:
   (a) lock/duration findings (those naming a lock or carrying an estimate) on a table that the same
@@ -411,15 +415,49 @@ def table(results: list[ProjectResult]) -> str:
                 f"{r.seconds:.1f}s",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return _aligned(rows, left=2)
+
+
+def _aligned(rows: list[list[str]], left: int) -> str:
+    """Columns padded to their widest cell (the first `left` ones flush left), a rule under the head row."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def comparison(before: dict[str, Any], results: list[ProjectResult]) -> str:
+    """Before -> after per project present in both runs: `before` is what --json wrote for an earlier version
+    (run it with --foreshock pointing at that version's executable)."""
+    old = {p["name"]: p for p in before.get("projects", []) if p.get("status") == "ok"}
+    rows = [
+        ["project", "stmts", "per100", "shown", "(a)new-tbl", "(b)mlt+", "(c)info-lines"],
+    ]
+    for r in results:
+        b = old.get(r.name)
+        if b is None or r.status != "ok":
+            continue
+        # An earlier version's JSON may lack a field this one writes: it listed every finding it had.
+        b_shown = b.get("shown_per_100") or b["per_100"]
+        b_info = "-" if b.get("default_info_lines") is None else str(b["default_info_lines"])
+        r_info = "-" if r.default_info_lines is None else str(r.default_info_lines)
+        rows.append(
+            [
+                r.name,
+                f"{b['statements']} -> {r.statements}",
+                f"{b['per_100']:.1f} -> {r.per_100:.1f}",
+                f"{b_shown:.1f} -> {r.shown_per_100:.1f}",
+                f"{b['lock_findings_on_new_tables']} -> {r.lock_findings_on_new_tables}",
+                f"{b['lock_timeout_beside_other']} -> {r.lock_timeout_beside_other}",
+                f"{b_info} -> {r_info}",
+            ]
+        )
+    return _aligned(rows, left=1)
 
 
 def details(r: ProjectResult) -> str:
@@ -492,7 +530,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-default-run", action="store_true", help="skip the gcc run that counts info lines (c)"
     )
+    ap.add_argument(
+        "--before",
+        metavar="FILE",
+        help="the --json of an earlier run (another version: --foreshock): print before -> after per project",
+    )
     args = ap.parse_args(argv)
+    before = json.loads(Path(args.before).read_text(encoding="utf-8")) if args.before else None
 
     cmd = shlex.split(args.foreshock) if args.foreshock else default_foreshock()
     pythonpath: dict[str, list[str]] = {}
@@ -536,6 +580,10 @@ def main(argv: list[str] | None = None) -> int:
         f" (b) statements with {LOCK_TIMEOUT_RULE} beside another finding / all {LOCK_TIMEOUT_RULE};"
         " (c) info-level lines of a default gcc run\n"
     )
+    if before is not None:
+        print(f"before -> after ({' '.join(before.get('foreshock', []))} -> {' '.join(cmd)}):")
+        print(comparison(before, results))
+        print()
     for r in results:
         print(details(r))
         print()

@@ -184,3 +184,18 @@ def test_signal_b_and_new_report_fields(tmp_path: Path, real_corpora) -> None:  
     assert (res.found, res.analysed, res.not_analysed, res.migrations_reported) == (5, 4, 1, True)
     assert res.hidden_info == 7 and res.layouts == ["flyway"]
     assert res.not_analysed_reasons == {"cannot render: … missing": 1}
+
+
+def test_before_after_table_reads_an_earlier_runs_json(real_corpora) -> None:  # type: ignore[no-untyped-def]
+    after = real_corpora.ProjectResult("shop", "p", statements=200, findings=60, hidden_info=20)
+    after.per_100, after.shown_per_100, after.default_info_lines = 30.0, 20.0, 0
+    after.lock_timeout_beside_other = 0
+    # An earlier version listed every finding it had and wrote no shown_per_100.
+    earlier = {**{k: v for k, v in real_corpora.asdict(after).items() if k != "shown_per_100"}}
+    earlier.update(per_100=45.0, statements=190, lock_timeout_beside_other=12, default_info_lines=33)
+    gone = {**earlier, "name": "gone"}
+    out = real_corpora.comparison({"projects": [earlier, gone]}, [after])
+    row = next(line for line in out.splitlines() if line.startswith("shop"))
+    assert row.split() == ["shop", "190", "->", "200", "45.0", "->", "30.0", "45.0", "->", "20.0",
+                           "0", "->", "0", "12", "->", "0", "33", "->", "0"]  # fmt: skip
+    assert "gone" not in out
