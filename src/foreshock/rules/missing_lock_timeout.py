@@ -61,7 +61,10 @@ RULE = Rule(
         "conflicts with it waits behind it. An ALTER TABLE that needs AccessExclusiveLock for a "
         "millisecond, stuck behind a long-running SELECT, blocks every read and write of the table until "
         "that SELECT ends. `SET lock_timeout` makes the migration give up (and be retried) instead. All "
-        "versions. When every migration runs through something that sets it (`foreshock apply` does; so "
+        "versions. One finding per statement: where another rule fires on the same statement, this advice "
+        "becomes the first line of that finding's fix (JSON `carries`), and that finding is never less "
+        "severe than this advice; it stands alone only when nothing else fires there. When every migration "
+        "runs through something that sets it (`foreshock apply` does; so "
         "does `ALTER ROLE migrator SET lock_timeout = '2s'`), add `ignore = [\"missing-lock-timeout\"]` to "
         "[tool.foreshock]."
     ),
