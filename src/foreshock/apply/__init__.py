@@ -9,6 +9,7 @@ lock, a ledger, CONCURRENTLY outside transactions and resumable batched backfill
 from __future__ import annotations
 
 from foreshock.apply.backfill import BackfillResult, backfill
+from foreshock.apply.gate import SafeRewrite, safe_rewrite
 from foreshock.apply.options import Acceptance, ApplyOptions
 from foreshock.apply.plan import Plan, Step, UnitPlan, plan
 from foreshock.apply.results import ApplyResult, Attempt, Blocker, StepResult, UnitResult
@@ -22,6 +23,7 @@ __all__ = [
     "BackfillResult",
     "Blocker",
     "Plan",
+    "SafeRewrite",
     "Step",
     "StepResult",
     "UnitPlan",
@@ -30,4 +32,5 @@ __all__ = [
     "apply_way",
     "backfill",
     "plan",
+    "safe_rewrite",
 ]

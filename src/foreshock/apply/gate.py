@@ -25,10 +25,11 @@ from foreshock.api import check_units
 from foreshock.apply.options import Acceptance
 from foreshock.apply.plan import checksum, unit_name
 from foreshock.config import Settings
-from foreshock.core.model import CheckResult, Finding, MigrationUnit
+from foreshock.core.model import CheckResult, FileAnalysis, Finding, MigrationUnit
 from foreshock.core.quantities import format_estimate
 from foreshock.core.rewrite import Rewrite, migration_text, rewrites_in
 from foreshock.errors import ForeshockError
+from foreshock.load.run import SafeRun
 from foreshock.scale.stats import Stats
 
 # apply sets lock_timeout on every step itself (ApplyOptions.lock_timeout): the rule's advice is followed.
@@ -266,3 +267,43 @@ def judge(
     return Verdict(
         tuple(verdicts), result, sizes_from, reason, who, tuple(a for a in accept if a not in matched)
     )
+
+
+# Findings about what a statement does to traffic: those a safe rewrite exists to take away.
+_TRAFFIC_RISKS = frozenset({"duration", "lock-queue"})
+
+
+@dataclass(frozen=True)
+class SafeRewrite:
+    """The last migration with its safe rewrites in place -- what `apply --rewrite` runs for it -- as the
+    safe run of a load rehearsal runs it, with the analysis of what runs (its lock holds at production
+    size are read from it)."""
+
+    run: SafeRun
+    analysis: FileAnalysis
+
+
+def safe_rewrite(
+    units: Sequence[MigrationUnit], settings: Settings | None = None, sizes: Stats | None = None
+) -> SafeRewrite:
+    """The gate's rewrite (judge(..., rewrite=True)) of the last of `units` that is not history; the others
+    are its schema history. Statements whose traffic findings have no mechanical rewrite run as written, and
+    the result names each."""
+    candidates = [u for u in units if not u.history]
+    if not candidates:
+        raise ForeshockError("nothing to rewrite: give the migration file(s)")
+    target = candidates[-1]
+    history = [u if u is target or u.history else replace(u, history=True) for u in units]
+    verdict = judge(history, settings or Settings(), sizes, rewrite=True)
+    v = next(u for u in verdict.units if u.path == target.path)
+    analysis = next(fa for fa in verdict.result.files if fa.path == target.path)
+    without: dict[str, None] = {}
+    for f in verdict.result.findings:
+        if f.path != target.path or f.severity not in ("error", "warning") or f.risk not in _TRAFFIC_RISKS:
+            continue
+        if f.rewrite is not None and f.rewrite.mechanical:
+            continue
+        why = f.rewrite.not_mechanical if f.rewrite is not None else "no safe rewrite"
+        without.setdefault(f"line {f.line} [{f.rule}]: {why}", None)
+    steps = sum(len(r.all_steps()) for r in v.rewrites)
+    return SafeRewrite(SafeRun(v.unit, steps, tuple(without)), analysis)

@@ -659,8 +659,10 @@ def _dry_run(p: Plan, applied: Mapping[str, str], verdict: Verdict | None) -> Ap
 
 
 def apply_way(options: ApplyOptions | None = None) -> ApplyWay:
-    """The apply-way run of `rehearse --load` (foreshock.load.compare): this runner, with the load run's
-    application_name so the workload can tell the migration's sessions from its own."""
+    """The safe run of `rehearse --load` (foreshock.load.compare): this runner, with the load run's
+    application_name so the workload can tell the migration's sessions from its own. It runs what it is
+    given -- the file with its safe rewrites in place (foreshock.apply.safe_rewrite), as `apply --rewrite`
+    would run it."""
     # The rehearsal is the measurement: its sandbox is judged by `rehearse` itself, not by the gate.
     o = replace(options or ApplyOptions(), application_name=MIGRATION_APP, progress=False, dry_run=False,
                 gate=False)

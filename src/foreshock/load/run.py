@@ -1,9 +1,10 @@
-"""The migration under load, twice on identical databases: as written (what a naive deploy does) and the way
-`foreshock apply` runs it (short lock_timeout, retries with backoff, batched backfills).
+"""The migration under load, twice on identical databases: as written (what a naive deploy does) and its safe
+rewrite run the way `foreshock apply --rewrite` runs it (the steps `check` prints, each under a short
+lock_timeout with retries, backfills in key-range batches).
 
 Each run: a fresh database cloned from one prepared template, the workload started, an optional long-running
 transaction opened, the migration run while the workload keeps going, a short cooldown, then figures per query
-class -- all measured, none computed from a model.
+class -- all measured, none computed from a model (their projection to production size is load.projection's).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
@@ -24,6 +25,13 @@ from foreshock.core.facts import non_transactional_reason
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Statement
 from foreshock.core.sql import parse
 from foreshock.errors import InputError
+from foreshock.load.projection import (
+    DEFAULT_HEALTH_FAILURES,
+    DEFAULT_HEALTH_INTERVAL,
+    Figures,
+    HealthChecks,
+    measured,
+)
 from foreshock.load.workload import (
     CLASSES,
     MIGRATION_APP,
@@ -38,9 +46,9 @@ from foreshock.pg import SessionSettings, connect, translate_error
 from foreshock.pg.connect import pg_duration
 from foreshock.sandbox import Sandbox
 
-AS_WRITTEN = "as-written"
-APPLY_WAY = "apply"
-MODES = (AS_WRITTEN, APPLY_WAY)
+AS_WRITTEN = "as_written"
+SAFE = "safe"
+MODES = (AS_WRITTEN, SAFE)
 
 
 @dataclass(frozen=True)
@@ -52,15 +60,34 @@ class LoadConfig:
     health_timeout: float = 2.0
     warmup: float = 1.0  # workload alone before the migration: the baseline
     cooldown: float = 1.0  # workload after the migration ends: the queue draining
-    # Full-table UPDATE/DELETE statements without `-- foreshock:backfill` are batched in the apply-way run, as
-    # foreshock's advice for them says; False runs them as written there too.
-    batch_updates: bool = True
     tables: tuple[str, ...] = ()  # empty: the tables the migration names
+    # How the load balancer checks an instance (with health_timeout): every health_interval seconds,
+    # unhealthy after health_failures failures in a row.
+    health_interval: float = DEFAULT_HEALTH_INTERVAL
+    health_failures: int = DEFAULT_HEALTH_FAILURES
+
+    @property
+    def health(self) -> HealthChecks:
+        return HealthChecks(self.health_timeout, self.health_interval, self.health_failures)
+
+
+@dataclass(frozen=True)
+class SafeRun:
+    """What the safe run executes: the migration with the safe rewrites `check` gives in place (the unit
+    `apply --rewrite` runs), how many steps they have, and the statements that have no safe rewrite and run
+    as written (the apply way: under a lock timeout, with retries), each `line N: why`."""
+
+    unit: MigrationUnit
+    steps: int = 0
+    without: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "without_safe_rewrite": list(self.without)}
 
 
 @dataclass(frozen=True)
 class ApplyWay:
-    """How the apply-way run executes the migration: `foreshock apply`'s runner, handed in by the command that
+    """How the safe run executes the migration: `foreshock apply`'s runner, handed in by the command that
     composes the two (foreshock.apply.apply_way builds one), since load sits below the apply command.
 
     run(dsn, unit) -> (outcome, message, attempts), outcome one of ok | lock_timeout | error.
@@ -187,26 +214,53 @@ class RunReport:
 
 @dataclass(frozen=True)
 class LoadComparison:
+    """Both runs, measured; with `production`, their figures projected to production size (the rehearse
+    command adds them: load.projection)."""
+
     runs: tuple[RunReport, ...]
     tables: tuple[str, ...]
     config: LoadConfig
     lock_timeout: float
     warnings: tuple[str, ...] = ()
+    safe: SafeRun | None = None  # what the safe run executed (None: the file as written, the apply way)
+    rows: int | None = None  # rows of the biggest touched table in the load runs (None: not known here)
+    scale: str = ""  # why the load runs have that many rows
+    production: Mapping[str, Figures] = field(default_factory=dict)  # mode -> figures at production size
+    production_rows: int | None = None
+    production_rates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    rates_from: str = ""  # where production's arrival rates come from
 
     def run(self, mode: str) -> RunReport:
         return next(r for r in self.runs if r.mode == mode)
 
+    def measured(self, mode: str) -> Figures:
+        return measured(self.run(mode), self.rows, self.config.health, self.config.workload.sample_interval)
+
     def to_json(self, with_records: bool = False) -> dict[str, Any]:
         c = self.config
+        h = c.health
+        out: dict[str, Any] = {}
+        for r in self.runs:
+            side: dict[str, Any] = {
+                "measured": self.measured(r.mode).to_json(),
+                "production": self.production[r.mode].to_json() if r.mode in self.production else None,
+                "run": r.to_json(with_records),
+            }
+            if r.mode == SAFE:
+                side["rewrite"] = self.safe.to_json() if self.safe is not None else None
+            out[r.mode] = side
         return {
+            **out,
+            "rows": {"load": self.rows, "production": self.production_rows, "scale": self.scale or None},
             "tables": list(self.tables),
             "rates_per_s": dict(c.workload.rates),
             "table_rates_per_s": {t: dict(r) for t, r in c.workload.table_rates.items()},
+            "production_rates_per_s": {t: dict(r) for t, r in self.production_rates.items()},
+            "production_rates_from": self.rates_from or None,
             "pool": c.workload.pool,
             "long_transaction_s": c.long_transaction,
-            "health_timeout_s": c.health_timeout,
+            "health": {"timeout_s": h.timeout, "interval_s": h.interval, "failures": h.failures},
             "apply_lock_timeout_s": self.lock_timeout,
-            "runs": {r.mode: r.to_json(with_records) for r in self.runs},
             "warnings": list(self.warnings),
         }
 
@@ -316,41 +370,6 @@ def run_as_written(dsn: str, unit: MigrationUnit, t0: float, limit: float) -> Mi
     return MigrationRun(started, time.monotonic() - t0, "ok")
 
 
-def _offset(text: str, line: int, column: int) -> int:
-    lines = text.splitlines(keepends=True)
-    return sum(len(x) for x in lines[: line - 1]) + column - 1
-
-
-def with_backfill_directives(unit: MigrationUnit) -> tuple[MigrationUnit, list[str]]:
-    """The unit with `-- foreshock:backfill` before each UPDATE/DELETE that apply can batch and that lacks
-    it."""
-    statements = _statements(unit)
-    if any(isinstance(s.node, ast.TransactionStmt) for s in statements):
-        return unit, [
-            f"{unit.path}: explicit BEGIN/COMMIT: UPDATE/DELETE left unbatched in the apply-way run"
-        ]
-    text = unit.text
-    added: list[str] = []
-    for s in reversed(statements):
-        n = s.node
-        if not isinstance(n, ast.UpdateStmt | ast.DeleteStmt) or any(
-            d.kind == "backfill" for d in s.directives
-        ):
-            continue
-        extra = [
-            n.withClause,
-            n.returningClause,
-            getattr(n, "fromClause", None),
-            getattr(n, "usingClause", None),
-        ]
-        if any(extra) or s.in_do_block:
-            continue
-        at = _offset(text, s.line, s.column)
-        text = text[:at] + "\n-- foreshock:backfill\n" + text[at:]
-        added.append(f"{unit.path}:{s.line}: {s.kind} batched as a backfill in the apply-way run")
-    return replace(unit, text=text, line_map=None), list(reversed(added))
-
-
 def run_apply_way(dsn: str, unit: MigrationUnit, t0: float, way: ApplyWay) -> MigrationRun:
     started = time.monotonic() - t0
     outcome, message, attempts = way.run(dsn, unit)
@@ -406,24 +425,26 @@ def compare(
     config: LoadConfig | None = None,
     *,
     apply_way: ApplyWay | None = None,
+    safe: SafeRun | None = None,
     modes: Sequence[str] = MODES,
     progress: Callable[[str], None] | None = None,
 ) -> LoadComparison:
     """Prepare one database (`prepare(dsn)`: schema and data), clone it per mode, and run the migration under
-    the workload in each clone. Only the sandbox's scratch databases are ever connected to."""
+    the workload in each clone: as written, and `safe.unit` (the file with its safe rewrites in place:
+    foreshock.apply.safe_rewrite) through `apply_way` -- the file as written when no `safe` is given. Only
+    the sandbox's scratch databases are ever connected to."""
     config = config or LoadConfig()
     say = progress or (lambda _m: None)
     for m in modes:
         if m not in MODES:
             raise InputError(f"unknown load mode {m!r}; expected {' or '.join(MODES)}")
-    if APPLY_WAY in modes and apply_way is None:
+    if SAFE in modes and apply_way is None:
         raise InputError(
-            "the apply-way load run needs apply_way=foreshock.apply.apply_way(ApplyOptions(...)) "
+            "the safe load run needs apply_way=foreshock.apply.apply_way(ApplyOptions(...)) "
             "(or modes=(AS_WRITTEN,))"
         )
     tables = list(config.tables) or touched_tables(unit)
-    batched, notes = with_backfill_directives(unit) if config.batch_updates else (unit, [])
-    warnings: list[str] = list(notes)
+    warnings: list[str] = []
     runs: list[RunReport] = []
     with sandbox.fresh_database("load_base") as base:
         say("preparing the load database")
@@ -431,15 +452,14 @@ def compare(
         for mode in modes:
             with sandbox.fresh_database("load_run", template=_dbname(base)) as dsn:
                 try:
-                    report, warns = run_once(
-                        dsn, batched if mode == APPLY_WAY else unit, mode, config, tables, apply_way, say
-                    )
+                    runs_unit = safe.unit if mode == SAFE and safe is not None else unit
+                    report, warns = run_once(dsn, runs_unit, mode, config, tables, apply_way, say)
                 except psycopg.Error as err:
                     raise translate_error(err, f"load rehearsal ({mode})") from None
                 warnings.extend(w for w in warns if w not in warnings)
                 runs.append(report)
     lock_timeout = apply_way.lock_timeout if apply_way is not None else 0.0
-    return LoadComparison(tuple(runs), tuple(tables), config, lock_timeout, tuple(warnings))
+    return LoadComparison(tuple(runs), tuple(tables), config, lock_timeout, tuple(warnings), safe)
 
 
 def setup_from_sql(setup_sql: str) -> Prepare:
@@ -455,13 +475,14 @@ def setup_from_sql(setup_sql: str) -> Prepare:
 
 
 def rates_from(
-    activity: Mapping[str, tuple[float | None, float | None]], fraction: float
+    activity: Mapping[str, tuple[float | None, float | None]], fraction: float, *, bounded: bool = True
 ) -> dict[str, dict[str, float]]:
-    """Per-table rates from observed (reads/s, writes/s), scaled with the data and kept in [MIN, MAX]."""
+    """Per-table rates from observed (reads/s, writes/s), scaled with the data and (bounded) kept in
+    [MIN, MAX] -- a sandbox's workload; unbounded at fraction 1 they are production's own rates."""
     from foreshock.load.workload import MAX_RATE, MIN_RATE, READ_POINT, READ_RANGE, WRITE
 
     def clamp(x: float) -> float:
-        return round(min(MAX_RATE, max(MIN_RATE, x)), 2)
+        return round(min(MAX_RATE, max(MIN_RATE, x)), 2) if bounded else round(x, 2)
 
     out: dict[str, dict[str, float]] = {}
     for table, (reads, writes) in activity.items():

@@ -9,6 +9,8 @@
    estimate from the same sizes where the rehearsal timed nothing (scale.verdicts.RehearsalDurations).
 4. The findings are judged by the rule engine's one verdict with those durations (rules.verdict.judge): the
    exit code is check's, from the same verdict with measured durations instead of modelled ones.
+5. With --load, the migration runs under a synthetic workload as written and as its safe rewrite, and what
+   traffic feels is projected to production size with the same durations (rehearse.under_load).
 """
 
 from __future__ import annotations
@@ -116,7 +118,15 @@ def rehearse(
         from foreshock.rehearse.under_load import rehearse_load
 
         comparison = rehearse_load(
-            units, stats, load, report_dir=report_dir, progress=say, analysis=analysis
+            units,
+            stats,
+            load,
+            report_dir=report_dir,
+            progress=say,
+            analysis=analysis,
+            rehearsal=rehearsal,
+            durations=durations,
+            settings=settings,
         )
     if report_dir:
         from foreshock.report.rehearsal_plots import write_plots

@@ -70,8 +70,9 @@ def command(
 
     The findings are check's, judged with the durations the rehearsal measured: the exit code follows the
     same verdict as `check` (0 nothing at error level, 1 error-level findings, 2 could not analyse). With
-    --load, also runs it under a synthetic workload, as written and the `foreshock apply` way, and reports
-    what live traffic feels (waits, p50/p99, queued sessions, health checks).
+    --load, also runs it under a synthetic workload, as written and as its safe rewrite the `foreshock apply
+    --rewrite` way, and reports what live traffic feels (waits, p50/p99, queued sessions, health checks),
+    measured at the load run's size and projected to production size.
 
     With --deployment window (the service down while migrations run) it rehearses the whole upgrade, every
     migration given (or changed since --since) one after the other on the snapshot's schema, and prints the

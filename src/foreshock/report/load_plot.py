@@ -13,10 +13,10 @@ from pathlib import Path
 from foreshock.core.quantities import format_duration
 from foreshock.load.run import LoadComparison, RunReport
 from foreshock.load.workload import CLASSES
+from foreshock.report.load_report import TITLES
 
 W, PANEL_H, PAD_L, PAD_R, PAD_T, PAD_B, GAP = 760, 260, 70, 150, 30, 40, 30
 COLOURS = {"read_point": "#1f77b4", "read_range": "#2ca02c", "write": "#d62728"}
-TITLES = {"as-written": "as written", "apply": "the apply way"}
 
 
 def _panel(run: RunReport, top: float, x_max: float, y_lo: float, y_hi: float, health: float) -> list[str]:
