@@ -164,7 +164,8 @@ def render(result: LoadComparison) -> str:
     safe = result.safe
     if safe is not None:
         if safe.steps:
-            out.append(f"the safe rewrite ran {safe.steps} steps, as `foreshock apply --rewrite` runs them")
+            steps = f"{safe.steps} step" + ("s" if safe.steps != 1 else "")
+            out.append(f"the safe rewrite ran {steps}, as `foreshock apply --rewrite` runs them")
         else:
             out.append("no statement has a safe rewrite: the safe run is the file as written, the apply way")
         for w in safe.without:
