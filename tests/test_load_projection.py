@@ -1,15 +1,21 @@
 """foreshock.load.projection: the load run's figures carried to production size -- the queueing arithmetic
 and the health-check cascade, on figures given by hand (the measured side is tests/test_load.py's, on a
-server)."""
+server); and the safe run's migration, check's rewrite, which needs no server."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from foreshock.core.model import Estimate
+from foreshock.apply import safe_rewrite
+from foreshock.core.model import Estimate, MigrationUnit
+from foreshock.errors import ForeshockError
 from foreshock.load.projection import Blocking, Figures, HealthChecks, Stall, measured, project
 from foreshock.load.run import HealthPrediction, MigrationRun, RunReport
 from foreshock.load.workload import READ_CLASSES, WRITE, QueryRecord, QueueSample
+from foreshock.scale.stats import Stats, load_stats
 
 RATES = {"public.orders": {"read_point": 20.0, "read_range": 5.0, "write": 10.0}}
 BOTH = (*READ_CLASSES, WRITE)
@@ -112,3 +118,41 @@ def test_measured_figures_come_from_the_queue_samples_and_the_queries() -> None:
     assert f.max_wait == 0.3 and f.read_wait == 0.3 and f.queued == 4  # 3 behind + 1 in the pool at 1.3 s
     assert f.pool_exhausted_after == pytest.approx(1.2 - 1.05) and f.health_check == "pass"
     assert "measured at 20,000 rows" in f.basis
+
+
+ORDERS = "CREATE TABLE orders (id bigint PRIMARY KEY, total int NOT NULL, note text);\n"
+
+
+def _sizes(tmp_path: Path, rows: int) -> Stats:
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"tables": {"public.orders": {"rows": rows, "bytes": 80 * rows}}}))
+    return load_stats(stats)
+
+
+def test_the_safe_run_is_checks_rewrite_of_the_last_migration(tmp_path: Path) -> None:
+    schema = MigrationUnit("001.sql", ORDERS, history=True)
+    migration = MigrationUnit(
+        "002.sql",
+        "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\nUPDATE orders SET status = 'paid';\n"
+        "ALTER TABLE orders ALTER COLUMN status SET NOT NULL;\nCOMMIT;\n",
+    )
+    safe = safe_rewrite([schema, migration], None, _sizes(tmp_path, 2_000_000))
+    text = safe.run.unit.text
+    assert safe.run.steps == 5 and safe.run.without == ()
+    assert "-- foreshock: backfill\nUPDATE orders SET status = 'paid';" in text
+    assert text.index("NOT VALID") < text.index("VALIDATE CONSTRAINT") < text.index("SET NOT NULL")
+    assert safe.analysis.path == "002.sql" and safe.run.to_json()["without_safe_rewrite"] == []
+
+
+def test_a_statement_without_a_safe_rewrite_is_named_and_runs_as_written(tmp_path: Path) -> None:
+    schema = MigrationUnit("001.sql", ORDERS, history=True)
+    migration = MigrationUnit(
+        "002.sql",
+        "CREATE INDEX orders_total ON orders (total);\nALTER TABLE orders ALTER COLUMN total TYPE bigint;\n",
+    )
+    safe = safe_rewrite([schema, migration], None, _sizes(tmp_path, 2_000_000))
+    assert safe.run.steps == 1 and "CREATE INDEX CONCURRENTLY orders_total" in safe.run.unit.text
+    assert "ALTER COLUMN total TYPE bigint" in safe.run.unit.text
+    assert len(safe.run.without) == 1 and safe.run.without[0].startswith("line 2 [changing-column-type]: ")
+    with pytest.raises(ForeshockError, match="nothing to rewrite"):
+        safe_rewrite([schema])
