@@ -673,7 +673,9 @@ def apply_way(options: ApplyOptions | None = None) -> ApplyWay:
         except ForeshockError as err:
             return "error", str(err), 1
         steps = [s for u in result.units for s in u.steps]
-        attempts = sum(max(1, len(s.attempts)) for s in steps)
+        # Tries of the migration: one, plus each retry of a step after a lock timeout (a rewrite's steps are
+        # not retries).
+        attempts = 1 + sum(max(0, len(s.attempts) - 1) for s in steps)
         failed = [s.message for s in steps if s.outcome == "failed"]
         failed += [u.message for u in result.units if u.outcome == "failed"]
         if failed:

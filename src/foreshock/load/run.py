@@ -90,7 +90,8 @@ class ApplyWay:
     """How the safe run executes the migration: `foreshock apply`'s runner, handed in by the command that
     composes the two (foreshock.apply.apply_way builds one), since load sits below the apply command.
 
-    run(dsn, unit) -> (outcome, message, attempts), outcome one of ok | lock_timeout | error.
+    run(dsn, unit) -> (outcome, message, attempts), outcome one of ok | lock_timeout | error, attempts one
+    plus the retries after a lock timeout.
     """
 
     run: Callable[[str, MigrationUnit], tuple[str, str, int]]
