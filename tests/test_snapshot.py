@@ -140,6 +140,13 @@ def test_snapshot_as_owner_has_column_statistics_and_a_loadable_schema(prod: str
     assert orders.columns["customer_id"].histogram_bounds
     assert stats.server.major == 16
     assert isinstance(stats.server.settings["maintenance_work_mem"], int)
+    # Memory settings counted in kB or MB by pg_settings are bytes in the snapshot, like those in 8kB pages.
+    with psycopg.connect(prod) as conn:
+        for name in ("maintenance_work_mem", "work_mem", "max_wal_size", "shared_buffers", "wal_buffers"):
+            row = conn.execute(
+                "SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting(%s))", (name,)
+            ).fetchone()
+            assert row is not None and stats.server.setting_bytes(name) == row[0], name
     # How text collates: rehearsal builds its databases with it (text sorts run at its speed).
     with psycopg.connect(prod) as conn:
         row = conn.execute(

@@ -57,6 +57,8 @@ TIMING_SETTINGS = (
     "wal_level",
     "max_wal_size",
     "checkpoint_timeout",
+    "checkpoint_completion_target",
+    "wal_buffers",
     "synchronous_commit",
     "full_page_writes",
     "wal_compression",
@@ -320,7 +322,8 @@ def _column(name: str, c: dict[str, Any]) -> ColumnStats:
 
 def _setting_value(setting: str, unit: str | None, vartype: str) -> Any:
     if vartype == "integer" and unit in ("8kB", "kB", "MB", "B"):
-        size = parse_memory(unit if unit != "B" else "1B")
+        # pg_settings counts in its unit: "8kB" pages, or 1 kB / 1 MB / 1 byte.
+        size = parse_memory(unit if unit[0].isdigit() else "1" + unit)
         return int(setting) * (size or 1)
     if vartype == "integer":
         return int(setting)
