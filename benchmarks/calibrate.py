@@ -3,7 +3,8 @@
 Runs each operation the model knows (seq-scan validation, heap rewrite, index build on integer and text keys,
 full-table UPDATE with and without extra indexes, DELETE, foreign-key validation, REFRESH MATERIALIZED
 VIEW) on
-tables of two row widths and two sizes on the embedded server, fits the per-operation coefficients by least
+tables of two row widths and two sizes on the embedded server (foreign keys to a referenced table of the same
+size and of a tenth), fits the per-operation coefficients by least
 squares, measures the disk's sequential write/read throughput (used once a table no longer fits in memory),
 and
 writes src/foreshock/scale/calibration.py. Re-run on the hardware you want the estimates to describe:
@@ -24,6 +25,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from foreshock.scale.contention import cpu_wait
 from foreshock.scale.server import scratch_server
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "foreshock" / "scale" / "calibration.py"
@@ -34,7 +36,7 @@ WIDTHS = {"narrow": 8, "wide": 280}
 
 
 def _setup(conn: psycopg.Connection[object], rows: int, pad: int) -> None:
-    conn.execute("DROP TABLE IF EXISTS cal_child, cal_t CASCADE")
+    conn.execute("DROP TABLE IF EXISTS cal_child, cal_parent, cal_t CASCADE")
     conn.execute("DROP MATERIALIZED VIEW IF EXISTS cal_mv")
     conn.execute("CREATE TABLE cal_t (id bigint PRIMARY KEY, a integer, b text, c integer, pad text)")
     conn.execute(
@@ -44,22 +46,44 @@ def _setup(conn: psycopg.Connection[object], rows: int, pad: int) -> None:
             "FROM generate_series(1, {}) g"
         ).format(sql.Literal(pad), sql.Literal(rows))
     )
-    conn.execute("CREATE TABLE cal_child (id bigint PRIMARY KEY, pid bigint, pad text)")
+    conn.execute("CREATE TABLE cal_child (id bigint PRIMARY KEY, pid bigint, spid bigint, pad text)")
     conn.execute(
         sql.SQL(
-            "INSERT INTO cal_child SELECT g, 1 + (g * 31) % {}, repeat('y', {}) FROM generate_series(1, {}) g"
-        ).format(sql.Literal(rows), sql.Literal(pad), sql.Literal(rows))
+            "INSERT INTO cal_child SELECT g, 1 + (g * 31) % {}, 1 + (g * 31) % {}, repeat('y', {}) "
+            "FROM generate_series(1, {}) g"
+        ).format(sql.Literal(rows), sql.Literal(_small(rows)), sql.Literal(pad), sql.Literal(rows))
     )
+    # A referenced table a tenth of the referencing one: the validation's cost splits into hashing the
+    # referenced keys and probing them once per referencing row.
+    conn.execute("CREATE TABLE cal_parent (id bigint PRIMARY KEY)")
+    conn.execute(
+        sql.SQL("INSERT INTO cal_parent SELECT g FROM generate_series(1, {}) g").format(
+            sql.Literal(_small(rows))
+        )
+    )
+    conn.execute("VACUUM ANALYZE cal_parent")
     conn.execute("CREATE MATERIALIZED VIEW cal_mv AS SELECT * FROM cal_t")
     conn.execute("VACUUM ANALYZE cal_t")
     conn.execute("VACUUM ANALYZE cal_child")
     conn.execute("CHECKPOINT")
 
 
+def _small(rows: int) -> int:
+    return max(rows // 10, 1)
+
+
 def _timed(conn: psycopg.Connection[object], stmt: str, undo: str | None = None) -> float:
+    """Seconds the statement took, without the time its backend waited for a CPU that other processes on
+    this machine held (as rehearse measures: foreshock.scale.contention)."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    wait0 = cpu_wait(row[0])
     start = time.perf_counter()
     conn.execute(stmt)
     elapsed = time.perf_counter() - start
+    wait1 = cpu_wait(row[0])
+    if wait0 is not None and wait1 is not None:
+        elapsed -= min(max(wait1 - wait0, 0.0), elapsed)
     if undo:
         conn.execute(undo)
     conn.execute("CHECKPOINT")
@@ -73,7 +97,8 @@ def _heap_bytes(conn: psycopg.Connection[object], table: str) -> int:
 
 
 def _measure(dsn: str, sizes: list[int]) -> dict[str, list[tuple[float, float, float]]]:
-    """op -> [(rows, bytes, seconds)] (for index ops bytes is the key width)."""
+    """op -> [(rows, bytes, seconds)] (for index ops bytes is the key width, for a foreign key's validation
+    the referenced table's rows)."""
     points: dict[str, list[tuple[float, float, float]]] = {}
 
     def add(op: str, rows: int, size: float, seconds: float) -> None:
@@ -112,7 +137,14 @@ def _measure(dsn: str, sizes: list[int]) -> dict[str, list[tuple[float, float, f
                     "ALTER TABLE cal_child ADD CONSTRAINT cal_fk FOREIGN KEY (pid) REFERENCES cal_t (id)",
                     "ALTER TABLE cal_child DROP CONSTRAINT cal_fk",
                 )
-                add("fk_validate", rows, _heap_bytes(conn, "cal_child"), t)
+                add("fk_validate", rows, rows, t)
+                t = _timed(
+                    conn,
+                    "ALTER TABLE cal_child ADD CONSTRAINT cal_fk2 FOREIGN KEY (spid) "
+                    "REFERENCES cal_parent (id)",
+                    "ALTER TABLE cal_child DROP CONSTRAINT cal_fk2",
+                )
+                add("fk_validate", rows, _small(rows), t)
                 # The rewrite is measured with one index (the pk) and the pk build is subtracted by the
                 # fit, so
                 # the heap part is isolated: ALTER TYPE int -> bigint on a non-indexed column rewrites the
@@ -135,7 +167,7 @@ def _measure(dsn: str, sizes: list[int]) -> dict[str, list[tuple[float, float, f
                 conn.execute("CHECKPOINT")
                 t = _timed(conn, "DELETE FROM cal_t WHERE true")
                 add("delete", rows, heap, t)
-        conn.execute("DROP TABLE IF EXISTS cal_child, cal_t CASCADE")
+        conn.execute("DROP TABLE IF EXISTS cal_child, cal_parent, cal_t CASCADE")
     return points
 
 
@@ -254,7 +286,8 @@ def main() -> None:
         f"Measured on: {server};",
         f"table sizes {sizes} rows, narrow and wide rows.",
         "Each op: (seconds per row [per n*log2(n) for index_build],",
-        "seconds per heap byte [per key byte*row for index_build]).",
+        "seconds per heap byte [per key byte*row for index_build, per referenced row for fk_validate]).",
+        "Timings leave out the time the backend waited for a CPU other processes held.",
         '"""',
         "",
         "from __future__ import annotations",

@@ -191,7 +191,8 @@ def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[Table
             continue
         table = schema.table(effect.table)
         indexes = tuple(i.columns for i in table.indexes.values()) if table is not None else ()
-        out.append(TableWork(effect.table, cost, keys, indexes))
+        references = fk_parent if cost is Cost.FK_VALIDATE else None
+        out.append(TableWork(effect.table, cost, keys, indexes, references=references))
     return tuple(out)
 
 

@@ -290,6 +290,8 @@ class TableWork:
     the statement runs (a rewrite rebuilds them all, an UPDATE maintains them all), from the schema model.
     sized_by: for a table this migration created and filled from existing ones (CREATE TABLE AS, INSERT ...
     SELECT), those tables: it is as large as they are at most, and sized by the largest.
+    references: the referenced table a foreign key's validation probes (fk_validate only): PostgreSQL hashes
+    its keys once, so its size is part of the cost.
     """
 
     table: str
@@ -297,6 +299,7 @@ class TableWork:
     index_columns: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
     sized_by: tuple[str, ...] = ()
+    references: str | None = None
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -310,6 +313,7 @@ class TableWork:
             "index_columns": list(self.index_columns),
             "indexes": [list(i) for i in self.indexes],
             "sized_by": list(self.sized_by) or None,
+            **({"references": self.references} if self.references else {}),
         }
 
 
