@@ -37,10 +37,11 @@ sequential
 throughput. Beyond memory (the table larger than the cache: effective_cache_size, else shared_buffers + 4 GiB)
 the bytes that must come from or go to disk are charged at that measured throughput on top of the CPU cost.
 
-The interval is honest about what this is — a calibration on one machine applied to another: low = seconds/2,
-high = seconds·2 (wider, ×3, when rows or bytes were derived from the other, or when an operation's size is
-unknown). `foreshock rehearse` measures instead of modelling and gives tighter intervals. The calibration
-leaves out the time its statements waited for a CPU held by other processes, as rehearse's timings do.
+The interval is honest about what this is — a calibration on one machine applied to another — and is built
+as rehearse's is (interval.py: never narrower than the measured run-to-run noise, skewed the same way), from
+a model standard deviation that makes it ×2 on each side (×3 when rows or bytes were derived from the other).
+`foreshock rehearse` measures instead of modelling and gives tighter intervals. The calibration leaves out
+the time its statements waited for a CPU held by other processes, as rehearse's timings do.
 
 Per transaction, a lock is held from the statement that takes it until COMMIT, so its hold time is the sum of
 the durations of the statements from the acquiring one to the end of the transaction (core.hold). The budget
@@ -58,6 +59,7 @@ from foreshock.core.model import Cost, Estimate, StatementAnalysis, TableWork
 from foreshock.core.quantities import format_bytes
 from foreshock.rules.durations import Duration
 from foreshock.scale import calibration
+from foreshock.scale.interval import Z, interval
 from foreshock.scale.stats import ColumnStats, Stats, TableStats
 
 # Size of a B-tree index tuple beyond its key: IndexTupleData (8) + line pointer (4), plus sort overhead
@@ -73,6 +75,11 @@ DEFAULT_OS_CACHE = 4 * 1024**3
 # checkpoint); a rewrite writes the new heap and, with wal_level>=replica, its WAL.
 UPDATE_WRITE_FACTOR = 2.0
 REWRITE_WRITE_FACTOR = 2.0
+# The model is a calibration on one machine applied to another: its relative standard deviation, such that
+# the interval (interval.py, the same construction as rehearse's) spans ×2 on each side, ×3 when rows or
+# bytes were derived from the other.
+MODEL_SD = math.log(2.0) / Z
+DERIVED_SD = math.log(3.0) / Z
 
 
 @dataclass(frozen=True)
@@ -253,15 +260,13 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     seconds = sum(x.seconds for x in done) if done else METADATA_SECONDS
     rows = sum(x.rows or 0 for x in done) or None
     size = sum(x.bytes or 0 for x in done) or None
-    spread = 3.0 if any(_derived(stats, x.table) for x in done) else 2.0
+    sd = DERIVED_SD if any(_derived(stats, x.table) for x in done) else MODEL_SD
     regimes = sorted({x.regime for x in done if x.regime})
     source = "model: " + (", ".join(f"{x.cost.value} {x.table}" for x in done) or "catalog only")
     if regimes:
         source += "; " + "; ".join(regimes)
     source += f" (calibrated on {calibration.SERVER})"
-    return StatementEstimate(
-        Estimate(seconds, seconds / spread, seconds * spread, rows, size, source), tuple(done)
-    )
+    return StatementEstimate(Estimate(seconds, *interval(seconds, sd), rows, size, source), tuple(done))
 
 
 def _sized(stats: Stats | None, w: TableWork) -> TableStats | None:
