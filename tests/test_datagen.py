@@ -150,3 +150,34 @@ def test_full_size_parents_skip_self_references_and_big_parents() -> None:
     assert _full_size_parents(phases, stats, 1_000_000) == {"public.p": 5000}
     assert _full_size_parents(phases, stats, 1000) == {}
     assert _full_size_parents(phases, stats, 0) == {}
+
+
+def test_json_documents_keep_production_keys_and_width(pg_dsn: str) -> None:
+    # Regression: jsonb columns were filled with {"k": n}: an expression index on a key production's
+    # documents have indexed NULLs, and rows were narrower than production's (a wide-row benchmark's
+    # rehearsal came out 2x short).
+    prod = _db(pg_dsn, "datagen_json_prod")
+    synth = _db(pg_dsn, "datagen_json_synth")
+    try:
+        with psycopg.connect(prod, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE ev (id bigint PRIMARY KEY, attrs jsonb NOT NULL); INSERT INTO ev "
+                "SELECT g, jsonb_build_object('n', g % 1000, 'id', g, 'ua', repeat('x', 60 + g % 20)) "
+                "FROM generate_series(1, 5000) g; ANALYZE ev"
+            )
+        stats = snapshot(prod).stats
+        build_database(synth, stats.schema, stats, 1.0)
+        with psycopg.connect(synth) as conn:
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE attrs ? 'n' AND attrs ? 'ua'), avg(pg_column_size(attrs)) "
+                "FROM ev"
+            ).fetchone()
+        with psycopg.connect(prod) as conn:
+            width = conn.execute("SELECT avg(pg_column_size(attrs)) FROM ev").fetchone()
+        assert row is not None and width is not None
+        assert row[0] == 5000
+        assert float(row[1]) == pytest.approx(float(width[0]), rel=0.2)
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS datagen_json_prod WITH (FORCE)")
+            conn.execute("DROP DATABASE IF EXISTS datagen_json_synth WITH (FORCE)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,6 +279,11 @@ def _histogram_pick(stats: ColumnStats, rows: int, typ: sql.Composable, base: st
         return sql.SQL("({}::timestamptz + ({}::timestamptz - {}::timestamptz) * {})::{}").format(
             sql.Literal(lo), sql.Literal(hi), sql.Literal(lo), frac, typ
         )
+    if base in ("jsonb", "json"):
+        # Production's own documents (the histogram's bounds): their keys and width, so an expression index
+        # or a CHECK on a key meets values, and the rows are as wide as production's.
+        arr = sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(sql.Literal(str(b)) for b in bounds))
+        return sql.SQL("({})[1 + floor(random() * {})::int]::{}").format(arr, sql.Literal(len(bounds)), typ)
     if base in ("text", "character varying", "character"):
         distinct = stats.distinct_count(rows)
         per_bound = max(1, distinct // len(bounds))
@@ -349,11 +355,13 @@ def build_database(
     progress: Callable[[str], None] | None = None,
     migration_sql: str = "",
     parent_rows_floor: int = 0,
+    deadline: float | None = None,
 ) -> BuildReport:
     """Create the schema and fill it with `fraction` of production's row counts (1.0 = full size).
 
     migration_sql: the migration about to run; foreign keys it adds are honoured in the data too (production
     data satisfies them, or the migration could not work there), so its validation meets valid rows.
+    deadline: a time.perf_counter() value no statement may run past (each gets the time left at the start).
     parent_rows_floor: a table that foreign keys reference gets at least min(its production rows, this)
     rows at every fraction. Each child row probes the parent (FK validation, joins, GROUP BY on the key), and
     the cost of a probe depends on the parent's size, not the child's: a hash of 10,000 keys fits a CPU
@@ -368,6 +376,17 @@ def build_database(
                 phases.fk_columns.setdefault(table, {}).setdefault(col, parent)
     say = progress or (lambda _msg: None)
     with connect(dsn, DATAGEN_SESSION) as conn:
+
+        def budgeted() -> None:
+            """The caller's budget ends at `deadline`: the next statement may not run past it."""
+            if deadline is not None:
+                left = min(max(int((deadline - time.perf_counter()) * 1000), 1), 2**31 - 1)
+                conn.execute(
+                    sql.SQL("SELECT pg_catalog.set_config('statement_timeout', {}, false)").format(
+                        sql.Literal(f"{left}ms")
+                    )
+                )
+
         try:
             for stmt in phases.before:
                 conn.execute(sql.SQL(stmt))  # DDL from the snapshot, replayed as is
@@ -395,15 +414,18 @@ def build_database(
                 if n == 0:
                     continue
                 say(f"generating {n:,} rows of {table}")
+                budgeted()
                 _fill(conn, table, n, stats, phases, fk_domain)
-            for stmt in phases.after:
-                _add_constraint(conn, stmt, report)
-            for stmt in phases.foreign_keys:
+            for stmt in [*phases.after, *phases.foreign_keys]:
+                budgeted()
                 _add_constraint(conn, stmt, report)
             for stmt in phases.last:
+                budgeted()
                 conn.execute(sql.SQL(stmt))
             say("VACUUM ANALYZE")
+            budgeted()
             conn.execute(sql.SQL("VACUUM ANALYZE"))
+            budgeted()
             conn.execute(sql.SQL("CHECKPOINT"))
         except psycopg.Error as err:
             raise translate_error(err, "generating synthetic data") from None
