@@ -1,18 +1,22 @@
-"""Extrapolating rehearsal timings to production size.
+"""Extrapolating rehearsal timings to production size (pure).
 
-Per statement a model is chosen among linear (a + b·n), n·log n and power law (c·n^k) by how well each, fitted
-on the smaller scales, predicts the largest one; it is refitted on all points and extrapolated to production
-rows. When the two largest scales grow faster than the model (a regime change: spill, cache), the local power
-law between them is used and the change is flagged. The interval spans the candidate models and the hold-out
-error, never narrower than the run-to-run noise (NOISE).
+A rehearsal at a fraction f of production runs with production's settings scaled by f (rehearsal_db), so its
+largest scale runs in production's regime and its time per row is production's. Per statement
+(fit_and_extrapolate): the cost per row of the largest scale, the fixed cost told apart by the smaller
+scales, extrapolated linearly to production rows; the interval (interval.py) from the measured noise and
+spread, widened where growth could be faster (a sort's log factor, a cost per row still rising). Where a
+floor or this machine's memory kept the largest scale out of production's regime (regime.py), the runner
+turns the prediction into a lower bound ("at least").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from foreshock.scale.interval import interval
 
 
 @dataclass(frozen=True)
@@ -22,117 +26,173 @@ class Prediction:
     high: float
     rows: int
     model: str
-    regime: str = ""  # non-empty: a non-linear regime, explained
+    regime: str = ""  # non-empty: a non-linear regime, or production's regime not reached, explained
+    # "at least": the rehearsal could not reach production's regime under the cap (regime.py); `seconds` is
+    # then a lower bound, not a point.
+    bound: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "low": self.low, "high": self.high, "rows": self.rows}
+        return {
+            "seconds": self.seconds,
+            "low": self.low,
+            "high": self.high,
+            "rows": self.rows,
+            "bound": self.bound or None,
+        }
 
 
-def _lstsq(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
-    """t = a + b·x minimising relative error (each residual divided by t); a, b clamped at >= 0."""
-    w = [1.0 / max(t, 1e-6) for t in ts]
-    s00 = sum(wi * wi for wi in w)
-    s01 = sum(wi * wi * x for wi, x in zip(w, xs, strict=True))
-    s11 = sum(wi * wi * x * x for wi, x in zip(w, xs, strict=True))
-    t0 = sum(wi * wi * t for wi, t in zip(w, ts, strict=True))
-    t1 = sum(wi * wi * x * t for wi, x, t in zip(w, xs, ts, strict=True))
-    det = s00 * s11 - s01 * s01
-    if det > 0:
-        a = (t0 * s11 - t1 * s01) / det
-        b = (t1 * s00 - t0 * s01) / det
-        if a >= 0 and b >= 0:
-            return a, b
-    b = t1 / s11 if s11 else 0.0  # through the origin
-    return 0.0, max(b, 0.0)
+# A timing's noise on the rehearsal machine: ABS_NOISE seconds or REL_NOISE of the time, whichever is larger
+# (scheduling, the timer, the catalog work of a short statement). It weights the fit: the largest scales, with
+# the least relative noise and nearest production's size, count most; a 20 ms run counts little.
+ABS_NOISE = 0.02
+REL_NOISE = 0.15
+# Local growth exponent above which two successive steps of the ladder count as super-linear growth.
+SUPER_LINEAR = 1.15
+MAX_EXPONENT = 2.0
 
 
-Model = Callable[[float], float]
+@dataclass(frozen=True)
+class LinearFit:
+    """t = a + b·n, weighted by the noise model, with the covariance of (a, b) scaled by the misfit."""
+
+    a: float
+    b: float
+    var_a: float
+    var_b: float
+    cov_ab: float
+
+    def at(self, n: float) -> float:
+        return self.a + self.b * n
+
+    def rel_sd(self, n: float) -> float:
+        value = self.at(n)
+        var = self.var_a + n * n * self.var_b + 2 * n * self.cov_ab
+        return math.sqrt(max(var, 0.0)) / value if value > 0 else 1.0
 
 
-def _fit(kind: str, ns: Sequence[float], ts: Sequence[float]) -> Model:
-    if kind == "linear":
-        a, b = _lstsq(ns, ts)
-        return lambda n: a + b * n
-    if kind == "n log n":
-        a, b = _lstsq([n * math.log2(max(n, 2)) for n in ns], ts)
-        return lambda n: a + b * n * math.log2(max(n, 2))
-    # power law in log space
-    lx = [math.log(n) for n in ns]
-    ly = [math.log(max(t, 1e-6)) for t in ts]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    var = sum((x - mx) ** 2 for x in lx)
-    k = sum((x - mx) * (y - my) for x, y in zip(lx, ly, strict=True)) / var if var else 1.0
-    k = min(max(k, 0.5), 2.5)
-    c = math.exp(my - k * mx)
-    return lambda n: c * n**k
+def _sigma(t: float) -> float:
+    return max(ABS_NOISE, REL_NOISE * t)
 
 
-MODELS = ("linear", "n log n", "power")
-NOISE = 1.4
+def linear_fit(ns: Sequence[float], ts: Sequence[float], *, constrained: bool = True) -> LinearFit:
+    """Weighted least squares of t = a + b·n. constrained: 0 <= a <= the smallest time (a fixed cost cannot
+    exceed the quickest run) and b >= 0; unconstrained is for a line through a new regime's points."""
+    w = [1.0 / _sigma(t) ** 2 for t in ts]
+    s0 = sum(w)
+    sx = sum(wi * n for wi, n in zip(w, ns, strict=True))
+    sxx = sum(wi * n * n for wi, n in zip(w, ns, strict=True))
+    sy = sum(wi * t for wi, t in zip(w, ts, strict=True))
+    sxy = sum(wi * n * t for wi, n, t in zip(w, ns, ts, strict=True))
+    det = s0 * sxx - sx * sx
+    distinct = len(set(ns))
+    if det > 0 and distinct >= 2:
+        b = (s0 * sxy - sx * sy) / det
+        a = (sy - b * sx) / s0
+        var_a, var_b, cov = sxx / det, s0 / det, -sx / det
+    else:
+        a, b, var_a, var_b, cov = 0.0, sxy / sxx if sxx else 0.0, 0.0, 1.0 / sxx if sxx else 0.0, 0.0
+    if constrained and a < 0:
+        # Growing faster than a line (or a noisy largest scale): the line through the origin and the largest
+        # scale, whose cost per row is the highest measured, rather than a slope averaged with cheaper rows.
+        top = max(ns)
+        tw = [(wi, n, t) for wi, n, t in zip(w, ns, ts, strict=True) if n == top]
+        a, b = 0.0, sum(wi * n * t for wi, n, t in tw) / sum(wi * n * n for wi, n, _ in tw)
+        var_a, var_b, cov = 0.0, 1.0 / sum(wi * n * n for wi, n, _ in tw), 0.0
+    elif constrained and (a > min(ts) or b < 0):
+        a = min(max(a, 0.0), min(ts))
+        b = max(sum(wi * n * (t - a) for wi, n, t in zip(w, ns, ts, strict=True)) / sxx, 0.0) if sxx else 0.0
+        var_a, var_b, cov = 0.0, 1.0 / sxx if sxx else 0.0, 0.0
+    chi2 = sum(wi * (t - a - b * n) ** 2 for wi, n, t in zip(w, ns, ts, strict=True))
+    dof = len(ts) - (2 if distinct >= 2 else 1)
+    scale = max(1.0, chi2 / dof) if dof > 0 else 1.0
+    return LinearFit(a, b, var_a * scale, var_b * scale, cov * scale)
+
+
+def _local_exponents(ns: Sequence[float], ts: Sequence[float]) -> list[float]:
+    """Growth exponents between successive distinct sizes (times averaged per size)."""
+    by_size: dict[float, list[float]] = {}
+    for n, t in zip(ns, ts, strict=True):
+        by_size.setdefault(n, []).append(t)
+    sizes = sorted(by_size)
+    means = [sum(by_size[n]) / len(by_size[n]) for n in sizes]
+    return [
+        math.log(means[i + 1] / means[i]) / math.log(sizes[i + 1] / sizes[i])
+        for i in range(len(sizes) - 1)
+        if means[i] > 0 and means[i + 1] > 0
+    ]
 
 
 def fit_and_extrapolate(
-    points: Sequence[tuple[int, float]], target_rows: int, evidence: str = ""
+    points: Sequence[tuple[int, float]], target_rows: int, evidence: str = "", sorts: bool = False
 ) -> Prediction | None:
-    """Choose a model by hold-out on the largest scale, refit on all, predict at target_rows.
+    """Extrapolate measured (rows, seconds) points to target_rows, with an interval (interval.py).
 
-    evidence: what the work metrics saw change between the two largest scales (a sort starting to spill, the
-    table outgrowing shared_buffers). Without it, faster-than-n·log·n growth is taken for noise (a busy
-    machine
-    easily doubles one timing) and the power law and local extrapolation are not used.
+    The rehearsal scales production's memory, WAL and checkpoint settings with the data, so a scale runs in
+    production's regime and its time per row is production's: measured from 167,000 to 5,000,000 rows, index
+    builds, validation scans and rewrites grew as rows^0.94-1.06, and a foreign key's validation as a fixed
+    cost (hashing the referenced table) plus a cost per row. The smaller scales reach that regime less well
+    (settings held at their floors, data that fits a CPU cache), so the cost per row is taken from the
+    largest scale (the mean of its runs), and the smaller ones only tell the fixed cost apart: the weighted
+    line a + b·rows through all points gives a, production's time is a + (largest − a) · rows / its rows.
+
+    The interval: the largest scale's noise and measured spread, how far the other scales stray from that
+    line, and two bounds on the high end, each flagged in `regime` when it applies:
+    * sorts (an index build, or a rewrite rebuilding indexes): a comparison sort does log2(rows) comparisons
+      per row, which did not show next to the rest of the per-row work at 10x but grows with the distance
+      extrapolated; the high end covers the largest scale grown as rows·log2(rows).
+    * the time per row still grew over the last two steps of the ladder (faster than rows^1.15 each): the
+      high end covers the last step's growth continued to production (rows^k, k at most 2).
+    evidence (what the work metrics saw change between the two largest scales, e.g. a sort starting to
+    spill): only the largest scale is in production's regime, so its marginal cost per row (the line through
+    the two largest scales) is extrapolated instead.
     """
     pts = sorted((n, t) for n, t in points if n > 0)
     if not pts:
         return None
     ns = [float(n) for n, _ in pts]
     ts = [max(t, 1e-6) for _, t in pts]
-    if len(pts) == 1:
-        seconds = ts[0] * target_rows / ns[0]
-        return Prediction(seconds, seconds / 2, seconds * 2, target_rows, "linear (one scale)")
-    errors: dict[str, float] = {}
-    models = MODELS if evidence else ("linear", "n log n")
-    if len(pts) >= 3:
-        for kind in models:
-            model = _fit(kind, ns[:-1], ts[:-1])
-            errors[kind] = abs(model(ns[-1]) - ts[-1]) / ts[-1]
-        chosen = min(errors, key=lambda k: errors[k])
-    else:
-        chosen = "linear"
-        errors = {"linear": 0.25}
-    preds = {kind: _fit(kind, ns, ts)(target_rows) for kind in models}
-    seconds = preds[chosen]
-    model_name = chosen
-    regime = ""
-    # Local growth between the two largest scales vs the chosen model's: a regime change shows up there.
-    n1, n2, t1, t2 = ns[-2], ns[-1], ts[-2], ts[-1]
-    # Only trusted well above timer and scheduling noise (a busy shared machine adds tens of ms).
-    if evidence and t2 > 0.3 and t1 > 0.1 and n2 > n1:
-        k_local = math.log(t2 / t1) / math.log(n2 / n1)
-        model_growth = math.log(max(_fit(chosen, ns, ts)(n2), 1e-6) / max(_fit(chosen, ns, ts)(n1), 1e-6))
-        k_model = model_growth / math.log(n2 / n1)
-        if k_local > 1.15 and k_local > k_model + 0.1:
-            local = t2 * (target_rows / n2) ** min(k_local, 2.5)
-            regime = (
-                f"time grows as rows^{k_local:.2f} between the two largest scales (faster than {chosen}) "
-                f"because {evidence}: production is past that threshold too, so the local growth is "
-                f"extrapolated"
-            )
-
-            preds["local"] = local
-            seconds, model_name = local, f"local power law (rows^{k_local:.2f})"
-    if not regime and chosen == "power":
-        k = (
-            math.log(max(preds["power"], 1e-9) / ts[-1]) / math.log(target_rows / ns[-1])
-            if target_rows != ns[-1]
-            else 1.0
+    top_n = ns[-1]
+    tops = [t for n, t in zip(ns, ts, strict=True) if n == top_n]
+    top = sum(tops) / len(tops)
+    spread = max(tops) / min(tops)
+    reach = max(target_rows / top_n, 1.0)
+    bounds: list[float] = []
+    if sorts:
+        bounds.append(top * reach * math.log2(max(target_rows, 2)) / math.log2(max(top_n, 2)))
+    if len(set(ns)) == 1:
+        seconds = top * target_rows / top_n
+        low, high = interval(seconds, 0.5, spread=spread, at_most=max(bounds, default=None))
+        return Prediction(seconds, low, high, target_rows, "linear (one scale)")
+    exponents = _local_exponents(ns, ts)
+    notes: list[str] = []
+    if evidence and exponents[-1] > SUPER_LINEAR:
+        sizes = sorted(set(ns))[-2:]
+        sub = [(n, t) for n, t in zip(ns, ts, strict=True) if n in sizes]
+        fit = linear_fit([n for n, _ in sub], [t for _, t in sub], constrained=False)
+        seconds, rel_sd = max(fit.at(target_rows), top * reach), fit.rel_sd(target_rows)
+        model = "linear through the two largest scales"
+        notes.append(
+            f"time per row grew between the two largest scales ({sizes[0]:,.0f} and {sizes[1]:,.0f} rows) "
+            f"because {evidence}: production is past that threshold too, so the cost per row of the "
+            "largest step is extrapolated"
         )
-        if k > 1.15:
-            regime = f"super-linear growth (rows^{k:.2f}) measured across the scales"
-    err = errors.get(chosen, 0.25)
-    spread = [p for p in preds.values() if p > 0]
-    low = min([*spread, seconds]) / (1 + err)
-    high = max([*spread, seconds]) * (1 + err)
-    # Never narrower than the run-to-run noise measured on a shared 2-core host: the same full-table UPDATE
-    # on the same 2M-row table took 11 s to 24 s across four benchmark runs (benchmarks/rehearse_accuracy.py).
-    low, high = min(low, seconds / NOISE), max(high, seconds * NOISE)
-    return Prediction(seconds, low, high, target_rows, model_name, regime)
+    else:
+        a = linear_fit(ns, ts).a
+        seconds = a + (top - a) * reach
+        line = [a + (top - a) * n / top_n for n in ns]
+        stray = [(t - y) / y for n, t, y in zip(ns, ts, line, strict=True) if n != top_n and y > 0]
+        misfit = math.sqrt(sum(r * r for r in stray) / len(stray)) if stray else 0.0
+        # The largest scale's noise shrinks with its runs; the stray of the smaller scales counts at half:
+        # they ran further from production's regime than the largest.
+        rel_sd = math.sqrt(REL_NOISE**2 / len(tops) + (misfit / 2) ** 2)
+        model = "linear (a + b·rows)"
+        # Two steps in a row, well above timer and scheduling noise: one slow run is not a trend.
+        if len(exponents) >= 2 and min(exponents[-2:]) > SUPER_LINEAR and ts[-1] > 0.3:
+            k = min(exponents[-1], MAX_EXPONENT)
+            bounds.append(top * reach**k)
+            notes.append(
+                f"time per row still grew over the last two steps of the ladder (rows^{k:.2f}): if it "
+                "keeps growing, production takes up to the high end"
+            )
+    low, high = interval(seconds, rel_sd, spread=spread, at_most=max(bounds, default=None))
+    return Prediction(seconds, low, high, target_rows, model, "; ".join(notes))

@@ -1,5 +1,6 @@
-"""The rehearsal database: production's memory settings scaled with the data, production's collation and
-production's parallel workers, so a rehearsal crosses the thresholds production will."""
+"""The rehearsal database: production's memory, WAL and checkpoint settings scaled with the data,
+production's collation and production's parallel workers, so a rehearsal crosses the thresholds production
+will."""
 
 from __future__ import annotations
 
@@ -17,43 +18,69 @@ REHEARSE_SESSION = SessionSettings(
     statement_timeout="60min",
     idle_in_transaction_session_timeout="60min",
 )
-# Below 128MB PostgreSQL shrinks its bulk-write ring (COPY, CREATE TABLE AS, table rewrites: 16MB, capped at
-# shared_buffers/8), so every ring cycle forces a WAL flush: rehearsal rewrites would run up to 2x slower per
-# row than production's (measured by benchmarks/rehearse_accuracy.py). shared_buffers scales down to here
-# only.
-MIN_SHARED_BUFFERS = 128 * 1024**2
+# What must shrink with the data so that a rehearsal at a fraction f of production meets production's regime
+# (benchmarks/rehearse_accuracy.py; measured on a 5M-row table with five secondary indexes):
+# - shared_buffers: production's tables and indexes do not fit it, a small rehearsal's did. A full UPDATE that
+#   inserts into random-key indexes then misses the buffer cache on every insert in production only: 500,000
+#   rehearsed rows took 18 s with production's 128MB and 28-39 s with 128MB/10, production 234-376 s.
+# - max_wal_size and checkpoint_timeout: production checkpoints during a long statement (16 checkpoints in
+#   that UPDATE's 9GB of WAL) and writes a full-page image of every page touched again after each one; a
+#   rehearsal with production's max_wal_size never checkpoints.
+# wal_buffers is not scaled: PostgreSQL derives it from shared_buffers (1/32), and a tiny WAL buffer makes
+# every backend write and flush WAL itself, which production's does not (rewrites ran up to 2x slower per
+# row); it is pinned at production's value instead.
+MIN_SHARED_BUFFERS = 2 * 1024**2  # a few hundred buffers: parallel workers and the bulk-write ring need some
 MIN_MAINTENANCE_WORK_MEM = 1024**2  # PostgreSQL's minimum
 MIN_WORK_MEM = 64 * 1024  # PostgreSQL's minimum
+MIN_MAX_WAL_SIZE = 32 * 1024**2  # two 16MB segments: PostgreSQL's minimum
+MIN_CHECKPOINT_TIMEOUT = 30  # seconds, PostgreSQL's minimum
 PG_DEFAULTS = {
     "shared_buffers": 128 * 1024**2,
     "maintenance_work_mem": 64 * 1024**2,
     "work_mem": 4 * 1024**2,
     "effective_cache_size": 4 * 1024**3,
+    "max_wal_size": 1024**3,
 }
+DEFAULT_CHECKPOINT_TIMEOUT = 300
+MAX_WAL_BUFFERS = 16 * 1024**2  # the ceiling of PostgreSQL's automatic wal_buffers
 
 
-def _prod_setting(stats: Stats, name: str) -> int:
+def prod_setting(stats: Stats, name: str) -> int:
     return stats.server.setting_bytes(name) or PG_DEFAULTS[name]
 
 
 def scaled_settings(stats: Stats, fraction: float) -> dict[str, str]:
-    """Production's memory settings shrunk with the data (in kB), clamped at PostgreSQL's minimums."""
+    """Production's settings shrunk with the data (memory in kB), clamped at PostgreSQL's minimums: the
+    buffer cache, sort memory, WAL between checkpoints and the checkpoint interval are fraction × production.
+    """
 
     def kb(n: float) -> str:
         return f"{max(int(n // 1024), 64)}kB"
 
+    wal_buffers = stats.server.setting_bytes("wal_buffers") or min(
+        MAX_WAL_BUFFERS, prod_setting(stats, "shared_buffers") // 32
+    )
+    timeout = _setting_int(stats, "checkpoint_timeout", DEFAULT_CHECKPOINT_TIMEOUT)
+    max_wal = max(int(prod_setting(stats, "max_wal_size") * fraction), MIN_MAX_WAL_SIZE)
     out = {
-        "shared_buffers": kb(max(_prod_setting(stats, "shared_buffers") * fraction, MIN_SHARED_BUFFERS)),
+        "shared_buffers": kb(max(prod_setting(stats, "shared_buffers") * fraction, MIN_SHARED_BUFFERS)),
+        "wal_buffers": kb(max(wal_buffers, 64 * 1024)),
         "maintenance_work_mem": kb(
-            max(_prod_setting(stats, "maintenance_work_mem") * fraction, MIN_MAINTENANCE_WORK_MEM)
+            max(prod_setting(stats, "maintenance_work_mem") * fraction, MIN_MAINTENANCE_WORK_MEM)
         ),
-        "work_mem": kb(max(_prod_setting(stats, "work_mem") * fraction, MIN_WORK_MEM)),
-        "effective_cache_size": kb(max(_prod_setting(stats, "effective_cache_size") * fraction, 8 * 1024**2)),
+        "work_mem": kb(max(prod_setting(stats, "work_mem") * fraction, MIN_WORK_MEM)),
+        "effective_cache_size": kb(max(prod_setting(stats, "effective_cache_size") * fraction, 8 * 1024**2)),
+        "max_wal_size": f"{max_wal // 1024**2}MB",
+        "min_wal_size": f"{MIN_MAX_WAL_SIZE // 1024**2}MB",
+        "checkpoint_timeout": f"{max(round(timeout * fraction), MIN_CHECKPOINT_TIMEOUT)}s",
         "max_connections": "20",
         # A production server reuses recycled WAL segments; a fresh rehearsal server would create and
         # zero-fill each 16MB segment, doubling the WAL written by a backfill.
         "wal_init_zero": "off",
     }
+    target = stats.server.settings.get("checkpoint_completion_target")
+    if isinstance(target, int | float) and not isinstance(target, bool):
+        out["checkpoint_completion_target"] = str(target)
     for name in ("max_parallel_maintenance_workers", "max_parallel_workers_per_gather"):
         workers = stats.server.settings.get(name)
         if isinstance(workers, int):
@@ -86,7 +113,7 @@ def _setting_int(stats: Stats, name: str, default: int) -> int:
 def production_index_workers(table: TableStats, stats: Stats) -> int:
     """How many parallel workers production's CREATE INDEX on this table gets (PostgreSQL's own rule)."""
     workers = _size_workers(table, stats, _setting_int(stats, "max_parallel_maintenance_workers", 2))
-    mwm = _prod_setting(stats, "maintenance_work_mem")
+    mwm = prod_setting(stats, "maintenance_work_mem")
     while workers > 0 and mwm / (workers + 1) < PARALLEL_BUILD_MEM:
         workers -= 1
     return workers
@@ -163,3 +190,20 @@ def create_database(base: str, dbname: str, stats: Stats) -> str | None:
 
 def dsn_for(base: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(base, dbname=dbname)
+
+
+def copy_database(base: str, source: str, name: str) -> str:
+    """A file-level copy of `source` (PostgreSQL copies its files: no WAL, no re-generation); its DSN."""
+    with connect(base, REHEARSE_SESSION) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(source)
+            )
+        )
+    return dsn_for(base, name)
+
+
+def drop_database(base: str, name: str) -> None:
+    with connect(base, REHEARSE_SESSION) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -10,16 +10,21 @@ How it works:
    PARENT_ROWS_FLOOR rows): each child row probes it, and a probe's cost depends on the parent's size.
    Each scale's database collates text as production's does (from the snapshot), when this machine has
    that locale; otherwise a warning says text sorts were rehearsed with C.
-3. At each scale the server's memory settings are scaled by f too (shared_buffers, maintenance_work_mem,
-   work_mem, effective_cache_size), clamped at PostgreSQL's minimums: a rehearsal then crosses the same
-   thresholds production will — the index sort spills to disk when production's would, the table outgrows
-   shared_buffers when production's does.
-4. Each statement is timed, with its work: WAL bytes, temp bytes (sorts that spilled), heap pages.
-5. Per statement a model is chosen among linear (a + b·n), n·log n and power law (c·n^k) by how well each,
-   fitted on the smaller scales, predicts the largest one; it is refitted on all points and extrapolated to
-   production rows. When the two largest scales grow faster than the model (a regime change: spill, cache),
-   the local power law between them is used and the change is flagged. The interval spans the candidate
-   models and the hold-out error.
+3. At each scale the server's settings are production's scaled by f (scaled_settings): shared_buffers,
+   maintenance_work_mem, work_mem, effective_cache_size, max_wal_size and checkpoint_timeout, clamped at
+   their floors; wal_buffers stays production's. A rehearsal then meets production's regime: its tables and
+   indexes outgrow the buffer cache as production's do, it checkpoints (and writes full pages again) as often
+   per row, its sorts spill as production's. A foreign key validated against a referenced table kept at
+   production size runs with production's maintenance_work_mem (its hash holds production's keys).
+4. Each statement is timed, with its work: WAL bytes, temp bytes (sorts that spilled), heap pages; the time
+   the backend waited for a CPU held by other processes on this machine is left out (contention.py). The
+   budget is a deadline: no statement runs past it. When time is left, the largest scale runs a second
+   time on a file copy of its data: the spread of the two is the run-to-run noise, measured.
+5. Per statement (fit_and_extrapolate): the cost per row of the largest scale, the fixed cost told apart by
+   the smaller scales, extrapolated linearly to production rows; the interval (interval.py) from the
+   measured noise and spread, widened where growth could be faster (a sort's log factor, a cost per row still
+   rising). Where a floor or this machine's memory kept the largest scale out of production's regime
+   (regime.py), the prediction is a lower bound ("at least") and says what was not reached.
 """
 
 from __future__ import annotations
@@ -35,23 +40,30 @@ from psycopg import sql
 
 from foreshock.core.analyze import analyze
 from foreshock.core.model import AnalysisSettings, Cost, FileAnalysis, MigrationUnit, StatementAnalysis
-from foreshock.errors import InputError, SandboxError
+from foreshock.errors import InputError, SandboxError, StatementTimeout
 from foreshock.pg.connect import connect, translate_error
-from foreshock.scale import datagen
-from foreshock.scale.fit import NOISE, Prediction, fit_and_extrapolate
+from foreshock.scale import datagen, regime
+from foreshock.scale.contention import cpu_wait
+from foreshock.scale.estimate import operation_work
+from foreshock.scale.fit import Prediction, fit_and_extrapolate
+from foreshock.scale.interval import interval
 from foreshock.scale.rehearsal_db import (
     PARALLEL_BUILD_MEM,
     REHEARSE_SESSION,
+    copy_database,
     create_database,
+    drop_database,
     dsn_for,
     match_parallelism,
+    prod_setting,
     production_index_workers,
     scaled_settings,
 )
 from foreshock.scale.server import RehearsalServer
-from foreshock.scale.stats import Stats, TableStats
+from foreshock.scale.stats import Stats, TableStats, parse_memory
 
 LADDER = 3.0
+STOP_RESERVE = 3.0  # seconds of the budget kept for stopping the server and extrapolating
 MIN_ROWS = 1000
 # Tables that foreign keys reference are rehearsed at production size up to this many rows (and never above
 # the largest scale's row count): lookups into them then cost what they cost in production (datagen.py).
@@ -66,6 +78,8 @@ class Point:
     wal_bytes: int | None = None
     temp_bytes: int | None = None
     pages: int | None = None
+    # Seconds the statement waited for a CPU held by other processes, left out of `seconds` (None: unknown).
+    cpu_wait: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,17 +134,42 @@ def _one(conn: psycopg.Connection[Any], query: sql.SQL | sql.Composed) -> Any:
 Key = tuple[str, int]  # a statement: (its migration's path, its index there)
 
 
+# Per statement (path, index): seconds (without the time spent waiting for a CPU other processes held), WAL
+# bytes, temp bytes, heap pages after, seconds spent waiting for a CPU (None: not measurable).
+Timings = dict[Key, tuple[float, int | None, int | None, int | None, float | None]]
+
+
+def _set(conn: psycopg.Connection[Any], name: str, value: str) -> None:
+    conn.execute(
+        sql.SQL("SELECT pg_catalog.set_config({}, {}, false)").format(sql.Literal(name), sql.Literal(value))
+    )
+
+
 def _run_migration(
     dsn: str,
     statements: Sequence[Any],
     ref_tables: dict[Key, str | None],
-) -> dict[Key, tuple[float, int | None, int | None, int | None]]:
-    """Execute each statement; per (path, index): seconds, WAL bytes, temp bytes, heap pages after."""
-    out: dict[Key, tuple[float, int | None, int | None, int | None]] = {}
+    deadline: float | None = None,
+    overrides: dict[Key, dict[str, str]] | None = None,
+) -> tuple[Timings, bool]:
+    """Execute each statement and measure it (Timings). The seconds leave out the time the backend waited
+    for a CPU held by other processes on this machine (contention.py).
+
+    deadline (a time.perf_counter() value): each statement's statement_timeout is the time left, so the
+    rehearsal ends within its budget; the second value is True when the deadline cut the run short (the
+    statements timed before it are kept). overrides: settings for one statement only (statement key ->
+    name -> value), restored to the session's value after it."""
+    out: Timings = {}
     with connect(dsn, REHEARSE_SESSION) as conn:
+        pid = int(_one(conn, sql.SQL("SELECT pg_catalog.pg_backend_pid()")))
         in_txn = False
         for stmt in statements:
             kind = stmt.kind
+            if deadline is not None:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return out, True
+                _set(conn, "statement_timeout", f"{min(max(int(left * 1000), 1), 2**31 - 1)}ms")
             lsn = _one(conn, sql.SQL("SELECT pg_catalog.pg_current_wal_insert_lsn()"))
             temp0 = (
                 None
@@ -143,12 +182,28 @@ def _run_migration(
                     ),
                 )
             )
+            own = (overrides or {}).get((stmt.path, stmt.index), {})
+            restore = {
+                name: _one(conn, sql.SQL("SELECT pg_catalog.current_setting({})").format(sql.Literal(name)))
+                for name in own
+            }
+            for name, value in own.items():
+                _set(conn, name, value)
+            wait0 = cpu_wait(pid)
             start = time.perf_counter()
             try:
                 conn.execute(sql.SQL(stmt.text))  # the user's migration, run as written in the sandbox
+            except psycopg.errors.QueryCanceled as err:
+                if deadline is not None and time.perf_counter() >= deadline - 0.05:
+                    return out, True
+                raise translate_error(err, f"rehearsal of statement at line {stmt.line}") from None
             except psycopg.Error as err:
                 raise translate_error(err, f"rehearsal of statement at line {stmt.line}") from None
             seconds = time.perf_counter() - start
+            wait1 = cpu_wait(pid)
+            waited = None if wait0 is None or wait1 is None else min(max(wait1 - wait0, 0.0), seconds)
+            for name, value in restore.items():
+                _set(conn, name, value)
             if kind == "TransactionStmt":
                 node = stmt.node
                 k = getattr(getattr(node, "kind", None), "name", "")
@@ -185,27 +240,99 @@ def _run_migration(
                     ).format(*(sql.Literal(p) for p in table.split(".", 1))),
                 )
             out[(stmt.path, stmt.index)] = (
-                seconds,
+                seconds - (waited or 0.0),
                 int(wal) if wal is not None else None,
                 temp,
                 int(pages) if pages is not None else None,
+                waited,
             )
-    return out
+    return out, False
 
 
 def _evidence(
     points: Sequence[Point], buffers: dict[float, int], ref: TableStats | None, stats: Stats
 ) -> str:
     """What changed in the work between the two largest scales, and whether production is past it too."""
-    if len(points) < 2:
+    top = points[-1].fraction
+    earlier = [p for p in points if p.fraction < top]
+    if not earlier:
         return ""
-    a, b = points[-2], points[-1]
+    a, b = earlier[-1], points[-1]
     if not a.temp_bytes and b.temp_bytes:
         return f"the sort started spilling to disk (temp files) at {b.rows:,} rows"
     # Outgrowing shared_buffers is deliberately not evidence: the benchmark (10M rows, 1.6GB table, 128MB
     # shared_buffers) ran a full UPDATE at a lower cost per row than the 1M-row rehearsal, because the OS page
     # cache absorbed it. Only a spill to temp files is a threshold whose cost is known to change the slope.
     return ""
+
+
+def _record(
+    measured: dict[Key, list[Point]],
+    results: Timings,
+    refs: dict[Key, TableStats | None],
+    rows: dict[str, int] | None,
+    biggest: TableStats,
+    fraction: float,
+) -> None:
+    """Add one scale's timings to each statement's points (rows: what datagen filled, None: same as the
+    last point of that statement at this fraction)."""
+    for key, (seconds, wal, temp, pages, waited) in results.items():
+        ref = refs.get(key)
+        previous = [p for p in measured[key] if p.fraction == fraction]
+        if previous:
+            n = previous[-1].rows
+        elif rows is not None and ref is not None:
+            n = rows.get(ref.name, 0)
+        else:
+            n = round(biggest.rows * fraction)
+        measured[key].append(Point(n, fraction, seconds, wal, temp, pages, waited))
+
+
+def _full_size_probes(
+    analysed: Sequence[StatementAnalysis], stats: Stats, rows: dict[str, int]
+) -> dict[Key, dict[str, str]]:
+    """Per-statement settings for foreign-key validations whose referenced table was rehearsed at
+    production size: PostgreSQL validates with one anti-join whose hash table holds the referenced keys, in
+    maintenance_work_mem. Scaled down with the data, that memory no longer holds a production-sized key
+    set and the planner picks another join (a merge join over both indexes, 10x faster than production's
+    hash join at 250,000 referenced rows); production's memory gives production's plan."""
+    mwm = f"{prod_setting(stats, 'maintenance_work_mem') // 1024}kB"
+    out: dict[Key, dict[str, str]] = {}
+    for sa in analysed:
+        for w in sa.facts.work:
+            parent = stats.table(w.references) if w.cost is Cost.FK_VALIDATE and w.references else None
+            if parent is not None and rows.get(parent.name, 0) >= parent.rows > 0:
+                out[(sa.statement.path, sa.statement.index)] = {"maintenance_work_mem": mwm}
+    return out
+
+
+def _shortfalls(
+    ref: TableStats, stats: Stats, points: Sequence[Point], settings: dict[str, str], costs: set[Cost]
+) -> list[regime.Shortfall]:
+    """What production's regime has that the largest scale's had not, for one statement (regime.py)."""
+    top = [p for p in points if p.fraction == points[-1].fraction]
+    wal = [p.wal_bytes for p in top if p.wal_bytes is not None]
+    temp = [p.temp_bytes for p in top if p.temp_bytes is not None]
+    scale = regime.Scale(
+        top[-1].fraction,
+        top[-1].rows,
+        parse_memory(settings["shared_buffers"]) or 0,
+        parse_memory(settings["max_wal_size"]) or 0,
+        parse_memory(settings["maintenance_work_mem"]) or 0,
+        min(wal) if wal else None,
+        max(temp) if temp else None,
+    )
+    prod = regime.Production(
+        ref.name,
+        ref.rows,
+        ref.bytes + (ref.index_bytes or 0),
+        prod_setting(stats, "shared_buffers"),
+        prod_setting(stats, "max_wal_size"),
+        prod_setting(stats, "maintenance_work_mem"),
+        prod_setting(stats, "effective_cache_size"),
+        sum(operation_work(c, ref, stats).disk for c in costs),
+    )
+    return regime.shortfalls(scale, prod, sorts=bool(costs & {Cost.INDEX_BUILD, Cost.REWRITE}))
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -278,12 +405,14 @@ def rehearse_files(
     fractions: Sequence[float] | None = None,
     progress: Callable[[str], None] | None = None,
     scale_memory: bool = True,
+    repeat_largest: bool = True,
 ) -> RehearsalResult:
     """Rehearse the migrations `targets` (with the core's analysis of each), run one after the other at every
     scale as an upgrade runs them; the other `units` are their schema history unless the snapshot holds the
     schema.
 
     scale_memory=False keeps production's memory settings at every scale (what a naive rehearsal does).
+    repeat_largest=False never runs the largest scale a second time (one timing per scale).
     """
     say = progress or (lambda _msg: None)
     rehearsed = {id(unit) for unit, _ in targets}
@@ -317,11 +446,18 @@ def rehearse_files(
         (production_index_workers(t, stats) for t in stats.tables.values() if t.kind == "table"), default=0
     )
     buffers: dict[float, int] = {}
+    ran_with: dict[float, dict[str, str]] = {}  # the server settings of each scale
     warnings: list[str] = []
     done: list[float] = []
     started = time.perf_counter()
+    # Stopping the server and fitting come after the last statement: keep them inside the budget too.
+    deadline = started + budget - min(STOP_RESERVE, budget / 10)
     server = RehearsalServer(stats.server.settings)
     migration_sql = "\n".join(target.text for target, _ in targets)
+    # A copy of the latest scale's data, taken before its run: the largest scale is run a second time when
+    # the budget allows, and the spread of the two runs is the machine's run-to-run noise, measured then.
+    again: tuple[str, float, float] | None = None  # (copy's DSN, fraction, seconds its migration took)
+    overrides: dict[Key, dict[str, str]] = {}
     try:
         last_cost: tuple[float, float] | None = None  # (fraction, seconds it took)
         for step, fraction in enumerate(ladder):
@@ -351,30 +487,53 @@ def rehearse_files(
             if warning and warning not in warnings:
                 warnings.append(warning)
             dsn = dsn_for(base, dbname)
-            report = datagen.build_database(
-                dsn,
-                schema_sql,
-                stats,
-                fraction,
-                progress=_prefixed(say, f"scale {step + 1}: "),
-                migration_sql=migration_sql,
-                parent_rows_floor=min(PARENT_ROWS_FLOOR, round(biggest.rows * ladder[-1])),
-            )
+            try:
+                report = datagen.build_database(
+                    dsn,
+                    schema_sql,
+                    stats,
+                    fraction,
+                    progress=_prefixed(say, f"scale {step + 1}: "),
+                    migration_sql=migration_sql,
+                    parent_rows_floor=min(PARENT_ROWS_FLOOR, round(biggest.rows * ladder[-1])),
+                    deadline=deadline,
+                )
+            except StatementTimeout:
+                warnings.append(
+                    f"the {budget:.0f} s budget ran out while generating {fraction:.4g} of production; "
+                    "that scale was not run"
+                )
+                break
             warnings.extend(w for w in report.warnings if w not in warnings)
             match_parallelism(dsn, stats, list(report.rows))
-            buffers[fraction] = int(settings["shared_buffers"].removesuffix("kB")) * 1024
+            buffers[fraction] = parse_memory(settings["shared_buffers"]) or 0
+            ran_with[fraction] = settings
+            copy = copy_database(base, dbname, f"{dbname}_again")
             say(f"scale {step + 1}: running the migration" + ("s" if len(targets) > 1 else ""))
-            results = _run_migration(dsn, statements, ref_names)
-            for key, (seconds, wal, temp, pages) in results.items():
-                ref = refs.get(key)
-                rows = report.rows.get(ref.name, 0) if ref else round(biggest.rows * fraction)
-                measured[key].append(Point(rows, fraction, seconds, wal, temp, pages))
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            t_run = time.perf_counter()
+            overrides = _full_size_probes(analysed, stats, report.rows) if scale_memory else {}
+            results, cut = _run_migration(dsn, statements, ref_names, deadline, overrides)
+            run_seconds = time.perf_counter() - t_run
+            _record(measured, results, refs, report.rows, biggest, fraction)
+            drop_database(base, dbname)
+            if again is not None:
+                drop_database(base, str(psycopg.conninfo.conninfo_to_dict(again[0]).get("dbname", "")))
+            again = (copy, fraction, run_seconds)
+            if cut:
+                warnings.append(
+                    f"the {budget:.0f} s budget ran out during {fraction:.4g} of production: "
+                    f"{len(statements) - len(results)} statement(s) were not timed at that scale"
                 )
+                again = None
+                if results:
+                    done.append(fraction)
+                break
             done.append(fraction)
             last_cost = (fraction, time.perf_counter() - t0)
+        if repeat_largest and again is not None and time.perf_counter() + again[2] * 1.3 < deadline:
+            say(f"again at {again[1]:.4g} × production: the run-to-run noise, measured")
+            results, _cut = _run_migration(again[0], statements, ref_names, deadline, overrides)
+            _record(measured, results, refs, None, biggest, again[1])
     except SandboxError:
         raise
     finally:
@@ -385,16 +544,28 @@ def rehearse_files(
         for sa in analysed
         if sa.effects and sa.facts.cost is Cost.CATALOG
     }
+    costs = {(sa.statement.path, sa.statement.index): {w.cost for w in sa.facts.work} for sa in analysed}
     out = []
     for stmt in statements:
         key = (stmt.path, stmt.index)
+        regime_of = _Regime(ran_with, costs.get(key, set()), scale_memory)
         out.append(
-            _predicted(stmt, refs.get(key), measured[key], biggest, key in catalog_only, buffers, stats)
+            _predicted(
+                stmt, refs.get(key), measured[key], biggest, key in catalog_only, buffers, stats, regime_of
+            )
         )
     paths = tuple(target.path for target, _ in targets)
-    return RehearsalResult(
-        paths[-1], out, done, budget, time.perf_counter() - started, warnings, paths=paths
-    )
+    return RehearsalResult(paths[-1], out, done, budget, time.perf_counter() - started, warnings, paths=paths)
+
+
+@dataclass(frozen=True)
+class _Regime:
+    """What a statement's prediction needs to tell production's regime from the rehearsal's: the settings
+    each scale ran with, the statement's costed work, and whether settings were scaled at all."""
+
+    ran_with: dict[float, dict[str, str]]
+    costs: set[Cost]
+    scaled: bool
 
 
 def _predicted(
@@ -405,6 +576,7 @@ def _predicted(
     catalog_only: bool,
     buffers: dict[float, int],
     stats: Stats,
+    regime_of: _Regime,
 ) -> StatementRehearsal:
     """One statement's prediction at production size from its points at the rehearsed scales."""
     points = tuple(measured)
@@ -418,20 +590,35 @@ def _predicted(
     elif stmt.kind != "TransactionStmt" and points and ref and all(p.rows >= ref.rows for p in points):
         # Its table was rehearsed at production size (a small table foreign keys reference): measured.
         times = sorted(p.seconds for p in points)
-        prediction = Prediction(
-            times[len(times) // 2],
-            times[0] / NOISE,
-            times[-1] * NOISE,
-            ref.rows,
-            "measured at production size",
-        )
+        seconds = times[len(times) // 2]
+        low, high = interval(seconds, spread=times[-1] / max(times[0], 1e-6))
+        prediction = Prediction(seconds, low, high, ref.rows, "measured at production size")
     elif stmt.kind != "TransactionStmt" and points:
         prod_rows = ref.rows if ref else biggest.rows
+        ops = regime_of.costs
         prediction = fit_and_extrapolate(
             [(p.rows or max(1, round(p.fraction * prod_rows)), p.seconds) for p in points],
             prod_rows,
             _evidence(points, buffers, ref, stats),
+            sorts=bool(ops & {Cost.INDEX_BUILD, Cost.REWRITE}),
         )
+        missed = (
+            _shortfalls(ref, stats, points, regime_of.ran_with[points[-1].fraction], ops)
+            if prediction is not None and ref is not None and regime_of.scaled
+            else []
+        )
+        if prediction is not None and missed:
+            # A cheaper regime than production's: the extrapolation is a lower bound; the high end adds what
+            # the size model charges for the difference, where it has a charge.
+            prediction = replace(
+                prediction,
+                high=max(prediction.high, prediction.seconds + sum(m.extra_seconds for m in missed)),
+                bound="at least",
+                model="at least: " + prediction.model,
+                regime="; ".join(
+                    [*([prediction.regime] if prediction.regime else []), *(m.message for m in missed)]
+                ),
+            )
     return StatementRehearsal(
         stmt.index, stmt.line, stmt.text, ref.name if ref else None, points, prediction, path=stmt.path
     )
