@@ -334,3 +334,49 @@ def test_rehearsal_ends_within_its_budget_even_mid_statement() -> None:
     assert any("budget ran out" in w for w in result.warnings)
     timed = [s for s in result.statements if s.points]
     assert len(timed) < 4  # the last statements were cut, not waited for
+
+
+def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_the_model() -> None:
+    # Regression: with the referenced table kept at production size (250,000 keys) the part of the largest
+    # scale's time growing with the referencing rows was within the noise, and extrapolating it 30x
+    # predicted 0.18 s where production took 0.47 s.
+    from dataclasses import replace
+
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings, Cost, MigrationUnit
+    from foreshock.scale.estimate import operation_work
+    from foreshock.scale.runner import _with_model_rows
+
+    stats = parse_stats(
+        '{"tables": {"public.orders": {"rows": 5000000, "bytes": 800000000}, '
+        '"public.customers": {"rows": 250000, "bytes": 20000000}}}'
+    )
+    schema = MigrationUnit(
+        "schema.sql",
+        "CREATE TABLE customers (id bigint PRIMARY KEY);\n"
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint);\n",
+        history=True,
+    )
+    fk = MigrationUnit(
+        "m.sql", "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (customer_id) REFERENCES customers (id);\n"
+    )
+    (fa,) = analyze([schema, fk], AnalysisSettings())
+    sa = fa.statements[0]
+    points = [(18_500, 0.080), (55_500, 0.085), (166_700, 0.090), (166_700, 0.094)]
+    fitted = fit_and_extrapolate(points, 5_000_000)
+    assert fitted is not None and fitted.unresolved
+    orders, customers = stats.table("public.orders"), stats.table("public.customers")
+    assert orders is not None
+    at_top = replace(orders, rows=166_700, bytes=round(800_000_000 * 166_700 / 5_000_000))
+    rest = (
+        operation_work(Cost.FK_VALIDATE, orders, stats, parent=customers).seconds
+        - operation_work(Cost.FK_VALIDATE, at_top, stats, parent=customers).seconds
+    )
+    pts = [Point(n, n / 5_000_000, t) for n, t in points]
+    p = _with_model_rows(fitted, sa, orders, stats, pts)
+    assert p.seconds == pytest.approx(0.092 + rest)
+    assert p.low <= fitted.seconds <= p.seconds <= p.high
+    assert "size model" in p.model and "within the timing noise" in p.regime
+    # A cost per row the largest scale resolved is extrapolated as measured.
+    clear = fit_and_extrapolate([(18_500, 0.02), (55_500, 0.06), (166_700, 0.18)], 5_000_000)
+    assert clear is not None and not clear.unresolved

@@ -30,6 +30,10 @@ class Prediction:
     # "at least": the rehearsal could not reach production's regime under the cap (regime.py); `seconds` is
     # then a lower bound, not a point.
     bound: str = ""
+    # The largest scale's time that grows with rows was within its noise: a fixed cost (a foreign key
+    # hashing a referenced table kept at production size) hid the cost per row, which the extrapolation then
+    # multiplies from noise. The runner takes that part from the size model instead.
+    unresolved: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +169,7 @@ def fit_and_extrapolate(
         return Prediction(seconds, low, high, target_rows, "linear (one scale)")
     exponents = _local_exponents(ns, ts)
     notes: list[str] = []
+    unresolved = False
     if evidence and exponents[-1] > SUPER_LINEAR:
         sizes = sorted(set(ns))[-2:]
         sub = [(n, t) for n, t in zip(ns, ts, strict=True) if n in sizes]
@@ -186,6 +191,7 @@ def fit_and_extrapolate(
         # they ran further from production's regime than the largest.
         rel_sd = math.sqrt(REL_NOISE**2 / len(tops) + (misfit / 2) ** 2)
         model = "linear (a + b·rows)"
+        unresolved = top - a < _sigma(top)
         # Two steps in a row, well above timer and scheduling noise: one slow run is not a trend.
         if len(exponents) >= 2 and min(exponents[-2:]) > SUPER_LINEAR and ts[-1] > 0.3:
             k = min(exponents[-1], MAX_EXPONENT)
@@ -195,4 +201,4 @@ def fit_and_extrapolate(
                 "keeps growing, production takes up to the high end"
             )
     low, high = interval(seconds, rel_sd, spread=spread, at_most=max(bounds, default=None))
-    return Prediction(seconds, low, high, target_rows, model, "; ".join(notes))
+    return Prediction(seconds, low, high, target_rows, model, "; ".join(notes), unresolved=unresolved)
