@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.core.model import StatementAnalysis
 from foreshock.rehearse.api import rehearse as rehearse_command
 from foreshock.report.rehearsal_plots import statement_svg
 from foreshock.scale.fit import fit_and_extrapolate
@@ -336,16 +337,11 @@ def test_rehearsal_ends_within_its_budget_even_mid_statement() -> None:
     assert len(timed) < 4  # the last statements were cut, not waited for
 
 
-def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_the_model() -> None:
-    # Regression: with the referenced table kept at production size (250,000 keys) the part of the largest
-    # scale's time growing with the referencing rows was within the noise, and extrapolating it 30x
-    # predicted 0.18 s where production took 0.47 s.
-    from dataclasses import replace
-
+def _orders_fk() -> tuple[Stats, StatementAnalysis]:
+    """A 5,000,000-row table gaining a foreign key to 250,000 referenced rows: the sizes and the statement's
+    analysis."""
     from foreshock.core.analyze import analyze
-    from foreshock.core.model import AnalysisSettings, Cost, MigrationUnit
-    from foreshock.scale.estimate import operation_work
-    from foreshock.scale.runner import _with_model_rows
+    from foreshock.core.model import AnalysisSettings, MigrationUnit
 
     stats = parse_stats(
         '{"tables": {"public.orders": {"rows": 5000000, "bytes": 800000000}, '
@@ -362,6 +358,20 @@ def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_
     )
     (fa,) = analyze([schema, fk], AnalysisSettings())
     sa = fa.statements[0]
+    return stats, sa
+
+
+def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_the_model() -> None:
+    # Regression: with the referenced table kept at production size (250,000 keys) the part of the largest
+    # scale's time growing with the referencing rows was within the noise, and extrapolating it 30x
+    # predicted 0.18 s where production took 0.47 s.
+    from dataclasses import replace
+
+    from foreshock.core.model import Cost
+    from foreshock.scale.estimate import operation_work
+    from foreshock.scale.runner import _with_model_rows
+
+    stats, sa = _orders_fk()
     points = [(18_500, 0.080), (55_500, 0.085), (166_700, 0.090), (166_700, 0.094)]
     fitted = fit_and_extrapolate(points, 5_000_000)
     assert fitted is not None and fitted.unresolved
@@ -380,3 +390,27 @@ def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_
     # A cost per row the largest scale resolved is extrapolated as measured.
     clear = fit_and_extrapolate([(18_500, 0.02), (55_500, 0.06), (166_700, 0.18)], 5_000_000)
     assert clear is not None and not clear.unresolved
+
+
+def test_fk_validation_against_a_kept_parent_bounds_its_high_end_by_the_model() -> None:
+    # Regression: 500,000 referencing rows against the 250,000 referenced keys kept at production size
+    # validated at half production's cost per row (another join at another size ratio); the actual was x1.49
+    # above the interval's high end.
+    from foreshock.scale.estimate import estimate_work
+    from foreshock.scale.runner import _join_bound
+
+    stats, sa = _orders_fk()
+    orders = stats.table("public.orders")
+    assert orders is not None
+    points = [(55_500, 0.0043), (166_700, 0.0119), (500_000, 0.0217), (500_000, 0.0263)]
+    fitted = fit_and_extrapolate(points, 5_000_000)
+    assert fitted is not None and not fitted.unresolved
+    pts = [Point(n, n / 5_000_000, t) for n, t in points]
+    model = estimate_work(sa.facts.work, stats).estimate
+    assert model is not None and model.seconds > fitted.high
+    bounded = _join_bound(fitted, sa, orders, stats, pts)
+    assert bounded.high == pytest.approx(model.seconds) and bounded.seconds == fitted.seconds
+    assert "250,000 referenced keys" in bounded.regime
+    # Rehearsed at production size: the join is production's, nothing to bound.
+    full = [Point(5_000_000, 1.0, 0.45)]
+    assert _join_bound(fitted, sa, orders, stats, full) is fitted
