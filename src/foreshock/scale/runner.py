@@ -240,7 +240,8 @@ def _run_migration(
                     ).format(*(sql.Literal(p) for p in table.split(".", 1))),
                 )
             out[(stmt.path, stmt.index)] = (
-                seconds - (waited or 0.0),
+                # A statement of a few microseconds can be all wait: keep it a (tiny) positive duration.
+                max(seconds - (waited or 0.0), 1e-6),
                 int(wal) if wal is not None else None,
                 temp,
                 int(pages) if pages is not None else None,
