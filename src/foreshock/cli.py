@@ -128,7 +128,8 @@ def _split(values: Sequence[str]) -> list[str]:
               help="Migrations that cannot be analysed (named with their reason) do not make the exit "
                    "code 2.")
 @click.option("--include-down", is_flag=True, default=None,
-              help="Also check down/undo/rollback SQL, as a report of its own (never as history).")
+              help="Also check the down/undo/rollback SQL of SQL layouts, as a report of its own (never as "
+                   "history). Alembic downgrade() and Django backwards migrations are not analysed.")
 @click.option("--django-settings", metavar="MODULE",
               help="Django settings module (default: the one manage.py names).")
 @click.option("--alembic-config", type=click.Path(), metavar="FILE",

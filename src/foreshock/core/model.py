@@ -94,6 +94,7 @@ NOT_ANALYSED_KINDS: dict[str, str] = {
     "missing": "its tool lists the migration but the file is missing",
     "syntax-error": "PostgreSQL's parser rejects the SQL",
     "code": "the migration is code, not SQL",
+    "liquibase-change": "a Liquibase change type Liquibase writes the SQL for",
     "template": "template logic only the migration tool can fill in",
     "render-failed": "the migration failed to render on the sandbox",
     "missing-extension": "the sandbox server lacks an extension the migration creates",
@@ -470,6 +471,7 @@ LAYOUTS = (
     "prisma",
     "atlas",
     "liquibase",
+    "synapse",
 )
 
 @dataclass(frozen=True)
@@ -626,7 +628,8 @@ class CheckResult:
     @property
     def migration_counts(self) -> dict[str, int]:
         """{"found", "analysed", "not_analysed"}; found falls back to the analysed files when uncounted."""
-        not_analysed = len({n.path for n in self.not_analysed})
+        # A file can hold several migrations (a Liquibase changelog's changesets), each named at its line.
+        not_analysed = len({(n.path, n.line) for n in self.not_analysed})
         found = self.migrations_found if self.migrations_found is not None else len(self.files) + not_analysed
         return {"found": found, "analysed": max(found - not_analysed, 0), "not_analysed": not_analysed}
     # Whether the human formats (tty, gcc, github) show info-level findings; json and sarif list them all.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from foreshock.core.model import SourceSettings
+from foreshock.core.model import Note, SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.files import Loaded, has_sql_files, load_schema_files, load_sql_paths
 
@@ -85,8 +85,18 @@ def _names(directory: str) -> list[str]:
         return []
 
 
+_NO_DOWN = {
+    "alembic": "--include-down: Alembic downgrade() functions are not analysed (only the down SQL of SQL "
+               "layouts is)",
+    "django": "--include-down: Django backwards migrations are not analysed (only the down SQL of SQL "
+              "layouts is)",
+}
+
+
 def _load_framework(kind: str, path: str, options: SourceSettings) -> Loaded:
     out = Loaded()
+    if options.include_down:
+        out.notes.append(Note(path, _NO_DOWN[kind]))
     try:
         if kind == "alembic":
             from foreshock.sources.alembic import read_alembic

@@ -21,7 +21,8 @@ from pglast import parser as pgparser
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.core.paths import first_match
 from foreshock.errors import InputError
-from foreshock.sources.layouts import SCRIPT, Entry, detect_layout, list_layout
+from foreshock.sources.layouts import SCRIPT, Entry, Listing, detect_layout, is_changelog, list_layout
+from foreshock.sources.liquibase import read_changelog
 from foreshock.sources.sections import Sections, split_sections
 
 _BOM = b"\xef\xbb\xbf"
@@ -164,13 +165,16 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
     if not history and not entry.history:
         out.found += 1
     if entry.code:
-        out.not_analysed.append(NotAnalysed(entry.path, entry.code, kind="code"))
+        out.not_analysed.append(NotAnalysed(entry.path, entry.code, entry.line, kind=entry.kind))
         return ""
     if entry.missing is not None:
         out.errors.append(entry.missing)
         out.not_analysed.append(
             NotAnalysed(entry.path, entry.missing.message, input_error=True, kind="missing")
         )
+        return ""
+    if entry.text is not None:
+        _load_text(entry, history, out)
         return ""
     result = read_sql(entry.path, history=history or entry.history, name=entry.name)
     if isinstance(result, InputError):
@@ -180,6 +184,11 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
                 NotAnalysed(entry.path, result.message, result.line, input_error=True, kind="unreadable")
             )
         return ""
+    for placeholder, value in entry.rewrite:
+        if placeholder in result.text:
+            result = replace(result, text=result.text.replace(placeholder, value))
+            out.notes.append(Note(entry.path, f"{placeholder} read as {value}, as the migration tool "
+                                              "substitutes it"))
     sections = split_sections(result.text)
     for message in sections.notes:
         out.notes.append(Note(entry.path, message))
@@ -202,6 +211,23 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
     if options.include_down and not unit.history:
         _load_down(entry, sections, options, out)
     return sections.syntax
+
+
+def _load_text(entry: Entry, history: bool, out: Loaded) -> None:
+    """A migration written inside another file (a changeset of a Liquibase YAML or XML changelog)."""
+    assert entry.text is not None
+    if entry.partial and not history:
+        out.not_analysed.append(NotAnalysed(entry.path, entry.partial, entry.line, kind="liquibase-change"))
+    out.units.append(
+        MigrationUnit(
+            path=entry.path,
+            text=entry.text,
+            name=entry.name,
+            line_map=entry.line_map,
+            transactional=entry.transactional if isinstance(entry.transactional, bool) else None,
+            history=history or entry.history,
+        )
+    )
 
 
 def _load_down(entry: Entry, sections: Sections, options: SourceSettings, out: Loaded) -> None:
@@ -251,6 +277,8 @@ def load_sql_paths(
                 InputError("a Python file, not SQL: point foreshock at the Alembic project (alembic.ini) "
                            "or the Django project (manage.py) it belongs to", path)
             )
+        elif is_changelog(path):
+            _load_listing(path, read_changelog(path), "liquibase", "detected", "", history, options, out)
         elif os.path.exists(path) or os.path.islink(path):
             before = Counter(out.skipped)
             syntax = _load_entry(Entry(path), history, options, out)
@@ -274,9 +302,18 @@ def _load_directory(path: str, history: bool, options: SourceSettings, out: Load
         layout, why = detect_layout(path)
         source = "detected"
     listing = list_layout(path, layout)
+    _load_listing(path, listing, layout, source, why, history, options, out)
+
+
+def _load_listing(
+    path: str, listing: Listing, layout: str, source: str, why: str, history: bool, options: SourceSettings,
+    out: Loaded,
+) -> None:
     out.errors.extend(listing.errors)
     if not listing.entries and not listing.errors:
-        if not has_sql_files(path):
+        if os.path.isfile(path):
+            out.errors.append(InputError("the changelog runs no migrations on PostgreSQL", path))
+        elif not has_sql_files(path):
             out.errors.append(
                 InputError("directory holds no .sql files (point foreshock at SQL migrations)", path)
             )

@@ -27,6 +27,7 @@ __all__ = [
     "Listing",
     "detect_layout",
     "list_layout",
+    "name_some",
     "natural_key",
     "order_key",
     "path_key",
@@ -110,8 +111,15 @@ class Entry:
     `assume-transaction` setting; "script": one implicit transaction when the file has several statements).
     history: read for the schema only (a Flyway baseline no versioned migration covers).
     down: the separate down/undo/revert file of this migration, for `--include-down`.
-    code: the migration is code, not SQL (a goose .go file, a pop .fizz file): why it is not analysed.
+    code: the migration is code, not SQL (a goose .go file, a pop .fizz file): why it is not analysed, and
+    kind, the NotAnalysed kind that reason belongs to.
     missing: the tool names this migration but its file is not there (bad input, reported as such).
+    text: the migration's SQL when it is not the whole file (a changeset written in a Liquibase YAML or
+    XML changelog); line_map maps its lines to the changelog's, line is where the migration starts.
+    partial: why part of a migration that is otherwise read is not analysed (a changeset mixing SQL and
+    Liquibase change types); the migration is named as not analysed, its SQL still checked.
+    rewrite: (placeholder, text) pairs the tool substitutes before it sends the file (synapse's
+    `$%AUTO_INCREMENT_PRIMARY_KEY%$`).
     """
 
     path: str
@@ -120,7 +128,13 @@ class Entry:
     history: bool = False
     down: str | None = None
     code: str = ""
+    kind: str = "code"
     missing: InputError | None = None
+    text: str | None = None
+    line: int = 0
+    line_map: dict[int, int] | None = None
+    partial: str = ""
+    rewrite: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -131,6 +145,8 @@ class Listing:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     errors: list[InputError] = field(default_factory=list)
     detail: str = ""
+    # The lister itself accounted for every file in its scope (read, or counted in skipped and named).
+    complete: bool = False
 
 
 def _files(directory: str, suffix: str = ".sql") -> list[str]:
@@ -194,10 +210,46 @@ def _sqitch_conf(directory: Path) -> dict[str, str]:
     return out
 
 
+CHANGELOG_SUFFIXES = (".yaml", ".yml", ".json", ".xml")
+_MASTER_NAMES = re.compile(r"(master|changelog)", re.IGNORECASE)
+
+
+def is_changelog(path: str) -> bool:
+    """A YAML/JSON/XML file whose top level is a `databaseChangeLog`."""
+    if not path.lower().endswith(CHANGELOG_SUFFIXES) or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 14).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return "databaseChangeLog" in head
+
+
+def master_changelog(directory: str) -> str | None:
+    """The master changelog directly in `directory`: the changelog no other changelog there includes,
+    preferring a name with `master` in it (db.changelog-master.yaml), then `changelog.*`."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    candidates = [n for n in names if _MASTER_NAMES.search(n) and is_changelog(os.path.join(directory, n))]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda n: ("master" not in n.lower(), not n.lower().startswith("changelog."), n))
+    return os.path.join(directory, candidates[0])
+
+
+
 def detect_layout(directory: str) -> tuple[str, str]:
     """(layout, why) for a directory, from the files the tools leave behind."""
     if sqitch_plan(directory) is not None:
         return "sqitch", "sqitch.plan"
+    if synapse_schema(directory) is not None:
+        return "synapse", "<database>/delta/<version>/"
+    changelog = master_changelog(directory)
+    if changelog is not None:
+        return "liquibase", os.path.basename(changelog)
     files = _files(directory)
     # Up/down pairs first: Atlas writes atlas.sum for golang-migrate directories too (its sum then lists
     # the up files only).
@@ -227,8 +279,68 @@ def detect_layout(directory: str) -> tuple[str, str]:
 
 
 def list_layout(directory: str, layout: str) -> Listing:
-    """The forward migrations of `directory` read as `layout`, in the order that tool runs them."""
-    return _LISTERS[layout](directory)
+    """The forward migrations of `directory` read as `layout`, in the order that tool runs them; every
+    other file in the layout's reach is counted in `skipped` and named in a note, never dropped silently."""
+    listing = _LISTERS[layout](directory)
+    if not listing.complete:
+        _account_unread(directory, layout, listing)
+    return listing
+
+
+# What each lister looks at: how deep below the directory (None: all the way), the file endings it reads or
+# counts itself, and the files that are its tool's own metadata.
+_SCOPE: dict[str, tuple[int | None, tuple[str, ...], frozenset[str]]] = {
+    "plain": (None, (".sql",), frozenset({"manifest.json"})),
+    "flyway": (None, (".sql", ".sql.conf"), frozenset({"flyway.conf", "flyway.toml"})),
+    "golang-migrate": (1, (".sql", ".fizz"), frozenset()),
+    "goose": (1, (".sql", ".go"), frozenset()),
+    "dbmate": (1, (".sql",), frozenset()),
+    "atlas": (1, (".sql",), frozenset({"atlas.sum"})),
+    "liquibase": (1, (".sql",), frozenset()),
+    # One directory per migration: only the files of a migration directory the tool runs are read.
+    "diesel": (2, (), frozenset({"metadata.toml"})),
+    "prisma": (2, (), frozenset({"migration_lock.toml"})),
+}
+# Files no migration tool runs and no reader needs told about: compiled Python, editor and OS litter.
+_LITTER = (".pyc", ".pyo", "~", ".swp", ".DS_Store")
+_NAMED = 5
+
+
+def name_some(names: list[str]) -> str:
+    """The first few of a list of files for a note; the rest counted."""
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    return ", ".join(names[:_NAMED]) + more
+
+
+def _account_unread(directory: str, layout: str, listing: Listing) -> None:
+    if layout not in _SCOPE:
+        return
+    depth, handled, metadata = _SCOPE[layout]
+    used = {os.path.abspath(p) for e in listing.entries for p in (e.path, e.down) if p}
+    migration_dirs = {os.path.dirname(p) for p in used}
+    top = os.path.abspath(directory)
+    unread: list[str] = []
+    for root, dirs, files in os.walk(top):
+        level = 0 if root == top else os.path.relpath(root, top).count(os.sep) + 1
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        if depth is not None and level + 1 >= depth:
+            dirs[:] = []
+        if depth == 2 and level == 1 and root not in migration_dirs:
+            continue  # a subdirectory that is not a migration is counted by the lister
+        for f in sorted(files):
+            full = os.path.join(root, f)
+            if f.startswith(".") or f.endswith(_LITTER) or f in metadata or full in used:
+                continue
+            if handled and f.lower().endswith(handled):
+                continue
+            unread.append(os.path.relpath(full, top).replace(os.sep, "/"))
+    if not unread:
+        return
+    listing.skipped["not-read"] += len(unread)
+    listing.notes.append(
+        (directory, f"{len(unread)} file(s) not read: not migrations of the {layout} layout "
+                    f"({name_some(unread)})")
+    )
 
 
 # ---- plain and flyway: recursive
@@ -483,6 +595,12 @@ def _atlas(directory: str) -> Listing:
 
 
 def _liquibase(directory: str) -> Listing:
+    changelog = master_changelog(directory)
+    if changelog is not None:
+        # The order is the master changelog's (a cycle only in name: the reader builds Entries and Listings).
+        from foreshock.sources.liquibase import read_changelog
+
+        return read_changelog(changelog)
     out = Listing("liquibase")
     # includeAll runs a directory's files in alphabetical order of their paths.
     for name in _files(directory):
@@ -558,6 +676,123 @@ def _sqitch(directory: str) -> Listing:
     return out
 
 
+# ---- synapse: its own runner (synapse/storage/prepare_database.py)
+
+
+@dataclass
+class SynapseSchema:
+    """Where a synapse-style schema lives: the schema root and the logical databases whose deltas are read
+    (`common` always, as synapse applies it on every physical database)."""
+
+    root: Path
+    databases: list[str]
+
+
+def _int_dirs(directory: Path) -> list[int]:
+    if not directory.is_dir():
+        return []
+    return sorted(int(d.name) for d in directory.iterdir() if d.is_dir() and d.name.isdigit())
+
+
+def synapse_schema(directory: str) -> SynapseSchema | None:
+    """The synapse schema a directory is part of: `<root>/<database>/delta` (as handed over to upgrade one
+    database), `<root>/<database>`, or the root holding `<database>/delta/<version>/` directories.
+
+    Recognised by version directories that hold engine-specific SQL (`.sql.postgres`, `.sql.sqlite`), or
+    by a `full_schemas` directory beside `delta`.
+    """
+    here = Path(directory).resolve()
+    if here.name == "delta":
+        root, databases = here.parent.parent, [here.parent.name]
+    elif (here / "delta").is_dir():
+        root, databases = here.parent, [here.name]
+    else:
+        root = here
+        databases = sorted(d.name for d in here.iterdir() if (d / "delta").is_dir() and d.name != "common") \
+            if here.is_dir() else []
+    if not databases:
+        return None
+    schema = SynapseSchema(root, [*(["common"] if (root / "common" / "delta").is_dir() else []),
+                                  *[d for d in databases if d != "common"]])
+    for db in schema.databases:
+        base = root / db
+        if (base / "full_schemas").is_dir() and _int_dirs(base / "delta"):
+            return schema
+        for version in _int_dirs(base / "delta"):
+            files = (base / "delta" / str(version)).iterdir()
+            if any(f.name.endswith((".sql.postgres", ".sql.sqlite")) for f in files):
+                return schema
+    return None
+
+
+_PYTHON_DELTA = ("a Python delta (synapse's own migrator imports it and runs its run_create / run_upgrade "
+                 "functions; the SQL they send is not known before they run)")
+
+
+# What synapse's PostgreSQL engine substitutes in every script before it runs it.
+_SYNAPSE_REWRITE = (("$%AUTO_INCREMENT_PRIMARY_KEY%$", "BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY"),)
+
+
+def _synapse_files(directories: list[Path]) -> list[Path]:
+    """The files of one version across databases, in synapse's order: by file name, then path."""
+    files = [f for d in directories if d.is_dir() for f in d.iterdir() if f.is_file()]
+    return sorted(files, key=lambda f: (f.name, str(f)))
+
+
+def _synapse(directory: str) -> Listing:
+    out = Listing("synapse", complete=True)
+    schema = synapse_schema(directory)
+    if schema is None:
+        out.errors.append(InputError("no synapse schema here (<database>/delta/<version>/ directories)",
+                                     directory))
+        return out
+    bases = [schema.root / db for db in schema.databases]
+    # A new database starts from the newest full schema (the common one decides which, as synapse does)
+    # and then runs every delta after it; deltas up to it are in the snapshot already.
+    snapshots = _int_dirs(schema.root / "common" / "full_schemas") or sorted(
+        {v for base in bases for v in _int_dirs(base / "full_schemas")}
+    )
+    start = snapshots[-1] if snapshots else None
+    if start is not None:
+        dirs = [base / "full_schemas" / str(start) for base in bases]
+        for f in _synapse_files(dirs):
+            if f.name.endswith((".sql", ".sql.postgres")):
+                out.entries.append(Entry(str(f), history=True))
+        out.detail = f"full schema {start} + deltas after it"
+    other: list[str] = []
+    unknown: list[str] = []
+    for version in sorted({v for base in bases for v in _int_dirs(base / "delta")}):
+        files = _synapse_files([base / "delta" / str(version) for base in bases])
+        if start is not None and version <= start:
+            counted = [f for f in files if not f.name.endswith((".pyc", ".pyo"))]
+            out.skipped["in-full-schema"] += len(counted)
+            continue
+        for f in files:
+            name, rel = f.name, f"{version}/{f.name}"
+            if name.endswith((".sql", ".sql.postgres")):
+                # The PostgreSQL engine commits, then runs each script in a transaction of its own.
+                out.entries.append(Entry(str(f), name=rel, transactional=True, rewrite=_SYNAPSE_REWRITE))
+            elif name.endswith(".py"):
+                out.entries.append(Entry(str(f), name=rel, code=_PYTHON_DELTA))
+            elif name.endswith((".pyc", ".pyo")):
+                continue  # synapse skips compiled modules too
+            elif ".sql." in name:
+                out.skipped["other-database"] += 1
+                other.append(rel)
+            else:
+                out.skipped["not-a-delta"] += 1
+                unknown.append(rel)
+    if start is not None and out.skipped["in-full-schema"]:
+        out.notes.append((directory, f"deltas up to version {start} are not read as migrations: a new "
+                                     f"database starts from full_schemas/{start}, read as schema history "
+                                     f"({out.skipped['in-full-schema']} files)"))
+    for names, why in ((other, "SQL for another database engine (synapse runs them on SQLite only)"),
+                       (unknown, "not a delta (synapse warns and skips it)")):
+        if names:
+            out.notes.append((directory, f"{len(names)} file(s) skipped: {why}: {name_some(names)}"))
+    return out
+
+
 _LISTERS: dict[str, Callable[[str], Listing]] = {
     "plain": _plain,
     "flyway": _flyway,
@@ -569,5 +804,6 @@ _LISTERS: dict[str, Callable[[str], Listing]] = {
     "prisma": _prisma,
     "atlas": _atlas,
     "liquibase": _liquibase,
+    "synapse": _synapse,
 }
 assert tuple(_LISTERS) == LAYOUTS, "every configurable layout has a lister"

@@ -189,6 +189,7 @@ def _liquibase(lines: list[str]) -> Sections:
     changesets = 0
     starts: list[int] = []
     skipped: dict[str, int] = {}
+    unterminated = False  # the changeset's last line of SQL does not end its statement
     for number, line in enumerate(lines, 1):
         eol = _eol(line)
         if in_rollback_block:
@@ -205,7 +206,9 @@ def _liquibase(lines: list[str]) -> Sections:
         m = _CHANGESET.match(line)
         if m:
             attrs = _attrs(m.group("attrs"))
-            prefix = "COMMIT;" if open_tx else ""
+            # Liquibase ends a changeset's last statement at the changeset's end, `;` or not.
+            prefix = (";" if unterminated else "") + "COMMIT;" if open_tx else ""
+            unterminated = False
             open_tx = False
             active = _for_postgresql(attrs.get("dbms", "")) and attrs.get("ignore", "").lower() != "true"
             if not active:
@@ -239,10 +242,15 @@ def _liquibase(lines: list[str]) -> Sections:
         elif delimiter and delimiter != ";" and line.strip() == delimiter:
             # A statement ended by its own delimiter line (`/`, `GO`): PostgreSQL's parser needs `;`.
             out.append(";" + eol)
+            unterminated = False
         else:
             out.append(line)
+            code = line.strip()
+            if code and not code.startswith("--"):
+                unterminated = not code.endswith(";")
     if open_tx:
-        out.append("\nCOMMIT;\n" if out and not out[-1].endswith("\n") else "COMMIT;\n")
+        commit = (";" if unterminated else "") + "COMMIT;\n"
+        out.append("\n" + commit if out and not out[-1].endswith("\n") else commit)
     sections = Sections(
         forward="".join(out),
         down="".join(down),
