@@ -58,6 +58,13 @@ SYNAPSE = {
     "main/delta/4/04_key.sql": "CREATE TABLE tokens (id $%AUTO_INCREMENT_PRIMARY_KEY%$, t text);\n",
     "main/delta/5/01_sender_idx.sql": "CREATE INDEX CONCURRENTLY events_sender ON events (sender);\n",
     "main/delta/5/notes.txt": "not a delta\n",
+    # Python deltas that cannot act on PostgreSQL: skipped and named, not "not analysed".
+    "main/delta/5/02_sqlite_fts.py": (
+        "def run_create(cur, database_engine):\n    \"\"\"SQLite only.\"\"\"\n"
+        "    if not isinstance(database_engine, Sqlite3Engine):\n        return\n"
+        "    cur.execute('DROP TABLE events')\n"
+    ),
+    "main/delta/5/03_no_hook.py": "def run_update(cur, engine):\n    cur.execute('DROP TABLE events')\n",
 }
 
 
@@ -83,10 +90,12 @@ def test_synapse_reads_full_schema_then_later_deltas_postgres_files_in_name_orde
     assert python.path.endswith("03_backfill.py") and python.kind == "code" and "run_create" in python.reason
     layout = result.layouts[0]
     assert (layout.layout, layout.detail) == ("synapse", "full schema 3 + deltas after it")
-    assert dict(layout.skipped) == {"in-full-schema": 1, "other-database": 1, "not-a-delta": 1}
+    assert dict(layout.skipped) == {
+        "in-full-schema": 1, "other-database": 1, "not-a-delta": 1, "sqlite-only": 2,
+    }
     said = notes(result)
     assert "4/02_add_sender.sql.sqlite" in said and "5/notes.txt" in said and "full_schemas/3" in said
-    assert "AUTO_INCREMENT_PRIMARY_KEY" in said
+    assert "AUTO_INCREMENT_PRIMARY_KEY" in said and "5/02_sqlite_fts.py, 5/03_no_hook.py" in said
 
 
 def test_synapse_schema_root_merges_databases_by_version_and_file_name(tmp_path: Path) -> None:

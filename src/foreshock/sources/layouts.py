@@ -10,6 +10,7 @@ Only plain and flyway look into subdirectories, as those tools do.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -733,6 +734,44 @@ _PYTHON_DELTA = ("a Python delta (synapse's own migrator imports it and runs its
 _SYNAPSE_REWRITE = (("$%AUTO_INCREMENT_PRIMARY_KEY%$", "BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY"),)
 
 
+_HOOKS = ("run_create", "run_upgrade")
+
+
+def _python_delta_idle_on_postgres(path: Path) -> bool:
+    """True when the syntax tree shows a Python delta cannot act on PostgreSQL: synapse calls neither hook,
+    or each hook only acts inside `if isinstance(engine, Sqlite3Engine):` or returns first thing when
+    `not isinstance(engine, Sqlite3Engine)`. Anything else (or code that does not parse) is not analysed."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return False
+    hooks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in _HOOKS]
+    return all(_sqlite_only(hook) for hook in hooks)
+
+
+def _is_sqlite_check(test: ast.expr) -> bool:
+    """`isinstance(<anything>, Sqlite3Engine)`."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"):
+        return False
+    return len(test.args) == 2 and isinstance(test.args[1], ast.Name) and test.args[1].id == "Sqlite3Engine"
+
+
+def _sqlite_only(hook: ast.FunctionDef) -> bool:
+    body = list(hook.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if not body or not isinstance(body[0], ast.If):
+        return False
+    first = body[0]
+    if len(body) == 1 and _is_sqlite_check(first.test) and not first.orelse:
+        return True
+    test = first.test
+    if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
+        return False
+    returns = len(first.body) == 1 and isinstance(first.body[0], ast.Return) and not first.orelse
+    return _is_sqlite_check(test.operand) and returns
+
+
 def _synapse_files(directories: list[Path]) -> list[Path]:
     """The files of one version across databases, in synapse's order: by file name, then path."""
     files = [f for d in directories if d.is_dir() for f in d.iterdir() if f.is_file()]
@@ -761,6 +800,7 @@ def _synapse(directory: str) -> Listing:
         out.detail = f"full schema {start} + deltas after it"
     other: list[str] = []
     unknown: list[str] = []
+    sqlite_only: list[str] = []
     for version in sorted({v for base in bases for v in _int_dirs(base / "delta")}):
         files = _synapse_files([base / "delta" / str(version) for base in bases])
         if start is not None and version <= start:
@@ -773,7 +813,11 @@ def _synapse(directory: str) -> Listing:
                 # The PostgreSQL engine commits, then runs each script in a transaction of its own.
                 out.entries.append(Entry(str(f), name=rel, transactional=True, rewrite=_SYNAPSE_REWRITE))
             elif name.endswith(".py"):
-                out.entries.append(Entry(str(f), name=rel, code=_PYTHON_DELTA))
+                if _python_delta_idle_on_postgres(f):
+                    out.skipped["sqlite-only"] += 1
+                    sqlite_only.append(rel)
+                else:
+                    out.entries.append(Entry(str(f), name=rel, code=_PYTHON_DELTA))
             elif name.endswith((".pyc", ".pyo")):
                 continue  # synapse skips compiled modules too
             elif ".sql." in name:
@@ -787,7 +831,9 @@ def _synapse(directory: str) -> Listing:
                                      f"database starts from full_schemas/{start}, read as schema history "
                                      f"({out.skipped['in-full-schema']} files)"))
     for names, why in ((other, "SQL for another database engine (synapse runs them on SQLite only)"),
-                       (unknown, "not a delta (synapse warns and skips it)")):
+                       (unknown, "not a delta (synapse warns and skips it)"),
+                       (sqlite_only, "Python deltas that do nothing on PostgreSQL (no run_create or "
+                                     "run_upgrade, or one that only acts on SQLite)")):
         if names:
             out.notes.append((directory, f"{len(names)} file(s) skipped: {why}: {name_some(names)}"))
     return out
