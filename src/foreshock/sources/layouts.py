@@ -302,6 +302,8 @@ _SCOPE: dict[str, tuple[int | None, tuple[str, ...], frozenset[str]]] = {
     "diesel": (2, (), frozenset({"metadata.toml"})),
     "prisma": (2, (), frozenset({"migration_lock.toml"})),
 }
+# Atlas writes atlas.sum beside the migrations of the tools it generates for (golang-migrate, goose, flyway).
+_ANY_METADATA = frozenset({"atlas.sum"})
 # Files no migration tool runs and no reader needs told about: compiled Python, editor and OS litter.
 _LITTER = (".pyc", ".pyo", "~", ".swp", ".DS_Store")
 _NAMED = 5
@@ -317,6 +319,7 @@ def _account_unread(directory: str, layout: str, listing: Listing) -> None:
     if layout not in _SCOPE:
         return
     depth, handled, metadata = _SCOPE[layout]
+    metadata = metadata | _ANY_METADATA
     used = {os.path.abspath(p) for e in listing.entries for p in (e.path, e.down) if p}
     migration_dirs = {os.path.dirname(p) for p in used}
     top = os.path.abspath(directory)
