@@ -15,6 +15,7 @@ from foreshock.config import Settings
 from foreshock.core.model import CheckResult, SourceSettings
 from foreshock.sources.layouts import detect_layout
 from foreshock.sources.sections import split_sections
+from test_layouts import write
 
 RULES = frozenset({"creating-index-non-concurrently", "concurrently-in-transaction", "adding-required-column",
                    "dropping-table"})
@@ -22,14 +23,6 @@ RULES = frozenset({"creating-index-non-concurrently", "concurrently-in-transacti
 
 def run(path: Path | list[str], **sources: object) -> CheckResult:
     return check(path, Settings(enabled_rules=RULES, sources=SourceSettings(**sources)))  # type: ignore[arg-type]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    return root
 
 
 def found_rules(result: CheckResult) -> list[tuple[str, str]]:
