@@ -21,8 +21,9 @@ from pglast import parser as pgparser
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.core.paths import first_match
 from foreshock.errors import InputError
-from foreshock.sources.layouts import SCRIPT, Entry, Listing, detect_layout, is_changelog, list_layout
-from foreshock.sources.liquibase import read_changelog
+from foreshock.sources.layouts import detect_layout, list_layout
+from foreshock.sources.liquibase import is_changelog, read_changelog
+from foreshock.sources.listing import SCRIPT, Entry, Listing
 from foreshock.sources.sections import Sections, split_sections
 
 _BOM = b"\xef\xbb\xbf"

@@ -14,13 +14,14 @@ import ast
 import json
 import os
 import re
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from foreshock.core.model import LAYOUTS
 from foreshock.errors import InputError
+from foreshock.sources.liquibase import master_changelog, read_changelog
+from foreshock.sources.listing import SCRIPT, Entry, Listing, name_some
 
 __all__ = [
     "LAYOUTS",
@@ -34,10 +35,6 @@ __all__ = [
     "path_key",
 ]
 
-# "script": the tool sends the whole file as one query string; PostgreSQL runs several statements sent
-# that way in one implicit transaction, a single statement on its own.
-SCRIPT = "script"
-Transactional = bool | None | str
 
 _FLYWAY = re.compile(r"^(?P<kind>[VvUuBbRr])(?P<version>\d+(?:[._]\d+)*)?__(?P<desc>.*)\.sql$")
 _UPDOWN = re.compile(
@@ -104,51 +101,6 @@ def order_key(relpath: str) -> OrderKey:
 
 
 
-@dataclass
-class Entry:
-    """One forward migration of a layout, before it is read.
-
-    transactional: what the tool does with the file (True: one transaction; False: none; None: the
-    `assume-transaction` setting; "script": one implicit transaction when the file has several statements).
-    history: read for the schema only (a Flyway baseline no versioned migration covers).
-    down: the separate down/undo/revert file of this migration, for `--include-down`.
-    code: the migration is code, not SQL (a goose .go file, a pop .fizz file): why it is not analysed, and
-    kind, the NotAnalysed kind that reason belongs to.
-    missing: the tool names this migration but its file is not there (bad input, reported as such).
-    text: the migration's SQL when it is not the whole file (a changeset written in a Liquibase YAML or
-    XML changelog); line_map maps its lines to the changelog's, line is where the migration starts.
-    partial: why part of a migration that is otherwise read is not analysed (a changeset mixing SQL and
-    Liquibase change types); the migration is named as not analysed, its SQL still checked.
-    rewrite: (placeholder, text) pairs the tool substitutes before it sends the file (synapse's
-    `$%AUTO_INCREMENT_PRIMARY_KEY%$`).
-    """
-
-    path: str
-    name: str = ""
-    transactional: Transactional = None
-    history: bool = False
-    down: str | None = None
-    code: str = ""
-    kind: str = "code"
-    missing: InputError | None = None
-    text: str | None = None
-    line: int = 0
-    line_map: dict[int, int] | None = None
-    partial: str = ""
-    rewrite: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class Listing:
-    layout: str
-    entries: list[Entry] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
-    errors: list[InputError] = field(default_factory=list)
-    detail: str = ""
-    # The lister itself accounted for every file in its scope (read, or counted in skipped and named).
-    complete: bool = False
-
 
 def _files(directory: str, suffix: str = ".sql") -> list[str]:
     """Names of the files directly in `directory` ending with suffix (case-insensitive), hidden ones aside."""
@@ -209,37 +161,6 @@ def _sqitch_conf(directory: Path) -> dict[str, str]:
             if m:
                 out[m.group(1)] = m.group(2).strip("\"'")
     return out
-
-
-CHANGELOG_SUFFIXES = (".yaml", ".yml", ".json", ".xml")
-_MASTER_NAMES = re.compile(r"(master|changelog)", re.IGNORECASE)
-
-
-def is_changelog(path: str) -> bool:
-    """A YAML/JSON/XML file whose top level is a `databaseChangeLog`."""
-    if not path.lower().endswith(CHANGELOG_SUFFIXES) or not os.path.isfile(path):
-        return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 14).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return "databaseChangeLog" in head
-
-
-def master_changelog(directory: str) -> str | None:
-    """The master changelog directly in `directory`: the changelog no other changelog there includes,
-    preferring a name with `master` in it (db.changelog-master.yaml), then `changelog.*`."""
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return None
-    candidates = [n for n in names if _MASTER_NAMES.search(n) and is_changelog(os.path.join(directory, n))]
-    if not candidates:
-        return None
-    candidates.sort(key=lambda n: ("master" not in n.lower(), not n.lower().startswith("changelog."), n))
-    return os.path.join(directory, candidates[0])
-
 
 
 def detect_layout(directory: str) -> tuple[str, str]:
@@ -306,15 +227,6 @@ _SCOPE: dict[str, tuple[int | None, tuple[str, ...], frozenset[str]]] = {
 _ANY_METADATA = frozenset({"atlas.sum"})
 # Files no migration tool runs and no reader needs told about: compiled Python, editor and OS litter.
 _LITTER = (".pyc", ".pyo", "~", ".swp", ".DS_Store")
-_NAMED = 5
-
-
-def name_some(names: list[str]) -> str:
-    """The first few of a list of files for a note; the rest counted."""
-    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    return ", ".join(names[:_NAMED]) + more
-
-
 def _account_unread(directory: str, layout: str, listing: Listing) -> None:
     if layout not in _SCOPE:
         return
@@ -601,9 +513,6 @@ def _atlas(directory: str) -> Listing:
 def _liquibase(directory: str) -> Listing:
     changelog = master_changelog(directory)
     if changelog is not None:
-        # The order is the master changelog's (a cycle only in name: the reader builds Entries and Listings).
-        from foreshock.sources.liquibase import read_changelog
-
         return read_changelog(changelog)
     out = Listing("liquibase")
     # includeAll runs a directory's files in alphabetical order of their paths.

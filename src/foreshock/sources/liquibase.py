@@ -13,15 +13,46 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
 from foreshock.errors import InputError
-from foreshock.sources.layouts import CHANGELOG_SUFFIXES, Entry, Listing, is_changelog, name_some, natural_key
+from foreshock.sources.listing import Entry, Listing, name_some
 
-__all__ = ["read_changelog"]
+__all__ = ["CHANGELOG_SUFFIXES", "is_changelog", "master_changelog", "read_changelog"]
+
+CHANGELOG_SUFFIXES = (".yaml", ".yml", ".json", ".xml")
+_MASTER_NAMES = re.compile(r"(master|changelog)", re.IGNORECASE)
+
+
+def is_changelog(path: str) -> bool:
+    """A YAML/JSON/XML file whose top level is a `databaseChangeLog`."""
+    if not path.lower().endswith(CHANGELOG_SUFFIXES) or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 14).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return "databaseChangeLog" in head
+
+
+def master_changelog(directory: str) -> str | None:
+    """The master changelog directly in `directory`: the changelog no other changelog there includes,
+    preferring a name with `master` in it (db.changelog-master.yaml), then `changelog.*`."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    candidates = [n for n in names if _MASTER_NAMES.search(n) and is_changelog(os.path.join(directory, n))]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda n: ("master" not in n.lower(), not n.lower().startswith("changelog."), n))
+    return os.path.join(directory, candidates[0])
+
 
 # includeAll picks the files Liquibase has a parser for.
 _INCLUDE_ALL_SUFFIXES = (".sql", *CHANGELOG_SUFFIXES)
@@ -307,7 +338,7 @@ class _Walk:
                 full = os.path.abspath(os.path.join(root, f))
                 if full not in self.read and (f.lower().endswith(".sql") or is_changelog(full)):
                     unread.append(os.path.relpath(full, scope).replace(os.sep, "/"))
-        unread.sort(key=natural_key)
+        unread.sort()
         if unread:
             self.out.skipped["not-in-changelog"] += len(unread)
             self.out.notes.append((scope, f"{len(unread)} file(s) the changelog does not include, not read: "
