@@ -83,6 +83,8 @@ class NotAnalysed:
     input_error: bool = False
     # What kind of obstacle, for summaries: one of NOT_ANALYSED_KINDS.
     kind: str = "render-failed"
+    # Which migration of the file, when a file holds several (a Liquibase changelog's changeset author:id).
+    migration: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "reason": self.reason, "kind": self.kind}
@@ -628,8 +630,7 @@ class CheckResult:
     @property
     def migration_counts(self) -> dict[str, int]:
         """{"found", "analysed", "not_analysed"}; found falls back to the analysed files when uncounted."""
-        # A file can hold several migrations (a Liquibase changelog's changesets), each named at its line.
-        not_analysed = len({(n.path, n.line) for n in self.not_analysed})
+        not_analysed = len({(n.path, n.migration) for n in self.not_analysed})
         found = self.migrations_found if self.migrations_found is not None else len(self.files) + not_analysed
         return {"found": found, "analysed": max(found - not_analysed, 0), "not_analysed": not_analysed}
     # Whether the human formats (tty, gcc, github) show info-level findings; json and sarif list them all.

@@ -166,7 +166,9 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
     if not history and not entry.history:
         out.found += 1
     if entry.code:
-        out.not_analysed.append(NotAnalysed(entry.path, entry.code, entry.line, kind=entry.kind))
+        out.not_analysed.append(
+            NotAnalysed(entry.path, entry.code, entry.line, kind=entry.kind, migration=entry.migration)
+        )
         return ""
     if entry.missing is not None:
         out.errors.append(entry.missing)
@@ -218,7 +220,8 @@ def _load_text(entry: Entry, history: bool, out: Loaded) -> None:
     """A migration written inside another file (a changeset of a Liquibase YAML or XML changelog)."""
     assert entry.text is not None
     if entry.partial and not history:
-        out.not_analysed.append(NotAnalysed(entry.path, entry.partial, entry.line, kind="liquibase-change"))
+        out.not_analysed.append(NotAnalysed(entry.path, entry.partial, entry.line, kind="liquibase-change",
+                                            migration=entry.migration))
     out.units.append(
         MigrationUnit(
             path=entry.path,

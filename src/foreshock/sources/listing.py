@@ -49,6 +49,11 @@ class Entry:
     partial: str = ""
     rewrite: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def migration(self) -> str:
+        """Which migration of its file this is, when the file holds several (written inside a changelog)."""
+        return self.name if self.text is not None or self.line else ""
+
 
 @dataclass
 class Listing:
