@@ -11,6 +11,7 @@ from foreshock.core.effects.index_reach import from_items, index_leads, selectiv
 from foreshock.core.effects.reads import read_tables
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings
+from foreshock.core.nodes import walk
 
 L = LockMode
 
@@ -76,6 +77,16 @@ def _write(eff: EffectSet, node: Any, verb: str, from_list: Any) -> str:
         read_tables(eff, from_list, L.AccessShareLock, joined, selective=sel)
     if node.whereClause is not None:
         read_tables(eff, node.whereClause, L.AccessShareLock, f"{verb} subquery")
+    # SET c = (SELECT … FROM other WHERE other.k = target.id): a subquery run per updated row.
+    targets = getattr(node, "targetList", None)
+    if any(isinstance(n, ast.SubLink) for n in walk(targets)):
+        per_row: set[int] = set()
+        for sub in (n for n in walk(targets) if isinstance(n, ast.SubLink)):
+            if isinstance(sub.subselect, ast.SelectStmt):
+                rvs, quals = from_items(sub.subselect.fromClause)
+                where = [sub.subselect.whereClause, *quals]
+                per_row |= selective_range_vars(eff.schema, rvs, where, correlated=True)
+        read_tables(eff, targets, L.AccessShareLock, f"{verb} SET subquery", selective=per_row)
     return eff.schema.resolve(node.relation)
 
 

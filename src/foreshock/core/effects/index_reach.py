@@ -6,6 +6,7 @@ answer it cannot be sure of is a scan (the conservative side).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pglast import ast, enums
@@ -20,6 +21,12 @@ def conjuncts(expr: Any) -> list[Any]:
     if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.AND_EXPR:
         return [c for a in expr.args or () for c in conjuncts(a)]
     return [] if expr is None else [expr]
+
+
+def outer_ref(ref: Any, local: Mapping[str, Any]) -> bool:
+    """A column qualified by a name that is not one of the query's own tables: the enclosing query's."""
+    parts = strings(ref.fields)
+    return len(parts) >= 2 and parts[-2] not in local
 
 
 def mentions_columns(expr: Any) -> bool:
@@ -110,13 +117,19 @@ def _alias(rv: Any) -> str:
     return str(rv.alias.aliasname) if rv.alias is not None else str(rv.relname)
 
 
-def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> set[int]:
+def selective_range_vars(
+    schema: Schema, rvs: list[Any], where: list[Any], correlated: bool = False
+) -> set[int]:
     """ids of the RangeVars the planner can reach through an index instead of a full scan.
 
     A table is reached selectively when the leading column of one of its indexes is pinned: compared with =
     (or IN a list, or IN a selective subquery) to an expression without columns, or joined with = to a
     column of a table that is itself reached selectively (an index nested loop). Everything else is
     assumed to be a full scan — the planner may still do better on a small table.
+
+    correlated: the query is a subquery run once per row of an enclosing one (a SubPlan in a SET list), so
+    a column of the enclosing query (qualified by a name that is not one of rvs) is a parameter, like a
+    constant. Not for EXISTS/IN in a WHERE clause: the planner turns those into joins.
     """
     by_alias = {_alias(rv): rv for rv in rvs}
     qualified = {a: schema.resolve(rv) for a, rv in by_alias.items()}
@@ -177,6 +190,10 @@ def selective_range_vars(schema: Schema, rvs: list[Any], where: list[Any]) -> se
                 left, right = owner(c.lexpr), owner(c.rexpr)
                 if left is not None and right is not None:
                     joins.append((left, right))
+                elif correlated and left is not None and outer_ref(c.rexpr, by_alias):
+                    pinned.add(left)
+                elif correlated and right is not None and outer_ref(c.lexpr, by_alias):
+                    pinned.add(right)
             elif lc and not mentions_columns(c.rexpr):
                 o = owner(c.lexpr)
                 if o is not None:

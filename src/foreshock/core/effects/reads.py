@@ -12,7 +12,47 @@ from pglast import ast
 from foreshock.core.effects.collect import EffectSet, has_storage, with_children
 from foreshock.core.effects.index_reach import from_items, index_leads, selective_range_vars
 from foreshock.core.locks import LockMode
-from foreshock.core.nodes import cte_names, range_vars, walk
+from foreshock.core.nodes import cte_names, range_vars, strings, walk
+
+# Aggregates other than min/max: with any of them the planner cannot answer min()/max() from an index end.
+_OTHER_AGGREGATES = frozenset(
+    {
+        "count", "sum", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "every", "json_agg",
+        "jsonb_agg", "json_object_agg", "jsonb_object_agg", "stddev", "variance", "bit_and", "bit_or",
+        "percentile_cont", "percentile_disc", "mode",
+    }
+)  # fmt: skip
+
+
+def minmax_from_index(schema: Any, sel: Any) -> int | None:
+    """id of the table of `SELECT max(id) FROM t` when the planner reads one end of a btree index instead of
+    the table (planagg.c): one table, no GROUP BY/HAVING/DISTINCT/window, every aggregate min() or max() of
+    a plain column that leads a btree index. That is how setval(…, (SELECT max(id) FROM t)) reads t."""
+    if sel.groupClause or sel.havingClause or sel.distinctClause or sel.windowClause or sel.larg is not None:
+        return None
+    rvs, quals = from_items(sel.fromClause)
+    if len(rvs) != 1 or quals or len(sel.fromClause or ()) != 1:
+        return None
+    t = schema.table(schema.resolve(rvs[0]))
+    if t is None:
+        return None
+    btree = {i.columns[0] for i in t.indexes.values() if i.columns and i.method == "btree" and i.valid}
+    found = False
+    for n in walk(sel.targetList):
+        if isinstance(n, ast.SelectStmt):
+            return None
+        if not isinstance(n, ast.FuncCall):
+            continue
+        name = strings(n.funcname)[-1].lower() if n.funcname else ""
+        if name in _OTHER_AGGREGATES or n.agg_star or n.over is not None:
+            return None
+        if name in ("min", "max"):
+            arg = n.args[0] if n.args and len(n.args) == 1 else None
+            col = strings(arg.fields)[-1] if isinstance(arg, ast.ColumnRef) else ""
+            if n.agg_distinct or n.agg_filter is not None or n.agg_order or col not in btree:
+                return None
+            found = True
+    return id(rvs[0]) if found else None
 
 
 def read_tables(
@@ -32,6 +72,9 @@ def read_tables(
         rvs, quals = from_items(sel.fromClause)
         rvs = [r for r in rvs if r.schemaname or r.relname not in ctes]
         sel_ids |= selective_range_vars(schema, rvs, [sel.whereClause, *quals])
+        minmax = minmax_from_index(schema, sel)
+        if minmax is not None:
+            sel_ids.add(minmax)
     for rv in range_vars(query):
         if not rv.schemaname and rv.relname in ctes:
             continue
