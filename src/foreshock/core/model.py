@@ -19,6 +19,29 @@ def at_least(severity: Severity, *others: Severity) -> Severity:
 
 
 @dataclass(frozen=True)
+class DataCodeFact:
+    """A check-then-act (or a back-fill) seen in framework data code, read from its syntax tree.
+
+    kind: exists-then-create (`if not M.objects.filter(..).exists(): M.objects.create(..)`, or get() and
+    create() on DoesNotExist), get-or-create (`get_or_create`/`update_or_create`), save-all-fields (a loop
+    that loads rows and `.save()`s them without update_fields or select_for_update()), read-then-write (rows
+    read with `execute(select ..)`, then written with values computed in Python), backfill (a column written
+    for many rows: the check a later NOT NULL relies on). table and columns are database names when the
+    framework could resolve them (else the model and field names as written); line and act_line are lines of
+    `path`, the file the code is in.
+    """
+
+    kind: str
+    model: str
+    table: str
+    columns: tuple[str, ...]
+    line: int
+    act_line: int
+    path: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
 class OpaqueCode:
     """Code a migration framework runs that is not SQL (Django RunPython): foreshock cannot see what it does.
 
@@ -34,6 +57,8 @@ class OpaqueCode:
     text_line: int
     full_table: tuple[str, ...] = ()
     detail: str = ""
+    # Check-then-act patterns and back-fills seen in the code (foreshock.sources.datacode).
+    facts: tuple[DataCodeFact, ...] = ()
 
 
 @dataclass(frozen=True)

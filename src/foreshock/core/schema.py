@@ -22,7 +22,8 @@ Read API (used by effects and by rules):
   track objects created in the current transaction (``Schema.is_new_in_transaction``).
 - ``Table.kind`` in table/partitioned/matview/view/foreign; ``Table.columns: dict[str, Column]`` in column
   order; ``Table.indexes: dict[str, Index]`` (qualified index name -> Index); ``Table.constraints:
-  dict[str, Constraint]``; ``Table.partition_of`` (qualified parent or None), ``Table.partitions``,
+  dict[str, Constraint]``; ``Table.triggers: dict[str, Trigger]`` (name -> events bit mask, row level,
+  function); ``Table.partition_of`` (qualified parent or None), ``Table.partitions``,
   ``Table.inherits``, ``Table.persistence`` ("p" permanent, "u" unlogged, "t" temporary).
 - ``Column.type_name`` normalised as format_type spells it ("integer", "character varying",
   "timestamp with time zone", "numeric", arrays end in "[]", user types keep their written name);
@@ -164,6 +165,20 @@ class Constraint:
     expression: str = ""
 
 
+# pg_trigger.tgtype event bits, as CreateTrigStmt.events carries them.
+TRIGGER_INSERT = 1 << 2
+TRIGGER_DELETE = 1 << 3
+TRIGGER_UPDATE = 1 << 4
+
+
+@dataclass
+class Trigger:
+    name: str
+    events: int  # TRIGGER_INSERT | TRIGGER_DELETE | TRIGGER_UPDATE | TRUNCATE (1 << 5)
+    row: bool  # FOR EACH ROW
+    function: str = ""
+
+
 @dataclass
 class Table:
     name: str  # qualified
@@ -185,6 +200,7 @@ class Table:
     partition_key: tuple[str, ...] = ()  # plain key columns of a partitioned table
     is_default_partition: bool = False
     query: Any = field(default=None, repr=False, compare=False)  # defining query of a view / matview
+    triggers: dict[str, Trigger] = field(default_factory=dict)
 
     @property
     def schema_name(self) -> str:
@@ -857,6 +873,11 @@ class Schema:
                 self._new.discard(name)
             elif rt == _O.OBJECT_SEQUENCE:
                 self.sequences.pop(self.resolve(strings(obj)), None)
+            elif rt == _O.OBJECT_TRIGGER:
+                *rel, trigger = strings(obj)
+                t = self.tables.get(self.resolve(rel))
+                if t is not None:
+                    t.triggers.pop(trigger, None)
             elif rt == _O.OBJECT_TYPE:
                 names = strings(obj.names) if isinstance(obj, ast.TypeName) else strings(obj)
                 self.enums.pop(self.resolve(names), None)
@@ -1056,6 +1077,12 @@ class Schema:
         if name in self.tables:
             self.tables[name].kind = "foreign"
 
+    def _create_trigger(self, node: Any) -> None:
+        t = self.ensure_table(self.resolve(node.relation))
+        t.triggers[str(node.trigname)] = Trigger(
+            str(node.trigname), int(node.events or 0), bool(node.row), ".".join(strings(node.funcname))
+        )
+
     def _create_enum(self, node: Any) -> None:
         name = (
             self.resolve(strings(node.typeName))
@@ -1177,6 +1204,7 @@ _HANDLERS: dict[str, Any] = {
     "CreateTableAsStmt": Schema._create_table_as,
     "CreateForeignTableStmt": Schema._create_foreign,
     "CreateEnumStmt": Schema._create_enum,
+    "CreateTrigStmt": Schema._create_trigger,
     "AlterEnumStmt": Schema._alter_enum,
     "CreateSeqStmt": Schema._create_seq,
     "AlterSeqStmt": Schema._alter_seq,

@@ -45,7 +45,7 @@ RULE = Rule(
     "transaction",
     why=(
         "The CONCURRENTLY forms work in several transactions of their own, so PostgreSQL refuses to run "
-        "them inside a transaction block (\"cannot run inside a transaction block\"): the migration fails "
+        'them inside a transaction block ("cannot run inside a transaction block"): the migration fails '
         "at that statement and everything before it rolls back. Migration frameworks wrap each migration in "
         "a transaction unless told otherwise. REINDEX CONCURRENTLY is PostgreSQL 12+, DETACH PARTITION "
         "CONCURRENTLY 14+."

@@ -62,8 +62,8 @@ RULE = Rule(
     why=(
         "Before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block at all. From "
         "12 on it can, but the new value cannot be used until the transaction that added it commits: a "
-        "later INSERT or UPDATE with the value in the same migration fails with \"unsafe use of new "
-        "value\"."
+        'later INSERT or UPDATE with the value in the same migration fails with "unsafe use of new '
+        'value".'
     ),
     fix="ALTER TYPE mood ADD VALUE 'happy';\nCOMMIT;  -- then, in a later migration:\n"
     "UPDATE people SET mood = 'happy' WHERE id = 1;",

@@ -53,6 +53,17 @@ RULE_MODULES: tuple[str, ...] = (
     "dropping_database",
     "dropping_not_null",
     "modifying_system_catalog",
+    # check-then-act: a test and an action on its result, raced by concurrent writers (rehearse --race)
+    "constraining_backfilled_column",
+    "setting_sequence_from_max",
+    "inserting_where_not_exists",
+    "backfilling_aggregate_column",
+    "creating_index_concurrently_if_not_exists",
+    "do_block_check_without_lock",
+    "runpython_exists_then_create",
+    "runpython_get_or_create_without_unique",
+    "runpython_save_without_update_fields",
+    "alembic_read_then_write",
     # type choices that hurt later
     "json_column",
     "prefer_bigint",

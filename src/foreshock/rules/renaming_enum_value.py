@@ -45,7 +45,7 @@ RULE = Rule(
     summary="ALTER TYPE ... RENAME VALUE on an existing enum",
     why=(
         "Renaming an enum label (PostgreSQL 10+) is instant, but code deployed before it still sends the "
-        "old label: its INSERTs and comparisons fail with \"invalid input value for enum\" until the new "
+        'old label: its INSERTs and comparisons fail with "invalid input value for enum" until the new '
         "release is everywhere. PostgreSQL has no DROP VALUE; removing a label means recreating the type "
         "and rewriting every column that uses it (see changing-column-type)."
     ),
