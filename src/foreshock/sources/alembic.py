@@ -27,6 +27,7 @@ from typing import Any
 
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.errors import ForeshockError, InputError
+from foreshock.sources.datacode import alembic_opaque
 from foreshock.sources.files import Loaded, ProjectRead
 
 __all__ = ["find_alembic_config", "is_alembic_project", "load_alembic", "read_alembic"]
@@ -504,6 +505,7 @@ def _render_revision(cfg: Any, script: Any, sc: Any, default_env: bool = False) 
             1,
         ) from None
     text, line_map = capture.render()
+    source = Path(rev_file).read_text(encoding="utf-8", errors="replace")
     return MigrationUnit(
         path=rev_file,
         text=text,
@@ -511,6 +513,7 @@ def _render_revision(cfg: Any, script: Any, sc: Any, default_env: bool = False) 
         line_map=line_map,
         # The rendered text carries Alembic's own BEGIN/COMMIT (and the COMMIT...BEGIN of autocommit blocks).
         transactional=False,
+        opaque=alembic_opaque(source, upgrade_fn.__code__.co_firstlineno),
     )
 
 
@@ -565,9 +568,10 @@ def _render_online(
                         continue
                     if sc.revision in wanted:
                         text, line_map = capture.render()
+                        source = Path(sc.path).read_text(encoding="utf-8", errors="replace")
                         results[sc.revision] = MigrationUnit(
                             path=str(sc.path), text=text, name=sc.revision, line_map=line_map,
-                            transactional=False,
+                            transactional=False, opaque=alembic_opaque(source, first),
                         )
             engine.dispose()
     except ForeshockError as err:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode, SourceSettings
 from foreshock.errors import InputError, SandboxError
+from foreshock.sources.datacode import django_facts, facts_from_json, facts_to_json, resolve_django
 from foreshock.sources.files import Loaded, ProjectRead
 
 __all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines", "read_django"]
@@ -471,6 +472,7 @@ def _unit(m: dict[str, Any], path: str, history: bool) -> MigrationUnit:
                     text_line=len(lines) + 1,
                     full_table=tuple(item.get("full_table", ())),
                     detail="; ".join(item.get("details", ())),
+                    facts=facts_from_json(item.get("facts"), m["path"]),
                 )
             )
         for text_line in chunk:
@@ -683,12 +685,15 @@ def _opaque_item(op: Any, line: int, state: Any) -> dict[str, Any]:
     name = type(op).__name__
     full: list[str] = []
     details: list[str] = []
+    facts: list[dict[str, Any]] = []
     if code is not None and hasattr(code, "__code__"):
         name = f"{code.__module__}.{code.__qualname__}"
         try:
             source = Path(code.__code__.co_filename).read_text(encoding="utf-8")
             first = code.__code__.co_firstlineno
             models = _model_names(source, first)
+            found = resolve_django(django_facts(source, first), models, state.apps)
+            facts = facts_to_json(found, str(Path(code.__code__.co_filename).resolve()))
             for model, loop_line, what in full_table_loops(source, first):
                 table = model
                 if model in models:
@@ -702,7 +707,14 @@ def _opaque_item(op: Any, line: int, state: Any) -> dict[str, Any]:
                 details.append(f"line {loop_line}: {what} (table {table})")
         except (OSError, SyntaxError):
             pass
-    return {"kind": "opaque", "name": name, "line": line, "full_table": full, "details": details}
+    return {
+        "kind": "opaque",
+        "name": name,
+        "line": line,
+        "full_table": full,
+        "details": details,
+        "facts": facts,
+    }
 
 
 if __name__ == "__main__":
