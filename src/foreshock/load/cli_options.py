@@ -153,4 +153,3 @@ def load_options(f: F) -> F:
     for d in reversed(decorators):
         f = d(f)
     return f
-

@@ -321,7 +321,7 @@ def summarize(
 
 
 # -- the migration, two ways -------------------------------------------------------------------------------
-def _statements(unit: MigrationUnit) -> list[Statement]:
+def statements_of(unit: MigrationUnit) -> list[Statement]:
     parsed = parse(unit.text, unit.path)
     if parsed.errors:
         raise parsed.errors[0]
@@ -335,19 +335,25 @@ def touched_tables(unit: MigrationUnit, analysis: FileAnalysis | None = None) ->
     return list(dict.fromkeys(t for sa in fa.statements for t in sa.facts.tables))
 
 
+def one_transaction(unit: MigrationUnit, statements: Sequence[Statement]) -> bool:
+    """Whether a deploy runs the unit's statements in one transaction: nothing in it opens or ends one, the
+    framework does not run it outside one, and nothing in it refuses to run in a transaction block."""
+    explicit = any(isinstance(s.node, ast.TransactionStmt) for s in statements)
+    return (
+        not explicit
+        and unit.transactional is not False
+        and not any(non_transactional_reason(s, AnalysisSettings()) for s in statements)
+    )
+
+
 def run_as_written(dsn: str, unit: MigrationUnit, t0: float, limit: float) -> MigrationRun:
     """Plain execution, no lock_timeout: what a deploy that just runs the file does.
 
     A naive deploy waits for its locks forever; here the wait is bounded only by the rehearsal's own deadline
     (`limit` seconds) so the rehearsal always ends.
     """
-    statements = _statements(unit)
-    explicit = any(isinstance(s.node, ast.TransactionStmt) for s in statements)
-    one_txn = (
-        not explicit
-        and unit.transactional is not False
-        and not any(non_transactional_reason(s, AnalysisSettings()) for s in statements)
-    )
+    statements = statements_of(unit)
+    one_txn = one_transaction(unit, statements)
     bound = pg_duration(max(limit, 0.001))
     settings = SessionSettings(MIGRATION_APP, lock_timeout=bound, statement_timeout=bound)
     started = time.monotonic() - t0

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from foreshock.load.cli_options import LoadOptions, load_options
+from foreshock.load.race_cli import RACE_KEYS, RaceOptions, race_options
 from foreshock.options import (
     config_option,
     deployment_options,
@@ -51,6 +52,7 @@ from foreshock.report import FORMATS
 )
 @deployment_options
 @load_options
+@race_options
 def command(
     paths: tuple[str, ...],
     stats_path: str,
@@ -72,11 +74,14 @@ def command(
     same verdict as `check` (0 nothing at error level, 1 error-level findings, 2 could not analyse). With
     --load, also runs it under a synthetic workload, as written and as its safe rewrite the `foreshock apply
     --rewrite` way, and reports what live traffic feels (waits, p50/p99, queued sessions, health checks),
-    measured at the load run's size and projected to production size.
+    measured at the load run's size and projected to production size. With --race, also runs it while the
+    release still running writes (and a second runner runs it too), and checks what its check-then-act steps
+    assumed (exit 1 when one broke); --race-only runs that alone.
 
     With --deployment window (the service down while migrations run) it rehearses the whole upgrade, every
     migration given (or changed since --since) one after the other on the snapshot's schema, and prints the
     time to expect per migration and in total."""
+    race = RaceOptions.from_cli(**{k: load_kw.pop(k) for k in RACE_KEYS})
     load = LoadOptions.from_cli(**load_kw)
     from rich.console import Console
 
@@ -91,6 +96,8 @@ def command(
     )
     stats = load_stats(stats_path)
     err = Console(stderr=True)
+    if race is not None and race.only:
+        return _races_only(paths, stats, race, settings, schema, report_dir, err)
     with err.status("rehearsing…") as status:
         result = rehearse(
             paths,
@@ -100,6 +107,7 @@ def command(
             max_rows=max_rows,
             budget=budget,
             load=load,
+            race=race,
             report_dir=report_dir,
             progress=lambda m: status.update(m),
             since=since,
@@ -118,6 +126,34 @@ def command(
             from foreshock.report.load_report import render as render_load
 
             sys.stdout.write(render_load(result.load) + "\n")
+        if result.race is not None:
+            from foreshock.report.race_report import render as render_race
+
+            sys.stdout.write(render_race(result.race))
     else:
         render(result.check, settings.format, sys.stdout)
     return result.exit_code
+
+
+def _races_only(
+    paths: tuple[str, ...],
+    stats: Any,
+    race: RaceOptions,
+    settings: Any,
+    schema: tuple[str, ...],
+    report_dir: str | None,
+    err: Any,
+) -> int:
+    """`rehearse --race-only`: the race run alone, rendered; exit 1 when a race broke."""
+    from foreshock.rehearse.api import rehearse_races
+    from foreshock.report.race_report import render as render_race
+
+    with err.status("rehearsing races…") as status:
+        report = rehearse_races(
+            paths, stats, race, settings, schema=schema, report_dir=report_dir, progress=status.update
+        )
+    if settings.format == "json":
+        sys.stdout.write(json.dumps({"mode": "rehearse", "race": report.to_json()}, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_race(report))
+    return 1 if report.violations else 0

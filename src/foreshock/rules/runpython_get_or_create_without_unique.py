@@ -28,8 +28,8 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
         yield Hit(
             message=(
                 f"{race.other}: `{race.note}` is a SELECT, then an INSERT when nothing was found; no unique "
-                f"constraint covers {key} of {short_name(race.table)}, so when {race.breaker} both find "
-                "nothing and both insert — duplicates, and later get() calls fail with "
+                f"constraint covers {key} of {short_name(race.table)}, so {race.breaker} at the same time "
+                "finds nothing as well, both insert — duplicates, and later get() calls fail with "
                 "MultipleObjectsReturned"
             ),
             tables=(race.table,),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +150,7 @@ class ColumnInfo:
     identity: bool
     generated: bool
     enum_labels: tuple[str, ...] = ()
+    has_default: bool = False
 
 
 def _columns(conn: psycopg.Connection[Any], table: str) -> list[ColumnInfo]:
@@ -160,11 +161,12 @@ def _columns(conn: psycopg.Connection[Any], table: str) -> list[ColumnInfo]:
             "a.attidentity <> '', "
             "a.attgenerated <> '', ARRAY(SELECT e.enumlabel FROM pg_catalog.pg_enum e WHERE "
             "e.enumtypid = a.atttypid "
-            "ORDER BY e.enumsortorder) FROM pg_catalog.pg_attribute a WHERE a.attrelid = {}::regclass "
+            "ORDER BY e.enumsortorder), a.atthasdef "
+            "FROM pg_catalog.pg_attribute a WHERE a.attrelid = {}::regclass "
             "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
         ).format(sql.Literal(f'"{schema}"."{name}"'))
     ).fetchall()
-    return [ColumnInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+    return [ColumnInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
 
 
 def _base_type(typ: str) -> str:
@@ -535,3 +537,89 @@ def _fill(
             "WHERE s.seq IS NOT NULL"
         ).format(sql.Literal(n), sql.Literal(f'"{schema}"."{name}"'), sql.Literal(f'"{schema}"."{name}"'))
     )
+
+
+# -- the release still running: rows it inserts while a migration runs (foreshock.load.race) -------------
+@dataclass(frozen=True)
+class ReleaseInsert:
+    """How the release still running inserts into one table: the statement takes the row number `g` (when
+    numbered) and, per chosen column, a value picked from `choices` as parameter `c0`, `c1`, …"""
+
+    table: str
+    key: str  # the column RETURNING gives back ("" when the table has none usable)
+    statement: sql.Composed
+    choices: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    numbered: bool = True
+
+
+def release_insert(
+    conn: psycopg.Connection[Any], table: str, key: str, pinned: Mapping[str, tuple[Any, ...]] | None = None
+) -> ReleaseInsert:
+    """An INSERT the release still running would send: every column the table has now (so never one a
+    migration adds later) that has no default, values shaped like the synthetic data (unique columns from the
+    row number, so they never collide), foreign keys pointing at existing rows, `pinned` columns from the
+    values given."""
+    columns = _columns(conn, table)
+    unique = _unique_columns(conn, table)
+    picks = {**_foreign_key_values(conn, table), **(pinned or {})}
+    names: list[sql.Composable] = []
+    values: list[sql.Composable] = []
+    chosen: list[tuple[str, tuple[Any, ...]]] = []
+    for col in columns:
+        if col.identity or col.generated or col.has_default:
+            continue  # the sequence, the generation expression or the default fills it, as in production
+        names.append(sql.Identifier(col.name))
+        if picks.get(col.name):
+            placeholder = sql.Placeholder(f"c{len(chosen)}")
+            chosen.append((col.name, tuple(picks[col.name])))
+            values.append(sql.SQL("{}::{}").format(placeholder, sql.SQL(col.type)))
+        else:
+            values.append(
+                column_expression(col, None, 1_000_000, unique=col.name in unique, fk_parent_rows=None)
+            )
+    returning = sql.SQL(" RETURNING {}").format(sql.Identifier(key)) if key else sql.SQL("")
+    schema, name = table.split(".", 1)
+    head = sql.SQL("INSERT INTO {} ").format(sql.Identifier(schema, name))
+    # g numbers the release's rows after the synthetic ones, r is one random draw per row: the same inputs
+    # the synthetic rows were generated from.
+    statement = (
+        sql.SQL("{}({}) SELECT {} FROM (SELECT {}::bigint AS g, random() AS r) s{}").format(
+            head, sql.SQL(", ").join(names), sql.SQL(", ").join(values), sql.Placeholder("g"), returning
+        )
+        if names
+        else sql.SQL("{}DEFAULT VALUES{}").format(head, returning)
+    )
+    return ReleaseInsert(table, key, statement, tuple(chosen), bool(names))
+
+
+def _foreign_key_values(conn: psycopg.Connection[Any], table: str) -> dict[str, tuple[Any, ...]]:
+    """Single-column foreign keys of table -> a sample of the values they may hold (the referenced keys)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    fks = conn.execute(
+        sql.SQL(
+            "SELECT a.attname, c.confrelid::regclass::text, af.attname FROM pg_catalog.pg_constraint c "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "JOIN pg_catalog.pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND c.conrelid = to_regclass({}) AND cardinality(c.conkey) = 1"
+        ).format(sql.Literal(table))
+    ).fetchall()
+    for column, referenced, referenced_column in fks:
+        rows = conn.execute(
+            sql.SQL("SELECT {} FROM {} LIMIT 2000").format(
+                sql.Identifier(referenced_column),
+                sql.SQL(referenced),  # regclass text: quoted as needed
+            )
+        ).fetchall()
+        out[str(column)] = tuple(r[0] for r in rows)
+    return out
+
+
+def _unique_columns(conn: psycopg.Connection[Any], table: str) -> set[str]:
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = to_regclass({}) AND i.indisunique AND i.indnatts = 1"
+        ).format(sql.Literal(table))
+    ).fetchall()
+    return {str(r[0]) for r in rows}
