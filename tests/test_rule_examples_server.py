@@ -28,16 +28,16 @@ DATA_DEPENDENT = {
     "unbatched-backfill:good0": "toy table is seq-scanned; matrix case update-selective",
     # max(id) of an EMPTY table is planned as a seq scan; with rows the planner reads the end of the primary
     # key's index instead (planagg.c).
-    "setting-sequence-from-max:bad0": "empty table is seq-scanned; matrix case setval-from-max-indexed",
-    "setting-sequence-from-max:bad1": "empty table is seq-scanned; matrix case setval-from-max-sequence-reset",
-    "setting-sequence-from-max:good0": "empty table is seq-scanned; matrix case setval-from-max-indexed",
+    "setting-sequence-from-max:bad0": "empty: seq scan; matrix case setval-from-max-indexed",
+    "setting-sequence-from-max:bad1": "empty: seq scan; matrix case setval-from-max-sequence-reset",
+    "setting-sequence-from-max:good0": "empty: seq scan; matrix case setval-from-max-indexed",
     "alembic-read-then-write:good0": "toy table is seq-scanned; matrix case update-selective",
     # Index and key-range lookups on EMPTY tables are planned as seq scans too.
-    "inserting-where-not-exists:good0": "empty table is seq-scanned; matrix case insert-where-not-exists-unique",
-    "inserting-where-not-exists:good1": "empty table is seq-scanned; matrix case insert-where-not-exists-unique",
-    "backfilling-aggregate-column:bad0": "empty table is seq-scanned; matrix case update-aggregate-of-children",
-    "backfilling-aggregate-column:bad1": "empty table is seq-scanned; matrix case update-aggregate-of-children",
-    "backfilling-aggregate-column:good0": "empty table is seq-scanned; matrix case update-aggregate-of-children",
+    "inserting-where-not-exists:good0": "empty: seq scan; matrix case insert-where-not-exists-unique",
+    "inserting-where-not-exists:good1": "empty: seq scan; matrix case insert-where-not-exists-unique",
+    "backfilling-aggregate-column:bad0": "empty: seq scan; matrix case update-aggregate-of-children",
+    "backfilling-aggregate-column:bad1": "empty: seq scan; matrix case update-aggregate-of-children",
+    "backfilling-aggregate-column:good0": "empty: seq scan; matrix case update-aggregate-of-children",
     # Moving a table into the tablespace it is already in is a no-op; the schema model does not track
     # tablespaces, so SET TABLESPACE is assumed to copy (documented conservatism in core/effects.py).
     "setting-tablespace:bad0": "pg_default -> pg_default copies nothing",
