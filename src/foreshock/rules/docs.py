@@ -19,6 +19,8 @@ from foreshock.rules.registry import all_rules
 _SQL_START = re.compile(
     r"^\s*(--|ALTER|CREATE|DROP|UPDATE|DELETE|INSERT|SET|BEGIN|COMMIT|REFRESH|VACUUM|CLUSTER|SELECT|REINDEX)\b"
 )
+# Fixes of rules on framework data code are Python (Django RunPython, Alembic upgrade()).
+_PY_START = re.compile(r"^\s*(#|for |if |try:|[A-Za-z_][\w.]*\.objects\.|op\.|conn\.|rows = )")
 REGENERATE = "python scripts/gen_rule_docs.py"
 
 
@@ -40,6 +42,8 @@ def _prose_and_sql(text: str) -> str:
     for para in text.strip().split("\n\n"):
         if _SQL_START.match(para):
             out.append(f"```sql\n{para.rstrip()}\n```")
+        elif _PY_START.match(para):
+            out.append(f"```python\n{para.rstrip()}\n```")
         else:
             out.append(para.strip())
     return "\n\n".join(out)
@@ -63,6 +67,12 @@ def _example(ex: Example) -> str:
         f"{c.kind} {c.name} at line {c.line}"
         + (f" walks all of {', '.join(c.full_table)}: `{c.detail}`" if c.full_table else f": `{c.detail}`")
         for c in ex.opaque
+        if c.detail or not c.facts
+    )
+    facts.extend(
+        f"{c.kind} {c.name} at line {c.line}: `{f.code}` ({f.kind} on {f.table or f.model})"
+        for c in ex.opaque
+        for f in c.facts
     )
     if facts:
         parts.append("(" + "; ".join(facts) + ")")
