@@ -46,6 +46,7 @@ from foreshock.load.race_actors import (
     Runner,
     StatementRun,
     blocked_by,
+    error_text,
     session,
 )
 from foreshock.load.workload import ensure_sandbox_dsn
@@ -276,7 +277,7 @@ def race(
             prepare(base)
             shown: set[int] = set()
             for index in range(1, config.rounds + 1):
-                schedule = _schedule(runnable, release, index)
+                schedule = _schedule(runnable, index)
                 say(f"race round {index}/{config.rounds} ({schedule})")
                 with sandbox.fresh_database("race_run", template=_dbname(base)) as dsn:
                     try:
@@ -318,7 +319,7 @@ def _dbname(dsn: str) -> str:
     return str(conninfo_to_dict(dsn).get("dbname") or "")
 
 
-def _schedule(races: Sequence[Race], release: Sequence[MigrationUnit], index: int) -> str:
+def _schedule(races: Sequence[Race], index: int) -> str:
     if not any(r.runner for r in races):
         return SINGLE
     return HOLD if index % 2 == 1 else TOGETHER
@@ -404,6 +405,8 @@ def _round(
 
 
 def _runner_line(r: Runner) -> str:
+    if r.stopped:
+        return f"{r.name}: stopped: {r.stopped}"
     if r.failed is not None:
         f = r.failed
         return f"{r.name}: failed at {f.path}:{f.line}: {f.message}"
@@ -490,8 +493,14 @@ def _interrupted_build(dsn: str, conn: psycopg.Connection[Any], r: Race, rnd: _R
         canceller.join(10.0)
     release_holder.set()
     t.join(10.0)
+    row = conn.execute(
+        sql.SQL("SELECT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass({})").format(
+            sql.Literal(r.other)
+        )
+    ).fetchone()
+    left = "nothing" if row is None else ("a valid index" if row[0] else f"{r.other} INVALID")
     rnd.events.append(
-        Event(started, "an earlier attempt", f"`{build[:80]}` interrupted mid-build: {r.other} left INVALID")
+        Event(started, "an earlier attempt", f"`{build[:80]}` interrupted mid-build: left {left}")
     )
 
 
@@ -552,7 +561,7 @@ def _key_insert(rnd: _Round, r: Race, gate: threading.Event) -> None:
                 c.execute(sql.SQL(r.act.text))
                 time.sleep(rnd.config.think[1])
         except psycopg.Error as err:
-            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            text = error_text(err)
             rnd.key_inserts.append(
                 StatementRun(
                     name,

@@ -176,9 +176,7 @@ class ReleaseInserts:
         try:
             self._worker(index)
         except Exception as err:  # a session that fails is reported, never silently missing
-            self.errors.append(
-                f"{self.name}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            )
+            self.errors.append(f"{self.name}: {type(err).__name__}: {error_text(err)}")
 
     def _worker(self, index: int) -> None:
         rng = random.Random(f"{self.seed}:{self.plan.table}:{index}")
@@ -217,7 +215,7 @@ class ReleaseInserts:
                     self._opened(-1)
         except psycopg.Error as err:
             state = getattr(err, "sqlstate", "") or ""
-            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            text = error_text(err)
             ended = self.clock.now()
             self.records.append(
                 Insert(self.name, self.plan.table, started, inserted, ended, key, "error", state, text)
@@ -263,10 +261,13 @@ class Runner:
     backend_pid: int = 0
     failed: StatementRun | None = None
     marks: list[Event] = field(default_factory=list)  # commits of the transactions it opened, its pauses
+    stopped: str = ""  # why it stopped outside a statement (a lost connection, a COMMIT refused)
 
     def run(self) -> None:
         try:
             self._run()
+        except Exception as err:  # reported in the round's summary, never a silently shorter run
+            self.stopped = f"{type(err).__name__}: {error_text(err)}"
         finally:
             self.done.set()
 
@@ -315,40 +316,35 @@ class Runner:
     ) -> bool:
         started = self.clock.now()
         notices.clear()
+        outcome, state, text = "ok", "", ""
         try:
             # Migration text is trusted input written by its author; it is sent exactly as written.
             conn.execute(sql.SQL(stmt.text))
         except psycopg.Error as err:
-            state = getattr(err, "sqlstate", "") or ""
-            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            run = StatementRun(
-                self.name,
-                unit.path,
-                stmt.line,
-                stmt.text,
-                started,
-                self.clock.now(),
-                "error",
-                state,
-                text,
-                tuple(notices),
-            )
-            self.statements.append(run)
+            outcome, state, text = "error", getattr(err, "sqlstate", "") or "", error_text(err)
+        run = StatementRun(
+            self.name,
+            unit.path,
+            stmt.line,
+            stmt.text,
+            started,
+            self.clock.now(),
+            outcome,
+            state,
+            text,
+            tuple(notices),
+        )
+        self.statements.append(run)
+        if outcome == "error":
             self.failed = run
             return False
-        self.statements.append(
-            StatementRun(
-                self.name,
-                unit.path,
-                stmt.line,
-                stmt.text,
-                started,
-                self.clock.now(),
-                "ok",
-                notices=tuple(notices),
-            )
-        )
         return True
+
+
+def error_text(err: BaseException) -> str:
+    """The first line of a server error (the password never appears in those)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _is_commit(stmt: Statement) -> bool:

@@ -194,5 +194,6 @@ def data_code_races(
                 other=fact.model,
                 line=fact.line if not fact.path else code.line,
                 note=fact.code if not fact.path else f"{fact.path}:{fact.line}: {fact.code}",
+                check_path=getattr(unit, "path", ""),
                 check_line=fact.act_line if not fact.path else None,
             )

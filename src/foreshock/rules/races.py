@@ -18,25 +18,14 @@ from typing import Any
 from foreshock.core.analyze import analyze
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
 from foreshock.rules._race import Race
-
-# The rule modules that find check-then-act races (each has races() and RULE).
-RACE_RULE_MODULES: tuple[str, ...] = (
-    "constraining_backfilled_column",
-    "setting_sequence_from_max",
-    "inserting_where_not_exists",
-    "backfilling_aggregate_column",
-    "creating_index_concurrently_if_not_exists",
-    "do_block_check_without_lock",
-    "runpython_exists_then_create",
-    "runpython_get_or_create_without_unique",
-    "runpython_save_without_update_fields",
-    "alembic_read_then_write",
-)
+from foreshock.rules.registry import RULE_MODULES
 
 
 @cache
 def _modules() -> tuple[ModuleType, ...]:
-    return tuple(importlib.import_module(f"foreshock.rules.{name}") for name in RACE_RULE_MODULES)
+    """The rule modules that find check-then-act races: those with a races() function, in registry order."""
+    modules = (importlib.import_module(f"foreshock.rules.{name}") for name in RULE_MODULES)
+    return tuple(m for m in modules if callable(getattr(m, "races", None)))
 
 
 class _Collector:
@@ -66,4 +55,4 @@ def races_in(units: Sequence[MigrationUnit], settings: AnalysisSettings | None =
     return tuple(collector.found)
 
 
-__all__ = ["RACE_RULE_MODULES", "Race", "races_in"]
+__all__ = ["Race", "races_in"]
