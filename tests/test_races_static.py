@@ -77,6 +77,25 @@ def test_backfill_and_constraint_in_one_transaction_holding_the_add_column_lock_
     assert _findings(sql, rule="holding-lock-during-slow-statement")
 
 
+def test_backfill_followed_afresh_when_one_schema_object_is_analysed_again() -> None:
+    """A schema object kept across analyses (history analysed once) must not carry what the last run saw."""
+    from foreshock.core.analyze import analyze
+    from foreshock.core.schema import Schema
+    from foreshock.rules.engine import RuleEngine
+
+    schema = Schema()
+    units = [
+        MigrationUnit("schema.sql", ORDERS, history=True),
+        MigrationUnit("1.sql", "ALTER TABLE orders ADD COLUMN r text;"),
+        MigrationUnit("2.sql", "UPDATE orders SET r = 'x';"),
+        MigrationUnit("3.sql", "ALTER TABLE orders ALTER r SET NOT NULL;"),
+    ]
+    analyze(units, Settings().analysis, RuleEngine(Settings()), schema=schema)
+    again = RuleEngine(Settings())
+    analyze(units[1:], Settings().analysis, again, schema=schema)
+    assert [f.path for f in again.findings if f.rule == "constraining-backfilled-column"] == ["3.sql"]
+
+
 def test_a_column_that_existed_before_the_analysis_is_not_followed() -> None:
     schema = ORDERS + "ALTER TABLE orders ADD COLUMN region text;\n"
     sql = (

@@ -56,9 +56,24 @@ class _Column:
     done: bool = False
 
 
+@dataclass
+class _Followed:
+    columns: dict[tuple[str, str], _Column]
+    files: set[str]
+
+
 # The columns are followed across the files of one analysis (a back-fill and its NOT NULL are often separate
-# migrations), keyed by the analysis' one schema object.
-_STATE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Column]] = weakref.WeakKeyDictionary()
+# migrations), keyed by the analysis' one schema object. A file seen again means a new analysis on the same
+# schema object (one kept across calls): it starts afresh.
+_STATE: weakref.WeakKeyDictionary[Any, _Followed] = weakref.WeakKeyDictionary()
+
+
+def _followed(schema: Any, unit: MigrationUnit) -> dict[tuple[str, str], _Column]:
+    state = _STATE.get(schema)
+    if state is None or unit.path in state.files:
+        state = _STATE[schema] = _Followed({}, set())
+    state.files.add(unit.path)
+    return state.columns
 
 
 def _has_default(cd: Any) -> bool:
@@ -94,7 +109,7 @@ def _events(unit: MigrationUnit, fa: FileAnalysis) -> list[tuple[int, Any]]:
 
 
 def races(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Race]:
-    columns = _STATE.setdefault(schema, {})
+    columns = _followed(schema, unit)
     checks: dict[tuple[str, str], str] = {}  # (table, constraint) -> column it requires NOT NULL
     for _, event in _events(unit, fa):
         if isinstance(event, tuple):
