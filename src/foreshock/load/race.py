@@ -716,7 +716,7 @@ def _judge_backfill(rnd: _Round, r: Race, conn: psycopg.Connection[Any]) -> Race
         )
     if refused:
         found.append(f"{len(refused):,} insert(s) of the release refused ({refused[0].message})")
-        events += [Event(i.started, i.actor, f"fails: {i.message}") for i in refused[:1]]
+        events += [Event(i.ended, i.actor, f"an INSERT fails: {i.message}") for i in refused[:1]]
     events += _insert_events(culprits, "inserted without " + col)
     return _outcome(r, VIOLATED, invariant, "; ".join(found), events)
 
@@ -789,7 +789,7 @@ def _judge_setval(rnd: _Round, r: Race, conn: psycopg.Connection[Any]) -> RaceOu
     if not found:
         return _outcome(r, HELD, invariant, events=events)
     events += _insert_events(in_flight, f"took an id from {seq} and inserted")
-    events += [Event(i.started, i.actor, f"fails: {i.message}") for i in duplicates[:_SHOWN]]
+    events += [Event(i.ended, i.actor, f"an INSERT fails: {i.message}") for i in duplicates[:_SHOWN]]
     return _outcome(r, VIOLATED, invariant, "; ".join(found), events)
 
 
