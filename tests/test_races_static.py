@@ -52,6 +52,22 @@ def test_backfill_then_check_is_reported_at_the_constraint_step_across_files() -
     assert f.fix is not None and "SET DEFAULT 'eu'" in f.fix
 
 
+def test_a_column_added_many_migrations_before_its_not_null_is_not_followed() -> None:
+    """Across a long history the ADD COLUMN most likely shipped in an earlier release than the NOT NULL,
+    and the application writes the column by then."""
+    from foreshock.rules.constraining_backfilled_column import RELEASE_SPAN
+
+    add, fill = (
+        "ALTER TABLE orders ADD COLUMN region text;",
+        "UPDATE orders SET region = 'eu' WHERE region IS NULL;",
+    )
+    check = "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;"
+    between = ["SELECT 1;"] * (RELEASE_SPAN - 2)
+    rule = "constraining-backfilled-column"
+    assert [f for f in _analyse(add, *between, fill, check) if f.rule == rule]
+    assert not [f for f in _analyse(add, *between, "SELECT 1;", fill, check) if f.rule == rule]
+
+
 def test_default_set_before_the_backfill_guards_it_and_after_does_not() -> None:
     add, fill = (
         "ALTER TABLE orders ADD COLUMN region text;",

@@ -32,6 +32,11 @@ DATA_CODE = "data-code"  # framework Python code: reported, never run by the rac
 # Who breaks a race, in the words findings and the race run's report use.
 RELEASE = "the release still running"
 SECOND_RUNNER = "a second runner of the same migration (two deploy instances migrating at once)"
+# Migration tools that serialise their runners themselves, where a second runner waits instead of racing.
+SERIALISED = (
+    "A migration tool that serialises its runners (Flyway, golang-migrate, Prisma, Rails and Liquibase take "
+    "a lock; Django, Alembic and plain psql scripts do not)"
+)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class _Column:
     """A column added without a DEFAULT by a migration under check, and what happened to it since."""
 
     added: _Step
+    file: int  # position of the file that added it among the files analysed
     default: _Step | None = None  # SET DEFAULT before any back-fill
     backfill: _Step | None = None
     done: bool = False
@@ -68,12 +69,23 @@ class _Followed:
 _STATE: weakref.WeakKeyDictionary[Any, _Followed] = weakref.WeakKeyDictionary()
 
 
-def _followed(schema: Any, unit: MigrationUnit) -> dict[tuple[str, str], _Column]:
+# A column is followed this many files past the one that added it. The race needs the ADD COLUMN and the
+# constraint in one release (the release still running knows neither); a change spread over more migrations
+# than that most likely shipped in several releases, and by the constraint the application writes the column.
+# A whole history checked without --since would otherwise link a column added years before its NOT NULL.
+RELEASE_SPAN = 8
+
+
+def _followed(schema: Any, unit: MigrationUnit) -> tuple[dict[tuple[str, str], _Column], int]:
+    """The columns followed so far, without those added too many files ago, and this file's position."""
     state = _STATE.get(schema)
     if state is None or unit.path in state.files:
         state = _STATE[schema] = _Followed({}, set())
     state.files.add(unit.path)
-    return state.columns
+    here = len(state.files)
+    for key in [k for k, c in state.columns.items() if here - c.file > RELEASE_SPAN]:
+        del state.columns[key]
+    return state.columns, here
 
 
 def _has_default(cd: Any) -> bool:
@@ -109,7 +121,7 @@ def _events(unit: MigrationUnit, fa: FileAnalysis) -> list[tuple[int, Any]]:
 
 
 def races(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: AnalysisSettings) -> Iterator[Race]:
-    columns = _followed(schema, unit)
+    columns, here = _followed(schema, unit)
     checks: dict[tuple[str, str], str] = {}  # (table, constraint) -> column it requires NOT NULL
     for _, event in _events(unit, fa):
         if isinstance(event, tuple):
@@ -138,7 +150,7 @@ def races(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
             continue
         table = qualify(schema, node.relation)
         for cmd in node.cmds or ():
-            yield from _command(unit, sa, table, cmd, columns, checks, schema)
+            yield from _command(unit, sa, table, cmd, columns, checks, schema, here)
 
 
 def _table(schema: Any, name: str) -> str:
@@ -162,12 +174,15 @@ def _command(
     columns: dict[tuple[str, str], _Column],
     checks: dict[tuple[str, str], str],
     schema: Any,
+    here: int,
 ) -> Iterator[Race]:
     stmt = sa.statement
     st = cmd.subtype
     if st == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
         if not _has_default(cmd.def_) and not schema.is_new(table):
-            columns[(table, str(cmd.def_.colname))] = _Column(_Step(unit, stmt, stmt.line, sa.transaction))
+            columns[(table, str(cmd.def_.colname))] = _Column(
+                _Step(unit, stmt, stmt.line, sa.transaction), here
+            )
         return
     if st == AT.AT_DropColumn:
         columns.pop((table, str(cmd.name)), None)

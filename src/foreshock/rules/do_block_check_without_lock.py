@@ -11,7 +11,15 @@ from pglast import ast, parser
 
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit, Statement, StatementAnalysis
 from foreshock.core.nodes import walk
-from foreshock.rules._race import DO_BLOCK, SECOND_RUNNER, Race, func_name, lock_phrase, self_exclusive
+from foreshock.rules._race import (
+    DO_BLOCK,
+    SECOND_RUNNER,
+    SERIALISED,
+    Race,
+    func_name,
+    lock_phrase,
+    self_exclusive,
+)
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import qualify, short_name
@@ -181,7 +189,7 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
                 f"the DO block tests {what} (IF … THEN), then changes{on} at {race.note}, with no lock held "
                 f"between the two: when two deploy instances run the migration at once, both pass the test "
                 f"before either commits, and the second fails on what the first created (or inserts a "
-                f"duplicate)"
+                f"duplicate). {SERIALISED} rules this out"
             ),
             tables=(race.table,) if race.table else (),
             fix=fix_for(race.act.text),

@@ -13,6 +13,7 @@ from foreshock.rules._race import (
     INSERT_IF_ABSENT,
     RELEASE,
     SECOND_RUNNER,
+    SERIALISED,
     Race,
     alias_of,
     column_name,
@@ -110,12 +111,14 @@ def check(ctx: Any) -> Iterator[Hit]:
         if race.guarded:
             continue
         t = short_name(race.table)
-        key = f"({', '.join(race.columns)})" if race.columns else "the checked columns"
+        key = f"({', '.join(race.columns)})"
+        test = f"for a row with the same {key}" if race.columns else "that no matching row exists"
+        unique = f"no unique index on {key}" if race.columns else "nothing unique to stop a second row"
         yield Hit(
             message=(
-                f"INSERT INTO {t} … WHERE NOT EXISTS checks for a row with the same {key}, then inserts; "
-                f"with no unique index on {key}, {race.breaker} passes the same check before either commits, "
-                f"and both insert — duplicates"
+                f"INSERT INTO {t} … WHERE NOT EXISTS checks {test}, then inserts; with {unique}, "
+                f"{race.breaker} passes the same check before either commits, and both insert — "
+                f"duplicates. {SERIALISED} rules out the second runner, not the release"
             ),
             tables=(race.table,),
             fix=fix_for(race, ctx.statement),
