@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from foreshock.load.race import VIOLATED
-from foreshock.load.race_cli import RaceOptions, rehearse_race
-from foreshock.scale.rehearse import load_units
+from foreshock.load.race_cli import RaceOptions
+from foreshock.rehearse.api import rehearse_races
 from foreshock.scale.stats import load_stats
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "races"
@@ -28,10 +28,10 @@ PAIRS = ("backfill", "setval", "insert", "aggregate", "index", "do_block")
 
 def run(name: str, options: RaceOptions) -> tuple[str, str, str, float, int]:
     """(rule, static verdict, run verdict, seconds, rounds run) of one example."""
-    units = load_units([str(EXAMPLES / "schema.sql"), str(EXAMPLES / f"{name}.sql")])
+    paths = [str(EXAMPLES / "schema.sql"), str(EXAMPLES / f"{name}.sql")]
     stats = load_stats(str(EXAMPLES / "stats.json"))
     started = time.monotonic()
-    report = rehearse_race(units, stats, options)
+    report = rehearse_races(paths, stats, options)
     seconds = time.monotonic() - started
     (outcome,) = [o for o in report.outcomes if o.verdict != "not run"]
     static = "guarded" if outcome.guard else "racy"

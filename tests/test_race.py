@@ -224,7 +224,7 @@ def test_rehearse_race_adds_the_race_run_to_the_timing_rehearsal() -> None:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
-    assert doc["statements"] and "locks" in doc  # the timing rehearsal is still there
+    assert doc["rehearsal"] and "locks" in doc  # the timing rehearsal is still there
     (r,) = doc["race"]["races"]
     assert (r["rule"], r["verdict"]) == ("setting-sequence-from-max", "violated")
 
