@@ -62,8 +62,10 @@ def sandbox() -> Iterator[Any]:
         yield sb
 
 
-def _race(sandbox: Any, sql: str, schema: str = SCHEMA, rounds: int = 3) -> RaceReport:
-    unit = MigrationUnit("migration.sql", sql)
+def _race(
+    sandbox: Any, sql: str, schema: str = SCHEMA, rounds: int = 3, transactional: bool | None = None
+) -> RaceReport:
+    unit = MigrationUnit("migration.sql", sql, transactional=transactional)
     return race(
         sandbox,
         [unit],
@@ -98,6 +100,27 @@ def test_safe_version_holds_under_the_same_concurrency(sandbox: Any, kind: str) 
     assert (outcome.rule, outcome.verdict) == (rule, HELD), render(report)
     assert outcome.guard and outcome.rounds == rounds
     assert not report.violations and not report.warnings
+
+
+@pytest.mark.parametrize("kind", ["setval", "index"])
+def test_the_safe_rewrite_of_the_unsafe_version_holds(sandbox: Any, kind: str) -> None:
+    """The steps `check` prints and `apply --rewrite` runs, in place of the unsafe statement, pass the run."""
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import AnalysisSettings
+    from foreshock.core.rewrite import migration_text, rewrites_in
+    from foreshock.rules.engine import RuleEngine
+
+    rule, _ = CASES[kind]
+    engine = RuleEngine(None)
+    units = [MigrationUnit("schema.sql", SCHEMA, history=True),
+             MigrationUnit("migration.sql", _example(f"{kind}_unsafe"), transactional=False)]
+    (fa,) = analyze(units, AnalysisSettings(), engine)
+    rewrites = rewrites_in([f for f in engine.findings if f.rule == rule], "migration.sql")
+    assert len(rewrites) == 1
+    report = _race(sandbox, migration_text(fa, rewrites).text, rounds=1, transactional=False)
+    (outcome,) = report.outcomes
+    assert (outcome.rule, outcome.verdict) == (rule, HELD), render(report)
+    assert not report.violations
 
 
 def test_backfill_violation_shows_the_release_rows_that_stayed_null(sandbox: Any) -> None:

@@ -223,6 +223,26 @@ def test_create_index_concurrently_if_not_exists_on_a_new_table_is_not_reported(
     assert not _findings(sql, rule="creating-index-concurrently-if-not-exists", transactional=False)
 
 
+def test_index_rewrite_drops_the_leftover_in_the_table_schema_then_builds() -> None:
+    schema = "CREATE SCHEMA shop;\nCREATE TABLE shop.items (id bigint PRIMARY KEY, sku text);"
+    sql = "create index concurrently if not exists items_sku_idx on shop.items (sku);"
+    [f] = _findings(sql, schema, rule="creating-index-concurrently-if-not-exists", transactional=False)
+    assert f.rewrite is not None and f.rewrite.mechanical
+    assert [(s.mode, s.sql) for s in f.rewrite.steps] == [
+        ("outside", ("DROP INDEX CONCURRENTLY IF EXISTS shop.items_sku_idx",)),
+        ("outside", (sql.rstrip(";"),)),
+    ]
+
+
+def test_setval_rewrite_takes_the_writer_lock_in_the_same_transaction() -> None:
+    sql = "SELECT setval('orders_id_seq', (SELECT max(id) FROM orders));"
+    [f] = _findings(sql, rule="setting-sequence-from-max")
+    assert f.rewrite is not None and f.rewrite.mechanical
+    [step] = f.rewrite.steps
+    assert step.mode == "transaction" and step.sql[0] == "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"
+    assert f.fix is not None and f.fix.startswith("BEGIN;") and f.fix.endswith("COMMIT;")
+
+
 def test_races_in_lists_guarded_races_too() -> None:
     sql = (
         "ALTER TABLE orders ADD COLUMN region text;\n"

@@ -54,7 +54,8 @@ def test_the_rules_whose_fix_is_mechanical_give_steps() -> None:
         "creating-index-non-concurrently", "adding-unique-constraint", "adding-column-volatile-default",
         "unbatched-backfill", "holding-lock-during-slow-statement", "dropping-index-non-concurrently",
         "reindexing-non-concurrently", "detaching-partition-non-concurrently", "adding-domain-constraint",
-        "concurrently-in-transaction",
+        "concurrently-in-transaction", "setting-sequence-from-max",
+        "creating-index-concurrently-if-not-exists",
     }, rules
 
 

@@ -9,6 +9,7 @@ from pglast import ast, enums
 
 from foreshock.core.deparse import quote_ident
 from foreshock.core.model import AnalysisSettings, FileAnalysis, MigrationUnit
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules._race import INDEX_IF_ABSENT, SECOND_RUNNER, Race
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import ORDERS
@@ -74,18 +75,23 @@ def check(unit: MigrationUnit, fa: FileAnalysis, schema: Any, settings: Analysis
                 f"built (never used by queries, a UNIQUE one never enforced)"
             ),
             tables=(race.table,),
-            fix=fix_for(name, race.act.text),
+            rewrite=rewrite_for(name, race.table, race.act.text),
             statement=race.act,
         )
 
 
-def fix_for(name: str, text: str) -> str:
-    build = text.rstrip().rstrip(";")
-    for words in ("IF NOT EXISTS ", "if not exists "):
-        build = build.replace(words, "", 1)
-    return (
-        f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(name)};  -- a leftover of an interrupted build\n"
-        f"{build};"
+def rewrite_for(name: str, table: str, text: str) -> Rewrite:
+    """Drop a leftover of an earlier build, then the build as written: two concurrent steps. Its IF NOT
+    EXISTS then only skips an index a second runner is building, which is the race `rehearse --race` runs."""
+    # An index lives in its table's schema: the DROP names it there.
+    schema, _, _ = table.rpartition(".")
+    index = quote_ident(name) if schema in ("", "public") else f"{quote_ident(schema)}.{quote_ident(name)}"
+    return Rewrite(
+        (
+            step(f"DROP INDEX CONCURRENTLY IF EXISTS {index}", mode="outside",
+                 comment="a leftover of an interrupted build"),
+            step(text.rstrip().rstrip(";").rstrip(), mode="outside"),
+        ),
     )
 
 
@@ -99,7 +105,8 @@ RULE = Rule(
         "IF NOT EXISTS tests only the name, so the retried migration skips the build and is recorded as "
         "applied: the index is never built, and nothing says so. A second runner building the same index "
         "at the same time passes the same test and reports success while the first build is still in "
-        "progress. Drop a leftover first, then build without IF NOT EXISTS. All versions."
+        "progress. Drop a leftover first (DROP INDEX CONCURRENTLY waits for a build in progress), then "
+        "build. All versions."
     ),
     fix=(
         "DROP INDEX CONCURRENTLY IF EXISTS orders_note_idx;\n"

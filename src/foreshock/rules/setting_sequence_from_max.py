@@ -9,6 +9,7 @@ from pglast import ast, enums
 
 from foreshock.core.deparse import deparse
 from foreshock.core.nodes import walk
+from foreshock.core.rewrite import Rewrite, step
 from foreshock.rules._race import (
     RELEASE,
     SETVAL,
@@ -92,17 +93,23 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"in max(), so the sequence is set behind them and its next inserts fail with duplicate keys"
             ),
             tables=(race.table,),
-            fix=fix_for(race.table, ctx.statement.text),
+            rewrite=rewrite_for(race.table, ctx.statement.text),
         )
 
 
-def fix_for(table: str, text: str) -> str:
-    return (
-        "BEGIN;\n"
-        f"-- waits for open inserts to commit, and holds new ones until COMMIT (a few milliseconds)\n"
-        f"LOCK TABLE {sql_table(table)} IN SHARE ROW EXCLUSIVE MODE;\n"
-        f"{text.rstrip().rstrip(';')};\n"
-        "COMMIT;"
+def rewrite_for(table: str, text: str) -> Rewrite:
+    """The setval in a transaction of its own that first takes a lock blocking the table's writers."""
+    return Rewrite(
+        (
+            step(
+                f"LOCK TABLE {sql_table(table)} IN SHARE ROW EXCLUSIVE MODE",
+                text.rstrip().rstrip(";").rstrip(),
+                note="one transaction: the lock waits for open inserts to commit and holds new ones until "
+                "COMMIT (a few milliseconds)",
+            ),
+        ),
+        head="BEGIN;",
+        tail="COMMIT;",
     )
 
 
