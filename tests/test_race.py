@@ -236,6 +236,18 @@ def test_rehearse_race_only_on_the_safe_example(tmp_path: Path, with_default: bo
     assert r["verdict"] == ("held" if with_default else "violated")
 
 
+@pytest.mark.parametrize("only", ["--race", "--race-only"])
+def test_rehearse_race_refuses_a_window_deployment(tmp_path: Path, only: str) -> None:
+    """With the service down there is no release still running to race with: a usage error, nothing run."""
+    from foreshock.cli import cli
+
+    project, stats = _project(tmp_path, True)
+    args = ["rehearse", str(project), "--stats", str(stats), only, "--deployment", "window"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "a window deployment has none" in result.output and "Traceback" not in result.output
+
+
 def test_rehearse_race_adds_the_race_run_to_the_timing_rehearsal() -> None:
     from foreshock.cli import cli
 
