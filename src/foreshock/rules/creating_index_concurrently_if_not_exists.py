@@ -122,7 +122,8 @@ RULE = Rule(
     ),
     good=(
         Example(
-            schema=ORDERS,
+            # The index stands for the leftover of an earlier attempt (a schema cannot say INVALID).
+            schema=ORDERS + "\nCREATE INDEX orders_note_idx ON orders (note);",
             sql="SET lock_timeout = '2s';\nDROP INDEX CONCURRENTLY IF EXISTS orders_note_idx;\n"
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_note_idx ON orders (note);",
             transactional=False,
