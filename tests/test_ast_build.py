@@ -108,3 +108,21 @@ def test_comparison_can_fail() -> None:
     b = build(json.loads(pgparser.parse_sql_json("ALTER TABLE t ADD COLUMN b int"))["stmts"][0]["stmt"])
     object.__setattr__(b.cmds[0].def_, "location", 99)
     assert same(a, b) is not None
+
+
+def test_parse_gives_each_statement_the_tree_pglast_gives_it_alone() -> None:
+    """A file parsed whole gives every statement the tree (positions included) that parsing the statement on
+    its own gives: ASCII statements from the file's tree, statements with non-ASCII text from their own."""
+    from foreshock.core.sql import parse
+
+    texts = [*corpus(), "SELECT 'ä' AS x, 1;\nCOMMENT ON TABLE t IS 'größe';\nALTER TABLE \"Ö\" ADD c int;\n"]
+    checked = non_ascii = 0
+    for text in texts:
+        for stmt in parse(text).statements:
+            if stmt.in_do_block:
+                continue
+            slow = pglast.parse_sql(stmt.text)[0].stmt
+            assert same(slow, stmt.node) is None, (stmt.text, same(slow, stmt.node))
+            checked += 1
+            non_ascii += not stmt.text.isascii()
+    assert checked > 3000 and non_ascii > 100

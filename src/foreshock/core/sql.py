@@ -17,7 +17,7 @@ from typing import Any
 import pglast
 from pglast import parser as pgparser
 
-from foreshock.core.ast_build import build
+from foreshock.core.ast_build import build, byte_offsets
 from foreshock.core.model import Directive, Statement
 from foreshock.errors import InputError
 
@@ -26,10 +26,13 @@ class LineIndex:
     """Maps character offsets in a text to 1-based (line, column)."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self._starts.append(i + 1)
+        starts = [0]
+        find = text.find
+        at = find("\n")
+        while at >= 0:
+            starts.append(at + 1)
+            at = find("\n", at + 1)
+        self._starts = starts
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._starts, offset) - 1
@@ -133,10 +136,14 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
     index = LineIndex(text)
     errors: list[InputError] = []
     flat = _flatten(text)
+    # The whole file parses in the common case: its JSON, decoded once, gives every statement's bounds and
+    # tree. Only a file PostgreSQL's parser rejects somewhere is cut at semicolons and parsed piece by piece,
+    # so that the error is placed and the other statements are still seen.
+    raws: list[dict[str, Any]] | None = None
     try:
-        tree = json.loads(pgparser.parse_sql_json(flat))
+        raws = json.loads(pgparser.parse_sql_json(flat)).get("stmts", [])
         bounds = []
-        for raw in tree.get("stmts", ()):
+        for raw in raws:
             lo = raw.get("stmt_location", 0)
             bounds.append((lo, lo + (raw.get("stmt_len") or len(flat) - lo)))
     except pgparser.ParseError:
@@ -150,7 +157,7 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
     statements: list[Statement] = []
     file_directives: list[Directive] = []
     prev_hi = 0
-    for lo, hi in bounds:
+    for n, (lo, hi) in enumerate(bounds):
         # Comments between the previous statement and this one lead this one (libpg_query's statement
         # location may or may not include them).
         start, directives = _leading_comments(text, flat, min(prev_hi, lo), hi, index, path, errors)
@@ -166,14 +173,15 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
         if not stext:
             continue
         unparsed = ""
-        try:
-            # The piece as written (with its semicolon) so errors point where PostgreSQL points.
-            node = _parse_one(text[start:hi])
-        except pgparser.ParseError as err:
-            line, col = index.position(_error_offset(err, start))
-            errors.append(InputError(_fix_hint(_message(err)), path, line, col))
-            node, unparsed = recovered_create(text[start:hi]), _message(err)
-            if node is None:
+        if raws is not None and (flat is text or text[start:hi].isascii()):
+            # Its tree from the whole file's, with positions relative to the statement (as when it is parsed
+            # on its own). A statement with non-ASCII text is parsed again from the real text: the flat
+            # copy's trees hold placeholder characters.
+            raw = raws[n]
+            node = build(raw["stmt"], start) if "stmt" in raw else None
+        else:
+            node, unparsed = _parsed_piece(text, start, hi, index, path, errors)
+            if node is _FAILED:
                 continue
         if node is None:
             continue
@@ -226,14 +234,32 @@ def recovered_create(piece: str) -> Any:
         return None
 
 
+_FAILED = object()
+
+
+def _parsed_piece(
+    text: str, start: int, hi: int, index: LineIndex, path: str, errors: list[InputError]
+) -> tuple[Any, str]:
+    """The tree of the statement in text[start:hi] parsed on its own, and "" - or, when PostgreSQL's parser
+    rejects it (the error recorded), the table a rejected CREATE TABLE creates (recovered_create) or
+    _FAILED, and the parser's message."""
+    try:
+        # The piece as written (with its semicolon) so errors point where PostgreSQL points.
+        return _parse_one(text[start:hi]), ""
+    except pgparser.ParseError as err:
+        line, col = index.position(_error_offset(err, start))
+        errors.append(InputError(_fix_hint(_message(err)), path, line, col))
+        node = recovered_create(text[start:hi])
+        return (_FAILED if node is None else node), _message(err)
+
+
 def _parse_one(piece: str) -> Any:
     """The AST of the first statement in piece (None when it holds none)."""
-    if piece.isascii():
-        # Byte and character offsets agree, so libpg_query's JSON positions are exact.
-        stmts = json.loads(pgparser.parse_sql_json(piece)).get("stmts")
-        return build(stmts[0]["stmt"]) if stmts else None
-    raws = pglast.parse_sql(piece)
-    return raws[0].stmt if raws else None
+    stmts = json.loads(pgparser.parse_sql_json(piece)).get("stmts")
+    if not stmts or "stmt" not in stmts[0]:
+        return None
+    # libpg_query counts bytes; pglast (and every position foreshock reports) counts characters.
+    return build(stmts[0]["stmt"], 0 if piece.isascii() else byte_offsets(piece))
 
 
 def _scan_message(text: str, err: pgparser.ParseError) -> str:
