@@ -71,6 +71,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 SERVER_VERSIONS = ("embedded", "15")
 
 
+@pytest.fixture(autouse=True)
+def _own_history_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test its own history cache (the CLI uses one by default for directories): a run never reads what
+    another test wrote, nor the user's cache."""
+    monkeypatch.setenv("FORESHOCK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A throwaway embedded PostgreSQL 16 for the whole test session (a URI); stopped and removed afterwards,

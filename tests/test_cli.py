@@ -189,7 +189,7 @@ def test_internal_errors_are_one_line_unless_debugging(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(foreshock.api, "check", boom)
+    monkeypatch.setattr(foreshock.api, "prepare_check", boom)
     p = tmp_path / "m.sql"
     p.write_text("SELECT 1;")
     result = _run("check", str(p))

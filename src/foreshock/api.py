@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from foreshock.config import Settings
-from foreshock.core.model import CheckResult, FileAnalysis, MigrationUnit, NotAnalysed, StatementAnalysis
-from foreshock.core.schema import Schema
-from foreshock.core.sql import parse
+from foreshock.core.model import CheckResult, MigrationUnit, NotAnalysed
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources import discover
 from foreshock.sources.files import Loaded, load_schema_files
 
 if TYPE_CHECKING:
+    from foreshock.cache import Store
     from foreshock.rules.durations import Durations
     from foreshock.scale.stats import Stats
 
@@ -26,38 +26,6 @@ def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> 
     return [os.fspath(p) for p in paths]
 
 
-def _remap_statement(sa: StatementAnalysis, unit: MigrationUnit) -> StatementAnalysis:
-    st = sa.statement
-    # Generated SQL (Alembic/Django): the column in the generated text means nothing in the .py file.
-    moved = dataclasses.replace(
-        st,
-        line=unit.source_line(st.line),
-        column=1,
-        end_line=unit.source_line(st.end_line),
-        end_column=1,
-    )
-    return dataclasses.replace(sa, statement=moved)
-
-
-def _remap_file(fa: FileAnalysis, unit: MigrationUnit) -> FileAnalysis:
-    if unit.line_map is None:
-        return fa
-    return dataclasses.replace(
-        fa,
-        statements=tuple(_remap_statement(sa, unit) for sa in fa.statements),
-        transactions=tuple(
-            dataclasses.replace(t, line=unit.source_line(t.line), column=1) for t in fa.transactions
-        ),
-        errors=tuple(_remap_error(e, unit) for e in fa.errors),
-    )
-
-
-def _remap_error(err: Any, unit: MigrationUnit | None) -> Any:
-    if unit is None or unit.line_map is None or not isinstance(err, InputError) or not err.line:
-        return err
-    return InputError(err.message, err.path, unit.source_line(err.line), 1)
-
-
 def check(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     settings: Settings | None = None,
@@ -65,6 +33,7 @@ def check(
     schema: Sequence[str | os.PathLike[str]] = (),
     since: str | None = None,
     sizes: Stats | None = None,
+    cache: Store | None = None,
 ) -> CheckResult:
     """Analyse migrations (SQL files/directories in any supported layout, Alembic or Django projects)
     without touching a database (Django, and Alembic revisions that query the database, are rendered on a
@@ -76,27 +45,76 @@ def check(
     them (rules.verdict). Bad input never raises: every file, path or statement that cannot be analysed
     becomes one entry of CheckResult.errors (an InputError with path:line:col) and everything else is still
     analysed. Every forward migration found is either analysed or named in CheckResult.not_analysed with
-    its reason.
+    its reason. cache: a history cache store (foreshock.cache.Store; see check_units).
     """
+    return prepare_check(paths, settings, schema=schema, since=since, cache=cache).run(sizes, cache)
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A check whose inputs are read (migrations found, rendered and loaded) but not yet analysed."""
+
+    settings: Settings
+    loaded: Loaded
+    history: Loaded
+
+    def run(self, sizes: Stats | None = None, cache: Store | None = None) -> CheckResult:
+        settings, loaded, history = self.settings, self.loaded, self.history
+        result = check_units(
+            loaded.units,
+            settings,
+            history=history.units,
+            history_errors=history.errors,
+            errors=loaded.errors,
+            sizes=sizes,
+            cache=cache,
+        )
+        down = None
+        if settings.sources.include_down:
+            # Down sections run against the schema the whole forward history built, newest first; they are
+            # a report of their own and never feed the forward history.
+            forward = [dataclasses.replace(u, history=True) for u in loaded.units]
+            down = check_units(
+                [*forward, *reversed(loaded.down)], settings, history=history.units, sizes=sizes, cache=cache
+            )
+            down = dataclasses.replace(down, migrations_found=len(loaded.down))
+        return _accounted(result, loaded, settings, down)
+
+    def fingerprint(self, sizes: Stats | None = None) -> str:
+        """A key for the whole result: everything it depends on (foreshock's code, the settings, every input
+        read and its accounting, the sizes). The same key means the same result."""
+        from foreshock.cache.keys import code_fingerprint, digest, settings_fingerprint, unit_fingerprint
+
+        s, loaded = self.settings, self.loaded
+        parts = [
+            code_fingerprint(),
+            settings_fingerprint(s),
+            repr((s.accept_not_analysed, s.sources, s.show_info)),
+            repr([error_line(e) for e in (*self.history.errors, *loaded.errors)]),
+            repr((loaded.found, loaded.not_analysed, loaded.layouts, loaded.notes)),
+            repr(sizes),
+        ]
+        for group in (self.history.units, loaded.units, loaded.down):
+            parts.append(str(len(group)))
+            for unit in group:
+                parts += [unit_fingerprint(unit), unit.text]
+        return digest(*parts)
+
+
+def prepare_check(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    settings: Settings | None = None,
+    *,
+    schema: Sequence[str | os.PathLike[str]] = (),
+    since: str | None = None,
+    cache: Store | None = None,
+) -> PreparedCheck:
+    """check's first half: find, render and load the migrations (see check); with a cache store, Django and
+    Alembic migrations whose history did not change are not rendered again."""
     settings = settings or Settings()
     history = load_schema_files([os.fspath(s) for s in schema])
-    loaded = discover(_paths(paths), since=since, options=settings.sources)
-    result = check_units(
-        loaded.units,
-        settings,
-        history=history.units,
-        history_errors=history.errors,
-        errors=loaded.errors,
-        sizes=sizes,
-    )
-    down = None
-    if settings.sources.include_down:
-        # Down sections run against the schema the whole forward history built, newest first; they are a
-        # report of their own and never feed the forward history.
-        forward = [dataclasses.replace(u, history=True) for u in loaded.units]
-        down = check_units([*forward, *reversed(loaded.down)], settings, history=history.units, sizes=sizes)
-        down = dataclasses.replace(down, migrations_found=len(loaded.down))
-    return _accounted(result, loaded, settings, down)
+    loaded = discover(_paths(paths), since=since, options=settings.sources, cache=cache)
+    return PreparedCheck(settings, loaded, history)
 
 
 def _accounted(
@@ -132,33 +150,28 @@ def check_units(
     history_errors: Sequence[Any] = (),
     errors: Sequence[Any] = (),
     sizes: Stats | None = None,
+    cache: Store | None = None,
 ) -> CheckResult:
     """check over migration units already loaded: the one analysis (with the user's settings) that rehearse
     and apply also take. history: `--schema` units, read before the others; history_errors / errors: what
-    loading them and the units found wrong, reported first."""
-    from foreshock.core.analyze import analyze
-    from foreshock.rules import RuleEngine
+    loading them and the units found wrong, reported first. cache: a history cache store
+    (foreshock.cache.Store): files whose history did not change are read from it, the others analysed and
+    kept there; the result is the one an uncached run gives (files read from the cache carry no syntax
+    trees: `statement.node` is None)."""
+    from foreshock.analysis import analyse
 
     settings = settings or Settings()
-    found: list[Any] = list(history_errors)
-    model = _schema_model(history, found)
-    engine = RuleEngine(settings)
-    analyses = analyze(units, settings.analysis, visitor=engine, schema=model)
-
-    by_path = {u.path: u for u in units if not u.history}
-    files: list[FileAnalysis] = []
-    found.extend(errors)
-    for fa in analyses:
-        unit = by_path.get(fa.path)
-        fa = _remap_file(fa, unit) if unit is not None else fa
-        files.append(fa)
+    analysed = analyse(units, settings, history=history, store=cache)
+    found: list[Any] = [*history_errors, *analysed.schema_errors, *errors]
+    files = [outcome.analysis for outcome in analysed.files]
+    for fa in files:
         found.extend(fa.errors)
-    # The rule engine reports findings and suppression errors in source lines already.
-    found.extend(getattr(engine, "errors", ()))
+    for outcome in analysed.files:
+        found.extend(outcome.errors)
 
     order = {fa.path: i for i, fa in enumerate(files)}
     findings = sorted(
-        engine.findings,
+        (f for outcome in analysed.files for f in outcome.findings),
         key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule),
     )
     result = CheckResult(
@@ -188,23 +201,6 @@ def model_durations(sizes: Stats | None) -> Durations | None:
     from foreshock.scale.estimate import ModelDurations
 
     return ModelDurations(sizes)
-
-
-def _schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
-    """The schema model from `--schema` files, keeping their syntax errors.
-
-    analyze() drops parse errors of history units (history is not reported), but a schema the user
-    handed over explicitly and that could not be read in full makes every later answer doubtful: say so.
-    """
-    from foreshock.core.analyze import apply_history
-
-    model = Schema()
-    for unit in units:
-        parsed = parse(unit.text, unit.path)
-        errors.extend(parsed.errors)
-        model.begin_file(True)
-        errors.extend(apply_history(parsed.statements, model))
-    return model
 
 
 def _dedupe(errors: list[Any]) -> list[Any]:

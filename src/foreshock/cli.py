@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 import traceback
@@ -148,6 +149,12 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option("--show-info/--hide-info", default=None,
               help="List info-level findings (style notes, durations within budget) in tty, gcc and github "
                    "output too (default: hide them; config: show-info = true); json and sarif list them all.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep the history cache here (default: $FORESHOCK_CACHE_DIR, else "
+                   "$XDG_CACHE_HOME/foreshock or ~/.cache/foreshock). Used by default for directories and "
+                   "framework projects.")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the history cache: analyse (and render) everything.")
 def check(
     paths: tuple[str, ...],
     schema: tuple[str, ...],
@@ -174,6 +181,8 @@ def check(
     deployment: str | None,
     window: str | None,
     show_info: bool | None,
+    cache_dir: str | None,
+    no_cache: bool,
 ) -> int:
     """What will these migrations lock, rewrite or scan, and what traffic does that block?
 
@@ -188,10 +197,14 @@ def check(
     take at production size (--stats/--dsn): each statement and migration against the maintenance window, and
     the predicted downtime of the run.
 
+    Directories and framework projects are checked through a history cache: a run reads what an earlier run
+    found for the unchanged start of the history and analyses (or renders) only the migrations after it,
+    with the same output as a run without it.
+
     Exit codes: 0 nothing at error level, 1 error-level findings, 2 something could not be analysed (bad
     input, or migrations not analysed unless --accept-not-analysed).
     """
-    from foreshock.api import check as run_check
+    from foreshock.api import prepare_check
     from foreshock.config import load_config, with_overrides
     from foreshock.report import render
     from foreshock.report.common import error_line, summary_lines
@@ -231,21 +244,61 @@ def check(
         from foreshock.scale.sizes import load_sizes
 
         sizes = load_sizes(stats_path, dsn)
-    result = run_check(paths, settings, schema=schema, since=since, sizes=sizes)
-    err = sys.stderr
+    store = _cache_store(paths, settings, cache_dir, no_cache)
+    prepared = prepare_check(paths, settings, schema=schema, since=since, cache=store)
+    output_key = None
+    if store is not None and settings.format != "tty":
+        # Formats that do not depend on the terminal: the whole output of a run over the same inputs.
+        output_key = prepared.fingerprint(sizes) + settings.format
+        kept = store.load("output", output_key)
+        if kept is not None:
+            return _write_output(*kept)
+    result = prepared.run(sizes, store)
+    err = io.StringIO()
     for e in result.errors:
         err.write(error_line(e) + "\n")
     if settings.format in ("gcc", "github"):
         # Formats made of one line per finding: the summary goes with the errors, not between findings.
         for line in summary_lines(result):
             err.write(f"foreshock: {' '.join(line.split())}\n")
-    err.flush()
-    render(result, settings.format, sys.stdout)
     if result.hidden_info and settings.format in ("gcc", "github"):
         # These formats have no summary of their own; the count goes where a person reads it.
         n = result.hidden_info
         err.write(f"foreshock: {n} info-level finding(s) not listed (--show-info lists them)\n")
-    return result.exit_code
+    if output_key is None:
+        sys.stderr.write(err.getvalue())
+        sys.stderr.flush()
+        render(result, settings.format, sys.stdout)
+        return result.exit_code
+    out = io.StringIO()
+    render(result, settings.format, out)
+    assert store is not None
+    store.save("output", output_key, (out.getvalue(), err.getvalue(), result.exit_code))
+    return _write_output(out.getvalue(), err.getvalue(), result.exit_code)
+
+
+def _write_output(out: str, err: str, code: int) -> int:
+    sys.stderr.write(err)
+    sys.stderr.flush()
+    sys.stdout.write(out)
+    return code
+
+
+def _cache_store(paths: Sequence[str], settings: Any, cache_dir: str | None, no_cache: bool) -> Any:
+    """The history cache store for this run: by default for directories and framework projects (a lone
+    file is quick to analyse), always with --cache-dir, never with --no-cache."""
+    if no_cache:
+        return None
+    if cache_dir is None:
+        from foreshock.sources import project_kind
+
+        if not any(os.path.isdir(p) or project_kind(p) != "sql" for p in paths) and (
+            settings.sources.alembic_config is None
+        ):
+            return None
+    from foreshock.cache import Store, default_dir
+
+    return Store(cache_dir or default_dir())
 
 
 @cli.command("rules")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from foreshock.core.model import Note, SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.files import Loaded, has_sql_files, load_schema_files, load_sql_paths
+
+if TYPE_CHECKING:
+    from foreshock.cache import Store
 
 __all__ = ["Loaded", "discover", "project_kind"]
 
@@ -93,7 +97,7 @@ _NO_DOWN = {
 }
 
 
-def _load_framework(kind: str, path: str, options: SourceSettings) -> Loaded:
+def _load_framework(kind: str, path: str, options: SourceSettings, cache: Store | None) -> Loaded:
     out = Loaded()
     if options.include_down:
         out.notes.append(Note(path, _NO_DOWN[kind]))
@@ -105,7 +109,7 @@ def _load_framework(kind: str, path: str, options: SourceSettings) -> Loaded:
         else:
             from foreshock.sources.django import read_django
 
-            read_django(path, options, out)
+            read_django(path, options, out, cache=cache)
     except ForeshockError as err:
         out.errors.append(err if isinstance(err, InputError) else InputError(str(err), path))
     except ImportError as err:
@@ -141,12 +145,15 @@ def discover(
     schema: Sequence[str] = (),
     since: str | None = None,
     options: SourceSettings | None = None,
+    cache: Store | None = None,
 ) -> Loaded:
     """All inputs of one run -> units in run order (schema history first), their InputErrors and the
     accounting of every migration found (see Loaded).
 
     since: a git ref; migrations not changed since it are kept as schema history, not reported.
     options: layout, Alembic/Django rendering and transaction settings (config.SourceSettings).
+    cache: the history cache store; Django renders only the migrations after the unchanged start of its
+    history.
     """
     options = options or SourceSettings()
     out = load_schema_files(schema) if schema else Loaded()
@@ -160,7 +167,7 @@ def discover(
         if sql_run:
             out.extend(load_sql_paths(sql_run, options=options))
             sql_run = []
-        out.extend(_load_framework(kind, path, options))
+        out.extend(_load_framework(kind, path, options, cache))
     if sql_run:
         out.extend(load_sql_paths(sql_run, options=options))
     if since is not None:

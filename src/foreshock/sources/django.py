@@ -30,13 +30,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, OpaqueCode, SourceSettings
 from foreshock.errors import InputError, SandboxError
 from foreshock.sources.datacode import django_facts, facts_from_json, facts_to_json, resolve_django
 from foreshock.sources.files import Loaded, ProjectRead
+
+if TYPE_CHECKING:
+    from foreshock.cache import Store
 
 __all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines", "read_django"]
 
@@ -280,16 +283,22 @@ def load_django(
     return [u for u in result.units if include_history or not u.history]
 
 
-def read_django(path: str | os.PathLike[str], options: SourceSettings, out: Loaded) -> None:
+def read_django(
+    path: str | os.PathLike[str], options: SourceSettings, out: Loaded, *, cache: Store | None = None
+) -> None:
     """Add one Django project to `out`: units, accounting and the layout."""
-    result = read_django_project(path, options)
+    result = read_django_project(path, options, cache=cache)
     skipped = (("squashed-as-history", result.squashed),) if result.squashed else ()
     source = "configured" if options.django_settings else "detected"
     out.add_project(result, Layout(os.fspath(path), "django", source, skipped, f"sandbox: {result.sandbox}"))
 
 
 def read_django_project(
-    path: str | os.PathLike[str], options: SourceSettings, *, allow_existing: bool = False
+    path: str | os.PathLike[str],
+    options: SourceSettings,
+    *,
+    allow_existing: bool = False,
+    cache: Store | None = None,
 ) -> DjangoResult:
     from foreshock.sources.sandbox import sandbox_database, sandbox_kind
 

@@ -1,0 +1,286 @@
+"""check's analysis loop: migration units -> one outcome per reported file (its analysis, its findings, the
+errors the rule engine found in it), straight from the core and the rule engine, or from the history cache.
+
+With a cache store, each file's outcome is kept under its key in the hash chain (foreshock.cache.keys), and
+the schema model after the last file is kept as a snapshot. The next run reads the outcomes of the longest
+unchanged prefix of the history, brings the schema model to the end of that prefix (from the latest
+snapshot in it, applying the files after the snapshot to the model only) and analyses only the files after
+it. The outcome is the one a cold run gives: the schema a file is judged against, the rule engine's state
+(per file: suppressions, pending findings) and every error and not-analysed statement are the same. A file
+read from the cache loads its statements only when a report asks for them (`gcc` never does).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from foreshock.core.model import FileAnalysis, Finding, MigrationUnit, Statement, StatementAnalysis
+from foreshock.errors import ForeshockError, InputError
+
+if TYPE_CHECKING:
+    from foreshock.cache import Store
+    from foreshock.config import Settings
+    from foreshock.core.analyze import StatementContext
+    from foreshock.core.schema import Schema
+    from foreshock.rules import RuleEngine
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One reported file: its analysis (lines in the source file), its findings and the errors the rule
+    engine found in it (suppressions naming unknown rules), in the engine's order."""
+
+    analysis: FileAnalysis
+    findings: tuple[Finding, ...]
+    errors: tuple[Any, ...]
+
+
+@dataclass
+class Analysed:
+    files: list[FileOutcome]
+    # Errors of the schema history (`--schema` files): statements the parser or the model could not read.
+    schema_errors: list[Any]
+    # Files analysed in this run (the others came from the cache).
+    analysed: int = 0
+
+
+def analyse(
+    units: Sequence[MigrationUnit],
+    settings: Settings,
+    *,
+    history: Sequence[MigrationUnit] = (),
+    store: Store | None = None,
+) -> Analysed:
+    """Analyse `units` against the schema `history` builds; with `store`, through the history cache."""
+    if store is not None:
+        return _cached(units, settings, history, store)
+    schema_errors: list[Any] = []
+    model = schema_model(history, schema_errors)
+    files = _run(units, settings, model)
+    return Analysed(files, schema_errors, len(files))
+
+
+def schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
+    """The schema model from `--schema` files, keeping their syntax errors.
+
+    analyze() drops parse errors of history units (history is not reported), but a schema the user
+    handed over explicitly and that could not be read in full makes every later answer doubtful: say so.
+    """
+    from foreshock.core.analyze import apply_history
+    from foreshock.core.schema import Schema
+    from foreshock.core.sql import parse
+
+    model = Schema()
+    for unit in units:
+        parsed = parse(unit.text, unit.path)
+        errors.extend(parsed.errors)
+        model.begin_file(True)
+        errors.extend(apply_history(parsed.statements, model))
+    return model
+
+
+class _Recorder:
+    """The analysis visitor: the rule engine, and each file's outcome as the file ends."""
+
+    def __init__(self, engine: RuleEngine) -> None:
+        self.engine = engine
+        self.outcomes: list[FileOutcome] = []
+        self._findings = 0
+        self._errors = 0
+
+    def statement(self, ctx: StatementContext) -> None:
+        self.engine.statement(ctx)
+
+    def file(self, unit: MigrationUnit, analysis: FileAnalysis, schema: Schema) -> None:
+        engine = self.engine
+        engine.file(unit, analysis, schema)
+        # The engine reports findings and suppression errors in source lines already.
+        findings, errors = engine.findings[self._findings :], engine.errors[self._errors :]
+        self._findings, self._errors = len(engine.findings), len(engine.errors)
+        self.outcomes.append(FileOutcome(remap_file(analysis, unit), tuple(findings), tuple(errors)))
+
+
+def _run(units: Sequence[MigrationUnit], settings: Settings, schema: Schema) -> list[FileOutcome]:
+    from foreshock.core.analyze import analyze
+    from foreshock.rules import RuleEngine
+
+    recorder = _Recorder(RuleEngine(settings))
+    analyze(units, settings.analysis, visitor=recorder, schema=schema)
+    return recorder.outcomes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generated SQL (Alembic/Django): positions in the generated text mean nothing in the .py file.
+
+
+def _remap_statement(sa: StatementAnalysis, unit: MigrationUnit) -> StatementAnalysis:
+    st = sa.statement
+    # The column in the generated text means nothing in the .py file.
+    moved = dataclasses.replace(
+        st,
+        line=unit.source_line(st.line),
+        column=1,
+        end_line=unit.source_line(st.end_line),
+        end_column=1,
+    )
+    return dataclasses.replace(sa, statement=moved)
+
+
+def remap_file(fa: FileAnalysis, unit: MigrationUnit) -> FileAnalysis:
+    if unit.line_map is None:
+        return fa
+    return dataclasses.replace(
+        fa,
+        statements=tuple(_remap_statement(sa, unit) for sa in fa.statements),
+        transactions=tuple(
+            dataclasses.replace(t, line=unit.source_line(t.line), column=1) for t in fa.transactions
+        ),
+        errors=tuple(remap_error(e, unit) for e in fa.errors),
+    )
+
+
+def remap_error(err: Any, unit: MigrationUnit | None) -> Any:
+    if unit is None or unit.line_map is None or not isinstance(err, InputError) or not err.line:
+        return err
+    return InputError(err.message, err.path, unit.source_line(err.line), 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The cached loop.
+
+# Entry kinds in the store: a file's outcome without its statements ("file"), its statements and
+# transactions ("body"), a history unit seen ("hist"), the schema model after a unit ("schema"), the errors
+# of the `--schema` history ("base").
+_FILE, _BODY, _HIST, _SCHEMA, _BASE = "file", "body", "hist", "schema", "base"
+
+
+class CacheError(ForeshockError):
+    """A cache entry a result still needs has gone (removed by another process) or is corrupt."""
+
+
+def _cached(
+    units: Sequence[MigrationUnit], settings: Settings, history: Sequence[MigrationUnit], store: Store
+) -> Analysed:
+    from foreshock.cache.keys import base_key, chain
+
+    base = base_key("check", settings, history)
+    keys = chain(base, units)
+    schema_errors: list[Any] | None = store.load(_BASE, base)
+    outcomes: list[FileOutcome] = []
+    done = 0  # units [0, done) come from the cache
+    if schema_errors is not None:
+        for i, unit in enumerate(units):
+            if unit.history:
+                if not store.has(_HIST, keys[i]):
+                    break
+                continue
+            head = store.load(_FILE, keys[i])
+            if head is None or not store.has(_BODY, keys[i]):
+                break
+            outcomes.append(_lazy_outcome(store, keys[i], head))
+            done = i + 1
+        else:
+            done = len(units)
+    # Resuming after trailing history units would lose the statements they could not apply (reported with
+    # the next analysed file): they are cheap to read again.
+    while done and units[done - 1].history:
+        done -= 1
+    if done == len(units) and schema_errors is not None:
+        return Analysed(outcomes, schema_errors, 0)
+
+    schema, start = _resume(store, keys, done)
+    if schema is None or schema_errors is None:
+        errors: list[Any] = []
+        schema, start = schema_model(history, errors), 0
+        if schema_errors is None:
+            schema_errors = errors
+            store.save(_BASE, base, errors)
+    _replay(units[start:done], schema)
+    fresh = _run(units[done:], settings, schema)
+    reported = iter(fresh)
+    for i in range(done, len(units)):
+        if units[i].history:
+            store.write(_HIST, keys[i], b"")
+            continue
+        outcome = next(reported)
+        _store_outcome(store, keys[i], outcome)
+        outcomes.append(outcome)
+    if units:
+        store.save(_SCHEMA, keys[-1], schema)
+    store.prune()
+    return Analysed(outcomes, schema_errors, len(fresh))
+
+
+def _resume(store: Store, keys: Sequence[str], done: int) -> tuple[Schema | None, int]:
+    """The schema model after the latest unit before `done` that has a snapshot, and the unit after it."""
+    for i in range(done - 1, -1, -1):
+        if store.has(_SCHEMA, keys[i]):
+            schema = store.load(_SCHEMA, keys[i])
+            if schema is not None:
+                return schema, i + 1
+    return None, 0
+
+
+def _replay(units: Sequence[MigrationUnit], schema: Schema) -> None:
+    """Bring the schema model through units whose outcomes came from the cache: the model depends only on
+    the statements applied (each file starts afresh: begin_file), never on the rules."""
+    from foreshock.core.analyze import apply_history
+    from foreshock.core.sql import parse
+
+    for unit in units:
+        schema.begin_file(unit.history)
+        apply_history(parse(unit.text, unit.path).statements, schema)
+
+
+def _reduce_statement(s: Statement) -> tuple[Any, tuple[Any, ...]]:
+    # Kept without its syntax tree: reports never read it, and trees are most of a statement's bytes.
+    return Statement, (s.path, s.index, s.line, s.column, s.end_line, s.end_column, s.text, s.kind, None,
+                       s.in_do_block, s.directives)
+
+
+_BODY_DISPATCH: dict[type, Any] = {**copyreg.dispatch_table, Statement: _reduce_statement}
+
+
+class _BodyPickler(pickle.Pickler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dispatch_table = _BODY_DISPATCH
+
+
+def _store_outcome(store: Store, key: str, outcome: FileOutcome) -> None:
+    fa = outcome.analysis
+    store.save(_BODY, key, (fa.statements, fa.transactions), pickler=_BodyPickler)
+    store.save(_FILE, key, (fa.path, fa.errors, fa.file_directives, outcome.findings, outcome.errors))
+
+
+class CachedFileAnalysis(FileAnalysis):
+    """A FileAnalysis read from the cache: its statements and transactions are read when first used."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes missing from the instance: the two read lazily.
+        if name not in ("statements", "transactions"):
+            raise AttributeError(name)
+        store, key = self.__dict__["_entry"]
+        body = store.load(_BODY, key)
+        if body is None:
+            raise CacheError(
+                f"{self.__dict__['path']}: its cache entry has gone or is corrupt (run again, or --no-cache)"
+            )
+        self.__dict__["statements"], self.__dict__["transactions"] = body
+        return self.__dict__[name]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        fields = (self.path, self.statements, self.transactions, self.errors, self.file_directives)
+        return FileAnalysis, fields
+
+
+def _lazy_outcome(store: Store, key: str, head: tuple[Any, ...]) -> FileOutcome:
+    path, errors, directives, findings, engine_errors = head
+    fa = CachedFileAnalysis.__new__(CachedFileAnalysis)
+    fa.__dict__.update(path=path, errors=errors, file_directives=directives, _entry=(store, key))
+    return FileOutcome(fa, findings, engine_errors)

@@ -1,0 +1,165 @@
+"""The history cache: what a run computed, kept on disk so that the next run over the same history only does
+what changed.
+
+Entries are addressed by keys of a hash chain (foreshock.cache.keys): the code and the settings, then every
+migration's path and text in run order, so any change invalidates exactly the entries after it. The store
+is plain files under the user's cache directory (`$XDG_CACHE_HOME/foreshock`, `--cache-dir`):
+
+- atomic: an entry is written to a temporary file in its directory and renamed into place, so concurrent
+  runs never read a partial entry (two runs writing one key write the same bytes);
+- checked: every entry carries a digest of its bytes; a corrupt or truncated entry is a miss, removed and
+  written again by the run that misses it;
+- bounded: when the store grows past its limit, the entries used longest ago are removed (reading an entry
+  marks it used).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_LIMIT", "Store", "default_dir"]
+
+# Bumped when what an entry holds changes shape: old entries are then never read again (and pruned).
+FORMAT = 1
+_MAGIC = b"FSC1"
+_DIGEST = 16
+# Default size limit of the store; the oldest entries go first past it.
+DEFAULT_LIMIT = 512 * 1024 * 1024
+# How often (seconds) a run may walk the store to enforce the limit.
+_PRUNE_EVERY = 3600.0
+# Errors of unpickling bytes whose digest matched: only an entry written by a foreshock whose classes differ
+# (its code fingerprint is in every key, so this is a store shared across Python installs at most).
+_STALE = (pickle.UnpicklingError, AttributeError, ImportError, EOFError, ValueError, TypeError, IndexError)
+
+
+def default_dir() -> Path:
+    """$FORESHOCK_CACHE_DIR, else $XDG_CACHE_HOME/foreshock, else ~/.cache/foreshock."""
+    explicit = os.environ.get("FORESHOCK_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "foreshock"
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=_DIGEST).digest()
+
+
+class Store:
+    """Entries by (kind, key): bytes or pickled objects. Never raises for a missing, unreadable or corrupt
+    entry (a miss), nor for a store it cannot write (the run goes on uncached)."""
+
+    def __init__(self, root: str | os.PathLike[str], limit: int = DEFAULT_LIMIT) -> None:
+        self.root = Path(root) / f"v{FORMAT}"
+        self.limit = limit
+        self.written = 0
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / key
+
+    def has(self, kind: str, key: str) -> bool:
+        return self._path(kind, key).is_file()
+
+    def read(self, kind: str, key: str) -> bytes | None:
+        path = self._path(kind, key)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        head = len(_MAGIC) + _DIGEST
+        if data[: len(_MAGIC)] != _MAGIC or _digest(data[head:]) != data[len(_MAGIC) : head]:
+            self._drop(path)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: pruning removes the entries used longest ago
+        return data[head:]
+
+    def write(self, kind: str, key: str, data: bytes) -> None:
+        path = self._path(kind, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_MAGIC + _digest(data) + data)
+            os.replace(tmp, path)
+            self.written += len(data)
+        except OSError:
+            self._drop(Path(tmp))
+
+    def load(self, kind: str, key: str) -> Any:
+        """The object stored under (kind, key), or None."""
+        data = self.read(kind, key)
+        if data is None:
+            return None
+        try:
+            return pickle.loads(data)
+        except _STALE:
+            self._drop(self._path(kind, key))
+            return None
+
+    def save(self, kind: str, key: str, obj: Any, pickler: type[pickle.Pickler] | None = None) -> None:
+        if pickler is None:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            import io
+
+            buf = io.BytesIO()
+            pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+            data = buf.getvalue()
+        self.write(kind, key, data)
+
+    def _drop(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def prune(self, *, force: bool = False) -> int:
+        """Keep the store under its limit, removing the entries used longest ago; walks the store at most
+        once an hour (or when forced). Returns the bytes removed."""
+        stamp = self.root / ".pruned"
+        try:
+            if not force and time.time() - stamp.stat().st_mtime < _PRUNE_EVERY:
+                return 0
+        except OSError:
+            pass
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+        except OSError:
+            return 0
+        entries: list[tuple[float, int, str]] = []
+        total = 0
+        for directory, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name == ".pruned":
+                    continue
+                full = os.path.join(directory, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                stale_tmp = name.startswith(".tmp-") and time.time() - st.st_mtime > _PRUNE_EVERY
+                if stale_tmp:
+                    self._drop(Path(full))
+                    continue
+                entries.append((st.st_mtime, st.st_size, full))
+                total += st.st_size
+        removed = 0
+        if total <= self.limit:
+            return 0
+        for _mtime, size, full in sorted(entries):
+            self._drop(Path(full))
+            removed += size
+            if total - removed <= self.limit * 0.8:
+                break
+        return removed
