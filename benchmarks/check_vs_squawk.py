@@ -1,22 +1,31 @@
-"""foreshock check vs squawk on the same 20,000-statement migration, and tty-reporter linearity.
+"""foreshock check vs squawk on the same inputs, cold and warm, and tty-reporter linearity.
 
-    .venv/bin/python benchmarks/check_vs_squawk.py [--statements 20000] [--repeat 3]
+    .venv/bin/python benchmarks/check_vs_squawk.py [--statements 20000] [--files 400] [--repeat 5]
+                                                   [--skip-tty]
 
-1. Generates one file of varied migration statements (DDL of every kind foreshock and squawk look at,
-   DML backfills, transactions, comments, non-ASCII identifiers), runs `foreshock check --format gcc`
-   and `squawk --reporter=gcc` on it in the same run, a few repetitions each, and prints the median wall
-   times and the ratio foreshock/squawk (<= 1.0: foreshock is not slower).
-2. Times the tty reporter alone (in-process, on the analysed result) at 5k/10k/20k statements and
-   prints the ratio per doubling: about 2.0 means linear, 4.0 would be quadratic.
+Every row runs `foreshock check --format gcc` and `squawk --reporter=gcc` on the same input in the same run,
+`--repeat` times each, and prints median wall and CPU times and the ratio foreshock/squawk:
 
-Wall times include process start-up for both tools, as a CI job would see them. CPU times (user+sys of
-the child process, start-up included) are printed next to them: on a shared machine they are the steadier
-measure.
+1. cold, one file: 20,000 varied statements in one file (a lone file is read without the history cache).
+2. cold, history: the same statements as 400 migration files in a directory, with an empty history cache.
+3. warm, one new file: the same directory plus one new migration, the cache holding what the run over
+   the 400 files wrote (the usual pre-commit or CI run).
+4. warm, nothing changed: the 400 files again, the cache warm.
+5. one statement: a one-statement file; its absolute time is printed too (start-up is most of it).
+
+squawk reads the directory's files as a list of paths (it has no notion of a history). Wall times include
+process start-up for both tools, as a CI job would see them; CPU times (user+sys of the child) are steadier
+on a shared machine. foreshock's package is byte-compiled first, as installing a wheel does, and its runs
+may write bytecode (PYTHONDONTWRITEBYTECODE is removed from their environment).
+
+Last, the tty reporter alone (in-process, on the analysed result) at 5k/10k/20k statements, with the ratio
+per doubling: about 2.0 means linear, 4.0 would be quadratic.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import io
 import os
 import random
@@ -27,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -119,77 +129,159 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _time(cmd: list[str], repeat: int) -> tuple[float, float, int, int]:
-    """Median wall seconds, median CPU (user+sys) seconds, last exit code, last stdout line count.
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
-    CPU time is what the process itself consumed: on a shared machine wall time also counts the time
-    other processes held the cores, so the ratio is printed for both."""
+
+def _time(cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> tuple[float, float, int]:
+    """Median wall seconds, median CPU (user+sys) seconds, last exit code; `before` runs (untimed) before
+    each repetition."""
     times = []
     cpus = []
-    rc = lines = 0
+    rc = 0
     for _ in range(repeat):
+        if before is not None:
+            before()
         cpu = _children_cpu()
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_ENV)
         times.append(time.perf_counter() - start)
         cpus.append(_children_cpu() - cpu)
-        rc, lines = proc.returncode, proc.stdout.count("\n")
+        rc = proc.returncode
         if rc not in (0, 1):
             raise SystemExit(f"{cmd[0]} failed with exit {rc}: {proc.stderr.strip()[:500]}")
-    return statistics.median(times), statistics.median(cpus), rc, lines
+    return statistics.median(times), statistics.median(cpus), rc
+
+
+def split_history(text: str, files: int, directory: Path) -> list[Path]:
+    """The statements of `text` as `files` migration files of equal length, in order."""
+    from pglast import split
+
+    statements = split(text)
+    per = max(1, -(-len(statements) // files))
+    out: list[Path] = []
+    for i in range(files):
+        chunk = statements[i * per : (i + 1) * per]
+        if not chunk:
+            break
+        path = directory / f"V{i + 1:04d}__step.sql"
+        path.write_text(";\n".join(chunk) + ";\n", encoding="utf-8")
+        out.append(path)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--statements", type=int, default=20_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--files", type=int, default=400)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--skip-tty", action="store_true", help="skip the tty reporter linearity part")
     args = ap.parse_args()
 
     foreshock = str(VENV_BIN / "foreshock")
     squawk = shutil.which("squawk", path=str(VENV_BIN)) or shutil.which("squawk")
     if squawk is None:
         raise SystemExit("squawk not found: pip install squawk-cli")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "bench_migration.sql")
-        Path(path).write_text(generate(args.statements), encoding="utf-8")
+    import foreshock as package
 
-        print(f"{args.statements} statements, {os.path.getsize(path) / 1e6:.1f} MB, median of {args.repeat}")
-        f_time, f_cpu, f_rc, f_lines = _time([foreshock, "check", "--format", "gcc", path], args.repeat)
-        s_time, s_cpu, s_rc, s_lines = _time([squawk, "--reporter=gcc", path], args.repeat)
-        print(
-            f"foreshock check --format gcc : {f_time:7.2f} s wall, {f_cpu:6.2f} s CPU  "
-            f"(exit {f_rc}, {f_lines} findings)"
+    compileall.compile_dir(os.path.dirname(package.__file__), quiet=1)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        text = generate(args.statements)
+        one_file = tmp / "bench_migration.sql"
+        one_file.write_text(text, encoding="utf-8")
+        history = tmp / "history"
+        history.mkdir()
+        paths = split_history(text, args.files, history)
+        new_file = tmp / f"V{len(paths) + 1:04d}__new.sql"
+        new_file.write_text(
+            "SET lock_timeout = '2s';\nALTER TABLE t7 ADD COLUMN added_later text;\n"
+            "CREATE INDEX CONCURRENTLY t7_added_later_idx ON t7 (added_later);\n",
+            encoding="utf-8",
         )
-        print(
-            f"squawk --reporter=gcc        : {s_time:7.2f} s wall, {s_cpu:6.2f} s CPU  "
-            f"(exit {s_rc}, {s_lines} lines)"
-        )
-        print(
-            f"ratio foreshock/squawk       : {f_time / s_time:7.2f} wall, {f_cpu / s_cpu:5.2f} CPU  "
-            "(<= 1.0: foreshock is not slower)"
-        )
+        one_statement = tmp / "one.sql"
+        one_statement.write_text("ALTER TABLE orders ADD COLUMN note text;\n", encoding="utf-8")
+        cache, warm = tmp / "cache", tmp / "warm-cache"
 
-        # The tty reporter alone, in-process, on results of growing size.
-        from foreshock.api import check
-        from foreshock.report import render
+        def fresh_cache() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
 
-        print("\ntty reporter (render only):")
-        previous = None
-        for n in (5_000, 10_000, 20_000):
-            p = os.path.join(tmp, f"tty_{n}.sql")
-            Path(p).write_text(generate(n), encoding="utf-8")
-            result = check([p])
-            samples = []
-            for _ in range(args.repeat):
-                buf = io.StringIO()
-                start = time.perf_counter()
-                render(result, "tty", buf)
-                samples.append(time.perf_counter() - start)
-            t = statistics.median(samples)
-            ratio = f"  x{t / previous:.2f} per doubling" if previous else ""
-            size = len(buf.getvalue()) / 1e6
-            print(f"  {n:6d} statements: {t:6.2f} s, {t / n * 1e6:5.0f} µs/statement ({size:.1f} MB){ratio}")
-            previous = t
+        def warm_cache() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.copytree(warm, cache)
+
+        def without_new() -> None:
+            (history / new_file.name).unlink(missing_ok=True)
+
+        gcc = [foreshock, "check", "--format", "gcc"]
+        cached = [*gcc, "--cache-dir", str(cache), str(history)]
+        # The warm cache: what a run over the 400 files leaves behind.
+        subprocess.run([*gcc, "--cache-dir", str(warm), str(history)], capture_output=True, check=False,
+                       env=_ENV)
+
+        def with_new() -> None:
+            warm_cache()
+            shutil.copy(new_file, history / new_file.name)
+
+        def squawk_new() -> None:
+            shutil.copy(new_file, history / new_file.name)
+
+        listed = [str(p) for p in paths]
+        rows: list[tuple[str, tuple[float, float, int], tuple[float, float, int]]] = []
+        print(f"{args.statements} statements ({one_file.stat().st_size / 1e6:.1f} MB); history: {len(paths)} "
+              f"files; median of {args.repeat}; squawk {_version(squawk)}")
+        rows.append(("cold, one file", _time([*gcc, "--no-cache", str(one_file)], args.repeat),
+                     _time([squawk, "--reporter=gcc", str(one_file)], args.repeat)))
+        rows.append(("cold, history", _time(cached, args.repeat, fresh_cache),
+                     _time([squawk, "--reporter=gcc", *listed], args.repeat)))
+        rows.append(("warm, one new file", _time(cached, args.repeat, with_new),
+                     _time([squawk, "--reporter=gcc", *listed, str(history / new_file.name)], args.repeat,
+                           squawk_new)))
+        without_new()
+        warm_cache()
+        subprocess.run(cached, capture_output=True, check=False, env=_ENV)
+        rows.append(("warm, nothing changed", _time(cached, args.repeat),
+                     _time([squawk, "--reporter=gcc", *listed], args.repeat)))
+        rows.append(("one statement", _time([*gcc, str(one_statement)], args.repeat),
+                     _time([squawk, "--reporter=gcc", str(one_statement)], args.repeat)))
+
+        print(f"{'':24}{'foreshock wall / CPU':>24}{'squawk wall / CPU':>22}{'ratio wall / CPU':>20}")
+        for name, (fw, fc, _), (sw, sc, _) in rows:
+            print(f"{name:24}{fw:>13.3f} / {fc:6.3f} s{sw:>11.3f} / {sc:6.3f} s{fw / sw:>11.2f} / "
+                  f"{fc / sc:5.2f}")
+        fw, fc, _ = rows[-1][1]
+        print(f"one statement, absolute: {fw * 1000:.0f} ms wall, {fc * 1000:.0f} ms CPU")
+
+        if not args.skip_tty:
+            _tty_linearity(tmp, args.repeat)
+
+
+def _version(squawk: str) -> str:
+    proc = subprocess.run([squawk, "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip().split()[-1] if proc.stdout.strip() else "?"
+
+
+def _tty_linearity(tmp: Path, repeat: int) -> None:
+    """The tty reporter alone, in-process, on results of growing size."""
+    from foreshock.api import check
+    from foreshock.report import render
+
+    print("\ntty reporter (render only):")
+    previous = None
+    for n in (5_000, 10_000, 20_000):
+        p = tmp / f"tty_{n}.sql"
+        p.write_text(generate(n), encoding="utf-8")
+        result = check([p])
+        samples = []
+        for _ in range(repeat):
+            buf = io.StringIO()
+            start = time.perf_counter()
+            render(result, "tty", buf)
+            samples.append(time.perf_counter() - start)
+        t = statistics.median(samples)
+        ratio = f"  x{t / previous:.2f} per doubling" if previous else ""
+        size = len(buf.getvalue()) / 1e6
+        print(f"  {n:6d} statements: {t:6.2f} s, {t / n * 1e6:5.0f} µs/statement ({size:.1f} MB){ratio}")
+        previous = t
 
 
 if __name__ == "__main__":

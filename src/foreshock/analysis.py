@@ -211,7 +211,7 @@ def _cached(
         _store_outcome(store, keys[i], outcome)
         outcomes.append(outcome)
     if units:
-        store.save(_SCHEMA, keys[-1], schema)
+        store.save(_SCHEMA, keys[-1], schema, pickler=_SchemaPickler)
     store.prune()
     return Analysed(outcomes, schema_errors, len(fresh))
 
@@ -250,6 +250,27 @@ class _BodyPickler(pickle.Pickler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dispatch_table = _BODY_DISPATCH
+
+
+class _SchemaPickler(pickle.Pickler):
+    """The schema model holds syntax trees (defaults, view queries): pickled slot by slot and restored
+    without pglast's validating __setattr__, which made reading a snapshot cost as much as building it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dispatch_table = _schema_dispatch()
+
+
+def _schema_dispatch() -> dict[type, Any]:
+    global _SCHEMA_DISPATCH
+    if _SCHEMA_DISPATCH is None:
+        from foreshock.core.ast_build import node_reducers
+
+        _SCHEMA_DISPATCH = {**copyreg.dispatch_table, **node_reducers()}
+    return _SCHEMA_DISPATCH
+
+
+_SCHEMA_DISPATCH: dict[type, Any] | None = None
 
 
 def _store_outcome(store: Store, key: str, outcome: FileOutcome) -> None:

@@ -16,11 +16,10 @@ is plain files under the user's cache directory (`$XDG_CACHE_HOME/foreshock`, `-
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
-import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,9 @@ __all__ = ["DEFAULT_LIMIT", "Store", "default_dir"]
 # Bumped when what an entry holds changes shape: old entries are then never read again (and pruned).
 FORMAT = 1
 _MAGIC = b"FSC1"
-_DIGEST = 16
+# A CRC-32 and the length of the payload: enough to tell a torn or damaged file, and cheap on the output
+# entries a run with nothing changed reads whole.
+_DIGEST = 12
 # Default size limit of the store; the oldest entries go first past it.
 DEFAULT_LIMIT = 512 * 1024 * 1024
 # How often (seconds) a run may walk the store to enforce the limit.
@@ -49,7 +50,7 @@ def default_dir() -> Path:
 
 
 def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=_DIGEST).digest()
+    return zlib.crc32(data).to_bytes(4, "little") + len(data).to_bytes(8, "little")
 
 
 class Store:
@@ -84,9 +85,10 @@ class Store:
 
     def write(self, kind: str, key: str, data: bytes) -> None:
         path = self._path(kind, key)
+        tmp = path.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError:
             return
         try:
@@ -95,7 +97,7 @@ class Store:
             os.replace(tmp, path)
             self.written += len(data)
         except OSError:
-            self._drop(Path(tmp))
+            self._drop(tmp)
 
     def load(self, kind: str, key: str) -> Any:
         """The object stored under (kind, key), or None."""

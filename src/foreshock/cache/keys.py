@@ -13,6 +13,7 @@ read entries an older analysis wrote.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -35,28 +36,29 @@ def digest(*parts: bytes | str) -> str:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """foreshock's code (every file of the package), pglast's and Python's versions."""
+    """foreshock's code and pglast's (every file of both packages, by size and modification time) and
+    Python's version."""
     import foreshock
 
-    package = os.path.dirname(os.path.abspath(foreshock.__file__))
+    parts = [foreshock.__version__, sys.version]
+    parts += _files(os.path.dirname(os.path.abspath(foreshock.__file__)))
+    # pglast is fingerprinted by its files too: importing it to ask its version costs more than this.
+    spec = importlib.util.find_spec("pglast")
+    if spec is not None and spec.origin:
+        parts += _files(os.path.dirname(spec.origin))
+    return digest(*parts)
+
+
+def _files(package: str) -> list[str]:
     seen: list[str] = []
     for directory, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
-            if name.endswith((".py", ".json", ".toml", ".so")):
+            if name.endswith((".py", ".json", ".toml", ".so", ".pyd")):
                 st = os.stat(os.path.join(directory, name))
-                seen.append(f"{os.path.relpath(os.path.join(directory, name), package)}:{st.st_size}:"
-                            f"{st.st_mtime_ns}")
-    return digest(foreshock.__version__, _pglast_version(), sys.version, *seen)
-
-
-def _pglast_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pglast")
-    except PackageNotFoundError:
-        return "?"
+                rel = os.path.relpath(os.path.join(directory, name), package)
+                seen.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+    return seen
 
 
 def settings_fingerprint(settings: Any) -> str:

@@ -152,3 +152,33 @@ def byte_offsets(text: str) -> list[int]:
         done = at + 1
     out.extend(range(done, len(text) + 1))
     return out
+
+
+def restore(cls: Any, values: tuple[Any, ...]) -> Any:
+    """A node of `cls` with its slots set to `values` (in slot order): how pickled trees come back, without
+    pglast's validating __setattr__ (a copy of a tree pglast or this builder built is well-formed)."""
+    node = cls.__new__(cls)
+    for setter, value in zip(_setters(cls), values, strict=True):
+        setter(node, value)
+    return node
+
+
+_SETTERS: dict[type, tuple[Callable[[Any, Any], None], ...]] = {}
+
+
+def _setters(cls: Any) -> tuple[Callable[[Any, Any], None], ...]:
+    found = _SETTERS.get(cls)
+    if found is None:
+        found = _SETTERS[cls] = tuple(cls.__dict__[slot].__set__ for slot in cls.__slots__)
+    return found
+
+
+def _reduce(node: Any) -> tuple[Any, tuple[Any, ...]]:
+    cls = type(node)
+    return restore, (cls, tuple([getattr(node, slot) for slot in cls.__slots__]))
+
+
+def node_reducers() -> dict[type, Callable[[Any], tuple[Any, tuple[Any, ...]]]]:
+    """A pickling dispatch table for every pglast node class (see `restore`)."""
+    classes = [c for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.Node)]
+    return {cls: _reduce for cls in classes if isinstance(cls.__dict__.get("__slots__"), dict)}

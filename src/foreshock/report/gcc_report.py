@@ -20,6 +20,8 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 def one_line(text: str) -> str:
     """Whitespace folded to single spaces and other control characters dropped: one clean line."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # already one clean line (most messages): nothing to fold
     return _CONTROLS.sub("", " ".join(text.split()))
 
 

@@ -10,13 +10,10 @@ and the other files are still loaded.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from pglast import parser as pgparser
 
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.core.paths import first_match
@@ -87,26 +84,34 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
     return line, column
 
 
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-
-
 def _has_sql(text: str) -> bool:
-    """True when the text holds anything but whitespace and comments.
-
-    A regex strips comments first (scanning a whole 20,000-statement file costs seconds); it can only err
-    towards "has SQL" (a `--` inside a string leaves the quote behind), so a short residue is settled by
-    PostgreSQL's own scanner, which also knows nested /* comments */.
-    """
-    residue = _COMMENTS.sub("", text)
-    if not residue.strip():
-        return False
-    if len(residue) > 200:
-        return True
-    try:
-        return any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in pgparser.scan(text))
-    except pgparser.ParseError:
-        # An unterminated string or comment: let the parser report it with its position.
-        return True
+    """True when the text holds anything but whitespace and comments (as PostgreSQL's scanner reads them:
+    `--` to the end of the line, `/* */` nested). Reads only up to the first token, which in a migration
+    is almost always its first character; an unterminated comment counts as SQL, for the parser to report
+    with its position."""
+    at, n = 0, len(text)
+    while at < n:
+        ch = text[at]
+        if ch.isspace():
+            at += 1
+        elif text.startswith("--", at):
+            end = text.find("\n", at)
+            if end < 0:
+                return False
+            at = end + 1
+        elif text.startswith("/*", at):
+            depth, at = 1, at + 2
+            while depth:
+                close, open_ = text.find("*/", at), text.find("/*", at)
+                if close < 0:
+                    return True
+                if 0 <= open_ < close:
+                    depth, at = depth + 1, open_ + 2
+                else:
+                    depth, at = depth - 1, close + 2
+        else:
+            return True
+    return False
 
 
 def read_sql(path: str, *, history: bool = False, name: str = "") -> MigrationUnit | InputError:
@@ -136,6 +141,8 @@ def read_sql(path: str, *, history: bool = False, name: str = "") -> MigrationUn
 
 
 def _statement_count(text: str) -> int:
+    from pglast import parser as pgparser
+
     try:
         return len(pgparser.split(text))
     except pgparser.ParseError:

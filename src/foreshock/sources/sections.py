@@ -77,9 +77,11 @@ def split_sections(text: str) -> Sections:
     lines = text.splitlines(keepends=True)
     sections = _liquibase(lines) if lines and _liquibase_header(lines) else None
     if sections is None:
-        if any(_GOOSE.match(line) for line in lines):
+        # Every marker line holds its word: most files are ruled out without matching line by line.
+        low = text.lower()
+        if "+goose" in low and any(_GOOSE.match(line) for line in lines):
             sections = _goose(lines)
-        elif any(_DBMATE.match(line) for line in lines):
+        elif "migrate:" in low and any(_DBMATE.match(line) for line in lines):
             sections = _dbmate(lines)
         else:
             sections = Sections(forward=text)

@@ -1,0 +1,255 @@
+"""The history cache: a run through it gives the output of a run without it, whatever changed in between; it
+analyses only what follows the first change; corrupt entries, concurrent runs and its size limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from foreshock.analysis import analyse
+from foreshock.api import check, prepare_check
+from foreshock.cache import Store
+from foreshock.cli import cli
+from foreshock.config import Settings, with_overrides
+from foreshock.report import render
+from foreshock.scale.stats import load_stats
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = [ROOT / "examples" / name for name in ("runaway", "runaway_safe", "flyway")]
+
+# One migration per entry: DDL of many kinds, a transaction, suppressions (one naming an unknown rule, one
+# without a reason), statements outside the model (a not-analysed finding), a DO block, non-ASCII text, a
+# statement PostgreSQL's parser rejects, and comments only.
+MIGRATIONS = [
+    "CREATE TABLE customers (id bigint PRIMARY KEY, email text);\n"
+    "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total numeric, note text);\n",
+    "ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';\nCREATE INDEX orders_status ON orders (status);\n",
+    "BEGIN;\nALTER TABLE orders ADD COLUMN paid boolean;\nUPDATE orders SET paid = false;\n"
+    "ALTER TABLE orders ALTER COLUMN paid SET NOT NULL;\nCOMMIT;\n",
+    "-- foreshock: ignore adding-foreign-key -- reviewed: customers is tiny\n"
+    "ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);\n",
+    "-- foreshock: ignore no-such-rule\nALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2);\n",
+    "CALL refresh_everything();\nDO $$ BEGIN UPDATE customers SET email = lower(email); END $$;\n",
+    'COMMENT ON TABLE orders IS \'Bestellungen – größe\';\nCREATE TABLE "Größe" (id int);\n',
+    "ALTER TABLE orders ADD COLUMN broken tex t;\nALTER TABLE customers ADD COLUMN name text;\n",
+    "-- nothing to run here\n",
+    "ALTER TABLE customers ADD COLUMN created_at timestamptz DEFAULT now();\n"
+    "CREATE INDEX CONCURRENTLY customers_created ON customers (created_at);\n",
+    "ALTER TABLE orders RENAME COLUMN note TO remark;\nDROP INDEX orders_status;\n",
+    "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\n"
+    "ALTER TABLE orders VALIDATE CONSTRAINT positive;\n",
+]
+
+
+def write_history(directory: Path, migrations: list[str] = MIGRATIONS) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, sql in enumerate(migrations):
+        path = directory / f"V{i + 1:03d}__step.sql"
+        path.write_text(sql, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def outputs(result: object) -> tuple[str, str]:
+    """What users see: the JSON report (every statement, finding, error and not-analysed entry) and gcc."""
+    out = []
+    for fmt in ("json", "gcc"):
+        buf = io.StringIO()
+        render(result, fmt, buf)  # type: ignore[arg-type]
+        out.append(buf.getvalue())
+    return out[0], out[1]
+
+
+def cold(path: Path, settings: Settings | None = None, **kwargs: object) -> tuple[str, str]:
+    return outputs(check([path], settings, **kwargs))  # type: ignore[arg-type]
+
+
+def analysed_count(path: Path, store: Store, settings: Settings | None = None) -> int:
+    """Files the cached loop analysed (the others came from the cache); the store is updated as a run does."""
+    prepared = prepare_check([path], settings)
+    return analyse(prepared.loaded.units, prepared.settings, store=store).analysed
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, None], ids=[*(p.name for p in EXAMPLES), "generated"])
+def test_cached_runs_give_the_cold_output(path: Path | None, tmp_path: Path) -> None:
+    if path is None:
+        path = tmp_path / "history"
+        write_history(path)
+    expected = cold(path)
+    store = Store(tmp_path / "cache")
+    assert outputs(check([path], cache=store)) == expected  # writing the cache
+    again = Store(tmp_path / "cache")
+    assert outputs(check([path], cache=again)) == expected  # reading it
+    assert again.written == 0
+
+
+def test_never_silent_from_the_cache(tmp_path: Path) -> None:
+    """Every error and not-analysed statement of the cold run comes back from the cache."""
+    path = tmp_path / "history"
+    write_history(path)
+    store = Store(tmp_path / "cache")
+    check([path], cache=store)
+    result = check([path], cache=Store(tmp_path / "cache"))
+    assert any("syntax error" in str(e) for e in result.errors)
+    assert any("no-such-rule" in str(e) for e in result.errors)
+    assert any(f.rule == "not-analysed" for f in result.findings)
+    assert any(n.kind == "syntax-error" for n in result.not_analysed)
+    assert result.exit_code == 2
+
+
+def _warm(tmp_path: Path) -> tuple[Path, Store, list[Path]]:
+    path = tmp_path / "history"
+    paths = write_history(path)
+    store = Store(tmp_path / "cache")
+    assert analysed_count(path, store) == len(MIGRATIONS)
+    assert analysed_count(path, store) == 0
+    return path, store, paths
+
+
+def test_editing_a_file_reanalyses_it_and_what_follows(tmp_path: Path) -> None:
+    path, store, paths = _warm(tmp_path)
+    paths[5].write_text("ALTER TABLE orders DROP COLUMN note;\n", encoding="utf-8")
+    assert analysed_count(path, store) == len(MIGRATIONS) - 5
+    assert outputs(check([path], cache=store)) == cold(path)
+
+
+def test_reordering_files_reanalyses_from_the_first_moved(tmp_path: Path) -> None:
+    path, store, paths = _warm(tmp_path)
+    a, b = paths[8].read_text(encoding="utf-8"), paths[9].read_text(encoding="utf-8")
+    paths[8].write_text(b, encoding="utf-8")
+    paths[9].write_text(a, encoding="utf-8")
+    assert analysed_count(path, store) == len(MIGRATIONS) - 8
+    assert outputs(check([path], cache=store)) == cold(path)
+
+
+def test_inserting_a_file_reanalyses_from_it(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    (path / "V003_5__inserted.sql").write_text("ALTER TABLE orders DROP COLUMN paid;\n", encoding="utf-8")
+    # Flyway orders 3.5 after 3: the inserted file is the fourth, and it and the nine after it are new.
+    assert analysed_count(path, store) == len(MIGRATIONS) + 1 - 3
+    assert outputs(check([path], cache=store)) == cold(path)
+
+
+def test_a_new_last_file_is_the_only_one_analysed(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    (path / "V999__last.sql").write_text("ALTER TABLE orders ADD COLUMN later text;\n", encoding="utf-8")
+    assert analysed_count(path, store) == 1
+    assert outputs(check([path], cache=store)) == cold(path)
+
+
+def test_changing_settings_reanalyses_everything(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    for settings in (
+        with_overrides(Settings(), pg_version=12),
+        with_overrides(Settings(), ignore=["adding-foreign-key"]),
+        with_overrides(Settings(), assume_transaction=False),
+    ):
+        assert analysed_count(path, store, settings) == len(MIGRATIONS)
+        assert outputs(check([path], settings, cache=store)) == cold(path, settings)
+        assert analysed_count(path, store, settings) == 0
+
+
+def test_changing_the_stats_gives_the_cold_output(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    stats = tmp_path / "stats.json"
+    for rows in (1_000, 80_000_000):
+        stats.write_text(json.dumps({"tables": {"public.orders": {"rows": rows}}}), encoding="utf-8")
+        sizes = load_stats(stats)
+        assert outputs(check([path], cache=store, sizes=sizes)) == cold(path, sizes=sizes)
+
+
+def test_a_schema_file_is_part_of_the_history(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    schema = tmp_path / "schema.sql"
+    schema.write_text("CREATE TABLE orders (id bigint, paid boolean NOT NULL);\n", encoding="utf-8")
+    assert outputs(check([path], schema=[schema], cache=store)) == cold(path, schema=[schema])
+    schema.write_text("CREATE TABLE orders (id bigint);\n", encoding="utf-8")
+    assert outputs(check([path], schema=[schema], cache=store)) == cold(path, schema=[schema])
+
+
+def test_a_corrupt_entry_is_a_miss_and_is_written_again(tmp_path: Path) -> None:
+    path, store, _ = _warm(tmp_path)
+    entries = sorted((store.root / "file").rglob("*"))
+    damaged = [e for e in entries if e.is_file()][3]
+    damaged.write_bytes(damaged.read_bytes()[:-7] + b"garbage")
+    assert outputs(check([path], cache=store)) == cold(path)
+    assert store.read("file", damaged.name) is not None  # written again
+    damaged.write_bytes(b"")
+    assert outputs(check([path], cache=store)) == cold(path)
+
+
+def test_a_store_it_cannot_write_leaves_the_run_uncached(tmp_path: Path) -> None:
+    path = tmp_path / "history"
+    write_history(path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    assert outputs(check([path], cache=Store(blocker / "cache"))) == cold(path)
+
+
+def test_the_store_keeps_under_its_limit_removing_the_least_recently_used(tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache", limit=10_000)
+    for i in range(20):
+        store.write("file", f"{i:040x}", bytes(1_000))
+        os.utime(store._path("file", f"{i:040x}"), (1_000_000 + i, 1_000_000 + i))
+    os.utime(store._path("file", f"{0:040x}"))  # read recently
+    assert store.prune(force=True) > 0
+    left = [p for p in (store.root / "file").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in left) <= 10_000
+    assert store.has("file", f"{0:040x}") and store.has("file", f"{19:040x}")
+    assert not store.has("file", f"{1:040x}")
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["check", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["gcc", "json", "tty"])
+def test_the_cli_prints_the_same_with_the_cache_warm(fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / "history"
+    write_history(path)
+    cache = str(tmp_path / "cache")
+    first = _cli("--format", fmt, "--cache-dir", cache, str(path))
+    assert first == _cli("--format", fmt, "--cache-dir", cache, str(path))
+    assert first == _cli("--format", fmt, "--no-cache", str(path))
+    assert first[0] == 2
+
+
+def test_no_cache_writes_nothing_and_a_lone_file_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "history"
+    paths = write_history(path)
+    cache = tmp_path / "cache"
+    _cli("--format", "gcc", "--no-cache", "--cache-dir", str(cache), str(path))
+    assert not cache.exists()
+    monkeypatch.setenv("FORESHOCK_CACHE_DIR", str(cache))
+    _cli("--format", "gcc", str(paths[0]))
+    assert not cache.exists()
+    _cli("--format", "gcc", str(path))
+    assert cache.exists()
+
+
+def test_concurrent_runs_share_one_store(tmp_path: Path) -> None:
+    path = tmp_path / "history"
+    write_history(path, MIGRATIONS * 3)
+    cache = tmp_path / "cache"
+    expected = cold(path)[1]
+    cmd = [sys.executable, "-m", "foreshock", "check", "--format", "gcc", "--cache-dir", str(cache), str(path)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+             for _ in range(3)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert out == expected
+    assert not [p for p in cache.rglob(".tmp-*")]
+    shutil.rmtree(path)
