@@ -31,11 +31,13 @@ EXAMPLES = [ROOT / "examples" / name for name in ("runaway", "runaway_safe", "fl
 MIGRATIONS = [
     "CREATE TABLE customers (id bigint PRIMARY KEY, email text);\n"
     "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total numeric, note text);\n",
-    "ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';\nCREATE INDEX orders_status ON orders (status);\n",
+    "ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';\n"
+    "CREATE INDEX orders_status ON orders (status);\n",
     "BEGIN;\nALTER TABLE orders ADD COLUMN paid boolean;\nUPDATE orders SET paid = false;\n"
     "ALTER TABLE orders ALTER COLUMN paid SET NOT NULL;\nCOMMIT;\n",
     "-- foreshock: ignore adding-foreign-key -- reviewed: customers is tiny\n"
-    "ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);\n",
+    "ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (customer_id)\n"
+    "    REFERENCES customers (id);\n",
     "-- foreshock: ignore no-such-rule\nALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2);\n",
     "CALL refresh_everything();\nDO $$ BEGIN UPDATE customers SET email = lower(email); END $$;\n",
     'COMMENT ON TABLE orders IS \'Bestellungen – größe\';\nCREATE TABLE "Größe" (id int);\n',
@@ -244,7 +246,8 @@ def test_concurrent_runs_share_one_store(tmp_path: Path) -> None:
     write_history(path, MIGRATIONS * 3)
     cache = tmp_path / "cache"
     expected = cold(path)[1]
-    cmd = [sys.executable, "-m", "foreshock", "check", "--format", "gcc", "--cache-dir", str(cache), str(path)]
+    cmd = [sys.executable, "-m", "foreshock", "check", "--format", "gcc", "--cache-dir", str(cache)]
+    cmd.append(str(path))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
              for _ in range(3)]
