@@ -12,15 +12,13 @@ read from the cache loads its statements only when a report asks for them (`gcc`
 
 from __future__ import annotations
 
-import copyreg
 import dataclasses
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from foreshock.core.model import FileAnalysis, Finding, MigrationUnit, Statement, StatementAnalysis
-from foreshock.errors import ForeshockError, InputError
+from foreshock.core.model import FileAnalysis, Finding, MigrationUnit, StatementAnalysis
+from foreshock.errors import InputError
 
 if TYPE_CHECKING:
     from foreshock.cache import Store
@@ -153,36 +151,27 @@ def remap_error(err: Any, unit: MigrationUnit | None) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 # The cached loop.
 
-# Entry kinds in the store: a file's outcome without its statements ("file"), its statements and
-# transactions ("body"), a history unit seen ("hist"), the schema model after a unit ("schema"), the errors
-# of the `--schema` history ("base").
-_FILE, _BODY, _HIST, _SCHEMA, _BASE = "file", "body", "hist", "schema", "base"
-
-
-class CacheError(ForeshockError):
-    """A cache entry a result still needs has gone (removed by another process) or is corrupt."""
-
-
 def _cached(
     units: Sequence[MigrationUnit], settings: Settings, history: Sequence[MigrationUnit], store: Store
 ) -> Analysed:
+    from foreshock.cache import entries
     from foreshock.cache.keys import base_key, chain
 
     base = base_key("check", settings, history)
     keys = chain(base, units)
-    schema_errors: list[Any] | None = store.load(_BASE, base)
+    schema_errors: list[Any] | None = store.load(entries.BASE, base)
     outcomes: list[FileOutcome] = []
     done = 0  # units [0, done) come from the cache
     if schema_errors is not None:
         for i, unit in enumerate(units):
             if unit.history:
-                if not store.has(_HIST, keys[i]):
+                if not store.has(entries.HIST, keys[i]):
                     break
                 continue
-            head = store.load(_FILE, keys[i])
-            if head is None or not store.has(_BODY, keys[i]):
+            kept = entries.load_file(store, keys[i])
+            if kept is None:
                 break
-            outcomes.append(_lazy_outcome(store, keys[i], head))
+            outcomes.append(FileOutcome(*kept))
             done = i + 1
         else:
             done = len(units)
@@ -193,37 +182,27 @@ def _cached(
     if done == len(units) and schema_errors is not None:
         return Analysed(outcomes, schema_errors, 0)
 
-    schema, start = _resume(store, keys, done)
+    schema, start = entries.latest_schema(store, keys, done)
     if schema is None or schema_errors is None:
         errors: list[Any] = []
         schema, start = schema_model(history, errors), 0
         if schema_errors is None:
             schema_errors = errors
-            store.save(_BASE, base, errors)
+            store.save(entries.BASE, base, errors)
     _replay(units[start:done], schema)
     fresh = _run(units[done:], settings, schema)
     reported = iter(fresh)
     for i in range(done, len(units)):
         if units[i].history:
-            store.write(_HIST, keys[i], b"")
+            store.write(entries.HIST, keys[i], b"")
             continue
         outcome = next(reported)
-        _store_outcome(store, keys[i], outcome)
+        entries.save_file(store, keys[i], outcome.analysis, outcome.findings, outcome.errors)
         outcomes.append(outcome)
     if units:
-        store.save(_SCHEMA, keys[-1], schema, pickler=_SchemaPickler)
+        entries.save_schema(store, keys[-1], schema)
     store.prune()
     return Analysed(outcomes, schema_errors, len(fresh))
-
-
-def _resume(store: Store, keys: Sequence[str], done: int) -> tuple[Schema | None, int]:
-    """The schema model after the latest unit before `done` that has a snapshot, and the unit after it."""
-    for i in range(done - 1, -1, -1):
-        if store.has(_SCHEMA, keys[i]):
-            schema = store.load(_SCHEMA, keys[i])
-            if schema is not None:
-                return schema, i + 1
-    return None, 0
 
 
 def _replay(units: Sequence[MigrationUnit], schema: Schema) -> None:
@@ -235,73 +214,3 @@ def _replay(units: Sequence[MigrationUnit], schema: Schema) -> None:
     for unit in units:
         schema.begin_file(unit.history)
         apply_history(parse(unit.text, unit.path).statements, schema)
-
-
-def _reduce_statement(s: Statement) -> tuple[Any, tuple[Any, ...]]:
-    # Kept without its syntax tree: reports never read it, and trees are most of a statement's bytes.
-    return Statement, (s.path, s.index, s.line, s.column, s.end_line, s.end_column, s.text, s.kind, None,
-                       s.in_do_block, s.directives)
-
-
-_BODY_DISPATCH: dict[type, Any] = {**copyreg.dispatch_table, Statement: _reduce_statement}
-
-
-class _BodyPickler(pickle.Pickler):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dispatch_table = _BODY_DISPATCH
-
-
-class _SchemaPickler(pickle.Pickler):
-    """The schema model holds syntax trees (defaults, view queries): pickled slot by slot and restored
-    without pglast's validating __setattr__, which made reading a snapshot cost as much as building it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dispatch_table = _schema_dispatch()
-
-
-def _schema_dispatch() -> dict[type, Any]:
-    global _SCHEMA_DISPATCH
-    if _SCHEMA_DISPATCH is None:
-        from foreshock.core.ast_build import node_reducers
-
-        _SCHEMA_DISPATCH = {**copyreg.dispatch_table, **node_reducers()}
-    return _SCHEMA_DISPATCH
-
-
-_SCHEMA_DISPATCH: dict[type, Any] | None = None
-
-
-def _store_outcome(store: Store, key: str, outcome: FileOutcome) -> None:
-    fa = outcome.analysis
-    store.save(_BODY, key, (fa.statements, fa.transactions), pickler=_BodyPickler)
-    store.save(_FILE, key, (fa.path, fa.errors, fa.file_directives, outcome.findings, outcome.errors))
-
-
-class CachedFileAnalysis(FileAnalysis):
-    """A FileAnalysis read from the cache: its statements and transactions are read when first used."""
-
-    def __getattr__(self, name: str) -> Any:
-        # Only called for attributes missing from the instance: the two read lazily.
-        if name not in ("statements", "transactions"):
-            raise AttributeError(name)
-        store, key = self.__dict__["_entry"]
-        body = store.load(_BODY, key)
-        if body is None:
-            raise CacheError(
-                f"{self.__dict__['path']}: its cache entry has gone or is corrupt (run again, or --no-cache)"
-            )
-        self.__dict__["statements"], self.__dict__["transactions"] = body
-        return self.__dict__[name]
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        fields = (self.path, self.statements, self.transactions, self.errors, self.file_directives)
-        return FileAnalysis, fields
-
-
-def _lazy_outcome(store: Store, key: str, head: tuple[Any, ...]) -> FileOutcome:
-    path, errors, directives, findings, engine_errors = head
-    fa = CachedFileAnalysis.__new__(CachedFileAnalysis)
-    fa.__dict__.update(path=path, errors=errors, file_directives=directives, _entry=(store, key))
-    return FileOutcome(fa, findings, engine_errors)

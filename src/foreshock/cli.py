@@ -16,7 +16,6 @@ import importlib.util
 import io
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -386,6 +385,8 @@ def _invoke_one_line(
         return _fail("aborted")
     except ForeshockError as e:
         if os.environ.get("FORESHOCK_DEBUG") == "1":
+            import traceback
+
             traceback.print_exc()
         return _fail(" ".join(str(e).split()), e.exit_code)
     except BrokenPipeError:
@@ -393,6 +394,8 @@ def _invoke_one_line(
         return 2
     except Exception as e:  # the last line of defence: one line, never a traceback by default
         if os.environ.get("FORESHOCK_DEBUG") == "1":
+            import traceback
+
             traceback.print_exc()
         detail = " ".join(str(e).split())
         return _fail(

@@ -40,7 +40,6 @@ found walking up from the current directory. Command-line options override it.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,6 +122,8 @@ def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
     for directory in (here, *here.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
+            import tomllib
+
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -332,6 +333,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, cwd: str | None =
         raise ConfigError(f"{source}: config file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{source}: cannot read config file ({err})") from None
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -11,9 +11,16 @@ from typing import Any
 
 from pglast import ast, enums
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-from pglast.stream import RawStream, maybe_double_quote_name
 
 from foreshock.core.nodes import strings
+
+
+def maybe_double_quote_name(name: str) -> str:
+    """pglast's quoting of a name, imported when first needed: pglast's printer module registers every
+    printer on import, which a run that prints nothing need not pay for."""
+    from pglast.stream import maybe_double_quote_name as quote
+
+    return str(quote(name))
 
 
 def deparse(node: Any) -> str:
@@ -31,7 +38,11 @@ def sql_text(node: Any) -> str:
     fast = printed_like_pglast(node)
     if fast is None:
         fast = _simple(node)
-    return fast if fast is not None else str(RawStream()(node))  # a RawStream accumulates: one per call
+    if fast is not None:
+        return fast
+    from pglast.stream import RawStream
+
+    return str(RawStream()(node))  # a RawStream accumulates: one per call
 
 
 # pglast's printer raises these for node kinds or shapes it has no printer for.

@@ -198,7 +198,7 @@ class TransactionTracker:
             if a.transaction is not None and a.held_before:
                 done = finals.get(id(a.held_before))
                 if done is not None:
-                    out.append(replace(a, held_before=done))
+                    out.append(_with_held(a, done))
                     continue
                 cache = final[a.transaction]
                 held: list[HeldLock] = []
@@ -213,9 +213,18 @@ class TransactionTracker:
                         )
                     held.append(fin)
                 finals[id(a.held_before)] = done = tuple(held)
-                a = replace(a, held_before=done)
+                a = _with_held(a, done)
             out.append(a)
         return tuple(out), tuple(txs)
+
+
+def _with_held(a: StatementAnalysis, held: tuple[HeldLock, ...]) -> StatementAnalysis:
+    """`a` with its final held locks: dataclasses.replace without re-running __init__ (every statement of a
+    long transaction gets one, and its other fields are already checked)."""
+    out = object.__new__(StatementAnalysis)
+    out.__dict__.update(a.__dict__)
+    out.__dict__["held_before"] = held
+    return out
 
 
 def _longest_after(op: _Open) -> Callable[[int], int]:

@@ -8,7 +8,7 @@ from typing import Any
 from pglast import ast, enums
 
 from foreshock.core.effects.collect import EffectSet, has_storage, with_children
-from foreshock.core.effects.types import KNOWN_BUILTIN, type_change_rewrites, type_mods, using_is_plain
+from foreshock.core.effects.types import known_builtin, type_change_rewrites, type_mods, using_is_plain
 from foreshock.core.effects.volatility import volatile_calls
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings
@@ -332,7 +332,7 @@ def _add_column(
         default is not None
         and rewrite is None
         and domain is None
-        and (ref.schema is not None or (ref.name not in KNOWN_BUILTIN and schema.enum(ref.name) is None))
+        and (ref.schema is not None or (ref.name not in known_builtin() and schema.enum(ref.name) is None))
     ):
         note = f" (if {ref.display} is a domain with constraints PostgreSQL rewrites instead)"
     not_null = bool(cd.is_not_null) or any(c.contype == C.CONSTR_NOTNULL for c in cd.constraints or ())

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pglast import ast
 
-from foreshock.core.catalog_data import BINARY_COERCIBLE_CASTS
 from foreshock.core.model import AnalysisSettings
 from foreshock.core.nodes import strings
 from foreshock.core.schema import TypeRef
@@ -60,6 +60,8 @@ def type_change_rewrites(old: TypeRef | None, new: TypeRef, settings: AnalysisSe
                 "timestamp <-> timestamptz is binary-coercible when the session TimeZone is UTC (PG 12+)",
             )
         return True, "timestamp <-> timestamptz rewrites unless TimeZone is UTC (PG 12+)"
+    from foreshock.core.catalog_data import BINARY_COERCIBLE_CASTS
+
     if (src, dst) in BINARY_COERCIBLE_CASTS:
         if not new.typmods or (dst == "character varying" and src != "character"):
             if new.typmods:
@@ -82,7 +84,16 @@ def using_is_plain(expr: Any, column: str) -> bool:
     return isinstance(expr, ast.ColumnRef) and strings(expr.fields)[-1:] == (column,)
 
 
-KNOWN_BUILTIN = frozenset(n for pair in BINARY_COERCIBLE_CASTS for n in pair) | frozenset(
+@cache
+def known_builtin() -> frozenset[str]:
+    """Built-in type names (format_type spelling): those of the catalog's binary-coercible casts and the
+    common others. Built when first asked, so a run that changes no column type never loads the catalog."""
+    from foreshock.core.catalog_data import BINARY_COERCIBLE_CASTS
+
+    return frozenset(n for pair in BINARY_COERCIBLE_CASTS for n in pair) | _COMMON
+
+
+_COMMON = frozenset(
     {
         "smallint",
         "integer",

@@ -4,18 +4,22 @@ schema history. A call of unknown volatility is treated as volatile (conservativ
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pglast import ast
 
-from foreshock.core.catalog_data import FUNCTIONS
 from foreshock.core.nodes import strings, walk
 from foreshock.core.schema import Schema
 
 
+@cache
 def _by_name() -> dict[str, dict[int, str]]:
     """Function name -> number of arguments -> the most volatile of those overloads. Argument types are not
-    known statically, so among overloads of one arity the most volatile is the conservative choice."""
+    known statically, so among overloads of one arity the most volatile is the conservative choice. Built
+    when first asked: the catalog data is loaded only by runs that call a function."""
+    from foreshock.core.catalog_data import FUNCTIONS
+
     out: dict[str, dict[int, str]] = {}
     for signature, (volatility, _versions) in FUNCTIONS.items():
         name, _, args = signature.partition("(")
@@ -25,9 +29,6 @@ def _by_name() -> dict[str, dict[int, str]]:
     return out
 
 
-_VOLATILITY = _by_name()
-
-
 def function_volatility(parts: tuple[str, ...], arguments: int | None = None) -> str | None:
     """'i', 's' or 'v' for a built-in function called with `arguments` arguments (the overloads of that arity;
     all overloads when none matches, e.g. VARIADIC); None when unknown (user or extension function)."""
@@ -35,7 +36,7 @@ def function_volatility(parts: tuple[str, ...], arguments: int | None = None) ->
         return None
     if len(parts) > 1 and parts[0] != "pg_catalog":
         return None
-    by_arity = _VOLATILITY.get(parts[-1])
+    by_arity = _by_name().get(parts[-1])
     if not by_arity:
         return None
     if arguments is not None and arguments in by_arity:
