@@ -434,3 +434,59 @@ def test_a_history_migration_that_fails_on_the_sandbox_leaves_a_note(tmp_path: P
     [failed] = [n for n in result.notes if "not fully applied" in n.message and "/orders/" in n.path]
     assert Path(failed.path).name == squash.name and "no_such_relation" in failed.message
     assert "RunSQL" in squash.read_text().splitlines()[failed.line - 1]
+
+
+NEW_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0011_order_note_and_check")]
+
+    operations = [
+        migrations.AddField(
+            model_name="order", name="coupon", field=models.CharField(max_length=20, null=True)
+        ),
+        migrations.AlterField(
+            model_name="order", name="note", field=models.TextField(default="", blank=True)
+        ),
+    ]
+"""
+
+
+@pytest.mark.db
+def test_a_rerun_with_one_new_migration_renders_only_that_migration(tmp_path: Path) -> None:
+    """The history cache keeps every render and the sandbox database after the last one: a run with one new
+    migration restores that database and renders the new migration alone, with the result of a cold run."""
+    from foreshock.api import check
+    from foreshock.cache import Store
+    from foreshock.core.model import SourceSettings
+    from foreshock.report import render
+    from foreshock.sources.django import read_django_project
+
+    project = tmp_path / "django_shop"
+    shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    store = Store(tmp_path / "cache")
+    options = SourceSettings()
+    first = read_django_project(project, options, cache=store)
+    assert first.from_cache == 0 and first.found == 11
+    (project / "shop" / "migrations" / "0012_order_coupon.py").write_text(NEW_MIGRATION, encoding="utf-8")
+    second = read_django_project(project, options, cache=store)
+    planned = len(second.units)
+    assert second.found == 12
+    assert second.from_cache == planned - 1  # contrib's and shop's eleven: only 0012 rendered
+    cold = read_django_project(project, options)
+    assert second.units == cold.units
+    assert [u.line_map for u in second.units] == [u.line_map for u in cold.units]
+    assert (second.not_analysed, second.notes, second.errors) == (cold.not_analysed, cold.notes, cold.errors)
+    # Nothing changed: every render from the cache.
+    third = read_django_project(project, options, cache=store)
+    assert third.from_cache == planned and third.units == cold.units
+
+    def output(result: Any) -> str:
+        import io
+
+        buf = io.StringIO()
+        render(result, "json", buf)
+        return buf.getvalue()
+
+    assert output(check([project], cache=Store(tmp_path / "cache"))) == output(check([project]))

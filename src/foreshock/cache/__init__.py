@@ -58,7 +58,8 @@ class Store:
     entry (a miss), nor for a store it cannot write (the run goes on uncached)."""
 
     def __init__(self, root: str | os.PathLike[str], limit: int = DEFAULT_LIMIT) -> None:
-        self.root = Path(root) / f"v{FORMAT}"
+        self.directory = Path(root)
+        self.root = self.directory / f"v{FORMAT}"
         self.limit = limit
         self.written = 0
 

@@ -40,6 +40,7 @@ from foreshock.sources.files import Loaded, ProjectRead
 
 if TYPE_CHECKING:
     from foreshock.cache import Store
+    from foreshock.sources.sandbox import SandboxDatabase
 
 __all__ = ["find_django_project", "full_table_loops", "load_django", "operation_lines", "read_django"]
 
@@ -244,6 +245,8 @@ class DjangoResult(ProjectRead):
 
     squashed: int = 0
     sandbox: str = ""
+    # Migrations whose render came from the history cache instead of the sandbox.
+    from_cache: int = 0
 
 
 def load_django(
@@ -300,25 +303,26 @@ def read_django_project(
     allow_existing: bool = False,
     cache: Store | None = None,
 ) -> DjangoResult:
-    from foreshock.sources.sandbox import sandbox_database, sandbox_kind
+    from foreshock.sources.sandbox import sandbox_kind, sandbox_session
 
     root, settings = find_django_project(path, options.django_settings)
     scope = Path(path).resolve()
     if scope.is_file():
         scope = scope.parent
     relative = not Path(path).is_absolute()
-    out = DjangoResult(sandbox=sandbox_kind(options))
+    sandbox = sandbox_kind(options)
+    out = DjangoResult(sandbox=sandbox)
     timeout = options.render_timeout
     with (
-        sandbox_database(options, "django", allow_existing=allow_existing) as target,
+        sandbox_session(options, "django", allow_existing=allow_existing) as session,
         tempfile.TemporaryDirectory(prefix="foreshock-django-") as tmp,
     ):
         request = Path(tmp) / "request.json"
         result = Path(tmp) / "result.jsonl"
-        request.write_text(
-            json.dumps({"root": str(root), "settings": settings, "database": _db_settings(target)}),
-            encoding="utf-8",
-        )
+        req: dict[str, Any] = {"root": str(root), "settings": settings, "database": _db_settings(session.dsn)}
+        if cache is not None:
+            req["cache"] = _cache_request(cache, root, settings, sandbox, session)
+        request.write_text(json.dumps(req), encoding="utf-8")
         env = dict(os.environ)
         env.pop("DJANGO_SETTINGS_MODULE", None)
         timed_out, stderr = _run_child(
@@ -342,6 +346,7 @@ def read_django_project(
             plan = rec["migrations"]
         elif kind == "migration":
             rendered.add((rec["app"], rec["name"]))
+            out.from_cache += bool(rec.get("cached"))
             mine = _is_under(Path(rec["path"]), scope)
             shown = _display(rec["path"], relative)
             history = not mine or bool(rec.get("squashed"))
@@ -379,6 +384,18 @@ def read_django_project(
             _display(m["path"], relative), reason, kind="render-timeout" if timed_out else "render-stopped"
         ))
     return out
+
+
+def _cache_request(
+    cache: Store, root: Path, settings: str, kind: str, session: SandboxDatabase
+) -> dict[str, Any]:
+    """What the render child needs to read and keep renders in the history cache: the store, the start of
+    the hash chain (foreshock's code, the project and its settings module, the sandbox and its version), and
+    for a sandbox foreshock started, the client programs that snapshot its database."""
+    from foreshock.cache.keys import code_fingerprint, digest
+
+    base = digest("django", code_fingerprint(), str(root), settings, kind, str(session.version))
+    return {"dir": str(cache.directory), "base": base, "bindir": session.bindir, "dsn": session.dsn}
 
 
 def _run_child(
@@ -568,16 +585,112 @@ def _render_all(req: dict[str, Any], out: _Out) -> None:
         {"app": m.app_label, "name": m.name, "path": _migration_path(m)} for m in plan
     ]})
     state = ProjectState(real_apps=loader.unmigrated_apps)
+    cache = _RenderCache.open(req.get("cache"), plan, django.__version__)
+    start = 0
+    if cache is not None:
+        # The migrations whose renders are kept, up to a snapshot of the database they built: their
+        # records come from the cache, the snapshot is restored, and Django's state moves past them
+        # without touching the database.
+        start = cache.resume(connection)
+        for migration, record in zip(plan[:start], cache.records, strict=False):
+            migration.mutate_state(state, preserve=False)
+            out.write({**_squash_record(record, migration, loader), "cached": True})
     state.apps  # noqa: B018 - render the models once; each migration then clones the rendered state
-    for migration in plan:
-        record, state = _apply_one(connection, migration, state)
-        if migration.replaces:
-            # A squashed migration stands for the ones it replaces, which production ran (and which may
-            # since have been deleted); the squash itself runs only on new databases. Applied for the
-            # schema, read as history.
-            record["squashed"] = len(migration.replaces)
-            record["replaced_present"] = sum(r in loader.disk_migrations for r in migration.replaces)
-        out.write(record)
+    for i in range(start, len(plan)):
+        record, state = _apply_one(connection, plan[i], state)
+        if cache is not None:
+            cache.keep(i, record)
+        out.write(_squash_record(record, plan[i], loader))
+    if cache is not None and start < len(plan):
+        connection.close()
+        cache.snapshot()
+
+
+def _squash_record(record: dict[str, Any], migration: Any, loader: Any) -> dict[str, Any]:
+    if migration.replaces:
+        # A squashed migration stands for the ones it replaces, which production ran (and which may since
+        # have been deleted); the squash itself runs only on new databases. Applied for the schema, read as
+        # history.
+        record = {**record, "squashed": len(migration.replaces)}
+        record["replaced_present"] = sum(r in loader.disk_migrations for r in migration.replaces)
+    return record
+
+
+class _RenderCache:
+    """Renders kept in the history cache, one per migration under its key in the hash chain (the chain's
+    start, then each migration's app, name, path and source in plan order), and snapshots of the sandbox
+    database after the last migration rendered (pg_dump's archive, restored with pg_restore)."""
+
+    RECORD, DATABASE = "django-render", "django-db"
+
+    def __init__(self, request: dict[str, Any], plan: list[Any], django_version: str) -> None:
+        from foreshock.cache import Store
+        from foreshock.cache.keys import digest
+
+        self.store = Store(request["dir"])
+        self.bindir: str | None = request.get("bindir")
+        self.dsn = str(request.get("dsn", ""))
+        key = digest(request["base"], django_version)
+        self.keys: list[str] = []
+        for migration in plan:
+            path = _migration_path(migration)
+            try:
+                source = Path(path).read_bytes()
+            except OSError:
+                source = b""
+            key = digest(key, migration.app_label, migration.name, path, source)
+            self.keys.append(key)
+        self.records: list[dict[str, Any]] = []
+
+    @classmethod
+    def open(
+        cls, request: dict[str, Any] | None, plan: list[Any], django_version: str
+    ) -> _RenderCache | None:
+        return cls(request, plan, django_version) if request else None
+
+    def resume(self, connection: Any) -> int:
+        """How many migrations (from the first) come from the cache, their database restored."""
+        for key in self.keys:
+            record = self.store.load(self.RECORD, key)
+            if record is None:
+                break
+            self.records.append(record)
+        if len(self.records) == len(self.keys):
+            return len(self.keys)  # nothing to render: the database is never needed
+        if self.bindir is None:
+            return 0
+        for i in range(len(self.records) - 1, -1, -1):
+            dump = self.store.read(self.DATABASE, self.keys[i])
+            if dump is not None:
+                connection.close()
+                if self._restore(dump):
+                    return i + 1
+                return 0
+        return 0
+
+    def keep(self, index: int, record: dict[str, Any]) -> None:
+        self.store.save(self.RECORD, self.keys[index], record)
+
+    def snapshot(self) -> None:
+        """Keep the database as the last migration left it, for the next run to start from."""
+        if self.bindir is None or not self.keys:
+            return
+        proc = subprocess.run(
+            [os.path.join(self.bindir, "pg_dump"), "--format=custom", "--no-owner", "--no-acl",
+             f"--dbname={self.dsn}"],
+            capture_output=True, check=False,
+        )
+        if proc.returncode == 0:
+            self.store.write(self.DATABASE, self.keys[-1], proc.stdout)
+
+    def _restore(self, dump: bytes) -> bool:
+        # One transaction: a restore that fails leaves the database empty, and everything is rendered.
+        proc = subprocess.run(
+            [os.path.join(self.bindir or "", "pg_restore"), "--no-owner", "--no-acl", "--single-transaction",
+             "--exit-on-error", f"--dbname={self.dsn}"],
+            input=dump, capture_output=True, check=False,
+        )
+        return proc.returncode == 0
 
 
 def _migration_path(migration: Any) -> str:
