@@ -454,7 +454,9 @@ class Migration(migrations.Migration):
 
 
 @pytest.mark.db
-def test_a_rerun_with_one_new_migration_renders_only_that_migration(tmp_path: Path) -> None:
+def test_a_rerun_with_one_new_migration_renders_only_that_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The history cache keeps every render and the sandbox database after the last one: a run with one new
     migration restores that database and renders the new migration alone, with the result of a cold run."""
     from foreshock.api import check
@@ -478,9 +480,24 @@ def test_a_rerun_with_one_new_migration_renders_only_that_migration(tmp_path: Pa
     assert second.units == cold.units
     assert [u.line_map for u in second.units] == [u.line_map for u in cold.units]
     assert (second.not_analysed, second.notes, second.errors) == (cold.not_analysed, cold.notes, cold.errors)
-    # Nothing changed: every render from the cache.
-    third = read_django_project(project, options, cache=store)
+    # Nothing changed: every render from the cache, without a sandbox.
+    import foreshock.sources.sandbox
+
+    def no_sandbox(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a sandbox was started")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(foreshock.sources.sandbox, "sandbox_session", no_sandbox)
+        third = read_django_project(project, options, cache=store)
     assert third.from_cache == planned and third.units == cold.units
+    assert (third.not_analysed, third.notes, third.errors, third.found) == (
+        cold.not_analysed, cold.notes, cold.errors, cold.found
+    )
+    # The settings module changed: Django renders again (each migration still from the cache).
+    settings = project / "shopsite" / "settings.py"
+    settings.write_text(settings.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    fourth = read_django_project(project, options, cache=store)
+    assert fourth.from_cache == planned and fourth.units == cold.units
 
     def output(result: Any) -> str:
         import io

@@ -313,6 +313,12 @@ def read_django_project(
     sandbox = sandbox_kind(options)
     out = DjangoResult(sandbox=sandbox)
     timeout = options.render_timeout
+    kept = _KeptProject.find(cache, root, settings, sandbox) if cache is not None else None
+    if kept is not None and kept.records is not None:
+        # Nothing a render depends on changed since the last run: no sandbox, no Django.
+        _read_records(kept.records, "", False, out, scope, relative, timeout, settings, path)
+        out.from_cache = sum(r.get("kind") == "migration" for r in kept.records)
+        return out
     with (
         sandbox_session(options, "django", allow_existing=allow_existing) as session,
         tempfile.TemporaryDirectory(prefix="foreshock-django-") as tmp,
@@ -330,6 +336,24 @@ def read_django_project(
             cwd=str(root), env=env, timeout=timeout, result=result, tmp=Path(tmp),
         )
         records = _records(result)
+    if kept is not None and records and not timed_out and any(r.get("kind") == "plan" for r in records):
+        kept.keep(records)
+    _read_records(records, stderr, timed_out, out, scope, relative, timeout, settings, path)
+    return out
+
+
+def _read_records(
+    records: list[dict[str, Any]],
+    stderr: str,
+    timed_out: bool,
+    out: DjangoResult,
+    scope: Path,
+    relative: bool,
+    timeout: float,
+    settings: str,
+    path: str | os.PathLike[str],
+) -> None:
+    """The render child's records -> units and the accounting of every migration planned."""
     if not records:
         tail = (stderr.strip().splitlines() or ["no output"])[-1]
         if timed_out:
@@ -383,6 +407,79 @@ def read_django_project(
         out.not_analysed.append(NotAnalysed(
             _display(m["path"], relative), reason, kind="render-timeout" if timed_out else "render-stopped"
         ))
+
+
+class _KeptProject:
+    """A whole render kept in the history cache, valid while none of the files it was made from changed:
+    every migration module planned (by size and modification time), the migration modules under the
+    project (one added or removed), the settings module, Django, foreshock and the sandbox's binaries."""
+
+    KIND = "django-project"
+
+    def __init__(self, cache: Store, key: str, root: Path, records: list[dict[str, Any]] | None) -> None:
+        self.cache, self.key, self.root, self.records = cache, key, root, records
+
+    @classmethod
+    def find(cls, cache: Store, root: Path, settings: str, sandbox: str) -> _KeptProject | None:
+        from foreshock.cache.keys import code_fingerprint, digest
+
+        binaries = _sandbox_fingerprint(sandbox)
+        if binaries is None:
+            return None  # a handed-over server: its state is not ours to vouch for
+        module = root / settings.replace(".", "/")
+        key = digest(cls.KIND, code_fingerprint(), str(root), settings, sandbox, binaries,
+                     _stat(module.with_suffix(".py")), _stat(module / "__init__.py"),
+                     _package_fingerprint("django"), *_migration_modules(root))
+        kept = cache.load(cls.KIND, key)
+        records = None
+        if kept is not None:
+            files, records = kept
+            if any(_stat(Path(f)) != fingerprint for f, fingerprint in files):
+                records = None
+        return cls(cache, key, root, records)
+
+    def keep(self, records: list[dict[str, Any]]) -> None:
+        plan = next(r for r in records if r.get("kind") == "plan")
+        files = sorted({m["path"] for m in plan["migrations"] if m.get("path")})
+        self.cache.save(self.KIND, self.key, ([(f, _stat(Path(f))) for f in files], records))
+
+
+def _stat(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _package_fingerprint(name: str) -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return f"{spec.origin}:{_stat(Path(spec.origin))}" if spec is not None and spec.origin else "-"
+
+
+def _sandbox_fingerprint(sandbox: str) -> str | None:
+    if sandbox == "initdb":
+        from foreshock.sandbox.local import system_binaries
+
+        found = system_binaries()
+        return f"{found.bindir}:{found.version}:{_stat(found.postgres)}"
+    if sandbox == "embedded":
+        return _package_fingerprint("pgserver")
+    return None
+
+
+def _migration_modules(root: Path) -> list[str]:
+    """Every migrations/*.py module under the project, with its size and modification time."""
+    out: list[str] = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__", "node_modules")))
+        if os.path.basename(directory) == "migrations":
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    full = Path(directory, name)
+                    out.append(f"{full.relative_to(root)}:{_stat(full)}")
     return out
 
 
