@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -299,3 +300,57 @@ def test_a_revision_that_fails_on_the_sandbox_too_is_named_with_both_reasons(tmp
     assert "offline" in failed.reason and "on a sandbox" in failed.reason
     assert "no_such_things" in failed.reason
     assert result.found == 3
+
+
+NEW_REVISION = '''"""users.nickname"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("users", sa.Column("nickname", sa.Text(), nullable=False, server_default="x"))
+
+
+def downgrade() -> None:
+    op.drop_column("users", "nickname")
+'''
+
+
+def test_a_rerun_renders_only_the_new_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the history cache: nothing changed, nothing is rendered (Alembic is not even run); one new
+    revision, only it is rendered; the result is a cold read's."""
+    import shutil
+
+    import foreshock.sources.alembic as alembic_source
+    from foreshock.cache import Store
+    from foreshock.core.model import SourceSettings
+
+    project = tmp_path / "alembic_shop"
+    shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    rendered: list[str] = []
+    real = alembic_source._render_revision
+
+    def counting(cfg: object, script: object, sc: Any, default_env: bool = False) -> object:
+        rendered.append(sc.revision)
+        return real(cfg, script, sc, default_env)
+
+    monkeypatch.setattr(alembic_source, "_render_revision", counting)
+    options = SourceSettings()
+    store = Store(tmp_path / "cache")
+    first = alembic_source.read_alembic_project(project, options, cache=store)
+    assert len(rendered) == first.found == 12
+    rendered.clear()
+    again = alembic_source.read_alembic_project(project, options, cache=store)
+    assert rendered == [] and again == first
+    new = project / "migrations" / "versions" / "0013_users_nickname.py"
+    new.write_text(NEW_REVISION, encoding="utf-8")
+    third = alembic_source.read_alembic_project(project, options, cache=store)
+    assert rendered == ["0013"]
+    cold = alembic_source.read_alembic_project(project, options)
+    assert third == cold and [u.line_map for u in third.units] == [u.line_map for u in cold.units]

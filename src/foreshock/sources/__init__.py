@@ -105,7 +105,7 @@ def _load_framework(kind: str, path: str, options: SourceSettings, cache: Store 
         if kind == "alembic":
             from foreshock.sources.alembic import read_alembic
 
-            read_alembic(path, options, out)
+            read_alembic(path, options, out, cache=cache)
         else:
             from foreshock.sources.django import read_django
 
@@ -152,8 +152,8 @@ def discover(
 
     since: a git ref; migrations not changed since it are kept as schema history, not reported.
     options: layout, Alembic/Django rendering and transaction settings (config.SourceSettings).
-    cache: the history cache store; Django renders only the migrations after the unchanged start of its
-    history.
+    cache: the history cache store; Django and Alembic render only the migrations after the unchanged start
+    of their history.
     """
     options = options or SourceSettings()
     out = load_schema_files(schema) if schema else Loaded()

@@ -23,12 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foreshock.core.model import Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.errors import ForeshockError, InputError
 from foreshock.sources.datacode import alembic_opaque
 from foreshock.sources.files import Loaded, ProjectRead
+
+if TYPE_CHECKING:
+    from foreshock.cache import Store
 
 __all__ = ["find_alembic_config", "is_alembic_project", "load_alembic", "read_alembic"]
 
@@ -248,9 +251,11 @@ def load_alembic(
     return result.units
 
 
-def read_alembic(path: str | os.PathLike[str], options: SourceSettings, out: Loaded) -> None:
+def read_alembic(
+    path: str | os.PathLike[str], options: SourceSettings, out: Loaded, *, cache: Store | None = None
+) -> None:
     """Add one Alembic project to `out`: units, accounting and the layout."""
-    result = read_alembic_project(path, options)
+    result = read_alembic_project(path, options, cache=cache)
     source = "configured" if options.alembic_config is not None else "detected"
     shown = ", ".join(_display(p, not Path(path).is_absolute()) for p in result.locations)
     detail = f"versions: {shown}" if shown else ""
@@ -258,11 +263,28 @@ def read_alembic(path: str | os.PathLike[str], options: SourceSettings, out: Loa
 
 
 def read_alembic_project(
-    path: str | os.PathLike[str], options: SourceSettings, *, online: bool = True
+    path: str | os.PathLike[str], options: SourceSettings, *, online: bool = True, cache: Store | None = None
 ) -> AlembicResult:
     """Every revision rendered offline through the project's env.py (as `alembic upgrade --sql` does);
     revisions that need a database (`op.get_bind()` data code) are then run, with every revision before
-    them, on a sandbox database, and their SQL captured as it runs (`online`)."""
+    them, on a sandbox database, and their SQL captured as it runs (`online`).
+
+    cache: the history cache. A project none of whose files changed (the ini, the script directory and
+    every revision, by size and modification time) is read whole from it, without importing Alembic; else
+    each revision's offline render is kept under its key in a hash chain (the ini and env.py, then each
+    revision's id, path and source in order), and only revisions after the first change are rendered."""
+    kept = _KeptAlembic.find(cache, path, options, online) if cache is not None else None
+    if kept is not None and kept.result is not None:
+        return kept.result
+    out = _read_alembic_project(path, options, online, cache)
+    if kept is not None:
+        kept.keep(out)
+    return out
+
+
+def _read_alembic_project(
+    path: str | os.PathLike[str], options: SourceSettings, online: bool, cache: Store | None
+) -> AlembicResult:
     from alembic import command  # noqa: F401  (imported for its side effect of registering op/context proxies)
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -326,7 +348,13 @@ def read_alembic_project(
             ))
             return out
         offline: dict[str, MigrationUnit | InputError] = {}
-        for sc in ordered:
+        renders = _KeptRenders(cache, ini, script, ordered) if cache is not None else None
+        for i, sc in enumerate(ordered):
+            if renders is not None:
+                done = renders.get(i, default_env)
+                if done is not None:
+                    offline[sc.revision] = done
+                    continue
             try:
                 offline[sc.revision] = _render_revision(cfg, script, sc, default_env)
             except InputError as err:
@@ -340,6 +368,8 @@ def read_alembic_project(
                         offline[sc.revision] = _render_revision(cfg, script, sc, default_env)
                     except InputError as again:
                         offline[sc.revision] = again
+            if renders is not None:
+                renders.keep(i, default_env, offline[sc.revision])
         failed = [sc for sc in ordered if isinstance(offline[sc.revision], InputError)]
         online_units: dict[str, MigrationUnit | str] = {}
         if failed and online:
@@ -359,6 +389,105 @@ def read_alembic_project(
                     )
                     continue
             out.units.append(replace(got, path=_display(got.path, relative)) if relative else got)
+    return out
+
+
+class _KeptRenders:
+    """Offline renders in the history cache, one per revision under its key in the chain: the ini and env.py
+    (and whether Alembic's default configuration stood in for env.py), then each revision's id, path and
+    source in order."""
+
+    KIND = "alembic-render"
+
+    def __init__(self, cache: Store, ini: Path | None, script: Any, ordered: list[Any]) -> None:
+        from foreshock.cache.keys import code_fingerprint, digest
+
+        self.cache = cache
+        key = digest(self.KIND, code_fingerprint(), _read(ini), _read(Path(script.dir) / "env.py"),
+                     _package_stamp("alembic"), _package_stamp("sqlalchemy"))
+        self.keys: list[str] = []
+        for sc in ordered:
+            key = digest(key, sc.revision, str(sc.path), _read(Path(sc.path)))
+            self.keys.append(key)
+
+    def _key(self, index: int, default_env: bool) -> str:
+        return f"{self.keys[index]}{int(default_env)}"
+
+    def get(self, index: int, default_env: bool) -> MigrationUnit | InputError | None:
+        found: MigrationUnit | InputError | None = self.cache.load(self.KIND, self._key(index, default_env))
+        return found
+
+    def keep(self, index: int, default_env: bool, render: MigrationUnit | InputError) -> None:
+        self.cache.save(self.KIND, self._key(index, default_env), render)
+
+
+class _KeptAlembic:
+    """A whole project read, kept in the history cache while none of the files it was read from changed:
+    the ini file, everything in the script directory and in every version location (by size and
+    modification time), Alembic's and SQLAlchemy's installs, and how it was read."""
+
+    KIND = "alembic-project"
+
+    def __init__(self, cache: Store, key: str, result: AlembicResult | None) -> None:
+        self.cache, self.key, self.result = cache, key, result
+
+    @classmethod
+    def find(cls, cache: Store, path: str | os.PathLike[str], options: SourceSettings, online: bool
+             ) -> _KeptAlembic:
+        from foreshock.cache.keys import code_fingerprint, digest
+
+        ini, script_dir = find_alembic_config(path)
+        key = digest(cls.KIND, code_fingerprint(), os.fspath(path), os.getcwd(), str(ini), str(script_dir),
+                     repr((options, online)), _package_stamp("alembic"), _package_stamp("sqlalchemy"),
+                     *_tree_stamps([script_dir] + ([ini] if ini is not None else [])))
+        kept = cache.load(cls.KIND, key)
+        result = None
+        if kept is not None:
+            locations, stamps, result = kept
+            if _tree_stamps([Path(p) for p in locations]) != stamps:
+                result = None
+        return cls(cache, key, result)
+
+    def keep(self, result: AlembicResult) -> None:
+        locations = [Path(p) for p in result.locations]
+        self.cache.save(self.KIND, self.key, (result.locations, _tree_stamps(locations), result))
+
+
+def _read(path: Path | None) -> bytes:
+    if path is None:
+        return b""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _package_stamp(name: str) -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return "-"
+    return "".join(_tree_stamps([Path(spec.origin)]))
+
+
+def _tree_stamps(paths: list[Path]) -> list[str]:
+    """Size and modification time of each file, and of every file under each directory (caches aside)."""
+    out: list[str] = []
+    for top in paths:
+        if top.is_file():
+            st = top.stat()
+            out.append(f"{top}:{st.st_size}:{st.st_mtime_ns}")
+            continue
+        for directory, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in sorted(files):
+                full = os.path.join(directory, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                out.append(f"{full}:{st.st_size}:{st.st_mtime_ns}")
     return out
 
 
