@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from foreshock.core.locks import LockMode
-from foreshock.core.rewrite import Rewrite
+
+if TYPE_CHECKING:
+    # Imported for annotations only: the rewrite module pulls in pglast, which a run parsing nothing (or
+    # reading its results from the history cache) never needs.
+    from foreshock.core.rewrite import Rewrite
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
