@@ -108,6 +108,22 @@ def test_never_silent_from_the_cache(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_cached_findings_equal_the_cold_ones_and_read_their_rewrites_when_asked(tmp_path: Path) -> None:
+    """Findings read from the cache leave their safe rewrites in the file's body until something reads them;
+    they compare and hash as the cold run's findings, and the rewrites read back are the cold run's."""
+    path = tmp_path / "history"
+    write_history(path)
+    expected = check([path])
+    check([path], cache=Store(tmp_path / "cache"))
+    warm = check([path], cache=Store(tmp_path / "cache"))
+    lazy = [f for f in warm.findings if "rewrite" not in f.__dict__]
+    assert lazy, "no finding with a safe rewrite in the sample"
+    assert warm.findings == expected.findings and expected.findings == warm.findings
+    assert {hash(f) for f in warm.findings} == {hash(f) for f in expected.findings}
+    assert [f.rewrite for f in warm.findings] == [f.rewrite for f in expected.findings]
+    assert all(f.rewrite is not None for f in lazy)
+
+
 def _warm(tmp_path: Path) -> tuple[Path, Store, list[Path]]:
     path = tmp_path / "history"
     paths = write_history(path)

@@ -12,8 +12,10 @@ read from the cache loads its statements only when a report asks for them (`gcc`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -161,20 +163,9 @@ def _cached(
     keys = chain(base, units)
     schema_errors: list[Any] | None = store.load(entries.BASE, base)
     outcomes: list[FileOutcome] = []
-    done = 0  # units [0, done) come from the cache
-    if schema_errors is not None:
-        for i, unit in enumerate(units):
-            if unit.history:
-                if not store.has(entries.HIST, keys[i]):
-                    break
-                continue
-            kept = entries.load_file(store, keys[i])
-            if kept is None:
-                break
-            outcomes.append(FileOutcome(*kept))
-            done = i + 1
-        else:
-            done = len(units)
+    with _loading():
+        # units [0, done) come from the cache
+        done = _read_prefix(units, keys, store, outcomes) if schema_errors is not None else 0
     # Resuming after trailing history units would lose the statements they could not apply (reported with
     # the next analysed file): they are cheap to read again.
     while done and units[done - 1].history:
@@ -182,7 +173,8 @@ def _cached(
     if done == len(units) and schema_errors is not None:
         return Analysed(outcomes, schema_errors, 0)
 
-    schema, start = entries.latest_schema(store, keys, done)
+    with _loading():
+        schema, start = entries.latest_schema(store, keys, done)
     if schema is None or schema_errors is None:
         errors: list[Any] = []
         schema, start = schema_model(history, errors), 0
@@ -203,6 +195,41 @@ def _cached(
         entries.save_schema(store, keys[-1], schema)
     store.prune()
     return Analysed(outcomes, schema_errors, len(fresh))
+
+
+@contextlib.contextmanager
+def _loading() -> Iterator[None]:
+    """Reading entries back allocates hundreds of thousands of objects and no cycles: the cyclic collector
+    would walk them again and again while they load, and once more as the youngest generation after (a
+    fifth of a warm run's time). It is paused meanwhile, and what was loaded goes straight to the oldest
+    generation (freeze, then unfreeze), walked only by a later full collection; nothing is kept alive."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def _read_prefix(
+    units: Sequence[MigrationUnit], keys: Sequence[str], store: Store, outcomes: list[FileOutcome]
+) -> int:
+    """Read the outcomes of the longest prefix of `units` the store holds (into `outcomes`); its length."""
+    from foreshock.cache import entries
+
+    for i, unit in enumerate(units):
+        if unit.history:
+            if not store.has(entries.HIST, keys[i]):
+                return i
+            continue
+        kept = entries.load_file(store, keys[i])
+        if kept is None:
+            return i
+        outcomes.append(FileOutcome(*kept))
+    return len(units)
 
 
 def _replay(units: Sequence[MigrationUnit], schema: Schema) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 __all__ = ["DEFAULT_LIMIT", "Store", "default_dir"]
 
 # Bumped when what an entry holds changes shape: old entries are then never read again (and pruned).
-FORMAT = 1
+FORMAT = 2
 _MAGIC = b"FSC1"
 # A CRC-32 and the length of the payload: enough to tell a torn or damaged file, and cheap on the output
 # entries a run with nothing changed reads whole.
@@ -140,6 +141,10 @@ class Store:
             stamp.touch()
         except OSError:
             return 0
+        for old in self.directory.glob("v*"):
+            if old != self.root and old.name[1:].isdigit():
+                # Entries of another cache format: never read again by this foreshock.
+                shutil.rmtree(old, ignore_errors=True)
         entries: list[tuple[float, int, str]] = []
         total = 0
         for directory, _dirs, files in os.walk(self.root):

@@ -2,7 +2,8 @@
 
 - "file": one reported file's outcome without its statements: path, errors, file directives, findings and
   the rule engine's errors in it;
-- "body": its statements and transactions, read only when a report asks for them (`CachedFileAnalysis`);
+- "body": its statements and transactions, and its findings' safe rewrites, read only when a report or a
+  command asks for them (`CachedFileAnalysis`, `CachedFinding`);
 - "hist": a history unit (schema history read before `--since`) was seen at this key;
 - "schema": the schema model after the unit at this key;
 - "base": the errors of the `--schema` history.
@@ -15,6 +16,7 @@ restored without pglast's validating __setattr__, which made reading a snapshot 
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -72,12 +74,7 @@ class CachedFileAnalysis(FileAnalysis):
         if name not in ("statements", "transactions"):
             raise AttributeError(name)
         store, key = self.__dict__["_entry"]
-        body = store.load(BODY, key)
-        if body is None:
-            raise CacheError(
-                f"{self.__dict__['path']}: its cache entry has gone or is corrupt (run again, or --no-cache)"
-            )
-        self.__dict__["statements"], self.__dict__["transactions"] = body
+        self.__dict__["statements"], self.__dict__["transactions"], _rewrites = _body(store, key, self.path)
         return self.__dict__[name]
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -85,20 +82,77 @@ class CachedFileAnalysis(FileAnalysis):
         return FileAnalysis, fields
 
 
+class _LazyRewrite:
+    """CachedFinding.rewrite: read from the file's body on first use, then kept in the instance (a
+    descriptor without __set__, so the instance's own value wins once it is there)."""
+
+    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
+        if finding is None:
+            return None
+        store, key, index = finding.__dict__["_entry"]
+        rewrite = _body(store, key, finding.path)[2][index]
+        finding.__dict__["rewrite"] = rewrite
+        return rewrite
+
+
+class CachedFinding(Finding):
+    """A Finding read from the cache: its safe rewrite (most of a finding's bytes, and of the time to read
+    it back) is read from the file's body when first used; a gcc or github report never reads it. Equal to,
+    and hashed as, the Finding it was stored from."""
+
+    # The dataclass field's default (None) is a class attribute: a descriptor here stands in front of it.
+    rewrite = _LazyRewrite()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
+
+    __hash__ = Finding.__hash__
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _finding, (tuple(getattr(self, f.name) for f in dataclasses.fields(Finding)),)
+
+
+def _finding(values: tuple[Any, ...]) -> Finding:
+    return Finding(*values)
+
+
+_COMPARED = tuple(f.name for f in dataclasses.fields(Finding) if f.compare)
+
+
+def _body(store: Store, key: str, path: str) -> tuple[Any, ...]:
+    body = store.load(BODY, key)
+    if body is None:
+        raise CacheError(f"{path}: its cache entry has gone or is corrupt (run again, or --no-cache)")
+    return tuple(body)
+
+
 def save_file(
     store: Store, key: str, fa: FileAnalysis, findings: tuple[Finding, ...], errors: tuple[Any, ...]
 ) -> None:
-    store.save(BODY, key, (fa.statements, fa.transactions), pickler=_BodyPickler)
-    store.save(FILE, key, (fa.path, fa.errors, fa.file_directives, findings, errors))
+    rewrites = {i: f.rewrite for i, f in enumerate(findings) if f.rewrite is not None}
+    bare = tuple(dataclasses.replace(f, rewrite=None) if i in rewrites else f for i, f in enumerate(findings))
+    store.save(BODY, key, (fa.statements, fa.transactions, rewrites), pickler=_BodyPickler)
+    store.save(FILE, key, (fa.path, fa.errors, fa.file_directives, bare, tuple(rewrites), errors))
 
 
 def load_file(store: Store, key: str) -> tuple[FileAnalysis, tuple[Finding, ...], tuple[Any, ...]] | None:
-    """(analysis, findings, engine errors) of the file kept under `key`, its statements read lazily; None
-    when it is not there in full."""
+    """(analysis, findings, engine errors) of the file kept under `key`, its statements and its findings'
+    rewrites read lazily; None when it is not there in full."""
     head = store.load(FILE, key)
     if head is None or not store.has(BODY, key):
         return None
-    path, errors, directives, findings, engine_errors = head
+    path, errors, directives, findings, with_rewrite, engine_errors = head
+    if with_rewrite:
+        kept = list(findings)
+        for i in with_rewrite:
+            lazy = CachedFinding.__new__(CachedFinding)
+            state = dict(kept[i].__dict__)
+            del state["rewrite"]
+            lazy.__dict__.update(state, _entry=(store, key, i))
+            kept[i] = lazy
+        findings = tuple(kept)
     fa = CachedFileAnalysis.__new__(CachedFileAnalysis)
     fa.__dict__.update(path=path, errors=errors, file_directives=directives, _entry=(store, key))
     return fa, findings, engine_errors
