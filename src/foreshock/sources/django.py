@@ -673,11 +673,15 @@ def _render_all(req: dict[str, Any], out: _Out) -> None:
         return
     plan: list[Any] = []
     seen: set[tuple[str, str]] = set()
+    # Where each leaf's part of the plan ends: a new migration lands inside one part (in the app's own), so
+    # the database as the parts before it left it is where a later run resumes.
+    part_ends: set[int] = set()
     for leaf in sorted(loader.graph.leaf_nodes()):
         for key in loader.graph.forwards_plan(leaf):
             if key not in seen:
                 seen.add(key)
                 plan.append(loader.graph.nodes[key])
+        part_ends.add(len(plan) - 1)
     out.write({"kind": "plan", "migrations": [
         {"app": m.app_label, "name": m.name, "path": _migration_path(m)} for m in plan
     ]})
@@ -693,14 +697,19 @@ def _render_all(req: dict[str, Any], out: _Out) -> None:
             migration.mutate_state(state, preserve=False)
             out.write({**_squash_record(record, migration, loader), "cached": True})
     state.apps  # noqa: B018 - render the models once; each migration then clones the rendered state
+    last_snapshot = start
     for i in range(start, len(plan)):
         record, state = _apply_one(connection, plan[i], state)
         if cache is not None:
             cache.keep(i, record)
+            if i in part_ends and i - last_snapshot >= _SNAPSHOT_EVERY and i < len(plan) - 1:
+                connection.close()
+                cache.snapshot(i)
+                last_snapshot = i
         out.write(_squash_record(record, plan[i], loader))
     if cache is not None and start < len(plan):
         connection.close()
-        cache.snapshot()
+        cache.snapshot(len(plan) - 1)
 
 
 def _squash_record(record: dict[str, Any], migration: Any, loader: Any) -> dict[str, Any]:
@@ -713,10 +722,16 @@ def _squash_record(record: dict[str, Any], migration: Any, loader: Any) -> dict[
     return record
 
 
+# A database snapshot is also kept where a part of the plan ends (see _render_all) once this many
+# migrations were rendered since the last one: a pg_dump costs about as much as rendering a few migrations.
+_SNAPSHOT_EVERY = 10
+
+
 class _RenderCache:
     """Renders kept in the history cache, one per migration under its key in the hash chain (the chain's
     start, then each migration's app, name, path and source in plan order), and snapshots of the sandbox
-    database after the last migration rendered (pg_dump's archive, restored with pg_restore)."""
+    database after the last migration rendered and where parts of the plan end (pg_dump's archive, restored
+    with pg_restore)."""
 
     RECORD, DATABASE = "django-render", "django-db"
 
@@ -768,8 +783,8 @@ class _RenderCache:
     def keep(self, index: int, record: dict[str, Any]) -> None:
         self.store.save(self.RECORD, self.keys[index], record)
 
-    def snapshot(self) -> None:
-        """Keep the database as the last migration left it, for the next run to start from."""
+    def snapshot(self, index: int) -> None:
+        """Keep the database as migration `index` left it, for a later run to start from."""
         if self.bindir is None or not self.keys:
             return
         proc = subprocess.run(
@@ -778,7 +793,7 @@ class _RenderCache:
             capture_output=True, check=False,
         )
         if proc.returncode == 0:
-            self.store.write(self.DATABASE, self.keys[-1], proc.stdout)
+            self.store.write(self.DATABASE, self.keys[index], proc.stdout)
 
     def _restore(self, dump: bytes) -> bool:
         # One transaction: a restore that fails leaves the database empty, and everything is rendered.
