@@ -4,7 +4,8 @@
                                                    [--skip-tty]
 
 Every row runs `foreshock check --format gcc` and `squawk --reporter=gcc` on the same input in the same run,
-`--repeat` times each, and prints median wall and CPU times and the ratio foreshock/squawk:
+`--repeat` times each, and prints median wall time, CPU time (user+sys) and peak resident memory of each
+tool's process, and the ratios foreshock/squawk:
 
 1. cold, one file: 20,000 varied statements in one file (a lone file is read without the history cache).
 2. cold, history: the same statements as 400 migration files in a directory, with an empty history cache.
@@ -27,9 +28,9 @@ from __future__ import annotations
 import argparse
 import compileall
 import io
+import math
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -124,32 +126,56 @@ def generate(n: int, seed: int = 20240101) -> str:
     return "\n".join(out) + "\n"
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _time(cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> tuple[float, float, int]:
-    """Median wall seconds, median CPU (user+sys) seconds, last exit code; `before` runs (untimed) before
-    each repetition."""
-    times = []
-    cpus = []
+@dataclass(frozen=True)
+class Timing:
+    """Medians over the repetitions of one command: wall and CPU (user+sys) seconds, peak resident memory
+    (MB); and the last exit code."""
+
+    wall: float
+    cpu: float
+    rss: float
+    rc: int
+
+
+# GNU time reports a command's peak resident memory. The rusage of a child this process starts would not: a
+# forked child counts the pages of this (larger) Python process it started as.
+_GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
+def _run(cmd: list[str]) -> tuple[float, float, float, int, str]:
+    """One run: wall seconds, CPU seconds of that child alone (os.wait4), peak RSS in MB (NaN without GNU
+    time), exit code and stderr."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        wrapped = [_GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd] if _GNU_TIME else cmd
+        start = time.perf_counter()
+        proc = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_ENV)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode("utf-8", "replace")
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        kib = rss_file.read().strip().splitlines()
+    rss = int(kib[-1]) / 1024 if kib and kib[-1].isdigit() else math.nan
+    return wall, usage.ru_utime + usage.ru_stime, rss, proc.returncode, err
+
+
+def _time(cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Timing:
+    """Medians of `repeat` runs of `cmd`; `before` runs (untimed) before each repetition."""
+    walls, cpus, rsss = [], [], []
     rc = 0
     for _ in range(repeat):
         if before is not None:
             before()
-        cpu = _children_cpu()
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_ENV)
-        times.append(time.perf_counter() - start)
-        cpus.append(_children_cpu() - cpu)
-        rc = proc.returncode
+        wall, cpu, rss, rc, err = _run(cmd)
         if rc not in (0, 1):
-            raise SystemExit(f"{cmd[0]} failed with exit {rc}: {proc.stderr.strip()[:500]}")
-    return statistics.median(times), statistics.median(cpus), rc
+            raise SystemExit(f"{cmd[0]} failed with exit {rc}: {err.strip()[:500]}")
+        walls.append(wall)
+        cpus.append(cpu)
+        rsss.append(rss)
+    return Timing(statistics.median(walls), statistics.median(cpus), statistics.median(rsss), rc)
 
 
 def split_history(text: str, files: int, directory: Path) -> list[Path]:
@@ -226,7 +252,7 @@ def main() -> None:
             shutil.copy(new_file, history / new_file.name)
 
         listed = [str(p) for p in paths]
-        rows: list[tuple[str, tuple[float, float, int], tuple[float, float, int]]] = []
+        rows: list[tuple[str, Timing, Timing]] = []
         print(f"{args.statements} statements ({one_file.stat().st_size / 1e6:.1f} MB); history: {len(paths)} "
               f"files; median of {args.repeat}; squawk {_version(squawk)}")
         rows.append(("cold, one file", _time([*gcc, "--no-cache", str(one_file)], args.repeat),
@@ -244,12 +270,18 @@ def main() -> None:
         rows.append(("one statement", _time([*gcc, str(one_statement)], args.repeat),
                      _time([squawk, "--reporter=gcc", str(one_statement)], args.repeat)))
 
-        print(f"{'':24}{'foreshock wall / CPU':>24}{'squawk wall / CPU':>22}{'ratio wall / CPU':>20}")
-        for name, (fw, fc, _), (sw, sc, _) in rows:
-            print(f"{name:24}{fw:>13.3f} / {fc:6.3f} s{sw:>11.3f} / {sc:6.3f} s{fw / sw:>11.2f} / "
-                  f"{fc / sc:5.2f}")
-        fw, fc, _ = rows[-1][1]
-        print(f"one statement, absolute: {fw * 1000:.0f} ms wall, {fc * 1000:.0f} ms CPU")
+        print(f"{'':24}{'foreshock wall / CPU / RSS':>32}{'squawk wall / CPU / RSS':>30}"
+              f"{'ratio wall / CPU':>20}")
+        for name, f, q in rows:
+            print(f"{name:24}{f.wall:>9.3f} / {f.cpu:5.3f} s / {f.rss:4.0f} MB"
+                  f"{q.wall:>9.3f} / {q.cpu:5.3f} s / {q.rss:4.0f} MB{f.wall / q.wall:>11.2f} / "
+                  f"{f.cpu / q.cpu:5.2f}")
+        f = rows[-1][1]
+        print(f"one statement, absolute: {f.wall * 1000:.0f} ms wall, {f.cpu * 1000:.0f} ms CPU")
+        ratio = {name: f.wall / q.wall for name, f, q in rows}
+        targets = {"cold, one file": 4.0, "warm, one new file": 1.0, "warm, nothing changed": 0.3}
+        met = [f"{name} {ratio[name]:.2f} (<= {limit})" for name, limit in targets.items()]
+        print(f"targets, wall ratio: {'; '.join(met)}; one statement {f.wall * 1000:.0f} ms (<= 100)")
 
         if not args.skip_tty:
             _tty_linearity(tmp, args.repeat)

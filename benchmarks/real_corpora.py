@@ -11,7 +11,8 @@ project directory). Nothing from the projects is part of this repository: clone 
 
 For each project it runs `foreshock check --format json PATH [extra options after --]` (the executable is
 `--foreshock CMD`, by default this environment's foreshock, so an older checkout's venv can be measured for
-a before/after comparison) with a timeout, then a second default run (`--format gcc`, the options a user
+a before/after comparison) with a timeout and an empty history cache of its own (the time is a cold run's;
+benchmarks/cache_real.py measures warm runs), then a second default run (`--format gcc`, the options a user
 would type) to count the info-level lines it prints. It prints one table and, per project, the findings by
 rule and severity, findings per 100 statements (all of them, and those a default run lists: a version that
 hides info findings says how many in summary.hidden_info), and every reason a migration was not analysed.
@@ -45,6 +46,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -95,6 +97,17 @@ class ProjectResult:
     @property
     def new_table_share(self) -> float:
         return self.lock_findings_on_new_tables / self.lock_findings if self.lock_findings else 0.0
+
+
+def cache_options(cmd: list[str], directory: str) -> list[str]:
+    """A fresh, empty history cache for a project's runs, so the time shown is a cold run's whatever earlier
+    runs left in the user's cache (nothing for a foreshock without the cache)."""
+    try:
+        proc = subprocess.run([*cmd, "check", "--help"], capture_output=True, text=True, timeout=60)
+        helptext = proc.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return ["--cache-dir", directory] if "--cache-dir" in helptext else []
 
 
 def default_foreshock() -> list[str]:
@@ -560,7 +573,9 @@ def main(argv: list[str] | None = None) -> int:
         if name in pythonpath:
             env["PYTHONPATH"] = os.pathsep.join([*pythonpath[name], *filter(None, [env.get("PYTHONPATH")])])
         print(f"[{name}] {path} ...", file=sys.stderr, flush=True)
-        r = run_project(name, path, cmd, extra, args.timeout, env, not args.no_default_run)
+        with tempfile.TemporaryDirectory(prefix="foreshock-cache-") as cache:
+            options = [*cache_options(cmd, cache), *extra]
+            r = run_project(name, path, cmd, options, args.timeout, env, not args.no_default_run)
         r.expected = expected.get(name)
         print(f"[{name}] {r.status} in {r.seconds:.1f}s", file=sys.stderr, flush=True)
         results.append(r)
