@@ -15,8 +15,8 @@ which is held back for the first run:
 Runs 2 and 3 must print what run 4 prints (the script fails otherwise), except for values a render makes
 afresh each time: Django writes a field's callable default (`default=uuid.uuid4`) into the migration's SQL
 as a new literal on every render, so quoted hexadecimal literals (whole or cut short in a message) are masked
-before comparing. It prints the wall
-time of each run. --pythonpath DIR is prepended to PYTHONPATH (a Django project's own dependencies).
+before comparing. It prints the wall and CPU time of each run. --pythonpath DIR is prepended to PYTHONPATH
+(a Django project's own dependencies).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import argparse
 import difflib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,13 @@ from pathlib import Path
 VENV_BIN = Path(sys.executable).parent
 # A uuid4 literal as Django renders a callable default: new on every render.
 _FRESH = re.compile(r"(?<=')[0-9a-f]{5,32}(?=['…])")
+
+
+def _children_cpu() -> float:
+    """User+sys seconds of the processes this one waited for, and of theirs (foreshock and its render
+    child; not the sandbox's PostgreSQL server, which is not foreshock's child)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -67,12 +75,14 @@ def main() -> int:
         base = [str(VENV_BIN / "foreshock"), "check", "--format", "json", *extra, str(project)]
 
         def run(label: str, *options: str) -> str:
+            cpu = _children_cpu()
             start = time.perf_counter()
             proc = subprocess.run([*base, *options], capture_output=True, text=True, env=env, check=False)
             seconds = time.perf_counter() - start
+            cpu = _children_cpu() - cpu
             if proc.returncode not in (0, 1, 2) or not proc.stdout:
                 raise SystemExit(f"{label}: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
-            print(f"{label:28}{seconds:8.1f} s  (exit {proc.returncode})", flush=True)
+            print(f"{label:28}{seconds:8.1f} s wall {cpu:8.1f} s CPU  (exit {proc.returncode})", flush=True)
             return proc.stdout
 
         print(f"{source} (held back: {args.new})")
