@@ -35,9 +35,13 @@ class CacheError(ForeshockError):
     """A cache entry a result still needs has gone (removed by another process) or is corrupt."""
 
 
+# Every field of a Statement, in order: a field added later is kept without a change here.
+_STATEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Statement))
+
+
 def _reduce_statement(s: Statement) -> tuple[Any, tuple[Any, ...]]:
-    return Statement, (s.path, s.index, s.line, s.column, s.end_line, s.end_column, s.text, s.kind, None,
-                       s.in_do_block, s.directives)
+    # Without its syntax tree (`node`).
+    return Statement, tuple(None if name == "node" else getattr(s, name) for name in _STATEMENT_FIELDS)
 
 
 _BODY_DISPATCH: dict[type, Any] = {**copyreg.dispatch_table, Statement: _reduce_statement}
