@@ -35,14 +35,28 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUNAWAY = ROOT / "examples" / "runaway"
 ORDERS = 300_000
 LOCK_TIMEOUT = 0.5  # apply's default --lock-timeout
-# The rewrite commits the ADD COLUMN, the back-fill and the NOT NULL steps apart: between them the release
-# still running could insert rows without status, and the gate says so (constraining-backfilled-column).
-# These runs have no such release: they accept it, as a team whose running release writes status would.
+# A back-fill that is not one value for every row keeps the split: the ADD COLUMN, the back-fill and the NOT
+# NULL steps committed apart, between which the release still running could insert rows without status; the
+# gate says so (constraining-backfilled-column). The runs of such a split here have no such release: they
+# accept it, as a team whose running release writes status would.
 RACE_ACCEPTED = ("--accept", "constraining-backfilled-column", "--reason", "the release writes status")
 
 
-def _apply_cmd(dsn: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "foreshock.apply", str(RUNAWAY), "--dsn", dsn, "--no-progress", *args]
+def _apply_cmd(dsn: str, *args: str, project: pathlib.Path = RUNAWAY) -> list[str]:
+    return [sys.executable, "-m", "foreshock.apply", str(project), "--dsn", dsn, "--no-progress", *args]
+
+
+def _variant(tmp_path: pathlib.Path, update: str) -> pathlib.Path:
+    """The runaway example with another back-fill: the same first two migrations (the ledger of a clone
+    knows them), 003 with `update` instead of its UPDATE."""
+    project = tmp_path / "runaway"
+    project.mkdir()
+    for f in ("001_initial_schema.sql", "002_products.sql"):
+        shutil.copy(RUNAWAY / f, project / f)
+    text = (RUNAWAY / "003_order_status.sql").read_text()
+    assert "UPDATE orders SET status = 'paid';" in text
+    (project / "003_order_status.sql").write_text(text.replace("UPDATE orders SET status = 'paid';", update))
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -168,18 +182,18 @@ def test_plain_apply_refuses_the_runaway_migration_and_changes_nothing(clone: Ca
     assert dry.returncode == 1 and "refused: 2 error-level findings" in dry.stdout
     assert re.findall(r"predicted lock hold: AccessExclusiveLock on orders ~([0-9.]+) s", dry.stdout) == holds
     assert "003_order_status.sql: apply would refuse it" in dry.stdout
-    # --dry-run --rewrite prints the exact steps that would run instead.
-    steps = subprocess.run(_apply_cmd(db, "--dry-run", "--rewrite", *RACE_ACCEPTED), capture_output=True,
-                           text=True, timeout=120)
+    # --dry-run --rewrite prints the exact steps that would run instead: the column added with 'paid' as its
+    # DEFAULT and NOT NULL, then the DEFAULT dropped, in one short transaction; no back-fill, so no step after
+    # which the release still running could insert a row without status, and the gate passes it as it is.
+    steps = subprocess.run(_apply_cmd(db, "--dry-run", "--rewrite"), capture_output=True, text=True,
+                           timeout=120)
     assert steps.returncode == 0, steps.stdout + steps.stderr
     plan = steps.stdout[steps.stdout.index("003_order_status.sql  ["):]
-    assert "the safe rewrite: 5 step(s) instead of the file as written" in plan
-    kinds = re.findall(r"step \d: (transaction|batched backfill)", plan)
-    assert kinds == ["transaction", "batched backfill", "transaction", "transaction", "transaction"], plan
-    order = ["ADD COLUMN status text", "UPDATE orders SET status = 'paid'", "CHECK (status IS NOT NULL)",
-             "VALIDATE CONSTRAINT orders_status_not_null", "ALTER COLUMN status SET NOT NULL",
-             "DROP CONSTRAINT orders_status_not_null"]
+    assert "the safe rewrite: 1 step(s) instead of the file as written" in plan
+    assert re.findall(r"step \d: (transaction|batched backfill)", plan) == ["transaction"], plan
+    order = ["ADD COLUMN status text DEFAULT 'paid' NOT NULL", "ALTER COLUMN status DROP DEFAULT"]
     assert [plan.index(x) for x in order] == sorted(plan.index(x) for x in order), plan
+    assert "constraining-backfilled-column" not in steps.stdout and "UPDATE" not in plan
     assert _one(db, "SELECT count(*) FROM foreshock.ledger") == 2  # 001 and 002 only: nothing ran
 
 
@@ -205,21 +219,24 @@ def test_rewrite_keeps_the_meaning_and_never_stalls_reads(
 ) -> None:
     db = clone()
     with _Reader(db) as reader:
-        out = subprocess.run(_apply_cmd(db, "--rewrite", *RACE_ACCEPTED), capture_output=True, text=True,
-                             timeout=300)
+        out = subprocess.run(_apply_cmd(db, "--rewrite"), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "runs the safe rewrite (5 steps) instead of the file as written" in out.stdout
+    assert "runs the safe rewrite (1 step) instead of the file as written" in out.stdout
     assert reader.reads > 50
     print(f"\nlongest read wait: as written {as_written.longest_read:.3f} s, "
           f"rewritten {reader.longest:.3f} s", end=" ")
     assert reader.longest <= LOCK_TIMEOUT + 1.0, reader.longest
     assert _final_state(db) == as_written.state
+    # The column as the file leaves it: text, NOT NULL, no DEFAULT, every existing row 'paid'.
+    column = _one(db, "SELECT json_build_array(data_type, is_nullable, column_default) FROM "
+                      "information_schema.columns WHERE table_name = 'orders' AND column_name = 'status'")
+    assert column == ["text", "NO", None]
+    assert _one(db, "SELECT count(*) FROM orders WHERE status = 'paid'") == ORDERS
     row = _one(db, "SELECT json_build_object('outcome', outcome, 'done', steps_done, 'total', steps_total, "
                    "'plan', plan_checksum) FROM foreshock.ledger WHERE name = '003_order_status.sql'")
     assert isinstance(row, dict) and row["plan"]
-    assert (row["outcome"], row["done"], row["total"]) == ("applied", 5, 5)
-    again = subprocess.run(_apply_cmd(db, "--rewrite", *RACE_ACCEPTED), capture_output=True, text=True,
-                           timeout=120)
+    assert (row["outcome"], row["done"], row["total"]) == ("applied", 1, 1)
+    again = subprocess.run(_apply_cmd(db, "--rewrite"), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "003_order_status.sql: already-applied" in again.stdout
 
 
@@ -260,10 +277,27 @@ def _wait_no_runner(dsn: str) -> None:
         time.sleep(0.05)
 
 
+def test_a_volatile_backfill_keeps_the_split_and_the_gate_names_the_race(
+    clone: Callable[[], str], tmp_path: pathlib.Path
+) -> None:
+    """A value per row cannot be a DEFAULT read from the catalog: the rewrite is the split, whose steps
+    committed apart let the release still running insert rows without status, and the gate refuses it."""
+    db = clone()
+    project = _variant(tmp_path, "UPDATE orders SET status = 'paid-' || random();")
+    out = subprocess.run(_apply_cmd(db, "--dry-run", "--rewrite", project=project), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "error [constraining-backfilled-column]" in out.stdout
+    assert "003_order_status.sql: apply would refuse it" in out.stdout
+
+
 def test_rewrite_resumes_after_sigkill_between_and_inside_steps(
-    as_written: AsWritten, clone: Callable[[], str]
+    as_written: AsWritten, clone: Callable[[], str], tmp_path: pathlib.Path
 ) -> None:
     db = clone()
+    # A back-fill with a WHERE keeps the split and its batches (it sets every row all the same: total_cents
+    # is NOT NULL, so the end state is the file's).
+    project = _variant(tmp_path, "UPDATE orders SET status = 'paid' WHERE total_cents IS NOT NULL;")
     # Every committed change of an order row, logged by a statement trigger (rolled back with its batch).
     _exec(
         db,
@@ -274,7 +308,8 @@ def test_rewrite_resumes_after_sigkill_between_and_inside_steps(
         "CREATE TRIGGER orders_updated AFTER UPDATE ON orders REFERENCING NEW TABLE AS changed "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit.log()",
     )
-    cmd = _apply_cmd(db, "--rewrite", *RACE_ACCEPTED, "--batch-size", "2000", "--batch-time", "100ms")
+    cmd = _apply_cmd(db, "--rewrite", *RACE_ACCEPTED, "--batch-size", "2000", "--batch-time", "100ms",
+                     project=project)
 
     def in_backfill() -> bool:
         # The progress table exists from the first run on (the ledger's schema is made before any step).

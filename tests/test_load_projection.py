@@ -129,19 +129,24 @@ def _sizes(tmp_path: Path, rows: int) -> Stats:
     return load_stats(stats)
 
 
-def test_the_safe_run_is_checks_rewrite_of_the_last_migration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["", " WHERE total > 0"])
+def test_the_safe_run_is_checks_rewrite_of_the_last_migration(tmp_path: Path, where: str) -> None:
     schema = MigrationUnit("001.sql", ORDERS, history=True)
     migration = MigrationUnit(
         "002.sql",
-        "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\nUPDATE orders SET status = 'paid';\n"
-        "ALTER TABLE orders ALTER COLUMN status SET NOT NULL;\nCOMMIT;\n",
+        f"BEGIN;\nALTER TABLE orders ADD COLUMN region text;\nUPDATE orders SET region = 'eu'{where};\n"
+        "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\nCOMMIT;\n",
     )
     safe = safe_rewrite([schema, migration], None, _sizes(tmp_path, 2_000_000))
     text = safe.run.unit.text
-    assert safe.run.steps == 5 and safe.run.without == ()
-    assert "-- foreshock: backfill\nUPDATE orders SET status = 'paid';" in text
-    assert text.index("NOT VALID") < text.index("VALIDATE CONSTRAINT") < text.index("SET NOT NULL")
     assert safe.analysis.path == "002.sql" and safe.run.to_json()["without_safe_rewrite"] == []
+    if not where:  # one value for every row: the column added with it as DEFAULT, one step
+        assert safe.run.steps == 1 and safe.run.without == () and "UPDATE" not in text
+        assert "ADD COLUMN region text DEFAULT 'eu' NOT NULL;" in text and "DROP DEFAULT" in text
+        return
+    assert safe.run.steps == 5 and safe.run.without == ()
+    assert f"-- foreshock: backfill\nUPDATE orders SET region = 'eu'{where};" in text
+    assert text.index("NOT VALID") < text.index("VALIDATE CONSTRAINT") < text.index("SET NOT NULL")
 
 
 def test_a_statement_without_a_safe_rewrite_is_named_and_runs_as_written(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ fixes what it was for, and on a real server it makes the same schema as the stat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,18 +22,13 @@ from foreshock.rules.engine import RuleEngine
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.registry import all_rules
 
-RUNAWAY = (
-    "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\nUPDATE orders SET status = 'paid';\n"
-    "ALTER TABLE orders ALTER COLUMN status SET NOT NULL;\nCOMMIT;\n"
-)
-
 
 def _findings(sql_text: str, schema: str = "", *, transactional: bool | None = None,
               pg_version: int | None = None) -> tuple[list[Finding], Any]:
     settings = AnalysisSettings(pg_version=pg_version or 16)
     units = [MigrationUnit("schema.sql", schema, history=True)] if schema else []
     units.append(MigrationUnit("migration.sql", sql_text, transactional=transactional))
-    engine = RuleEngine(None)
+    engine = RuleEngine(SimpleNamespace(analysis=settings))  # file rules read the engine's settings
     (fa,) = analyze(units, settings, engine)
     return engine.findings, fa
 
@@ -71,16 +67,61 @@ def test_printed_fix_is_the_rendered_rewrite_and_the_rewrite_mends_it(
     assert rule_id not in {g.rule for g in again}, (text, [g.message for g in again])
 
 
-def test_runaway_rewrite_is_five_steps_each_its_own_transaction() -> None:
-    findings, fa = _findings(RUNAWAY, ORDERS)
+def _runaway(value: str = "'paid'", where: str = "", not_null: bool = True) -> str:
+    return (
+        "BEGIN;\nALTER TABLE orders ADD COLUMN region text;\n"
+        f"UPDATE orders SET region = {value}{where};\n"
+        + ("ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\n" if not_null else "")
+        + "COMMIT;\n"
+    )
+
+
+@pytest.mark.parametrize("not_null", [True, False])
+def test_runaway_rewrite_adds_the_column_with_its_value_as_default(not_null: bool) -> None:
+    """A column added and back-filled with one constant is, from PostgreSQL 11 on, the column added with that
+    DEFAULT: no back-fill, and no step after which the release still running can insert a NULL."""
+    findings, fa = _findings(_runaway(not_null=not_null), ORDERS)
     out = migration_text(fa, rewrites_in(findings, "migration.sql"))
     assert out.text == (
-        "ALTER TABLE orders ADD COLUMN status text;\n"
-        "-- foreshock: backfill\nUPDATE orders SET status = 'paid';\n"
-        "ALTER TABLE orders ADD CONSTRAINT orders_status_not_null CHECK (status IS NOT NULL) NOT VALID;\n"
-        "ALTER TABLE orders VALIDATE CONSTRAINT orders_status_not_null;\n"
-        "BEGIN;\nALTER TABLE orders ALTER COLUMN status SET NOT NULL;\n"
-        "ALTER TABLE orders DROP CONSTRAINT orders_status_not_null;\nCOMMIT;\n"
+        "BEGIN;\n"
+        f"ALTER TABLE orders ADD COLUMN region text DEFAULT 'paid'{' NOT NULL' if not_null else ''};\n"
+        "ALTER TABLE orders ALTER COLUMN region DROP DEFAULT;\nCOMMIT;\n"
+    )
+    [used] = out.used
+    assert used.replaces == ((1, 2, 3) if not_null else (1, 2)) and len(used.all_steps()) == 1
+    [hold] = [f for f in findings if f.rule == "holding-lock-during-slow-statement"]
+    assert hold.fix is not None and "no back-fill" in hold.fix and "catalog" in hold.fix
+    # The rewritten migration is judged again: no back-fill, so nothing to race with and nothing slow.
+    again, _ = _findings(out.text, ORDERS, transactional=False)
+    gone = {"constraining-backfilled-column", "holding-lock-during-slow-statement", "setting-not-null",
+            "unbatched-backfill"}
+    assert not {g.rule for g in again} & gone
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "pg_version"),
+    [
+        ("'r' || random()", "", 16),  # volatile: one value per row
+        ("'t' || clock_timestamp()", "", 16),
+        ("'paid'", " WHERE total > 0", 16),  # not every row
+        ("'n' || note", "", 16),  # a value per row, from another column
+        ("(SELECT 'paid')", "", 16),  # volatility unknown
+        ("'paid'", "", 10),  # a DEFAULT rewrites the table before PostgreSQL 11
+    ],
+    ids=["volatile", "clock_timestamp", "where", "column-ref", "subquery", "pg10"],
+)
+def test_runaway_rewrite_is_five_steps_when_the_backfill_is_not_one_constant(
+    value: str, where: str, pg_version: int
+) -> None:
+    findings, fa = _findings(_runaway(value, where), ORDERS, pg_version=pg_version)
+    out = migration_text(fa, rewrites_in(findings, "migration.sql"))
+    assert out.text == (
+        "ALTER TABLE orders ADD COLUMN region text;\n"
+        f"-- foreshock: backfill\nUPDATE orders SET region = {value}{where};\n"
+        "ALTER TABLE orders ADD CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_region_not_null;\n"
+        "BEGIN;\nALTER TABLE orders ALTER COLUMN region SET NOT NULL;\n"
+        "ALTER TABLE orders DROP CONSTRAINT orders_region_not_null;\nCOMMIT;\n"
     )
     # The split of the whole transaction is chosen over the rewrites of its statements (it contains them).
     [used] = out.used
@@ -88,6 +129,22 @@ def test_runaway_rewrite_is_five_steps_each_its_own_transaction() -> None:
     # Each line points back at the statement it stands for: the backfill at the UPDATE, the NOT NULL steps
     # at SET NOT NULL.
     assert out.line_map[3] == 3 and out.line_map[4] == 4 and out.line_map[8] == 4
+    # The steps committed apart open the back-fill race, and the rewritten migration says so.
+    again, _ = _findings(out.text, ORDERS, transactional=False, pg_version=pg_version)
+    assert "constraining-backfilled-column" in {g.rule for g in again}
+
+
+def test_a_later_alter_of_the_column_keeps_the_split() -> None:
+    """The NOT NULL not right after the back-fill would run in a step of its own after the fast default: the
+    split keeps the back-fill, so the race stays visible."""
+    text = (
+        "BEGIN;\nALTER TABLE orders ADD COLUMN region text;\nUPDATE orders SET region = 'eu';\n"
+        "CREATE INDEX orders_region_idx ON orders (region);\n"
+        "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\nCOMMIT;\n"
+    )
+    findings, fa = _findings(text, ORDERS)
+    [used] = migration_text(fa, rewrites_in(findings, "migration.sql")).used
+    assert any(s.mode == "backfill" for s in used.all_steps())
 
 
 def test_batched_backfill_fix_walks_key_ranges_instead_of_rescanning() -> None:

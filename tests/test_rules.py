@@ -134,8 +134,19 @@ def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
     assert "line 3 `UPDATE orders SET region = 'eu'`" in f.message
     assert f.tables == ("public.orders",)
     assert f.fix is not None
-    fix = f.fix
-    # the safe sequence: lock timeout, ADD COLUMN alone, batched backfill, NOT NULL through a validated CHECK
+    # one constant for every row: the column added with it as DEFAULT and NOT NULL, catalog-only
+    order = [
+        "SET lock_timeout",
+        "ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu' NOT NULL;",
+        "ALTER TABLE orders ALTER COLUMN region DROP DEFAULT;",
+    ]
+    positions = [f.fix.index(piece) for piece in order]
+    assert positions == sorted(positions) and "UPDATE" not in f.fix, f.fix
+    # a value per row: the safe sequence, lock timeout, ADD COLUMN alone, batched backfill, NOT NULL through a
+    # validated CHECK
+    engine, _ = run(RUNAWAY.replace("'eu'", "lower(note)"), ORDERS)
+    [split] = [f for f in engine.findings if f.rule == "holding-lock-during-slow-statement"]
+    assert split.fix is not None
     order = [
         "SET lock_timeout",
         "ALTER TABLE orders ADD COLUMN region text;",
@@ -145,8 +156,8 @@ def test_runaway_migration_names_lock_holder_and_safe_sequence() -> None:
         "ALTER COLUMN region SET NOT NULL",
         "DROP CONSTRAINT orders_region_not_null",
     ]
-    positions = [fix.index(piece) for piece in order]
-    assert positions == sorted(positions), fix
+    positions = [split.fix.index(piece) for piece in order]
+    assert positions == sorted(positions), split.fix
     # the other statements get their own findings too
     assert {x.rule for x in engine.findings} >= {
         "setting-not-null",

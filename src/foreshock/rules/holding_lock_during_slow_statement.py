@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pglast import ast
+from pglast import ast, enums
 
+from foreshock.core.deparse import deparse, quote_ident, sql_text
+from foreshock.core.effects.alter_table import column_rewrite
 from foreshock.core.model import (
     AnalysisSettings,
     FileAnalysis,
@@ -17,12 +19,13 @@ from foreshock.core.model import (
     Statement,
     StatementAnalysis,
 )
+from foreshock.core.nodes import walk
 from foreshock.core.rewrite import Rewrite, RewriteStep, StepMode, manual
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.fixes import batched_update
-from foreshock.rules.naming import blocked_phrase, qualify, short_name, statement_label
-from foreshock.rules.statements import has_backfill_marker, is_slow, slow_reason
+from foreshock.rules.naming import blocked_phrase, qualify, short_name, sql_table, statement_label
+from foreshock.rules.statements import AT, has_backfill_marker, is_slow, slow_reason
 
 
 def _covered(sa: StatementAnalysis, held: HeldLock) -> bool:
@@ -154,12 +157,19 @@ def safe_sequence(
     prelude: list[str] = []
     replaces: list[int] = []
     why_not = ""
+    fast = _fast_defaults(members, schema, settings)
+    folded = {i for rw in fast.values() for i in rw.replaces}
     for sa in members:
         stmt = sa.statement
         node = stmt.node
         if isinstance(node, ast.TransactionStmt) or stmt.in_do_block:
             continue
         replaces.append(stmt.index)
+        if stmt.index in fast:
+            parts.append(fast[stmt.index])
+            continue
+        if stmt.index in folded:
+            continue  # a back-fill or NOT NULL the column's fast default stands for
         text = stmt.text.rstrip().rstrip(";").rstrip()
         if isinstance(node, ast.VariableSetStmt):
             prelude.append(text + ";")
@@ -187,6 +197,128 @@ def safe_sequence(
         replaces=tuple(replaces),
         not_mechanical=why_not,
         head="\n".join(prelude) if prelude else "SET lock_timeout = '2s';",
+    )
+
+
+def _fast_defaults(
+    members: list[StatementAnalysis], schema: Any, settings: AnalysisSettings
+) -> dict[int, Rewrite]:
+    """ADD COLUMN without a default, then an UPDATE of every row to one value (then SET NOT NULL): from
+    PostgreSQL 11 on, the column added with that value as its DEFAULT (and NOT NULL) is the same table in
+    one catalog-only step, with no back-fill to batch and no window in which a row is NULL. Keyed by the
+    ADD COLUMN's index; each rewrite replaces the statements it stands for."""
+    body = [
+        sa for sa in members
+        if not isinstance(sa.statement.node, ast.TransactionStmt | ast.VariableSetStmt)
+        and not sa.statement.in_do_block
+    ]
+    out: dict[int, Rewrite] = {}
+    for n, sa in enumerate(body):
+        added = _added_column(sa, schema)
+        if added is None:
+            continue
+        table, cd = added
+        column = str(cd.colname)
+        on_table = [m for m in body[n + 1:] if any(e.table == table for e in m.effects)]
+        value = _constant_backfill(on_table[0], schema, table, column) if on_table else None
+        if value is None:
+            continue
+        folded = [sa, on_table[0]]
+        if len(on_table) > 1 and _alter(on_table[1], schema, table, column, AT.AT_SetNotNull):
+            folded.append(on_table[1])
+        rest = on_table[len(folded) - 1:]
+        # A later ALTER of the table may constrain or change the column in a step of its own: the
+        # back-fill race (or whatever it does) stays visible in the split.
+        if any(_alter(m, schema, table, column, None) for m in rest):
+            continue
+        not_null = len(folded) == 3
+        fast = ast.ColumnDef(
+            colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause, is_local=True,
+            constraints=(ast.Constraint(contype=enums.ConstrType.CONSTR_DEFAULT, raw_expr=value),)
+            + ((ast.Constraint(contype=enums.ConstrType.CONSTR_NOTNULL),) if not_null else ()),
+        )
+        # The core's fact: whether that DEFAULT is catalog-only here (volatility, version, domains).
+        if column_rewrite(fast, schema, settings) is not None:
+            continue
+        bare = ast.ColumnDef(colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause,
+                             is_local=True)
+        expr = deparse(value)
+        if not isinstance(value, ast.A_Const):
+            expr = f"({expr})"
+        t, c = sql_table(table), quote_ident(column)
+        note = (
+            "no back-fill: PostgreSQL 11+ keeps a non-volatile DEFAULT in the catalog, the existing rows "
+            f"read {expr}{' (NOT NULL needs no scan)' if not_null else ''}, and no row is ever NULL for the "
+            "release still running to race with"
+        )
+        out[sa.statement.index] = Rewrite(
+            (RewriteStep(
+                (f"ALTER TABLE {t} ADD COLUMN {sql_text(bare)} DEFAULT {expr}"
+                 + (" NOT NULL" if not_null else ""),
+                 f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"),
+                note=note,
+                comment="the column as the migration leaves it; ACCESS EXCLUSIVE for milliseconds",
+            ),),
+            tuple(m.statement.index for m in folded),
+        )
+    return out
+
+
+def _added_column(sa: StatementAnalysis, schema: Any) -> tuple[str, Any] | None:
+    """(table, column definition) of `ALTER TABLE t ADD COLUMN c type` alone: no DEFAULT, no constraint."""
+    node = sa.statement.node
+    if not isinstance(node, ast.AlterTableStmt) or node.relation is None:
+        return None
+    cmds = node.cmds or ()
+    if len(cmds) != 1:
+        return None
+    cmd = cmds[0]
+    cd = cmd.def_
+    if cmd.subtype != AT.AT_AddColumn or cmd.missing_ok or not isinstance(cd, ast.ColumnDef):
+        return None
+    if cd.constraints or (cd.identity or "\0") != "\0" or (cd.generated or "\0") != "\0":
+        return None
+    table = qualify(schema, node.relation)
+    return None if schema.is_new(table) else (table, cd)
+
+
+def _constant_backfill(sa: StatementAnalysis, schema: Any, table: str, column: str) -> Any:
+    """The value of `UPDATE t SET column = value` over every row, when it is one value for all of them (no
+    WHERE, FROM, RETURNING or WITH, no column, parameter or subquery in it, not NULL); else None. Whether it
+    is volatile is the core's to say (column_rewrite)."""
+    node = sa.statement.node
+    if not isinstance(node, ast.UpdateStmt) or node.relation is None or not node.relation.inh:
+        return None
+    if node.whereClause is not None or node.fromClause or node.returningClause or node.withClause:
+        return None
+    targets = node.targetList or ()
+    if qualify(schema, node.relation) != table or len(targets) != 1:
+        return None
+    target = targets[0]
+    value = target.val
+    if str(target.name) != column or target.indirection or isinstance(value, ast.MultiAssignRef):
+        return None
+    if isinstance(value, ast.A_Const) and value.isnull:
+        return None
+    kinds = (ast.ColumnRef, ast.ParamRef, ast.SetToDefault, ast.SubLink)
+    return None if any(isinstance(n, kinds) for n in walk(value)) else value
+
+
+def _alter(sa: StatementAnalysis, schema: Any, table: str, column: str, subtype: Any) -> bool:
+    """`ALTER TABLE table ALTER COLUMN column SET NOT NULL` alone (subtype AT_SetNotNull); with subtype None,
+    any ALTER TABLE of the table that names the column."""
+    node = sa.statement.node
+    if not isinstance(node, ast.AlterTableStmt) or node.relation is None:
+        return False
+    if qualify(schema, node.relation) != table:
+        return False
+    cmds = node.cmds or ()
+    if subtype is not None:
+        return len(cmds) == 1 and cmds[0].subtype == subtype and str(cmds[0].name) == column
+    return any(
+        str(getattr(cmd, "name", "") or "") == column
+        or any(isinstance(n, ast.String) and n.sval == column for n in walk(cmd))
+        for cmd in cmds
     )
 
 
@@ -218,7 +350,13 @@ RULE = Rule(
         "ranges: repeat up to max(id), commit each batch\nALTER TABLE orders ADD "
         "CONSTRAINT orders_region_not_null CHECK (region IS NOT NULL) NOT VALID;\nALTER TABLE orders "
         "VALIDATE CONSTRAINT orders_region_not_null;   -- commit\nALTER TABLE orders ALTER COLUMN region "
-        "SET NOT NULL;\nALTER TABLE orders DROP CONSTRAINT orders_region_not_null;"
+        "SET NOT NULL;\nALTER TABLE orders DROP CONSTRAINT orders_region_not_null;\n\n"
+        "When the back-fill gives every row one non-volatile value (no WHERE, no column in it), on "
+        "PostgreSQL 11+ there is nothing to back-fill: add the column with that value as its DEFAULT "
+        "(NOT NULL too, if the migration sets it) and drop the DEFAULT, in one short transaction. The "
+        "existing rows read the value from the catalog, and no row is ever NULL, so the release still "
+        "running cannot insert one between steps (constraining-backfilled-column):\n\nALTER TABLE orders "
+        "ADD COLUMN region text DEFAULT 'eu' NOT NULL;\nALTER TABLE orders ALTER COLUMN region DROP DEFAULT;"
     ),
     bad=(
         Example(
