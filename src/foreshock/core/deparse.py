@@ -26,20 +26,28 @@ def maybe_double_quote_name(name: str) -> str:
 def deparse(node: Any) -> str:
     """SQL text of a node, for defaults, constraint texts, messages and fixes: exactly what pglast's printer
     prints, or "..." for a node it cannot print (the text is shown to people, never parsed back)."""
+    fast = _printed_here(node)
+    if fast is not None:
+        return fast
     try:
-        return sql_text(node)
-    except _PRINTER_ERRORS:
+        return _printed_by_pglast(node)
+    except _PRINTER_ERRORS:  # only pglast's printer: a bug in foreshock's own printing stays loud
         return "..."
 
 
 def sql_text(node: Any) -> str:
     """Exactly what pglast's printer prints for a node, for SQL foreshock runs (apply's backfill batches);
     raises when the printer cannot print it."""
+    fast = _printed_here(node)
+    return fast if fast is not None else _printed_by_pglast(node)
+
+
+def _printed_here(node: Any) -> str | None:
     fast = printed_like_pglast(node)
-    if fast is None:
-        fast = _simple(node)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _simple(node)
+
+
+def _printed_by_pglast(node: Any) -> str:
     from pglast.stream import RawStream
 
     return str(RawStream()(node))  # a RawStream accumulates: one per call
