@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from foreshock.analysis import analyse
 from foreshock.api import check, prepare_check
-from foreshock.cache import Store
+from foreshock.cache import Store, fast, ident
 from foreshock.cli import cli
 from foreshock.config import Settings, with_overrides
 from foreshock.core.model import CheckResult, Statement
@@ -294,3 +295,151 @@ def test_concurrent_runs_share_one_store(tmp_path: Path) -> None:
         assert out == expected
     assert not [p for p in cache.rglob(".tmp-*")]
     shutil.rmtree(path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast path: a check with nothing changed answered from the entry point before the CLI is imported.
+
+
+def _fast(*args: str) -> tuple[int, str, str] | None:
+    """What the entry point's fast path prints for `check ARGS` (code, stdout, stderr), or None: run
+    normally."""
+    out, err = io.StringIO(), io.StringIO()
+    code = fast.replay(["check", *args], out, err)
+    return None if code is None else (code, out.getvalue(), err.getvalue())
+
+
+def _no_cache(args: list[str]) -> list[str]:
+    i = args.index("--cache-dir")
+    return [*args[:i], "--no-cache", *args[i + 2 :]]
+
+
+def _warm_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, fmt: str = "gcc") -> list[str]:
+    """A history checked once through the cache: the fast path then answers with the run's own output."""
+    monkeypatch.chdir(tmp_path)
+    write_history(tmp_path / "history")
+    args = ["--format", fmt, "--cache-dir", str(tmp_path / "cache"), *extra, "history"]
+    assert _fast(*args) is None
+    first = _cli(*args)
+    assert first == _cli(*_no_cache(args))
+    assert _fast(*args) == first
+    return args
+
+
+@pytest.mark.parametrize("fmt", ["gcc", "github", "json", "sarif"])
+def test_nothing_changed_is_answered_by_the_fast_path_with_the_cold_output(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _warm_fast(tmp_path, monkeypatch, fmt=fmt)
+    code, out, err = _cli(*_no_cache(args))
+    # Never silent: the parser's error, the not-analysed migration and the exit code come back too.
+    assert code == 2 and "not analysed" in err + out
+    assert _fast(*args) == (code, out, err)
+
+
+def test_the_entry_point_answers_without_importing_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    probe = ("import sys; from foreshock.__main__ import main\n"
+             "try:\n    main(sys.argv[1:])\nfinally:\n"
+             "    print('click' in sys.modules, 'pglast' in sys.modules, file=open('imported', 'w'))")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", probe, "check", *args], capture_output=True, text=True,
+                          env=env, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == _cli(*_no_cache(args))
+    assert Path("imported").read_text(encoding="utf-8").split() == ["False", "False"]
+
+
+def _edit(tmp_path: Path) -> None:
+    # The same size and modification time: files are compared by content.
+    path = tmp_path / "history" / "V002__step.sql"
+    st = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace("'new'", "'old'"), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _reorder(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    (history / "V003__step.sql").rename(history / "V099__step.sql")
+    (history / "V004__step.sql").rename(history / "V003__step.sql")
+
+
+def _write(name: str, text: str) -> Callable[[Path], None]:
+    def write(tmp_path: Path) -> None:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    return write
+
+
+def _other_code(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    # Another foreshock or pglast (an upgrade, an edited checkout): another code fingerprint.
+    return lambda _tmp: monkeypatch.setattr(ident, "_CODE_FINGERPRINT", ["another install"])
+
+
+_CHANGES: dict[str, Callable[[pytest.MonkeyPatch], Callable[[Path], None]]] = {
+    "edit": lambda _mp: _edit,
+    "reorder": lambda _mp: _reorder,
+    "insert": lambda _mp: _write("history/V004_5__step.sql", "ALTER TABLE orders DROP COLUMN note;\n"),
+    "new-last": lambda _mp: _write("history/V100__step.sql", "CREATE INDEX o ON orders (total);\n"),
+    "remove": lambda _mp: lambda tmp: (tmp / "history" / "V002__step.sql").unlink(),
+    "settings": lambda _mp: _write("pyproject.toml", "[tool.foreshock]\nignore = [\"renaming-column\"]\n"),
+    "stats": lambda _mp: _write("stats.json", json.dumps({"tables": {"public.orders": {"rows": 9 ** 9}}})),
+    "schema": lambda _mp: _write("schema.sql", "CREATE TABLE orders (id bigint) WITH OIDS x;\n"),
+    "code": _other_code,
+    "environment": lambda mp: lambda _tmp: mp.setenv("FORESHOCK_DEBUG", "1"),
+    **{f"probed {name}": (lambda n: lambda _mp: _write(n, "[package]\nrefinery = 1\n"))(name)
+       for name in ("Cargo.toml", "manage.py", "sqitch.plan", "alembic.ini")},
+}
+
+
+@pytest.mark.parametrize("change", list(_CHANGES))
+def test_any_change_is_a_miss_and_the_next_run_gives_the_cold_output(
+    change: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stats.json").write_text(json.dumps({"tables": {"public.orders": {"rows": 10}}}),
+                                         encoding="utf-8")
+    (tmp_path / "schema.sql").write_text("CREATE TABLE orders (id bigint);\n", encoding="utf-8")
+    args = _warm_fast(tmp_path, monkeypatch, "--stats", "stats.json", "--schema", "schema.sql")
+    before = _cli(*_no_cache(args))
+    _CHANGES[change](monkeypatch)(tmp_path)
+    assert _fast(*args) is None
+    expected = _cli(*_no_cache(args))
+    assert _cli(*args) == expected
+    assert _fast(*args) == expected
+    if change not in ("code", "environment") and not change.startswith("probed"):
+        assert expected != before  # the change shows in the output: a stale answer would be caught
+
+
+def test_the_command_line_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    for other in (["--select", "adding-foreign-key"], ["--pg-version", "12"], ["--show-info"]):
+        changed = [*args[:-1], *other, args[-1]]
+        assert _fast(*changed) is None
+        assert _cli(*changed) == _cli(*_no_cache(changed))
+        assert _fast(*changed) == _cli(*_no_cache(changed))
+    assert _fast(*args) is not None  # and the first command line's answer is still there
+    monkeypatch.chdir(tmp_path / "history")  # the same arguments elsewhere name other files
+    assert _fast(*args) is None
+
+
+def test_answers_not_in_files_are_never_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    for unwatched in (["--since", "HEAD"], ["--dsn", "postgresql://nowhere/db"], ["--no-cache"]):
+        assert _fast(*unwatched, *args) is None
+    assert fast.store_dir(["trace", *args]) is None
+
+
+def test_an_input_changed_while_the_run_read_it_is_not_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache")
+    migration = tmp_path / "V1__a.sql"
+    migration.write_text("SELECT 1;\n", encoding="utf-8")
+    recorder = fast.record()
+    migration.read_text(encoding="utf-8")
+    migration.write_text("SELECT 22;\n", encoding="utf-8")
+    assert not fast.save(store, ["check", str(migration)], recorder, "", "", 0)
+    assert not store.has(fast.OUTPUT, "0" * 40) and not (store.root / fast.MANIFEST).exists()
+    recorder = fast.record()
+    migration.read_text(encoding="utf-8")
+    assert fast.save(store, ["check", str(migration)], recorder, "out", "err", 1)

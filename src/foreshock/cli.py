@@ -58,6 +58,8 @@ class ForeshockGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> int:
+        # The arguments as given: a cached check keeps its output under them (foreshock.cache.fast).
+        extra.setdefault("obj", {"argv": list(sys.argv[1:] if args is None else args)})
         code = _invoke_one_line(self, args, prog_name, complete_var=complete_var, **extra)
         if standalone_mode:
             sys.exit(code)
@@ -204,10 +206,14 @@ def check(
     input, or migrations not analysed unless --accept-not-analysed).
     """
     from foreshock.api import prepare_check
+    from foreshock.cache import fast
     from foreshock.config import load_config, with_overrides
     from foreshock.report import render
     from foreshock.report.common import error_line, summary_lines
 
+    # What this run reads, so that a run over the same inputs can be answered before imports (fast.replay).
+    recorder = fast.record()
+    click.get_current_context().call_on_close(lambda: fast.stop(recorder))
     settings = with_overrides(
         load_config(config_path),
         pg_version=pg_version,
@@ -244,6 +250,8 @@ def check(
 
         sizes = load_sizes(stats_path, dsn)
     store = _cache_store(paths, settings, cache_dir, no_cache)
+    if store is not None:
+        recorder.exclude(store)  # its entries are not inputs
     prepared = prepare_check(paths, settings, schema=schema, since=since, cache=store)
     output_key = None
     if store is not None and settings.format != "tty":
@@ -251,6 +259,8 @@ def check(
         output_key = prepared.fingerprint(sizes) + settings.format
         kept = store.load("output", output_key)
         if kept is not None:
+            if not (since or dsn):
+                _keep_for_fast_path(store, recorder, paths, settings, *kept)
             return _write_output(*kept)
     result = prepared.run(sizes, store)
     err = io.StringIO()
@@ -265,6 +275,7 @@ def check(
         n = result.hidden_info
         err.write(f"foreshock: {n} info-level finding(s) not listed (--show-info lists them)\n")
     if output_key is None:
+        fast.stop(recorder)
         sys.stderr.write(err.getvalue())
         sys.stderr.flush()
         render(result, settings.format, sys.stdout)
@@ -272,8 +283,11 @@ def check(
     out = io.StringIO()
     render(result, settings.format, out)
     assert store is not None
-    store.save("output", output_key, (out.getvalue(), err.getvalue(), result.exit_code))
-    return _write_output(out.getvalue(), err.getvalue(), result.exit_code)
+    kept = (out.getvalue(), err.getvalue(), result.exit_code)
+    store.save("output", output_key, kept)
+    if not (since or dsn):
+        _keep_for_fast_path(store, recorder, paths, settings, *kept)
+    return _write_output(*kept)
 
 
 def _write_output(out: str, err: str, code: int) -> int:
@@ -281,6 +295,22 @@ def _write_output(out: str, err: str, code: int) -> int:
     sys.stderr.flush()
     sys.stdout.write(out)
     return code
+
+
+def _keep_for_fast_path(
+    store: Any, recorder: Any, paths: Sequence[str], settings: Any, out: str, err: str, code: int
+) -> None:
+    """Keep a run's output for the entry point's fast path (foreshock.cache.fast), under the command line as
+    given. Not for framework projects: their renders run code a manifest of the files read cannot vouch
+    for; nor (the caller's part) with --since or --dsn, whose answers are not in files."""
+    from foreshock.cache import fast
+    from foreshock.sources import project_kind
+
+    argv = (click.get_current_context().find_root().obj or {}).get("argv")
+    if argv is None or settings.sources.alembic_config is not None:
+        return
+    if all(project_kind(p) == "sql" for p in paths):
+        fast.save(store, argv, recorder, out, err, code)
 
 
 def _cache_store(paths: Sequence[str], settings: Any, cache_dir: str | None, no_cache: bool) -> Any:

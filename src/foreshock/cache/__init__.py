@@ -15,14 +15,17 @@ is plain files under the user's cache directory (`$XDG_CACHE_HOME/foreshock`, `-
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
-import shutil
 import time
 import zlib
-from pathlib import Path
-from typing import Any
+
+# Not typing's nor pathlib's: a run with nothing changed reads its answer through this module before anything
+# else is imported (foreshock.cache.fast), and those two are most of what it would import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import pickle
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["DEFAULT_LIMIT", "Store", "default_dir"]
 
@@ -37,17 +40,18 @@ DEFAULT_LIMIT = 512 * 1024 * 1024
 # How often (seconds) a run may walk the store to enforce the limit.
 _PRUNE_EVERY = 3600.0
 # Errors of unpickling bytes whose digest matched: only an entry written by a foreshock whose classes differ
-# (its code fingerprint is in every key, so this is a store shared across Python installs at most).
-_STALE = (pickle.UnpicklingError, AttributeError, ImportError, EOFError, ValueError, TypeError, IndexError)
+# (its code fingerprint is in every key, so this is a store shared across Python installs at most); with
+# pickle.UnpicklingError, named where pickle is imported (a run with nothing changed never imports it).
+_STALE = (AttributeError, ImportError, EOFError, ValueError, TypeError, IndexError)
 
 
-def default_dir() -> Path:
+def default_dir() -> str:
     """$FORESHOCK_CACHE_DIR, else $XDG_CACHE_HOME/foreshock, else ~/.cache/foreshock."""
     explicit = os.environ.get("FORESHOCK_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "foreshock"
+    return os.path.join(base, "foreshock")
 
 
 def _digest(data: bytes) -> bytes:
@@ -59,16 +63,29 @@ class Store:
     entry (a miss), nor for a store it cannot write (the run goes on uncached)."""
 
     def __init__(self, root: str | os.PathLike[str], limit: int = DEFAULT_LIMIT) -> None:
-        self.directory = Path(root)
-        self.root = self.directory / f"v{FORMAT}"
+        self._directory = os.fspath(root)
+        # Entries of this cache format: `root` below.
+        self.root_dir = os.path.join(self._directory, f"v{FORMAT}")
         self.limit = limit
         self.written = 0
 
-    def _path(self, kind: str, key: str) -> Path:
-        return self.root / kind / key[:2] / key
+    @property
+    def directory(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._directory)
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.root_dir)
+
+    def _path(self, kind: str, key: str) -> str:
+        return os.path.join(self.root_dir, kind, key[:2], key)
 
     def has(self, kind: str, key: str) -> bool:
-        return self._path(kind, key).is_file()
+        return os.path.isfile(self._path(kind, key))
 
     def read(self, kind: str, key: str) -> bytes | None:
         path = self._path(kind, key)
@@ -81,15 +98,18 @@ class Store:
         if data[: len(_MAGIC)] != _MAGIC or _digest(data[head:]) != data[len(_MAGIC) : head]:
             self._drop(path)
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # used now: pruning removes the entries used longest ago
+        # used now: pruning removes the entries used longest ago (not contextlib.suppress: see the imports)
+        try:  # noqa: SIM105
+            os.utime(path)
+        except OSError:
+            pass
         return data[head:]
 
     def write(self, kind: str, key: str, data: bytes) -> None:
         path = self._path(kind, key)
-        tmp = path.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}"
+        tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError:
             return
@@ -106,13 +126,17 @@ class Store:
         data = self.read(kind, key)
         if data is None:
             return None
+        import pickle
+
         try:
             return pickle.loads(data)
-        except _STALE:
+        except (pickle.UnpicklingError, *_STALE):
             self._drop(self._path(kind, key))
             return None
 
     def save(self, kind: str, key: str, obj: Any, pickler: type[pickle.Pickler] | None = None) -> None:
+        import pickle
+
         if pickler is None:
             data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         else:
@@ -123,9 +147,11 @@ class Store:
             data = buf.getvalue()
         self.write(kind, key, data)
 
-    def _drop(self, path: Path) -> None:
-        with contextlib.suppress(OSError):
-            path.unlink()
+    def _drop(self, path: str | os.PathLike[str]) -> None:
+        try:  # noqa: SIM105
+            os.unlink(path)
+        except OSError:
+            pass
 
     def prune(self, *, force: bool = False) -> int:
         """Keep the store under its limit, removing the entries used longest ago; walks the store at most
@@ -141,6 +167,8 @@ class Store:
             stamp.touch()
         except OSError:
             return 0
+        import shutil
+
         for old in self.directory.glob("v*"):
             if old != self.root and old.name[1:].isdigit():
                 # Entries of another cache format: never read again by this foreshock.
@@ -158,7 +186,7 @@ class Store:
                     continue
                 stale_tmp = name.startswith(".tmp-") and time.time() - st.st_mtime > _PRUNE_EVERY
                 if stale_tmp:
-                    self._drop(Path(full))
+                    self._drop(full)
                     continue
                 entries.append((st.st_mtime, st.st_size, full))
                 total += st.st_size
@@ -166,7 +194,7 @@ class Store:
         if total <= self.limit:
             return 0
         for _mtime, size, full in sorted(entries):
-            self._drop(Path(full))
+            self._drop(full)
             removed += size
             if total - removed <= self.limit * 0.8:
                 break

@@ -5,60 +5,19 @@
 
 A change anywhere changes the key of everything after it, and nothing before it.
 
-foreshock's code is fingerprinted by the size and modification time of every file of the installed
-package, not only its version: a development checkout (or an upgrade that keeps the version) must not
-read entries an older analysis wrote.
+The digest and the code's identity live in foreshock.cache.ident (standard library only: a run with nothing
+changed computes them before importing anything else).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import sys
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
+from foreshock.cache.ident import code_fingerprint, digest
 from foreshock.core.model import MigrationUnit
 
-_SIZE = 20
-
-
-def digest(*parts: bytes | str) -> str:
-    h = hashlib.blake2b(digest_size=_SIZE)
-    for p in parts:
-        data = p.encode("utf-8", "surrogatepass") if isinstance(p, str) else p
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """foreshock's code and pglast's (every file of both packages, by size and modification time) and
-    Python's version."""
-    import foreshock
-
-    parts = [foreshock.__version__, sys.version]
-    parts += _files(os.path.dirname(os.path.abspath(foreshock.__file__)))
-    # pglast is fingerprinted by its files too: importing it to ask its version costs more than this.
-    spec = importlib.util.find_spec("pglast")
-    if spec is not None and spec.origin:
-        parts += _files(os.path.dirname(spec.origin))
-    return digest(*parts)
-
-
-def _files(package: str) -> list[str]:
-    seen: list[str] = []
-    for directory, dirs, files in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith((".py", ".json", ".toml", ".so", ".pyd")):
-                st = os.stat(os.path.join(directory, name))
-                rel = os.path.relpath(os.path.join(directory, name), package)
-                seen.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
-    return seen
+__all__ = ["base_key", "chain", "code_fingerprint", "digest", "settings_fingerprint", "unit_fingerprint"]
 
 
 def settings_fingerprint(settings: Any) -> str:

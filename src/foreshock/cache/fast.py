@@ -1,0 +1,277 @@
+"""A `check` with nothing changed, answered from the history cache before anything else is imported.
+
+A run whose output is kept (`gcc`, `github`, `json`, `sarif` through the cache) also keeps how to tell,
+with the standard library only, that the next run with the same command line would print the same:
+
+    command = H(this module's format, Python, the command line, the working directory, FORESHOCK_* variables)
+    manifest[command] = every input the run read: the files it opened, the directories it listed, and the
+                        names the sources look for above them (pyproject.toml, manage.py, sqitch.plan, ...)
+    output[H(command, foreshock's and pglast's code, the current state of every input in the manifest)]
+        = (stdout, stderr, exit code)
+
+The inputs are found by watching the run (an audit hook: `open`, `os.listdir`, `os.scandir`), not by
+re-deriving what the sources read, so a layout that reads one more file is covered without a change here.
+Files are compared by content, directories by their entries, probed names by whether they exist and are a
+file or a directory; foreshock's and pglast's code as every other cache key does (foreshock.cache.ident).
+
+The entry point (`foreshock.__main__`) reads the manifest for its command line, hashes the inputs it names
+and prints the stored output when the whole key matches; anything else - no manifest, any input changed,
+an option whose effect is not a file (--since, --dsn, --fleet...), a framework project - is the normal
+run. The output is what the normal run printed, byte for byte, with its exit code.
+
+What no hook sees is a file's existence checked without reading it or listing its directory (`isfile`):
+the sources do that only for the names in PROBED, in a directory's ancestors; a source that probes for
+another name above a directory adds it there (tests/test_cache.py creates each of them above a warm run).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+from foreshock.cache import Store, default_dir
+from foreshock.cache.ident import code_fingerprint, digest, package_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import IO, Any
+
+__all__ = ["PROBED", "Recorder", "command_key", "record", "replay", "save"]
+
+MANIFEST, OUTPUT = "fastm", "fasto"
+# Bumped when the manifest, the output entry or what the key covers change.
+_VERSION = "fast-1"
+# Names the sources check for by existence alone, in the ancestors of what they read: the configuration
+# (pyproject.toml), the kind of a project (manage.py, alembic.ini, env.py), and the layouts that look above
+# their directory (sqitch, refinery's Cargo.toml, synapse's schema root).
+PROBED = (
+    "pyproject.toml",
+    "manage.py",
+    "alembic.ini",
+    "env.py",
+    "sqitch.plan",
+    "sqitch.conf",
+    "Cargo.toml",
+    "delta",
+    os.path.join("common", "delta"),
+    "full_schemas",
+)
+# Options whose effect is not read from a file, so no manifest can vouch for it.
+_UNWATCHED = ("--since", "--dsn", "--fleet", "--stats-dir", "--alembic-config", "--sandbox-dsn")
+
+
+def store_dir(argv: Sequence[str]) -> str | None:
+    """The store a `check` with these arguments uses when it is cached; None for any other command and
+    with --no-cache. (A value of another option that looks like one of these only makes a miss.)"""
+    if not argv or argv[0] != "check":
+        return None
+    cache_dir = ""
+    for i, arg in enumerate(argv):
+        if arg == "--no-cache" or arg in ("-h", "--help"):
+            return None
+        if arg == "--cache-dir" and i + 1 < len(argv):
+            cache_dir = argv[i + 1]
+        elif arg.startswith("--cache-dir="):
+            cache_dir = arg.partition("=")[2]
+    return cache_dir or default_dir()
+
+
+def command_key(argv: Sequence[str]) -> str:
+    """Everything of the command itself an output depends on: the arguments, where it runs, the
+    FORESHOCK_* variables, the interpreter."""
+    env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("FORESHOCK_"))
+    return digest(_VERSION, sys.version, sys.prefix, os.getcwd(), repr(list(argv)), repr(env))
+
+
+def _signature(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _state(files: Sequence[str], dirs: Sequence[str], probes: Sequence[str]) -> str:
+    """The current state of a manifest's inputs, as one digest."""
+    parts: list[bytes | str] = []
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                parts.append(fh.read())
+        except OSError:
+            parts.append("\0unreadable")
+    for path in dirs:
+        try:
+            with os.scandir(path) as it:
+                names = sorted(e.name + ("/" if e.is_dir() else "") for e in it)
+            parts.append("\0".join(names))
+        except OSError:
+            parts.append("\0unlistable")
+    for path in probes:
+        try:
+            parts.append(str(os.stat(path).st_mode >> 12))
+        except OSError:
+            parts.append("-")
+    return digest(*parts)
+
+
+def _ancestors(paths: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for path in paths:
+        here = path
+        while here not in out:
+            out.add(here)
+            up = os.path.dirname(here)
+            if up == here:
+                break
+            here = up
+    return out
+
+
+class Recorder:
+    """What a run reads, watched while it runs: files opened for reading and directories listed (with
+    their signature when first seen)."""
+
+    def __init__(self) -> None:
+        self._exclude: tuple[str, ...] = ()
+        self._unlisted: set[str] = set()
+        self.files: dict[str, tuple[int, int, int, int] | None] = {}
+        self.dirs: dict[str, tuple[int, int, int, int] | None] = {}
+        # Something was read that no manifest can name (a directory by descriptor) or written outside the
+        # store: such a run is not kept for the fast path.
+        self.tainted = False
+
+    def exclude(self, store: Store) -> None:
+        """Not watched from now on, nor kept: the store's entries (what is under its root), and the store's
+        own directory listed (pruning looks for other formats' roots there; the directory may be the one
+        the migrations are in, so only its listing is left out)."""
+        for path in {os.path.abspath(store.root_dir), os.path.realpath(store.root_dir)}:
+            self._exclude += (path.rstrip(os.sep) + os.sep,)
+        self._unlisted |= {os.path.abspath(store.directory), os.path.realpath(store.directory)}
+        self.files = {p: s for p, s in self.files.items() if not p.startswith(self._exclude)}
+        self.dirs = {p: s for p, s in self.dirs.items() if not self._excluded_dir(p)}
+
+    def _excluded_dir(self, path: str) -> bool:
+        return path in self._unlisted or (path + os.sep).startswith(self._exclude)
+
+    def event(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            target, mode, flags = args
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
+                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND)
+            )
+            self._seen(target, self.files, writes)
+        elif event in ("os.listdir", "os.scandir"):
+            self._seen(args[0] if args[0] is not None else ".", self.dirs, False)
+
+    def _seen(self, target: Any, into: dict[str, tuple[int, int, int, int] | None], writes: bool) -> None:
+        if isinstance(target, int):
+            if into is self.dirs:
+                self.tainted = True
+            return  # a file descriptor: what it was opened from was seen then
+        try:
+            path = os.path.abspath(os.fsdecode(target))
+        except TypeError:
+            self.tainted = True
+            return
+        if path.startswith(self._exclude) or (into is self.dirs and self._excluded_dir(path)):
+            return
+        if writes:
+            self.tainted = True
+        elif path not in into:
+            into[path] = _signature(path)
+
+
+_current: list[Recorder] = []
+_hooked = False
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    # Not what imports read or list (modules, and the directories they are looked for in): the code, not
+    # the inputs. The frame that made the call is the import system's own.
+    if _current and event in _WATCHED and not sys._getframe(1).f_code.co_filename.startswith(_IMPORTS):
+        _current[-1].event(event, args)
+
+
+_WATCHED = frozenset(("open", "os.listdir", "os.scandir"))
+_IMPORTS = ("<frozen importlib", "<frozen zipimport")
+
+
+def record() -> Recorder:
+    """Start watching what this run reads (until `save` or `stop`). One audit hook serves every run of the
+    process: hooks cannot be removed, so in-process runs (tests) do not pile them up."""
+    global _hooked
+    if not _hooked:
+        sys.addaudithook(_hook)
+        _hooked = True
+    recorder = Recorder()
+    _current.append(recorder)
+    return recorder
+
+
+def stop(recorder: Recorder) -> None:
+    if recorder in _current:
+        _current.remove(recorder)
+
+
+def save(store: Store, argv: Sequence[str], recorder: Recorder, out: str, err: str, exit_code: int) -> bool:
+    """Keep this run's output for the fast path, with the manifest of what it read; nothing when the run
+    read something a manifest cannot name or an input changed while it ran. True when kept."""
+    stop(recorder)
+    recorder.exclude(store)
+    if recorder.tainted:
+        return False
+    # foreshock's and pglast's files (their data) are covered by the code's fingerprint.
+    code = tuple(d + os.sep for d in (package_dir("foreshock"), package_dir("pglast")) if d)
+    files = {p: s for p, s in recorder.files.items() if not p.startswith(code)}
+    dirs = {p: s for p, s in recorder.dirs.items() if not (p + os.sep).startswith(code)}
+    if any(_signature(p) != sig for p, sig in (*files.items(), *dirs.items())):
+        return False
+    places = _ancestors([os.getcwd(), *dirs, *{os.path.dirname(p) for p in files}])
+    probes = sorted(os.path.join(a, name) for a in places for name in PROBED)
+    manifest = (sorted(files), sorted(dirs), probes)
+    command = command_key(argv)
+    key = digest(command, code_fingerprint(), _state(*manifest))
+    store.write(OUTPUT, key, marshal.dumps((out, err, exit_code)))
+    store.write(MANIFEST, command, marshal.dumps(manifest))
+    return True
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int | None:
+    """Print the kept output of this command line when nothing it depends on changed; its exit code, or
+    None (run normally)."""
+    root = store_dir(argv)
+    if root is None or any(arg.partition("=")[0] in _UNWATCHED for arg in argv):
+        return None
+    store = Store(root)
+    command = command_key(argv)
+    manifest = _unmarshal(store.read(MANIFEST, command))
+    if not (isinstance(manifest, tuple) and len(manifest) == 3 and all(_strings(m) for m in manifest)):
+        return None
+    kept = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(*manifest))))
+    if not (isinstance(kept, tuple) and len(kept) == 3):
+        return None
+    out, err, code = kept
+    if not (isinstance(out, str) and isinstance(err, str) and isinstance(code, int)):
+        return None
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    stderr.write(err)
+    stderr.flush()
+    stdout.write(out)
+    return code
+
+
+def _unmarshal(data: bytes | None) -> object:
+    if data is None:
+        return None
+    try:
+        return marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
