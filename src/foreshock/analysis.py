@@ -153,6 +153,11 @@ def remap_error(err: Any, unit: MigrationUnit | None) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 # The cached loop.
 
+# A run keeps the schema model after its last file when at least this many files follow the snapshot it
+# started from.
+_SNAPSHOT_EVERY = 8
+
+
 def _cached(
     units: Sequence[MigrationUnit], settings: Settings, history: Sequence[MigrationUnit], store: Store
 ) -> Analysed:
@@ -191,7 +196,9 @@ def _cached(
         outcome = next(reported)
         entries.save_file(store, keys[i], outcome.analysis, outcome.findings, outcome.errors)
         outcomes.append(outcome)
-    if units:
+    if len(units) - start >= _SNAPSHOT_EVERY:
+        # Else the next run replays the few files since the snapshot it started from on the model (parsed
+        # again: a few ms), cheaper than writing the model now (tens of ms for a large schema).
         entries.save_schema(store, keys[-1], schema)
     store.prune()
     return Analysed(outcomes, schema_errors, len(fresh))

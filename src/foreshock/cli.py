@@ -11,6 +11,7 @@ runs or help is shown, so heavy imports such as psycopg stay out of `foreshock c
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import io
@@ -262,6 +263,13 @@ def check(
             if not (since or dsn):
                 _keep_for_fast_path(store, recorder, paths, settings, *kept)
             return _write_output(*kept)
+    if gc.isenabled():
+        # A check is one short process, and its analysis and reports make next to no cyclic garbage (a
+        # 20,000-statement history peaks at the same memory either way), while the collector's full passes
+        # over the objects a warm run reads back from the cache are a fifth of that run: paused until the
+        # command ends (after rendering, which Django and Alembic projects do earlier, with it on).
+        gc.disable()
+        click.get_current_context().call_on_close(gc.enable)
     result = prepared.run(sizes, store)
     err = io.StringIO()
     for e in result.errors:

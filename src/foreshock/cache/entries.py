@@ -2,8 +2,11 @@
 
 - "file": one reported file's outcome without its statements: path, errors, file directives, findings and
   the rule engine's errors in it;
-- "body": its statements and transactions, and its findings' safe rewrites, read only when a report or a
-  command asks for them (`CachedFileAnalysis`, `CachedFinding`);
+- "body": its statements and transactions, read only when a report or a command asks for them
+  (`CachedFileAnalysis`);
+- "rewrites": its findings' safe rewrites, read (all of a file's at once) when the first of them is used
+  (`CachedFinding`): the verdict folds a missing lock_timeout into the rewrite of the finding it rides on,
+  which should not cost reading the file's statements too;
 - "hist": a history unit (schema history read before `--since`) was seen at this key;
 - "schema": the schema model after the unit at this key;
 - "base": the errors of the `--schema` history.
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from foreshock.cache import Store
     from foreshock.core.schema import Schema
 
-FILE, BODY, HIST, SCHEMA, BASE = "file", "body", "hist", "schema", "base"
+FILE, BODY, REWRITES, HIST, SCHEMA, BASE = "file", "body", "rewrites", "hist", "schema", "base"
 
 
 class CacheError(ForeshockError):
@@ -78,7 +81,7 @@ class CachedFileAnalysis(FileAnalysis):
         if name not in ("statements", "transactions"):
             raise AttributeError(name)
         store, key = self.__dict__["_entry"]
-        self.__dict__["statements"], self.__dict__["transactions"], _rewrites = _body(store, key, self.path)
+        self.__dict__["statements"], self.__dict__["transactions"] = _entry(store, BODY, key, self.path)
         return self.__dict__[name]
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -86,23 +89,37 @@ class CachedFileAnalysis(FileAnalysis):
         return FileAnalysis, fields
 
 
+class _Rewrites:
+    """One file's rewrites entry, read once for all its findings."""
+
+    def __init__(self, store: Store, key: str, path: str) -> None:
+        self.store, self.key, self.path = store, key, path
+        self.read: dict[int, Any] | None = None
+
+    def get(self, index: int) -> Any:
+        if self.read is None:
+            self.read = _entry(self.store, REWRITES, self.key, self.path)
+        return self.read[index]
+
+
 class _LazyRewrite:
-    """CachedFinding.rewrite: read from the file's body on first use, then kept in the instance (a
+    """CachedFinding.rewrite: read from the file's rewrites entry on first use, then kept in the instance (a
     descriptor without __set__, so the instance's own value wins once it is there)."""
 
     def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
         if finding is None:
             return None
-        store, key, index = finding.__dict__["_entry"]
-        rewrite = _body(store, key, finding.path)[2][index]
+        rewrites, index = finding.__dict__["_entry"]
+        rewrite = rewrites.get(index)
         finding.__dict__["rewrite"] = rewrite
         return rewrite
 
 
 class CachedFinding(Finding):
     """A Finding read from the cache: its safe rewrite (most of a finding's bytes, and of the time to read
-    it back) is read from the file's body when first used; a gcc or github report never reads it. Equal to,
-    and hashed as, the Finding it was stored from."""
+    it back) is read from the file's rewrites entry when first used (a gcc or github report reads only those
+    the verdict folds a missing lock_timeout into). Equal to, and hashed as, the Finding it was stored
+    from."""
 
     # The dataclass field's default (None) is a class attribute: a descriptor here stands in front of it.
     rewrite = _LazyRewrite()
@@ -125,11 +142,11 @@ def _finding(values: tuple[Any, ...]) -> Finding:
 _COMPARED = tuple(f.name for f in dataclasses.fields(Finding) if f.compare)
 
 
-def _body(store: Store, key: str, path: str) -> tuple[Any, ...]:
-    body = store.load(BODY, key)
-    if body is None:
+def _entry(store: Store, kind: str, key: str, path: str) -> Any:
+    kept = store.load(kind, key)
+    if kept is None:
         raise CacheError(f"{path}: its cache entry has gone or is corrupt (run again, or --no-cache)")
-    return tuple(body)
+    return kept
 
 
 def save_file(
@@ -137,7 +154,9 @@ def save_file(
 ) -> None:
     rewrites = {i: f.rewrite for i, f in enumerate(findings) if f.rewrite is not None}
     bare = tuple(dataclasses.replace(f, rewrite=None) if i in rewrites else f for i, f in enumerate(findings))
-    store.save(BODY, key, (fa.statements, fa.transactions, rewrites), pickler=_BodyPickler)
+    store.save(BODY, key, (fa.statements, fa.transactions), pickler=_BodyPickler)
+    if rewrites:
+        store.save(REWRITES, key, rewrites)
     store.save(FILE, key, (fa.path, fa.errors, fa.file_directives, bare, tuple(rewrites), errors))
 
 
@@ -149,12 +168,15 @@ def load_file(store: Store, key: str) -> tuple[FileAnalysis, tuple[Finding, ...]
         return None
     path, errors, directives, findings, with_rewrite, engine_errors = head
     if with_rewrite:
+        if not store.has(REWRITES, key):
+            return None
+        rewrites = _Rewrites(store, key, path)
         kept = list(findings)
         for i in with_rewrite:
             lazy = CachedFinding.__new__(CachedFinding)
             state = dict(kept[i].__dict__)
             del state["rewrite"]
-            lazy.__dict__.update(state, _entry=(store, key, i))
+            lazy.__dict__.update(state, _entry=(rewrites, i))
             kept[i] = lazy
         findings = tuple(kept)
     fa = CachedFileAnalysis.__new__(CachedFileAnalysis)
