@@ -443,3 +443,21 @@ def test_an_input_changed_while_the_run_read_it_is_not_kept(tmp_path: Path) -> N
     recorder = fast.record()
     migration.read_text(encoding="utf-8")
     assert fast.save(store, ["check", str(migration)], recorder, "out", "err", 1)
+
+
+def test_an_internal_error_in_the_fast_path_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from foreshock.__main__ import main
+
+    def broken(_argv: object) -> None:
+        raise RuntimeError("manifest\nunreadable")
+
+    monkeypatch.setattr(fast, "lookup", broken)
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--format", "gcc", "anything"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "foreshock: internal error: RuntimeError: manifest unreadable "
+        "(please report; FORESHOCK_DEBUG=1 shows more)\n"
+    )

@@ -17,14 +17,25 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: exits 0, 1 or 2, as foreshock.cli.main."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from foreshock.cache.fast import replay
+    from foreshock.cache.fast import lookup
 
     try:
-        code = replay(args)
-    except BrokenPipeError:
-        # `foreshock check ... | head`: the reader went away, as the CLI says it.
-        sys.exit(2)
-    if code is not None:
+        kept = lookup(args)
+    except OSError:
+        kept = None  # e.g. the working directory has gone: the normal run says what is wrong
+    except Exception as e:  # as loud as the CLI's own last line of defence
+        from foreshock.cli import internal_error
+
+        sys.exit(internal_error(e))
+    if kept is not None:
+        out, err, code = kept
+        try:
+            sys.stderr.write(err)
+            sys.stderr.flush()
+            sys.stdout.write(out)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = 2  # `foreshock check ... | head`: the reader went away, as the CLI says it
         sys.exit(code)
     from foreshock.cli import main as cli_main
 

@@ -431,12 +431,17 @@ def _invoke_one_line(
         # `foreshock check ... | head`: the reader went away; nothing more to say.
         return 2
     except Exception as e:  # the last line of defence: one line, never a traceback by default
-        if os.environ.get("FORESHOCK_DEBUG") == "1":
-            import traceback
-
-            traceback.print_exc()
-        detail = " ".join(str(e).split())
-        return _fail(
-            f"internal error: {type(e).__name__}: {detail} (please report; FORESHOCK_DEBUG=1 shows more)"
-        )
+        return internal_error(e)
     return rv if isinstance(rv, int) else 0
+
+
+def internal_error(e: Exception) -> int:
+    """Report an exception no one expected as one line (the traceback with FORESHOCK_DEBUG=1); exit code 2."""
+    if os.environ.get("FORESHOCK_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exc()
+    detail = " ".join(str(e).split())
+    return _fail(
+        f"internal error: {type(e).__name__}: {detail} (please report; FORESHOCK_DEBUG=1 shows more)"
+    )

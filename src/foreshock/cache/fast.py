@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import IO, Any
 
-__all__ = ["PROBED", "Recorder", "command_key", "record", "replay", "save"]
+__all__ = ["PROBED", "Recorder", "command_key", "lookup", "record", "replay", "save"]
 
 MANIFEST, OUTPUT = "fastm", "fasto"
 # Bumped when the manifest, the output entry or what the key covers change.
@@ -243,9 +243,9 @@ def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int | None:
-    """Print the kept output of this command line when nothing it depends on changed; its exit code, or
-    None (run normally)."""
+def lookup(argv: Sequence[str]) -> tuple[str, str, int] | None:
+    """The kept (stdout, stderr, exit code) of this command line when nothing it depends on changed; None:
+    run normally."""
     root = store_dir(argv)
     if root is None or any(arg.partition("=")[0] in _UNWATCHED for arg in argv):
         return None
@@ -260,6 +260,16 @@ def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] |
     out, err, code = kept
     if not (isinstance(out, str) and isinstance(err, str) and isinstance(code, int)):
         return None
+    return out, err, code
+
+
+def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int | None:
+    """Print the kept output of this command line (`lookup`) as the normal run does: stderr first; its exit
+    code, or None (run normally)."""
+    kept = lookup(argv)
+    if kept is None:
+        return None
+    out, err, code = kept
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     stderr.write(err)
