@@ -412,6 +412,18 @@ def test_any_change_is_a_miss_and_the_next_run_gives_the_cold_output(
         assert expected != before  # the change shows in the output: a stale answer would be caught
 
 
+def test_a_path_that_was_missing_is_a_miss_once_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    with_missing = [*args, "more"]
+    missing = _cli(*with_missing)
+    assert missing[0] == 2 and _fast(*with_missing) == missing
+    write_history(tmp_path / "more", ["CREATE TABLE later (id int);\n"])
+    assert _fast(*with_missing) is None
+    assert _cli(*with_missing) == _cli(*_no_cache(with_missing)) != missing
+
+
 def test_the_command_line_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = _warm_fast(tmp_path, monkeypatch)
     for other in (["--select", "adding-foreign-key"], ["--pg-version", "12"], ["--show-info"]):
@@ -438,11 +450,11 @@ def test_an_input_changed_while_the_run_read_it_is_not_kept(tmp_path: Path) -> N
     recorder = fast.record()
     migration.read_text(encoding="utf-8")
     migration.write_text("SELECT 22;\n", encoding="utf-8")
-    assert not fast.save(store, ["check", str(migration)], recorder, "", "", 0)
+    assert not fast.save(store, ["check", str(migration)], recorder, ("", "", 0))
     assert not store.has(fast.OUTPUT, "0" * 40) and not (store.root / fast.MANIFEST).exists()
     recorder = fast.record()
     migration.read_text(encoding="utf-8")
-    assert fast.save(store, ["check", str(migration)], recorder, "out", "err", 1)
+    assert fast.save(store, ["check", str(migration)], recorder, ("out", "err", 1))
 
 
 def test_an_internal_error_in_the_fast_path_is_one_line(

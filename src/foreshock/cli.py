@@ -318,7 +318,7 @@ def _keep_for_fast_path(
     if argv is None or settings.sources.alembic_config is not None:
         return
     if all(project_kind(p) == "sql" for p in paths):
-        fast.save(store, argv, recorder, out, err, code)
+        fast.save(store, argv, recorder, (out, err, code), paths)
 
 
 def _cache_store(paths: Sequence[str], settings: Any, cache_dir: str | None, no_cache: bool) -> Any:

@@ -216,9 +216,17 @@ def stop(recorder: Recorder) -> None:
         _current.remove(recorder)
 
 
-def save(store: Store, argv: Sequence[str], recorder: Recorder, out: str, err: str, exit_code: int) -> bool:
-    """Keep this run's output for the fast path, with the manifest of what it read; nothing when the run
-    read something a manifest cannot name or an input changed while it ran. True when kept."""
+def save(
+    store: Store,
+    argv: Sequence[str],
+    recorder: Recorder,
+    kept: tuple[str, str, int],
+    paths: Sequence[str] = (),
+) -> bool:
+    """Keep this run's output (stdout, stderr, exit code) for the fast path, with the manifest of what it
+    read and of the command's `paths` (whether each is a file, a directory or absent: a path that did not
+    exist was only looked at); nothing when the run read something a manifest cannot name or an input
+    changed while it ran. True when kept."""
     stop(recorder)
     recorder.exclude(store)
     if recorder.tainted:
@@ -230,11 +238,11 @@ def save(store: Store, argv: Sequence[str], recorder: Recorder, out: str, err: s
     if any(_signature(p) != sig for p, sig in (*files.items(), *dirs.items())):
         return False
     places = _ancestors([os.getcwd(), *dirs, *{os.path.dirname(p) for p in files}])
-    probes = sorted(os.path.join(a, name) for a in places for name in PROBED)
-    manifest = (sorted(files), sorted(dirs), probes)
+    probes = {os.path.join(a, name) for a in places for name in PROBED} | {os.path.abspath(p) for p in paths}
+    manifest = (sorted(files), sorted(dirs), sorted(probes))
     command = command_key(argv)
     key = digest(command, code_fingerprint(), _state(*manifest))
-    store.write(OUTPUT, key, marshal.dumps((out, err, exit_code)))
+    store.write(OUTPUT, key, marshal.dumps(kept))
     store.write(MANIFEST, command, marshal.dumps(manifest))
     return True
 
