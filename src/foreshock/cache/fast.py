@@ -88,7 +88,7 @@ def command_key(argv: Sequence[str]) -> str:
 def _signature(path: str) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name, which the open itself reports
         return None
     return st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino
 
@@ -189,9 +189,15 @@ _hooked = False
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if not _current or event not in _WATCHED:
+        return
     # Not what imports read or list (modules, and the directories they are looked for in): the code, not
     # the inputs. The frame that made the call is the import system's own.
-    if _current and event in _WATCHED and not sys._getframe(1).f_code.co_filename.startswith(_IMPORTS):
+    try:
+        caller = sys._getframe(1).f_code.co_filename
+    except ValueError:  # called from C with no Python frame above
+        caller = ""
+    if not caller.startswith(_IMPORTS):
         _current[-1].event(event, args)
 
 
