@@ -157,8 +157,10 @@ class Recorder:
         return path in self._unlisted or (path + os.sep).startswith(self._exclude)
 
     def event(self, event: str, args: tuple[Any, ...]) -> None:
-        if event == "open":
-            target, mode, flags = args
+        if not args:
+            self.tainted = True  # an event of a shape this module does not know: nothing to vouch for
+        elif event == "open":
+            target, mode, flags = (*args, None, None)[:3]
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
                 isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND)
             )
