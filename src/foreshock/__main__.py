@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: exits 0, 1 or 2, as foreshock.cli.main."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["check"]:
+        # A check process pauses the cyclic collector from its start, imports included (see the check
+        # command, which turns it back on while Django and Alembic projects are rendered).
+        import gc
+
+        gc.disable()
     from foreshock.cache.fast import lookup
 
     try:

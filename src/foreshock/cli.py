@@ -241,6 +241,8 @@ def check(
             raise ConfigError("--fleet/--stats-dir judge every target at its own size: drop --stats/--dsn")
         from foreshock.fleet.cli import run_check as run_fleet_check
 
+        gc.enable()  # a fleet's snapshots and rollout are long work: collected as usual
+
         return run_fleet_check(paths, settings, schema=schema, since=since, fleet_path=fleet_path,
                          stats_dir=stats_dir, parallel=parallel)
     if parallel is not None:
@@ -253,7 +255,19 @@ def check(
     store = _cache_store(paths, settings, cache_dir, no_cache)
     if store is not None:
         recorder.exclude(store)  # its entries are not inputs
+    sql_only = _sql_only(paths, settings)
+    if gc.isenabled():
+        click.get_current_context().call_on_close(gc.enable)
+    if sql_only:
+        # A check is one short process, and its analysis and reports make next to no cyclic garbage (a
+        # 20,000-statement history peaks at the same memory either way), while the collector's passes cost
+        # up to a fifth of a run (its full passes over the objects a warm run reads back from the cache):
+        # paused until the command ends (the entry point pauses it from the start of a check process).
+        gc.disable()
+    else:
+        gc.enable()  # Django and Alembic renders run the project's own code: collected as usual
     prepared = prepare_check(paths, settings, schema=schema, since=since, cache=store)
+    gc.disable()
     output_key = None
     if store is not None and settings.format != "tty":
         # Formats that do not depend on the terminal: the whole output of a run over the same inputs.
@@ -261,15 +275,8 @@ def check(
         kept = store.load("output", output_key)
         if kept is not None:
             if not (since or dsn):
-                _keep_for_fast_path(store, recorder, paths, settings, *kept)
+                _keep_for_fast_path(store, recorder, paths, sql_only, *kept)
             return _write_output(*kept)
-    if gc.isenabled():
-        # A check is one short process, and its analysis and reports make next to no cyclic garbage (a
-        # 20,000-statement history peaks at the same memory either way), while the collector's full passes
-        # over the objects a warm run reads back from the cache are a fifth of that run: paused until the
-        # command ends (after rendering, which Django and Alembic projects do earlier, with it on).
-        gc.disable()
-        click.get_current_context().call_on_close(gc.enable)
     result = prepared.run(sizes, store)
     err = io.StringIO()
     for e in result.errors:
@@ -294,7 +301,7 @@ def check(
     kept = (out.getvalue(), err.getvalue(), result.exit_code)
     store.save("output", output_key, kept)
     if not (since or dsn):
-        _keep_for_fast_path(store, recorder, paths, settings, *kept)
+        _keep_for_fast_path(store, recorder, paths, sql_only, *kept)
     return _write_output(*kept)
 
 
@@ -305,19 +312,23 @@ def _write_output(out: str, err: str, code: int) -> int:
     return code
 
 
+def _sql_only(paths: Sequence[str], settings: Any) -> bool:
+    """Every input is SQL: no Django or Alembic project, whose renders run the project's own code."""
+    from foreshock.sources import project_kind
+
+    return settings.sources.alembic_config is None and all(project_kind(p) == "sql" for p in paths)
+
+
 def _keep_for_fast_path(
-    store: Any, recorder: Any, paths: Sequence[str], settings: Any, out: str, err: str, code: int
+    store: Any, recorder: Any, paths: Sequence[str], sql_only: bool, out: str, err: str, code: int
 ) -> None:
     """Keep a run's output for the entry point's fast path (foreshock.cache.fast), under the command line as
     given. Not for framework projects: their renders run code a manifest of the files read cannot vouch
     for; nor (the caller's part) with --since or --dsn, whose answers are not in files."""
     from foreshock.cache import fast
-    from foreshock.sources import project_kind
 
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
-    if argv is None or settings.sources.alembic_config is not None:
-        return
-    if all(project_kind(p) == "sql" for p in paths):
+    if argv is not None and sql_only:
         fast.save(store, argv, recorder, (out, err, code), paths)
 
 
