@@ -447,14 +447,17 @@ def test_an_input_changed_while_the_run_read_it_is_not_kept(tmp_path: Path) -> N
     store = Store(tmp_path / "cache")
     migration = tmp_path / "V1__a.sql"
     migration.write_text("SELECT 1;\n", encoding="utf-8")
+    argv = ["check", "--cache-dir", str(tmp_path / "cache"), str(migration)]
+    fast.write_output(store, "o" * 40, ("out", "err", 1))
     recorder = fast.record()
     migration.read_text(encoding="utf-8")
     migration.write_text("SELECT 22;\n", encoding="utf-8")
-    assert not fast.save(store, ["check", str(migration)], recorder, ("", "", 0))
-    assert not store.has(fast.OUTPUT, "0" * 40) and not (store.root / fast.MANIFEST).exists()
+    assert not fast.save(store, argv, recorder, "o" * 40)
+    assert fast.lookup(argv) is None
     recorder = fast.record()
     migration.read_text(encoding="utf-8")
-    assert fast.save(store, ["check", str(migration)], recorder, ("out", "err", 1))
+    assert fast.save(store, argv, recorder, "o" * 40)
+    assert fast.lookup(argv) == ("out", "err", 1)
 
 
 def test_an_internal_error_in_the_fast_path_is_one_line(

@@ -272,10 +272,10 @@ def check(
     if store is not None and settings.format != "tty":
         # Formats that do not depend on the terminal: the whole output of a run over the same inputs.
         output_key = prepared.fingerprint(sizes) + settings.format
-        kept = store.load("output", output_key)
+        kept = fast.read_output(store, output_key)
         if kept is not None:
             if not (since or dsn):
-                _keep_for_fast_path(store, recorder, paths, sql_only, *kept)
+                _keep_for_fast_path(store, recorder, paths, sql_only, output_key)
             return _write_output(*kept)
     result = prepared.run(sizes, store)
     err = io.StringIO()
@@ -299,9 +299,9 @@ def check(
     render(result, settings.format, out)
     assert store is not None
     kept = (out.getvalue(), err.getvalue(), result.exit_code)
-    store.save("output", output_key, kept)
+    fast.write_output(store, output_key, kept)
     if not (since or dsn):
-        _keep_for_fast_path(store, recorder, paths, sql_only, *kept)
+        _keep_for_fast_path(store, recorder, paths, sql_only, output_key)
     return _write_output(*kept)
 
 
@@ -319,17 +319,15 @@ def _sql_only(paths: Sequence[str], settings: Any) -> bool:
     return settings.sources.alembic_config is None and all(project_kind(p) == "sql" for p in paths)
 
 
-def _keep_for_fast_path(
-    store: Any, recorder: Any, paths: Sequence[str], sql_only: bool, out: str, err: str, code: int
-) -> None:
-    """Keep a run's output for the entry point's fast path (foreshock.cache.fast), under the command line as
-    given. Not for framework projects: their renders run code a manifest of the files read cannot vouch
-    for; nor (the caller's part) with --since or --dsn, whose answers are not in files."""
+def _keep_for_fast_path(store: Any, recorder: Any, paths: Sequence[str], sql_only: bool, output: str) -> None:
+    """Point the entry point's fast path (foreshock.cache.fast) at the run's kept `output`, under the command
+    line as given. Not for framework projects: their renders run code a manifest of the files read cannot
+    vouch for; nor (the caller's part) with --since or --dsn, whose answers are not in files."""
     from foreshock.cache import fast
 
     argv = (click.get_current_context().find_root().obj or {}).get("argv")
     if argv is not None and sql_only:
-        fast.save(store, argv, recorder, (out, err, code), paths)
+        fast.save(store, argv, recorder, output, paths)
 
 
 def _cache_store(paths: Sequence[str], settings: Any, cache_dir: str | None, no_cache: bool) -> Any:

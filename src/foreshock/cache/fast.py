@@ -6,8 +6,8 @@ with the standard library only, that the next run with the same command line wou
     command = H(this module's format, Python, the command line, the working directory, FORESHOCK_* variables)
     manifest[command] = every input the run read: the files it opened, the directories it listed, and the
                         names the sources look for above them (pyproject.toml, manage.py, sqitch.plan, ...)
-    output[H(command, foreshock's and pglast's code, the current state of every input in the manifest)]
-        = (stdout, stderr, exit code)
+    fasto[H(command, foreshock's and pglast's code, the current state of every input in the manifest)]
+        = the key of the run's output entry: (stdout, stderr, exit code)
 
 The inputs are found by watching the run (an audit hook: `open`, `os.listdir`, `os.scandir`), not by
 re-deriving what the sources read, so a layout that reads one more file is covered without a change here.
@@ -38,9 +38,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import IO, Any
 
-__all__ = ["PROBED", "Recorder", "command_key", "lookup", "record", "replay", "save"]
+__all__ = [
+    "PROBED", "Recorder", "command_key", "lookup", "read_output", "record", "replay", "save", "write_output"
+]
 
 MANIFEST, OUTPUT = "fastm", "fasto"
+# A run's whole output, kept by the normal run under a key of everything it depends on (the CLI's, computed
+# after the inputs are read); the fast path's OUTPUT entry names it.
+OUTPUT_ENTRY = "output"
 # Bumped when the manifest, the output entry or what the key covers change.
 _VERSION = "fast-1"
 # Names the sources check for by existence alone, in the ancestors of what they read: the configuration
@@ -224,17 +229,28 @@ def stop(recorder: Recorder) -> None:
         _current.remove(recorder)
 
 
+def write_output(store: Store, key: str, kept: tuple[str, str, int]) -> None:
+    """A run's whole output (stdout, stderr, exit code) under `key` (marshal: read back without pickle)."""
+    store.write(OUTPUT_ENTRY, key, marshal.dumps(kept))
+
+
+def read_output(store: Store, key: str) -> tuple[str, str, int] | None:
+    kept = _unmarshal(store.read(OUTPUT_ENTRY, key))
+    if not (isinstance(kept, tuple) and len(kept) == 3):
+        return None
+    out, err, code = kept
+    if not (isinstance(out, str) and isinstance(err, str) and isinstance(code, int)):
+        return None
+    return out, err, code
+
+
 def save(
-    store: Store,
-    argv: Sequence[str],
-    recorder: Recorder,
-    kept: tuple[str, str, int],
-    paths: Sequence[str] = (),
+    store: Store, argv: Sequence[str], recorder: Recorder, output: str, paths: Sequence[str] = ()
 ) -> bool:
-    """Keep this run's output (stdout, stderr, exit code) for the fast path, with the manifest of what it
-    read and of the command's `paths` (whether each is a file, a directory or absent: a path that did not
-    exist was only looked at); nothing when the run read something a manifest cannot name or an input
-    changed while it ran. True when kept."""
+    """Point the fast path at the run's output kept under `output` (write_output), with the manifest of
+    what the run read and of the command's `paths` (whether each is a file, a directory or absent: a path
+    that did not exist was only looked at); nothing when the run read something a manifest cannot name or an
+    input changed while it ran. True when kept."""
     stop(recorder)
     recorder.exclude(store)
     if recorder.tainted:
@@ -250,7 +266,7 @@ def save(
     manifest = (sorted(files), sorted(dirs), sorted(probes))
     command = command_key(argv)
     key = digest(command, code_fingerprint(), _state(*manifest))
-    store.write(OUTPUT, key, marshal.dumps(kept))
+    store.write(OUTPUT, key, marshal.dumps(output))
     store.write(MANIFEST, command, marshal.dumps(manifest))
     return True
 
@@ -270,13 +286,8 @@ def lookup(argv: Sequence[str]) -> tuple[str, str, int] | None:
     manifest = _unmarshal(store.read(MANIFEST, command))
     if not (isinstance(manifest, tuple) and len(manifest) == 3 and all(_strings(m) for m in manifest)):
         return None
-    kept = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(*manifest))))
-    if not (isinstance(kept, tuple) and len(kept) == 3):
-        return None
-    out, err, code = kept
-    if not (isinstance(out, str) and isinstance(err, str) and isinstance(code, int)):
-        return None
-    return out, err, code
+    output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(*manifest))))
+    return read_output(store, output) if isinstance(output, str) else None
 
 
 def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int | None:
