@@ -99,21 +99,22 @@ def _signature(path: str) -> tuple[int, int, int, int] | None:
 
 
 def _state(files: Sequence[str], dirs: Sequence[str], probes: Sequence[str]) -> str:
-    """The current state of a manifest's inputs, as one digest."""
+    """The current state of a manifest's inputs, as one digest (each part tagged: a file that cannot be
+    read is never taken for one whose text is a marker)."""
     parts: list[bytes | str] = []
     for path in files:
         try:
             with open(path, "rb") as fh:
-                parts.append(fh.read())
+                parts += ("+", fh.read())
         except OSError:
-            parts.append("\0unreadable")
+            parts.append("-")
     for path in dirs:
         try:
             with os.scandir(path) as it:
                 names = sorted(e.name + ("/" if e.is_dir() else "") for e in it)
-            parts.append("\0".join(names))
+            parts += ("+", "\0".join(names))
         except OSError:
-            parts.append("\0unlistable")
+            parts.append("-")
     for path in probes:
         try:
             parts.append(str(os.stat(path).st_mode >> 12))
