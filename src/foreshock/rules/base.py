@@ -22,6 +22,7 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
+from foreshock.core.records import fast_init
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.rules.deployment import Deployment
 
@@ -92,6 +93,7 @@ class Example:
     rows: tuple[tuple[str, int], ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True)
 class Hit:
     """One problem a rule found. statement: where to report it (file checks); default: the one checked.
