@@ -136,7 +136,75 @@ def _simple(node: Any) -> str | None:
         return f"{name}({', '.join(m for m in mods if m is not None)})"
     if isinstance(node, ast.ColumnRef) and all(isinstance(f, ast.String) for f in node.fields or ()):
         return ".".join(quote_ident(str(f.sval)) for f in node.fields or ())
+    if isinstance(node, ast.ColumnDef):
+        # A bare `name type` (the column of a split's ADD COLUMN): pglast prints the name, a space, the type.
+        if (
+            not node.colname
+            or node.typeName is None
+            or node.constraints
+            or node.collClause
+            or node.fdwoptions
+            or node.storage_name
+            or node.compression
+        ):
+            return None
+        typ = _pglast_type(node.typeName)
+        return None if typ is None else f"{maybe_double_quote_name(str(node.colname))} {typ}"
     return None
+
+
+# pg_catalog types pglast prints by their SQL spelling (its printer's `system_types`), with the suffix
+# written after the type modifiers.
+_PGLAST_SYSTEM_TYPES = {
+    "bool": ("boolean", ""),
+    "bpchar": ("char", ""),
+    "float4": ("real", ""),
+    "float8": ("double precision", ""),
+    "int2": ("smallint", ""),
+    "int4": ("integer", ""),
+    "int8": ("bigint", ""),
+    "numeric": ("numeric", ""),
+    "time": ("time", ""),
+    "timestamp": ("timestamp", ""),
+    "timestamptz": ("timestamp", " with time zone"),
+    "timetz": ("time", " with time zone"),
+    "varbit": ("bit varying", ""),
+    "varchar": ("varchar", ""),
+}
+
+
+def _pglast_type(node: Any) -> str | None:
+    """A type name exactly as pglast prints it, for the common forms (integer modifiers, array bounds); None
+    for anything else (interval fields, SETOF, %TYPE)."""
+    if not isinstance(node, ast.TypeName) or node.setof or node.pct_type or not node.names:
+        return None
+    names = [n.sval if isinstance(n, ast.String) else None for n in node.names]
+    if any(not n for n in names):
+        return None
+    mods: list[int] = []
+    for m in node.typmods or ():
+        if not isinstance(m, ast.A_Const) or not isinstance(m.val, ast.Integer):
+            return None
+        mods.append(int(m.val.ival or 0))
+    suffix = ""
+    if len(names) == 2 and names[0] == "pg_catalog":
+        if names[1] not in _PGLAST_SYSTEM_TYPES or names[1] == "interval":
+            return None
+        out, suffix = _PGLAST_SYSTEM_TYPES[str(names[1])]
+        if names[1] == "bpchar" and mods == [1]:
+            mods = []  # pglast simplifies char(1) to char
+    elif names == ["char"]:
+        out = '"char"'
+    else:
+        out = ".".join(maybe_double_quote_name(str(n)) for n in names)
+    if mods:
+        out += "(" + ", ".join(str(m) for m in mods) + ")"
+    out += suffix
+    for bound in node.arrayBounds or ():
+        if not isinstance(bound, ast.Integer):
+            return None
+        out += f"[{bound.ival}]" if (bound.ival or 0) >= 0 else "[]"
+    return out
 
 
 # Comparison operators: between two plain operands pglast prints them bare, without parentheses.
