@@ -100,3 +100,17 @@ def test_a_statement_pickles_and_compares_as_before() -> None:
     again = pickle.loads(pickle.dumps(st))
     assert again == st and hash(again) == hash(st)
     assert dataclasses.replace(st, line=2).line == 2
+
+
+def test_evolve_is_replace_without_init() -> None:
+    from foreshock.core.records import evolve
+
+    st = model.Statement("f.sql", 0, 1, 1, 1, 9, "SELECT 1", "SelectStmt", None)
+    moved = evolve(st, index=3, in_do_block=True)
+    assert moved == dataclasses.replace(st, index=3, in_do_block=True)
+    assert (st.index, st.in_do_block) == (0, False)
+    with pytest.raises(TypeError, match="no init field"):
+        evolve(st, nonsense=1)
+    analysed = model.StatementAnalysis(st, (), None)
+    with pytest.raises(TypeError, match="__post_init__"):
+        evolve(analysed, transaction=1)

@@ -60,6 +60,14 @@ class LockMode(IntEnum):
     @property
     def blocked(self) -> tuple[str, ...]:
         """Traffic classes this lock blocks, for reports: ('reads', 'writes', 'ddl')."""
+        return _BLOCKED[self]
+
+    @property
+    def blocks_traffic(self) -> bool:
+        """True when application reads or writes queue behind this lock."""
+        return _BLOCKS_TRAFFIC[self]
+
+    def _blocked(self) -> tuple[str, ...]:
         out = []
         if self.blocks_reads:
             out.append("reads")
@@ -68,11 +76,6 @@ class LockMode(IntEnum):
         if self.blocks_ddl:
             out.append("ddl")
         return tuple(out)
-
-    @property
-    def blocks_traffic(self) -> bool:
-        """True when application reads or writes queue behind this lock."""
-        return self.blocks_reads or self.blocks_writes
 
 
 _SQL_NAMES = {
@@ -102,3 +105,6 @@ CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
     LockMode[row.split()[0]]: frozenset(m for m, x in zip(LockMode, row.split()[1:], strict=True) if x == "X")
     for row in _CONFLICT_TABLE.strip().splitlines()
 }
+# Asked for every effect of every statement and every finding: looked up, not derived each time.
+_BLOCKED = {mode: mode._blocked() for mode in LockMode}
+_BLOCKS_TRAFFIC = {mode: mode.blocks_reads or mode.blocks_writes for mode in LockMode}

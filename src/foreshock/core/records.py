@@ -73,3 +73,25 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__wrapped__ = cls.__init__  # the generated one, for inspect.signature and the test comparing them
     cls.__init__ = init  # type: ignore[method-assign]
     return cls
+
+
+_INIT_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def evolve(record: T, **changes: Any) -> T:
+    """dataclasses.replace for records without __post_init__, without re-running __init__ over every field
+    (replace introspects the class and passes every field again): the record's fields copied, `changes`
+    written over them. A name that is not an init field raises TypeError, as replace does."""
+    cls = type(record)
+    names = _INIT_FIELDS.get(cls)
+    if names is None:
+        if hasattr(cls, "__post_init__"):
+            raise TypeError(f"evolve: {cls.__name__} has a __post_init__ (use dataclasses.replace)")
+        table: Any = cls
+        names = _INIT_FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(table) if f.init)
+    if not names.issuperset(changes):
+        raise TypeError(f"evolve: {cls.__name__} has no init field {sorted(set(changes) - names)}")
+    out = object.__new__(cls)
+    out.__dict__.update(record.__dict__)
+    out.__dict__.update(changes)
+    return out

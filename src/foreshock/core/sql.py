@@ -11,7 +11,7 @@ import bisect
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pglast
@@ -19,6 +19,7 @@ from pglast import parser as pgparser
 
 from foreshock.core.ast_build import build, byte_offsets
 from foreshock.core.model import Directive, Statement
+from foreshock.core.records import evolve
 from foreshock.errors import InputError
 
 
@@ -190,12 +191,12 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
         kind = type(node).__name__
         stmt = Statement(path, len(statements), line, col, end_line, end_col, stext, kind, node)
         if directives_here or unparsed:
-            stmt = replace(stmt, directives=tuple(directives_here), unparsed=unparsed)
+            stmt = evolve(stmt, directives=tuple(directives_here), unparsed=unparsed)
         statements.append(stmt)
         if stmt.kind == "DoStmt":
             for inner in _do_block_statements(stmt, text, start, index, errors):
                 statements.append(
-                    replace(inner, index=len(statements), in_do_block=True, directives=stmt.directives)
+                    evolve(inner, index=len(statements), in_do_block=True, directives=stmt.directives)
                 )
     # Trailing comments after the last statement may still carry file directives.
     tail = bounds[-1][1] if bounds else 0

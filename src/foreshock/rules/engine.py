@@ -39,6 +39,7 @@ from foreshock.core.model import (
     at_least,
     unknown_index_table,
 )
+from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, Risk, Rule
@@ -298,7 +299,7 @@ def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
     """A statement rule's rewrite replaces the statement it was found on (file rules name their own)."""
     if rewrite is None or rewrite.replaces or stmt is None:
         return rewrite
-    return replace(rewrite, replaces=(stmt.index,))
+    return evolve(rewrite, replaces=(stmt.index,))
 
 
 LOCK_TIMEOUT_RULE = "missing-lock-timeout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast, enums
@@ -20,6 +20,7 @@ from foreshock.core.model import (
     StatementAnalysis,
 )
 from foreshock.core.nodes import walk
+from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite, RewriteStep, StepMode, manual
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
@@ -132,7 +133,7 @@ def _statement_rewrite(sa: StatementAnalysis, schema: Any, settings: AnalysisSet
             if not text or not _SQL_START.match(text):
                 continue
             if hit.rewrite is not None and hit.fix is None:
-                return replace(hit.rewrite, replaces=(index,))
+                return evolve(hit.rewrite, replaces=(index,))
             return manual(text, f"{rule.id} at line {sa.statement.line} has no mechanical rewrite", (index,))
     return None
 
@@ -328,7 +329,7 @@ def _marked_backfill(sa: StatementAnalysis, schema: Any) -> Rewrite | None:
     if not isinstance(node, ast.UpdateStmt | ast.DeleteStmt) or node.relation is None:
         return None
     rewrite = batched_update(schema, qualify(schema, node.relation), sa.statement)
-    return replace(rewrite, replaces=(sa.statement.index,))
+    return evolve(rewrite, replaces=(sa.statement.index,))
 
 
 RULE = Rule(

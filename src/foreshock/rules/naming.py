@@ -73,5 +73,13 @@ def describe_lock(lock: LockMode) -> str:
 
 def blocked_phrase(lock: LockMode) -> str:
     """'reads, writes and DDL' — what waits while `lock` is held."""
+    return _BLOCKED_PHRASES[lock]
+
+
+def _blocked_phrase(lock: LockMode) -> str:
     names = [("DDL" if b == "ddl" else b) for b in lock.blocked] or ["nothing"]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# Every finding about a lock names what it blocks.
+_BLOCKED_PHRASES = {lock: _blocked_phrase(lock) for lock in LockMode}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from pglast import ast
 
+from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
@@ -48,7 +48,7 @@ def check(ctx: Any) -> Iterator[Hit]:
 def _with_marker_hint(rewrite: Rewrite) -> Rewrite:
     if not rewrite.mechanical:
         return rewrite
-    return replace(
+    return evolve(
         rewrite,
         tail="-- or keep the statement and mark it `-- foreshock: backfill` so `foreshock apply` batches it",
     )
