@@ -723,3 +723,51 @@ def test_a_table_whose_create_fails_to_parse_is_new_in_its_file() -> None:
     # In a later migration the table exists: statements on it are judged as on a pre-existing one.
     engine, (fa,) = run("SET lock_timeout = '2s';\nCREATE INDEX users_name ON users (name);", created)
     assert {f.rule for f in engine.findings} == {"creating-index-non-concurrently"}
+
+
+# Every kind of ALTER TABLE subcommand the rules look at, and some they do not, against the examples' schema.
+_ALTERS = """
+ALTER TABLE orders ADD COLUMN a integer, ADD COLUMN b json DEFAULT '{}', ADD COLUMN c serial;
+ALTER TABLE orders ADD COLUMN d text NOT NULL, ADD COLUMN e int GENERATED ALWAYS AS (total * 2) STORED;
+ALTER TABLE orders ADD COLUMN f timestamp DEFAULT clock_timestamp(), ADD COLUMN g varchar(20) UNIQUE;
+ALTER TABLE orders ADD COLUMN h bigint REFERENCES customers (id) DEFAULT 1, ADD COLUMN i int CHECK (i > 0);
+ALTER TABLE orders ADD COLUMN j char(3) PRIMARY KEY;
+ALTER TABLE orders ADD CONSTRAINT k CHECK (total > 0), ADD CONSTRAINT l UNIQUE (total);
+ALTER TABLE orders ADD CONSTRAINT m FOREIGN KEY (customer_id) REFERENCES customers (id);
+ALTER TABLE orders ADD CONSTRAINT n EXCLUDE USING gist (total WITH =);
+ALTER TABLE orders ALTER COLUMN total TYPE bigint, ALTER COLUMN total SET NOT NULL;
+ALTER TABLE orders ALTER COLUMN total DROP NOT NULL, DROP COLUMN a, SET LOGGED;
+ALTER TABLE orders SET UNLOGGED, SET TABLESPACE fast;
+ALTER TABLE orders ATTACH PARTITION orders_2024 FOR VALUES FROM (1) TO (2);
+ALTER TABLE orders DETACH PARTITION orders_2024;
+ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0, SET (fillfactor = 70), OWNER TO someone;
+ALTER TABLE orders RENAME COLUMN total TO amount;
+ALTER TABLE orders ENABLE TRIGGER ALL, ALTER COLUMN customer_id SET STATISTICS 500, VALIDATE CONSTRAINT k;
+"""
+
+
+def _without_subtype_dispatch() -> list[Rule]:
+    return [replace(r, alter_subtypes=()) for r in all_rules()]
+
+
+def test_alter_subtype_dispatch_skips_only_checks_that_would_find_nothing() -> None:
+    """A rule's alter_subtypes lets the engine skip it on other ALTER TABLEs: every rule example, every case
+    of the statement matrix and a mix of subcommands give the same findings with it as when every check runs
+    on every ALTER TABLE."""
+    from foreshock.rules.examples import ORDERS
+    from statement_matrix import CASES, SETUP
+
+    inputs = [(ex.sql, ex.schema, ex.pg_version) for r in all_rules() for ex in r.bad + r.good]
+    inputs += [(case.sql, SETUP, None) for case in CASES]
+    inputs += [(stmt + ";", ORDERS, None) for stmt in _ALTERS.strip().split(";\n")]
+    assert any(r.alter_subtypes for r in all_rules())
+    for sql, schema, pg in inputs:
+        settings = Settings()
+        if pg is not None:
+            settings.analysis = AnalysisSettings(pg_version=pg)
+        units = [MigrationUnit(path="schema.sql", text=schema, history=True)] if schema else []
+        units.append(MigrationUnit(path="migration.sql", text=sql))
+        fast, every = RuleEngine(settings), RuleEngine(settings, rules=_without_subtype_dispatch())
+        analyze(units, settings.analysis, fast)
+        analyze(units, settings.analysis, every)
+        assert fast.findings == every.findings, sql

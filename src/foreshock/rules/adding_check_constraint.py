@@ -134,6 +134,7 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn, AT.AT_AddConstraint),
     see_also=(
         "squawk: constraint-missing-not-valid",
         "strong_migrations: add check constraint",

@@ -135,5 +135,6 @@ RULE = Rule(
     min_pg=11,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn,),
     see_also=("squawk: adding-field-with-default", "strong_migrations: add column with volatile default"),
 )

@@ -62,5 +62,6 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddConstraint,),
     see_also=("strong_migrations: add exclusion constraint", "eugene: E8"),
 )

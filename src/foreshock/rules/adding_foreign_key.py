@@ -177,5 +177,6 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn, AT.AT_AddConstraint),
     see_also=("squawk: adding-foreign-key-constraint", "strong_migrations: add foreign key / add reference"),
 )

@@ -63,5 +63,6 @@ RULE = Rule(
     risk=Risk.COMPATIBILITY,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn,),
     see_also=("squawk: adding-required-field",),
 )

@@ -78,6 +78,7 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn,),
     see_also=(
         "squawk: adding-serial-primary-key-field",
         "strong_migrations: add auto-incrementing column",

@@ -78,5 +78,6 @@ RULE = Rule(
     min_pg=12,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn,),
     see_also=("strong_migrations: add stored generated column", "eugene: E11"),
 )

@@ -185,6 +185,7 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AddColumn, AT.AT_AddConstraint),
     see_also=(
         "squawk: disallowed-unique-constraint",
         "strong_migrations: add unique constraint",

@@ -84,4 +84,5 @@ RULE = Rule(
     min_pg=12,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AttachPartition,),
 )

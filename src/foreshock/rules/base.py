@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pglast import ast
+
 from foreshock.core.locks import LockMode
 from foreshock.core.model import (
     AnalysisSettings,
@@ -136,6 +138,16 @@ StatementCheck = Callable[[Any], Iterable[Hit]]
 FileCheck = Callable[[MigrationUnit, FileAnalysis, Any, AnalysisSettings], Iterable[Hit]]
 
 
+# What a statement's rules are picked by: its node type and, for an ALTER TABLE, its subcommands' types.
+StatementKind = tuple[type, frozenset[int] | None]
+
+
+def statement_kind(node: Any) -> StatementKind:
+    if isinstance(node, ast.AlterTableStmt):
+        return type(node), frozenset(int(cmd.subtype) for cmd in node.cmds or ())
+    return type(node), None
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str  # stable kebab-case; never renamed (suppressions and configs refer to it)
@@ -155,8 +167,19 @@ class Rule:
     # The AST node types check_statement looks at (empty: every statement). The engine only calls the
     # check for these, which keeps a 20,000-statement file fast.
     node_types: tuple[type, ...] = ()
+    # For an ALTER TABLE: the subcommands (AlterTableType) check_statement can fire on. The engine does not
+    # call the check on an ALTER TABLE with none of them: most statements of a long migration are ALTER
+    # TABLEs, and a dozen rules each look at one kind of subcommand. Empty: any ALTER TABLE.
+    alter_subtypes: tuple[int, ...] = ()
     # The same check in other tools ("squawk: adding-field-with-default"), for people coming from them.
     see_also: tuple[str, ...] = ()
+
+    def looks_at(self, kind: StatementKind) -> bool:
+        """Whether check_statement can fire on a statement of this kind (statement_kind)."""
+        node_type, subtypes = kind
+        if self.node_types and not issubclass(node_type, self.node_types):
+            return False
+        return not (self.alter_subtypes and subtypes is not None and subtypes.isdisjoint(self.alter_subtypes))
 
     def applies_to(self, pg_version: int) -> bool:
         if self.min_pg is not None and pg_version < self.min_pg:

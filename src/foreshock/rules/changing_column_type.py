@@ -93,5 +93,6 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_AlterColumnType,),
     see_also=("squawk: changing-column-type", "strong_migrations: change column type", "eugene: E5"),
 )

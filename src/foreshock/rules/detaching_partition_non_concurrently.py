@@ -92,4 +92,5 @@ RULE = Rule(
     min_pg=14,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_DetachPartition,),
 )

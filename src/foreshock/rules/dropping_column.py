@@ -59,5 +59,6 @@ RULE = Rule(
     risk=Risk.COMPATIBILITY,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_DropColumn,),
     see_also=("squawk: ban-drop-column", "strong_migrations: remove column"),
 )

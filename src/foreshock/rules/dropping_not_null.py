@@ -44,5 +44,6 @@ RULE = Rule(
     risk=Risk.COMPATIBILITY,
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_DropNotNull,),
     see_also=("squawk: ban-drop-not-null",),
 )

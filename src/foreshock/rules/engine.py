@@ -42,7 +42,7 @@ from foreshock.core.model import (
 from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.errors import InputError
-from foreshock.rules.base import Hit, Risk, Rule
+from foreshock.rules.base import Hit, Risk, Rule, StatementKind, statement_kind
 from foreshock.rules.deployment import Deployment, DeploymentSettings
 from foreshock.rules.naming import blocked_phrase, short_name
 from foreshock.rules.registry import all_rules
@@ -90,7 +90,7 @@ class RuleEngine:
         # statement index -> tables it touches that the schema history does not know (Effect.unknown)
         self._unknown: dict[int, dict[str, str]] = {}
         self._checked_directives: set[tuple[str, int, int]] = set()
-        self._by_type: dict[tuple[type, int, Deployment], tuple[Rule, ...]] = {}
+        self._by_type: dict[tuple[StatementKind, int, Deployment], tuple[Rule, ...]] = {}
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
         self._unit: MigrationUnit | None = None
 
@@ -106,7 +106,7 @@ class RuleEngine:
         for d in stmt.directives:
             self._check_directive(unit, d)
         pg = self._pg_version(ctx.settings)
-        key = (type(stmt.node), pg, self._deployment_of(unit.path))
+        key = (statement_kind(stmt.node), pg, self._deployment_of(unit.path))
         rules = self._by_type.get(key)
         if rules is None:
             rules = self._by_type[key] = tuple(
@@ -115,7 +115,7 @@ class RuleEngine:
                 if r.check_statement is not None
                 and r.applies_to(pg)
                 and r.risk.judged_in(key[2])
-                and (not r.node_types or issubclass(key[0], r.node_types))
+                and r.looks_at(key[0])
             )
         for rule in rules:
             check = rule.check_statement

@@ -22,7 +22,7 @@ from foreshock.core.model import (
 from foreshock.core.nodes import walk
 from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite, RewriteStep, StepMode, manual
-from foreshock.rules.base import Example, Hit, Risk, Rule
+from foreshock.rules.base import Example, Hit, Risk, Rule, StatementKind, statement_kind
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.fixes import batched_update
 from foreshock.rules.naming import blocked_phrase, qualify, short_name, sql_table, statement_label
@@ -99,13 +99,14 @@ class _Ctx:
 _SQL_START = re.compile(r"^\s*(--|(ALTER|CREATE|DROP|UPDATE|DELETE|SET|REFRESH|REINDEX)\b)")
 
 
-# (node type, PostgreSQL version) -> the rules _statement_fix asks, in registry order. A rule's check only
-# looks at its declared node_types (the engine relies on the same contract), so asking the others is wasted.
-_FIX_RULES: dict[tuple[type, int], tuple[Rule, ...]] = {}
+# (statement kind, PostgreSQL version) -> the rules _statement_fix asks, in registry order. A rule's check
+# only looks at its declared node_types and ALTER TABLE subcommands (the engine relies on the same contract),
+# so asking the others is wasted.
+_FIX_RULES: dict[tuple[StatementKind, int], tuple[Rule, ...]] = {}
 
 
-def _fix_rules(node_type: type, pg_version: int) -> tuple[Rule, ...]:
-    key = (node_type, pg_version)
+def _fix_rules(kind: StatementKind, pg_version: int) -> tuple[Rule, ...]:
+    key = (kind, pg_version)
     rules = _FIX_RULES.get(key)
     if rules is None:
         from foreshock.rules.registry import all_rules  # the registry imports this module
@@ -116,7 +117,7 @@ def _fix_rules(node_type: type, pg_version: int) -> tuple[Rule, ...]:
             if rule.check_statement is not None
             and rule.severity != "info"
             and rule.applies_to(pg_version)
-            and (not rule.node_types or issubclass(node_type, rule.node_types))
+            and rule.looks_at(kind)
         )
     return rules
 
@@ -125,7 +126,7 @@ def _statement_rewrite(sa: StatementAnalysis, schema: Any, settings: AnalysisSet
     """The safe form of one statement, as the statement rules give it (the first rule whose fix is SQL)."""
     ctx = _Ctx(sa.statement, sa, schema, settings)
     index = sa.statement.index
-    for rule in _fix_rules(type(sa.statement.node), settings.pg_version):
+    for rule in _fix_rules(statement_kind(sa.statement.node), settings.pg_version):
         if rule.check_statement is None:
             continue
         for hit in rule.check_statement(ctx):

@@ -10,7 +10,7 @@ from pglast import ast
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
 from foreshock.rules.naming import short_name, type_name
-from foreshock.rules.statements import column_defs
+from foreshock.rules.statements import AT, column_defs
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -48,5 +48,6 @@ RULE = Rule(
     risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
+    alter_subtypes=(AT.AT_AddColumn, AT.AT_AlterColumnType),
     see_also=("strong_migrations: add json column", "eugene: E3"),
 )

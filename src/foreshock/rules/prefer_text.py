@@ -9,7 +9,7 @@ from pglast import ast
 
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.naming import short_name, type_name
-from foreshock.rules.statements import column_defs
+from foreshock.rules.statements import AT, column_defs
 
 
 def check(ctx: Any) -> Iterator[Hit]:
@@ -58,5 +58,6 @@ RULE = Rule(
     risk=Risk.STYLE,
     check_statement=check,
     node_types=(ast.CreateStmt, ast.AlterTableStmt),
+    alter_subtypes=(AT.AT_AddColumn,),
     see_also=("squawk: prefer-text-field", "squawk: ban-char-field"),
 )

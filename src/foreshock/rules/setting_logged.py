@@ -46,4 +46,5 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_SetLogged, AT.AT_SetUnLogged),
 )

@@ -79,5 +79,6 @@ RULE = Rule(
     severity="error",
     check_statement=check,
     node_types=(ast.AlterTableStmt,),
+    alter_subtypes=(AT.AT_SetNotNull,),
     see_also=("squawk: adding-not-nullable-field", "strong_migrations: set NOT NULL", "eugene: E2"),
 )
