@@ -126,3 +126,18 @@ def test_parse_gives_each_statement_the_tree_pglast_gives_it_alone() -> None:
             checked += 1
             non_ascii += not stmt.text.isascii()
     assert checked > 3000 and non_ascii > 100
+
+
+def test_make_is_pglast_constructor_without_validation() -> None:
+    from pglast import ast, enums
+
+    from foreshock.core.ast_build import make
+
+    tn = ast.TypeName(names=(ast.String(sval="text"),))
+    cons = (ast.Constraint(contype=enums.ConstrType.CONSTR_NOTNULL),)
+    ours = make(ast.ColumnDef, colname="c", typeName=tn, is_local=True, constraints=cons)
+    theirs = ast.ColumnDef(colname="c", typeName=tn, is_local=True, constraints=cons)
+    assert ours == theirs
+    assert all(getattr(ours, s) == getattr(theirs, s) for s in ast.ColumnDef.__slots__)
+    with pytest.raises(TypeError, match="no attribute"):
+        make(ast.ColumnDef, colour="red")

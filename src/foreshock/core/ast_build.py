@@ -163,6 +163,18 @@ def restore(cls: Any, values: tuple[Any, ...]) -> Any:
     return node
 
 
+def make(cls: Any, **fields: Any) -> Any:
+    """A node of `cls` with `fields` set and every other attribute None: what pglast's constructor makes of
+    well-typed values (nodes, tuples of nodes, enum members, str, bool, int), without its validating
+    __setattr__ (most of its cost: a Constraint has over thirty attributes)."""
+    node = cls.__new__(cls)
+    for slot, setter in zip(cls.__slots__, _setters(cls), strict=True):
+        setter(node, fields.pop(slot, None))
+    if fields:
+        raise TypeError(f"{cls.__name__} has no attribute {sorted(fields)}")
+    return node
+
+
 _SETTERS: dict[type, tuple[Callable[[Any, Any], None], ...]] = {}
 
 

@@ -15,9 +15,11 @@ from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME
 from foreshock.core.nodes import strings
 
 
+@functools.lru_cache(maxsize=4096)
 def maybe_double_quote_name(name: str) -> str:
     """pglast's quoting of a name, imported when first needed: pglast's printer module registers every
-    printer on import, which a run that prints nothing need not pay for."""
+    printer on import, which a run that prints nothing need not pay for. Cached: the same names are quoted
+    for nearly every fix."""
     from pglast.stream import maybe_double_quote_name as quote
 
     return str(quote(name))

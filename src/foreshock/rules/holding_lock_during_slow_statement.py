@@ -9,6 +9,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from foreshock.core.ast_build import make
 from foreshock.core.deparse import deparse, quote_ident, sql_text
 from foreshock.core.effects.alter_table import column_rewrite
 from foreshock.core.model import (
@@ -234,16 +235,16 @@ def _fast_defaults(
         if any(_alter(m, schema, table, column, None) for m in rest):
             continue
         not_null = len(folded) == 3
-        fast = ast.ColumnDef(
-            colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause, is_local=True,
-            constraints=(ast.Constraint(contype=enums.ConstrType.CONSTR_DEFAULT, raw_expr=value),)
-            + ((ast.Constraint(contype=enums.ConstrType.CONSTR_NOTNULL),) if not_null else ()),
+        fast = make(
+            ast.ColumnDef, colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause, is_local=True,
+            constraints=(make(ast.Constraint, contype=enums.ConstrType.CONSTR_DEFAULT, raw_expr=value),)
+            + ((make(ast.Constraint, contype=enums.ConstrType.CONSTR_NOTNULL),) if not_null else ()),
         )
         # The core's fact: whether that DEFAULT is catalog-only here (volatility, version, domains).
         if column_rewrite(fast, schema, settings) is not None:
             continue
-        bare = ast.ColumnDef(colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause,
-                             is_local=True)
+        bare = make(ast.ColumnDef, colname=cd.colname, typeName=cd.typeName, collClause=cd.collClause,
+                    is_local=True)
         expr = deparse(value)
         if not isinstance(value, ast.A_Const):
             expr = f"({expr})"
