@@ -31,7 +31,6 @@ from foreshock.core.model import (
     Statement,
     StatementAnalysis,
 )
-from foreshock.core.records import fast_init
 from foreshock.core.schema import Schema
 from foreshock.core.session import SessionTracker, settings_for
 from foreshock.core.sql import parse
@@ -39,7 +38,6 @@ from foreshock.core.txn import TransactionTracker
 from foreshock.errors import InputError
 
 
-@fast_init
 @dataclass(frozen=True)
 class StatementContext:
     unit: MigrationUnit

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from foreshock.core.locks import LockMode
-from foreshock.core.records import fast_init
 
 if TYPE_CHECKING:
     # Imported for annotations only: the rewrite module pulls in pglast, which a run parsing nothing (or
@@ -190,7 +189,6 @@ class Directive:
     options: tuple[tuple[str, str], ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True)
 class Statement:
     """One SQL statement as written, with its exact 1-based position in its file."""
@@ -215,7 +213,6 @@ class Statement:
         return frozenset(r for d in self.directives if d.kind == "ignore" for r in d.rules)
 
 
-@fast_init
 @dataclass(frozen=True)
 class Effect:
     """What one statement does to one table that existed before the migration ran.
@@ -317,7 +314,6 @@ _DEPENDS_ON: dict[Cost, tuple[str, ...]] = {
 }
 
 
-@fast_init
 @dataclass(frozen=True)
 class TableWork:
     """The work one statement does on one pre-existing table, and what its duration rests on.
@@ -353,7 +349,6 @@ class TableWork:
         }
 
 
-@fast_init
 @dataclass(frozen=True)
 class StatementFacts:
     """Everything the core decides about one statement, once, with the user's settings.
@@ -437,7 +432,6 @@ class Estimate:
         }
 
 
-@fast_init
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -533,7 +527,6 @@ class SourceSettings:
     render_timeout: float = 1800.0
 
 
-@fast_init
 @dataclass(frozen=True)
 class HeldLock:
     """A lock a transaction holds on a pre-existing table, from the statement that took it until commit."""
@@ -547,7 +540,6 @@ class HeldLock:
     reason: str = ""
 
 
-@fast_init
 @dataclass(frozen=True)
 class Transaction:
     index: int
@@ -559,7 +551,6 @@ class Transaction:
     locks: tuple[HeldLock, ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True)
 class Session:
     """The session settings in force when a statement starts, as the file's own SETs left them (core.session);
@@ -577,7 +568,6 @@ class Session:
 NO_SESSION = Session()
 
 
-@fast_init
 @dataclass(frozen=True)
 class StatementAnalysis:
     statement: Statement

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Literal
 from pglast import ast
 
 from foreshock.core.deparse import quote_ident
-from foreshock.core.records import fast_init
 
 if TYPE_CHECKING:
     from foreshock.core.model import Directive, FileAnalysis, Finding
@@ -45,7 +44,6 @@ _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "in
                             "bigserial", "smallserial"})
 
 
-@fast_init
 @dataclass(frozen=True)
 class KeyRange:
     """An UPDATE (or DELETE: set_sql None) of a table, cut into batches by ranges of the table's key.
@@ -65,7 +63,6 @@ class KeyRange:
     batch_size: int = PRINTED_BATCH
 
 
-@fast_init
 @dataclass(frozen=True)
 class RewriteStep:
     """One step: statements run in one transaction (or outside one, or as batches), then committed."""
@@ -80,7 +77,6 @@ class RewriteStep:
     directives: tuple[Directive, ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True)
 class Rewrite:
     """What to run instead of the statements `replaces` (indices within their file), in order.

@@ -47,7 +47,6 @@ from pglast import ast, enums
 from foreshock.core.deparse import deparse
 from foreshock.core.model import Statement
 from foreshock.core.nodes import column_refs, cte_names, flag, int_value, range_vars, strings
-from foreshock.core.records import fast_init
 from foreshock.core.session import UNREADABLE, setting_changes
 
 DEFAULT_SCHEMA = "public"
@@ -83,7 +82,6 @@ _TYPE_ALIASES = {
 SERIAL_TYPES = frozenset({"smallserial", "serial2", "serial", "serial4", "bigserial", "serial8"})
 
 
-@fast_init
 @dataclass(frozen=True)
 class TypeRef:
     """A column type as written, normalised."""

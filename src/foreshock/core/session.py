@@ -25,7 +25,6 @@ from pglast import ast, enums
 
 from foreshock.core.model import NO_SESSION, AnalysisSettings, Session
 from foreshock.core.nodes import strings
-from foreshock.core.records import fast_init
 
 VSK = enums.VariableSetKind
 
@@ -36,7 +35,6 @@ UNREADABLE = "?"
 TRACKED = frozenset({"timezone", "lock_timeout", "statement_timeout", "search_path"})
 
 
-@fast_init
 @dataclass(frozen=True)
 class SettingChange:
     """One change a statement makes: value None resets the setting to the run's default."""

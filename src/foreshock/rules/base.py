@@ -24,7 +24,6 @@ from foreshock.core.model import (
     Severity,
     Statement,
 )
-from foreshock.core.records import fast_init
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.rules.deployment import Deployment
 
@@ -95,7 +94,6 @@ class Example:
     rows: tuple[tuple[str, int], ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True)
 class Hit:
     """One problem a rule found. statement: where to report it (file checks); default: the one checked.
