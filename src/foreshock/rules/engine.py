@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from foreshock.core.locks import LockMode
 from foreshock.core.model import (
     SEVERITIES,
     AnalysisSettings,
@@ -165,14 +166,14 @@ class RuleEngine:
         if hit.line is not None:
             line, column = hit.line, 1
         message = hit.message
-        if hit.lock is not None and hit.lock.name not in message:
-            # Every finding that is about a lock names it, with what it blocks, even when the rule's own
-            # message is about something else (a rename that breaks the release still takes the lock).
-            on = ", ".join(short_name(t) for t in hit.tables)
-            blocked = (
-                f"blocks {blocked_phrase(hit.lock)}" if hit.lock.blocked else "blocks no reads, writes or DDL"
-            )
-            message += f" [{hit.lock.name} ({hit.lock.sql_name}){' on ' + on if on else ''}: {blocked}]"
+        lock = hit.lock
+        if lock is not None:
+            name, blocks = _LOCK_SAID[lock]
+            if name not in message:
+                # Every finding that is about a lock names it, with what it blocks, even when the rule's own
+                # message is about something else (a rename that breaks the release still takes the lock).
+                on = ", ".join(short_name(t) for t in hit.tables)
+                message += f" [{name} ({lock.sql_name}){' on ' + on if on else ''}: {blocks}]"
         unknown = self._unknown.get(index, {})
         assumed = [t for t in hit.tables if t in unknown]
         if assumed:
@@ -301,6 +302,12 @@ def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
         return rewrite
     return evolve(rewrite, replaces=(stmt.index,))
 
+
+# Per lock mode: its name and what a finding says it blocks (asked for nearly every finding).
+_LOCK_SAID = {
+    lock: (lock.name, f"blocks {blocked_phrase(lock)}" if lock.blocked else "blocks no reads, writes or DDL")
+    for lock in LockMode
+}
 
 LOCK_TIMEOUT_RULE = "missing-lock-timeout"
 _RANK = {"error": 2, "warning": 1, "info": 0}
