@@ -19,6 +19,11 @@ process start-up for both tools, as a CI job would see them; CPU times (user+sys
 on a shared machine. foreshock's package is byte-compiled first, as installing a wheel does, and its runs
 may write bytecode (PYTHONDONTWRITEBYTECODE is removed from their environment).
 
+Then where the cold one file's time goes, in-process CPU time (medians of `--repeat`, per statement):
+parsing it (core.sql.parse), parsing and the model (core.analyze without a visitor: schema, effects, facts,
+transactions), and all of that with the rule engine; each part is the difference of two of them. Rule checks
+counts the calls of rules' statement checks the engine makes, and how many found something.
+
 Last, the tty reporter alone (in-process, on the analysed result) at 5k/10k/20k statements, with the ratio
 per doubling: about 2.0 means linear, 4.0 would be quadratic.
 """
@@ -40,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -283,6 +289,7 @@ def main() -> None:
         met = [f"{name} {ratio[name]:.2f} (<= {limit})" for name, limit in targets.items()]
         print(f"targets, wall ratio: {'; '.join(met)}; one statement {f.wall * 1000:.0f} ms (<= 100)")
 
+        _phases(text, args.repeat)
         if not args.skip_tty:
             _tty_linearity(tmp, args.repeat)
 
@@ -290,6 +297,59 @@ def main() -> None:
 def _version(squawk: str) -> str:
     proc = subprocess.run([squawk, "--version"], capture_output=True, text=True, check=False)
     return proc.stdout.strip().split()[-1] if proc.stdout.strip() else "?"
+
+
+def _phases(text: str, repeat: int) -> None:
+    """Where the cold one file's CPU time goes: parse, model, rules (in-process, without start-up)."""
+    import gc
+
+    from foreshock.config import Settings
+    from foreshock.core.analyze import analyze
+    from foreshock.core.model import MigrationUnit
+    from foreshock.core.sql import parse
+    from foreshock.rules import RuleEngine
+
+    settings = Settings()
+    unit = MigrationUnit("bench_migration.sql", text)
+    calls = {"checks": 0, "found": 0}
+
+    def counted(engine: RuleEngine) -> RuleEngine:
+        for rule in engine.active:
+            check = rule.check_statement
+            if check is None:
+                continue
+
+            def wrapped(ctx: Any, _check: Any = check) -> list[Any]:
+                hits = list(_check(ctx))
+                calls["checks"] += 1
+                calls["found"] += bool(hits)
+                return hits
+
+            object.__setattr__(rule, "check_statement", wrapped)
+        return engine
+
+    def cpu(work: Callable[[], object]) -> float:
+        samples = []
+        for _ in range(repeat):
+            gc.collect()
+            # As in analyze, which parses with the cyclic collector paused.
+            gc.disable()
+            start = time.process_time()
+            work()
+            samples.append(time.process_time() - start)
+            gc.enable()
+        return statistics.median(samples)
+
+    parsing = cpu(lambda: parse(text, unit.path))
+    model = cpu(lambda: analyze([unit], settings.analysis))
+    rules = cpu(lambda: analyze([unit], settings.analysis, RuleEngine(settings)))
+    analyze([unit], settings.analysis, counted(RuleEngine(settings)))
+    n = len(parse(text, unit.path).statements)
+    print(f"\ncold, one file, in-process CPU ({n} statements): parse {parsing:.3f} s "
+          f"({parsing / n * 1e6:.0f} µs/statement), model {model - parsing:.3f} s "
+          f"({(model - parsing) / n * 1e6:.0f} µs), rules {rules - model:.3f} s "
+          f"({(rules - model) / n * 1e6:.0f} µs); "
+          f"rule checks: {calls['checks']} calls, {calls['found']} found something")
 
 
 def _tty_linearity(tmp: Path, repeat: int) -> None:
