@@ -140,23 +140,16 @@ def _simple(node: Any) -> str | None:
         return ".".join(quote_ident(str(f.sval)) for f in node.fields or ())
     if isinstance(node, ast.ColumnDef):
         # A bare `name type` (the column of a split's ADD COLUMN): pglast prints the name, a space, the type.
-        if (
-            not node.colname
-            or node.typeName is None
-            or node.constraints
-            or node.collClause
-            or node.fdwoptions
-            or node.storage_name
-            or node.compression
-        ):
+        extras = (node.constraints, node.collClause, node.fdwoptions, node.storage_name, node.compression)
+        if not node.colname or node.typeName is None or any(extras):
             return None
         typ = _pglast_type(node.typeName)
         return None if typ is None else f"{maybe_double_quote_name(str(node.colname))} {typ}"
     return None
 
 
-# pg_catalog types pglast prints by their SQL spelling (its printer's `system_types`), with the suffix
-# written after the type modifiers.
+# pg_catalog types pglast prints by their SQL spelling (its printer's `system_types`, less interval), with
+# the suffix written after the type modifiers.
 _PGLAST_SYSTEM_TYPES = {
     "bool": ("boolean", ""),
     "bpchar": ("char", ""),
@@ -190,8 +183,8 @@ def _pglast_type(node: Any) -> str | None:
         mods.append(int(m.val.ival or 0))
     suffix = ""
     if len(names) == 2 and names[0] == "pg_catalog":
-        if names[1] not in _PGLAST_SYSTEM_TYPES or names[1] == "interval":
-            return None
+        if names[1] not in _PGLAST_SYSTEM_TYPES:
+            return None  # interval (its fields), and the types pglast prints qualified
         out, suffix = _PGLAST_SYSTEM_TYPES[str(names[1])]
         if names[1] == "bpchar" and mods == [1]:
             mods = []  # pglast simplifies char(1) to char
