@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import psycopg
 import pytest
@@ -132,6 +133,68 @@ def test_small_referenced_tables_keep_their_production_size(built: tuple[str, st
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS datagen_floor WITH (FORCE)")
+
+
+def test_foreign_keys_over_a_full_size_parent_span_its_whole_key_range(
+    built: tuple[str, str], pg_dsn: str
+) -> None:
+    # Regression: the referencing rows drew their keys from the first f x keys of a parent kept at
+    # production size, so a merge anti-join validating the foreign key stopped after a tenth of the parent
+    # (1.8x under production's cost per row).
+    prod, _ = built
+    stats = snapshot(prod).stats
+    synth = _db(pg_dsn, "datagen_spread")
+    try:
+        build_database(synth, stats.schema, stats, 0.1, parent_rows_floor=100_000)
+        with psycopg.connect(synth) as conn:
+            row = conn.execute("SELECT count(DISTINCT customer_id), max(customer_id) FROM orders").fetchone()
+            assert row is not None
+            distinct, highest = row
+            assert distinct == 200  # the scaled key count: as many rows per key as production's
+            assert highest > 1800  # spread over the parent's 2,000 keys, not its first 200
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS datagen_spread WITH (FORCE)")
+
+
+def _shared(a: str, b: str) -> int:
+    """Length of the prefix two strings share."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def test_text_from_a_histogram_keeps_n_distinct_and_differs_early(pg_dsn: str) -> None:
+    # Regression: a text value was a whole histogram bound plus '~n': values of a bucket shared the bound's
+    # 32 characters (an index build compared through them, 1.7x production's cost per row) and only half
+    # of them were distinct.
+    prod = _db(pg_dsn, "datagen_text_prod")
+    synth = _db(pg_dsn, "datagen_text_synth")
+    try:
+        with psycopg.connect(prod, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE t (id int PRIMARY KEY, h text NOT NULL, few text NOT NULL);"
+                "INSERT INTO t SELECT g, md5(g::text), 'group ' || (g % 500) "
+                "FROM generate_series(1, 20000) g;"
+                "ANALYZE t"
+            )
+        stats = snapshot(prod).stats
+        build_database(synth, stats.schema, stats, 0.5)
+        with psycopg.connect(synth) as conn:
+            values = [r[0] for r in conn.execute("SELECT h FROM t ORDER BY h COLLATE \"C\"")]
+            row = conn.execute("SELECT count(DISTINCT few), avg(octet_length(few)) FROM t").fetchone()
+        assert row is not None
+        t = snapshot(synth).stats.table("t")
+        assert t is not None
+        h, few = t.columns["h"], t.columns["few"]
+        assert len(set(values)) > 0.95 * len(values)  # unique, as production's md5 values
+        assert h.avg_width == pytest.approx(33, abs=1)
+        shared = sorted(_shared(a, b) for a, b in pairwise(values))
+        assert shared[len(shared) // 2] <= 6  # neighbours differ within their first bytes, as md5's do
+        assert few.most_common_vals or row[0] > 300  # production's 500 groups, not one per row
+        assert row[0] <= 500
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS datagen_text_prod WITH (FORCE)")
+            conn.execute("DROP DATABASE IF EXISTS datagen_text_synth WITH (FORCE)")
 
 
 def test_full_size_parents_skip_self_references_and_big_parents() -> None:

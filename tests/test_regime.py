@@ -56,7 +56,7 @@ def test_checkpoints_are_named_only_when_production_checkpoints_during_the_state
     assert shortfalls(quiet, prod, sorts=False) == []
 
 
-def test_a_sort_kept_in_memory_for_parallel_workers_is_named_when_production_spills() -> None:
+def test_a_sort_kept_in_memory_by_a_memory_floor_is_named_when_production_spills() -> None:
     top = _top(0.1, maintenance_work_mem=64 * MB, temp_bytes=0)
     assert [m.cause for m in shortfalls(top, _prod(), sorts=True)] == ["sort memory"]
     assert shortfalls(top, _prod(), sorts=False) == []  # not a sort

@@ -414,3 +414,42 @@ def test_fk_validation_against_a_kept_parent_bounds_its_high_end_by_the_model() 
     # Rehearsed at production size: the join is production's, nothing to bound.
     full = [Point(5_000_000, 1.0, 0.45)]
     assert _join_bound(fitted, sa, orders, stats, full) is fitted
+
+
+@pytest.mark.db
+def test_scaled_sort_memory_keeps_production_parallel_workers_and_spills(fresh_db: str) -> None:
+    # Regression: maintenance_work_mem was held at 32MB per participant so that PostgreSQL would keep
+    # production's parallel workers; the rehearsal then sorted in memory what production spills. A table's
+    # parallel_workers (match_parallelism) already fixes the count, without PostgreSQL's memory rule, and
+    # max_parallel_maintenance_workers caps it: scaled memory keeps the workers and spills.
+    import psycopg
+
+    messages: list[str] = []
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.add_notice_handler(lambda d: messages.append(d.message_primary or ""))
+        conn.execute(
+            "CREATE TABLE t AS SELECT g AS id, 'kind_' || (g % 40) AS kind FROM generate_series(1, 100000) g"
+        )
+        conn.execute("ALTER TABLE t SET (parallel_workers = 3)")
+        conn.execute("SET maintenance_work_mem = '1MB'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")  # production's count for its memory
+        conn.execute("SET client_min_messages = log")
+        conn.execute("SET trace_sort = on")
+        conn.execute("CREATE INDEX t_kind ON t (kind)")
+    # Participants are numbered from 0: the leader and one worker (-1 is the leader's final merge).
+    ended = {m.split(" ended")[0] for m in messages if "sort of worker" in m and "ended" in m}
+    assert ended == {
+        "parallel external sort of worker 0",
+        "parallel external sort of worker 1",
+        "parallel external sort of worker -1",
+    }, ended
+    messages.clear()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.add_notice_handler(lambda d: messages.append(d.message_primary or ""))
+        conn.execute("ALTER TABLE t RESET (parallel_workers)")
+        conn.execute("SET maintenance_work_mem = '1MB'")
+        conn.execute("SET client_min_messages = log")
+        conn.execute("SET trace_sort = on")
+        conn.execute("CREATE INDEX t_kind2 ON t (kind)")
+    # Without it, PostgreSQL's rule (32MB per participant) leaves the build serial.
+    assert not any(m.startswith("parallel") for m in messages), messages

@@ -328,8 +328,9 @@ def _text_pick(bounds: list[str], stats: ColumnStats, rows: int) -> sql.Composab
     what production's sort costs: PostgreSQL compares text by its first bytes first (abbreviated keys), and
     a whole bound with a numbered suffix made every comparison within a bucket run through the bound (a
     rehearsed index build on an md5 column cost 1.7x production's per row). A key k = hash(g) mod n_distinct
-    picks both the bucket and the tail, so the column holds n_distinct values, each as often."""
-    distinct = stats.distinct_count(rows)
+    picks both the bucket and the tail, so the column holds n_distinct values (the most common ones
+    included), each as often."""
+    distinct = max(1, stats.distinct_count(rows) - len(stats.most_common_vals))
     if distinct <= len(bounds):
         arr = sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(sql.Literal(b) for b in bounds))
         return sql.SQL("({})[1 + floor(random() * {})::int]").format(arr, sql.Literal(len(bounds)))

@@ -2,14 +2,13 @@
 
 `rehearse` runs a fraction f of production's rows with production's settings scaled by f (shared_buffers,
 maintenance_work_mem, work_mem, max_wal_size, checkpoint_timeout), so its largest scale misses the buffer
-cache, checkpoints and spills sorts as often per row as production does, and its time per row is
-production's. Each of those settings has a floor (PostgreSQL's minimum, or more: shared_buffers stays above
-2MB, maintenance_work_mem keeps production's parallel index workers), and this machine's memory is not
-production's. When a floor held the largest scale's setting above f × production's, or production's data
-does not fit production's memory while the rehearsal's fits this machine's, the rehearsal ran in a cheaper
-regime than production will, and its extrapolation is a lower bound: the prediction says "at least", names
-what was not reached, and adds to its high end what the size model (estimate.py) charges for the difference
-when it has a charge for it (reading and writing at disk speed).
+cache, checkpoints and spills sorts as often per row as production does, and its time per row is production's.
+Each of those settings has a floor (PostgreSQL's minimum, or more: shared_buffers stays above 2MB), and this
+machine's memory is not production's. When a floor held the largest scale's setting above f × production's, or
+production's data does not fit production's memory while the rehearsal's fits this machine's, the rehearsal
+ran in a cheaper regime than production will, and its extrapolation is a lower bound: the prediction says "at
+least", names what was not reached, and adds to its high end what the size model (estimate.py) charges for the
+difference when it has a charge for it (reading and writing at disk speed).
 
 A shortfall is only named when it applies to the statement: production's table and indexes larger than its
 shared_buffers (or its memory), production's WAL for the statement larger than half of max_wal_size, a sort
@@ -97,7 +96,7 @@ def shortfalls(top: Scale, prod: Production, *, sorts: bool) -> list[Shortfall]:
             Shortfall(
                 "sort memory",
                 "the largest scale sorted in memory (maintenance_work_mem "
-                f"{format_bytes(top.maintenance_work_mem)}, kept for production's parallel workers); "
+                f"{format_bytes(top.maintenance_work_mem)}, cannot shrink further); "
                 f"production's sort of {prod.rows:,} rows in {format_bytes(prod.maintenance_work_mem)} may "
                 "spill to temporary files",
             )

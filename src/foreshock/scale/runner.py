@@ -555,9 +555,9 @@ def rehearse_files(
             # Production's parallel index builds, with maintenance_work_mem scaled like the rest: each table
             # carries the parallel_workers its production size gives (match_parallelism), and PostgreSQL
             # takes that count without its 32MB-per-participant rule, capped by this setting at what
-            # production's memory allows. Sorts then spill as production's do (benchmark: 2,000,000 rows
-            # of a 40-value text column sort externally in production's 64MB; 200,000 rehearsed with 64MB
-            # kept for the workers sorted in memory at 0.7x production's cost per row).
+            # production's memory allows. Sorts then spill as production's do (a 40-value text column:
+            # production's 2,000,000 rows sort externally in 1.06-1.44 s; 200,000 rows took 0.106 s in
+            # memory with 64MB kept for two workers, 0.127 s spilled with 6.4MB and production's one).
             settings["max_parallel_maintenance_workers"] = str(parallel)
             base = server.start(settings)
             dbname = f"rehearse_{step}"
