@@ -390,6 +390,14 @@ def test_fk_validation_hidden_by_the_referenced_hash_takes_the_rows_beyond_from_
     # A cost per row the largest scale resolved is extrapolated as measured.
     clear = fit_and_extrapolate([(18_500, 0.02), (55_500, 0.06), (166_700, 0.18)], 5_000_000)
     assert clear is not None and not clear.unresolved
+    # A small growth the repeated largest scale confirms (runs 1.3 ms apart) is resolved, not model.
+    small = [(7_407, 0.0045), (22_222, 0.0059), (66_667, 0.0104), (200_000, 0.0229), (200_000, 0.0216)]
+    confirmed = fit_and_extrapolate(small, 2_000_000)
+    assert confirmed is not None and not confirmed.unresolved
+    assert 0.15 < confirmed.seconds < 0.22  # production took 0.18 s
+    # One run of the same: within the timer's noise, unresolved.
+    once = fit_and_extrapolate(small[:-1], 2_000_000)
+    assert once is not None and once.unresolved
 
 
 def test_fk_validation_against_a_kept_parent_bounds_its_high_end_by_the_model() -> None:
