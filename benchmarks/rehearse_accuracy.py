@@ -18,7 +18,7 @@ For each production shape:
    rehearsed with every default (cap 1,000,000 rows, 60 s budget) and its wall time printed.
 
     .venv/bin/python benchmarks/rehearse_accuracy.py --scale 0.2 --repeat 1   # quick look, ~5 min
-    .venv/bin/python benchmarks/rehearse_accuracy.py                          # the README figures, ~40 min
+    .venv/bin/python benchmarks/rehearse_accuracy.py --budget 150             # the README figures, ~40 min
 """
 
 from __future__ import annotations
