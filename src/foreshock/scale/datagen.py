@@ -9,11 +9,11 @@ are.
 Per column, in order of preference:
 * key columns (primary key / unique, single column): `g` (the row number), cast to the column type — unique
   and, for foreign keys, the same 1..N range the referencing side draws from;
-* foreign-key columns: a value in 1..parent_rows (so the FK validates, as it does in production);
+* foreign-key columns: the scale's number of keys, spread over the parent's 1..parent_rows (fk_values), so
+  the FK validates, as it does in production;
 * pg_stats: NULL with probability null_frac; a most-common value with its frequency; otherwise a value from a
   histogram bucket (interpolated for numbers and dates; for text the bucket's shared prefix and a hashed
-  tail, n_distinct values);
-  text padded to avg_width;
+  tail, n_distinct values, production's width);
 * no statistics: a type-shaped default (numbers uniform, md5 text, timestamps over the last year, …).
 Columns that are identity or generated get their values from PostgreSQL itself.
 CHECK constraints the synthetic data violates are added NOT VALID (reported), never silently dropped.
