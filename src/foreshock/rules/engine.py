@@ -319,10 +319,13 @@ def merge_per_statement(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     stands alone only when nothing else fires there. The host is the statement's main finding: the most
     severe, one about the same table first, then the earliest."""
     out = list(findings)
+    # Only statements with a missing lock_timeout can merge: the others (most of a history) are not grouped.
+    timed = {(f.path, f.statement) for f in out if f.rule == LOCK_TIMEOUT_RULE and f.statement >= 0}
     by_statement: dict[tuple[str, int], list[int]] = {}
-    for i, f in enumerate(out):
-        if f.statement >= 0 and f.rule not in _META_RULES:
-            by_statement.setdefault((f.path, f.statement), []).append(i)
+    if timed:
+        for i, f in enumerate(out):
+            if f.statement >= 0 and f.rule not in _META_RULES and (f.path, f.statement) in timed:
+                by_statement.setdefault((f.path, f.statement), []).append(i)
     dropped: set[int] = set()
     for members in by_statement.values():
         timeouts = [i for i in members if out[i].rule == LOCK_TIMEOUT_RULE]

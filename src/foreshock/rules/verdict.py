@@ -91,7 +91,8 @@ def judge(
     windowed, downtime = judge_window(result, durations, settings, deployment)
     if durations is None:
         merged = merge_per_statement((*result.findings, *windowed))
-        return replace(result, size_blind=True, findings=_ordered(result, merged), downtime=downtime)
+        ordered = _ordered(result, merged, windowed)
+        return replace(result, size_blind=True, findings=ordered, downtime=downtime)
     configured: Mapping[str, Severity] = getattr(settings, "severities", None) or {}
     by_path = {fa.path: fa for fa in result.files}
     per_file: dict[str, dict[int, Duration]] = {}
@@ -117,12 +118,22 @@ def judge(
         and f.rule not in configured
     )
     return replace(
-        result, findings=_ordered(result, merged), size_blind=False, downtime=downtime, within_budget=within
+        result,
+        findings=_ordered(result, merged, windowed),
+        size_blind=False,
+        downtime=downtime,
+        within_budget=within,
     )
 
 
-def _ordered(result: CheckResult, findings: Sequence[Finding]) -> tuple[Finding, ...]:
-    """Findings in report order (the analysis' file order, then position), as check sorts them."""
+def _ordered(
+    result: CheckResult, findings: Sequence[Finding], windowed: Sequence[Finding]
+) -> tuple[Finding, ...]:
+    """Findings in report order (the analysis' file order, then position), as check sorts them. The result's
+    own findings are in that order already (check_units sorts them) and merging keeps it: only the downtime
+    findings added here need a sort (a fifth of a warm run's verdict was re-sorting a sorted history)."""
+    if not windowed:
+        return tuple(findings)
     order = {fa.path: i for i, fa in enumerate(result.files)}
     return tuple(sorted(findings, key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule)))
 
