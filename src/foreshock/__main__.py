@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         import gc
 
         gc.disable()
-    from foreshock.cache.fast import lookup
+    from foreshock.cache.fast import emit, lookup
 
     try:
         kept = lookup(args)
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             sys.stderr.write(err)
             sys.stderr.flush()
-            sys.stdout.write(out)
+            emit(sys.stdout, out)
             sys.stdout.flush()
         except BrokenPipeError:
             code = 2  # `foreshock check ... | head`: the reader went away, as the CLI says it

@@ -298,17 +298,19 @@ def check(
     out = io.StringIO()
     render(result, settings.format, out)
     assert store is not None
-    kept = (out.getvalue(), err.getvalue(), result.exit_code)
+    kept = (fast.encoded(out.getvalue()), err.getvalue(), result.exit_code)
     fast.write_output(store, output_key, kept)
     if not (since or dsn):
         _keep_for_fast_path(store, recorder, paths, sql_only, output_key)
     return _write_output(*kept)
 
 
-def _write_output(out: str, err: str, code: int) -> int:
+def _write_output(out: str | bytes, err: str, code: int) -> int:
+    from foreshock.cache.fast import emit
+
     sys.stderr.write(err)
     sys.stderr.flush()
-    sys.stdout.write(out)
+    emit(sys.stdout, out)
     return code
 
 

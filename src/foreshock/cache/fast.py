@@ -230,17 +230,51 @@ def stop(recorder: Recorder) -> None:
         _current.remove(recorder)
 
 
-def write_output(store: Store, key: str, kept: tuple[str, str, int]) -> None:
-    """A run's whole output (stdout, stderr, exit code) under `key` (marshal: read back without pickle)."""
+def encoded(out: str) -> str | bytes:
+    """A run's stdout as kept and written: UTF-8 bytes, encoded once here (a history's report is megabytes:
+    encoding it for the entry and again for the terminal was a tenth of a warm run); the text itself when
+    it does not encode strictly (a file name's undecodable bytes), for the stream to handle as it would."""
+    try:
+        return out.encode("utf-8")
+    except UnicodeEncodeError:
+        return out
+
+
+def emit(stream: IO[str], out: str | bytes) -> None:
+    """Write `out` (as `encoded` gives it) to a text stream exactly as stream.write(the text) would: the
+    bytes straight to its buffer when the stream would have made the same bytes (strict UTF-8, no newline
+    translation), else the text."""
+    if isinstance(out, bytes):
+        buffer = getattr(stream, "buffer", None)
+        encoding = getattr(stream, "encoding", None) or ""
+        if (
+            buffer is not None
+            and os.linesep == "\n"
+            and getattr(stream, "errors", None) == "strict"
+            and encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        ):
+            stream.flush()
+            buffer.write(out)
+            return
+        out = out.decode("utf-8")
+    stream.write(out)
+
+
+# stdout (as `encoded` gives it), stderr, exit code.
+Output = tuple[str | bytes, str, int]
+
+
+def write_output(store: Store, key: str, kept: Output) -> None:
+    """A run's whole output under `key` (marshal: read back without pickle)."""
     store.write(OUTPUT_ENTRY, key, marshal.dumps(kept))
 
 
-def read_output(store: Store, key: str) -> tuple[str, str, int] | None:
+def read_output(store: Store, key: str) -> Output | None:
     kept = _unmarshal(store.read(OUTPUT_ENTRY, key))
     if not (isinstance(kept, tuple) and len(kept) == 3):
         return None
     out, err, code = kept
-    if not (isinstance(out, str) and isinstance(err, str) and isinstance(code, int)):
+    if not (isinstance(out, str | bytes) and isinstance(err, str) and isinstance(code, int)):
         return None
     return out, err, code
 
@@ -276,7 +310,7 @@ def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def lookup(argv: Sequence[str]) -> tuple[str, str, int] | None:
+def lookup(argv: Sequence[str]) -> Output | None:
     """The kept (stdout, stderr, exit code) of this command line when nothing it depends on changed; None:
     run normally."""
     root = store_dir(argv)
@@ -302,7 +336,7 @@ def replay(argv: Sequence[str], stdout: IO[str] | None = None, stderr: IO[str] |
     stderr = stderr or sys.stderr
     stderr.write(err)
     stderr.flush()
-    stdout.write(out)
+    emit(stdout, out)
     return code
 
 
