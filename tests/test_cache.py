@@ -126,6 +126,25 @@ def test_cached_findings_equal_the_cold_ones_and_read_their_rewrites_when_asked(
     assert all(f.rewrite is not None for f in lazy)
 
 
+def test_a_cached_finding_carrying_a_missing_lock_timeout_renders_its_fix_when_asked(tmp_path: Path) -> None:
+    """The verdict folds a missing lock_timeout into the fix of the finding it rides on: a finding read from
+    the cache does so without reading its rewrite (a gcc report never prints it); the fix and rewrite read
+    afterwards are the cold run's, led by the advice."""
+    path = tmp_path / "history"
+    write_history(path, [*MIGRATIONS, "CREATE INDEX orders_note ON orders (note);\n"])
+    expected = {(f.path, f.line, f.rule): f for f in check([path]).findings}
+    check([path], cache=Store(tmp_path / "cache"))
+    warm = check([path], cache=Store(tmp_path / "cache"))
+    carried = [f for f in warm.findings if f.carries and "rewrite" not in f.__dict__]
+    assert carried, "no cached finding carrying a missing lock_timeout in the sample"
+    assert all("fix" not in f.__dict__ for f in carried)
+    for f in carried:
+        cold_one = expected[(f.path, f.line, f.rule)]
+        assert f.fix == cold_one.fix and f.rewrite == cold_one.rewrite
+        assert f.fix is not None and f.fix.startswith("SET lock_timeout = '2s';")
+    assert warm.findings == tuple(expected.values())
+
+
 def test_a_create_table_the_parser_rejected_keeps_its_recovery_through_the_cache(tmp_path: Path) -> None:
     """A statement read back from the cache carries every field of the cold run's (the parser's message of
     a CREATE TABLE in another dialect, whose table the model still creates), not only its text."""

@@ -104,15 +104,33 @@ class _Rewrites:
 
 class _LazyRewrite:
     """CachedFinding.rewrite: read from the file's rewrites entry on first use, then kept in the instance (a
-    descriptor without __set__, so the instance's own value wins once it is there)."""
+    descriptor without __set__, so the instance's own value wins once it is there). A finding that carries a
+    missing lock_timeout (CachedFinding.carrying) gets its fix with it, as the engine makes it."""
 
     def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
         if finding is None:
             return None
-        rewrites, index = finding.__dict__["_entry"]
+        state = finding.__dict__
+        rewrites, index = state["_entry"]
         rewrite = rewrites.get(index)
-        finding.__dict__["rewrite"] = rewrite
+        first = state.get("_carried")
+        if first is not None:
+            from foreshock.rules.engine import carried_fix
+
+            state["fix"], rewrite = carried_fix(None, rewrite, first)
+        state["rewrite"] = rewrite
         return rewrite
+
+
+class _LazyFix:
+    """CachedFinding.fix of a finding that carries a missing lock_timeout: the rendering of its rewrite, made
+    with the rewrite (an instance's own fix, kept in it, wins over this descriptor)."""
+
+    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
+        if finding is None:
+            return None
+        finding.rewrite  # noqa: B018 -- reading it sets the fix
+        return finding.__dict__["fix"]
 
 
 class CachedFinding(Finding):
@@ -123,6 +141,20 @@ class CachedFinding(Finding):
 
     # The dataclass field's default (None) is a class attribute: a descriptor here stands in front of it.
     rewrite = _LazyRewrite()
+    fix = _LazyFix()
+
+    def carrying(self, first: str, changes: dict[str, Any]) -> Finding:
+        """This finding carrying a missing lock_timeout (rules.engine.merge_per_statement): `changes` made
+        now, the fix and rewrite led by `first` when first used (a gcc or github report never reads them, and
+        reading them means reading the file's rewrites entry and rendering)."""
+        carried = CachedFinding.__new__(CachedFinding)
+        state = dict(self.__dict__, **changes)
+        state.pop("fix", None)
+        state.pop("rewrite", None)
+        # Carried already (a result judged again): its rewrite is led by the advice, as the engine leaves it.
+        state.setdefault("_carried", first)
+        carried.__dict__.update(state)
+        return carried
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Finding):

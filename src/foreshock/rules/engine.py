@@ -348,25 +348,33 @@ def _carry(host: Finding, lone: Finding) -> Finding:
         f"SET lock_timeout = '2s';  -- none is set: while this statement waits for its lock, all traffic on "
         f"{on} queues behind it; retry the migration when it times out"
     )
-    rewrite = host.rewrite
-    fix = host.fix or ""
+    lock = f"{lone.lock.name} " if lone.lock is not None else ""
+    why = f"no lock_timeout is set: while it waits for {lock}on {on}, traffic queues"
+    changes: dict[str, Any] = {
+        "severity": at_least(host.severity, lone.severity),
+        "message": f"{host.message} [{why}]",
+        "carries": (*host.carries, (lone.rule, lone.severity)),
+    }
+    # A finding read from the history cache reads and renders its rewrite only when a report prints it.
+    deferred = getattr(host, "carrying", None)
+    if deferred is not None:
+        return deferred(first, changes)  # type: ignore[no-any-return]
+    fix, rewrite = carried_fix(host.fix, host.rewrite, first)
+    return replace(host, fix=fix, rewrite=rewrite, **changes)
+
+
+def carried_fix(fix: str | None, rewrite: Rewrite | None, first: str) -> tuple[str, Rewrite | None]:
+    """A finding's fix and rewrite with `first` (the missing lock_timeout's advice) leading them."""
     if rewrite is not None:
         # The printed fix is the rewrite's rendering: the advice goes in its printed head (apply runs the
         # steps with its own lock_timeout).
         if not rewrite.head.lstrip().upper().startswith("SET LOCK_TIMEOUT"):
             rewrite = replace(rewrite, head=first + ("\n" + rewrite.head if rewrite.head else ""))
-        fix = render(rewrite)
-    elif not fix.lstrip().upper().startswith("SET LOCK_TIMEOUT"):
+        return render(rewrite), rewrite
+    fix = fix or ""
+    if not fix.lstrip().upper().startswith("SET LOCK_TIMEOUT"):
         fix = first + ("\n" + fix if fix else "")
-    lock = f"{lone.lock.name} " if lone.lock is not None else ""
-    return replace(
-        host,
-        severity=at_least(host.severity, lone.severity),
-        message=f"{host.message} [no lock_timeout is set: while it waits for {lock}on {on}, traffic queues]",
-        fix=fix,
-        rewrite=rewrite,
-        carries=(*host.carries, (lone.rule, lone.severity)),
-    )
+    return fix, None
 
 
 def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Directive]) -> Directive | None:
