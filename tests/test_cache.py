@@ -145,6 +145,24 @@ def test_a_cached_finding_carrying_a_missing_lock_timeout_renders_its_fix_when_a
     assert warm.findings == tuple(expected.values())
 
 
+def test_a_file_entry_whose_findings_had_other_fields_is_a_miss(tmp_path: Path) -> None:
+    """Findings are kept as rows of their fields' values: a row of another length (kept by a foreshock whose
+    findings had other fields) makes the entry a miss, analysed again, never findings with fields shifted."""
+    from foreshock.cache import entries
+
+    path = tmp_path / "history"
+    write_history(path)
+    store = Store(tmp_path / "cache")
+    check([path], cache=store)
+    keys = [p.name for p in (store.root / entries.FILE).rglob("*") if p.is_file()]
+    key = next(k for k in keys if store.load(entries.FILE, k)[3])  # a file with findings
+    path_, errors, directives, rows, with_rewrite, engine = store.load(entries.FILE, key)
+    assert entries.load_file(store, key) is not None
+    store.save(entries.FILE, key, (path_, errors, directives, (rows[0][:-1],), (), engine))
+    assert entries.load_file(store, key) is None
+    assert outputs(check([path], cache=Store(tmp_path / "cache"))) == cold(path)
+
+
 def test_a_create_table_the_parser_rejected_keeps_its_recovery_through_the_cache(tmp_path: Path) -> None:
     """A statement read back from the cache carries every field of the cold run's (the parser's message of
     a CREATE TABLE in another dialect, whose table the model still creates), not only its text."""
