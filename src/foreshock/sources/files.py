@@ -18,8 +18,6 @@ from pathlib import Path
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.core.paths import first_match
 from foreshock.errors import InputError
-from foreshock.sources.layouts import detect_layout, list_layout
-from foreshock.sources.liquibase import is_changelog, read_changelog
 from foreshock.sources.listing import SCRIPT, Entry, Listing
 from foreshock.sources.sections import Sections, split_sections
 
@@ -288,7 +286,9 @@ def load_sql_paths(
                 InputError("a Python file, not SQL: point foreshock at the Alembic project (alembic.ini) "
                            "or the Django project (manage.py) it belongs to", path)
             )
-        elif is_changelog(path):
+        elif not path.endswith(".sql") and _is_changelog(path):
+            from foreshock.sources.liquibase import read_changelog
+
             _load_listing(path, read_changelog(path), "liquibase", "detected", "", history, options, out)
         elif os.path.exists(path) or os.path.islink(path):
             before = Counter(out.skipped)
@@ -306,7 +306,17 @@ def _layout_record(path: str, layout: str, source: str, skipped: Counter[str], d
     return Layout(path, name, source, tuple(sorted(skipped.items())), detail)
 
 
+def _is_changelog(path: str) -> bool:
+    # The layouts (and Liquibase's reader) are imported for directories and changelogs only: a lone .sql
+    # file, the quickest check there is, does without them.
+    from foreshock.sources.liquibase import is_changelog
+
+    return is_changelog(path)
+
+
 def _load_directory(path: str, history: bool, options: SourceSettings, out: Loaded) -> None:
+    from foreshock.sources.layouts import detect_layout, list_layout
+
     if options.layout is not None and not history:
         layout, source, why = options.layout, "configured", ""
     else:
