@@ -114,7 +114,7 @@ def type_ref(tn: Any) -> TypeRef:
     if builtin and raw in ("bpchar", "char") and not mods and schema == "pg_catalog":
         # `character` without a length means character(1).
         mods = [1]
-    return TypeRef(
+    ref = TypeRef(
         name=name,
         typmods=tuple(mods),
         array=bool(tn.arrayBounds),
@@ -122,6 +122,12 @@ def type_ref(tn: Any) -> TypeRef:
         serial=builtin and raw in SERIAL_TYPES,
         raw_name=raw,
     )
+    # One instance per distinct type (a history's thousands of columns use a few dozen): a schema snapshot
+    # then keeps each once, and reads back that much faster.
+    return _TYPE_REFS.setdefault(ref, ref)
+
+
+_TYPE_REFS: dict[TypeRef, TypeRef] = {}
 
 
 @dataclass
