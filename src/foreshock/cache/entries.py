@@ -1,7 +1,7 @@
 """What check keeps in the store, and how it comes back.
 
-- "file": one reported file's outcome without its statements: path, errors, file directives, findings and
-  the rule engine's errors in it;
+- "file": one reported file's outcome without its statements: path, errors, file directives, findings (rows
+  of their fields' values) and the rule engine's errors in it;
 - "body": its statements and transactions, read only when a report or a command asks for them
   (`CachedFileAnalysis`);
 - "rewrites": its findings' safe rewrites, read (all of a file's at once) when the first of them is used
