@@ -156,11 +156,36 @@ def test_a_file_entry_whose_findings_had_other_fields_is_a_miss(tmp_path: Path) 
     check([path], cache=store)
     keys = [p.name for p in (store.root / entries.FILE).rglob("*") if p.is_file()]
     key = next(k for k in keys if store.load(entries.FILE, k)[3])  # a file with findings
-    path_, errors, directives, rows, with_rewrite, engine = store.load(entries.FILE, key)
+    path_, errors, directives, rows, _with_rewrite, engine = store.load(entries.FILE, key)
     assert entries.load_file(store, key) is not None
     store.save(entries.FILE, key, (path_, errors, directives, (rows[0][:-1],), (), engine))
     assert entries.load_file(store, key) is None
     assert outputs(check([path], cache=Store(tmp_path / "cache"))) == cold(path)
+
+
+def test_kept_output_is_written_as_the_stream_would_encode_the_text() -> None:
+    """The kept stdout is UTF-8 bytes, written to a strict UTF-8 stream's buffer as they are; any other stream
+    gets the text and encodes it its own way (as the run without the cache would have printed it)."""
+    text = "V001__größe.sql:1:1: error: [rule] message\n"
+    kept = fast.encoded(text)
+    assert kept == text.encode("utf-8")
+    raw = io.BytesIO()
+    utf8 = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+    utf8.write("before ")
+    fast.emit(utf8, kept)
+    utf8.flush()
+    assert raw.getvalue() == ("before " + text).encode("utf-8")
+    latin = io.BytesIO()
+    other = io.TextIOWrapper(latin, encoding="latin-1", errors="replace", newline="\n")
+    fast.emit(other, kept)
+    other.flush()
+    assert latin.getvalue() == text.encode("latin-1", "replace")
+    plain = io.StringIO()
+    fast.emit(plain, kept)
+    assert plain.getvalue() == text
+    # A file name's undecodable bytes (surrogate escapes) are kept as text, for the stream to handle.
+    odd = "V001__\udcff.sql:1:1: error: [rule] message\n"
+    assert fast.encoded(odd) == odd
 
 
 def test_a_create_table_the_parser_rejected_keeps_its_recovery_through_the_cache(tmp_path: Path) -> None:
