@@ -242,17 +242,13 @@ def encoded(out: str) -> str | bytes:
 
 def emit(stream: IO[str], out: str | bytes) -> None:
     """Write `out` (as `encoded` gives it) to a text stream exactly as stream.write(the text) would: the
-    bytes straight to its buffer when the stream would have made the same bytes (strict UTF-8, no newline
-    translation), else the text."""
+    bytes straight to its buffer when the stream would have made the same bytes (it encodes UTF-8 without
+    newline translation; its error handler never comes into it, the text having encoded strictly), else the
+    text."""
     if isinstance(out, bytes):
         buffer = getattr(stream, "buffer", None)
-        encoding = getattr(stream, "encoding", None) or ""
-        if (
-            buffer is not None
-            and os.linesep == "\n"
-            and getattr(stream, "errors", None) == "strict"
-            and encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        ):
+        utf8 = (getattr(stream, "encoding", None) or "").lower().replace("_", "-") in ("utf-8", "utf8")
+        if buffer is not None and utf8 and os.linesep == "\n":
             stream.flush()
             buffer.write(out)
             return
