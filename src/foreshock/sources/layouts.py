@@ -607,6 +607,13 @@ def _int_dirs(directory: Path) -> list[int]:
     return sorted(int(d.name) for d in directory.iterdir() if d.is_dir() and d.name.isdigit())
 
 
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    if not directory.is_dir():
+        return []
+    with os.scandir(directory) as it:
+        return list(it)
+
+
 def synapse_schema(directory: str) -> SynapseSchema | None:
     """The synapse schema a directory is part of: `<root>/<database>/delta` (as handed over to upgrade one
     database), `<root>/<database>`, or the root holding `<database>/delta/<version>/` directories.
@@ -621,8 +628,12 @@ def synapse_schema(directory: str) -> SynapseSchema | None:
         root, databases = here.parent, [here.name]
     else:
         root = here
-        databases = sorted(d.name for d in here.iterdir() if (d / "delta").is_dir() and d.name != "common") \
-            if here.is_dir() else []
+        # Only subdirectories can hold delta/: a directory of hundreds of migration files costs no stat each.
+        databases = sorted(
+            e.name
+            for e in _entries(here)
+            if e.is_dir() and e.name != "common" and (here / e.name / "delta").is_dir()
+        )
     if not databases:
         return None
     schema = SynapseSchema(root, [*(["common"] if (root / "common" / "delta").is_dir() else []),
