@@ -115,7 +115,8 @@ class Store:
             return
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC + _digest(data) + data)
+                fh.write(_MAGIC + _digest(data))
+                fh.write(data)  # not joined to the head: a run's kept output is megabytes
             os.replace(tmp, path)
             self.written += len(data)
         except OSError:
