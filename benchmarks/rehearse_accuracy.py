@@ -36,13 +36,13 @@ from typing import Any
 import psycopg
 
 from foreshock.core.analyze import analyze
-from foreshock.core.model import AnalysisSettings, MigrationUnit
+from foreshock.core.model import AnalysisSettings, Estimate, MigrationUnit
 from foreshock.core.sql import parse
 from foreshock.scale.estimate import ModelDurations
 from foreshock.scale.runner import _run_migration, rehearse
 from foreshock.scale.server import RehearsalServer
 from foreshock.scale.snapshot import snapshot
-from foreshock.scale.stats import Stats
+from foreshock.scale.stats import Stats, parse_stats
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,9 @@ def say(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
-def run_shape(shape: Shape, scale: float, repeat: int, budget: float | None) -> dict[str, Any]:
+def run_shape(
+    shape: Shape, scale: float, repeat: int, budget: float | None, check_only: bool = False
+) -> dict[str, Any]:
     rows = round(shape.rows * scale)
     parents = shape.parents or max(rows // 100, 10)
     cap, small = rows // 10, rows // 100
@@ -314,16 +316,17 @@ def run_shape(shape: Shape, scale: float, repeat: int, budget: float | None) -> 
         say(f"production built and snapshotted in {time.perf_counter() - t0:.0f} s")
         Path(tempfile.mkdtemp()).joinpath("prod-stats.json").write_text(stats.dumps())
 
-        t1 = time.perf_counter()
-        kwargs: dict[str, Any] = {} if budget is None else {"budget": budget}
-        reh = rehearse([unit], stats, max_rows=cap, progress=say, **kwargs)
-        reh_seconds = time.perf_counter() - t1
-        say(f"rehearsal took {reh_seconds:.0f} s")
-        naive, naive_small = (
-            rehearse([unit], stats, fractions=[n / rows], scale_memory=False, budget=1e9, progress=say,
-                     repeat_largest=False)
-            for n in (cap, small)
-        )  # fmt: skip
+        if not check_only:
+            t1 = time.perf_counter()
+            kwargs: dict[str, Any] = {} if budget is None else {"budget": budget}
+            reh = rehearse([unit], stats, max_rows=cap, progress=say, **kwargs)
+            reh_seconds = time.perf_counter() - t1
+            say(f"rehearsal took {reh_seconds:.0f} s")
+            naive, naive_small = (
+                rehearse([unit], stats, fractions=[n / rows], scale_memory=False, budget=1e9, progress=say,
+                         repeat_largest=False)
+                for n in (cap, small)
+            )  # fmt: skip
         for r in range(repeat):
             say(f"production run {r + 1}/{repeat}")
             with psycopg.connect(base, autocommit=True) as conn:
@@ -337,11 +340,15 @@ def run_shape(shape: Shape, scale: float, repeat: int, budget: float | None) -> 
     finally:
         prod.close()
 
-    # What `check --stats` says without a rehearsal: the size model, on the same snapshot.
-    history = MigrationUnit(path="schema.sql", text=stats.schema, history=True)
-    analysis = next(a for a in analyze([history, unit], AnalysisSettings()) if a.path == unit.path)
-    model = ModelDurations(stats)
-    sized = {sa.statement.index: model.statement(analysis.path, sa).estimate for sa in analysis.statements}
+    if check_only:
+        return {
+            "shape": shape.name,
+            "what": shape.what,
+            "rows": rows,
+            "stats": stats,
+            "actual": {kind_of[i]: runs for i, runs in actual.items()},
+        }
+    sized = check_estimates(shape, stats)
     results = []
     for s in reh.statements:
         if s.index not in kind_of or s.prediction is None:
@@ -350,7 +357,7 @@ def run_shape(shape: Shape, scale: float, repeat: int, budget: float | None) -> 
         ns = next(x for x in naive_small.statements if x.index == s.index)
         p = s.prediction
         runs = actual[s.index]
-        est = sized.get(s.index)
+        est = sized.get(kind_of[s.index])
         results.append(
             {
                 "kind": kind_of[s.index],
@@ -385,6 +392,68 @@ def run_shape(shape: Shape, scale: float, repeat: int, budget: float | None) -> 
         "warnings": reh.warnings,
         "stats": stats,
     }
+
+
+def check_estimates(shape: Shape, stats: Stats) -> dict[str, Estimate | None]:
+    """What `check --stats` says without a rehearsal, per kind: the size model, on production's snapshot."""
+    unit = MigrationUnit(path=f"{shape.name}_migration.sql", text=migration_text(shape))
+    history = MigrationUnit(path="schema.sql", text=stats.schema, history=True)
+    analysis = next(a for a in analyze([history, unit], AnalysisSettings()) if a.path == unit.path)
+    model = ModelDurations(stats)
+    kinds = {stmt: kind for kind, stmt, _ in shape.kinds}
+    return {
+        kinds[sa.statement.text.strip().rstrip(";")]: model.statement(analysis.path, sa).estimate
+        for sa in analysis.statements
+        if sa.statement.text.strip().rstrip(";") in kinds
+    }
+
+
+def check_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per kind of a --check-only run: production's median and the size model's estimate."""
+    sized = check_estimates(SHAPES[run["shape"]], run["stats"])
+    out = []
+    for kind, runs in run["actual"].items():
+        est = sized.get(kind)
+        out.append(
+            {
+                "kind": kind,
+                "actual": statistics.median(runs),
+                "runs": runs,
+                "check": est.seconds if est else float("nan"),
+                "check_low": est.low if est else float("nan"),
+                "check_high": est.high if est else float("nan"),
+                "source": est.source if est else "",
+            }
+        )
+    return out
+
+
+def print_check(run: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = check_rows(run)
+    print(f"\n{run['shape']}: {run['what']}; production {run['rows']:,} rows (check --stats only)")
+    print(f"{'kind':<28} {'actual':>8} {'check':>8} {'interval':>17} {'error':>6} {'in?':>4}  model")
+    for r in rows:
+        inside = (
+            "yes" if r["check_low"] <= r["actual"] <= r["check_high"]
+            else "HIGH" if r["actual"] > r["check_high"] else "low"
+        )  # fmt: skip
+        print(
+            f"{r['kind']:<28} {r['actual']:8.3f} {r['check']:8.3f} "
+            f"{r['check_low']:8.3f}–{r['check_high']:<8.3f} "
+            f"{err(r['check'] / r['actual']):5.2f}x {inside:>4}  {r['source']}"
+        )
+    print_check_summary(rows, run["shape"])
+    return rows
+
+
+def print_check_summary(rows: list[dict[str, Any]], label: str) -> None:
+    c = summary(rows, "check")
+    under = max(r["actual"] / r["check"] for r in rows)
+    print(
+        f"{label}: check --stats median ×{c['median']:.2f}, worst ×{c['worst']:.2f}, inside its interval "
+        f"{c['coverage']:.0%} of {c['n']} ({c['above']} above the high end, at most ×{c['above_high']:.2f} "
+        f"it; {c['below']} below the low end); largest under-estimate ×{under:.2f}"
+    )
 
 
 def print_shape(run: dict[str, Any]) -> None:
@@ -460,7 +529,20 @@ def main() -> int:
     ap.add_argument("--budget", type=float, help="rehearsal budget, seconds (default: rehearse's own)")
     ap.add_argument("--profile-rows", type=int, default=80_000_000, help="0 to skip the profile run")
     ap.add_argument("--json", help="write all figures to this file")
+    ap.add_argument(
+        "--check-only",
+        action="store_true",
+        help="no rehearsal: production runs and the size model's estimates (`check --stats`) only; with "
+        "--json, the snapshots and production's timings are saved for --replay",
+    )
+    ap.add_argument(
+        "--replay",
+        help="a --check-only --json file: re-estimate its production runs with the size model as it is now "
+        "(no server)",
+    )
     args = ap.parse_args()
+    if args.replay or args.check_only:
+        return check_only(args)
     runs = []
     for name in args.shape or list(SHAPES):
         run = run_shape(SHAPES[name], args.scale, args.repeat, args.budget)
@@ -481,6 +563,25 @@ def main() -> int:
         for run in runs:
             run.pop("stats")
         Path(args.json).write_text(json.dumps({"runs": runs, "profile": profile}, indent=2))
+    return 0
+
+
+def check_only(args: argparse.Namespace) -> int:
+    """The `check --stats` part alone: production timed, the size model's estimates beside."""
+    if args.replay:
+        saved = json.loads(Path(args.replay).read_text())
+        runs = [{**r, "stats": parse_stats(r["stats"], args.replay)} for r in saved["runs"]]
+    else:
+        runs = [
+            run_shape(SHAPES[name], args.scale, args.repeat, None, check_only=True)
+            for name in args.shape or list(SHAPES)
+        ]
+        if args.json:
+            out = [{**r, "stats": r["stats"].dumps()} for r in runs]
+            Path(args.json).write_text(json.dumps({"runs": out}, indent=2))
+    everything = [row for run in runs for row in print_check(run)]
+    print()
+    print_check_summary(everything, f"all {len(runs)} shapes")
     return 0
 
 
