@@ -11,10 +11,23 @@ from foreshock.api import check
 from foreshock.core.analyze import analyze
 from foreshock.core.hold import transaction_hold
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, CheckResult, Cost, Estimate, FileAnalysis, MigrationUnit
+from foreshock.core.model import (
+    AnalysisSettings,
+    CheckResult,
+    Cost,
+    Estimate,
+    FileAnalysis,
+    MigrationUnit,
+    TableWork,
+)
 from foreshock.rules.verdict import DEFAULT_BUDGETS, budget_verdict
 from foreshock.scale import calibration
-from foreshock.scale.estimate import ModelDurations, estimate_work, index_build_seconds
+from foreshock.scale.estimate import (
+    WALK_SECONDS_PER_BYTE,
+    ModelDurations,
+    estimate_work,
+    index_build_seconds,
+)
 from foreshock.scale.sizes import load_sizes
 from foreshock.scale.stats import Stats, parse_stats
 
@@ -219,3 +232,131 @@ def test_check_takes_sizes_from_a_stats_file(tmp_path: Path) -> None:
     held = [f for f in result.findings if f.severity == "error" and f.lock is LockMode.AccessExclusiveLock]
     assert held and min(f.estimate.seconds for f in held if f.estimate) >= 600
     assert check([str(RUNAWAY.parent)]).size_blind
+
+
+MATVIEW_SCHEMA = """CREATE TABLE items (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount integer);
+CREATE TABLE regions (id bigint PRIMARY KEY, name text);
+CREATE VIEW live_items AS SELECT * FROM items WHERE amount > 0;
+CREATE MATERIALIZED VIEW item_totals AS
+    SELECT customer_id, count(*) AS n, sum(amount) AS total FROM live_items GROUP BY customer_id;
+"""
+
+
+def _matview_work(sql: str, schema: str = MATVIEW_SCHEMA) -> tuple[TableWork, ...]:
+    (fa,) = analyze(
+        [MigrationUnit("schema.sql", schema, history=True), MigrationUnit("m.sql", sql)], AnalysisSettings()
+    )
+    return fa.statements[0].facts.work
+
+
+def _refresh_stats(item_rows: int, view_rows: int = 50_000) -> Stats:
+    return parse_stats(
+        f'{{"tables": {{"items": {{"rows": {item_rows}, "bytes": {item_rows * 180}}}, '
+        f'"item_totals": {{"rows": {view_rows}, "bytes": {view_rows * 60}}}}}}}'
+    )
+
+
+def test_refresh_of_a_small_view_over_a_big_table_is_priced_by_reading_the_table() -> None:
+    # A 50,000-row view over 5,000,000 rows was priced as writing 50,000 rows: x21 under what production took.
+    (work,) = _matview_work("REFRESH MATERIALIZED VIEW item_totals;")
+    assert work.cost is Cost.REFRESH and work.reads == ("public.items",)  # through the plain view
+    at_size = estimate_work((work,), _refresh_stats(5_000_000))
+    big, small = at_size.estimate, estimate_work((work,), _refresh_stats(500_000)).estimate
+    assert big is not None and small is not None
+    assert "scan public.items" in big.source and "refresh public.item_totals" in big.source
+    assert not big.source.startswith("at least")
+    (written,) = [w for w in at_size.work if w.table == "public.item_totals"]
+    assert big.seconds > 20 * written.seconds  # what the view's own size alone said
+    assert big.seconds > 5 * small.seconds  # the view's own size did not change, its source's did
+    a, b = calibration.COEFFICIENTS["scan"]
+    assert big.seconds >= a * 5_000_000 + b * 5_000_000 * 180
+
+
+def test_refresh_whose_source_has_no_size_is_size_blind() -> None:
+    work = _matview_work("REFRESH MATERIALIZED VIEW item_totals;")
+    stats = parse_stats('{"tables": {"item_totals": {"rows": 50000, "bytes": 3000000}}}')
+    est = estimate_work(work, stats)
+    assert est.estimate is None and est.missing == ("public.items",)
+
+
+def test_refresh_of_a_view_the_history_does_not_define_is_an_at_least() -> None:
+    (work,) = _matview_work("REFRESH MATERIALIZED VIEW other_totals;")
+    assert work.cost is Cost.REFRESH and work.reads is None
+    stats = parse_stats('{"tables": {"other_totals": {"rows": 50000, "bytes": 3000000}}}')
+    est = estimate_work((work,), stats).estimate
+    assert est is not None and est.source.startswith("at least: ")
+    assert "public.other_totals is not in the schema history" in est.source
+
+
+def test_refresh_with_no_data_reads_nothing() -> None:
+    (work,) = _matview_work("REFRESH MATERIALIZED VIEW item_totals WITH NO DATA;")
+    assert work.reads == ()
+    est = estimate_work((work,), _refresh_stats(5_000_000)).estimate
+    assert est is not None and "scan" not in est.source
+
+
+def test_refresh_reads_every_table_its_query_joins_but_not_one_an_index_pins() -> None:
+    work = _matview_work(
+        "REFRESH MATERIALIZED VIEW t;",
+        MATVIEW_SCHEMA
+        + "CREATE MATERIALIZED VIEW t AS SELECT i.id, r.name FROM items i "
+        + "JOIN regions r ON r.id = i.customer_id;"
+        + "CREATE MATERIALIZED VIEW one AS SELECT * FROM items WHERE id = 1;",
+    )
+    assert set(work[0].reads or ()) == {"public.items", "public.regions"}
+    (pinned,) = _matview_work(
+        "REFRESH MATERIALIZED VIEW one;",
+        MATVIEW_SCHEMA + "CREATE MATERIALIZED VIEW one AS SELECT * FROM items WHERE id = 1;",
+    )
+    assert pinned.reads == ()
+
+
+EVENTS_SCHEMA = """CREATE TABLE events (id bigint PRIMARY KEY, account_id integer NOT NULL,
+    body text NOT NULL, attrs jsonb NOT NULL, label varchar(40));
+"""
+
+
+def _events_work(sql: str) -> tuple[TableWork, ...]:
+    return _matview_work(sql, EVENTS_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("check", "walked"),
+    [
+        ("length(body) > 0", ("body",)),
+        ("lower(label::text) <> ''", ("label",)),
+        ("body LIKE 'x%' AND attrs::text ~ 'n'", ("body", "attrs")),
+        ("account_id > 0", ()),
+        ("abs(account_id) > 0", ()),  # a fixed-width value: the same cost whatever the row's width
+        ("octet_length(body) > 0", ()),  # reads the value's header only
+        ("body <> ''", ()),
+    ],
+)
+def test_a_check_records_the_wide_columns_its_expression_walks(check: str, walked: tuple[str, ...]) -> None:
+    (work,) = _events_work(f"ALTER TABLE events ADD CONSTRAINT k CHECK ({check});")
+    assert work.cost is Cost.SCAN
+    assert sorted(work.walked_columns) == sorted(walked)
+
+
+def test_a_not_valid_check_walks_nothing() -> None:
+    assert _events_work("ALTER TABLE events ADD CONSTRAINT k CHECK (length(body) > 0) NOT VALID;") == ()
+
+
+def _events_stats(body_width: int | None) -> Stats:
+    column = f', "columns": {{"body": {{"avg_width": {body_width}}}}}' if body_width else ""
+    return parse_stats(f'{{"tables": {{"events": {{"rows": 2000000, "bytes": {2_000_000 * 740}{column}}}}}}}')
+
+
+def test_a_check_calling_a_function_on_a_wide_column_is_charged_per_byte_of_its_values() -> None:
+    # ADD CHECK (length(body) > 0) on 2,000,000 rows of ~516-byte text: the model charged the row's bytes as
+    # stored and was x4.43 under production, which counted the characters of every value.
+    (walking,) = _events_work("ALTER TABLE events ADD CONSTRAINT k CHECK (length(body) > 0);")
+    (plain,) = _events_work("ALTER TABLE events ADD CONSTRAINT k CHECK (account_id > 0);")
+    stats = _events_stats(516)
+    walks, reads = estimate_work((walking,), stats).estimate, estimate_work((plain,), stats).estimate
+    assert walks is not None and reads is not None
+    assert walks.seconds - reads.seconds == pytest.approx(WALK_SECONDS_PER_BYTE * 2_000_000 * 516)
+    assert walks.seconds > 3 * reads.seconds
+    # Without the column's width, the whole row's is charged: never less than the column would have cost.
+    blind = estimate_work((walking,), _events_stats(None)).estimate
+    assert blind is not None and blind.seconds > walks.seconds

@@ -23,8 +23,8 @@ from pglast import ast, enums
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
 from foreshock.core.model import AnalysisSettings, Cost, Effect, Statement, StatementFacts, TableWork
-from foreshock.core.nodes import option_on
-from foreshock.core.schema import Schema
+from foreshock.core.nodes import option_on, walk
+from foreshock.core.schema import Schema, Table
 
 _AT = enums.AlterTableType
 
@@ -192,8 +192,101 @@ def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[Table
         table = schema.table(effect.table)
         indexes = tuple(i.columns for i in table.indexes.values()) if table is not None else ()
         references = fk_parent if cost is Cost.FK_VALIDATE else None
-        out.append(TableWork(effect.table, cost, keys, indexes, references=references))
+        reads = _refresh_reads(node, effect.table, effects, schema) if cost is Cost.REFRESH else None
+        walked = _walked_columns(node, table) if cost is Cost.SCAN else ()
+        out.append(
+            TableWork(
+                effect.table, cost, keys, indexes, references=references, reads=reads, walked_columns=walked
+            )
+        )
     return tuple(out)
+
+
+def _refresh_reads(
+    node: Any, view: str, effects: tuple[Effect, ...], schema: Schema
+) -> tuple[str, ...] | None:
+    """The tables a refreshed view's query reads in full, or None when the view's query is unknown (WITH NO
+    DATA reads nothing). The effects name what the query reads itself (partitions expanded, a table an
+    index pins left out); the schema's filled_by adds what it reads through plain views."""
+    mv = schema.table(view)
+    if node.skipData:
+        return ()
+    if mv is None or mv.query is None:
+        return None
+    seen = {e.table for e in effects}
+    scanned = [e.table for e in effects if e.table != view and e.scan and e.unknown in ("", "table")]
+    through_views = [t for t in schema.filled_by(mv.query) if t not in seen and t != view]
+    return tuple(dict.fromkeys([*scanned, *through_views]))
+
+
+# Types whose values have a fixed width: a function reading one costs the same whatever the row's width.
+_FIXED_WIDTH = frozenset(
+    {"int2", "int4", "int8", "float4", "float8", "bool", "date", "time", "timetz", "timestamp", "timestamptz",
+     "interval", "uuid", "oid", "money", "char"}
+)  # fmt: skip
+# Functions that read a value's header, not its bytes.
+_HEADER_ONLY = frozenset({"octet_length", "pg_column_size", "num_nulls", "num_nonnulls"})
+_PATTERN_KINDS = frozenset(
+    {enums.A_Expr_Kind.AEXPR_LIKE, enums.A_Expr_Kind.AEXPR_ILIKE, enums.A_Expr_Kind.AEXPR_SIMILAR}
+)
+_PATTERN_OPS = frozenset({"~", "~*", "!~", "!~*", "~~", "~~*", "!~~", "!~~*"})
+
+
+def _walked_columns(node: Any, table: Table | None) -> tuple[str, ...]:
+    """The variable-width columns the CHECK constraints an ALTER TABLE adds pass whole to a function or a
+    pattern match: PostgreSQL evaluates the expression for every row, and length(body) counts the characters
+    of each value (a multi-byte encoding walks every byte; a compressed value is decompressed first), so
+    the validation costs per byte of those values, not only per row (benchmarks/check_expression_cost.py).
+    A column the schema does not type counts as variable-width."""
+    if not isinstance(node, ast.AlterTableStmt):
+        return ()
+    out: dict[str, None] = {}
+    for cmd in node.cmds or ():
+        con = cmd.def_
+        if not (isinstance(con, ast.Constraint) and con.contype == enums.ConstrType.CONSTR_CHECK):
+            continue
+        if con.skip_validation or con.raw_expr is None:
+            continue
+        for sub in walk(con.raw_expr):
+            for arg in _walking_arguments(sub):
+                name = _column_name(arg)
+                col = table.columns.get(name) if table is not None and name is not None else None
+                fixed = (
+                    col is not None
+                    and col.type is not None
+                    and not col.type.array
+                    and (col.type.raw_name in _FIXED_WIDTH)
+                )
+                if name is not None and not fixed:
+                    out[name] = None
+    return tuple(out)
+
+
+def _walking_arguments(node: Any) -> tuple[Any, ...]:
+    """The arguments a function call or a pattern match reads whole (none for other nodes)."""
+    if isinstance(node, ast.FuncCall) and _last_name(node.funcname) not in _HEADER_ONLY:
+        return tuple(node.args or ())
+    if isinstance(node, ast.A_Expr) and (
+        node.kind in _PATTERN_KINDS
+        or (node.kind == enums.A_Expr_Kind.AEXPR_OP and _last_name(node.name) in _PATTERN_OPS)
+    ):
+        return (node.lexpr,)
+    return ()
+
+
+def _last_name(names: Any) -> str:
+    last = names[-1] if names else None
+    return str(last.sval) if isinstance(last, ast.String) else ""
+
+
+def _column_name(arg: Any) -> str | None:
+    """The column an argument is, through casts (body::text), else None."""
+    while isinstance(arg, ast.TypeCast):
+        arg = arg.arg
+    if isinstance(arg, ast.ColumnRef):
+        name = _last_name(arg.fields)
+        return name or None
+    return None
 
 
 def _copies(node: Any) -> bool:

@@ -324,6 +324,11 @@ class TableWork:
     SELECT), those tables: it is as large as they are at most, and sized by the largest.
     references: the referenced table a foreign key's validation probes (fk_validate only): PostgreSQL hashes
     its keys once, so its size is part of the cost.
+    reads: the tables a materialized view's query reads in full (refresh only): the refresh re-runs the query
+    over them at their production sizes, then writes the view's heap. None when the view's definition is
+    unknown (never created in the history): the sources the refresh re-reads are then not known either.
+    walked_columns: the variable-width columns a validation's CHECK expression passes whole to a function or a
+    pattern match (length(body), body LIKE ...): evaluating it walks every byte of each value (scan only).
     """
 
     table: str
@@ -332,6 +337,8 @@ class TableWork:
     indexes: tuple[tuple[str, ...], ...] = ()
     sized_by: tuple[str, ...] = ()
     references: str | None = None
+    reads: tuple[str, ...] | None = None
+    walked_columns: tuple[str, ...] = ()
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -346,6 +353,12 @@ class TableWork:
             "indexes": [list(i) for i in self.indexes],
             "sized_by": list(self.sized_by) or None,
             **({"references": self.references} if self.references else {}),
+            **(
+                {"reads": None if self.reads is None else list(self.reads)}
+                if self.cost is Cost.REFRESH
+                else {}
+            ),
+            **({"walked_columns": list(self.walked_columns)} if self.walked_columns else {}),
         }
 
 

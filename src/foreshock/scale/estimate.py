@@ -8,7 +8,9 @@ table, with its cost class and what it rests on):
 
 =============  ===========================================================================================
 catalog        catalog-only change (ADD COLUMN without volatile default, DROP COLUMN, RENAME...): ~0 s
-scan           full validation scan (ADD CHECK, SET NOT NULL):  a·rows + b·heap_bytes
+scan           full validation scan (ADD CHECK, SET NOT NULL):  a·rows + b·heap_bytes, plus
+               c·rows·avg_width of each column a CHECK passes whole to a function or pattern match
+               (TableWork.walked_columns: length(body) walks every byte of every value)
 rewrite        new heap (ALTER TYPE, volatile-default ADD COLUMN, VACUUM FULL, CLUSTER): a·rows + b·bytes,
                plus an index build for every index on the table (PostgreSQL rebuilds them all)
 index_build    CREATE INDEX: a·n·log2(n) (comparison sort) + b·n·key_bytes; when the sort does not fit in
@@ -20,8 +22,10 @@ delete         full-table DELETE: a·rows + b·bytes
 fk_validate    ADD FOREIGN KEY: PostgreSQL runs one anti-join, hashing the referenced keys once and probing
                them with every referencing row: a·child_rows + b·parent_rows (a referenced table without
                sizes counts as large as the referencing one)
-refresh        REFRESH MATERIALIZED VIEW: rebuild the view's heap (sized by the view's own stats, or by its
-               source table when the view is unknown): a·rows + b·bytes
+refresh        REFRESH MATERIALIZED VIEW: the view's query re-reads every table it reads in full (the core's
+               TableWork.reads), each a scan at its production size, then the view's heap is written anew
+               (a·rows + b·bytes on the view's own sizes). A view whose definition the history does not hold
+               has unknown sources: its estimate is the write alone, said to be a lower bound ("at least")
 copy           CREATE TABLE AS / SELECT INTO / INSERT ... SELECT: the rows read are written into another
                table -- a query's result written as a new heap, the refresh's coefficients, sized by the table
                read (an upper bound: a WHERE clause may keep fewer)
@@ -75,6 +79,12 @@ DEFAULT_OS_CACHE = 4 * 1024**3
 # checkpoint); a rewrite writes the new heap and, with wal_level>=replica, its WAL.
 UPDATE_WRITE_FACTOR = 2.0
 REWRITE_WRITE_FACTOR = 2.0
+# What evaluating length(value) costs per byte of the value, beyond reading the row: the median of
+# benchmarks/check_expression_cost.py on the events shape (values of 128 B to 6.4 kB, plain and compressed;
+# 1.2-2.3 ns/byte on the 2-core development machine; lower() and LIKE cost 0.5-1.2, charged the same: the
+# side that does not under-estimate). avg_width is the stored width: a compressed value decompresses to
+# more bytes than it says, which the stats cannot tell.
+WALK_SECONDS_PER_BYTE = 1.74e-9
 # The model is a calibration on one machine applied to another: its relative standard deviation, such that
 # the interval (interval.py, the same construction as rehearse's) spans ×2 on each side, ×3 when rows or
 # bytes were derived from the other.
@@ -167,14 +177,16 @@ def operation_work(
     stats: Stats,
     *,
     index_columns: Sequence[str] = (),
-    source: TableStats | None = None,
     indexes: Sequence[Sequence[str]] | None = None,
     parent: TableStats | None = None,
+    walked_columns: Sequence[str] = (),
 ) -> Work:
     """The cost of one operation on one table of the given size.
 
     `indexes` lists the key columns of each index on the table (from the schema model) when the stats file
-    does not describe them; a minimal stats file has sizes only.
+    does not describe them; a minimal stats file has sizes only. `walked_columns`: the columns a validation's
+    expression walks byte by byte (scan only), each charged at its avg_width, or the whole row's width when
+    the stats do not give the column's.
     """
     rows, size = table.rows, table.bytes
     table_indexes: list[Sequence[str]] = [i.columns for i in table.indexes.values()] or list(indexes or ())
@@ -189,12 +201,14 @@ def operation_work(
         return Work(
             table.name, op, seconds + disk, rows, size, regime or _cache_regime(disk, size, cache), disk
         )
-    if op is Cost.REFRESH and source is not None and table.rows == 0:
-        rows, size = source.rows, source.bytes
     # Writing a query's result as a new heap is what a refresh measures.
     a, b = _coeff(Cost.REFRESH.value if op is Cost.COPY else op.value)
     # A foreign key's second term is per referenced row (the hash of its keys), the others' per heap byte.
     seconds = a * rows + b * (size if op is not Cost.FK_VALIDATE else parent.rows if parent else rows)
+    if op is Cost.SCAN and walked_columns and rows > 0:
+        row_width = size / rows
+        widths = [_column_width(table, name, row_width) for name in walked_columns]
+        seconds += WALK_SECONDS_PER_BYTE * rows * sum(widths)
     reads, writes = float(size), 0.0
     if op is Cost.UPDATE:
         # The calibrated UPDATE includes one index (the primary key); unknown index lists assume just that.
@@ -221,6 +235,11 @@ def operation_work(
     return Work(table.name, op, max(seconds, METADATA_SECONDS), rows, size, regime, disk)
 
 
+def _column_width(table: TableStats, name: str, row_width: float) -> float:
+    col: ColumnStats | None = table.columns.get(name)
+    return float(col.avg_width) if col is not None and col.avg_width else row_width
+
+
 def _cache_regime(disk: float, size: int, cache: int) -> str:
     if disk <= 0:
         return ""
@@ -235,16 +254,23 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     table without sizes (`missing` names them)."""
     done: list[Work] = []
     missing: list[str] = []
+    unread: list[str] = []  # refreshed views whose query, and so what it reads, is unknown
     for w in work:
         table = _sized(stats, w)
-        if table is None and stats is not None and stats.complete:
-            # Not in the database's catalog: an earlier migration of this run creates it, empty (and a table
-            # filled from such tables is empty too).
-            table = TableStats(w.table, 0, 0)
         if table is None:
             missing.append(" or ".join(w.sized_by) if w.sized_by else w.table)
             continue
         assert stats is not None
+        if w.cost is Cost.REFRESH:
+            # The query's reads first: a small view over a large table costs what reading the table does.
+            for name in w.reads or ():
+                read = _sized(stats, TableWork(name, Cost.SCAN))
+                if read is None:
+                    missing.append(name)
+                else:
+                    done.append(operation_work(Cost.SCAN, read, stats))
+            if w.reads is None:
+                unread.append(w.table)
         done.append(
             operation_work(
                 w.cost,
@@ -253,6 +279,7 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
                 index_columns=w.index_columns,
                 indexes=w.indexes or None,
                 parent=stats.table(w.references) if w.references else None,
+                walked_columns=w.walked_columns,
             )
         )
     if missing or stats is None:
@@ -263,6 +290,11 @@ def estimate_work(work: Sequence[TableWork], stats: Stats | None) -> StatementEs
     sd = DERIVED_SD if any(_derived(stats, x.table) for x in done) else MODEL_SD
     regimes = sorted({x.regime for x in done if x.regime})
     source = "model: " + (", ".join(f"{x.cost.value} {x.table}" for x in done) or "catalog only")
+    if unread:
+        source = (
+            f"at least: {source}; the query of {', '.join(unread)} is not in the schema history, so the "
+            "tables its refresh re-reads are not counted"
+        )
     if regimes:
         source += "; " + "; ".join(regimes)
     source += f" (calibrated on {calibration.SERVER})"
@@ -275,10 +307,15 @@ def _sized(stats: Stats | None, w: TableWork) -> TableStats | None:
     if stats is None:
         return None
     if not w.sized_by:
-        return stats.table(w.table)
+        table = stats.table(w.table)
+        if table is None and stats.complete:
+            # Not in the database's catalog: an earlier migration of this run creates it, empty.
+            return TableStats(w.table, 0, 0)
+        return table
     found = [t for t in (stats.table(name) for name in w.sized_by) if t is not None]
     if not found:
-        return None
+        # A table filled from tables an earlier migration of this run created is empty too.
+        return TableStats(w.table, 0, 0) if stats.complete else None
     biggest = max(found, key=lambda t: (t.bytes, t.rows))
     return replace(biggest, name=w.table, indexes={}, index_bytes=None)
 
