@@ -360,3 +360,49 @@ def test_a_check_calling_a_function_on_a_wide_column_is_charged_per_byte_of_its_
     # Without the column's width, the whole row's is charged: never less than the column would have cost.
     blind = estimate_work((walking,), _events_stats(None)).estimate
     assert blind is not None and blind.seconds > walks.seconds
+
+
+@pytest.mark.db
+def test_a_snapshot_gives_the_refresh_its_sources_and_the_check_its_column_width(fresh_db: str) -> None:
+    # What check --dsn/--stats sees: the view's definition and the column widths come from the catalog.
+    import psycopg
+
+    from foreshock.scale.snapshot import snapshot
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE items (id bigint PRIMARY KEY, customer_id bigint NOT NULL, body text NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO items SELECT g, g % 100, repeat(md5(g::text), 8) FROM generate_series(1, 20000) g"
+        )
+        conn.execute(
+            "CREATE MATERIALIZED VIEW item_totals AS "
+            "SELECT customer_id, count(*) AS n FROM items GROUP BY customer_id"
+        )
+        conn.execute("ANALYZE")
+    stats = snapshot(fresh_db).stats
+    (fa,) = analyze(
+        [
+            MigrationUnit("schema.sql", stats.schema, history=True),
+            MigrationUnit(
+                "m.sql",
+                "REFRESH MATERIALIZED VIEW item_totals;\n"
+                "ALTER TABLE items ADD CONSTRAINT k CHECK (length(body) > 0);\n"
+                "ALTER TABLE items ADD CONSTRAINT j CHECK (customer_id >= 0);\n",
+            ),
+        ],
+        AnalysisSettings(),
+    )
+    refresh, walking, plain = (sa.facts.work for sa in fa.statements)
+    assert [w.reads for w in refresh] == [("public.items",)]
+    est = estimate_work(refresh, stats).estimate
+    assert est is not None and "scan public.items" in est.source
+    assert est.rows == 20_000 + 100  # the source's rows read, the view's written
+    items = stats.table("public.items")
+    assert items is not None and items.columns["body"].avg_width
+    width = items.columns["body"].avg_width
+    assert 250 <= width <= 260  # 256 characters, as the server measured them
+    walks, reads = estimate_work(walking, stats).estimate, estimate_work(plain, stats).estimate
+    assert walks is not None and reads is not None
+    assert walks.seconds - reads.seconds == pytest.approx(WALK_SECONDS_PER_BYTE * 20_000 * width)
