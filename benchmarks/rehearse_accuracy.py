@@ -19,6 +19,14 @@ For each production shape:
 
     .venv/bin/python benchmarks/rehearse_accuracy.py --scale 0.2 --repeat 1   # quick look, ~5 min
     .venv/bin/python benchmarks/rehearse_accuracy.py --budget 150             # the README figures, ~40 min
+
+`--check-only` skips the rehearsals: production is built and timed, and only what `check --stats` (the size
+model, scale/estimate.py) says of each statement is printed beside it (~8 min at --repeat 1). With --json it
+saves the snapshots and production's timings, and `--replay FILE` re-estimates them with the size model as
+the code stands, without a server: a change to the model is judged on the same production runs.
+
+    .venv/bin/python benchmarks/rehearse_accuracy.py --check-only --repeat 1 --json /tmp/prod.json
+    .venv/bin/python benchmarks/rehearse_accuracy.py --replay /tmp/prod.json
 """
 
 from __future__ import annotations
