@@ -406,3 +406,26 @@ def test_a_snapshot_gives_the_refresh_its_sources_and_the_check_its_column_width
     walks, reads = estimate_work(walking, stats).estimate, estimate_work(plain, stats).estimate
     assert walks is not None and reads is not None
     assert walks.seconds - reads.seconds == pytest.approx(WALK_SECONDS_PER_BYTE * 20_000 * width)
+
+
+def test_validating_a_not_valid_check_walks_what_its_expression_walks() -> None:
+    work = _events_work(
+        "ALTER TABLE events ADD CONSTRAINT k CHECK (length(body) > 0) NOT VALID;\n"
+        "ALTER TABLE events VALIDATE CONSTRAINT k;"
+    )
+    assert work == ()  # the first statement's: NOT VALID scans nothing
+    (fa,) = analyze(
+        [
+            MigrationUnit("schema.sql", EVENTS_SCHEMA, history=True),
+            MigrationUnit(
+                "m.sql",
+                "ALTER TABLE events ADD CONSTRAINT k CHECK (length(body) > 0) NOT VALID;\n"
+                "ALTER TABLE events ADD CONSTRAINT j CHECK (account_id > 0) NOT VALID;\n"
+                "ALTER TABLE events VALIDATE CONSTRAINT k;\n"
+                "ALTER TABLE events VALIDATE CONSTRAINT j;\n",
+            ),
+        ],
+        AnalysisSettings(),
+    )
+    walked = [[w.walked_columns for w in sa.facts.work] for sa in fa.statements]
+    assert walked == [[], [], [("body",)], [()]]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pglast import ast, enums
+from pglast import ast, enums, parse_sql
+from pglast.parser import ParseError
 
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
@@ -242,12 +243,10 @@ def _walked_columns(node: Any, table: Table | None) -> tuple[str, ...]:
         return ()
     out: dict[str, None] = {}
     for cmd in node.cmds or ():
-        con = cmd.def_
-        if not (isinstance(con, ast.Constraint) and con.contype == enums.ConstrType.CONSTR_CHECK):
+        expr = _validated_check(cmd, table)
+        if expr is None:
             continue
-        if con.skip_validation or con.raw_expr is None:
-            continue
-        for sub in walk(con.raw_expr):
+        for sub in walk(expr):
             for arg in _walking_arguments(sub):
                 name = _column_name(arg)
                 col = table.columns.get(name) if table is not None and name is not None else None
@@ -260,6 +259,25 @@ def _walked_columns(node: Any, table: Table | None) -> tuple[str, ...]:
                 if name is not None and not fixed:
                     out[name] = None
     return tuple(out)
+
+
+def _validated_check(cmd: Any, table: Table | None) -> Any:
+    """The expression of the CHECK constraint an ALTER TABLE command validates now: one it adds (not NOT
+    VALID), or one added NOT VALID earlier that VALIDATE CONSTRAINT checks (its text, from the schema)."""
+    con = cmd.def_
+    if isinstance(con, ast.Constraint) and con.contype == enums.ConstrType.CONSTR_CHECK:
+        return None if con.skip_validation else con.raw_expr
+    if cmd.subtype != _AT.AT_ValidateConstraint or table is None:
+        return None
+    known = table.constraints.get(cmd.name)
+    if known is None or known.kind != "check" or known.validated or not known.expression:
+        return None
+    try:
+        (raw,) = parse_sql(f"SELECT {known.expression}")
+    except ParseError:
+        return None  # a text the schema model deparsed and the parser refuses: no walk is charged
+    select = raw.stmt
+    return select.targetList[0].val if isinstance(select, ast.SelectStmt) and select.targetList else None
 
 
 def _walking_arguments(node: Any) -> tuple[Any, ...]:
