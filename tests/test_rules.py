@@ -771,3 +771,26 @@ def test_alter_subtype_dispatch_skips_only_checks_that_would_find_nothing() -> N
         analyze(units, settings.analysis, fast)
         analyze(units, settings.analysis, every)
         assert fast.findings == every.findings, sql
+
+
+def test_fix_rendered_when_first_read_equals_the_fix_written_out() -> None:
+    """The engine leaves a rewrite's printed fix to be rendered when a report reads it: the finding must
+    read, compare, hash and pickle as the Finding with that text written out."""
+    import pickle
+
+    from foreshock.core.rewrite import render
+
+    engine, _ = run(
+        "SET lock_timeout = '2s';\nUPDATE orders SET status = 'new';",
+        "CREATE TABLE orders (id bigint PRIMARY KEY, status text);",
+    )
+    (found,) = [f for f in engine.findings if f.rule == "unbatched-backfill"]
+    assert found.rewrite is not None
+    assert "fix" not in vars(found)  # not rendered while nothing read it
+    written = Finding(**{name: getattr(found, name) for name in Finding.__dataclass_fields__})
+    assert found.fix == render(found.rewrite) and "UPDATE orders SET status = 'new'" in found.fix
+    assert found == written and written == found and hash(found) == hash(written)
+    assert replace(found, fix="other") != written
+    copied = pickle.loads(pickle.dumps(found))
+    assert copied == written and copied.fix == written.fix
+    assert json.dumps(found.to_json()) == json.dumps(written.to_json())

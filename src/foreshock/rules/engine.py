@@ -24,7 +24,7 @@ written anywhere in it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from foreshock.core.locks import LockMode
@@ -189,7 +189,11 @@ class RuleEngine:
                 else:
                     said.append(f"{short_name(t)}: not in the schema history")
             message += f" [{'; '.join(said)}; assumed to exist before the migration (--schema gives it)]"
-        finding = Finding(
+        rewrite = _placed(hit.rewrite, stmt)
+        # A fix that is the rendering of the rewrite is rendered when first read (a gcc or github report of
+        # a long migration reads almost none): the rewrite is frozen, so the text is the same either way.
+        later = hit.fix is None and rewrite is not None
+        finding = (_RenderedFinding if later else Finding)(
             rule=rule.id,
             severity=self.severity_of(rule),
             message=message,
@@ -199,10 +203,12 @@ class RuleEngine:
             statement=index,
             tables=hit.tables,
             lock=hit.lock,
-            fix=hit.fix_text,
+            fix=hit.fix,
             risk=rule.risk.value,
-            rewrite=_placed(hit.rewrite, stmt),
+            rewrite=rewrite,
         )
+        if later:
+            del finding.__dict__["fix"]  # the class's descriptor answers until it is read
         self._pending.append((finding, stmt))
 
     def _check_directive(self, unit: MigrationUnit, d: Directive) -> None:
@@ -294,6 +300,34 @@ class RuleEngine:
                         line=unit.source_line(d.line),
                         column=d.column,
                     )
+
+
+class _RenderedFix:
+    """_RenderedFinding.fix: the rendering of the finding's rewrite, made when first read and kept in the
+    instance (whose own attribute then wins over this non-data descriptor)."""
+
+    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
+        if finding is None:
+            return None
+        text = finding.__dict__["fix"] = render(finding.rewrite) if finding.rewrite is not None else None
+        return text
+
+
+class _RenderedFinding(Finding):
+    """A Finding whose printed fix is its rewrite's rendering, made when first read. Equal to, and hashed
+    as, the Finding with that fix written out."""
+
+    fix = _RenderedFix()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
+
+    __hash__ = Finding.__hash__
+
+
+_COMPARED = tuple(f.name for f in fields(Finding) if f.compare)
 
 
 def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
