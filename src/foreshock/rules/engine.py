@@ -93,6 +93,8 @@ class RuleEngine:
         self._checked_directives: set[tuple[str, int, int]] = set()
         self._by_type: dict[tuple[StatementKind, int, Deployment], tuple[Rule, ...]] = {}
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
+        # rule id -> (severity, risk) its findings carry: asked for every finding.
+        self._stamp: dict[str, tuple[Severity, str]] = {}
         self._unit: MigrationUnit | None = None
 
     # -- Visitor protocol -------------------------------------------------------------------------
@@ -174,9 +176,9 @@ class RuleEngine:
                 # message is about something else (a rename that breaks the release still takes the lock).
                 on = ", ".join(short_name(t) for t in hit.tables)
                 message += f" [{name} ({lock.sql_name}){' on ' + on if on else ''}: {blocks}]"
-        unknown = self._unknown.get(index, {})
-        assumed = [t for t in hit.tables if t in unknown]
-        if assumed:
+        unknown = self._unknown.get(index)
+        assumed = [t for t in hit.tables if t in unknown] if unknown is not None else None
+        if unknown is not None and assumed:
             # An object the history does not know is assumed to exist before the migration (the history given
             # is partial): the finding stands, and says what it rests on.
             said = []
@@ -193,9 +195,12 @@ class RuleEngine:
         # A fix that is the rendering of the rewrite is rendered when first read (a gcc or github report of
         # a long migration reads almost none): the rewrite is frozen, so the text is the same either way.
         later = hit.fix is None and rewrite is not None
+        stamp = self._stamp.get(rule.id)
+        if stamp is None:
+            stamp = self._stamp[rule.id] = (self.severity_of(rule), rule.risk.value)
         finding = (_RenderedFinding if later else Finding)(
             rule=rule.id,
-            severity=self.severity_of(rule),
+            severity=stamp[0],
             message=message,
             path=unit.path,
             line=line,
@@ -204,7 +209,7 @@ class RuleEngine:
             tables=hit.tables,
             lock=hit.lock,
             fix=hit.fix,
-            risk=rule.risk.value,
+            risk=stamp[1],
             rewrite=rewrite,
         )
         if later:
