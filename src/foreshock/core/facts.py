@@ -191,7 +191,7 @@ def _work(node: Any, effects: tuple[Effect, ...], schema: Schema) -> tuple[Table
         if cost is None or cost is Cost.CATALOG:
             continue
         table = schema.table(effect.table)
-        indexes = tuple(i.columns for i in table.indexes.values()) if table is not None else ()
+        indexes = tuple([i.columns for i in table.indexes.values()]) if table is not None else ()
         references = fk_parent if cost is Cost.FK_VALIDATE else None
         reads = _refresh_reads(node, effect.table, effects, schema) if cost is Cost.REFRESH else None
         walked = _walked_columns(node, table) if cost is Cost.SCAN else ()
@@ -326,7 +326,7 @@ def _filled_work(node: Any, filled: tuple[Effect, ...], schema: Schema) -> tuple
         cost = _classify(node, effect, None)
         if table is None or cost is None or cost is Cost.CATALOG:
             continue
-        indexes = tuple(i.columns for i in table.indexes.values())
+        indexes = tuple([i.columns for i in table.indexes.values()])
         out.append(TableWork(effect.table, cost, keys, indexes, table.filled_from))
     return tuple(out)
 

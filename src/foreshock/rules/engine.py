@@ -95,6 +95,9 @@ class RuleEngine:
         self._file_directives: list[Directive] = []  # every ignore directive of the current file
         # rule id -> (severity, risk) its findings carry: asked for every finding.
         self._stamp: dict[str, tuple[Severity, str]] = {}
+        self._seen_settings: Any = None
+        self._seen_path = ""
+        self._seen: tuple[int, Deployment] = (0, Deployment.ONLINE)
         self._unit: MigrationUnit | None = None
 
     # -- Visitor protocol -------------------------------------------------------------------------
@@ -108,8 +111,13 @@ class RuleEngine:
             self._unknown[stmt.index] = unknown
         for d in stmt.directives:
             self._check_directive(unit, d)
-        pg = self._pg_version(ctx.settings)
-        key = (statement_kind(stmt.node), pg, self._deployment_of(unit.path))
+        # Per run of statements with the same settings and file (most of a migration): its version and
+        # deployment, read once.
+        if ctx.settings is not self._seen_settings or unit.path != self._seen_path:
+            self._seen_settings, self._seen_path = ctx.settings, unit.path
+            self._seen = (self._pg_version(ctx.settings), self._deployment_of(unit.path))
+        pg, deployment = self._seen
+        key = (statement_kind(stmt.node), pg, deployment)
         rules = self._by_type.get(key)
         if rules is None:
             rules = self._by_type[key] = tuple(

@@ -149,8 +149,10 @@ def effects_of(
     eff = EffectSet(schema, node)
     try:
         handler(eff, node, settings)
-        # Data-modifying statements inside WITH run as part of this statement.
-        for n in walk(getattr(node, "withClause", None)):
+        # Data-modifying statements inside WITH run as part of this statement (most statements have none:
+        # no walk then).
+        with_clause = getattr(node, "withClause", None)
+        for n in walk(with_clause) if with_clause is not None else ():
             if isinstance(n, ast.CommonTableExpr) and isinstance(
                 n.ctequery, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
             ):
