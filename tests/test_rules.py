@@ -794,3 +794,54 @@ def test_fix_rendered_when_first_read_equals_the_fix_written_out() -> None:
     copied = pickle.loads(pickle.dumps(found))
     assert copied == written and copied.fix == written.fix
     assert json.dumps(found.to_json()) == json.dumps(written.to_json())
+
+
+_RUNAWAY = (
+    "SET lock_timeout = '2s';\nBEGIN;\nALTER TABLE orders ADD COLUMN region text;\n"
+    "UPDATE orders SET region = lower(status);\nCOMMIT;\n"
+)
+_KEYLESS_ORDERS = "CREATE TABLE orders (id bigint NOT NULL, status text);"
+
+
+def _runaway_fix(units: list[MigrationUnit]) -> str:
+    result = check_units(units, ConfigSettings())
+    (found,) = [
+        f for f in result.findings
+        if f.rule == "holding-lock-during-slow-statement" and f.path == "V1__runaway.sql"
+    ]
+    assert found.fix is not None
+    return found.fix
+
+
+def test_runaway_split_is_made_from_the_schema_of_its_own_file_when_a_later_file_changes_it() -> None:
+    """The transaction split is made when a report first reads it: a later file that gives the table a key
+    must not change the split of the file before it (batches without a key there)."""
+    schema = MigrationUnit(path="schema.sql", text=_KEYLESS_ORDERS, history=True)
+    runaway = MigrationUnit(path="V1__runaway.sql", text=_RUNAWAY)
+    keyed = MigrationUnit(path="V2__key.sql", text="ALTER TABLE orders ADD PRIMARY KEY (id);")
+    alone = _runaway_fix([schema, runaway])
+    assert "orders has no key" in alone and "ctid" in alone
+    assert _runaway_fix([schema, runaway, keyed]) == alone
+    # ...and with the key known before it, the split walks key ranges: the schema really decides it.
+    assert "ctid" not in _runaway_fix([schema, keyed, runaway])
+
+
+def test_a_rewrite_read_after_its_schema_changed_is_an_internal_error_not_another_rewrite() -> None:
+    from foreshock.core.schema import Schema
+    from foreshock.core.sql import parse
+
+    model = Schema()
+    engine = RuleEngine(Settings())
+    analyze(
+        [MigrationUnit(path="schema.sql", text=_KEYLESS_ORDERS, history=True),
+         MigrationUnit(path="V1__runaway.sql", text=_RUNAWAY)],
+        AnalysisSettings(),
+        engine,
+        model,
+    )
+    (found,) = [f for f in engine.findings if f.rule == "holding-lock-during-slow-statement"]
+    model.apply(parse("ALTER TABLE orders ADD PRIMARY KEY (id);").statements[0].node)
+    with pytest.raises(RuntimeError, match="schema it is made from changed"):
+        _ = found.fix
+    with pytest.raises(RuntimeError, match="schema it is made from changed"):
+        engine.settle()

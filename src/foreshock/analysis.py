@@ -96,6 +96,9 @@ class _Recorder:
     def statement(self, ctx: StatementContext) -> None:
         self.engine.statement(ctx)
 
+    def settle(self) -> None:
+        self.engine.settle()
+
     def file(self, unit: MigrationUnit, analysis: FileAnalysis, schema: Schema) -> None:
         engine = self.engine
         engine.file(unit, analysis, schema)

@@ -7,7 +7,10 @@ Units are analysed in order against one Schema that grows as statements are appl
 are not returned and the visitor does not see them. For every other statement the visitor's
 `statement(ctx)` runs BEFORE the statement is applied to the schema (ctx.schema is the state the
 statement runs against); `file(unit, file_analysis, schema)` runs after each file. The schema is one
-mutable object, never copied: a visitor that needs an earlier state must record what it needs.
+mutable object, never copied: a visitor that needs an earlier state must record what it needs, or make it
+before the schema changes: its optional `settle()` is called before each file (the rule engine makes the
+rewrites it left to be made when read). After analyze returns, the schema stays as the last file left it;
+whoever changes it while the visitor's results are alive calls settle() first.
 
 ctx.analysis.held_before lists the locks already held by the transaction; while streaming, their
 `longest_holder` is provisional (equal to `acquired_by`: later statements are not known yet). The returned
@@ -100,8 +103,13 @@ def _analyze(
     # History statements the schema model could not apply: reported with the next analysed file, since the
     # schema it is judged against misses their change.
     history_gaps: list[InputError] = []
+    # A visitor may keep reading the schema for results it makes when they are first read (the rule engine's
+    # rewrites): it settles them before the schema changes again.
+    settle = getattr(visitor, "settle", None)
     for unit in units:
         parsed = parse(unit.text, unit.path)
+        if settle is not None:
+            settle()
         schema.begin_file(unit.history)
         if unit.history:
             history_gaps += apply_history(parsed.statements, schema)

@@ -117,6 +117,35 @@ class Hit:
         return render(self.rewrite)
 
     @classmethod
+    def later(
+        cls,
+        make_rewrite: Callable[[], Rewrite],
+        schema: Any,
+        message: str,
+        tables: tuple[str, ...] = (),
+        lock: LockMode | None = None,
+        statement: Statement | None = None,
+    ) -> Hit:
+        """A hit whose rewrite is made when first read, from `schema` as it stands now: the engine hands the
+        maker on to the finding, so a report that prints no fix (gcc, github) never makes it. Reading it
+        after the schema changed is an internal error, never a rewrite made from another state: the analysis
+        settles its visitor (RuleEngine.settle) before the schema changes."""
+        stamp = schema.changes
+
+        def made() -> Rewrite:
+            if schema.changes != stamp:
+                raise RuntimeError(
+                    f"a rewrite was made after the schema it is made from changed (message: {message[:80]})"
+                )
+            return make_rewrite()
+
+        hit = LaterHit(message, tables, lock, None, statement)
+        state = hit.__dict__
+        del state["rewrite"]  # the class's descriptor makes it when read
+        state["make_rewrite"] = made
+        return hit
+
+    @classmethod
     def on(
         cls,
         effects: Effect | Sequence[Effect],
@@ -128,6 +157,23 @@ class Hit:
         found = (effects,) if isinstance(effects, Effect) else tuple(effects)
         lock = max((e.lock for e in found), default=None)
         return cls(message, tuple(dict.fromkeys(e.table for e in found)), lock, fix, rewrite=rewrite)
+
+
+class _MadeWhenRead:
+    """LaterHit.rewrite: made by the hit's maker when first read, then kept in the hit (whose own attribute
+    wins over this non-data descriptor)."""
+
+    def __get__(self, hit: Hit | None, owner: type | None = None) -> Any:
+        if hit is None:
+            return None
+        made = hit.__dict__["rewrite"] = hit.__dict__["make_rewrite"]()
+        return made
+
+
+class LaterHit(Hit):
+    """A Hit made by Hit.later: its rewrite is made when first read."""
+
+    rewrite = _MadeWhenRead()
 
 
 # check_statement(ctx: foreshock.core.analyze.StatementContext) -> Iterable[Hit]

@@ -43,7 +43,7 @@ from foreshock.core.model import (
 from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.errors import InputError
-from foreshock.rules.base import Hit, Risk, Rule, StatementKind, statement_kind
+from foreshock.rules.base import Hit, LaterHit, Risk, Rule, StatementKind, statement_kind
 from foreshock.rules.deployment import Deployment, DeploymentSettings
 from foreshock.rules.naming import blocked_phrase, short_name
 from foreshock.rules.registry import all_rules
@@ -96,6 +96,7 @@ class RuleEngine:
         # rule id -> (severity, risk) its findings carry: asked for every finding.
         self._stamp: dict[str, tuple[Severity, str]] = {}
         self._seen_settings: Any = None
+        self._unmade: list[Finding] = []  # findings whose rewrite is still to be made (Hit.later)
         self._seen_path = ""
         self._seen: tuple[int, Deployment] = (0, Deployment.ONLINE)
         self._unit: MigrationUnit | None = None
@@ -199,14 +200,19 @@ class RuleEngine:
                 else:
                     said.append(f"{short_name(t)}: not in the schema history")
             message += f" [{'; '.join(said)}; assumed to exist before the migration (--schema gives it)]"
-        rewrite = _placed(hit.rewrite, stmt)
-        # A fix that is the rendering of the rewrite is rendered when first read (a gcc or github report of
-        # a long migration reads almost none): the rewrite is frozen, so the text is the same either way.
-        later = hit.fix is None and rewrite is not None
         stamp = self._stamp.get(rule.id)
         if stamp is None:
             stamp = self._stamp[rule.id] = (self.severity_of(rule), rule.risk.value)
-        finding = (_RenderedFinding if later else Finding)(
+        made_later = None
+        if type(hit) is LaterHit and "rewrite" not in hit.__dict__:
+            made_later = hit.__dict__["make_rewrite"]
+        # A fix that is the rendering of the rewrite is rendered when first read (a gcc or github report of
+        # a long migration reads almost none): the rewrite is frozen, so the text is the same either way. A
+        # rewrite the rule left to be made when read (Hit.later) is made then too.
+        rewrite = _placed(hit.rewrite, stmt) if made_later is None else None
+        later = hit.fix is None and (rewrite is not None or made_later is not None)
+        cls = _RenderedFinding if made_later is None else _MadeFinding
+        finding = (cls if later else Finding)(
             rule=rule.id,
             severity=stamp[0],
             message=message,
@@ -222,7 +228,19 @@ class RuleEngine:
         )
         if later:
             del finding.__dict__["fix"]  # the class's descriptor answers until it is read
+        if made_later is not None:
+            state = finding.__dict__
+            del state["rewrite"]
+            state["make_rewrite"] = (made_later, stmt)
+            self._unmade.append(finding)
         self._pending.append((finding, stmt))
+
+    def settle(self) -> None:
+        """Make every rewrite left to be made when read: the analysis calls this before the schema the
+        rules read changes (the next file), and so must anyone who changes it while findings are alive."""
+        for finding in self._unmade:
+            finding.rewrite  # noqa: B018 -- reading it makes it
+        self._unmade = []
 
     def _check_directive(self, unit: MigrationUnit, d: Directive) -> None:
         key = (unit.path, d.line, d.column)
@@ -338,6 +356,32 @@ class _RenderedFinding(Finding):
         return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
 
     __hash__ = Finding.__hash__
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (and copied) as the plain Finding it stands for, fix and rewrite made.
+        return _finding, (tuple(getattr(self, f.name) for f in fields(Finding)),)
+
+
+class _PlacedWhenRead:
+    """_MadeFinding.rewrite: the rule's rewrite made when first read, placed on its statement."""
+
+    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
+        if finding is None:
+            return None
+        make, stmt = finding.__dict__["make_rewrite"]
+        made = finding.__dict__["rewrite"] = _placed(make(), stmt)
+        del finding.__dict__["make_rewrite"]
+        return made
+
+
+class _MadeFinding(_RenderedFinding):
+    """A finding whose rewrite (and so its fix) is made when first read (Hit.later)."""
+
+    rewrite = _PlacedWhenRead()
+
+
+def _finding(values: tuple[Any, ...]) -> Finding:
+    return Finding(*values)
 
 
 _COMPARED = tuple(f.name for f in fields(Finding) if f.compare)

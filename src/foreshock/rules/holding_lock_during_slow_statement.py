@@ -78,11 +78,15 @@ def _hit(
         f"until the transaction ends at line {unit.source_line(end.line)}: {blocked_phrase(lock)} on "
         f"{', '.join(sorted({short_name(h.table) for h in held}))} wait for all of it"
     )
-    return Hit(
+    tables = {h.table for h in held}
+    # The split of the whole transaction is most of this rule's time, and only a report that prints fixes
+    # reads it.
+    return Hit.later(
+        lambda: safe_sequence(members, schema, tables, settings),
+        schema,
         message=message,
-        tables=tuple(sorted({h.table for h in held})),
+        tables=tuple(sorted(tables)),
         lock=lock,
-        rewrite=safe_sequence(members, schema, {h.table for h in held}, settings),
         statement=sa.statement,
     )
 
