@@ -845,3 +845,24 @@ def test_a_rewrite_read_after_its_schema_changed_is_an_internal_error_not_anothe
         _ = found.fix
     with pytest.raises(RuntimeError, match="schema it is made from changed"):
         engine.settle()
+
+
+def test_backfill_batches_written_when_read_follow_the_key_known_at_the_statement() -> None:
+    """unbatched-backfill writes its batches when a report reads them, from what the schema said of the
+    table's key at the statement: a later file that adds a key changes nothing (ctid batches stay)."""
+    schema = MigrationUnit(path="schema.sql", text=_KEYLESS_ORDERS, history=True)
+    backfill = MigrationUnit(
+        path="V1__backfill.sql", text="SET lock_timeout = '2s';\nUPDATE orders SET status = 'new';\n"
+    )
+    keyed = MigrationUnit(path="V2__key.sql", text="ALTER TABLE orders ADD PRIMARY KEY (id);")
+
+    def fix(units: list[MigrationUnit]) -> str:
+        result = check_units(units, ConfigSettings())
+        (found,) = [f for f in result.findings if f.rule == "unbatched-backfill" and f.path == backfill.path]
+        assert found.fix is not None
+        return found.fix
+
+    alone = fix([schema, backfill])
+    assert "ctid" in alone
+    assert fix([schema, backfill, keyed]) == alone
+    assert "ctid" not in fix([schema, keyed, backfill])

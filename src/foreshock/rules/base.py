@@ -126,23 +126,28 @@ class Hit:
         lock: LockMode | None = None,
         statement: Statement | None = None,
     ) -> Hit:
-        """A hit whose rewrite is made when first read, from `schema` as it stands now: the engine hands the
-        maker on to the finding, so a report that prints no fix (gcc, github) never makes it. Reading it
-        after the schema changed is an internal error, never a rewrite made from another state: the analysis
-        settles its visitor (RuleEngine.settle) before the schema changes."""
-        stamp = schema.changes
+        """A hit whose rewrite is made when first read: the engine hands the maker on to the finding, so a
+        report that prints no fix (gcc, github) never makes it. `schema`: the model the maker reads, as it
+        stands now; None when it reads nothing that changes (the statement, names, what it was told). Reading
+        it after that schema changed is an internal error, never a rewrite made from another state: the
+        analysis settles its visitor (RuleEngine.settle) before the schema changes."""
+        made = make_rewrite
+        if schema is not None:
+            stamp = schema.changes
 
-        def made() -> Rewrite:
-            if schema.changes != stamp:
-                raise RuntimeError(
-                    f"a rewrite was made after the schema it is made from changed (message: {message[:80]})"
-                )
-            return make_rewrite()
+            def made() -> Rewrite:
+                if schema.changes != stamp:
+                    raise RuntimeError(
+                        "a rewrite was made after the schema it is made from changed "
+                        f"(message: {message[:80]})"
+                    )
+                return make_rewrite()
 
         hit = LaterHit(message, tables, lock, None, statement)
         state = hit.__dict__
         del state["rewrite"]  # the class's descriptor makes it when read
         state["make_rewrite"] = made
+        state["reads_schema"] = schema is not None
         return hit
 
     @classmethod
@@ -152,11 +157,16 @@ class Hit:
         message: str,
         fix: str | None = None,
         rewrite: Rewrite | None = None,
+        later: Callable[[], Rewrite] | None = None,
     ) -> Hit:
-        """A hit about the locks a statement takes: on the effects' tables, naming the strongest lock."""
+        """A hit about the locks a statement takes: on the effects' tables, naming the strongest lock. later:
+        the rewrite's maker instead of the rewrite (Hit.later), when it reads no schema."""
         found = (effects,) if isinstance(effects, Effect) else tuple(effects)
         lock = max((e.lock for e in found), default=None)
-        return cls(message, tuple(dict.fromkeys(e.table for e in found)), lock, fix, rewrite=rewrite)
+        tables = tuple(dict.fromkeys(e.table for e in found))
+        if later is not None:
+            return cls.later(later, None, message, tables, lock)
+        return cls(message, tables, lock, fix, rewrite=rewrite)
 
 
 class _MadeWhenRead:

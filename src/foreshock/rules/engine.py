@@ -232,7 +232,8 @@ class RuleEngine:
             state = finding.__dict__
             del state["rewrite"]
             state["make_rewrite"] = (made_later, stmt)
-            self._unmade.append(finding)
+            if hit.__dict__["reads_schema"]:
+                self._unmade.append(finding)
         self._pending.append((finding, stmt))
 
     def settle(self) -> None:

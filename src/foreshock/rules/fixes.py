@@ -77,14 +77,25 @@ def table_key(schema: Any, table: str) -> tuple[tuple[str, ...], str]:
     return fallback
 
 
-def key_range(schema: Any, table: str, set_sql: str | None, where_sql: str | None) -> KeyRange:
-    """A backfill of `table` batched by ranges of its key, as far as the schema model knows the key."""
+# What the schema model says of a table's key, all a key-range backfill reads of it: (known to the model, key
+# columns, the index holding them, whether the key is one integer column). Read at once; the backfill itself
+# can then be written later, from the statement alone.
+KeyFacts = tuple[bool, tuple[str, ...], str, Any]
+
+
+def key_facts(schema: Any, table: str) -> KeyFacts:
     cols, index = table_key(schema, table)
     t = _known(schema, table)
     integer = (
         len(cols) == 1 and t is not None and t.columns.get(cols[0]) is not None
         and integer_type(t.columns[cols[0]].type_name)
     )
+    return t is not None, cols, index, integer
+
+
+def key_range(schema: Any, table: str, set_sql: str | None, where_sql: str | None) -> KeyRange:
+    """A backfill of `table` batched by ranges of its key, as far as the schema model knows the key."""
+    _, cols, index, integer = key_facts(schema, table)
     return KeyRange(table, set_sql, where_sql, cols, index, integer)
 
 
@@ -98,14 +109,26 @@ def backfill_step(
 ) -> RewriteStep | None:
     """The key-range backfill of a table, or None when the schema model knows the table has no key (a table
     it does not know is batched by the key apply finds in the target's catalog)."""
-    if _known(schema, table) is not None and not table_key(schema, table)[0]:
+    return _backfill_step(key_facts(schema, table), table, set_sql, where_sql, note)
+
+
+def _backfill_step(
+    key: KeyFacts, table: str, set_sql: str | None, where_sql: str | None, note: str = ""
+) -> RewriteStep | None:
+    known, cols, index, integer = key
+    if known and not cols:
         return None
-    k = key_range(schema, table, set_sql, where_sql)
+    k = KeyRange(table, set_sql, where_sql, cols, index, integer)
     return RewriteStep((), "backfill", note, backfill=k)
 
 
 def batched_update(schema: Any, table: str, stmt: Statement) -> Rewrite:
     """An UPDATE/DELETE of a whole table as key-range batches, each its own transaction."""
+    return batched_update_by(key_facts(schema, table), table, stmt)
+
+
+def batched_update_by(key: KeyFacts, table: str, stmt: Statement) -> Rewrite:
+    """batched_update from what the schema model said of the table's key (key_facts): reads no schema."""
     node = stmt.node
     t = sql_table(table)
     where = deparse(node.whereClause) if getattr(node, "whereClause", None) is not None else None
@@ -123,7 +146,7 @@ def batched_update(schema: Any, table: str, stmt: Statement) -> Rewrite:
             "subquery in WHERE,\n-- drop RETURNING, and assign columns one by one",
             "the statement joins, returns rows or assigns several columns at once",
         )
-    backfill = backfill_step(schema, table, sets, where)
+    backfill = _backfill_step(key, table, sets, where)
     if backfill is None:
         head = f"UPDATE {t} SET {sets}" if sets is not None else f"DELETE FROM {t}"
         conds = [f"({where})"] if where else []

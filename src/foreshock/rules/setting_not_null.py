@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from pglast import ast
@@ -42,7 +43,7 @@ def check(ctx: Any) -> Iterator[Hit]:
                 f"no NULL "
                 f"while holding {describe_lock(effect.lock)}"
             ),
-            rewrite=not_null_rewrite(table, col, ctx.statement.node),
+            later=partial(not_null_rewrite, table, col, ctx.statement.node),
         )
 
 

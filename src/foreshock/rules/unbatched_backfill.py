@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from pglast import ast
@@ -11,7 +12,7 @@ from foreshock.core.records import evolve
 from foreshock.core.rewrite import Rewrite
 from foreshock.rules.base import Example, Hit, Risk, Rule
 from foreshock.rules.examples import LOCK_TIMEOUT, ORDERS
-from foreshock.rules.fixes import batched_update
+from foreshock.rules.fixes import KeyFacts, batched_update_by, key_facts
 from foreshock.rules.modifying_system_catalog import catalog_name
 from foreshock.rules.naming import qualify, short_name
 from foreshock.rules.statements import effect_on, has_backfill_marker, unbatched_dml
@@ -41,8 +42,14 @@ def check(ctx: Any) -> Iterator[Hit]:
             f"worth of "
             f"WAL and dead tuples at once, and cannot be resumed if it fails"
         ),
-        rewrite=_with_marker_hint(batched_update(ctx.schema, table, stmt)),
+        # What the schema says of the table's key is read now; the batches are written when a report reads
+        # them (a gcc report never does).
+        later=partial(_batches, key_facts(ctx.schema, table), table, stmt),
     )
+
+
+def _batches(key: KeyFacts, table: str, stmt: Any) -> Rewrite:
+    return _with_marker_hint(batched_update_by(key, table, stmt))
 
 
 def _with_marker_hint(rewrite: Rewrite) -> Rewrite:
