@@ -203,16 +203,16 @@ class RuleEngine:
         stamp = self._stamp.get(rule.id)
         if stamp is None:
             stamp = self._stamp[rule.id] = (self.severity_of(rule), rule.risk.value)
-        made_later = None
+        # The rewrite is placed on its statement, and the fix that is its rendering rendered, when first read
+        # (a gcc or github report of a long migration reads almost none): the rewrite is frozen, so both come
+        # out the same either way. A rewrite the rule left to be made when read (Hit.later) is made then too.
+        reads_schema = False
         if type(hit) is LaterHit and "rewrite" not in hit.__dict__:
-            made_later = hit.__dict__["make_rewrite"]
-        # A fix that is the rendering of the rewrite is rendered when first read (a gcc or github report of
-        # a long migration reads almost none): the rewrite is frozen, so the text is the same either way. A
-        # rewrite the rule left to be made when read (Hit.later) is made then too.
-        rewrite = _placed(hit.rewrite, stmt) if made_later is None else None
-        later = hit.fix is None and (rewrite is not None or made_later is not None)
-        cls = _RenderedFinding if made_later is None else _MadeFinding
-        finding = (cls if later else Finding)(
+            unplaced: Any = hit.__dict__["make_rewrite"]
+            reads_schema = hit.__dict__["reads_schema"]
+        else:
+            unplaced = hit.rewrite
+        finding = (Finding if unplaced is None else _LaterFinding)(
             rule=rule.id,
             severity=stamp[0],
             message=message,
@@ -224,15 +224,14 @@ class RuleEngine:
             lock=hit.lock,
             fix=hit.fix,
             risk=stamp[1],
-            rewrite=rewrite,
         )
-        if later:
-            del finding.__dict__["fix"]  # the class's descriptor answers until it is read
-        if made_later is not None:
+        if unplaced is not None:
             state = finding.__dict__
-            del state["rewrite"]
-            state["make_rewrite"] = (made_later, stmt)
-            if hit.__dict__["reads_schema"]:
+            del state["rewrite"]  # the class's descriptors answer until they are read
+            if hit.fix is None:
+                del state["fix"]
+            state["unplaced"] = (unplaced, stmt)
+            if reads_schema:
                 self._unmade.append(finding)
         self._pending.append((finding, stmt))
 
@@ -335,7 +334,7 @@ class RuleEngine:
 
 
 class _RenderedFix:
-    """_RenderedFinding.fix: the rendering of the finding's rewrite, made when first read and kept in the
+    """_LaterFinding.fix: the rendering of the finding's rewrite, made when first read and kept in the
     instance (whose own attribute then wins over this non-data descriptor)."""
 
     def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
@@ -345,11 +344,28 @@ class _RenderedFix:
         return text
 
 
-class _RenderedFinding(Finding):
-    """A Finding whose printed fix is its rewrite's rendering, made when first read. Equal to, and hashed
-    as, the Finding with that fix written out."""
+class _PlacedWhenRead:
+    """_LaterFinding.rewrite: the rule's rewrite (or what its maker makes, Hit.later) placed on its
+    statement, when first read."""
+
+    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
+        if finding is None:
+            return None
+        state = finding.__dict__
+        rewrite, stmt = state["unplaced"]
+        if callable(rewrite):  # a maker (Hit.later); a Rewrite is a record, never callable
+            rewrite = rewrite()
+        made = state["rewrite"] = _placed(rewrite, stmt)
+        del state["unplaced"]
+        return made
+
+
+class _LaterFinding(Finding):
+    """A Finding whose rewrite is placed (or made), and whose printed fix is rendered, when first read.
+    Equal to, hashed and pickled as the Finding with both written out."""
 
     fix = _RenderedFix()
+    rewrite = _PlacedWhenRead()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Finding):
@@ -361,24 +377,6 @@ class _RenderedFinding(Finding):
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Pickled (and copied) as the plain Finding it stands for, fix and rewrite made.
         return _finding, (tuple(getattr(self, f.name) for f in fields(Finding)),)
-
-
-class _PlacedWhenRead:
-    """_MadeFinding.rewrite: the rule's rewrite made when first read, placed on its statement."""
-
-    def __get__(self, finding: Finding | None, owner: type | None = None) -> Any:
-        if finding is None:
-            return None
-        make, stmt = finding.__dict__["make_rewrite"]
-        made = finding.__dict__["rewrite"] = _placed(make(), stmt)
-        del finding.__dict__["make_rewrite"]
-        return made
-
-
-class _MadeFinding(_RenderedFinding):
-    """A finding whose rewrite (and so its fix) is made when first read (Hit.later)."""
-
-    rewrite = _PlacedWhenRead()
 
 
 def _finding(values: tuple[Any, ...]) -> Finding:
