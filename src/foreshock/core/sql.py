@@ -263,6 +263,14 @@ def _parse_one(piece: str) -> Any:
     return build(stmts[0]["stmt"], 0 if piece.isascii() else byte_offsets(piece))
 
 
+def parse_statements(piece: str) -> tuple[Any, ...]:
+    """The trees of the statements in `piece`, as pglast.parse_sql gives them (each RawStmt's stmt), built
+    without pglast's validating constructors (ast_build); raises pglast's ParseError as parse_sql does."""
+    stmts = json.loads(pgparser.parse_sql_json(piece)).get("stmts", [])
+    off = 0 if piece.isascii() else byte_offsets(piece)
+    return tuple(build(s["stmt"], off) if "stmt" in s else None for s in stmts)
+
+
 def _scan_message(text: str, err: pgparser.ParseError) -> str:
     """The scanner's message for the real text (the flat copy would quote placeholder characters)."""
     try:
