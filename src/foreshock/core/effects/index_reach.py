@@ -213,10 +213,12 @@ def selective_range_vars(
             o = owner(c.testexpr)
             if o is not None and sub_rvs and all(id(r) in sub_sel for r in sub_rvs):
                 pinned.add(o)
-    leads = {a: index_leads(schema, q) for a, q in qualified.items()}
     # A range bounded on both sides (BETWEEN, or >= and <) is how batched backfills walk a key: an index
     # range scan. One-sided ranges are assumed to read most of the table.
     pinned |= lower & upper
+    if not pinned and not or_groups:
+        return set()  # nothing pinned: no index reaches a table (a join only passes reach on)
+    leads = {a: index_leads(schema, q) for a, q in qualified.items()}
     selective = {a for a, col in pinned if col in leads[a]}
     for group in or_groups:
         owners = {p[0] for p in group if p is not None}
