@@ -54,6 +54,8 @@ T = enums.TransactionStmtKind
 def _cost(facts: StatementFacts) -> int:
     # A rewrite or a row-by-row change of every row writes as much as the table; a read-only scan or an index
     # build is cheaper; catalog-only work costs nothing that grows.
+    if not facts.work:
+        return 0  # catalog only (most statements): no need to rank
     cost_class = facts.cost.cost_class
     if cost_class in ("rewrite", "row by row"):
         return 3
