@@ -112,10 +112,16 @@ def test_comparison_can_fail() -> None:
 
 def test_parse_gives_each_statement_the_tree_pglast_gives_it_alone() -> None:
     """A file parsed whole gives every statement the tree (positions included) that parsing the statement on
-    its own gives: ASCII statements from the file's tree, statements with non-ASCII text from their own."""
+    its own gives, from the file's tree: libpg_query's byte offsets become characters of the statement,
+    before, after and inside multi-byte characters (2, 3 and 4 bytes)."""
     from foreshock.core.sql import parse
 
-    texts = [*corpus(), "SELECT 'ä' AS x, 1;\nCOMMENT ON TABLE t IS 'größe';\nALTER TABLE \"Ö\" ADD c int;\n"]
+    texts = [
+        *corpus(),
+        "SELECT 'ä' AS x, 1;\nCOMMENT ON TABLE t IS 'größe';\nALTER TABLE \"Ö\" ADD c int;\n",
+        "-- 日本 😀\nSELECT '😀' AS x, y FROM \"tä\" WHERE z = 'ü' AND w > 1;\n"
+        "UPDATE t SET a = b + 1 WHERE c = 'é';\nSELECT 1 + 2, 'x';\n",
+    ]
     checked = non_ascii = 0
     for text in texts:
         for stmt in parse(text).statements:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pglast import ast, enums
 
@@ -39,7 +39,13 @@ _VALUES = (
     ("ival", "Integer"), ("sval", "String"), ("fval", "Float"), ("boolval", "Boolean"), ("bsval", "BitString")
 )
 
-Offset = int | list[int]
+class ByteMap(Protocol):
+    """libpg_query's byte offset -> the character offset to report (a list, or core.sql's map)."""
+
+    def __getitem__(self, byte: int, /) -> int: ...
+
+
+Offset = int | ByteMap
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _Builder = Callable[[dict[str, Any], Offset], Any]
 

@@ -123,13 +123,49 @@ def _error_offset(err: pgparser.ParseError, base: int) -> int:
 # libpg_query reports byte offsets, and pglast's conversion of them to characters costs time in proportion to
 # the file for every token. Replacing each non-ASCII character with an ASCII identifier character keeps every
 # token boundary (PostgreSQL's scanner treats bytes >= 0x80 as identifier characters, and non-ASCII never
-# forms an operator or white space) while making byte offsets equal character offsets. Positions come from
-# this flat copy; statement contents always come from the real text.
+# forms an operator or white space) while making byte offsets equal character offsets: the scanner's tokens
+# (comments, semicolons) are read from this flat copy; statement contents always come from the real text.
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _flatten(text: str) -> str:
     return text if text.isascii() else _NON_ASCII.sub("x", text)
+
+
+class _Bytes:
+    """Character <-> UTF-8 byte offsets of a text, at character boundaries: equal up to its first non-ASCII
+    character, shifted by the extra bytes of those before after it (one bisect per conversion)."""
+
+    def __init__(self, text: str) -> None:
+        self.chars: list[int] = []  # character offset of each non-ASCII character
+        self.bytes: list[int] = []  # its byte offset
+        self.extra: list[int] = []  # extra bytes of it and those before it
+        extra = 0
+        for m in _NON_ASCII.finditer(text):
+            self.chars.append(m.start())
+            self.bytes.append(m.start() + extra)
+            extra += len(m.group().encode("utf-8")) - 1
+            self.extra.append(extra)
+
+    def to_char(self, byte: int) -> int:
+        n = bisect.bisect_left(self.bytes, byte)
+        return byte - self.extra[n - 1] if n else byte
+
+    def to_byte(self, char: int) -> int:
+        n = bisect.bisect_left(self.chars, char)
+        return char + self.extra[n - 1] if n else char
+
+
+class _ByteTable:
+    """Positions of a statement with non-ASCII text, for ast_build: an absolute byte offset in the file's
+    parse -> the character offset in the statement (as when it is parsed on its own)."""
+
+    def __init__(self, base: int, piece: str) -> None:
+        self.base = base
+        self.table = byte_offsets(piece)
+
+    def __getitem__(self, byte: int) -> int:
+        return self.table[byte - self.base]
 
 
 def parse(text: str, path: str = "<input>") -> ParsedFile:
@@ -140,13 +176,20 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
     # The whole file parses in the common case: its JSON, decoded once, gives every statement's bounds and
     # tree. Only a file PostgreSQL's parser rejects somewhere is cut at semicolons and parsed piece by piece,
     # so that the error is placed and the other statements are still seen.
+    # The real text is parsed, so that every tree holds its real characters; libpg_query's byte offsets are
+    # turned into characters (statement bounds here, positions in the tree by ast_build).
     raws: list[dict[str, Any]] | None = None
+    offsets = None if flat is text else _Bytes(text)
     try:
-        raws = json.loads(pgparser.parse_sql_json(flat)).get("stmts", [])
+        raws = json.loads(pgparser.parse_sql_json(text)).get("stmts", [])
         bounds = []
         for raw in raws:
             lo = raw.get("stmt_location", 0)
-            bounds.append((lo, lo + (raw.get("stmt_len") or len(flat) - lo)))
+            if offsets is None:
+                bounds.append((lo, lo + (raw.get("stmt_len") or len(text) - lo)))
+            else:
+                hi = lo + raw["stmt_len"] if raw.get("stmt_len") else None
+                bounds.append((offsets.to_char(lo), len(text) if hi is None else offsets.to_char(hi)))
     except pgparser.ParseError:
         try:
             tokens = list(pgparser.scan(flat))
@@ -174,12 +217,18 @@ def parse(text: str, path: str = "<input>") -> ParsedFile:
         if not stext:
             continue
         unparsed = ""
-        if raws is not None and (flat is text or text[start:hi].isascii()):
+        if raws is not None:
             # Its tree from the whole file's, with positions relative to the statement (as when it is parsed
-            # on its own). A statement with non-ASCII text is parsed again from the real text: the flat
-            # copy's trees hold placeholder characters.
+            # on its own).
             raw = raws[n]
-            node = build(raw["stmt"], start) if "stmt" in raw else None
+            if "stmt" not in raw:
+                node = None
+            elif offsets is None:
+                node = build(raw["stmt"], start)
+            elif text[start:hi].isascii():
+                node = build(raw["stmt"], offsets.to_byte(start))
+            else:
+                node = build(raw["stmt"], _ByteTable(offsets.to_byte(start), text[start:hi]))
         else:
             node, unparsed = _parsed_piece(text, start, hi, index, path, errors)
             if node is _FAILED:
