@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from foreshock.core.model import FileAnalysis, Finding, Statement
+from foreshock.core.records import StandIn
 from foreshock.errors import ForeshockError
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class _LazyFix:
         return finding.__dict__["fix"]
 
 
-class CachedFinding(Finding):
+class CachedFinding(StandIn, Finding):
     """A Finding read from the cache: its safe rewrite (most of a finding's bytes, and of the time to read
     it back) is read from the file's rewrites entry when first used (a gcc or github report reads only those
     the verdict folds a missing lock_timeout into). Equal to, and hashed as, the Finding it was stored
@@ -155,23 +156,6 @@ class CachedFinding(Finding):
         state.setdefault("_carried", first)
         carried.__dict__.update(state)
         return carried
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Finding):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
-
-    __hash__ = Finding.__hash__
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return _finding, (tuple(getattr(self, f.name) for f in dataclasses.fields(Finding)),)
-
-
-def _finding(values: tuple[Any, ...]) -> Finding:
-    return Finding(*values)
-
-
-_COMPARED = tuple(f.name for f in dataclasses.fields(Finding) if f.compare)
 
 
 def _entry(store: Store, kind: str, key: str, path: str) -> Any:

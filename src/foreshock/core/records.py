@@ -37,3 +37,35 @@ def evolve(record: T, **changes: Any) -> T:
 
 
 _SETATTR = object.__setattr__
+
+
+class StandIn:
+    """Base (before the record class) of a subclass of a frozen dataclass record whose fields are partly made
+    when first read, by descriptors of the subclass in front of them: equal to, hashed as, and pickled
+    (copied) as the record of the dataclass with every field read out."""
+
+    _record: type
+    _fields: tuple[str, ...]
+    _compared: tuple[str, ...]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__[1:]
+        record = next(b for b in mro if dataclasses.is_dataclass(b) and not issubclass(b, StandIn))
+        table: Any = record
+        cls._record = record
+        cls._fields = tuple(f.name for f in dataclasses.fields(table))
+        cls._compared = tuple(f.name for f in dataclasses.fields(table) if f.compare)
+        cls.__hash__ = record.__hash__  # type: ignore[method-assign]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, self._record):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._compared)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _rebuilt, (self._record, tuple(getattr(self, name) for name in self._fields))
+
+
+def _rebuilt(record: type[T], values: tuple[Any, ...]) -> T:
+    return record(*values)

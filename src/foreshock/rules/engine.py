@@ -24,7 +24,7 @@ written anywhere in it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from foreshock.core.locks import LockMode
@@ -40,7 +40,7 @@ from foreshock.core.model import (
     at_least,
     unknown_index_table,
 )
-from foreshock.core.records import evolve
+from foreshock.core.records import StandIn, evolve
 from foreshock.core.rewrite import Rewrite, render
 from foreshock.errors import InputError
 from foreshock.rules.base import Hit, LaterHit, Risk, Rule, StatementKind, statement_kind
@@ -360,30 +360,12 @@ class _PlacedWhenRead:
         return made
 
 
-class _LaterFinding(Finding):
+class _LaterFinding(StandIn, Finding):
     """A Finding whose rewrite is placed (or made), and whose printed fix is rendered, when first read.
     Equal to, hashed and pickled as the Finding with both written out."""
 
     fix = _RenderedFix()
     rewrite = _PlacedWhenRead()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Finding):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
-
-    __hash__ = Finding.__hash__
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Pickled (and copied) as the plain Finding it stands for, fix and rewrite made.
-        return _finding, (tuple(getattr(self, f.name) for f in fields(Finding)),)
-
-
-def _finding(values: tuple[Any, ...]) -> Finding:
-    return Finding(*values)
-
-
-_COMPARED = tuple(f.name for f in fields(Finding) if f.compare)
 
 
 def _placed(rewrite: Rewrite | None, stmt: Statement | None) -> Rewrite | None:
