@@ -538,3 +538,91 @@ def test_an_internal_error_in_the_fast_path_is_one_line(
         "foreshock: internal error: RuntimeError: manifest unreadable "
         "(please report; FORESHOCK_DEBUG=1 shows more)\n"
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A line-per-finding report made of each file's share: the shares of the unchanged start of the history are
+# read in one entry, the new files analysed.
+
+
+def _new_last(tmp_path: Path) -> None:
+    (tmp_path / "history" / "V100__step.sql").write_text(
+        "ALTER TABLE orders RENAME COLUMN total TO amount;\nALTER TABLE orders ADD COLUMN later broken x;\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--show-info"],
+        ["--accept-not-analysed"],
+        ["--stats", "stats.json", "--schema", "schema.sql"],
+        ["--include-down"],
+        ["--deployment", "window"],
+    ],
+    ids=["plain", "show-info", "accept-not-analysed", "stats-schema", "include-down", "window"],
+)
+def test_a_report_of_kept_shares_with_a_new_file_is_the_cold_one_and_reads_no_file_entry(
+    extra: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import entries
+
+    (tmp_path / "stats.json").write_text(json.dumps({"tables": {"public.orders": {"rows": 9 ** 9}}}),
+                                         encoding="utf-8")
+    (tmp_path / "schema.sql").write_text("CREATE TABLE orders (id bigint);\n", encoding="utf-8")
+    args = _warm_fast(tmp_path, monkeypatch, *extra)
+    _new_last(tmp_path)
+    read: list[object] = []
+
+    def load_file(store: Store, key: str) -> object:
+        kept = entries_load_file(store, key)
+        if kept is not None:
+            read.append(kept)
+        return kept
+
+    entries_load_file = entries.load_file
+    monkeypatch.setattr(entries, "load_file", load_file)
+    warm = _cli(*args)
+    assert warm == _cli(*_no_cache(args))
+    # Never silent: the parser's error, the not-analysed migration and the exit code come back too.
+    assert warm[0] == 2 and "not analysed" in warm[1] + warm[2]
+    # Per-file shares cannot be made when one file's lines depend on another's: the files' entries are read.
+    shared = not ({"--include-down", "--deployment"} & set(extra))
+    assert (read == []) is shared
+    for fmt in ("json", "github"):
+        other = [*args[:1], fmt, *args[2:]]
+        assert _cli(*other) == _cli(*_no_cache(other))
+
+
+def test_a_report_of_kept_shares_follows_every_change_before_the_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    _new_last(tmp_path)
+    assert _cli(*args) == _cli(*_no_cache(args))
+    for change in ("edit", "reorder", "insert", "remove", "settings"):
+        _CHANGES[change](monkeypatch)(tmp_path)
+        _new_last(tmp_path)
+        (tmp_path / "history" / "V100__step.sql").write_text(f"DROP TABLE {change};\n", encoding="utf-8")
+        assert _cli(*args) == _cli(*_no_cache(args)), change
+
+
+def test_a_kept_share_entry_that_does_not_read_back_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import entries
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    store = Store(tmp_path / "cache")
+    kept = [p for p in (store.root / entries.PARTS).rglob("*") if p.is_file()]
+    assert len(kept) == 1
+    # A sound entry (its checksum matches) of another shape, then one whose shares name other files.
+    shares = entries.load_parts(store, kept[0].name)
+    assert shares is not None
+    for damaged in ((1, 2, 3), tuple(("elsewhere.sql", *p[1:]) for p in shares)):
+        entries.save_parts(store, kept[0].name, damaged)
+        _new_last(tmp_path)
+        assert _cli(*args) == _cli(*_no_cache(args))
+        (tmp_path / "history" / "V100__step.sql").unlink()

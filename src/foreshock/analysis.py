@@ -55,14 +55,30 @@ def analyse(
     *,
     history: Sequence[MigrationUnit] = (),
     store: Store | None = None,
+    keys: Sequence[str] | None = None,
+    start: int = 0,
 ) -> Analysed:
-    """Analyse `units` against the schema `history` builds; with `store`, through the history cache."""
+    """Analyse `units` against the schema `history` builds; with `store`, through the history cache.
+
+    keys: the units' keys (`chain_keys`), when the caller has them. start: the outcomes of the units before
+    it are not wanted (a caller that has them in another form): they are neither read nor returned, and the
+    first of them outcomes start from is units[start] (which must not follow a history unit)."""
     if store is not None:
-        return _cached(units, settings, history, store)
+        return _cached(units, settings, history, store, keys, start)
     schema_errors: list[Any] = []
     model = schema_model(history, schema_errors)
     files = _run(units, settings, model)
     return Analysed(files, schema_errors, len(files))
+
+
+def chain_keys(
+    units: Sequence[MigrationUnit], settings: Settings, history: Sequence[MigrationUnit] = ()
+) -> list[str]:
+    """The key of every unit in the history cache's chain (foreshock.cache.keys), the base first."""
+    from foreshock.cache.keys import base_key, chain
+
+    base = base_key("check", settings, history)
+    return [base, *chain(base, units)]
 
 
 def schema_model(units: Sequence[MigrationUnit], errors: list[Any]) -> Schema:
@@ -162,34 +178,37 @@ _SNAPSHOT_EVERY = 8
 
 
 def _cached(
-    units: Sequence[MigrationUnit], settings: Settings, history: Sequence[MigrationUnit], store: Store
+    units: Sequence[MigrationUnit],
+    settings: Settings,
+    history: Sequence[MigrationUnit],
+    store: Store,
+    chained: Sequence[str] | None,
+    start: int,
 ) -> Analysed:
     from foreshock.cache import entries
-    from foreshock.cache.keys import base_key, chain
 
-    base = base_key("check", settings, history)
-    keys = chain(base, units)
+    base, *keys = chained if chained is not None else chain_keys(units, settings, history)
     schema_errors: list[Any] | None = store.load(entries.BASE, base)
     outcomes: list[FileOutcome] = []
     with _loading():
-        # units [0, done) come from the cache
-        done = _read_prefix(units, keys, store, outcomes) if schema_errors is not None else 0
+        # units [start, done) come from the cache
+        done = _read_prefix(units, keys, store, outcomes, start) if schema_errors is not None else start
     # Resuming after trailing history units would lose the statements they could not apply (reported with
     # the next analysed file): they are cheap to read again.
-    while done and units[done - 1].history:
+    while done > start and units[done - 1].history:
         done -= 1
     if done == len(units) and schema_errors is not None:
         return Analysed(outcomes, schema_errors, 0)
 
     with _loading():
-        schema, start = entries.latest_schema(store, keys, done)
+        schema, first = entries.latest_schema(store, keys, done)
     if schema is None or schema_errors is None:
         errors: list[Any] = []
-        schema, start = schema_model(history, errors), 0
+        schema, first = schema_model(history, errors), 0
         if schema_errors is None:
             schema_errors = errors
             store.save(entries.BASE, base, errors)
-    _replay(units[start:done], schema)
+    _replay(units[first:done], schema)
     fresh = _run(units[done:], settings, schema)
     reported = iter(fresh)
     for i in range(done, len(units)):
@@ -199,7 +218,7 @@ def _cached(
         outcome = next(reported)
         entries.save_file(store, keys[i], outcome.analysis, outcome.findings, outcome.errors)
         outcomes.append(outcome)
-    if len(units) - start >= _SNAPSHOT_EVERY:
+    if len(units) - first >= _SNAPSHOT_EVERY:
         # Else the next run replays the few files since the snapshot it started from on the model (parsed
         # again: a few ms), cheaper than writing the model now (tens of ms for a large schema).
         entries.save_schema(store, keys[-1], schema)
@@ -225,12 +244,14 @@ def _loading() -> Iterator[None]:
 
 
 def _read_prefix(
-    units: Sequence[MigrationUnit], keys: Sequence[str], store: Store, outcomes: list[FileOutcome]
+    units: Sequence[MigrationUnit], keys: Sequence[str], store: Store, outcomes: list[FileOutcome], start: int
 ) -> int:
-    """Read the outcomes of the longest prefix of `units` the store holds (into `outcomes`); its length."""
+    """Read the outcomes of the longest prefix of `units` the store holds from units[start] on (into
+    `outcomes`); its length."""
     from foreshock.cache import entries
 
-    for i, unit in enumerate(units):
+    for i in range(start, len(units)):
+        unit = units[i]
         if unit.history:
             if not store.has(entries.HIST, keys[i]):
                 return i

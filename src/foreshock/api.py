@@ -15,6 +15,7 @@ from foreshock.sources import discover
 from foreshock.sources.files import Loaded, load_schema_files
 
 if TYPE_CHECKING:
+    from foreshock.analysis import FileOutcome
     from foreshock.cache import Store
     from foreshock.rules.durations import Durations
     from foreshock.scale.stats import Stats
@@ -80,6 +81,76 @@ class PreparedCheck:
             down = dataclasses.replace(down, migrations_found=len(loaded.down))
         return _accounted(result, loaded, settings, down)
 
+    def run_lines(self, fmt: str, sizes: Stats | None, cache: Store) -> tuple[bytes | str, str, int] | None:
+        """check's whole output in a line-per-finding format: (stdout, as fast.encoded gives it; stderr; the
+        exit code), made of each reported file's share (foreshock.report.parts). The shares of the longest
+        start of the history the cache holds them for are read in one entry; the files after it are
+        analysed through the cache as `run` does, and the shares of the whole history kept for the next run.
+        The output is the one rendering `run`'s result gives. None when a report cannot be made of per-file
+        shares (another format, --include-down, a maintenance window, two units of one path): `run` then."""
+        from foreshock.analysis import analyse, chain_keys
+        from foreshock.cache import entries
+        from foreshock.cache.keys import digest
+        from foreshock.report import parts as shares
+        from foreshock.report.common import check_stderr
+
+        settings, loaded, history = self.settings, self.loaded, self.history
+        units = loaded.units
+        reported = [u.path for u in units if not u.history]
+        if (
+            fmt not in shares.FORMATS
+            or settings.sources.include_down
+            or settings.deployment.any_window
+            or len(set(reported)) != len(reported)
+        ):
+            return None
+        chained = chain_keys(units, settings, history.units)
+        # What the lines depend on beyond the history: the format, the sizes, whether info is listed.
+        lines_key = repr((fmt, sizes, settings.show_info))
+        start, kept = _kept_parts(units, chained[1:], cache, lines_key)
+        analysed = analyse(units, settings, history=history.units, store=cache, keys=chained, start=start)
+        outcomes = analysed.files
+        judged = size_verdict(_result(outcomes, settings, ()), sizes, settings)
+        by_path: dict[str, list[Any]] = {o.analysis.path: [] for o in outcomes}
+        for f in judged.findings:
+            by_path[f.path].append(f)
+        parts = [
+            *kept,
+            *(
+                shares.file_part(o.analysis.path, by_path[o.analysis.path], o.analysis.errors, o.errors, fmt,
+                                 settings.show_info)
+                for o in outcomes
+            ),
+        ]
+        if units:
+            entries.save_parts(cache, digest(chained[-1], lines_key), parts)
+        errors = _dedupe(
+            [
+                *history.errors,
+                *analysed.schema_errors,
+                *loaded.errors,
+                *(key for p in parts for key in p[4]),
+                *(key for p in parts for key in p[5]),
+            ]
+        )
+        rest = CheckResult(
+            files=(),
+            findings=(),
+            errors=tuple(errors),
+            pg_version=settings.analysis.pg_version,
+            size_blind=sizes is None,
+            show_info=settings.show_info,
+            migrations_found=loaded.found,
+            not_analysed=_not_analysed(loaded, ((p[0], p[6]) for p in parts)),
+            layouts=tuple(loaded.layouts),
+            notes=tuple(loaded.notes),
+            accept_not_analysed=settings.accept_not_analysed,
+        )
+        hidden = 0 if settings.show_info else sum(p[3] for p in parts)
+        # The result's exit code but for its findings (it has none here): 2 stands, else any error finding.
+        code = rest.exit_code if rest.exit_code == 2 else int(any(p[2] for p in parts))
+        return shares.stdout(parts, rest, fmt), check_stderr(rest, fmt, hidden), code
+
     def fingerprint(self, sizes: Stats | None = None) -> str:
         """A key for the whole result: everything it depends on (foreshock's code, the settings, every input
         read and its accounting, the sizes). The same key means the same result."""
@@ -121,25 +192,34 @@ def _accounted(
     result: CheckResult, loaded: Loaded, settings: Settings, down: CheckResult | None
 ) -> CheckResult:
     """The result with the sources' accounting: every migration found, analysed or named with its reason."""
-    not_analysed = list(loaded.not_analysed)
-    # A migration PostgreSQL's parser rejects in part is analysed only in part: account for it too.
-    named = {n.path for n in not_analysed}
-    for fa in result.files:
-        first = next((e for e in fa.errors if isinstance(e, InputError)), None)
-        if first is not None and fa.path not in named:
-            not_analysed.append(
-                NotAnalysed(fa.path, first.message, first.line, input_error=True, kind="syntax-error")
-            )
-            named.add(fa.path)
+    first_errors = (
+        (fa.path, next(((e.message, e.line) for e in fa.errors if isinstance(e, InputError)), None))
+        for fa in result.files
+    )
     return dataclasses.replace(
         result,
         migrations_found=loaded.found,
-        not_analysed=tuple(not_analysed),
+        not_analysed=_not_analysed(loaded, first_errors),
         layouts=tuple(loaded.layouts),
         notes=tuple(loaded.notes),
         accept_not_analysed=settings.accept_not_analysed,
         down=down,
     )
+
+
+def _not_analysed(
+    loaded: Loaded, first_errors: Iterable[tuple[str, tuple[str, int] | None]]
+) -> tuple[NotAnalysed, ...]:
+    """The sources' not-analysed migrations, then each reported file (path, (message, line) of its first
+    input error or None) that PostgreSQL's parser rejects in part: it is analysed only in part."""
+    not_analysed = list(loaded.not_analysed)
+    named = {n.path for n in not_analysed}
+    for path, first in first_errors:
+        if first is not None and path not in named:
+            message, line = first
+            not_analysed.append(NotAnalysed(path, message, line, input_error=True, kind="syntax-error"))
+            named.add(path)
+    return tuple(not_analysed)
 
 
 def check_units(
@@ -162,26 +242,59 @@ def check_units(
 
     settings = settings or Settings()
     analysed = analyse(units, settings, history=history, store=cache)
-    found: list[Any] = [*history_errors, *analysed.schema_errors, *errors]
-    files = [outcome.analysis for outcome in analysed.files]
+    result = _result(analysed.files, settings, [*history_errors, *analysed.schema_errors, *errors])
+    return size_verdict(result, sizes, settings)
+
+
+def _result(outcomes: Sequence[FileOutcome], settings: Settings, errors: Sequence[Any]) -> CheckResult:
+    """The files' outcomes as one result, before the size verdict: `errors` (reported first), each file's,
+    then the rule engine's, duplicates once; findings in report order (file, then position)."""
+    found: list[Any] = [*errors]
+    files = [outcome.analysis for outcome in outcomes]
     for fa in files:
         found.extend(fa.errors)
-    for outcome in analysed.files:
+    for outcome in outcomes:
         found.extend(outcome.errors)
 
     order = {fa.path: i for i, fa in enumerate(files)}
     findings = sorted(
-        (f for outcome in analysed.files for f in outcome.findings),
+        (f for outcome in outcomes for f in outcome.findings),
         key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule),
     )
-    result = CheckResult(
+    return CheckResult(
         files=tuple(files),
         findings=tuple(findings),
         errors=tuple(_dedupe(found)),
         pg_version=settings.analysis.pg_version,
         show_info=settings.show_info,
     )
-    return size_verdict(result, sizes, settings)
+
+
+def _kept_parts(
+    units: Sequence[MigrationUnit], keys: Sequence[str], cache: Store, lines_key: str
+) -> tuple[int, list[Any]]:
+    """The longest start of `units` the cache holds report shares for (foreshock.report.parts), and the
+    shares: (0, []) when none. A start ending in a history unit is never taken: the statements such a unit
+    could not apply are reported with the next analysed file (foreshock.analysis)."""
+    from foreshock.cache import entries
+    from foreshock.cache.keys import digest
+    from foreshock.report.parts import is_part
+
+    for n in range(len(units), 0, -1):
+        if units[n - 1].history:
+            continue
+        key = digest(keys[n - 1], lines_key)
+        if not cache.has(entries.PARTS, key):
+            continue
+        kept = entries.load_parts(cache, key)
+        reported = [u.path for u in units[:n] if not u.history]
+        if (
+            kept is not None
+            and len(kept) == len(reported)
+            and all(is_part(p) and p[0] == path for p, path in zip(kept, reported, strict=True))
+        ):
+            return n, list(kept)
+    return 0, []
 
 
 def size_verdict(result: CheckResult, sizes: Stats | None, settings: Settings) -> CheckResult:
@@ -204,10 +317,12 @@ def model_durations(sizes: Stats | None) -> Durations | None:
 
 
 def _dedupe(errors: list[Any]) -> list[Any]:
+    from foreshock.report.parts import error_key
+
     seen: set[str] = set()
     out: list[Any] = []
     for e in errors:
-        key = e.one_line() if isinstance(e, InputError) else str(e)
+        key = error_key(e)
         if key not in seen:
             seen.add(key)
             out.append(e)

@@ -210,7 +210,7 @@ def check(
     from foreshock.cache import fast
     from foreshock.config import load_config, with_overrides
     from foreshock.report import render
-    from foreshock.report.common import error_line, summary_lines
+    from foreshock.report.common import check_stderr
 
     # What this run reads, so that a run over the same inputs can be answered before imports (fast.replay).
     recorder = fast.record()
@@ -277,28 +277,21 @@ def check(
             if not (since or dsn):
                 _keep_for_fast_path(store, recorder, paths, sql_only, output_key)
             return _write_output(*kept)
-    result = prepared.run(sizes, store)
-    err = io.StringIO()
-    for e in result.errors:
-        err.write(error_line(e) + "\n")
-    if settings.format in ("gcc", "github"):
-        # Formats made of one line per finding: the summary goes with the errors, not between findings.
-        for line in summary_lines(result):
-            err.write(f"foreshock: {' '.join(line.split())}\n")
-    if result.hidden_info and settings.format in ("gcc", "github"):
-        # These formats have no summary of their own; the count goes where a person reads it.
-        n = result.hidden_info
-        err.write(f"foreshock: {n} info-level finding(s) not listed (--show-info lists them)\n")
     if output_key is None:
+        result = prepared.run(sizes, store)
         fast.stop(recorder)
-        sys.stderr.write(err.getvalue())
+        sys.stderr.write(check_stderr(result, settings.format))
         sys.stderr.flush()
         render(result, settings.format, sys.stdout)
         return result.exit_code
-    out = io.StringIO()
-    render(result, settings.format, out)
     assert store is not None
-    kept = (fast.encoded(out.getvalue()), err.getvalue(), result.exit_code)
+    # A line-per-finding report is made of each file's share, kept in the cache with the history.
+    kept = prepared.run_lines(settings.format, sizes, store)
+    if kept is None:
+        result = prepared.run(sizes, store)
+        out = io.StringIO()
+        render(result, settings.format, out)
+        kept = (fast.encoded(out.getvalue()), check_stderr(result, settings.format), result.exit_code)
     fast.write_output(store, output_key, kept)
     if not (since or dsn):
         _keep_for_fast_path(store, recorder, paths, sql_only, output_key)

@@ -130,3 +130,18 @@ def not_analysed_line(n: Any) -> str:
 def summary_lines(result: CheckResult) -> list[str]:
     """How the inputs were read and what became of every migration: layouts, counts, reasons."""
     return [t for t in (layout_line(result), migration_line(result), *not_analysed_reason_lines(result)) if t]
+
+
+def check_stderr(result: CheckResult, fmt: str, hidden_info: int | None = None) -> str:
+    """What `check` writes to stderr before its report: every error, one line each; for the formats made of
+    one line per finding (gcc, github), the summary and the count of info-level findings not listed (the
+    result's own, unless `hidden_info` gives it)."""
+    lines = [error_line(e) + "\n" for e in result.errors]
+    if fmt in ("gcc", "github"):
+        # Formats made of one line per finding: the summary goes with the errors, not between findings.
+        lines += [f"foreshock: {' '.join(line.split())}\n" for line in summary_lines(result)]
+        hidden = result.hidden_info if hidden_info is None else hidden_info
+        if hidden:
+            # These formats have no summary of their own; the count goes where a person reads it.
+            lines.append(f"foreshock: {hidden} info-level finding(s) not listed (--show-info lists them)\n")
+    return "".join(lines)

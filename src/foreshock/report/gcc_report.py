@@ -8,9 +8,10 @@ migration counts) goes to stderr with the input errors, so every line here stays
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TextIO
 
-from foreshock.core.model import CheckResult
+from foreshock.core.model import CheckResult, Finding
 
 _WORD = {"error": "error", "warning": "warning", "info": "note"}
 
@@ -30,15 +31,20 @@ def _path(path: str) -> str:
     return path.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def render(result: CheckResult, out: TextIO) -> None:
-    lines = [
+def finding_lines(findings: Iterable[Finding]) -> str:
+    """The findings' lines, in the order given (a history cache keeps each file's share of a report)."""
+    return "".join(
         f"{_path(f.path)}:{f.line}:{f.column}: {_WORD.get(f.severity, f.severity)}: [{f.rule}] "
         f"{one_line(f.message)}\n"
-        for f in result.shown()
-    ]
+        for f in findings
+    )
+
+
+def trailer(result: CheckResult) -> str:
+    """What follows the findings: the migrations not analysed, then the down sections' findings."""
     # Migrations that could not be analysed, where an editor can jump to them (bad input is on stderr).
     word = "warning" if result.accept_not_analysed else "error"
-    lines += [
+    lines = [
         f"{_path(n.path)}:{n.line or 1}:1: {word}: [not-analysed] {one_line(n.reason)}\n"
         for n in result.not_analysed
         if not n.input_error
@@ -49,4 +55,8 @@ def render(result: CheckResult, out: TextIO) -> None:
             f"{one_line(f.message)}\n"
             for f in result.down.findings
         ]
-    out.write("".join(lines))
+    return "".join(lines)
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    out.write(finding_lines(result.shown()) + trailer(result))

@@ -1,0 +1,106 @@
+"""A line-per-finding report (`gcc`) in shares, one per reported file, so that the history cache keeps the
+shares of the files that did not change and a run over the same history with new files prints them
+without rebuilding those files' findings.
+
+A file's share is its findings' lines and what the rest of the run's output needs of it: how many of its
+findings are errors (the exit code) and info (the count of those not listed), its errors by the key a run
+tells duplicates by (its printed line follows from it), and the first bad input in it (which names the file
+as not analysed). Whether a report can be made this way, and of which shares, is the caller's to say: the
+findings' lines of one file must not depend on another's (check's verdict is per file, but for migrations
+deployed in a maintenance window and `--include-down`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from foreshock.core.model import CheckResult, Finding
+from foreshock.errors import InputError
+from foreshock.report import gcc_report
+
+__all__ = ["FORMATS", "Part", "error_key", "file_part", "is_part", "stdout"]
+
+FORMATS = ("gcc",)
+
+# (path, lines, error-level findings, info-level findings, keys of the analysis' errors in the file, keys
+# of the rule engine's errors in it, (message, line) of its first bad input or None). Plain values: kept
+# with marshal, read back without pickle. The lines are UTF-8 when they encode strictly (the report is
+# written so), else text.
+Part = tuple[str, bytes | str, int, int, tuple[str, ...], tuple[str, ...], tuple[str, int] | None]
+
+
+def error_key(err: Any) -> str:
+    """What tells an error from another in a run's list (duplicates are reported once); the printed line is
+    made from it alone (report.common.error_line gives the same line for an error and for its key)."""
+    return err.one_line() if isinstance(err, InputError) else str(err)
+
+
+def file_part(
+    path: str,
+    findings: Sequence[Finding],
+    file_errors: Iterable[Any],
+    engine_errors: Iterable[Any],
+    fmt: str,
+    show_info: bool,
+) -> Part:
+    """One file's share: its findings (as the verdict left them, in report order) and its errors."""
+    if fmt not in FORMATS:
+        raise ValueError(f"no per-file shares for format {fmt!r}")
+    shown = findings if show_info else [f for f in findings if f.severity != "info"]
+    text = gcc_report.finding_lines(shown)
+    lines: bytes | str
+    try:
+        lines = text.encode("utf-8")
+    except UnicodeEncodeError:
+        lines = text
+    errors = tuple(file_errors)
+    first = next((e for e in errors if isinstance(e, InputError)), None)
+    return (
+        path,
+        lines,
+        sum(1 for f in findings if f.severity == "error"),
+        sum(1 for f in findings if f.severity == "info"),
+        tuple(error_key(e) for e in errors),
+        tuple(error_key(e) for e in engine_errors),
+        None if first is None else (first.message, first.line),
+    )
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+
+
+def is_part(value: object) -> bool:
+    """A share as file_part makes it (a kept entry is checked before it is used)."""
+    if not (isinstance(value, tuple) and len(value) == 7):
+        return False
+    path, lines, errors, info, file_errors, engine_errors, first = value
+    first_ok = first is None or (
+        isinstance(first, tuple) and len(first) == 2 and isinstance(first[0], str)
+        and isinstance(first[1], int)
+    )
+    return (
+        isinstance(path, str)
+        and isinstance(lines, bytes | str)
+        and isinstance(errors, int)
+        and isinstance(info, int)
+        and _strings(file_errors)
+        and _strings(engine_errors)
+        and first_ok
+    )
+
+
+def stdout(parts: Sequence[Part], rest: CheckResult, fmt: str) -> bytes | str:
+    """The report: every share's lines in order, then what follows the findings (`rest`: the run's result
+    but for its findings). UTF-8 bytes, or text when a share's lines do not encode."""
+    if fmt not in FORMATS:
+        raise ValueError(f"no per-file shares for format {fmt!r}")
+    chunks = [p[1] for p in parts]
+    tail = gcc_report.trailer(rest)
+    if all(isinstance(c, bytes) for c in chunks):
+        try:
+            return b"".join([*chunks, tail.encode("utf-8")])  # type: ignore[list-item]
+        except UnicodeEncodeError:
+            pass
+    return "".join([c.decode("utf-8") if isinstance(c, bytes) else c for c in chunks]) + tail
