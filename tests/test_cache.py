@@ -612,17 +612,57 @@ def test_a_report_of_kept_shares_follows_every_change_before_the_new_file(
 def test_a_kept_share_entry_that_does_not_read_back_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from foreshock.cache import entries
+    import marshal
+
+    from foreshock.cache import shares
 
     args = _warm_fast(tmp_path, monkeypatch)
     store = Store(tmp_path / "cache")
-    kept = [p for p in (store.root / entries.PARTS).rglob("*") if p.is_file()]
+    kept = [p.name for p in (store.root / shares.PARTS).rglob("*") if p.is_file()]
     assert len(kept) == 1
-    # A sound entry (its checksum matches) of another shape, then one whose shares name other files.
-    shares = entries.load_parts(store, kept[0].name)
-    assert shares is not None
-    for damaged in ((1, 2, 3), tuple(("elsewhere.sql", *p[1:]) for p in shares)):
-        entries.save_parts(store, kept[0].name, damaged)
+    index = shares.read(store, kept[0])
+    assert index is not None
+    blobs, old, _lines = index
+    # Sound entries (their checksums match) of another shape; shares that name other files; a blob gone.
+    for damaged in (
+        (1, 2, 3),
+        (blobs, tuple(("elsewhere.sql", *s[1:]) for s in old)),
+        ((("0" * 40, True),), old),
+    ):
+        store.write(shares.PARTS, kept[0], marshal.dumps(damaged))
         _new_last(tmp_path)
         assert _cli(*args) == _cli(*_no_cache(args))
         (tmp_path / "history" / "V100__step.sql").unlink()
+
+
+def test_shares_are_added_to_and_joined_past_a_few_blobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import shares
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    store = Store(tmp_path / "cache")
+    for i in range(shares.MAX_BLOBS + 2):
+        (tmp_path / "history" / f"V{200 + i}__more.sql").write_text(
+            f"ALTER TABLE orders ADD COLUMN c{i} text;\nALTER TABLE orders RENAME COLUMN c{i} TO d{i};\n",
+            encoding="utf-8",
+        )
+        assert _cli(*args) == _cli(*_no_cache(args))
+    # Each run wrote its new file's lines as a blob of its own, and one blob of all of them past the bound.
+    blobs = [p for p in (store.root / shares.LINES).rglob("*") if p.is_file()]
+    assert len(blobs) == shares.MAX_BLOBS + 3
+    assert max(p.stat().st_size for p in blobs) > 2 * min(p.stat().st_size for p in blobs)
+
+
+def test_a_kept_output_whose_shares_have_gone_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import shares
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    store = Store(tmp_path / "cache")
+    for kept in [p for p in (store.root / shares.LINES).rglob("*") if p.is_file()]:
+        kept.unlink()  # removed by pruning, or by hand: the kept output names them
+    assert _fast(*args) is None
+    assert _cli(*args) == _cli(*_no_cache(args))
+    assert _fast(*args) == _cli(*_no_cache(args))

@@ -81,24 +81,28 @@ class PreparedCheck:
             down = dataclasses.replace(down, migrations_found=len(loaded.down))
         return _accounted(result, loaded, settings, down)
 
-    def run_lines(self, fmt: str, sizes: Stats | None, cache: Store) -> tuple[bytes | str, str, int] | None:
+    def run_lines(
+        self, fmt: str, sizes: Stats | None, cache: Store, output_key: str
+    ) -> tuple[bytes | str, str, int] | None:
         """check's whole output in a line-per-finding format: (stdout, as fast.encoded gives it; stderr; the
         exit code), made of each reported file's share (foreshock.report.parts). The shares of the longest
         start of the history the cache holds them for are read in one entry; the files after it are
         analysed through the cache as `run` does, and the shares of the whole history kept for the next run.
-        The output is the one rendering `run`'s result gives. None when a report cannot be made of per-file
-        shares (another format, --include-down, a maintenance window, two units of one path): `run` then."""
+        The output is the one rendering `run`'s result gives; it is kept (fast.write_output) under
+        `output_key`, its stdout as the shares' entry and what follows them. None when a report cannot be
+        made of per-file shares (another format, --include-down, a maintenance window, two units of one
+        path): `run` then."""
         from foreshock.analysis import analyse, chain_keys
-        from foreshock.cache import entries
+        from foreshock.cache import fast, shares
         from foreshock.cache.keys import digest
-        from foreshock.report import parts as shares
+        from foreshock.report import parts
         from foreshock.report.common import check_stderr
 
         settings, loaded, history = self.settings, self.loaded, self.history
         units = loaded.units
         reported = [u.path for u in units if not u.history]
         if (
-            fmt not in shares.FORMATS
+            fmt not in parts.FORMATS
             or settings.sources.include_down
             or settings.deployment.any_window
             or len(set(reported)) != len(reported)
@@ -107,30 +111,27 @@ class PreparedCheck:
         chained = chain_keys(units, settings, history.units)
         # What the lines depend on beyond the history: the format, the sizes, whether info is listed.
         lines_key = repr((fmt, sizes, settings.show_info))
-        start, kept = _kept_parts(units, chained[1:], cache, lines_key)
+        start, kept = _kept_shares(units, chained[1:], cache, lines_key)
         analysed = analyse(units, settings, history=history.units, store=cache, keys=chained, start=start)
         outcomes = analysed.files
         judged = size_verdict(_result(outcomes, settings, ()), sizes, settings)
         by_path: dict[str, list[Any]] = {o.analysis.path: [] for o in outcomes}
         for f in judged.findings:
             by_path[f.path].append(f)
-        parts = [
-            *kept,
-            *(
-                shares.file_part(o.analysis.path, by_path[o.analysis.path], o.analysis.errors, o.errors, fmt,
-                                 settings.show_info)
-                for o in outcomes
-            ),
+        made = [
+            parts.file_part(o.analysis.path, by_path[o.analysis.path], o.analysis.errors, o.errors, fmt,
+                            settings.show_info)
+            for o in outcomes
         ]
-        if units:
-            entries.save_parts(cache, digest(chained[-1], lines_key), parts)
+        new_lines = shares.join([lines for _, lines in made])
+        all_shares: list[Any] = [*(kept[1] if kept is not None else ()), *(share for share, _ in made)]
         errors = _dedupe(
             [
                 *history.errors,
                 *analysed.schema_errors,
                 *loaded.errors,
-                *(key for p in parts for key in p[4]),
-                *(key for p in parts for key in p[5]),
+                *(key for share in all_shares for key in share[3]),
+                *(key for share in all_shares for key in share[4]),
             ]
         )
         rest = CheckResult(
@@ -141,15 +142,24 @@ class PreparedCheck:
             size_blind=sizes is None,
             show_info=settings.show_info,
             migrations_found=loaded.found,
-            not_analysed=_not_analysed(loaded, ((p[0], p[6]) for p in parts)),
+            not_analysed=_not_analysed(loaded, ((share[0], share[5]) for share in all_shares)),
             layouts=tuple(loaded.layouts),
             notes=tuple(loaded.notes),
             accept_not_analysed=settings.accept_not_analysed,
         )
-        hidden = 0 if settings.show_info else sum(p[3] for p in parts)
+        hidden = 0 if settings.show_info else sum(share[2] for share in all_shares)
         # The result's exit code but for its findings (it has none here): 2 stands, else any error finding.
-        code = rest.exit_code if rest.exit_code == 2 else int(any(p[2] for p in parts))
-        return shares.stdout(parts, rest, fmt), check_stderr(rest, fmt, hidden), code
+        code = rest.exit_code if rest.exit_code == 2 else int(any(share[1] for share in all_shares))
+        out, tail = parts.stdout([*(kept[2] if kept is not None else ()), new_lines], rest, fmt)
+        output = (out, check_stderr(rest, fmt, hidden), code)
+        if units:
+            parts_key = digest(chained[-1], lines_key)
+            if start < len(units):  # else the shares read are those of this very history
+                shares.write(cache, parts_key, kept, [share for share, _ in made], new_lines)
+            fast.write_output(cache, output_key, output, joined=(parts_key, tail))
+        else:
+            fast.write_output(cache, output_key, output)
+        return output
 
     def fingerprint(self, sizes: Stats | None = None) -> str:
         """A key for the whole result: everything it depends on (foreshock's code, the settings, every input
@@ -270,31 +280,31 @@ def _result(outcomes: Sequence[FileOutcome], settings: Settings, errors: Sequenc
     )
 
 
-def _kept_parts(
+def _kept_shares(
     units: Sequence[MigrationUnit], keys: Sequence[str], cache: Store, lines_key: str
-) -> tuple[int, list[Any]]:
-    """The longest start of `units` the cache holds report shares for (foreshock.report.parts), and the
-    shares: (0, []) when none. A start ending in a history unit is never taken: the statements such a unit
-    could not apply are reported with the next analysed file (foreshock.analysis)."""
-    from foreshock.cache import entries
+) -> tuple[int, Any]:
+    """The longest start of `units` the cache holds report shares for (foreshock.cache.shares), and what
+    it holds: (0, None) when none. A start ending in a history unit is never taken: the statements such a
+    unit could not apply are reported with the next analysed file (foreshock.analysis)."""
+    from foreshock.cache import shares
     from foreshock.cache.keys import digest
-    from foreshock.report.parts import is_part
+    from foreshock.report.parts import is_share
 
     for n in range(len(units), 0, -1):
         if units[n - 1].history:
             continue
         key = digest(keys[n - 1], lines_key)
-        if not cache.has(entries.PARTS, key):
+        if not cache.has(shares.PARTS, key):
             continue
-        kept = entries.load_parts(cache, key)
+        kept = shares.read(cache, key)
         reported = [u.path for u in units[:n] if not u.history]
         if (
             kept is not None
-            and len(kept) == len(reported)
-            and all(is_part(p) and p[0] == path for p, path in zip(kept, reported, strict=True))
+            and len(kept[1]) == len(reported)
+            and all(is_share(s) and s[0] == path for s, path in zip(kept[1], reported, strict=True))
         ):
-            return n, list(kept)
-    return 0, []
+            return n, kept
+    return 0, None
 
 
 def size_verdict(result: CheckResult, sizes: Stats | None, settings: Settings) -> CheckResult:

@@ -286,13 +286,13 @@ def check(
         return result.exit_code
     assert store is not None
     # A line-per-finding report is made of each file's share, kept in the cache with the history.
-    kept = prepared.run_lines(settings.format, sizes, store)
+    kept = prepared.run_lines(settings.format, sizes, store, output_key)
     if kept is None:
         result = prepared.run(sizes, store)
         out = io.StringIO()
         render(result, settings.format, out)
         kept = (fast.encoded(out.getvalue()), check_stderr(result, settings.format), result.exit_code)
-    fast.write_output(store, output_key, kept)
+        fast.write_output(store, output_key, kept)
     if not (since or dsn):
         _keep_for_fast_path(store, recorder, paths, sql_only, output_key)
     return _write_output(*kept)

@@ -91,11 +91,12 @@ class Store:
         path = self._path(kind, key)
         try:
             with open(path, "rb") as fh:
+                # The head apart: the payload is then read as it is returned (an output is megabytes).
+                head = fh.read(len(_MAGIC) + _DIGEST)
                 data = fh.read()
         except OSError:
             return None
-        head = len(_MAGIC) + _DIGEST
-        if data[: len(_MAGIC)] != _MAGIC or _digest(data[head:]) != data[len(_MAGIC) : head]:
+        if head[: len(_MAGIC)] != _MAGIC or _digest(data) != head[len(_MAGIC) :]:
             self._drop(path)
             return None
         # used now: pruning removes the entries used longest ago (not contextlib.suppress: see the imports)
@@ -103,7 +104,7 @@ class Store:
             os.utime(path)
         except OSError:
             pass
-        return data[head:]
+        return data
 
     def write(self, kind: str, key: str, data: bytes) -> None:
         path = self._path(kind, key)

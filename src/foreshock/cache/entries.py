@@ -9,10 +9,9 @@
   which should not cost reading the file's statements too;
 - "hist": a history unit (schema history read before `--since`) was seen at this key;
 - "schema": the schema model after the unit at this key;
-- "base": the errors of the `--schema` history;
-- "parts": a line-per-finding report of the history up to this key, in per-file shares (what they hold:
-  foreshock.report.parts), under the key and what else the lines depend on (format, sizes): a run over
-  the same history with new files prints them without reading the files' entries.
+- "base": the errors of the `--schema` history.
+
+(A line-per-finding report of a history, in per-file shares, is kept by foreshock.cache.shares.)
 
 Statements are kept without their syntax trees (reports never read them; trees are most of a statement's
 bytes), and syntax trees inside the schema model (defaults, view queries) are pickled slot by slot and
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
-import marshal
 import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,7 +35,6 @@ if TYPE_CHECKING:
     from foreshock.core.schema import Schema
 
 FILE, BODY, REWRITES, HIST, SCHEMA, BASE = "file", "body", "rewrites", "hist", "schema", "base"
-PARTS = "parts"
 
 
 class CacheError(ForeshockError):
@@ -235,18 +232,3 @@ def latest_schema(store: Store, keys: Sequence[str], before: int) -> tuple[Schem
                 return schema, i + 1
     return None, 0
 
-
-def save_parts(store: Store, key: str, parts: Sequence[Any]) -> None:
-    """Plain values (tuples, strings, bytes, ints): kept with marshal, read back without pickle."""
-    store.write(PARTS, key, marshal.dumps(tuple(parts)))
-
-
-def load_parts(store: Store, key: str) -> tuple[Any, ...] | None:
-    data = store.read(PARTS, key)
-    if data is None:
-        return None
-    try:
-        parts = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        parts = None
-    return parts if isinstance(parts, tuple) else None

@@ -258,11 +258,15 @@ def emit(stream: IO[str], out: str | bytes) -> None:
 
 # stdout (as `encoded` gives it), stderr, exit code.
 Output = tuple[str | bytes, str, int]
+# stdout where it is kept already: (the key of a report's per-file shares (foreshock.cache.shares), what
+# follows their lines).
+Joined = tuple[str, str | bytes]
 
 
-def write_output(store: Store, key: str, kept: Output) -> None:
-    """A run's whole output under `key` (marshal: read back without pickle)."""
-    store.write(OUTPUT_ENTRY, key, marshal.dumps(kept))
+def write_output(store: Store, key: str, kept: Output, joined: Joined | None = None) -> None:
+    """A run's whole output under `key` (marshal: read back without pickle); with `joined`, its stdout is
+    not written again but read from there (a history's report is megabytes, written once)."""
+    store.write(OUTPUT_ENTRY, key, marshal.dumps(kept if joined is None else (joined, *kept[1:])))
 
 
 def read_output(store: Store, key: str) -> Output | None:
@@ -270,9 +274,20 @@ def read_output(store: Store, key: str) -> Output | None:
     if not (isinstance(kept, tuple) and len(kept) == 3):
         return None
     out, err, code = kept
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], str):
+        out = _joined(store, *out)
     if not (isinstance(out, str | bytes) and isinstance(err, str) and isinstance(code, int)):
         return None
     return out, err, code
+
+
+def _joined(store: Store, parts_key: str, tail: object) -> str | bytes | None:
+    from foreshock.cache import shares
+
+    kept = shares.read(store, parts_key)
+    if kept is None or not isinstance(tail, str | bytes):
+        return None
+    return shares.join([*kept[2], tail])
 
 
 def save(

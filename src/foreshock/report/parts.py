@@ -15,19 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from foreshock.cache import fast, shares
 from foreshock.core.model import CheckResult, Finding
 from foreshock.errors import InputError
 from foreshock.report import gcc_report
 
-__all__ = ["FORMATS", "Part", "error_key", "file_part", "is_part", "stdout"]
+__all__ = ["FORMATS", "Share", "error_key", "file_part", "is_share", "stdout"]
 
 FORMATS = ("gcc",)
 
-# (path, lines, error-level findings, info-level findings, keys of the analysis' errors in the file, keys
-# of the rule engine's errors in it, (message, line) of its first bad input or None). Plain values: kept
-# with marshal, read back without pickle. The lines are UTF-8 when they encode strictly (the report is
-# written so), else text.
-Part = tuple[str, bytes | str, int, int, tuple[str, ...], tuple[str, ...], tuple[str, int] | None]
+# (path, error-level findings, info-level findings, keys of the analysis' errors in the file, keys of the
+# rule engine's errors in it, (message, line) of its first bad input or None): plain values, kept with
+# marshal (foreshock.cache.shares) and read back without pickle. The file's lines are kept apart.
+Share = tuple[str, int, int, tuple[str, ...], tuple[str, ...], tuple[str, int] | None]
 
 
 def error_key(err: Any) -> str:
@@ -43,46 +43,40 @@ def file_part(
     engine_errors: Iterable[Any],
     fmt: str,
     show_info: bool,
-) -> Part:
-    """One file's share: its findings (as the verdict left them, in report order) and its errors."""
+) -> tuple[Share, str | bytes]:
+    """One file's share and its lines (as fast.encoded gives them): its findings (as the verdict left them,
+    in report order) and its errors."""
     if fmt not in FORMATS:
         raise ValueError(f"no per-file shares for format {fmt!r}")
     shown = findings if show_info else [f for f in findings if f.severity != "info"]
-    text = gcc_report.finding_lines(shown)
-    lines: bytes | str
-    try:
-        lines = text.encode("utf-8")
-    except UnicodeEncodeError:
-        lines = text
     errors = tuple(file_errors)
     first = next((e for e in errors if isinstance(e, InputError)), None)
-    return (
+    share = (
         path,
-        lines,
         sum(1 for f in findings if f.severity == "error"),
         sum(1 for f in findings if f.severity == "info"),
         tuple(error_key(e) for e in errors),
         tuple(error_key(e) for e in engine_errors),
         None if first is None else (first.message, first.line),
     )
+    return share, fast.encoded(gcc_report.finding_lines(shown))
 
 
 def _strings(value: object) -> bool:
     return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
 
 
-def is_part(value: object) -> bool:
+def is_share(value: object) -> bool:
     """A share as file_part makes it (a kept entry is checked before it is used)."""
-    if not (isinstance(value, tuple) and len(value) == 7):
+    if not (isinstance(value, tuple) and len(value) == 6):
         return False
-    path, lines, errors, info, file_errors, engine_errors, first = value
+    path, errors, info, file_errors, engine_errors, first = value
     first_ok = first is None or (
         isinstance(first, tuple) and len(first) == 2 and isinstance(first[0], str)
         and isinstance(first[1], int)
     )
     return (
         isinstance(path, str)
-        and isinstance(lines, bytes | str)
         and isinstance(errors, int)
         and isinstance(info, int)
         and _strings(file_errors)
@@ -91,16 +85,10 @@ def is_part(value: object) -> bool:
     )
 
 
-def stdout(parts: Sequence[Part], rest: CheckResult, fmt: str) -> bytes | str:
-    """The report: every share's lines in order, then what follows the findings (`rest`: the run's result
-    but for its findings). UTF-8 bytes, or text when a share's lines do not encode."""
+def stdout(lines: Sequence[str | bytes], rest: CheckResult, fmt: str) -> tuple[bytes | str, bytes | str]:
+    """The report: the shares' lines in order, then what follows the findings (`rest`: the run's result
+    but for its findings), as fast.encoded gives it; and what follows the shares, encoded alike."""
     if fmt not in FORMATS:
         raise ValueError(f"no per-file shares for format {fmt!r}")
-    chunks = [p[1] for p in parts]
-    tail = gcc_report.trailer(rest)
-    if all(isinstance(c, bytes) for c in chunks):
-        try:
-            return b"".join([*chunks, tail.encode("utf-8")])  # type: ignore[list-item]
-        except UnicodeEncodeError:
-            pass
-    return "".join([c.decode("utf-8") if isinstance(c, bytes) else c for c in chunks]) + tail
+    tail = fast.encoded(gcc_report.trailer(rest))
+    return shares.join([*lines, tail]), tail
