@@ -57,6 +57,8 @@ _FLYWAY_STEM = re.compile(r"^(?P<kind>[VvBbRr])(?P<version>\d+(?:[._]\d+)*)?__(?
 _NUMBERED = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?:[_\-.\s]|$)")
 
 NaturalKey = tuple[tuple[int, int | str], ...]
+_GOOSE_UP = re.compile(r"^\s*--\s*\+goose\s+up\b", re.IGNORECASE | re.MULTILINE)
+_DBMATE_UP = re.compile(r"^\s*--\s*migrate:up\b", re.IGNORECASE | re.MULTILINE)
 
 
 def natural_key(text: str) -> NaturalKey:
@@ -104,23 +106,33 @@ def order_key(relpath: str) -> OrderKey:
 
 def _files(directory: str, suffix: str = ".sql") -> list[str]:
     """Names of the files directly in `directory` ending with suffix (case-insensitive), hidden ones aside."""
+    # scandir: the kind of each entry comes with the listing (a stat only for a symbolic link, followed as
+    # os.path.isfile follows it), not one stat per file of a long history.
     try:
-        names = os.listdir(directory)
+        with os.scandir(directory) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if e.name.lower().endswith(suffix) and not e.name.startswith(".") and _is(e.is_file)
+            )
     except OSError:
         return []
-    return sorted(
-        n
-        for n in names
-        if n.lower().endswith(suffix) and not n.startswith(".") and os.path.isfile(os.path.join(directory, n))
-    )
 
 
 def _subdirs(directory: str) -> list[str]:
     try:
-        names = os.listdir(directory)
+        with os.scandir(directory) as entries:
+            return sorted(e.name for e in entries if not e.name.startswith(".") and _is(e.is_dir))
     except OSError:
         return []
-    return sorted(n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(directory, n)))
+
+
+def _is(kind: Callable[[], bool]) -> bool:
+    """DirEntry.is_file / is_dir as os.path.isfile / isdir answer: False when the entry cannot be stat'ed."""
+    try:
+        return kind()
+    except OSError:
+        return False
 
 
 def _head(path: str, size: int = 4096) -> str:
@@ -187,9 +199,12 @@ def detect_layout(directory: str) -> tuple[str, str]:
     if any(os.path.isfile(os.path.join(directory, d, "up.sql")) for d in subdirs):
         return "diesel", "<version>_<name>/up.sql"
     heads = {f: _head(os.path.join(directory, f)) for f in files[:200]}
-    if any(re.search(r"^\s*--\s*\+goose\s+up\b", h, re.IGNORECASE | re.MULTILINE) for h in heads.values()):
+    # Every marker line holds its word (as sources.sections reads them): most heads are ruled out without
+    # matching line by line.
+    lowered = [(h, h.lower()) for h in heads.values()]
+    if any("+goose" in low and _GOOSE_UP.search(h) for h, low in lowered):
         return "goose", "-- +goose Up"
-    if any(re.search(r"^\s*--\s*migrate:up\b", h, re.IGNORECASE | re.MULTILINE) for h in heads.values()):
+    if any("migrate:" in low and _DBMATE_UP.search(h) for h, low in lowered):
         return "dbmate", "-- migrate:up"
     if any(re.match(r"^\s*--\s*liquibase\s+formatted\s+sql\b", h, re.IGNORECASE) for h in heads.values()):
         return "liquibase", "--liquibase formatted sql"

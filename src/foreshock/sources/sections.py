@@ -85,7 +85,7 @@ def split_sections(text: str) -> Sections:
             sections = _dbmate(lines)
         else:
             sections = Sections(forward=text)
-            for line in lines[:20]:
+            for line in lines[:20] if "atlas:txmode" in low else ():
                 m = _ATLAS_TXMODE.match(line)
                 if m:
                     sections.syntax = "atlas"
