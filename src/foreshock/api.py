@@ -164,7 +164,13 @@ class PreparedCheck:
     def fingerprint(self, sizes: Stats | None = None) -> str:
         """A key for the whole result: everything it depends on (foreshock's code, the settings, every input
         read and its accounting, the sizes). The same key means the same result."""
-        from foreshock.cache.keys import code_fingerprint, digest, settings_fingerprint, unit_fingerprint
+        from foreshock.cache.keys import (
+            code_fingerprint,
+            digest,
+            settings_fingerprint,
+            text_digest,
+            unit_fingerprint,
+        )
 
         s, loaded = self.settings, self.loaded
         parts = [
@@ -178,7 +184,7 @@ class PreparedCheck:
         for group in (self.history.units, loaded.units, loaded.down):
             parts.append(str(len(group)))
             for unit in group:
-                parts += [unit_fingerprint(unit), unit.text]
+                parts += [unit_fingerprint(unit), text_digest(unit.text)]
         return digest(*parts)
 
 

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = [
-    "PROBED", "Recorder", "command_key", "lookup", "read_output", "record", "replay", "save", "write_output"
+    "PROBED", "Recorder", "command_key", "lookup", "read", "read_output", "record", "replay", "save",
+    "write_output",
 ]
 
 MANIFEST, OUTPUT = "fastm", "fasto"
@@ -47,7 +48,7 @@ MANIFEST, OUTPUT = "fastm", "fasto"
 # after the inputs are read); the fast path's OUTPUT entry names it.
 OUTPUT_ENTRY = "output"
 # Bumped when the manifest, the output entry or what the key covers change.
-_VERSION = "fast-1"
+_VERSION = "fast-2"
 # Names the sources check for by existence alone, in the ancestors of what they read: the configuration
 # (pyproject.toml), the kind of a project (manage.py, alembic.ini, env.py), and the layouts that look above
 # their directory (sqitch, refinery's Cargo.toml, synapse's schema root).
@@ -90,7 +91,10 @@ def command_key(argv: Sequence[str]) -> str:
     return digest(_VERSION, sys.version, sys.prefix, os.getcwd(), repr(list(argv)), repr(env))
 
 
-def _signature(path: str) -> tuple[int, int, int, int] | None:
+Signature = tuple[int, int, int, int] | None
+
+
+def _signature(path: str) -> Signature:
     try:
         st = os.stat(path)
     except (OSError, ValueError):  # ValueError: a NUL in the name, which the open itself reports
@@ -98,16 +102,10 @@ def _signature(path: str) -> tuple[int, int, int, int] | None:
     return st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _state(files: Sequence[str], dirs: Sequence[str], probes: Sequence[str]) -> str:
-    """The current state of a manifest's inputs, as one digest (each part tagged: a file that cannot be
-    read is never taken for one whose text is a marker)."""
+def _places(dirs: Sequence[str], probes: Sequence[str]) -> str:
+    """The state of a manifest's directories (their entries) and probed names (file, directory or absent),
+    as one digest: told apart without reading a file (a new migration changes its directory's entries)."""
     parts: list[bytes | str] = []
-    for path in files:
-        try:
-            with open(path, "rb") as fh:
-                parts += ("+", fh.read())
-        except OSError:
-            parts.append("-")
     for path in dirs:
         try:
             with os.scandir(path) as it:
@@ -118,6 +116,24 @@ def _state(files: Sequence[str], dirs: Sequence[str], probes: Sequence[str]) -> 
     for path in probes:
         try:
             parts.append(str(os.stat(path).st_mode >> 12))
+        except OSError:
+            parts.append("-")
+    return digest(*parts)
+
+
+def _state(places: str, files: Sequence[str], read: dict[str, tuple[Signature, bytes]] | None = None) -> str:
+    """The current state of a manifest's inputs, as one digest: its places', then each file's content
+    (tagged: a file that cannot be read is never taken for one whose text is a marker). `read`: what the
+    run read of some of them, used while their signature is the one they had then."""
+    parts: list[bytes | str] = [places]
+    for path in files:
+        kept = read.get(path) if read is not None else None
+        if kept is not None and kept[0] is not None and kept[0] == _signature(path):
+            parts += ("+", digest(kept[1]))
+            continue
+        try:
+            with open(path, "rb") as fh:
+                parts += ("+", digest(fh.read()))
         except OSError:
             parts.append("-")
     return digest(*parts)
@@ -148,6 +164,9 @@ class Recorder:
         # Something was read that no manifest can name (a directory by descriptor) or written outside the
         # store: such a run is not kept for the fast path.
         self.tainted = False
+        # path -> (its signature, the bytes the run read): files the sources hand over as they read them
+        # (`read`), not read again to key the run's answer.
+        self.read: dict[str, tuple[Signature, bytes]] = {}
 
     def exclude(self, store: Store) -> None:
         """Not watched from now on, nor kept: the store's entries (what is under its root), and the store's
@@ -223,6 +242,14 @@ def record() -> Recorder:
     recorder = Recorder()
     _current.append(recorder)
     return recorder
+
+
+def read(path: str, st: os.stat_result, data: bytes) -> None:
+    """The bytes of a file a run's sources read whole, and the file's signature then (os.fstat of the file
+    read): keeping the run's answer digests them instead of reading the file again."""
+    if _current:
+        signature = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+        _current[-1].read[os.path.abspath(path)] = (signature, data)
 
 
 def stop(recorder: Recorder) -> None:
@@ -307,11 +334,13 @@ def save(
     dirs = {p: s for p, s in recorder.dirs.items() if not (p + os.sep).startswith(code)}
     if any(_signature(p) != sig for p, sig in (*files.items(), *dirs.items())):
         return False
-    places = _ancestors([os.getcwd(), *dirs, *{os.path.dirname(p) for p in files}])
-    probes = {os.path.join(a, name) for a in places for name in PROBED} | {os.path.abspath(p) for p in paths}
-    manifest = (sorted(files), sorted(dirs), sorted(probes))
+    above = _ancestors([os.getcwd(), *dirs, *{os.path.dirname(p) for p in files}])
+    probes = {os.path.join(a, name) for a in above for name in PROBED} | {os.path.abspath(p) for p in paths}
+    files_read = sorted(files)
+    places = _places(sorted(dirs), sorted(probes))
+    manifest = (files_read, sorted(dirs), sorted(probes), places)
     command = command_key(argv)
-    key = digest(command, code_fingerprint(), _state(*manifest))
+    key = digest(command, code_fingerprint(), _state(places, files_read, recorder.read))
     store.write(OUTPUT, key, marshal.dumps(output))
     store.write(MANIFEST, command, marshal.dumps(manifest))
     return True
@@ -330,9 +359,17 @@ def lookup(argv: Sequence[str]) -> Output | None:
     store = Store(root)
     command = command_key(argv)
     manifest = _unmarshal(store.read(MANIFEST, command))
-    if not (isinstance(manifest, tuple) and len(manifest) == 3 and all(_strings(m) for m in manifest)):
+    if not (
+        isinstance(manifest, tuple)
+        and len(manifest) == 4
+        and all(_strings(m) for m in manifest[:3])
+        and isinstance(manifest[3], str)
+    ):
         return None
-    output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(*manifest))))
+    files, dirs, probes, places = manifest
+    if _places(dirs, probes) != places:
+        return None  # a directory's entries or a probed name changed: no file need be read to know
+    output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(places, files))))
     return read_output(store, output) if isinstance(output, str) else None
 
 

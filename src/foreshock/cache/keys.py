@@ -17,7 +17,15 @@ from typing import Any
 from foreshock.cache.ident import code_fingerprint, digest
 from foreshock.core.model import MigrationUnit
 
-__all__ = ["base_key", "chain", "code_fingerprint", "digest", "settings_fingerprint", "unit_fingerprint"]
+__all__ = [
+    "base_key",
+    "chain",
+    "code_fingerprint",
+    "digest",
+    "settings_fingerprint",
+    "text_digest",
+    "unit_fingerprint",
+]
 
 
 def settings_fingerprint(settings: Any) -> str:
@@ -44,10 +52,26 @@ def unit_fingerprint(unit: MigrationUnit) -> str:
     )
 
 
+def text_digest(text: str) -> str:
+    """The digest of a migration's text, made once per text in a process: a run keys its history more than
+    once (the chain, the whole output's key), and a history's texts are megabytes."""
+    known = _TEXTS.get(text)
+    if known is None:
+        if len(_TEXTS) >= _TEXTS_KEPT:
+            _TEXTS.clear()
+        known = _TEXTS[text] = digest(text)
+    return known
+
+
+# text -> its digest (a str's own hash, which the lookup takes, is computed once per str object).
+_TEXTS: dict[str, str] = {}
+_TEXTS_KEPT = 100_000
+
+
 def base_key(kind: str, settings: Any, history: Iterable[MigrationUnit] = ()) -> str:
     parts = [kind, code_fingerprint(), settings_fingerprint(settings)]
     for unit in history:
-        parts += [unit_fingerprint(unit), unit.text]
+        parts += [unit_fingerprint(unit), text_digest(unit.text)]
     return digest(*parts)
 
 
@@ -56,6 +80,6 @@ def chain(base: str, units: Sequence[MigrationUnit]) -> list[str]:
     keys: list[str] = []
     key = base
     for unit in units:
-        key = digest(key, unit_fingerprint(unit), unit.text)
+        key = digest(key, unit_fingerprint(unit), text_digest(unit.text))
         keys.append(key)
     return keys

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from foreshock.cache import fast
 from foreshock.core.model import LAYOUTS, Layout, MigrationUnit, NotAnalysed, Note, SourceSettings
 from foreshock.core.paths import first_match
 from foreshock.errors import InputError
@@ -117,6 +118,8 @@ def read_sql(path: str, *, history: bool = False, name: str = "") -> MigrationUn
     try:
         with open(path, "rb") as fh:
             data = fh.read()
+            # What a run read is what keeps its answer (cache.fast): the bytes, and the file as it was then.
+            fast.read(path, os.fstat(fh.fileno()), data)
     except FileNotFoundError:
         return InputError("no such file or directory", path)
     except IsADirectoryError:
