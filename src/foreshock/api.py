@@ -17,6 +17,7 @@ from foreshock.sources.files import Loaded, load_schema_files
 if TYPE_CHECKING:
     from foreshock.analysis import FileOutcome
     from foreshock.cache import Store
+    from foreshock.cache.fast import Output
     from foreshock.rules.durations import Durations
     from foreshock.scale.stats import Stats
 
@@ -83,8 +84,8 @@ class PreparedCheck:
 
     def run_lines(
         self, fmt: str, sizes: Stats | None, cache: Store, output_key: str
-    ) -> tuple[bytes | str, str, int] | None:
-        """check's whole output in a line-per-finding format: (stdout, as fast.encoded gives it; stderr; the
+    ) -> Output | None:
+        """check's whole output in a line-per-finding format: (stdout, as fast.Text; stderr; the
         exit code), made of each reported file's share (foreshock.report.parts). The shares of the longest
         start of the history the cache holds them for are read in one entry; the files after it are
         analysed through the cache as `run` does, and the shares of the whole history kept for the next run.

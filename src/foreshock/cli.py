@@ -298,7 +298,7 @@ def check(
     return _write_output(*kept)
 
 
-def _write_output(out: str | bytes, err: str, code: int) -> int:
+def _write_output(out: Any, err: str, code: int) -> int:
     from foreshock.cache.fast import emit
 
     sys.stderr.write(err)

@@ -30,8 +30,9 @@ import marshal
 import os
 import sys
 
-from foreshock.cache import Store, default_dir
+from foreshock.cache import Store, default_dir, shares
 from foreshock.cache.ident import code_fingerprint, digest, package_dir
+from foreshock.cache.shares import join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -267,24 +268,29 @@ def encoded(out: str) -> str | bytes:
         return out
 
 
-def emit(stream: IO[str], out: str | bytes) -> None:
-    """Write `out` (as `encoded` gives it) to a text stream exactly as stream.write(the text) would: the
-    bytes straight to its buffer when the stream would have made the same bytes (it encodes UTF-8 without
-    newline translation; its error handler never comes into it, the text having encoded strictly), else the
-    text."""
-    if isinstance(out, bytes):
+def emit(stream: IO[str], out: Text) -> None:
+    """Write `out` (as `encoded` gives it, or pieces of it) to a text stream exactly as stream.write(the
+    text) would: the bytes straight to its buffer when the stream would have made the same bytes (it
+    encodes UTF-8 without newline translation; its error handler never comes into it, the text having
+    encoded strictly), else the text."""
+    pieces = out if isinstance(out, list) else [out]
+    if all(isinstance(p, bytes) for p in pieces):
         buffer = getattr(stream, "buffer", None)
         utf8 = (getattr(stream, "encoding", None) or "").lower().replace("_", "-") in ("utf-8", "utf8")
         if buffer is not None and utf8 and os.linesep == "\n":
             stream.flush()
-            buffer.write(out)
+            for piece in pieces:
+                buffer.write(piece)
             return
-        out = out.decode("utf-8")
-    stream.write(out)
+    text = join(pieces)
+    stream.write(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
-# stdout (as `encoded` gives it), stderr, exit code.
-Output = tuple[str | bytes, str, int]
+# A run's stdout as `encoded` gives it, or in pieces (a list: a history's report is megabytes, written as
+# it is kept, not joined first).
+Text = str | bytes | list[str | bytes]
+# stdout, stderr, exit code.
+Output = tuple[Text, str, int]
 # stdout where it is kept already: (the key of a report's per-file shares (foreshock.cache.shares), what
 # follows their lines).
 Joined = tuple[str, str | bytes]
@@ -293,7 +299,8 @@ Joined = tuple[str, str | bytes]
 def write_output(store: Store, key: str, kept: Output, joined: Joined | None = None) -> None:
     """A run's whole output under `key` (marshal: read back without pickle); with `joined`, its stdout is
     not written again but read from there (a history's report is megabytes, written once)."""
-    store.write(OUTPUT_ENTRY, key, marshal.dumps(kept if joined is None else (joined, *kept[1:])))
+    out = kept[0] if joined is None else joined
+    store.write(OUTPUT_ENTRY, key, marshal.dumps((join(out) if isinstance(out, list) else out, *kept[1:])))
 
 
 def read_output(store: Store, key: str) -> Output | None:
@@ -303,18 +310,16 @@ def read_output(store: Store, key: str) -> Output | None:
     out, err, code = kept
     if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], str):
         out = _joined(store, *out)
-    if not (isinstance(out, str | bytes) and isinstance(err, str) and isinstance(code, int)):
+    if not (isinstance(out, str | bytes | list) and isinstance(err, str) and isinstance(code, int)):
         return None
     return out, err, code
 
 
-def _joined(store: Store, parts_key: str, tail: object) -> str | bytes | None:
-    from foreshock.cache import shares
-
+def _joined(store: Store, parts_key: str, tail: object) -> list[str | bytes] | None:
     kept = shares.read(store, parts_key)
     if kept is None or not isinstance(tail, str | bytes):
         return None
-    return shares.join([*kept[2], tail])
+    return [*kept[2], tail]
 
 
 def save(

@@ -85,8 +85,8 @@ def write(
     store.write(PARTS, key, marshal.dumps(index))
 
 
-def join(chunks: Sequence[str | bytes]) -> str | bytes:
+def join(pieces: Sequence[str | bytes]) -> str | bytes:
     """Pieces of an output, each as foreshock.cache.fast.encoded gives it, as it gives the whole."""
-    if all(isinstance(c, bytes) for c in chunks):
-        return b"".join(chunks)  # type: ignore[arg-type]
-    return "".join(c.decode("utf-8", "surrogatepass") if isinstance(c, bytes) else c for c in chunks)
+    if all(isinstance(p, bytes) for p in pieces):
+        return b"".join(pieces)  # type: ignore[arg-type]
+    return "".join(p.decode("utf-8", "surrogatepass") if isinstance(p, bytes) else p for p in pieces)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from foreshock.cache import fast, shares
+from foreshock.cache import fast
 from foreshock.core.model import CheckResult, Finding
 from foreshock.errors import InputError
 from foreshock.report import gcc_report
@@ -85,10 +85,12 @@ def is_share(value: object) -> bool:
     )
 
 
-def stdout(lines: Sequence[str | bytes], rest: CheckResult, fmt: str) -> tuple[bytes | str, bytes | str]:
-    """The report: the shares' lines in order, then what follows the findings (`rest`: the run's result
-    but for its findings), as fast.encoded gives it; and what follows the shares, encoded alike."""
+def stdout(
+    lines: Sequence[str | bytes], rest: CheckResult, fmt: str
+) -> tuple[list[str | bytes], str | bytes]:
+    """The report in pieces (fast.Text): the shares' lines in order, then what follows the findings (`rest`:
+    the run's result but for its findings); and that last piece."""
     if fmt not in FORMATS:
         raise ValueError(f"no per-file shares for format {fmt!r}")
     tail = fast.encoded(gcc_report.trailer(rest))
-    return shares.join([*lines, tail]), tail
+    return [*lines, tail], tail
