@@ -293,7 +293,7 @@ def _kept_shares(
     """The longest start of `units` the cache holds report shares for (foreshock.cache.shares), and what
     it holds: (0, None) when none. A start ending in a history unit is never taken: the statements such a
     unit could not apply are reported with the next analysed file (foreshock.analysis)."""
-    from foreshock.cache import shares
+    from foreshock.cache import fast, shares
     from foreshock.cache.keys import digest
     from foreshock.report.parts import is_share
 
@@ -303,7 +303,7 @@ def _kept_shares(
         key = digest(keys[n - 1], lines_key)
         if not cache.has(shares.PARTS, key):
             continue
-        kept = shares.read(cache, key)
+        kept = fast.prefetched(cache, key) or shares.read(cache, key)
         reported = [u.path for u in units[:n] if not u.history]
         if (
             kept is not None

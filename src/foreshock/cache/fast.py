@@ -5,9 +5,12 @@ with the standard library only, that the next run with the same command line wou
 
     command = H(this module's format, Python, the command line, the working directory, FORESHOCK_* variables)
     manifest[command] = every input the run read: the files it opened, the directories it listed, and the
-                        names the sources look for above them (pyproject.toml, manage.py, sqitch.plan, ...)
+                        names the sources look for above them (pyproject.toml, manage.py, sqitch.plan, ...);
+                        the state of those directories and names on its own (a new migration is a miss
+                        before any file is read); the key of the shares its report is made of, if it is
+                        (foreshock.cache.shares: read on another thread while such a run starts up)
     fasto[H(command, foreshock's and pglast's code, the current state of every input in the manifest)]
-        = the key of the run's output entry: (stdout, stderr, exit code)
+        = the key of the run's output entry: (stdout, or where the shares keep it; stderr; exit code)
 
 The inputs are found by watching the run (an audit hook: `open`, `os.listdir`, `os.scandir`), not by
 re-deriving what the sources read, so a layout that reads one more file is covered without a change here.
@@ -343,12 +346,55 @@ def save(
     probes = {os.path.join(a, name) for a in above for name in PROBED} | {os.path.abspath(p) for p in paths}
     files_read = sorted(files)
     places = _places(sorted(dirs), sorted(probes))
-    manifest = (files_read, sorted(dirs), sorted(probes), places)
+    # The shares the output's report is made of (foreshock.cache.shares), if it is: a run that finds a new
+    # migration in a directory starts with them (a run over the same history and more) while it starts up.
+    kept = _unmarshal(store.read(OUTPUT_ENTRY, output))
+    joined = kept[0] if isinstance(kept, tuple) and len(kept) == 3 else None
+    parts = joined[0] if isinstance(joined, tuple) and len(joined) == 2 and isinstance(joined[0], str) else ""
+    manifest = (files_read, sorted(dirs), sorted(probes), places, parts)
     command = command_key(argv)
     key = digest(command, code_fingerprint(), _state(places, files_read, recorder.read))
     store.write(OUTPUT, key, marshal.dumps(output))
     store.write(MANIFEST, command, marshal.dumps(manifest))
     return True
+
+
+# (store root, shares key, the thread reading them, [what it read]) of the one prefetch a process makes.
+_PREFETCH: list[tuple[str, str, Any, list[Any]]] = []
+
+
+def _prefetch(store: Store, key: str) -> None:
+    """Read the shares under `key` on another thread while the run starts up: the read is the disk's and
+    zlib's work (both release the interpreter lock), megabytes for a long history. `prefetched` hands them
+    over; anything the thread meets makes it hand over nothing (the run reads them itself)."""
+    import threading
+
+    from foreshock.cache import shares
+
+    got: list[Any] = []
+
+    def read() -> None:
+        try:
+            got.append(shares.read(store, key))
+        except Exception:  # the run reads them again itself, and meets it there
+            got.append(None)
+
+    thread = threading.Thread(target=read, name="foreshock-prefetch", daemon=True)
+    thread.start()
+    _PREFETCH[:] = [(store.root_dir, key, thread, got)]
+
+
+def prefetched(store: Store, key: str) -> Any:
+    """What the prefetch read of the shares under `key` (foreshock.cache.shares.read's answer), waiting
+    for it; None when no prefetch was for them (or it met anything)."""
+    if not _PREFETCH:
+        return None
+    root, wanted, thread, got = _PREFETCH[0]
+    if (root, wanted) != (store.root_dir, key):
+        return None
+    del _PREFETCH[:]
+    thread.join()
+    return got[0] if got else None
 
 
 def _strings(value: object) -> bool:
@@ -366,14 +412,18 @@ def lookup(argv: Sequence[str]) -> Output | None:
     manifest = _unmarshal(store.read(MANIFEST, command))
     if not (
         isinstance(manifest, tuple)
-        and len(manifest) == 4
+        and len(manifest) == 5
         and all(_strings(m) for m in manifest[:3])
-        and isinstance(manifest[3], str)
+        and all(isinstance(m, str) for m in manifest[3:])
     ):
         return None
-    files, dirs, probes, places = manifest
+    files, dirs, probes, places, parts = manifest
     if _places(dirs, probes) != places:
-        return None  # a directory's entries or a probed name changed: no file need be read to know
+        # A directory's entries or a probed name changed (no file need be read to know): most often a new
+        # migration after the history the kept report covers, whose shares the run will read.
+        if parts:
+            _prefetch(store, parts)
+        return None
     output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(places, files))))
     return read_output(store, output) if isinstance(output, str) else None
 
