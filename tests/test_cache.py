@@ -666,3 +666,46 @@ def test_a_kept_output_whose_shares_have_gone_is_a_miss(
     assert _fast(*args) is None
     assert _cli(*args) == _cli(*_no_cache(args))
     assert _fast(*args) == _cli(*_no_cache(args))
+
+
+def test_the_entry_point_reads_the_last_reports_shares_ahead_when_a_migration_is_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import shares
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    _new_last(tmp_path)
+    read = shares.read
+    calls: list[str] = []
+
+    def counted(store: Store, key: str) -> object:
+        calls.append(key)
+        return read(store, key)
+
+    monkeypatch.setattr(shares, "read", counted)
+    assert _fast(*args) is None  # a miss, found from the directory's entries alone
+    assert len(fast._PREFETCH) == 1
+    assert _cli(*args) == _cli(*_no_cache(args))
+    assert not fast._PREFETCH and len(calls) == 1  # the run took what was read ahead
+
+
+def test_shares_read_ahead_that_met_an_error_are_read_again_by_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock.cache import shares
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    _new_last(tmp_path)
+    read = shares.read
+    failed: list[bool] = []
+
+    def once(store: Store, key: str) -> object:
+        if not failed:
+            failed.append(True)
+            raise MemoryError("the thread's read")
+        return read(store, key)
+
+    monkeypatch.setattr(shares, "read", once)
+    assert _fast(*args) is None
+    assert _cli(*args) == _cli(*_no_cache(args))
+    assert failed and not fast._PREFETCH
