@@ -709,3 +709,27 @@ def test_shares_read_ahead_that_met_an_error_are_read_again_by_the_run(
     assert _fast(*args) is None
     assert _cli(*args) == _cli(*_no_cache(args))
     assert failed and not fast._PREFETCH
+
+
+def test_a_missing_migration_that_appears_is_a_miss_for_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sqitch names each change's deploy script in its plan; a missing one is looked at by existence only, in
+    # a directory no part of the run lists (the layout is told from the first script found).
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "db"
+    (db / "deploy" / "tables").mkdir(parents=True)
+    (db / "sqitch.plan").write_text(
+        "%syntax-version=1.0.0\n%project=shop\n\n"
+        "create_t 2024-01-01T00:00:00Z Ann <ann@example.com> # the table\n"
+        "tables/add_index [create_t] 2024-01-02T00:00:00Z Ann <ann@example.com> # an index\n",
+        encoding="utf-8",
+    )
+    (db / "deploy" / "create_t.sql").write_text("CREATE TABLE t (id int, x int);\n", encoding="utf-8")
+    args = ["--format", "gcc", "--cache-dir", str(tmp_path / "cache"), "db"]
+    missing = _cli(*args)
+    assert missing[0] == 2 and "is missing" in missing[2]
+    assert _fast(*args) == missing
+    (db / "deploy" / "tables" / "add_index.sql").write_text("CREATE INDEX t_x ON t (x);\n", encoding="utf-8")
+    assert _fast(*args) is None
+    assert _cli(*args) == _cli(*_no_cache(args)) != missing

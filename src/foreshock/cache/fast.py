@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = [
-    "PROBED", "Recorder", "command_key", "lookup", "read", "read_output", "record", "replay", "save",
-    "write_output",
+    "PROBED", "Recorder", "command_key", "lookup", "probe", "read", "read_output", "record", "replay",
+    "save", "write_output",
 ]
 
 MANIFEST, OUTPUT = "fastm", "fasto"
@@ -171,6 +171,9 @@ class Recorder:
         # path -> (its signature, the bytes the run read): files the sources hand over as they read them
         # (`read`), not read again to key the run's answer.
         self.read: dict[str, tuple[Signature, bytes]] = {}
+        # Paths the sources looked at by existence alone (`probe`): a migration its tool names but whose
+        # file is missing, which a run answered from here must see appear.
+        self.probed: set[str] = set()
 
     def exclude(self, store: Store) -> None:
         """Not watched from now on, nor kept: the store's entries (what is under its root), and the store's
@@ -254,6 +257,13 @@ def read(path: str, st: os.stat_result, data: bytes) -> None:
     if _current:
         signature = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
         _current[-1].read[os.path.abspath(path)] = (signature, data)
+
+
+def probe(path: str) -> None:
+    """A path the run's sources looked at by existence alone, outside PROBED (a migration its tool names
+    whose file is missing): the answer kept for the run holds whether it is there."""
+    if _current:
+        _current[-1].probed.add(os.path.abspath(path))
 
 
 def stop(recorder: Recorder) -> None:
@@ -344,6 +354,7 @@ def save(
         return False
     above = _ancestors([os.getcwd(), *dirs, *{os.path.dirname(p) for p in files}])
     probes = {os.path.join(a, name) for a in above for name in PROBED} | {os.path.abspath(p) for p in paths}
+    probes |= recorder.probed
     files_read = sorted(files)
     places = _places(sorted(dirs), sorted(probes))
     # The shares the output's report is made of (foreshock.cache.shares), if it is: a run that finds a new

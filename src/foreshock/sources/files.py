@@ -179,6 +179,7 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
         )
         return ""
     if entry.missing is not None:
+        fast.probe(entry.path)  # a run answered from the cache must see the file appear
         out.errors.append(entry.missing)
         out.not_analysed.append(
             NotAnalysed(entry.path, entry.missing.message, input_error=True, kind="missing")
