@@ -32,6 +32,8 @@ _ATLAS_TXMODE = re.compile(r"^\s*--\s*atlas:txmode\s+(?P<mode>\w+)", re.IGNORECA
 _NO_TRANSACTION = re.compile(r"^\s*--\s*no-transaction\s*$", re.IGNORECASE)
 _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _OPTION = re.compile(r"""^\{\{-?\s*index\s+\.Options\s+"(?P<key>\w+)"\s*-?\}\}$""")
+# The word each marker above holds (lowercase): a file without any of them has no marker.
+_MARKER_WORDS = ("liquibase", "+goose", "migrate:", "atlas:txmode", "no-transaction")
 
 
 @dataclass
@@ -74,11 +76,17 @@ def _eol(line: str) -> str:
 def split_sections(text: str) -> Sections:
     """Forward and down text of one migration file, by the markers in it (a file without markers: all of it
     runs forward)."""
+    # Every marker line holds its word: most files are ruled out without matching line by line (nor
+    # splitting them into lines).
+    low = text.lower()
+    if not any(word in low for word in _MARKER_WORDS):
+        plain = Sections(forward=text)
+        if "{{" in text:
+            _fill_templates(plain)
+        return plain
     lines = text.splitlines(keepends=True)
-    sections = _liquibase(lines) if lines and _liquibase_header(lines) else None
+    sections = _liquibase(lines) if lines and "liquibase" in low and _liquibase_header(lines) else None
     if sections is None:
-        # Every marker line holds its word: most files are ruled out without matching line by line.
-        low = text.lower()
         if "+goose" in low and any(_GOOSE.match(line) for line in lines):
             sections = _goose(lines)
         elif "migrate:" in low and any(_DBMATE.match(line) for line in lines):
@@ -90,7 +98,7 @@ def split_sections(text: str) -> Sections:
                 if m:
                     sections.syntax = "atlas"
                     sections.transactional = m.group("mode").lower() != "none"
-            if lines and _NO_TRANSACTION.match(lines[0]):
+            if lines and "no-transaction" in low and _NO_TRANSACTION.match(lines[0]):
                 # sqlx: a first line `-- no-transaction` runs the migration outside a transaction.
                 sections.syntax = "sqlx"
                 sections.transactional = False
