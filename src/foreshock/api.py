@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class PreparedCheck:
         `output_key`, its stdout as the shares' entry and what follows them. None when a report cannot be
         made of per-file shares (another format, --include-down, a maintenance window, two units of one
         path): `run` then."""
-        from foreshock.analysis import analyse, chain_keys
+        from foreshock.analysis import analyse
         from foreshock.cache import fast, shares
         from foreshock.cache.keys import digest
         from foreshock.report import parts
@@ -109,7 +110,7 @@ class PreparedCheck:
             or len(set(reported)) != len(reported)
         ):
             return None
-        chained = chain_keys(units, settings, history.units)
+        chained = self.keys
         # What the lines depend on beyond the history: the format, the sizes, whether info is listed.
         lines_key = repr((fmt, sizes, settings.show_info))
         start, kept = _kept_shares(units, chained[1:], cache, lines_key)
@@ -162,30 +163,31 @@ class PreparedCheck:
             fast.write_output(cache, output_key, output)
         return output
 
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        """The history cache's chain over the `--schema` history and the units (analysis.chain_keys): the
+        base, then each unit's key."""
+        from foreshock.analysis import chain_keys
+
+        return chain_keys(self.loaded.units, self.settings, self.history.units)
+
     def fingerprint(self, sizes: Stats | None = None) -> str:
         """A key for the whole result: everything it depends on (foreshock's code, the settings, every input
         read and its accounting, the sizes). The same key means the same result."""
-        from foreshock.cache.keys import (
-            code_fingerprint,
-            digest,
-            settings_fingerprint,
-            text_digest,
-            unit_fingerprint,
-        )
+        from foreshock.cache.keys import digest, text_digest, unit_fingerprint
 
         s, loaded = self.settings, self.loaded
         parts = [
-            code_fingerprint(),
-            settings_fingerprint(s),
+            # The chain's last key: the code, the analysis settings, the `--schema` history, every unit.
+            self.keys[-1],
             repr((s.accept_not_analysed, s.sources, s.show_info)),
             repr([error_line(e) for e in (*self.history.errors, *loaded.errors)]),
             repr((loaded.found, loaded.not_analysed, loaded.layouts, loaded.notes)),
             repr(sizes),
+            str(len(loaded.units)),
         ]
-        for group in (self.history.units, loaded.units, loaded.down):
-            parts.append(str(len(group)))
-            for unit in group:
-                parts += [unit_fingerprint(unit), text_digest(unit.text)]
+        for unit in loaded.down:
+            parts += [unit_fingerprint(unit), text_digest(unit.text)]
         return digest(*parts)
 
 
