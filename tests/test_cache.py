@@ -715,3 +715,27 @@ def test_a_missing_migration_that_appears_is_a_miss_for_the_fast_path(
     (db / "deploy" / "tables" / "add_index.sql").write_text("CREATE INDEX t_x ON t (x);\n", encoding="utf-8")
     assert _fast(*args) is None
     assert _cli(*args) == _cli(*_no_cache(args)) != missing
+
+
+def test_runs_over_one_history_from_different_shares_keep_each_others_lines(tmp_path: Path) -> None:
+    # Two runs over one history of three files: one started from the shares of the first file, the other
+    # from the shares of the first two (a third run wrote them in between). Whichever run's index is kept,
+    # the lines it names are the ones it wrote.
+    from foreshock.cache import shares
+
+    store = Store(tmp_path / "cache")
+
+    def lines(key: str) -> bytes:
+        kept = shares.read(store, key)
+        assert kept is not None
+        return b"".join(kept[2])  # type: ignore[arg-type]
+
+    share = ("path", 0, 0, (), (), None)
+    shares.write(store, "one", None, [share], b"A\n")
+    shares.write(store, "all", shares.read(store, "one"), [share, share], b"B\nC\n")
+    from_one = (store.root / shares.PARTS / "al" / "all").read_bytes()
+    shares.write(store, "two", shares.read(store, "one"), [share], b"B\n")
+    shares.write(store, "all", shares.read(store, "two"), [share], b"C\n")
+    assert lines("all") == b"A\nB\nC\n"
+    (store.root / shares.PARTS / "al" / "all").write_bytes(from_one)  # the first run's rename landed last
+    assert lines("all") == b"A\nB\nC\n"

@@ -75,10 +75,12 @@ def write(
     """The index under `key`: the shares of `kept` (read from another index) followed by `shares`, whose
     lines are `lines` (as foreshock.cache.fast.encoded gives them)."""
     blobs, old, chunks = kept if kept is not None else ((), (), [])
-    piece = lines
+    piece, first = lines, len(old)
     if len(blobs) >= MAX_BLOBS:
-        blobs, piece = (), join([*chunks, lines])
-    blob = digest(key, LINES)
+        blobs, piece, first = (), join([*chunks, lines]), 0
+    # Named by the history and the first share it holds: two runs over one history that started from
+    # different shares (a third run wrote some in between) write different blobs, never one another's.
+    blob = digest(key, LINES, str(first))
     strict = isinstance(piece, bytes)
     store.write(LINES, blob, piece if isinstance(piece, bytes) else piece.encode("utf-8", "surrogatepass"))
     index: Any = ((*blobs, (blob, strict)), (*old, *shares))
