@@ -564,15 +564,16 @@ def _new_last(tmp_path: Path) -> None:
     ],
     ids=["plain", "show-info", "accept-not-analysed", "stats-schema", "include-down", "window"],
 )
+@pytest.mark.parametrize("fmt", ["gcc", "github"])
 def test_a_report_of_kept_shares_with_a_new_file_is_the_cold_one_and_reads_no_file_entry(
-    extra: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fmt: str, extra: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from foreshock.cache import entries
 
     (tmp_path / "stats.json").write_text(json.dumps({"tables": {"public.orders": {"rows": 9 ** 9}}}),
                                          encoding="utf-8")
     (tmp_path / "schema.sql").write_text("CREATE TABLE orders (id bigint);\n", encoding="utf-8")
-    args = _warm_fast(tmp_path, monkeypatch, *extra)
+    args = _warm_fast(tmp_path, monkeypatch, *extra, fmt=fmt)
     _new_last(tmp_path)
     read: list[object] = []
 
@@ -591,15 +592,16 @@ def test_a_report_of_kept_shares_with_a_new_file_is_the_cold_one_and_reads_no_fi
     # Per-file shares cannot be made when one file's lines depend on another's: the files' entries are read.
     shared = not ({"--include-down", "--deployment"} & set(extra))
     assert (read == []) is shared
-    for fmt in ("json", "github"):
-        other = [*args[:1], fmt, *args[2:]]
+    for other_fmt in ("json", "sarif"):
+        other = [*args[:1], other_fmt, *args[2:]]
         assert _cli(*other) == _cli(*_no_cache(other))
 
 
+@pytest.mark.parametrize("fmt", ["gcc", "github"])
 def test_a_report_of_kept_shares_follows_every_change_before_the_new_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = _warm_fast(tmp_path, monkeypatch)
+    args = _warm_fast(tmp_path, monkeypatch, fmt=fmt)
     _new_last(tmp_path)
     assert _cli(*args) == _cli(*_no_cache(args))
     for change in ("edit", "reorder", "insert", "remove", "settings"):

@@ -127,15 +127,16 @@ class PreparedCheck:
         ]
         new_lines = shares.join([lines for _, lines in made])
         all_shares: list[Any] = [*(kept[1] if kept is not None else ()), *(share for share, _ in made)]
-        errors = _dedupe(
-            [
-                *history.errors,
-                *analysed.schema_errors,
-                *loaded.errors,
-                *(key for share in all_shares for key in share[3]),
-                *(key for share in all_shares for key in share[4]),
-            ]
-        )
+        # Every error by the key a run tells duplicates by (its printed line follows from it), with what the
+        # format prints for it on stdout: as check_units lists them, each file's before the rule engine's.
+        first = (*history.errors, *analysed.schema_errors, *loaded.errors)
+        listed = [
+            *((parts.error_key(e), parts.error_text(e, fmt)) for e in first),
+            *(pair for share in all_shares for pair in zip(share[3], share[6], strict=False)),
+            *(pair for share in all_shares for pair in zip(share[4], share[6][len(share[3]) :], strict=True)),
+        ]
+        texts = dict(reversed(listed))  # the first text of each key
+        errors = _dedupe([key for key, _ in listed])
         rest = CheckResult(
             files=(),
             findings=(),
@@ -152,7 +153,9 @@ class PreparedCheck:
         hidden = 0 if settings.show_info else sum(share[2] for share in all_shares)
         # The result's exit code but for its findings (it has none here): 2 stands, else any error finding.
         code = rest.exit_code if rest.exit_code == 2 else int(any(share[1] for share in all_shares))
-        out, tail = parts.stdout([*(kept[2] if kept is not None else ()), new_lines], rest, fmt)
+        out, tail = parts.stdout(
+            [*(kept[2] if kept is not None else ()), new_lines], [texts[key] for key in errors], rest, fmt
+        )
         output = (out, check_stderr(rest, fmt, hidden), code)
         if units:
             parts_key = digest(chained[-1], lines_key)

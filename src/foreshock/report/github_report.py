@@ -6,9 +6,10 @@ values (file, title) `:` and `,` are too, since they delimit properties.
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
-from foreshock.core.model import CheckResult
+from foreshock.core.model import CheckResult, Finding
 from foreshock.report.common import error_location
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -33,18 +34,33 @@ def _command(level: str, path: str, line: int, col: int, title: str, message: st
     return f"::{level} {','.join(props)}::{escape_data(message)}\n"
 
 
-def render(result: CheckResult, out: TextIO) -> None:
+def finding_lines(findings: Iterable[Finding]) -> str:
+    """One annotation per finding, in the order given (a history cache keeps each file's share)."""
     parts = []
-    for f in result.shown():
+    for f in findings:
         message = f.message if not f.fix else f"{f.message}\n\nSafer:\n{f.fix}"
         parts.append(_command(_LEVEL.get(f.severity, "warning"), f.path, f.line, f.column,
                               f"foreshock {f.rule}", message))
-    for err in result.errors:
+    return "".join(parts)
+
+
+def error_lines(errors: Iterable[Any]) -> str:
+    """One annotation per input error."""
+    parts = []
+    for err in errors:
         path, line, col, message = error_location(err)
         parts.append(_command("error", path, line, col, "foreshock could not analyse", message))
+    return "".join(parts)
+
+
+def trailer(result: CheckResult) -> str:
+    """The migrations not analysed (bad input is annotated with the errors)."""
     level = "warning" if result.accept_not_analysed else "error"
-    for n in result.not_analysed:
-        if not n.input_error:  # bad input is annotated above
-            title = "foreshock did not analyse this migration"
-            parts.append(_command(level, n.path, n.line, 0, title, n.reason))
-    out.write("".join(parts))
+    title = "foreshock did not analyse this migration"
+    return "".join(
+        _command(level, n.path, n.line, 0, title, n.reason) for n in result.not_analysed if not n.input_error
+    )
+
+
+def render(result: CheckResult, out: TextIO) -> None:
+    out.write(finding_lines(result.shown()) + error_lines(result.errors) + trailer(result))
