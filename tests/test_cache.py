@@ -741,3 +741,27 @@ def test_runs_over_one_history_from_different_shares_keep_each_others_lines(tmp_
     assert lines("all") == b"A\nB\nC\n"
     (store.root / shares.PARTS / "al" / "all").write_bytes(from_one)  # the first run's rename landed last
     assert lines("all") == b"A\nB\nC\n"
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that do not decode")
+def test_shares_of_a_file_whose_name_does_not_decode_are_kept_as_text(tmp_path: Path) -> None:
+    history = tmp_path / "h"
+    history.mkdir()
+    (Path(os.fsdecode(bytes(history) + b"/V1__caf\xe9.sql"))).write_text(
+        "ALTER TABLE t ADD COLUMN c text DEFAULT now();\nCREATE INDEX i ON t (c);\n", encoding="utf-8"
+    )
+    (history / "V2__ok.sql").write_text("ALTER TABLE t RENAME COLUMN a TO b;\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run(*args: str) -> tuple[bytes, bytes, int]:
+        done = subprocess.run([sys.executable, "-m", "foreshock", "check", "--format", "gcc", *args, "h"],
+                              capture_output=True, cwd=tmp_path, env=env, check=False)
+        return done.stdout, done.stderr, done.returncode
+
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    run(*cache)
+    (history / "V3__new.sql").write_text("DROP INDEX i;\n", encoding="utf-8")
+    expected = run("--no-cache")
+    assert b"caf" in expected[0]
+    assert run(*cache) == expected  # from the shares, one of them text
+    assert run(*cache) == expected  # the entry point's answer
