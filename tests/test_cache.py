@@ -765,3 +765,28 @@ def test_shares_of_a_file_whose_name_does_not_decode_are_kept_as_text(tmp_path: 
     assert b"caf" in expected[0]
     assert run(*cache) == expected  # from the shares, one of them text
     assert run(*cache) == expected  # the entry point's answer
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_a_report_of_kept_shares_with_since_gives_the_cold_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --since: the migrations unchanged since the ref are history (read for the schema, not reported).
+    who = {f"GIT_{role}_{part}": value for role in ("AUTHOR", "COMMITTER")
+           for part, value in (("NAME", "t"), ("EMAIL", "t@example.invalid"))}
+    env = {**os.environ, **who, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_SYSTEM": os.devnull}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, env=env)
+
+    monkeypatch.chdir(tmp_path)
+    write_history(tmp_path / "history", MIGRATIONS[:6])
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    write_history(tmp_path / "history", MIGRATIONS)  # seven new, uncommitted
+    args = ["--format", "gcc", "--cache-dir", str(tmp_path / "cache"), "--since", "main", "history"]
+    for new in ("V100__step.sql", "V101__step.sql"):
+        assert _cli(*args) == _cli(*_no_cache(args))
+        (tmp_path / "history" / new).write_text("ALTER TABLE orders DROP COLUMN remark;\n", encoding="utf-8")
+    assert _cli(*args) == _cli(*_no_cache(args))
