@@ -79,7 +79,7 @@ SANDBOXES = ("auto", "embedded", "initdb", "dsn")
 TRANSACTION_MODES = {"file": True, "none": False}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything a run is configured with. `analysis` is what the pure core sees."""
 

@@ -22,7 +22,13 @@ def at_least(severity: Severity, *others: Severity) -> Severity:
     return min((severity, *others), key=SEVERITIES.index)
 
 
-@dataclass(frozen=True)
+# Each record generates only the methods something uses: dataclass compiles every generated method when this
+# module is imported, and every run imports it (most of a one-statement check is start-up). eq (and, frozen,
+# hash) stays on records that are compared or kept in sets and dicts, and on the records those compare
+# (Directive in Statement, Estimate in Finding); repr on records that go into a history-cache key
+# (foreshock.cache.keys, api.py), which must be the same in every process.
+
+@dataclass(frozen=True, eq=False)
 class DataCodeFact:
     """A check-then-act (or a back-fill) seen in framework data code, read from its syntax tree.
 
@@ -45,7 +51,7 @@ class DataCodeFact:
     code: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OpaqueCode:
     """Code a migration framework runs that is not SQL (Django RunPython): foreshock cannot see what it does.
 
@@ -65,7 +71,7 @@ class OpaqueCode:
     facts: tuple[DataCodeFact, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MigrationUnit:
     """One migration as SQL text.
 
@@ -96,7 +102,7 @@ class MigrationUnit:
         return self.line_map.get(line, 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NotAnalysed:
     """A migration that was found but could not be (fully) analysed, and why.
 
@@ -134,7 +140,7 @@ NOT_ANALYSED_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Layout:
     """How the migrations under one path were read: the tool whose conventions decided order, transaction
     mode and which files (or sections) are forward migrations.
@@ -159,7 +165,7 @@ class Layout:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Note:
     """Something the reader should know about an input that is neither a finding nor an error (an empty
     migration, a squashed migration read as history, env.py replaced by Alembic's defaults)."""
@@ -172,7 +178,7 @@ class Note:
         return {"path": self.path, "line": self.line, "message": self.message}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Directive:
     """A `-- foreshock: ...` comment.
 
@@ -189,7 +195,7 @@ class Directive:
     options: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Statement:
     """One SQL statement as written, with its exact 1-based position in its file."""
 
@@ -213,7 +219,7 @@ class Statement:
         return frozenset(r for d in self.directives if d.kind == "ignore" for r in d.rules)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Effect:
     """What one statement does to one table that existed before the migration ran.
 
@@ -314,7 +320,7 @@ _DEPENDS_ON: dict[Cost, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TableWork:
     """The work one statement does on one pre-existing table, and what its duration rests on.
 
@@ -362,7 +368,7 @@ class TableWork:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StatementFacts:
     """Everything the core decides about one statement, once, with the user's settings.
 
@@ -423,7 +429,7 @@ _COST_RANK = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Estimate:
     """How long a lock is expected to be held at production size, and what that rests on."""
 
@@ -445,7 +451,7 @@ class Estimate:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Finding:
     rule: str
     severity: Severity
@@ -540,7 +546,7 @@ class SourceSettings:
     render_timeout: float = 1800.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HeldLock:
     """A lock a transaction holds on a pre-existing table, from the statement that took it until commit."""
 
@@ -553,7 +559,7 @@ class HeldLock:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Transaction:
     index: int
     path: str
@@ -564,7 +570,7 @@ class Transaction:
     locks: tuple[HeldLock, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Session:
     """The session settings in force when a statement starts, as the file's own SETs left them (core.session);
     None: not set by the file, the run's default applies. Values as written ("America/New_York", "2s")."""
@@ -581,7 +587,7 @@ class Session:
 NO_SESSION = Session()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StatementAnalysis:
     statement: Statement
     effects: tuple[Effect, ...]
@@ -600,7 +606,7 @@ class StatementAnalysis:
             object.__setattr__(self, "facts", StatementFacts(effects=self.effects))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FileAnalysis:
     path: str
     statements: tuple[StatementAnalysis, ...]
@@ -611,7 +617,7 @@ class FileAnalysis:
     opaque: tuple[OpaqueCode, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MigrationDowntime:
     """How long one migration runs at the instance's size in a maintenance window: the sum of its statements'
     durations (`estimate`, None when none of them is known), each statement's (index -> duration, None when
@@ -630,7 +636,7 @@ class MigrationDowntime:
         return next((e for i, e in self.statements if i == index), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Downtime:
     """The downtime a run of the migrations predicts for a deployment with the service down (a maintenance
     window): every migration's time, their sum with its interval, and the window it is judged against.
@@ -647,7 +653,7 @@ class Downtime:
         return next((m for m in self.migrations if m.path == path), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CheckResult:
     """Everything `check` produced for one run: analyses, findings and the inputs it could not analyse."""
 

@@ -44,7 +44,7 @@ _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "in
                             "bigserial", "smallserial"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KeyRange:
     """An UPDATE (or DELETE: set_sql None) of a table, cut into batches by ranges of the table's key.
 
@@ -63,7 +63,7 @@ class KeyRange:
     batch_size: int = PRINTED_BATCH
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RewriteStep:
     """One step: statements run in one transaction (or outside one, or as batches), then committed."""
 
@@ -77,7 +77,7 @@ class RewriteStep:
     directives: tuple[Directive, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Rewrite:
     """What to run instead of the statements `replaces` (indices within their file), in order.
 
@@ -223,7 +223,7 @@ def render_key_range(k: KeyRange) -> str:
 # -- the migration with the rewrites in place (what apply --rewrite runs) ------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Rewritten:
     """A migration's text with rewrites in place, and where each of its lines came from in the original."""
 

@@ -130,7 +130,7 @@ def type_ref(tn: Any) -> TypeRef:
 _TYPE_REFS: dict[TypeRef, TypeRef] = {}
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Column:
     name: str
     type_name: str
@@ -143,7 +143,7 @@ class Column:
     type: TypeRef | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Index:
     name: str  # qualified
     table: str  # qualified
@@ -155,7 +155,7 @@ class Index:
     method: str = "btree"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Constraint:
     name: str
     table: str
@@ -177,7 +177,7 @@ TRIGGER_DELETE = 1 << 3
 TRIGGER_UPDATE = 1 << 4
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Trigger:
     name: str
     events: int  # TRIGGER_INSERT | TRIGGER_DELETE | TRIGGER_UPDATE | TRUNCATE (1 << 5)
@@ -185,7 +185,7 @@ class Trigger:
     function: str = ""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Table:
     name: str  # qualified
     kind: str = "table"  # table / partitioned / matview / view / foreign
@@ -227,13 +227,13 @@ class Table:
         return None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Enum:
     name: str
     values: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Sequence_:
     name: str
     owned_by: tuple[str, str] | None = None

@@ -35,7 +35,7 @@ UNREADABLE = "?"
 TRACKED = frozenset({"timezone", "lock_timeout", "statement_timeout", "search_path"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SettingChange:
     """One change a statement makes: value None resets the setting to the run's default."""
 

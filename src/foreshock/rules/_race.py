@@ -39,7 +39,7 @@ SERIALISED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Race:
     """One check followed by an act on what it found.
 

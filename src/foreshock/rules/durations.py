@@ -9,7 +9,7 @@ from typing import Protocol
 from foreshock.core.model import Estimate, StatementAnalysis
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Duration:
     """How long one statement runs at production size, or why that is not known ("no size for x")."""
 

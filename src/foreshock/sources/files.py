@@ -24,7 +24,7 @@ from foreshock.sources.sections import Sections, split_sections
 
 _BOM = b"\xef\xbb\xbf"
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Loaded:
     """What a set of paths turned into: units in run order, one InputError per unreadable input, and the
     accounting: forward migrations found, those not analysed (with why), the layouts read, notes, and the
@@ -58,7 +58,7 @@ class Loaded:
         self.layouts.append(layout)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ProjectRead:
     """One framework project (Alembic, Django) read: units in run order and the accounting of every
     migration in it."""

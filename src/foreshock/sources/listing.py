@@ -16,7 +16,7 @@ SCRIPT = "script"
 Transactional = bool | None | str
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Entry:
     """One forward migration of a layout, before it is read.
 
@@ -55,7 +55,7 @@ class Entry:
         return self.name if self.text is not None or self.line else ""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Listing:
     layout: str
     entries: list[Entry] = field(default_factory=list)

@@ -36,7 +36,7 @@ _OPTION = re.compile(r"""^\{\{-?\s*index\s+\.Options\s+"(?P<key>\w+)"\s*-?\}\}$"
 _MARKER_WORDS = ("liquibase", "+goose", "migrate:", "atlas:txmode", "no-transaction")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Sections:
     """One file's forward text (same line count as the file), its down text, and what the markers said.
 
