@@ -79,6 +79,58 @@ def test_nearest_pyproject_with_a_foreshock_table_is_found_walking_up(tmp_path: 
     assert load_config(cwd=str(inner)).analysis.pg_version == 14
 
 
+# Every way TOML can write a tool.foreshock table: a pyproject.toml is screened line by line before it is
+# parsed, and none of these may be screened out.
+_FORESHOCK_TABLES = [
+    "[tool.foreshock]\npg-version = 15\n",
+    "[tool.foreshock.severity]\nprefer-text = 'error'\n",
+    '[ tool . "foreshock" ]\n',
+    "[tool.'foreshock']  # ours\n",
+    "\t[tool.foreshock]\r\npg-version = 15\r\n",
+    "[tool]\nforeshock = {pg-version = 15}\n",
+    "[tool]\nforeshock.pg-version = 15\n",
+    "tool.foreshock.pg-version = 15\n",
+    "tool = {foreshock = {pg-version = 15}}\n",
+    '"tool".foreshock = {}\n',
+    '[tool."fore\\u0073hock"]\n',
+    '["\\u0074ool".foreshock]\n',
+]
+_OTHER_TOOLS = [
+    "[project]\nname = 'foreshock'\n[project.scripts]\nforeshock = 'foreshock.__main__:main'\n",
+    "[tool.ruff]\nline-length = 110\n[tool.foreshocks]\nx = 1\n[tool.ruff.foreshock]\nx = 1\n",
+    "x = [\n  {tool = 1},\n]\n",
+]
+
+
+@pytest.mark.parametrize("body", _FORESHOCK_TABLES)
+def test_every_spelling_of_a_foreshock_table_is_found(tmp_path: Path, body: str) -> None:
+    path = _pyproject(tmp_path, body)
+    assert find_pyproject(tmp_path) == path
+
+
+@pytest.mark.parametrize("body", _OTHER_TOOLS)
+def test_a_pyproject_of_other_tools_is_passed_over(tmp_path: Path, body: str) -> None:
+    _pyproject(tmp_path, body)
+    assert find_pyproject(tmp_path) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([*_FORESHOCK_TABLES, *_OTHER_TOOLS, "[tool]\n", "[tool.ruff]\n", "a = 1\n",
+                                 "foreshock = 1\n", "[a.tool]\n"]), max_size=4))
+def test_screening_a_pyproject_finds_what_parsing_it_finds(tmp_path_factory: pytest.TempPathFactory,
+                                                           parts: list[str]) -> None:
+    import tomllib
+
+    directory = tmp_path_factory.mktemp("pyproject")
+    path = _pyproject(directory, "".join(parts))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError:
+        data = {}  # a broken file is passed over
+    ours = isinstance(data.get("tool"), dict) and "foreshock" in data["tool"]
+    assert find_pyproject(directory) == (path if ours else None)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

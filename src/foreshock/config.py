@@ -122,16 +122,40 @@ def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
     for directory in (here, *here.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
+            # A broken pyproject.toml is not ours to judge unless it is the one we use.
+            try:
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not _may_configure(text):
+                continue
             import tomllib
 
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                # A broken pyproject.toml that is not ours to judge unless it is the one we use.
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
                 continue
             if isinstance(data.get("tool"), dict) and "foreshock" in data["tool"]:
                 return candidate
     return None
+
+
+# A line whose key path starts with `tool` and then `foreshock` (a [tool.foreshock...] header, a dotted
+# `tool.foreshock.x = ...` key), or is `tool` itself (a [tool] table, `tool = {...}`), in any quoting TOML
+# allows. Only such a line can give a document a tool.foreshock table; \u or \U escapes in a quoted key
+# could spell it otherwise, so a file holding either is parsed too.
+_MAY_CONFIGURE = (
+    r"""^[ \t]*(?:\[\[?[ \t]*)?(?:tool|"tool"|'tool')[ \t]*"""
+    r"""(?:=|\]|\.[ \t]*(?:foreshock|"foreshock"|'foreshock')[ \t]*[.=\]])"""
+)
+
+
+def _may_configure(text: str) -> bool:
+    """False when `text` cannot hold a [tool.foreshock] table: most pyproject.toml files configure other
+    tools only, and such a file is then neither parsed nor tomllib imported (a few ms of every run)."""
+    import re
+
+    return "\\u" in text or "\\U" in text or re.search(_MAY_CONFIGURE, text, re.MULTILINE) is not None
 
 
 def check_pg_version(value: object, where: str) -> int:
