@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 
 __all__ = ["Sections", "split_sections"]
 
-_GOOSE = re.compile(r"^\s*--\s*\+goose\s+(?P<cmd>[A-Za-z]+(?:\s+[A-Za-z]+)?)\b", re.IGNORECASE)
-_DBMATE = re.compile(r"^\s*--\s*migrate:(?P<dir>up|down)\b(?P<opts>.*)$", re.IGNORECASE)
-_DBMATE_NO_TX = re.compile(r"\btransaction\s*:\s*false\b", re.IGNORECASE)
-_LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.IGNORECASE)
-_CHANGESET = re.compile(r"^\s*--\s*changeset\s+(?P<id>\S+)(?P<attrs>.*)$", re.IGNORECASE)
-_ROLLBACK_LINE = re.compile(r"^\s*--\s*rollback\b\s?(?P<sql>.*)$", re.IGNORECASE)
-_ROLLBACK_BLOCK = re.compile(r"^\s*/\*\s*liquibase\s+rollback\b", re.IGNORECASE)
-_ATTR = re.compile(r"(?P<key>[A-Za-z]+):(?P<value>\"[^\"]*\"|\S*)")
-_ATLAS_TXMODE = re.compile(r"^\s*--\s*atlas:txmode\s+(?P<mode>\w+)", re.IGNORECASE)
-_NO_TRANSACTION = re.compile(r"^\s*--\s*no-transaction\s*$", re.IGNORECASE)
-_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-_OPTION = re.compile(r"""^\{\{-?\s*index\s+\.Options\s+"(?P<key>\w+)"\s*-?\}\}$""")
+# Patterns are kept as text and compiled when first used (re keeps them): only files carrying a tool's
+# markers need them, and compiling every pattern at import was most of this module's share of a start-up.
+_GOOSE = r"(?i)^\s*--\s*\+goose\s+(?P<cmd>[A-Za-z]+(?:\s+[A-Za-z]+)?)\b"
+_DBMATE = r"(?i)^\s*--\s*migrate:(?P<dir>up|down)\b(?P<opts>.*)$"
+_DBMATE_NO_TX = r"(?i)\btransaction\s*:\s*false\b"
+_LIQUIBASE_HEADER = r"(?i)^\s*--\s*liquibase\s+formatted\s+sql\b"
+_CHANGESET = r"(?i)^\s*--\s*changeset\s+(?P<id>\S+)(?P<attrs>.*)$"
+_ROLLBACK_LINE = r"(?i)^\s*--\s*rollback\b\s?(?P<sql>.*)$"
+_ROLLBACK_BLOCK = r"(?i)^\s*/\*\s*liquibase\s+rollback\b"
+_ATTR = r"(?P<key>[A-Za-z]+):(?P<value>\"[^\"]*\"|\S*)"
+_ATLAS_TXMODE = r"(?i)^\s*--\s*atlas:txmode\s+(?P<mode>\w+)"
+_NO_TRANSACTION = r"(?i)^\s*--\s*no-transaction\s*$"
+_TEMPLATE = r"(?s)\{\{.*?\}\}"
+_OPTION = r"""^\{\{-?\s*index\s+\.Options\s+"(?P<key>\w+)"\s*-?\}\}$"""
 # The word each marker above holds (lowercase): a file without any of them has no marker.
 _MARKER_WORDS = ("liquibase", "+goose", "migrate:", "atlas:txmode", "no-transaction")
 
@@ -87,18 +89,18 @@ def split_sections(text: str) -> Sections:
     lines = text.splitlines(keepends=True)
     sections = _liquibase(lines) if lines and "liquibase" in low and _liquibase_header(lines) else None
     if sections is None:
-        if "+goose" in low and any(_GOOSE.match(line) for line in lines):
+        if "+goose" in low and any(re.match(_GOOSE, line) for line in lines):
             sections = _goose(lines)
-        elif "migrate:" in low and any(_DBMATE.match(line) for line in lines):
+        elif "migrate:" in low and any(re.match(_DBMATE, line) for line in lines):
             sections = _dbmate(lines)
         else:
             sections = Sections(forward=text)
             for line in lines[:20] if "atlas:txmode" in low else ():
-                m = _ATLAS_TXMODE.match(line)
+                m = re.match(_ATLAS_TXMODE, line)
                 if m:
                     sections.syntax = "atlas"
                     sections.transactional = m.group("mode").lower() != "none"
-            if lines and "no-transaction" in low and _NO_TRANSACTION.match(lines[0]):
+            if lines and "no-transaction" in low and re.match(_NO_TRANSACTION, lines[0]):
                 # sqlx: a first line `-- no-transaction` runs the migration outside a transaction.
                 sections.syntax = "sqlx"
                 sections.transactional = False
@@ -110,7 +112,7 @@ def split_sections(text: str) -> Sections:
 def _liquibase_header(lines: list[str]) -> bool:
     for line in lines:
         if line.strip():
-            return _LIQUIBASE_HEADER.match(line) is not None
+            return re.match(_LIQUIBASE_HEADER, line) is not None
     return False
 
 
@@ -140,7 +142,7 @@ def _goose(lines: list[str]) -> Sections:
 
     def marker(line: str) -> str | None:
         nonlocal no_transaction
-        m = _GOOSE.match(line)
+        m = re.match(_GOOSE, line)
         if m is None:
             return None
         cmd = " ".join(m.group("cmd").lower().split())
@@ -158,11 +160,11 @@ def _dbmate(lines: list[str]) -> Sections:
     no_transaction: dict[str, bool] = {}
 
     def marker(line: str) -> str | None:
-        m = _DBMATE.match(line)
+        m = re.match(_DBMATE, line)
         if m is None:
             return None
         direction = m.group("dir").lower()
-        no_transaction[direction] = _DBMATE_NO_TX.search(m.group("opts")) is not None
+        no_transaction[direction] = re.search(_DBMATE_NO_TX, m.group("opts")) is not None
         return direction
 
     sections = _up_down(lines, "dbmate", marker)
@@ -172,7 +174,7 @@ def _dbmate(lines: list[str]) -> Sections:
 
 
 def _attrs(text: str) -> dict[str, str]:
-    return {m.group("key").lower(): m.group("value").strip('"') for m in _ATTR.finditer(text)}
+    return {m.group("key").lower(): m.group("value").strip('"') for m in re.finditer(_ATTR, text)}
 
 
 def _for_postgresql(dbms: str) -> bool:
@@ -213,7 +215,7 @@ def _liquibase(lines: list[str]) -> Sections:
                 in_rollback_block = False
             out.append(eol)
             continue
-        m = _CHANGESET.match(line)
+        m = re.match(_CHANGESET, line)
         if m:
             attrs = _attrs(m.group("attrs"))
             # Liquibase ends a changeset's last statement at the changeset's end, `;` or not.
@@ -236,12 +238,12 @@ def _liquibase(lines: list[str]) -> Sections:
                 out.append(prefix + eol)
             down.append(eol)
             continue
-        r = _ROLLBACK_LINE.match(line)
+        r = re.match(_ROLLBACK_LINE, line)
         if r:
             down.append((r.group("sql") if active else "") + eol)
             out.append(eol)
             continue
-        if _ROLLBACK_BLOCK.match(line):
+        if re.match(_ROLLBACK_BLOCK, line):
             in_rollback_block = "*/" not in line.split("rollback", 1)[1]
             out.append(eol)
             down.append(eol)
@@ -283,7 +285,7 @@ def _fill_templates(sections: Sections) -> None:
     filled: dict[str, str] = {}
 
     def value(m: re.Match[str]) -> str:
-        o = _OPTION.match(m.group(0))
+        o = re.match(_OPTION, m.group(0))
         if o is None:
             raise _Unfillable(m.group(0))
         name = o.group("key").lower()
@@ -291,7 +293,7 @@ def _fill_templates(sections: Sections) -> None:
         return name.ljust(len(m.group(0))) if "\n" not in m.group(0) else name
 
     try:
-        sections.forward = _TEMPLATE.sub(value, sections.forward)
+        sections.forward = re.sub(_TEMPLATE, value, sections.forward)
     except _Unfillable as err:
         sections.problem = (
             f"Go template logic {' '.join(str(err).split())[:60]!r} cannot be evaluated without the tool "
@@ -300,7 +302,7 @@ def _fill_templates(sections: Sections) -> None:
         return
     if sections.down and "{{" in sections.down:
         try:
-            sections.down = _TEMPLATE.sub(value, sections.down)
+            sections.down = re.sub(_TEMPLATE, value, sections.down)
         except _Unfillable:
             sections.down = ""
     sections.notes.append(
