@@ -1,7 +1,7 @@
 """foreshock check vs squawk on the same inputs, cold and warm, and tty-reporter linearity.
 
     .venv/bin/python benchmarks/check_vs_squawk.py [--statements 20000] [--files 400] [--repeat 5]
-                                                   [--skip-tty]
+                                                   [--skip-tty] [--only ROW ...]
 
 Every row runs `foreshock check --format gcc` and `squawk --reporter=gcc` on the same input in the same run,
 `--repeat` times each, and prints median wall time, CPU time (user+sys) and peak resident memory of each
@@ -26,6 +26,9 @@ counts the calls of rules' statement checks the engine makes, and how many found
 
 Last, the tty reporter alone (in-process, on the analysed result) at 5k/10k/20k statements, with the ratio
 per doubling: about 2.0 means linear, 4.0 would be quadratic.
+
+`--only ROW` (repeatable; e.g. `--only "one statement"`) measures only those rows, and neither the phases nor
+the tty part: for a quick look while working on one of them. Figures for the README come from a whole run.
 """
 
 from __future__ import annotations
@@ -119,6 +122,9 @@ def _statement(rng: random.Random, i: int) -> list[str]:
     return [f"-- statement {i}\nALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {rng.choice(_DEFAULTS)};"]
 
 
+ROWS = ("cold, one file", "cold, history", "warm, one new file", "warm, nothing changed", "one statement")
+
+
 def generate(n: int, seed: int = 20240101) -> str:
     rng = random.Random(seed)
     out: list[str] = []
@@ -207,6 +213,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=400)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-tty", action="store_true", help="skip the tty reporter linearity part")
+    ap.add_argument("--only", action="append", choices=ROWS, metavar="ROW",
+                    help=f"measure only this row (repeatable; one of: {', '.join(ROWS)}); "
+                         "no phases, no tty part")
     args = ap.parse_args()
 
     foreshock = str(VENV_BIN / "foreshock")
@@ -246,11 +255,13 @@ def main() -> None:
 
         gcc = [foreshock, "check", "--format", "gcc"]
         cached = [*gcc, "--cache-dir", str(cache), str(history)]
-        # The warm cache: what a run over the 400 files leaves behind, made by the same command line as the
-        # timed runs (a pre-commit hook or a CI job runs the same command each time; the command line is
-        # part of what a run keeps for the next), then set aside to start each repetition from.
-        subprocess.run(cached, capture_output=True, check=False, env=_ENV)
-        cache.rename(warm)
+        wanted = set(args.only or ROWS)
+        if wanted & {"warm, one new file", "warm, nothing changed"}:
+            # The warm cache: what a run over the 400 files leaves behind, made by the same command line as
+            # the timed runs (a pre-commit hook or a CI job runs the same command each time; the command line
+            # is part of what a run keeps for the next), then set aside to start each repetition from.
+            subprocess.run(cached, capture_output=True, check=False, env=_ENV)
+            cache.rename(warm)
 
         def with_new() -> None:
             warm_cache()
@@ -263,20 +274,25 @@ def main() -> None:
         rows: list[tuple[str, Timing, Timing]] = []
         print(f"{args.statements} statements ({one_file.stat().st_size / 1e6:.1f} MB); history: {len(paths)} "
               f"files; median of {args.repeat}; squawk {_version(squawk)}")
-        rows.append(("cold, one file", _time([*gcc, "--no-cache", str(one_file)], args.repeat),
-                     _time([squawk, "--reporter=gcc", str(one_file)], args.repeat)))
-        rows.append(("cold, history", _time(cached, args.repeat, fresh_cache),
-                     _time([squawk, "--reporter=gcc", *listed], args.repeat)))
-        rows.append(("warm, one new file", _time(cached, args.repeat, with_new),
-                     _time([squawk, "--reporter=gcc", *listed, str(history / new_file.name)], args.repeat,
-                           squawk_new)))
-        without_new()
-        warm_cache()
-        subprocess.run(cached, capture_output=True, check=False, env=_ENV)
-        rows.append(("warm, nothing changed", _time(cached, args.repeat),
-                     _time([squawk, "--reporter=gcc", *listed], args.repeat)))
-        rows.append(("one statement", _time([*gcc, str(one_statement)], args.repeat),
-                     _time([squawk, "--reporter=gcc", str(one_statement)], args.repeat)))
+        if "cold, one file" in wanted:
+            rows.append(("cold, one file", _time([*gcc, "--no-cache", str(one_file)], args.repeat),
+                         _time([squawk, "--reporter=gcc", str(one_file)], args.repeat)))
+        if "cold, history" in wanted:
+            rows.append(("cold, history", _time(cached, args.repeat, fresh_cache),
+                         _time([squawk, "--reporter=gcc", *listed], args.repeat)))
+        if "warm, one new file" in wanted:
+            rows.append(("warm, one new file", _time(cached, args.repeat, with_new),
+                         _time([squawk, "--reporter=gcc", *listed, str(history / new_file.name)], args.repeat,
+                               squawk_new)))
+        if "warm, nothing changed" in wanted:
+            without_new()
+            warm_cache()
+            subprocess.run(cached, capture_output=True, check=False, env=_ENV)
+            rows.append(("warm, nothing changed", _time(cached, args.repeat),
+                         _time([squawk, "--reporter=gcc", *listed], args.repeat)))
+        if "one statement" in wanted:
+            rows.append(("one statement", _time([*gcc, str(one_statement)], args.repeat),
+                         _time([squawk, "--reporter=gcc", str(one_statement)], args.repeat)))
 
         print(f"{'':24}{'foreshock wall / CPU / RSS':>32}{'squawk wall / CPU / RSS':>30}"
               f"{'ratio wall / CPU':>20}")
@@ -284,13 +300,18 @@ def main() -> None:
             print(f"{name:24}{f.wall:>9.3f} / {f.cpu:5.3f} s / {f.rss:4.0f} MB"
                   f"{q.wall:>9.3f} / {q.cpu:5.3f} s / {q.rss:4.0f} MB{f.wall / q.wall:>11.2f} / "
                   f"{f.cpu / q.cpu:5.2f}")
-        f = rows[-1][1]
-        print(f"one statement, absolute: {f.wall * 1000:.0f} ms wall, {f.cpu * 1000:.0f} ms CPU")
+        timed = {name: f for name, f, _q in rows}
+        if "one statement" in timed:
+            f = timed["one statement"]
+            print(f"one statement, absolute: {f.wall * 1000:.0f} ms wall, {f.cpu * 1000:.0f} ms CPU")
         ratio = {name: f.wall / q.wall for name, f, q in rows}
         targets = {"cold, one file": 4.0, "warm, one new file": 1.0, "warm, nothing changed": 0.3}
-        met = [f"{name} {ratio[name]:.2f} (<= {limit})" for name, limit in targets.items()]
-        print(f"targets, wall ratio: {'; '.join(met)}; one statement {f.wall * 1000:.0f} ms (<= 100)")
-
+        met = [f"{name} {ratio[name]:.2f} (<= {limit})" for name, limit in targets.items() if name in ratio]
+        if "one statement" in timed:
+            met.append(f"one statement {timed['one statement'].wall * 1000:.0f} ms (<= 100)")
+        print(f"targets, wall ratio: {'; '.join(met)}")
+        if args.only:
+            return
         _phases(text, args.repeat)
         if not args.skip_tty:
             _tty_linearity(tmp, args.repeat)
