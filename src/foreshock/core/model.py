@@ -453,6 +453,8 @@ class Estimate:
 
 @dataclass(frozen=True, repr=False)
 class Finding:
+    """What one rule found at one place: severity, message, the tables and lock it names, its fix."""
+
     rule: str
     severity: Severity
     message: str
@@ -561,6 +563,8 @@ class HeldLock:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Transaction:
+    """One transaction of a file: where it opens, its statements, the locks it holds until it ends."""
+
     index: int
     path: str
     line: int
@@ -589,6 +593,8 @@ NO_SESSION = Session()
 
 @dataclass(frozen=True, eq=False, repr=False)
 class StatementAnalysis:
+    """One statement with its effects, its transaction, what that held before it, and its facts."""
+
     statement: Statement
     effects: tuple[Effect, ...]
     transaction: int | None  # index into FileAnalysis.transactions; None when it runs on its own (autocommit)
@@ -608,6 +614,8 @@ class StatementAnalysis:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class FileAnalysis:
+    """One analysed file: its statements and transactions, and what could not be read."""
+
     path: str
     statements: tuple[StatementAnalysis, ...]
     transactions: tuple[Transaction, ...]

@@ -132,6 +132,8 @@ _TYPE_REFS: dict[TypeRef, TypeRef] = {}
 
 @dataclass(eq=False, repr=False)
 class Column:
+    """A column of a table: type, nullability, default, identity or generation."""
+
     name: str
     type_name: str
     typmods: tuple[int, ...] = ()
@@ -145,6 +147,8 @@ class Column:
 
 @dataclass(eq=False, repr=False)
 class Index:
+    """An index: its key columns and kind, and whether it is valid yet."""
+
     name: str  # qualified
     table: str  # qualified
     columns: tuple[str, ...] = ()
@@ -157,6 +161,8 @@ class Index:
 
 @dataclass(eq=False, repr=False)
 class Constraint:
+    """A table constraint, validated or NOT VALID, with what a foreign key references."""
+
     name: str
     table: str
     kind: str  # pk / unique / check / fk / exclude / not_null
@@ -179,6 +185,8 @@ TRIGGER_UPDATE = 1 << 4
 
 @dataclass(eq=False, repr=False)
 class Trigger:
+    """A trigger: the events it fires on, per row or per statement."""
+
     name: str
     events: int  # TRIGGER_INSERT | TRIGGER_DELETE | TRIGGER_UPDATE | TRUNCATE (1 << 5)
     row: bool  # FOR EACH ROW
@@ -187,6 +195,8 @@ class Trigger:
 
 @dataclass(eq=False, repr=False)
 class Table:
+    """A table (or view, materialized view, partition) as the history so far leaves it."""
+
     name: str  # qualified
     kind: str = "table"  # table / partitioned / matview / view / foreign
     columns: dict[str, Column] = field(default_factory=dict)
@@ -229,12 +239,16 @@ class Table:
 
 @dataclass(eq=False, repr=False)
 class Enum:
+    """An enum type and its labels in order."""
+
     name: str
     values: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False, repr=False)
 class Sequence_:
+    """A sequence, and the column that owns it."""
+
     name: str
     owned_by: tuple[str, str] | None = None
 

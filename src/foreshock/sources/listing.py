@@ -57,6 +57,8 @@ class Entry:
 
 @dataclass(eq=False, repr=False)
 class Listing:
+    """What a lister found in one directory: its entries in order, and what it skipped and why."""
+
     layout: str
     entries: list[Entry] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
