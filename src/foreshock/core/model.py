@@ -26,7 +26,7 @@ def at_least(severity: Severity, *others: Severity) -> Severity:
 # module is imported, and every run imports it (most of a one-statement check is start-up). eq (and, frozen,
 # hash) stays on records that are compared or kept in sets and dicts, and on the records those compare
 # (Directive in Statement, Estimate in Finding); repr on records that go into a history-cache key
-# (foreshock.cache.keys, api.py), which must be the same in every process.
+# (foreshock.cache.keys, api.py), which must be the same in every process. tests/test_startup.py holds both.
 
 @dataclass(frozen=True, eq=False)
 class DataCodeFact:
@@ -574,7 +574,7 @@ class Transaction:
     locks: tuple[HeldLock, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Session:
     """The session settings in force when a statement starts, as the file's own SETs left them (core.session);
     None: not set by the file, the run's default applies. Values as written ("America/New_York", "2s")."""
