@@ -12,14 +12,15 @@ import re
 from foreshock.errors import ConfigError
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+# Compiled when first used (re keeps it): a run without a duration to read never needs it.
+_DURATION = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$"
 
 
 def parse_duration(text: str | float | int, what: str = "duration") -> float:
     """'500ms', '1.5 s', '2min', '3h' or a bare number of seconds -> seconds."""
     if isinstance(text, int | float):
         return float(text)
-    m = _DURATION.match(text)
+    m = re.match(_DURATION, text)
     if not m or m.group(2).lower() not in ("", *_UNITS):
         raise ConfigError(f"{what}: {text!r} is not a duration (write e.g. 500ms, 2s, 5min)")
     return float(m.group(1)) * (_UNITS[m.group(2).lower()] if m.group(2) else 1.0)

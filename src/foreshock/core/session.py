@@ -52,7 +52,8 @@ def settings_for(session: Session, base: AnalysisSettings) -> AnalysisSettings:
     return base if utc == base.timezone_utc else replace(base, timezone_utc=utc)
 
 
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?")
+# Patterns compiled when first used (re keeps them): only a file that SETs a session value needs them.
+_NUMBER = r"[0-9]+(\.[0-9]*)?"
 
 
 def timeout_on(value: str | None) -> bool:
@@ -61,7 +62,7 @@ def timeout_on(value: str | None) -> bool:
     if value is None:
         return False
     digits = value.strip().lower().rstrip("abcdefghijklmnopqrstuvwxyz").strip()
-    if _NUMBER.fullmatch(digits):
+    if re.fullmatch(_NUMBER, digits):
         return float(digits) != 0
     return True
 
@@ -93,12 +94,12 @@ _UTC_ZONES = frozenset(
         "z",
     }
 )
-_ZERO_OFFSET = re.compile(r"[+-]?0+(:0+){0,2}(\.0*)?")
+_ZERO_OFFSET = r"[+-]?0+(:0+){0,2}(\.0*)?"
 
 
 def timezone_is_utc(value: str) -> bool:
     text = value.strip().strip("'\"").lower()
-    return text in _UTC_ZONES or bool(_ZERO_OFFSET.fullmatch(text))
+    return text in _UTC_ZONES or bool(re.fullmatch(_ZERO_OFFSET, text))
 
 
 def _const_text(node: Any) -> str | None:
