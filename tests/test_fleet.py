@@ -381,6 +381,43 @@ def test_a_tenant_whose_runner_lock_is_held_is_busy_and_names_the_holder(
     assert apply(units, dsn, ApplyOptions(), schema="tenant_a").ok
 
 
+def test_a_runner_lock_released_between_the_try_and_the_look_for_its_holder_is_taken_not_busy(
+    pg_dsn: str, dbs: Databases
+) -> None:
+    # Two fleet runs met on a target just as one finished: the other's try failed, the holder then released
+    # the lock, and the look at pg_locks found nobody; that run reported the database busy with no holder.
+    from foreshock.apply import ledger
+    from foreshock.apply.runner import Runner
+
+    dsn = dbs.create(pg_dsn, "released", 10)
+    key, _ = ledger.DATABASE.runner_lock()
+    holder = psycopg.connect(dsn, autocommit=True, application_name="finishing-runner")
+    holder.execute(sql.SQL("SELECT pg_advisory_lock({})").format(key))
+    tries: list[bool] = []
+
+    class ReleasesAfterFirstTry:
+        """The runner's own session, on the real server; the holder lets go right after the first try."""
+
+        def __init__(self, conn: psycopg.Connection[Any]) -> None:
+            self.conn = conn
+
+        def execute(self, query: Any) -> Any:
+            cur = self.conn.execute(query)
+            if "pg_try_advisory_lock" in query.as_string(self.conn):
+                tries.append(True)
+                if len(tries) == 1:
+                    holder.close()
+            return cur
+
+    with psycopg.connect(dsn, autocommit=True) as own:
+        Runner(dsn, ApplyOptions(), lambda line: None)._take_runner_lock(ReleasesAfterFirstTry(own))  # type: ignore[arg-type]
+        assert len(tries) == 2
+        held = own.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+        ).fetchone()
+        assert held == (1,)
+
+
 def test_snapshot_fleet_writes_a_file_per_target_and_check_reads_the_directory(
     pg_dsn: str, dbs: Databases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

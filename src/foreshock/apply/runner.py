@@ -172,18 +172,23 @@ class Runner:
 
     def _take_runner_lock(self, ctl: psycopg.Connection[Any]) -> None:
         args, holder_of = self.place.runner_lock()
-        got = ctl.execute(sql.SQL("SELECT pg_try_advisory_lock({})").format(args)).fetchone()
-        if got and got[0]:
-            return
-        holder = ctl.execute(
-            sql.SQL(
-                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
-                "extract(epoch FROM clock_timestamp() - a.backend_start)::float8 "
-                "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND {} "
-                "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
-            ).format(holder_of)
-        ).fetchone()
+        who_holds = sql.SQL(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
+            "extract(epoch FROM clock_timestamp() - a.backend_start)::float8 "
+            "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND {} "
+            "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+        ).format(holder_of)
+        holder = None
+        # A runner that finishes between the failed try and the look at pg_locks leaves no holder to name:
+        # the lock is free again, so it is tried again (a few times) rather than reported busy.
+        for _ in range(3):
+            got = ctl.execute(sql.SQL("SELECT pg_try_advisory_lock({})").format(args)).fetchone()
+            if got and got[0]:
+                return
+            holder = ctl.execute(who_holds).fetchone()
+            if holder:
+                break
         who = (
             f" (pid {holder[0]}, {holder[1] or '?'} from {holder[2]}, "
             f"running for {format_duration(float(holder[3]))})"
