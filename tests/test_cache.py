@@ -790,3 +790,49 @@ def test_a_report_of_kept_shares_with_since_gives_the_cold_output(
         assert _cli(*args) == _cli(*_no_cache(args))
         (tmp_path / "history" / new).write_text("ALTER TABLE orders DROP COLUMN remark;\n", encoding="utf-8")
     assert _cli(*args) == _cli(*_no_cache(args))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The downtime verdict of a window deployment words its findings from every statement of a file (what makes
+# one slow, the faster form: an ADD COLUMN before an UPDATE, a later SET NOT NULL, an index built before, two
+# rewrites of one table): statements read back from the cache have no syntax trees, so it reads their facts.
+
+WINDOW_HISTORY = [
+    "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric);\n"
+    "CREATE INDEX orders_total ON orders (total);\nCREATE TABLE events (id bigint, kind text);\n",
+    "ALTER TABLE orders ADD COLUMN region text;\nUPDATE orders SET region = 'eu';\n"
+    "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;\n",
+    "CREATE INDEX orders_again ON orders (total);\nUPDATE orders SET total = 0;\n",
+    "ALTER TABLE orders ALTER COLUMN total TYPE bigint USING total::bigint;\n"
+    "ALTER TABLE public.orders ALTER COLUMN id TYPE numeric, ADD COLUMN z int DEFAULT random();\n",
+    "CREATE INDEX CONCURRENTLY events_kind ON events (kind);\n",
+]
+
+
+@pytest.mark.parametrize("fmt", ["tty", "gcc", "json", "sarif", "github"])
+def test_window_verdict_of_statements_read_back_from_the_cache_is_the_cold_one(
+    fmt: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "history"
+    write_history(path, WINDOW_HISTORY)
+    stats = tmp_path / "stats.json"
+    sizes = {"public.orders": 80_000_000, "public.events": 2_000_000_000}
+    stats.write_text(json.dumps({"tables": {t: {"rows": n, "bytes": n * 160} for t, n in sizes.items()}}))
+    args = ["--deployment", "window", "--stats", str(stats), "--format", fmt]
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    _cli(*args, *cache, str(path))
+    # A new last file: the earlier ones come back from the cache, without their trees.
+    (path / "V100__later.sql").write_text("CREATE TABLE audit (id bigint);\n", encoding="utf-8")
+    warm = _cli(*args, *cache, str(path))
+    cold_run = _cli(*args, "--no-cache", str(path))
+    assert warm == cold_run
+    # Every form the verdict words from other statements is in it.
+    for said in ("DEFAULT 'eu'", "SET NOT NULL needs no scan", "after this UPDATE", "rewrite orders once",
+                 "without CONCURRENTLY", "updates every row of orders in one statement"):
+        assert said in cold_run[1], said
+    if fmt in ("tty", "json"):
+        # Two rewrites of orders, printed as one statement with the first one's table and all subcommands.
+        assert (
+            "ALTER TABLE orders ALTER COLUMN total TYPE bigint USING CAST(total AS bigint), "
+            "ALTER COLUMN id TYPE numeric, ADD COLUMN z integer DEFAULT random();"
+        ) in cold_run[1]

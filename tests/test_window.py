@@ -532,3 +532,39 @@ def test_the_downtime_from_a_release_counts_only_the_migrations_since_it(tmp_pat
     assert upgrade < everything["summary"]["downtime"]["seconds"]
     tty = _run("check", "--deployment", "window", "--stats", stats, "--since", "v1", str(migrations))
     assert tty.stdout.strip().splitlines()[-1].startswith("predicted downtime of 2 migrations: ~")
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("ALTER TABLE orders ALTER COLUMN total TYPE bigint USING total::bigint",
+         "ALTER TABLE orders SET LOGGED"),
+        (
+            "ALTER TABLE IF EXISTS ONLY s.orders ALTER COLUMN a TYPE numeric(12, 2), "
+            "ADD COLUMN b int DEFAULT random()",
+            'ALTER TABLE "Orders" ALTER COLUMN "Weird col" TYPE text COLLATE "C"',
+        ),
+        ("ALTER MATERIALIZED VIEW totals SET TABLESPACE fast", "ALTER TABLE totals SET ACCESS METHOD heap2"),
+    ],
+)
+def test_rewrites_offered_as_one_statement_print_as_pglast_prints_them_merged(
+    first: str, second: str
+) -> None:
+    # The faster form of two rewrites of a table is printed from each statement's recorded header and
+    # subcommands (a statement read from the cache has no tree): it must be what pglast prints for the merged
+    # statement.
+    from pglast import ast
+
+    from foreshock.core.deparse import deparse
+    from foreshock.core.facts import _alter_parts
+    from foreshock.core.sql import parse_statements
+
+    (a,) = parse_statements(first)
+    (b,) = parse_statements(second)
+    head, commands = _alter_parts(a)
+    _, more = _alter_parts(b)
+    assert commands is not None and more is not None
+    merged = ast.AlterTableStmt(
+        relation=a.relation, cmds=(*a.cmds, *b.cmds), objtype=a.objtype, missing_ok=a.missing_ok
+    )
+    assert f"{head} {', '.join((*commands, *more))}" == deparse(merged)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_LIMIT", "Store", "default_dir"]
 
 # Bumped when what an entry holds changes shape: old entries are then never read again (and pruned).
-FORMAT = 3
+FORMAT = 4
 _MAGIC = b"FSC1"
 # A CRC-32 and the length of the payload: enough to tell a torn or damaged file, and cheap on the output
 # entries a run with nothing changed reads whole.

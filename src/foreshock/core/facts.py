@@ -10,7 +10,9 @@ Decided here:
 - whether the statement can run inside a transaction block, and why not;
 - the PostgreSQL version it needs when the target is older;
 - the work per table that grows with production size (its cost class) and what that rests on (the key an
-  index build sorts, the indexes a rewrite rebuilds or an UPDATE maintains).
+  index build sorts, the indexes a rewrite rebuilds or an UPDATE maintains);
+- its shape: what the downtime verdict, made after the analysis over statements that may come from the
+  history cache (without trees), says of it (an UPDATE of every row, the columns an ALTER TABLE adds).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 from pglast import ast, enums
 from pglast.parser import ParseError
 
+from foreshock.core.deparse import deparse
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, Cost, Effect, Statement, StatementFacts, TableWork
+from foreshock.core.model import AnalysisSettings, Cost, Effect, Shape, Statement, StatementFacts, TableWork
 from foreshock.core.nodes import option_on, walk
 from foreshock.core.schema import Schema, Table
 from foreshock.core.sql import parse_statements
@@ -40,14 +43,89 @@ def facts_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> Sta
         not_analysed = _do_block_gap(node)
     why_not = non_transactional_reason(stmt, settings) if kind in _MAYBE_NOT_TRANSACTIONAL else None
     needs, note = version_need(stmt, settings) if kind in _MAYBE_NEWER else (0, "")
+    work = _work(node, effects, schema) + _filled_work(node, filled, schema)
     return StatementFacts(
         effects=effects,
-        work=_work(node, effects, schema) + _filled_work(node, filled, schema),
+        work=work,
         transactional=why_not is None,
         not_transactional=why_not or "",
         needs_version=needs,
         version_note=note,
         not_analysed=not_analysed,
+        shape=_shape(node, work) if kind in _SHAPED else None,
+    )
+
+
+def whole_table_dml(node: Any) -> bool:
+    """UPDATE/DELETE with no WHERE clause: every row of the table in one transaction."""
+    if isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
+        return (
+            node.whereClause is None
+            and not getattr(node, "fromClause", None)
+            and not getattr(node, "usingClause", None)
+        )
+    return False
+
+
+_SHAPED = frozenset({"UpdateStmt", "DeleteStmt", "AlterTableStmt"})
+_NO_ROW_WRITTEN = frozenset({enums.ConstrType.CONSTR_DEFAULT, enums.ConstrType.CONSTR_GENERATED})
+
+
+def _shape(node: Any, work: tuple[TableWork, ...]) -> Shape | None:
+    if isinstance(node, ast.AlterTableStmt):
+        return _alter_shape(node, work)
+    if not whole_table_dml(node):
+        return None
+    constant = None
+    if isinstance(node, ast.UpdateStmt):
+        targets = [t for t in node.targetList or () if isinstance(t, ast.ResTarget) and t.name]
+        if len(targets) == 1 and _constant(targets[0].val):
+            constant = (str(targets[0].name), deparse(targets[0].val))
+    return Shape(unbatched=True, constant_set=constant)
+
+
+def _constant(node: Any) -> bool:
+    if isinstance(node, ast.TypeCast):
+        return _constant(node.arg)
+    return isinstance(node, ast.A_Const) and not node.isnull
+
+
+def _alter_shape(node: Any, work: tuple[TableWork, ...]) -> Shape | None:
+    added: list[tuple[str, str]] = []
+    not_null: list[str] = []
+    for cmd in node.cmds or ():
+        coldef = cmd.def_
+        if cmd.subtype == _AT.AT_AddColumn and isinstance(coldef, ast.ColumnDef):
+            kinds = {c.contype for c in coldef.constraints or ()}
+            if not kinds & _NO_ROW_WRITTEN:
+                added.append((str(coldef.colname), deparse(coldef.typeName)))
+        elif cmd.subtype == _AT.AT_SetNotNull:
+            not_null.append(str(cmd.name))
+    # Printing costs ~0.1 ms a statement: only a rewrite's subcommands are ever offered as one statement.
+    head, commands = _alter_parts(node) if any(w.cost is Cost.REWRITE for w in work) else ("", ())
+    if not (added or not_null or head):
+        return None
+    return Shape(
+        added_columns=tuple(added), not_null=tuple(not_null), alter_head=head, alter_commands=commands
+    )
+
+
+def _alter_parts(node: Any) -> tuple[str, tuple[str, ...] | None]:
+    """The header and the subcommands of an ALTER TABLE as pglast prints them: a statement of several prints
+    as the header, a space and the subcommands joined by ", " (tests.test_window checks it against pglast)."""
+    head = deparse(_alter(node, ()))
+    commands = []
+    for cmd in node.cmds or ():
+        one = deparse(_alter(node, (cmd,)))
+        if one == "..." or not one.startswith(head + " "):
+            return head, None  # pglast cannot print it: no SQL can be offered for it
+        commands.append(one[len(head) + 1 :])
+    return head, tuple(commands)
+
+
+def _alter(node: Any, cmds: tuple[Any, ...]) -> Any:
+    return ast.AlterTableStmt(
+        relation=node.relation, cmds=cmds, objtype=node.objtype, missing_ok=node.missing_ok
     )
 
 

@@ -369,6 +369,24 @@ class TableWork:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class Shape:
+    """What a statement's syntax tree says that a verdict made after the analysis words its findings with
+    (the downtime verdict's "what makes it slow" and "faster" forms), kept here because a statement read back
+    from the history cache has no tree. unbatched: an UPDATE or DELETE of every row in one statement.
+    constant_set: (column, value SQL) of such an UPDATE setting one column to a constant. added_columns:
+    (column, type SQL) of each ADD COLUMN without a DEFAULT or GENERATED clause. not_null: the columns SET
+    NOT NULL. alter_head / alter_commands: a rewriting ALTER TABLE as pglast prints it, its header and each
+    subcommand (None when pglast cannot print one), to print several of them as one statement."""
+
+    unbatched: bool = False
+    constant_set: tuple[str, str] | None = None
+    added_columns: tuple[tuple[str, str], ...] = ()
+    not_null: tuple[str, ...] = ()
+    alter_head: str = ""
+    alter_commands: tuple[str, ...] | None = ()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class StatementFacts:
     """Everything the core decides about one statement, once, with the user's settings.
 
@@ -377,7 +395,8 @@ class StatementFacts:
     transactional: whether it can run inside a transaction block; not_transactional says why not ("CREATE
     INDEX CONCURRENTLY"). needs_version: the PostgreSQL major version it needs when the target is older (0:
     none), with version_note saying so. not_analysed: what the model did not understand ("" when fully
-    analysed); its effects are then a lower bound, and a `not-analysed` finding says so.
+    analysed); its effects are then a lower bound, and a `not-analysed` finding says so. shape: what its tree
+    says that verdicts made later word findings with (None when nothing).
     """
 
     effects: tuple[Effect, ...] = ()
@@ -387,6 +406,7 @@ class StatementFacts:
     needs_version: int = 0
     version_note: str = ""
     not_analysed: str = ""
+    shape: Shape | None = None
 
     @property
     def tables(self) -> tuple[str, ...]:

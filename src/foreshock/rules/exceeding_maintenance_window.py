@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pglast import ast, enums
-
-from foreshock.core.deparse import deparse, quote_ident
-from foreshock.core.model import Cost, FileAnalysis, StatementAnalysis, TableWork
+from foreshock.core.deparse import quote_ident
+from foreshock.core.model import Cost, FileAnalysis, Shape, StatementAnalysis, TableWork
 from foreshock.rules.base import Example, Risk, Rule
 from foreshock.rules.deployment import Deployment
 from foreshock.rules.examples import ORDERS
 from foreshock.rules.naming import short_name, sql_table, statement_label
-from foreshock.rules.statements import column_constraints, unbatched_dml
-
-AT = enums.AlterTableType
-CT = enums.ConstrType
 
 
 def _indexes(w: TableWork) -> str:
     n = len(w.indexes)
     return f"its {n} index{'es' if n != 1 else ''}" if n else "its indexes"
+
+
+def _shape(sa: StatementAnalysis) -> Shape:
+    return sa.facts.shape or _NO_SHAPE
+
+
+_NO_SHAPE = Shape()
 
 
 def slow_because(sa: StatementAnalysis) -> str:
@@ -40,7 +41,7 @@ def slow_because(sa: StatementAnalysis) -> str:
         elif w.cost is Cost.INDEX_BUILD:
             key = f" ({', '.join(w.index_columns)})" if w.index_columns else ""
             parts.append(f"builds an index on {t}{key}: a sort of every row's key")
-        elif w.cost is Cost.UPDATE and unbatched_dml(sa.statement):
+        elif w.cost is Cost.UPDATE and _shape(sa).unbatched:
             parts.append(
                 f"updates every row of {t} in one statement (unbatched: a new version of each row, "
                 f"{_indexes(w)} maintained row by row)"
@@ -59,30 +60,25 @@ def slow_because(sa: StatementAnalysis) -> str:
 
 
 def faster(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
-    """(what to do, SQL) when the migration can do the statement's work in less time, else None."""
-    return _default_instead_of_update(fa, sa) or _index_after_update(fa, sa) or _one_rewrite(fa, sa) or (
-        _plain_index_build(sa)
+    """(what to do, SQL) when the migration can do the statement's work in less time, else None. Read from
+    the statements' facts and shapes only: a history read back from the cache has no syntax trees."""
+    return (
+        _default_instead_of_update(fa, sa)
+        or _index_after_update(fa, sa)
+        or _one_rewrite(fa, sa)
+        or _plain_index_build(sa)
     )
-
-
-def _constant(node: object) -> bool:
-    if isinstance(node, ast.TypeCast):
-        return _constant(node.arg)
-    return isinstance(node, ast.A_Const) and not node.isnull
 
 
 def _default_instead_of_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
     """ADD COLUMN c, then UPDATE t SET c = constant over every row: ADD COLUMN c ... DEFAULT constant writes
     no row (PostgreSQL 11+ keeps a constant default in the catalog), and a later SET NOT NULL
     needs no scan."""
-    node = sa.statement.node
-    if not isinstance(node, ast.UpdateStmt) or not unbatched_dml(sa.statement):
+    constant = _shape(sa).constant_set
+    if sa.statement.kind != "UpdateStmt" or constant is None:
         return None
-    targets = [t for t in node.targetList or () if isinstance(t, ast.ResTarget) and t.name]
-    if len(targets) != 1 or not _constant(targets[0].val):
-        return None
+    column, value = constant
     table = next((w.table for w in sa.facts.work if w.cost is Cost.UPDATE), None)
-    column = str(targets[0].name)
     added = _added_column(fa, sa.statement.index, table, column)
     if table is None or added is None:
         return None
@@ -91,9 +87,8 @@ def _default_instead_of_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple
         for other in fa.statements
         if other.statement.index > sa.statement.index
     )
-    value = deparse(targets[0].val)
     sql = (
-        f"ALTER TABLE {sql_table(table)} ADD COLUMN {quote_ident(column)} {deparse(added.typeName)}"
+        f"ALTER TABLE {sql_table(table)} ADD COLUMN {quote_ident(column)} {added}"
         f"{' NOT NULL' if later_not_null else ''} DEFAULT {value};\n"
         f"-- then, if new rows should not get it: ALTER TABLE {sql_table(table)} ALTER COLUMN "
         f"{quote_ident(column)} DROP DEFAULT;"
@@ -106,33 +101,30 @@ def _default_instead_of_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple
     return why, sql
 
 
-def _added_column(fa: FileAnalysis, before: int, table: str | None, column: str) -> ast.ColumnDef | None:
+def _added_column(fa: FileAnalysis, before: int, table: str | None, column: str) -> str | None:
+    """The type (SQL) of `column` as an ALTER TABLE of `table` before statement `before` adds it without a
+    default, else None."""
     for other in fa.statements:
-        if other.statement.index >= before or not isinstance(other.statement.node, ast.AlterTableStmt):
+        if other.statement.index >= before or other.statement.kind != "AlterTableStmt":
             continue
         if table not in {e.table for e in other.effects}:
             continue
-        for cmd in other.statement.node.cmds or ():
-            coldef = cmd.def_
-            if cmd.subtype != AT.AT_AddColumn or not isinstance(coldef, ast.ColumnDef):
-                continue
-            kinds = {c.contype for c in column_constraints(coldef)}
-            if coldef.colname == column and not kinds & {CT.CONSTR_DEFAULT, CT.CONSTR_GENERATED}:
-                return coldef
+        for name, type_sql in _shape(other).added_columns:
+            if name == column:
+                return type_sql
     return None
 
 
 def _sets_not_null(sa: StatementAnalysis, table: str, column: str) -> bool:
-    node = sa.statement.node
-    if not isinstance(node, ast.AlterTableStmt) or table not in {e.table for e in sa.effects}:
+    if sa.statement.kind != "AlterTableStmt" or table not in {e.table for e in sa.effects}:
         return False
-    return any(cmd.subtype == AT.AT_SetNotNull and cmd.name == column for cmd in node.cmds or ())
+    return column in _shape(sa).not_null
 
 
 def _index_after_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
     """An index built before an UPDATE of every row of its table is maintained row by row by that UPDATE;
     built after it, it is one sort."""
-    if not unbatched_dml(sa.statement):
+    if not _shape(sa).unbatched:
         return None
     updated = {w.table for w in sa.facts.work if w.cost is Cost.UPDATE}
     built = [
@@ -153,7 +145,7 @@ def _index_after_update(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, s
 
 def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | None:
     """Several ALTER TABLE statements that each rewrite one table: one statement rewrites it once."""
-    if not isinstance(sa.statement.node, ast.AlterTableStmt):
+    if sa.statement.kind != "AlterTableStmt":
         return None
     for w in sa.facts.work:
         if w.cost is not Cost.REWRITE:
@@ -161,7 +153,7 @@ def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | N
         same = [
             other
             for other in fa.statements
-            if isinstance(other.statement.node, ast.AlterTableStmt)
+            if other.statement.kind == "AlterTableStmt"
             and any(x.cost is Cost.REWRITE and x.table == w.table for x in other.facts.work)
         ]
         if len(same) > 1:
@@ -170,31 +162,30 @@ def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | N
 
 
 def _combined(table: str, statements: Sequence[StatementAnalysis]) -> tuple[str, str]:
-    first = statements[0].statement.node
-    merged = ast.AlterTableStmt(
-        relation=first.relation,
-        cmds=tuple(cmd for o in statements for cmd in o.statement.node.cmds or ()),
-        objtype=first.objtype,
-        missing_ok=first.missing_ok,
-    )
     lines = ", ".join(str(o.statement.line) for o in statements)
+    parts = [_shape(o).alter_commands for o in statements]
+    # As pglast prints one ALTER TABLE of the first statement's table with every statement's subcommands.
+    merged = (
+        f"{_shape(statements[0]).alter_head} {', '.join(c for p in parts for c in p or ())}"
+        if all(p is not None for p in parts)
+        else "..."
+    )
     return (
         f"rewrite {short_name(table)} once: the statements at lines {lines} each copy it and rebuild its "
         "indexes; one ALTER TABLE with all their subcommands does it in one pass",
-        _or_described(deparse(merged), lines),
+        _or_described(merged, lines),
     )
 
 
 def _or_described(text: str, lines: str) -> str:
-    # deparse answers "..." for a shape pglast cannot print: then say what to write instead.
+    # "..." for a shape pglast cannot print: then say what to write instead.
     return text + ";" if text != "..." else f"-- one ALTER TABLE with the subcommands of lines {lines}"
 
 
 def _plain_index_build(sa: StatementAnalysis) -> tuple[str, str] | None:
     """CREATE INDEX CONCURRENTLY scans the table twice and waits for running transactions; with the service
     down a plain build does the same work once."""
-    node = sa.statement.node
-    if not isinstance(node, ast.IndexStmt) or not node.concurrent:
+    if sa.statement.kind != "IndexStmt" or sa.facts.not_transactional != "CREATE INDEX CONCURRENTLY":
         return None
     text = " ".join(sa.statement.text.split())
     plain = text.replace(" CONCURRENTLY", "", 1).replace(" concurrently", "", 1)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from foreshock.core.facts import whole_table_dml
 from foreshock.core.model import Cost, Effect, Statement, StatementAnalysis
 from foreshock.core.schema import Schema, Table
 from foreshock.core.txn import NOT_IN_TXN
@@ -52,15 +53,8 @@ def table_of(schema: Schema, table: str) -> Table | None:
 
 
 def unbatched_dml(stmt: Statement) -> bool:
-    """UPDATE/DELETE with no WHERE clause: every row of the table in one transaction."""
-    node = stmt.node
-    if isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
-        return (
-            node.whereClause is None
-            and not getattr(node, "fromClause", None)
-            and not getattr(node, "usingClause", None)
-        )
-    return False
+    """UPDATE/DELETE with no WHERE clause: every row of the table in one transaction (the core's fact)."""
+    return whole_table_dml(stmt.node)
 
 
 def has_backfill_marker(stmt: Statement) -> bool:
