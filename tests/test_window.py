@@ -556,13 +556,13 @@ def test_rewrites_offered_as_one_statement_print_as_pglast_prints_them_merged(
     from pglast import ast
 
     from foreshock.core.deparse import deparse
-    from foreshock.core.facts import _alter_parts
+    from foreshock.core.facts import alter_parts
     from foreshock.core.sql import parse_statements
 
     (a,) = parse_statements(first)
     (b,) = parse_statements(second)
-    head, commands = _alter_parts(a)
-    _, more = _alter_parts(b)
+    head, commands = alter_parts(a)
+    _, more = alter_parts(b)
     assert commands is not None and more is not None
     merged = ast.AlterTableStmt(
         relation=a.relation, cmds=(*a.cmds, *b.cmds), objtype=a.objtype, missing_ok=a.missing_ok

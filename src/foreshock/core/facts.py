@@ -101,16 +101,14 @@ def _alter_shape(node: Any, work: tuple[TableWork, ...]) -> Shape | None:
                 added.append((str(coldef.colname), deparse(coldef.typeName)))
         elif cmd.subtype == _AT.AT_SetNotNull:
             not_null.append(str(cmd.name))
-    # Printing costs ~0.1 ms a statement: only a rewrite's subcommands are ever offered as one statement.
-    head, commands = _alter_parts(node) if any(w.cost is Cost.REWRITE for w in work) else ("", ())
-    if not (added or not_null or head):
+    # Only a rewrite's subcommands are ever offered as one statement (printed when asked: Shape.alter_parts).
+    alter = node if any(w.cost is Cost.REWRITE for w in work) else None
+    if not (added or not_null or alter is not None):
         return None
-    return Shape(
-        added_columns=tuple(added), not_null=tuple(not_null), alter_head=head, alter_commands=commands
-    )
+    return Shape(added_columns=tuple(added), not_null=tuple(not_null), alter=alter)
 
 
-def _alter_parts(node: Any) -> tuple[str, tuple[str, ...] | None]:
+def alter_parts(node: Any) -> tuple[str, tuple[str, ...] | None]:
     """The header and the subcommands of an ALTER TABLE as pglast prints them: a statement of several prints
     as the header, a space and the subcommands joined by ", " (tests.test_window checks it against pglast)."""
     head = deparse(_alter(node, ()))

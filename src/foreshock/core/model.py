@@ -375,15 +375,31 @@ class Shape:
     from the history cache has no tree. unbatched: an UPDATE or DELETE of every row in one statement.
     constant_set: (column, value SQL) of such an UPDATE setting one column to a constant. added_columns:
     (column, type SQL) of each ADD COLUMN without a DEFAULT or GENERATED clause. not_null: the columns SET
-    NOT NULL. alter_head / alter_commands: a rewriting ALTER TABLE as pglast prints it, its header and each
-    subcommand (None when pglast cannot print one), to print several of them as one statement."""
+    NOT NULL. alter: a rewriting ALTER TABLE's tree, until alter_parts() prints it."""
 
     unbatched: bool = False
     constant_set: tuple[str, str] | None = None
     added_columns: tuple[tuple[str, str], ...] = ()
     not_null: tuple[str, ...] = ()
-    alter_head: str = ""
-    alter_commands: tuple[str, ...] | None = ()
+    alter: Any = None
+
+    def alter_parts(self) -> tuple[str, tuple[str, ...] | None] | None:
+        """A rewriting ALTER TABLE as pglast prints it: its header and each subcommand (None when pglast
+        cannot print one), to print several as one statement; None for other statements. Printed when first
+        asked (pglast's printer costs ~0.2 ms a statement, and most runs never ask) or kept."""
+        alter = self.alter
+        if alter is None or isinstance(alter, tuple):
+            return alter
+        from foreshock.core.facts import alter_parts
+
+        parts = alter_parts(alter)
+        object.__setattr__(self, "alter", parts)
+        return parts
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Kept (the history cache) printed, without the tree.
+        parts = self.alter_parts()
+        return Shape, (self.unbatched, self.constant_set, self.added_columns, self.not_null, parts)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -163,11 +163,11 @@ def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | N
 
 def _combined(table: str, statements: Sequence[StatementAnalysis]) -> tuple[str, str]:
     lines = ", ".join(str(o.statement.line) for o in statements)
-    parts = [_shape(o).alter_commands for o in statements]
+    parts = [_shape(o).alter_parts() or ("", None) for o in statements]
     # As pglast prints one ALTER TABLE of the first statement's table with every statement's subcommands.
     merged = (
-        f"{_shape(statements[0]).alter_head} {', '.join(c for p in parts for c in p or ())}"
-        if all(p is not None for p in parts)
+        f"{parts[0][0]} {', '.join(c for _, p in parts for c in p or ())}"
+        if all(p is not None for _, p in parts)
         else "..."
     )
     return (
