@@ -555,8 +555,7 @@ def test_rewrites_offered_as_one_statement_print_as_pglast_prints_them_merged(
     # statement.
     from pglast import ast
 
-    from foreshock.core.deparse import deparse
-    from foreshock.core.facts import alter_parts
+    from foreshock.core.deparse import alter_parts, deparse
     from foreshock.core.sql import parse_statements
 
     (a,) = parse_statements(first)

@@ -362,3 +362,22 @@ def _pglast_operand(node: Any) -> str | None:
     if isinstance(v, ast.Float) and isinstance(v.fval, str) and not v.fval.startswith("-"):
         return v.fval
     return None
+
+
+def alter_parts(node: Any) -> tuple[str, tuple[str, ...] | None]:
+    """The header and the subcommands of an ALTER TABLE as pglast prints them: a statement of several prints
+    as the header, a space and the subcommands joined by ", " (tests.test_window checks it against pglast)."""
+    head = deparse(_alter(node, ()))
+    commands = []
+    for cmd in node.cmds or ():
+        one = deparse(_alter(node, (cmd,)))
+        if one == "..." or not one.startswith(head + " "):
+            return head, None  # pglast cannot print it: no SQL can be offered for it
+        commands.append(one[len(head) + 1 :])
+    return head, tuple(commands)
+
+
+def _alter(node: Any, cmds: tuple[Any, ...]) -> Any:
+    return ast.AlterTableStmt(
+        relation=node.relation, cmds=cmds, objtype=node.objtype, missing_ok=node.missing_ok
+    )

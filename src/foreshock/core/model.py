@@ -390,7 +390,7 @@ class Shape:
         alter = self.alter
         if alter is None or isinstance(alter, tuple):
             return alter
-        from foreshock.core.facts import alter_parts
+        from foreshock.core.deparse import alter_parts
 
         parts = alter_parts(alter)
         object.__setattr__(self, "alter", parts)
