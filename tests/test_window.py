@@ -567,3 +567,31 @@ def test_rewrites_offered_as_one_statement_print_as_pglast_prints_them_merged(
         relation=a.relation, cmds=(*a.cmds, *b.cmds), objtype=a.objtype, missing_ok=a.missing_ok
     )
     assert f"{head} {', '.join((*commands, *more))}" == deparse(merged)
+
+
+def test_a_lone_rewrite_is_kept_without_its_tree_and_rewrites_offered_together_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    # A run that keeps its history printed every rewriting ALTER TABLE's subcommands (pglast's printer, for
+    # each rewrite of the file) although only rewrites of one table by several statements are ever offered as
+    # one statement; a lone rewrite's tree is dropped instead, and the pairs are still printed when kept.
+    from foreshock.core.facts import forget_lone_rewrites
+
+    (tmp_path / "001_tables.sql").write_text("CREATE TABLE t (a int, b int);\nCREATE TABLE u (a int);\n")
+    (tmp_path / "002_types.sql").write_text(
+        "SELECT 1;\nSELECT 2;\n"
+        "ALTER TABLE t ALTER COLUMN a TYPE bigint;\nALTER TABLE t ALTER COLUMN b TYPE bigint;\n"
+        "ALTER TABLE u ALTER COLUMN a TYPE bigint;\n",
+        encoding="utf-8",
+    )
+    fa = check([str(tmp_path)]).files[-1]
+    rewrites = {
+        sa.statement.line: sa.facts.shape for sa in fa.statements if sa.statement.kind == "AlterTableStmt"
+    }
+    assert sorted(rewrites) == [3, 4, 5]
+    assert all(s is not None and s.alter is not None for s in rewrites.values())  # trees until kept
+    forget_lone_rewrites(fa.statements)
+    assert rewrites[5] is not None and rewrites[5].alter is None and rewrites[5].alter_parts() is None
+    assert rewrites[3] is not None and rewrites[3].alter_parts() == (
+        "ALTER TABLE t", ("ALTER COLUMN a TYPE bigint",)
+    ) and rewrites[4] is not None and rewrites[4].alter_parts() is not None

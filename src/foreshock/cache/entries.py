@@ -26,6 +26,7 @@ import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from foreshock.core.facts import forget_lone_rewrites
 from foreshock.core.model import FileAnalysis, Finding, Statement
 from foreshock.core.records import StandIn
 from foreshock.errors import ForeshockError
@@ -182,6 +183,7 @@ def save_file(
         tuple(None if n == _REWRITE else getattr(f, name) for n, name in enumerate(_FINDING_FIELDS))
         for f in findings
     )
+    forget_lone_rewrites(fa.statements)
     store.save(BODY, key, (fa.statements, fa.transactions), pickler=_BodyPickler)
     if rewrites:
         store.save(REWRITES, key, rewrites)

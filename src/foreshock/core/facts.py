@@ -18,6 +18,7 @@ Decided here:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pglast import ast, enums
@@ -26,7 +27,16 @@ from pglast.parser import ParseError
 from foreshock.core.deparse import deparse
 from foreshock.core.effects import effects_of
 from foreshock.core.locks import LockMode
-from foreshock.core.model import AnalysisSettings, Cost, Effect, Shape, Statement, StatementFacts, TableWork
+from foreshock.core.model import (
+    AnalysisSettings,
+    Cost,
+    Effect,
+    Shape,
+    Statement,
+    StatementAnalysis,
+    StatementFacts,
+    TableWork,
+)
 from foreshock.core.nodes import option_on, walk
 from foreshock.core.schema import Schema, Table
 from foreshock.core.sql import parse_statements
@@ -54,6 +64,34 @@ def facts_of(stmt: Statement, schema: Schema, settings: AnalysisSettings) -> Sta
         not_analysed=not_analysed,
         shape=_shape(node, work) if kind in _SHAPED else None,
     )
+
+
+def rewritten_together(statements: Sequence[StatementAnalysis], table: str) -> list[StatementAnalysis]:
+    """The ALTER TABLE statements of one file that rewrite `table`: when there are several, the downtime
+    verdict offers their subcommands as one statement (Shape.alter_parts prints them)."""
+    return [
+        sa
+        for sa in statements
+        if sa.statement.kind == "AlterTableStmt"
+        and any(w.cost is Cost.REWRITE and w.table == table for w in sa.facts.work)
+    ]
+
+
+def forget_lone_rewrites(statements: Sequence[StatementAnalysis]) -> None:
+    """Drop the tree of each rewriting ALTER TABLE that no other ALTER TABLE of its file rewrites a table
+    with: only rewrites offered together are ever printed, and a shape kept in the history cache is kept
+    printed (pglast's printer would otherwise run for every rewrite a cache-writing run keeps)."""
+    rewrites: dict[str, int] = {}  # table -> how many of the file's ALTER TABLE statements rewrite it
+    for sa in statements:
+        if sa.statement.kind == "AlterTableStmt":
+            for table in {w.table for w in sa.facts.work if w.cost is Cost.REWRITE}:
+                rewrites[table] = rewrites.get(table, 0) + 1
+    for sa in statements:
+        shape = sa.facts.shape
+        if shape is None or shape.alter is None or isinstance(shape.alter, tuple):
+            continue
+        if not any(rewrites.get(w.table, 0) > 1 for w in sa.facts.work if w.cost is Cost.REWRITE):
+            object.__setattr__(shape, "alter", None)  # the record's own cache, as alter_parts keeps its print
 
 
 def whole_table_dml(node: Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from foreshock.core.deparse import quote_ident
+from foreshock.core.facts import rewritten_together
 from foreshock.core.model import Cost, FileAnalysis, Shape, StatementAnalysis, TableWork
 from foreshock.rules.base import Example, Risk, Rule
 from foreshock.rules.deployment import Deployment
@@ -150,12 +151,7 @@ def _one_rewrite(fa: FileAnalysis, sa: StatementAnalysis) -> tuple[str, str] | N
     for w in sa.facts.work:
         if w.cost is not Cost.REWRITE:
             continue
-        same = [
-            other
-            for other in fa.statements
-            if other.statement.kind == "AlterTableStmt"
-            and any(x.cost is Cost.REWRITE and x.table == w.table for x in other.facts.work)
-        ]
+        same = rewritten_together(fa.statements, w.table)
         if len(same) > 1:
             return _combined(w.table, same)
     return None
