@@ -109,9 +109,9 @@ class Settings:
 def known_rule_ids() -> frozenset[str] | None:
     """Ids of every registered rule; None when the rule registry cannot be loaded (then ids go unchecked)."""
     try:
-        from foreshock.rules import all_rules
+        from foreshock.rules import rule_ids
 
-        return frozenset(r.id for r in all_rules())
+        return rule_ids()  # from the rule index: no rule module is imported
     except ImportError:
         return None
 

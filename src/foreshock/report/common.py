@@ -56,9 +56,9 @@ def rule_info(rule_ids: set[str]) -> dict[str, RuleInfo]:
     """Metadata of the given rules from the rule registry; bare ids when the registry does not know them."""
     found: dict[str, RuleInfo] = {}
     try:
-        from foreshock.rules import all_rules
+        from foreshock.rules.registry import rules_with_ids
 
-        rules: tuple[Any, ...] = tuple(all_rules())
+        rules: tuple[Any, ...] = rules_with_ids(rule_ids)  # imports only the modules of these rules
     except ImportError:
         rules = ()
     for r in rules:

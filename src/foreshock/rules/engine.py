@@ -46,7 +46,7 @@ from foreshock.errors import InputError
 from foreshock.rules.base import Hit, LaterHit, Risk, Rule, StatementKind, statement_kind
 from foreshock.rules.deployment import Deployment, DeploymentSettings
 from foreshock.rules.naming import blocked_phrase, short_name
-from foreshock.rules.registry import all_rules
+from foreshock.rules.registry import IndexedRule, indexed_rules, rule_ids
 
 SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
 UNUSED_SUPPRESSION = "unused-suppression"
@@ -72,12 +72,16 @@ class RuleEngine:
 
     def __init__(self, settings: Any = None, rules: Iterable[Rule] | None = None) -> None:
         self.settings = settings
-        self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
-        self.known_ids = frozenset(r.id for r in all_rules()) | frozenset(r.id for r in self.rules)
+        # The registry's rules as its index knows them: a rule's module is imported only when a statement or
+        # file of the run needs its check (IndexedRule.rule).
+        self.rules: tuple[IndexedRule, ...] = (
+            tuple(IndexedRule.of(r) for r in rules) if rules is not None else indexed_rules()
+        )
+        self.known_ids = rule_ids() | frozenset(r.id for r in self.rules)
         enabled = getattr(settings, "enabled_rules", None)
         disabled = frozenset(getattr(settings, "disabled_rules", None) or ())
         self.severities: Mapping[str, Severity] = dict(getattr(settings, "severities", None) or {})
-        self.active: tuple[Rule, ...] = tuple(
+        self.active: tuple[IndexedRule, ...] = tuple(
             r for r in self.rules if (enabled is None or r.id in enabled) and r.id not in disabled
         )
         self.analysis_settings: AnalysisSettings = getattr(settings, "analysis", None) or AnalysisSettings()
@@ -122,9 +126,9 @@ class RuleEngine:
         rules = self._by_type.get(key)
         if rules is None:
             rules = self._by_type[key] = tuple(
-                r
+                r.rule
                 for r in self.active
-                if r.check_statement is not None
+                if r.checks_statements
                 and r.applies_to(pg)
                 and r.risk.judged_in(key[2])
                 and r.looks_at(key[0])
@@ -141,8 +145,11 @@ class RuleEngine:
             self._statements.setdefault(sa.statement.index, sa.statement)
         pg = self._pg_version(None)
         deployment = self._deployment_of(unit.path)
-        for rule in self.active:
-            if rule.check_file is None or not rule.applies_to(pg) or not rule.risk.judged_in(deployment):
+        for entry in self.active:
+            if not entry.checks_files or not entry.applies_to(pg) or not entry.risk.judged_in(deployment):
+                continue
+            rule = entry.rule
+            if rule.check_file is None:
                 continue
             for hit in rule.check_file(unit, analysis, schema, self.analysis_settings):
                 self._add(rule, unit, hit.statement, hit)
@@ -164,11 +171,11 @@ class RuleEngine:
     def _pg_version(self, analysis_settings: Any) -> int:
         return int(getattr(analysis_settings or self.analysis_settings, "pg_version", 16))
 
-    def severity_of(self, rule: Rule) -> Severity:
+    def severity_of(self, rule: Rule | IndexedRule) -> Severity:
         sev = self.severities.get(rule.id, rule.severity)
         return sev if sev in SEVERITIES else rule.severity
 
-    def _add(self, rule: Rule, unit: MigrationUnit, stmt: Statement | None, hit: Hit) -> None:
+    def _add(self, rule: Rule | IndexedRule, unit: MigrationUnit, stmt: Statement | None, hit: Hit) -> None:
         line, column, index = (1, 1, -1)
         if stmt is not None:
             line, column, index = unit.source_line(stmt.line), stmt.column, stmt.index
@@ -460,7 +467,7 @@ def _suppressing(rule_id: str, stmt: Statement | None, file_ignores: list[Direct
     return None
 
 
-def _rule_by_id(rules: Iterable[Rule], rule_id: str) -> Rule | None:
+def _rule_by_id(rules: Iterable[IndexedRule], rule_id: str) -> IndexedRule | None:
     for r in rules:
         if r.id == rule_id:
             return r

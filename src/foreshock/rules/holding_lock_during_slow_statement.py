@@ -114,15 +114,16 @@ def _fix_rules(kind: StatementKind, pg_version: int) -> tuple[Rule, ...]:
     key = (kind, pg_version)
     rules = _FIX_RULES.get(key)
     if rules is None:
-        from foreshock.rules.registry import all_rules  # the registry imports this module
+        from foreshock.rules.registry import indexed_rules  # the registry imports this module
 
+        # Picked by the rule index: only the modules of the rules asked are imported.
         rules = _FIX_RULES[key] = tuple(
-            rule
-            for rule in all_rules()
-            if rule.check_statement is not None
-            and rule.severity != "info"
-            and rule.applies_to(pg_version)
-            and rule.looks_at(kind)
+            entry.rule
+            for entry in indexed_rules()
+            if entry.checks_statements
+            and entry.severity != "info"
+            and entry.applies_to(pg_version)
+            and entry.looks_at(kind)
         )
     return rules
 

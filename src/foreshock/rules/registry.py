@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
-from foreshock.rules.base import Rule
+from pglast import ast
+
+from foreshock.core.model import Severity
+from foreshock.rules._index import INDEX
+from foreshock.rules.base import Risk, Rule, StatementKind
+
+REGENERATE = "python -m foreshock.rules.indexing > src/foreshock/rules/_index.py"
 
 # One module per rule, in the order `foreshock rules` lists them (grouped by what they protect against).
 RULE_MODULES: tuple[str, ...] = (
@@ -81,28 +89,180 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 
+class IndexedRule:
+    """What the engine needs to know of a rule without importing its module (rules/_index.py, generated from
+    the modules themselves): its id, severity and risk, which statements its check looks at, whether it has a
+    file check. `rule` imports the module when first read; a check of a `SELECT 1;` loads only the rules that
+    look at every statement."""
+
+    __slots__ = (
+        "_node_types",
+        "_rule",
+        "alter_subtypes",
+        "checks_files",
+        "checks_statements",
+        "id",
+        "max_pg",
+        "min_pg",
+        "module",
+        "node_type_names",
+        "risk",
+        "severity",
+    )
+
+    def __init__(
+        self,
+        module: str,
+        rule_id: str,
+        severity: Severity,
+        risk: str,
+        node_type_names: tuple[str, ...],
+        alter_subtypes: tuple[int, ...],
+        checks_statements: bool,
+        checks_files: bool,
+        min_pg: int | None,
+        max_pg: int | None,
+        rule: Rule | None = None,
+    ) -> None:
+        self.module = module
+        self.id = rule_id
+        self.severity: Severity = severity
+        self.risk = Risk(risk)
+        self.node_type_names = node_type_names
+        self.alter_subtypes = alter_subtypes
+        self.checks_statements = checks_statements
+        self.checks_files = checks_files
+        self.min_pg = min_pg
+        self.max_pg = max_pg
+        self._node_types: tuple[type, ...] | None = None
+        self._rule = rule
+
+    @classmethod
+    def of(cls, rule: Rule, module: str = "") -> IndexedRule:
+        """The entry of a rule object at hand (a rule given to the engine, or the index's generator)."""
+        return cls(
+            module,
+            rule.id,
+            rule.severity,
+            rule.risk.value,
+            tuple(t.__name__ for t in rule.node_types),
+            tuple(int(s) for s in rule.alter_subtypes),
+            rule.check_statement is not None,
+            rule.check_file is not None,
+            rule.min_pg,
+            rule.max_pg,
+            rule,
+        )
+
+    @property
+    def rule(self) -> Rule:
+        rule = self._rule
+        if rule is None:
+            rule = self._rule = _load(self.module)
+            if rule.id != self.id:
+                raise RuntimeError(
+                    f"foreshock.rules.{self.module}.RULE is {rule.id!r}, the rule index says {self.id!r} "
+                    f"(rules/_index.py is stale: {REGENERATE})"
+                )
+        return rule
+
+    def applies_to(self, pg_version: int) -> bool:
+        if self.min_pg is not None and pg_version < self.min_pg:
+            return False
+        return not (self.max_pg is not None and pg_version > self.max_pg)
+
+    def looks_at(self, kind: StatementKind) -> bool:
+        """Rule.looks_at, answered from the index: the node types are pglast's, named."""
+        node_types = self._node_types
+        if node_types is None:
+            node_types = self._node_types = tuple(getattr(ast, name) for name in self.node_type_names)
+        node_type, subtypes = kind
+        if node_types and not issubclass(node_type, node_types):
+            return False
+        return not (self.alter_subtypes and subtypes is not None and subtypes.isdisjoint(self.alter_subtypes))
+
+    def row(self) -> tuple[Any, ...]:
+        """The entry as the index writes it."""
+        return (
+            self.module,
+            self.id,
+            self.severity,
+            self.risk.value,
+            self.node_type_names,
+            self.alter_subtypes,
+            self.checks_statements,
+            self.checks_files,
+            self.min_pg,
+            self.max_pg,
+        )
+
+
+def _load(name: str) -> Rule:
+    module = importlib.import_module(f"foreshock.rules.{name}")
+    rule = module.RULE
+    if not isinstance(rule, Rule):
+        raise TypeError(f"foreshock.rules.{name}.RULE is not a Rule")
+    return rule
+
+
+@cache
+def indexed_rules() -> tuple[IndexedRule, ...]:
+    """Every rule, in registry order, as the index knows it: no rule module is imported."""
+    entries = tuple(IndexedRule(*row) for row in INDEX)
+    if tuple(e.module for e in entries) != RULE_MODULES:
+        raise RuntimeError(
+            f"rules/_index.py does not list RULE_MODULES in order (regenerate it: {REGENERATE})"
+        )
+    return entries
+
+
 @cache
 def all_rules() -> tuple[Rule, ...]:
-    rules: list[Rule] = []
-    for name in RULE_MODULES:
-        module = importlib.import_module(f"foreshock.rules.{name}")
-        rule = module.RULE
-        if not isinstance(rule, Rule):
-            raise TypeError(f"foreshock.rules.{name}.RULE is not a Rule")
-        rules.append(rule)
+    rules = tuple(entry.rule for entry in indexed_rules())
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate rule id in foreshock.rules")
-    return tuple(rules)
+    return rules
+
+
+def rules_with_ids(ids: Iterable[str]) -> tuple[Rule, ...]:
+    """The rules with these ids, in registry order, importing only their modules; unknown ids are skipped."""
+    wanted = set(ids)
+    return tuple(entry.rule for entry in indexed_rules() if entry.id in wanted)
 
 
 def get_rule(rule_id: str) -> Rule:
     """The rule with this id; KeyError (with the known ids) when there is none."""
-    for r in all_rules():
-        if r.id == rule_id:
-            return r
-    raise KeyError(f"unknown rule {rule_id!r}; known rules: {', '.join(r.id for r in all_rules())}")
+    for entry in indexed_rules():
+        if entry.id == rule_id:
+            return entry.rule
+    raise KeyError(f"unknown rule {rule_id!r}; known rules: {', '.join(e.id for e in indexed_rules())}")
 
 
+@cache
 def rule_ids() -> frozenset[str]:
-    return frozenset(r.id for r in all_rules())
+    return frozenset(e.id for e in indexed_rules())
+
+
+def render_index() -> str:
+    """The text of rules/_index.py, from the rule modules themselves (every one is imported)."""
+    rows = []
+    for name in RULE_MODULES:
+        rule = _load(name)
+        for t in rule.node_types:
+            if getattr(ast, t.__name__, None) is not t:
+                raise TypeError(f"foreshock.rules.{name}: node type {t!r} is not pglast.ast.{t.__name__}")
+        row = IndexedRule.of(rule, name).row()
+        rows.append(f"    ({', '.join(map(repr, row[:2]))},\n     {', '.join(map(repr, row[2:]))}),\n")
+    return (
+        '"""What each rule module\'s RULE looks at, so that the engine imports a rule module only when a\n'
+        "statement or file of the run needs it. Generated from the modules by foreshock.rules.registry;\n"
+        f"do not edit. Regenerate with\n    {REGENERATE}\n"
+        '"""\n\n'
+        "from __future__ import annotations\n\n"
+        "from typing import Any\n\n"
+        "# (module, id,\n"
+        "#  severity, risk, node type names, ALTER TABLE subtypes, has check_statement, has check_file,\n"
+        "#  min_pg, max_pg)\n"
+        "INDEX: tuple[tuple[Any, ...], ...] = (\n" + "".join(rows) + ")\n"
+    )
