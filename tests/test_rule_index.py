@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pglast import ast
 
+from foreshock.core.sql import parse
 from foreshock.rules.base import statement_kind
 from foreshock.rules.registry import (
     REGENERATE,
@@ -19,14 +20,13 @@ from foreshock.rules.registry import (
     rule_ids,
     rules_with_ids,
 )
-from foreshock.core.sql import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_rule_index_is_generated_from_the_rule_modules() -> None:
     committed = (ROOT / "src" / "foreshock" / "rules" / "_index.py").read_text(encoding="utf-8")
-    assert committed == render_index(), f"src/foreshock/rules/_index.py is stale: regenerate with `{REGENERATE}`"
+    assert committed == render_index(), f"rules/_index.py is stale: regenerate with `{REGENERATE}`"
 
 
 def test_every_indexed_rule_is_the_rule_its_module_holds() -> None:

@@ -88,5 +88,6 @@ RULE = Rule(
     risk=Risk.DURATION,
     severity="warning",
     check_file=check,
+    file_node_types=(ast.AlterDomainStmt,),
     see_also=("squawk: ban-alter-domain-with-add-constraint",),
 )

@@ -75,4 +75,5 @@ RULE = Rule(
     risk=Risk.RACE,
     severity="warning",
     check_file=check,
+    file_needs_opaque=True,
 )

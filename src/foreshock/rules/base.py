@@ -227,6 +227,11 @@ class Rule:
     alter_subtypes: tuple[int, ...] = ()
     # The same check in other tools ("squawk: adding-field-with-default"), for people coming from them.
     see_also: tuple[str, ...] = ()
+    # What check_file needs in a file to fire, so that the engine imports the rule's module only for files
+    # that have it (rules/_index.py): a statement of one of these node types (empty: any file), and
+    # framework data code (MigrationUnit.opaque) when file_needs_opaque.
+    file_node_types: tuple[type, ...] = ()
+    file_needs_opaque: bool = False
 
     def looks_at(self, kind: StatementKind) -> bool:
         """Whether check_statement can fire on a statement of this kind (statement_kind)."""

@@ -249,4 +249,5 @@ RULE = Rule(
     risk=Risk.RACE,
     severity="warning",
     check_file=check,
+    file_node_types=(ast.DoStmt,),
 )

@@ -145,9 +145,15 @@ class RuleEngine:
             self._statements.setdefault(sa.statement.index, sa.statement)
         pg = self._pg_version(None)
         deployment = self._deployment_of(unit.path)
+        in_file: frozenset[str] | None = None  # the node types of the file's statements, when first asked
         for entry in self.active:
             if not entry.checks_files or not entry.applies_to(pg) or not entry.risk.judged_in(deployment):
                 continue
+            if entry.file_node_type_names or entry.file_needs_opaque:
+                if in_file is None:
+                    in_file = frozenset(type(sa.statement.node).__name__ for sa in analysis.statements)
+                if not entry.may_fire_on_file(in_file, bool(unit.opaque)):
+                    continue
             rule = entry.rule
             if rule.check_file is None:
                 continue

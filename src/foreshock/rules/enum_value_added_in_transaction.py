@@ -87,4 +87,5 @@ RULE = Rule(
     severity="error",
     risk=Risk.FAILURE,
     check_file=check,
+    file_node_types=(ast.AlterEnumStmt,),
 )

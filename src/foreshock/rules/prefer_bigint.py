@@ -138,5 +138,6 @@ RULE = Rule(
     severity="info",
     risk=Risk.STYLE,
     check_file=check,
+    file_node_types=(ast.CreateStmt, ast.AlterTableStmt,),
     see_also=("squawk: prefer-big-int / prefer-bigint-over-int / prefer-bigint-over-smallint",),
 )

@@ -101,6 +101,8 @@ class IndexedRule:
         "alter_subtypes",
         "checks_files",
         "checks_statements",
+        "file_needs_opaque",
+        "file_node_type_names",
         "id",
         "max_pg",
         "min_pg",
@@ -122,6 +124,8 @@ class IndexedRule:
         checks_files: bool,
         min_pg: int | None,
         max_pg: int | None,
+        file_node_type_names: tuple[str, ...] = (),
+        file_needs_opaque: bool = False,
         rule: Rule | None = None,
     ) -> None:
         self.module = module
@@ -134,6 +138,8 @@ class IndexedRule:
         self.checks_files = checks_files
         self.min_pg = min_pg
         self.max_pg = max_pg
+        self.file_node_type_names = file_node_type_names
+        self.file_needs_opaque = file_needs_opaque
         self._node_types: tuple[type, ...] | None = None
         self._rule = rule
 
@@ -151,6 +157,8 @@ class IndexedRule:
             rule.check_file is not None,
             rule.min_pg,
             rule.max_pg,
+            tuple(t.__name__ for t in rule.file_node_types),
+            rule.file_needs_opaque,
             rule,
         )
 
@@ -181,6 +189,13 @@ class IndexedRule:
             return False
         return not (self.alter_subtypes and subtypes is not None and subtypes.isdisjoint(self.alter_subtypes))
 
+    def may_fire_on_file(self, node_type_names: frozenset[str], has_opaque: bool) -> bool:
+        """Whether check_file can fire on a file whose statements have these node types (names), and which
+        has framework data code or not (Rule.file_node_types, file_needs_opaque)."""
+        if self.file_needs_opaque and not has_opaque:
+            return False
+        return not self.file_node_type_names or not node_type_names.isdisjoint(self.file_node_type_names)
+
     def row(self) -> tuple[Any, ...]:
         """The entry as the index writes it."""
         return (
@@ -194,6 +209,8 @@ class IndexedRule:
             self.checks_files,
             self.min_pg,
             self.max_pg,
+            self.file_node_type_names,
+            self.file_needs_opaque,
         )
 
 
@@ -249,11 +266,12 @@ def render_index() -> str:
     rows = []
     for name in RULE_MODULES:
         rule = _load(name)
-        for t in rule.node_types:
+        for t in rule.node_types + rule.file_node_types:
             if getattr(ast, t.__name__, None) is not t:
                 raise TypeError(f"foreshock.rules.{name}: node type {t!r} is not pglast.ast.{t.__name__}")
         row = IndexedRule.of(rule, name).row()
-        rows.append(f"    ({', '.join(map(repr, row[:2]))},\n     {', '.join(map(repr, row[2:]))}),\n")
+        lines = (row[:2], row[2:10], row[10:])
+        rows.append("    (" + ",\n     ".join(", ".join(map(repr, part)) for part in lines) + "),\n")
     return (
         '"""What each rule module\'s RULE looks at, so that the engine imports a rule module only when a\n'
         "statement or file of the run needs it. Generated from the modules by foreshock.rules.registry;\n"
@@ -263,6 +281,6 @@ def render_index() -> str:
         "from typing import Any\n\n"
         "# (module, id,\n"
         "#  severity, risk, node type names, ALTER TABLE subtypes, has check_statement, has check_file,\n"
-        "#  min_pg, max_pg)\n"
+        "#  min_pg, max_pg, file node type names, file needs opaque code)\n"
         "INDEX: tuple[tuple[Any, ...], ...] = (\n" + "".join(rows) + ")\n"
     )

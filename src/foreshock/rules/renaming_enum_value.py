@@ -61,4 +61,5 @@ RULE = Rule(
     severity="error",
     risk=Risk.COMPATIBILITY,
     check_file=check,
+    file_node_types=(ast.AlterEnumStmt,),
 )

@@ -73,5 +73,6 @@ RULE = Rule(
     severity="warning",
     also=("changing-column-type",),
     check_file=check,
+    file_node_types=(ast.AlterTableStmt,),
     see_also=("eugene: W12",),
 )

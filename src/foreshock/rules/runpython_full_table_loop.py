@@ -103,5 +103,6 @@ RULE = Rule(
     ),
     severity="warning",
     check_file=check_file,
+    file_needs_opaque=True,
     risk=Risk.DURATION,
 )

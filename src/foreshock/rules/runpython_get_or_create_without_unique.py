@@ -67,5 +67,6 @@ RULE = Rule(
     risk=Risk.RACE,
     severity="warning",
     check_file=check,
+    file_needs_opaque=True,
     see_also=("Django docs: QuerySet.get_or_create",),
 )

@@ -108,5 +108,6 @@ RULE = Rule(
     severity="warning",
     risk=Risk.FAILURE,
     check_file=check,
+    file_node_types=(ast.TransactionStmt,),
     see_also=("squawk: transaction-nesting",),
 )

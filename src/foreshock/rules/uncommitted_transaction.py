@@ -53,5 +53,6 @@ RULE = Rule(
     severity="warning",
     risk=Risk.FAILURE,
     check_file=check,
+    file_node_types=(ast.TransactionStmt,),
     see_also=("squawk: ban-uncommitted-transaction",),
 )
