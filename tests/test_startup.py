@@ -27,6 +27,7 @@ from foreshock.core.model import (
 from foreshock.core.rewrite import KeyRange, Rewrite, RewriteStep
 from foreshock.core.schema import TypeRef
 from foreshock.rules.deployment import DeploymentSettings
+from foreshock.rules.registry import RULE_MODULES
 
 # The check runs as the console script does (main() with the process's own arguments); an exit handler and
 # the modules loaded are recorded once it has ended.
@@ -73,6 +74,45 @@ def test_a_pyproject_with_a_foreshock_table_is_still_read_by_a_check(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "missing-lock-timeout" not in done.stdout
     assert "tomllib" in (tmp_path / "imported").read_text(encoding="utf-8").split()
+
+
+def _rule_modules_imported(tmp_path: Path, sql: str, code: int = 0) -> tuple[set[str], str]:
+    """The rule modules a `foreshock check --format gcc` of a one-statement file imports, and its output."""
+    (tmp_path / "one.sql").write_text(sql, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORESHOCK_")}
+    done = subprocess.run([sys.executable, "-c", _PROBE], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode == code, done.stderr
+    imported = set((tmp_path / "imported").read_text(encoding="utf-8").split())
+    return {m for m in RULE_MODULES if f"foreshock.rules.{m}" in imported}, done.stdout
+
+
+def test_a_select_check_imports_no_rule_module_it_does_not_need(tmp_path: Path) -> None:
+    loaded, out = _rule_modules_imported(tmp_path, "select 1;\n")
+    assert out == ""
+    # Rules that look only at other statements, and file checks that need a statement or framework code the
+    # file does not have, stay unimported.
+    for module in ("adding_column_volatile_default", "changing_column_type", "setting_not_null",
+                   "dropping_table", "renaming_column", "creating_index_non_concurrently", "prefer_text",
+                   "transaction_nesting", "uncommitted_transaction", "repeated_rewrite", "prefer_bigint",
+                   "runpython_exists_then_create", "alembic_read_then_write", "do_block_check_without_lock"):
+        assert module not in loaded, module
+    assert len(loaded) < len(RULE_MODULES) // 3, sorted(loaded)
+    assert "missing_lock_timeout" in loaded  # its file check looks at every file
+
+
+def test_an_alter_table_check_imports_the_rule_modules_it_needs(tmp_path: Path) -> None:
+    sql = "ALTER TABLE orders ADD COLUMN note integer NOT NULL;\n"
+    loaded, out = _rule_modules_imported(tmp_path, sql, 1)
+    assert "[adding-required-column]" in out and "no lock_timeout is set" in out
+    # Every rule whose check looks at an ADD COLUMN, and the file checks an ALTER TABLE can set off.
+    for module in ("adding_column_volatile_default", "adding_required_column", "adding_serial_column",
+                   "adding_foreign_key", "prefer_text", "repeated_rewrite", "prefer_bigint",
+                   "missing_lock_timeout"):
+        assert module in loaded, module
+    for module in ("changing_column_type", "setting_not_null", "dropping_table", "transaction_nesting",
+                   "creating_index_non_concurrently"):
+        assert module not in loaded, module
 
 
 # History-cache keys are repr()s of these records (foreshock.cache.keys, api.PreparedCheck.fingerprint): a
