@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from foreshock.core.analyze import StatementContext
 from foreshock.core.model import (
     AnalysisSettings,
     DataCodeFact,
@@ -26,8 +27,13 @@ from foreshock.core.model import (
 )
 from foreshock.core.rewrite import KeyRange, Rewrite, RewriteStep
 from foreshock.core.schema import TypeRef
+from foreshock.core.txn import _Open
+from foreshock.report.common import RuleInfo
+from foreshock.rules.base import Rule
 from foreshock.rules.deployment import DeploymentSettings
+from foreshock.rules.engine import Suppressed
 from foreshock.rules.registry import RULE_MODULES
+from foreshock.rules.verdict import BudgetVerdict
 
 # The check runs as the console script does (main() with the process's own arguments); an exit handler and
 # the modules loaded are recorded once it has ended.
@@ -113,6 +119,14 @@ def test_an_alter_table_check_imports_the_rule_modules_it_needs(tmp_path: Path) 
     for module in ("changing_column_type", "setting_not_null", "dropping_table", "transaction_nesting",
                    "creating_index_non_concurrently"):
         assert module not in loaded, module
+
+
+# A dataclass without a docstring gets one built from inspect.signature when its module is imported: the
+# records every check imports carry their own.
+@pytest.mark.parametrize("record", [Rule, RuleInfo, BudgetVerdict, Suppressed, StatementContext, _Open],
+                         ids=lambda r: r.__name__)
+def test_records_every_check_imports_have_their_own_docstring(record: type) -> None:
+    assert record.__doc__ and not record.__doc__.startswith(f"{record.__name__}(")
 
 
 # History-cache keys are repr()s of these records (foreshock.cache.keys, api.PreparedCheck.fingerprint): a

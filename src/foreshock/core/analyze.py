@@ -41,8 +41,10 @@ from foreshock.core.txn import TransactionTracker
 from foreshock.errors import InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # never compared nor printed: only its fields are read
 class StatementContext:
+    """What a visitor is told of one statement: its unit, its analysis, and the schema before it."""
+
     unit: MigrationUnit
     statement: Statement
     analysis: StatementAnalysis

@@ -62,8 +62,10 @@ def _cost(facts: StatementFacts) -> int:
     return 0 if cost_class == "catalog only" else 2
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # never compared nor printed: only its fields are read
 class _Open:
+    """A transaction still open while the tracker walks a file: its statements and the locks it holds."""
+
     index: int
     explicit: bool
     first: Statement

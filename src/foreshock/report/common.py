@@ -11,8 +11,10 @@ from foreshock.core.model import CheckResult, Finding
 from foreshock.errors import ForeshockError, InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # never compared nor printed: only its fields are read
 class RuleInfo:
+    """What a report says of a rule that has findings (a bare id when the registry does not know it)."""
+
     id: str
     summary: str = ""
     why: str = ""

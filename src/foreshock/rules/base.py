@@ -8,7 +8,7 @@ applying suppressions. That keeps severities, positions and suppressions in one 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -202,8 +202,15 @@ def statement_kind(node: Any) -> StatementKind:
     return type(node), None
 
 
-@dataclass(frozen=True)
+# No generated eq/repr: nothing compares or prints a rule (one object per module), and each generated
+# method is compiled when the module is imported, by every run.
+@dataclass(frozen=True, eq=False, repr=False)
 class Rule:
+    """One rule: its documentation and examples, the checks that find its problem, and what they look at.
+
+    One object per rule module (its RULE); the registry's index (rules/_index.py) records what the engine
+    needs of it without importing the module."""
+
     id: str  # stable kebab-case; never renamed (suppressions and configs refer to it)
     summary: str  # one line
     why: str  # the lock taken, what it blocks, from which PostgreSQL version
@@ -212,8 +219,8 @@ class Rule:
     good: tuple[Example, ...]
     severity: Severity
     risk: Risk  # how findings are judged: only duration findings follow production size
-    check_statement: StatementCheck | None = field(default=None, compare=False, repr=False)
-    check_file: FileCheck | None = field(default=None, compare=False, repr=False)
+    check_statement: StatementCheck | None = None
+    check_file: FileCheck | None = None
     min_pg: int | None = None  # first major version the rule applies to
     max_pg: int | None = None  # last major version the rule applies to
     # Rules a bad example may legitimately trigger as well (kept rare; the all-rules test honours it).

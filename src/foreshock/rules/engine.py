@@ -53,8 +53,10 @@ UNUSED_SUPPRESSION = "unused-suppression"
 _META_RULES = frozenset({SUPPRESSION_WITHOUT_REASON, UNUSED_SUPPRESSION})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # never compared nor printed: only its fields are read
 class Suppressed:
+    """A finding a `foreshock: ignore` directive silenced, with that directive (and its reason)."""
+
     finding: Finding
     directive: Directive
 

@@ -15,7 +15,8 @@ from foreshock.rules.base import Risk, Rule, StatementKind
 
 REGENERATE = "python -m foreshock.rules.indexing > src/foreshock/rules/_index.py"
 
-# One module per rule, in the order `foreshock rules` lists them (grouped by what they protect against).
+# One module per rule, in the order `foreshock rules` lists them (grouped by what they protect against). A new
+# rule's module goes here, then the index is regenerated (REGENERATE; a test fails until it is).
 RULE_MODULES: tuple[str, ...] = (
     # locks held across a whole scan or rewrite of an existing table
     "adding_column_volatile_default",

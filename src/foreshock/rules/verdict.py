@@ -49,8 +49,10 @@ DEFAULT_BUDGETS: dict[LockMode, float | None] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # never compared nor printed: only its fields are read
 class BudgetVerdict:
+    """How a lock held for an estimated time stands against its lock budget, and the sentence that says so."""
+
     severity: Severity | None  # None: no budget applies (a weak lock)
     message: str
     budget: float | None
