@@ -30,6 +30,8 @@ ID = "constraining-backfilled-column"
 
 @dataclass
 class _Step:
+    """A step of a followed column (its ADD COLUMN, SET DEFAULT or back-fill): where, and what it held."""
+
     unit: MigrationUnit
     statement: Statement | None  # None: framework data code, at `line` of the unit's path
     line: int
@@ -59,6 +61,8 @@ class _Column:
 
 @dataclass
 class _Followed:
+    """The columns followed in one analysis, and the files it has seen."""
+
     columns: dict[tuple[str, str], _Column]
     files: set[str]
 
