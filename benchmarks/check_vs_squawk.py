@@ -337,7 +337,10 @@ def _phases(text: str, repeat: int) -> None:
     calls = {"checks": 0, "found": 0}
 
     def counted(engine: RuleEngine) -> RuleEngine:
-        for rule in engine.active:
+        for indexed in engine.active:
+            if not indexed.checks_statements:
+                continue
+            rule = indexed.rule  # the module is imported here; the engine reads the same Rule object
             check = rule.check_statement
             if check is None:
                 continue
