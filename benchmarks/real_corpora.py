@@ -456,7 +456,8 @@ def comparison(before: dict[str, Any], results: list[ProjectResult]) -> str:
         if b is None or r.status != "ok":
             continue
         # An earlier version's JSON may lack a field this one writes: it listed every finding it had.
-        b_shown = b.get("shown_per_100") or b["per_100"]
+        # (0.0 shown is a figure, not a missing one.)
+        b_shown = b["per_100"] if b.get("shown_per_100") is None else b["shown_per_100"]
         b_info = "-" if b.get("default_info_lines") is None else str(b["default_info_lines"])
         r_info = "-" if r.default_info_lines is None else str(r.default_info_lines)
         rows.append(
