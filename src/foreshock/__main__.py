@@ -2,7 +2,8 @@
 
 A `check` whose inputs did not change since a run kept its output is answered from the history cache
 before the command line, pglast and the rules are imported (foreshock.cache.fast); every other run is the
-CLI's (foreshock.cli).
+CLI's (foreshock.cli), with the records' generated methods read from their kept code instead of compiled
+(foreshock.cache.record_code).
 """
 
 from __future__ import annotations
@@ -55,9 +56,17 @@ def _main(args: list[str]) -> None:
         except BrokenPipeError:
             code = 2  # `foreshock check ... | head`: the reader went away, as the CLI says it
         sys.exit(code)
-    from foreshock.cli import main as cli_main
+    # Before the first record class is made (the CLI's imports make most of them); written back at the end
+    # only if something was compiled.
+    from foreshock.cache import record_code
 
-    cli_main(args)
+    record_code.install()
+    try:
+        from foreshock.cli import main as cli_main
+
+        cli_main(args)
+    finally:
+        record_code.save()
 
 
 if __name__ == "__main__":
