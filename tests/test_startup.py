@@ -1,5 +1,6 @@
-"""Start-up of a one-statement check: what a plain SQL run imports, how its process ends, and the generated
-methods of the records that rely on them (records generate only the dataclass methods something uses)."""
+"""Start-up of a one-statement check: what a plain SQL run imports, how its process ends, the generated
+methods of the records that rely on them (records generate only the dataclass methods something uses), and
+those methods' code kept compiled between runs (foreshock.cache.record_code)."""
 
 from __future__ import annotations
 
@@ -177,3 +178,246 @@ def test_records_compared_by_value_stay_equal_and_hash_alike(make: object) -> No
     assert a is not b and a == b
     if type(a).__hash__ is not None:
         assert hash(a) == hash(b)
+
+
+# The records' generated methods are kept compiled (foreshock.cache.record_code). Each run below is its own
+# process: the code file lives under a bytecode prefix of the test's own (PYTHONPYCACHEPREFIX), never in the
+# source tree, and bytecode is written unless the test says otherwise.
+def _env(tmp_path: Path, *, write: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FORESHOCK_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    env["PYTHONHASHSEED"] = "0"  # records are hashed below: string hashes alike in every process
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _code_file(tmp_path: Path) -> Path | None:
+    found = list((tmp_path / "pycache").rglob("dataclass-methods.*"))
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+# Counts, in a process where the kept code is installed, the sources of foreshock's methods dataclasses has
+# compiled (the audit event of compile(); a kept method's code is not compiled) and the methods' code run (the
+# audit event of exec() given code: every method made through the kept code, compiled or not). Whose method
+# it is: the class dataclasses is processing, in its frame.
+_COUNT_COMPILES = """\
+import sys
+COMPILED, RUN = [], []
+def _ours():
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name != "_process_class":
+        frame = frame.f_back
+    return frame is not None and frame.f_locals["cls"].__module__.startswith("foreshock")
+def _audit(event, args):
+    source = args[0] if event == "compile" and isinstance(args[0], (str, bytes)) else ""
+    if source[:17] in ("def __create_fn__", b"def __create_fn__"):
+        if _ours():
+            COMPILED.append(args[0])
+    elif event == "exec" and "__create_fn__" in getattr(args[0], "co_names", ()) and _ours():
+        RUN.append(args[0])
+sys.addaudithook(_audit)
+"""
+
+
+# Every record class of the package, described by what its generated methods are (their code, names,
+# defaults, annotations and the values they close over) and by what they do: an instance made from
+# placeholder values (or the error making one raises), its repr, equality and hash alike with a twin's (a
+# hash's value may be an address's: None's), and what setting and deleting a field does.
+_RECORDS = _COUNT_COMPILES + """\
+import dataclasses, importlib, pkgutil, re, types
+if sys.argv[1] == "kept":
+    from foreshock.cache import record_code
+    record_code.install()
+import foreshock
+for info in pkgutil.walk_packages(foreshock.__path__, "foreshock."):
+    if not info.name.endswith(".__main__"):
+        importlib.import_module(info.name)
+def scrub(text):
+    return re.sub(r" at 0x[0-9a-f]+", " at 0x", text)
+def code(c):
+    names = ("co_name", "co_qualname", "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_flags",
+             "co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_filename",
+             "co_firstlineno", "co_linetable", "co_exceptiontable")
+    return ([getattr(c, n, None) for n in names],
+            [code(k) if isinstance(k, types.CodeType) else scrub(repr(k)) for k in c.co_consts])
+def method(f):
+    return (f.__qualname__, code(f.__code__), scrub(repr(f.__defaults__)), scrub(repr(f.__kwdefaults__)),
+            scrub(repr(f.__annotations__)), [scrub(repr(cell.cell_contents)) for cell in f.__closure__ or ()])
+def outcome(f, *args):
+    try:
+        return scrub(repr(f(*args)))
+    except Exception as e:
+        return f"{type(e).__name__}: {scrub(str(e))}"
+def made(cls):
+    args = [i for i, f in enumerate(dataclasses.fields(cls))
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    return cls(*args)
+def twins(cls):
+    a, b = made(cls), made(cls)  # both alive: a hash of an address is not another's that reused it
+    return a == b, hash(a) == hash(b)
+classes, todo, seen = {}, [object], set()
+while todo:
+    for sub in type.__subclasses__(todo.pop()):
+        if sub not in seen:
+            seen.add(sub)
+            todo.append(sub)
+            if "__dataclass_fields__" in vars(sub) and sub.__module__.startswith("foreshock"):
+                classes[f"{sub.__module__}.{sub.__qualname__}"] = sub
+out = []
+for name, cls in sorted(classes.items()):
+    generated = {k: method(v) for k, v in sorted(vars(cls).items())
+                 if isinstance(v, types.FunctionType) and v.__code__.co_filename == "<string>"}
+    first = dataclasses.fields(cls)[0].name if dataclasses.fields(cls) else "x"
+    out.append((name, generated, outcome(made, cls), outcome(twins, cls),
+                outcome(lambda: setattr(made(cls), first, 0)), outcome(lambda: delattr(made(cls), first))))
+if sys.argv[1] == "kept":
+    record_code.save()
+print(len(classes), len(COMPILED), len(RUN))
+print(repr(out))
+"""
+
+
+def _records(tmp_path: Path, mode: str) -> tuple[int, int, int, str]:
+    done = subprocess.run([sys.executable, "-c", _RECORDS, mode], cwd=tmp_path, capture_output=True,
+                          text=True, env=_env(tmp_path), check=False)
+    assert done.returncode == 0, done.stderr
+    counts, described = done.stdout.split("\n", 1)
+    classes, compiled, run = map(int, counts.split())
+    return classes, compiled, run, described
+
+
+def test_record_methods_from_kept_code_are_those_dataclasses_compiles(tmp_path: Path) -> None:
+    classes, _compiled, _run, plain = _records(tmp_path, "plain")  # dataclasses' own exec of its sources
+    assert classes > 150  # every record class of the package
+    assert _code_file(tmp_path) is None
+    # First run: every method compiled, and kept.
+    kept_classes, compiled, run, described = _records(tmp_path, "kept")
+    assert compiled == run > 400 and (kept_classes, described) == (classes, plain)
+    assert _code_file(tmp_path) is not None
+    # Second run: none compiled, the same methods doing the same.
+    assert _records(tmp_path, "kept") == (classes, 0, run, plain)
+
+
+# A check run as the console script runs it, counting the record methods compiled and made.
+_COUNTED_CHECK = _COUNT_COMPILES + """\
+sys.argv = ["foreshock", "check", "--format", "gcc", "one.sql"]
+from foreshock.__main__ import main
+try:
+    main()
+finally:
+    print(len(COMPILED), len(RUN), file=sys.stderr)
+"""
+
+
+def _counted_check(tmp_path: Path, *, write: bool = True) -> tuple[str, int, int]:
+    (tmp_path / "one.sql").write_text("ALTER TABLE orders ADD COLUMN note text;\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", _COUNTED_CHECK], cwd=tmp_path, capture_output=True,
+                          text=True, env=_env(tmp_path, write=write), check=False)
+    assert done.returncode == 0, done.stderr
+    compiled, run = map(int, done.stderr.splitlines()[-1].split())
+    return done.stdout, compiled, run
+
+
+def test_a_check_with_the_records_code_kept_compiles_no_record_method(tmp_path: Path) -> None:
+    out, compiled, run = _counted_check(tmp_path)
+    assert "[missing-lock-timeout]" in out and compiled == run > 100
+    assert _code_file(tmp_path) is not None
+    assert _counted_check(tmp_path) == (out, 0, run)
+
+
+def test_the_records_code_is_not_written_where_bytecode_is_not(tmp_path: Path) -> None:
+    out, compiled, run = _counted_check(tmp_path, write=False)  # PYTHONDONTWRITEBYTECODE
+    assert compiled == run > 100 and _code_file(tmp_path) is None
+    assert _counted_check(tmp_path, write=False) == (out, compiled, run)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: data[: len(data) // 2],
+        lambda data: b"\x00garbage" + data[8:],
+        lambda data: __import__("marshal").dumps(("another format", b"", 1, {})),
+        lambda data: __import__("marshal").dumps(("foreshock-dataclass-methods-1", b"\x00\x00\r\n", 1, {})),
+        # Every entry's code replaced by bytes that are not code, or by what is not an entry.
+        lambda data: __import__("marshal").dumps(
+            (*__import__("marshal").loads(data)[:3],
+             {k: (b"\xff", v[1]) for k, v in __import__("marshal").loads(data)[3].items()})),
+        lambda data: __import__("marshal").dumps(
+            (*__import__("marshal").loads(data)[:3],
+             {k: "not an entry" for k in __import__("marshal").loads(data)[3]})),
+    ],
+    ids=["empty", "truncated", "garbage", "another-format", "another-bytecode", "bad-code", "bad-entries"],
+)
+def test_a_damaged_records_code_file_is_ignored_and_written_again(tmp_path: Path, damage: object) -> None:
+    assert callable(damage)
+    out, compiled, run = _counted_check(tmp_path)
+    kept = _code_file(tmp_path)
+    assert kept is not None
+    kept.write_bytes(damage(kept.read_bytes()))
+    assert _counted_check(tmp_path) == (out, compiled, run)  # every method compiled again, the same output
+    assert _counted_check(tmp_path) == (out, 0, run)  # and the file written again
+
+
+_ELSEWHERE = """\
+import dataclasses, marshal, sys
+from foreshock.cache import record_code
+record_code.install()
+import foreshock.core.model  # foreshock's records: the file is written
+sys.path.insert(0, ".")
+import elsewhere, postponed
+record_code.save()
+kept = marshal.loads(open(record_code.default_path(), "rb").read())[3]
+print(sum("somewhere_else" in source for source, _flags in kept))
+print(elsewhere.Point.__init__.__annotations__, postponed.Later.__init__.__annotations__)
+print(elsewhere.Point(1, 2), elsewhere.Point(1, 2) == elsewhere.Point(1, 2))
+"""
+
+
+def test_other_packages_dataclasses_are_compiled_as_always(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.py").write_text(
+        "import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass Point:\n    x: int\n"
+        "    somewhere_else: int = 0\n", encoding="utf-8")
+    # A module that postpones its annotations: its generated methods' are objects all the same (the compiler
+    # flags are dataclasses' own, as the builtin exec takes them).
+    (tmp_path / "postponed.py").write_text(
+        "from __future__ import annotations\nimport dataclasses\n@dataclasses.dataclass\nclass Later:\n"
+        "    somewhere_else: int\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", _ELSEWHERE], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(tmp_path), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "0",  # nothing of theirs kept
+        "{'x': <class 'int'>, 'somewhere_else': <class 'int'>, 'return': None} "
+        "{'somewhere_else': 'int', 'return': None}",
+        "Point(x=1, somewhere_else=2) True",
+    ]
+
+
+def test_kept_methods_unused_by_later_writes_are_dropped(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from foreshock.cache import record_code
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as an install that keeps bytecode runs
+    path = str(tmp_path / "methods")
+
+    def run(*names: str) -> record_code._Codes:
+        codes = record_code._Codes(path)
+        for name in names:
+            codes.code(f"def __create_fn__():\n def {name}(self): pass\n return {name}", 0)
+        codes.save()
+        return codes
+
+    run("old", "kept")
+    for i in range(record_code._KEEP):
+        assert len(run("kept", f"new{i}").kept) == i + 3  # `old` kept while recent enough
+    last = run("kept", "newest")
+    kept = {source.split()[3] for source, _flags in last.kept}
+    assert "old(self):" not in kept and {"kept(self):", "newest(self):"} <= kept
+    assert len(kept) == 2 + record_code._KEEP  # and what each of the last _KEEP writes added
+    # A run that compiles nothing leaves the file as it is.
+    before = (tmp_path / "methods").read_bytes()
+    assert run("kept", "newest").compiled == {} and (tmp_path / "methods").read_bytes() == before
