@@ -101,8 +101,9 @@ class _Codes:
         generation = self.generation + 1
         entries: dict[_Key, tuple[bytes, int]] = {}
         for key, entry in self.kept.items():
-            if type(entry) is not tuple or len(entry) != 2 or type(entry[1]) is not int:
-                continue
+            if type(entry) is not tuple or len(entry) != 2 or type(entry[0]) is not bytes \
+                    or type(entry[1]) is not int:
+                continue  # not an entry this module writes: dropped
             if key in self.used:
                 entries[key] = (entry[0], generation)
             elif generation - entry[1] <= _KEEP:
@@ -182,7 +183,3 @@ def save() -> None:
     if _codes is not None:
         _codes.save()
 
-
-def compiled() -> int:
-    """How many methods this process compiled (not found in the file)."""
-    return 0 if _codes is None else len(_codes.compiled)
