@@ -12,7 +12,7 @@ from pglast import ast
 from foreshock.core.effects.collect import EffectSet, has_storage, with_children
 from foreshock.core.effects.index_reach import from_items, index_leads, selective_range_vars
 from foreshock.core.locks import LockMode
-from foreshock.core.nodes import cte_names, range_vars, strings, walk
+from foreshock.core.nodes import strings, walk
 
 # Aggregates other than min/max: with any of them the planner cannot answer min()/max() from an index end.
 _OTHER_AGGREGATES = frozenset(
@@ -65,17 +65,28 @@ def read_tables(
 ) -> None:
     """Tables a query reads: AccessShareLock (RowShareLock for FOR UPDATE) and a scan unless selective."""
     schema = eff.schema
-    ctes = cte_names(query) | eff.ctes
+    # One walk finds the query's WITH names, its SELECTs and the tables it names (in walk order).
+    selects: list[Any] = []
+    named: list[ast.RangeVar] = []
+    own_ctes: set[str] = set()
+    for n in walk(query):
+        if isinstance(n, ast.RangeVar):
+            named.append(n)
+        elif isinstance(n, ast.SelectStmt):
+            selects.append(n)
+        elif isinstance(n, ast.CommonTableExpr) and n.ctename:
+            own_ctes.add(n.ctename)
+    ctes = own_ctes | eff.ctes
     skip = set(exclude)
     sel_ids: set[int] = set(selective or ())
-    for sel in (n for n in walk(query) if isinstance(n, ast.SelectStmt)):
+    for sel in selects:
         rvs, quals = from_items(sel.fromClause)
         rvs = [r for r in rvs if r.schemaname or r.relname not in ctes]
         sel_ids |= selective_range_vars(schema, rvs, [sel.whereClause, *quals])
         minmax = minmax_from_index(schema, sel)
         if minmax is not None:
             sel_ids.add(minmax)
-    for rv in range_vars(query):
+    for rv in named:
         if not rv.schemaname and rv.relname in ctes:
             continue
         q = schema.resolve(rv)
