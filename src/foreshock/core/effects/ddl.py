@@ -176,9 +176,10 @@ def _set_schema(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
 
 def _view(eff: EffectSet, node: Any, settings: AnalysisSettings) -> None:
     # Parse analysis of the view query opens every referenced table with AccessShareLock; nothing is read.
+    ctes = cte_names(node.query)
     for rv in range_vars(node.query):
         q = eff.schema.resolve(rv)
-        if rv.relname in cte_names(node.query) and not rv.schemaname:
+        if rv.relname in ctes and not rv.schemaname:
             continue
         t = eff.schema.table(q)
         if t is not None and t.kind == "view":
