@@ -527,7 +527,7 @@ def test_an_internal_error_in_the_fast_path_is_one_line(
 ) -> None:
     from foreshock.__main__ import main
 
-    def broken(_argv: object) -> None:
+    def broken(_argv: object, **_options: object) -> None:
         raise RuntimeError("manifest\nunreadable")
 
     monkeypatch.setattr(fast, "lookup", broken)
@@ -836,3 +836,73 @@ def test_window_verdict_of_statements_read_back_from_the_cache_is_the_cold_one(
             "ALTER TABLE orders ALTER COLUMN total TYPE bigint USING CAST(total AS bigint), "
             "ALTER COLUMN id TYPE numeric, ADD COLUMN z integer DEFAULT random();"
         ) in cold_run[1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The helper: with a new migration, the entry point restores the last run's schema snapshot in a child
+# process while the run finds the migrations; the child analyses the new ones and keeps their entries.
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+@pytest.mark.parametrize("case", ["helped", "another-snapshot", "helper-fails"])
+def test_a_new_migration_is_analysed_by_the_helper_holding_the_last_snapshot_or_by_the_run(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foreshock import analysis
+    from foreshock.cache import entries
+
+    args = _warm_fast(tmp_path, monkeypatch)
+    _new_last(tmp_path)
+    parent = os.getpid()
+    resume = analysis._resume
+
+    def resumed(*a: object) -> object:
+        if os.getpid() != parent:
+            calls_in_child.append(1)
+            if case == "helper-fails":
+                raise MemoryError("the helper's analysis")  # the run does it itself
+        return resume(*a)  # type: ignore[arg-type]
+
+    calls_in_child: list[int] = []
+    monkeypatch.setattr(analysis, "_resume", resumed)
+    started: list[str] = []
+
+    def helper(store: Store, key: str) -> None:
+        started.append(key)
+        analysis.start_helper(store, "0" * 40 if case == "another-snapshot" else key)
+
+    assert fast.lookup(["check", *args], helper=helper) is None
+    # The snapshot the last run kept: the one this history and more starts from.
+    assert len(started) == 1 and Store(tmp_path / "cache").has(entries.SCHEMA, started[0])
+    assert len(analysis._HELPERS) == 1
+    in_parent: list[int] = []
+    load_schema = entries.load_schema
+
+    def loaded(*a: object) -> object:
+        in_parent.append(1)
+        return load_schema(*a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(entries, "load_schema", loaded)  # the child was forked before: not patched there
+    warm = _cli(*args)
+    assert warm == _cli(*_no_cache(args))
+    assert warm[0] == 2 and "not analysed" in warm[1] + warm[2]
+    assert not analysis._HELPERS
+    # Helped: the run never restored the snapshot itself; otherwise it did, with the same output.
+    assert (in_parent == []) is (case == "helped")
+    # The run's entries for the new migration serve the next run whoever wrote them.
+    as_json = [*args[:1], "json", *args[2:]]
+    got = _cli(*as_json)
+    assert got == _cli(*_no_cache(as_json)), got[2]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_the_entry_point_with_a_new_migration_prints_the_cold_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _warm_fast(tmp_path, monkeypatch)
+    _new_last(tmp_path)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # A reader of the output sees its end with the run's: the helper holds none of its streams.
+    done = subprocess.run([sys.executable, "-m", "foreshock", "check", *args], capture_output=True,
+                          text=True, env=env, check=False, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == _cli(*_no_cache(args))

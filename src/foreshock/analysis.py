@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -200,17 +201,46 @@ def _cached(
     if done == len(units) and schema_errors is not None:
         return Analysed(outcomes, schema_errors, 0)
 
-    with _loading():
-        schema, first = entries.latest_schema(store, keys, done)
-    if schema is None or schema_errors is None:
-        errors: list[Any] = []
-        schema, first = schema_model(history, errors), 0
-        if schema_errors is None:
-            schema_errors = errors
-            store.save(entries.BASE, base, errors)
+    first = entries.latest_snapshot(store, keys, done)
+    fresh = _helped(units, settings, store, keys, done, first) if schema_errors is not None else None
+    if fresh is None:
+        with _loading():
+            schema = entries.load_schema(store, keys, first)
+            while schema is None and first:  # unreadable (removed by the read): the one before it
+                first = entries.latest_snapshot(store, keys, first - 1)
+                schema = entries.load_schema(store, keys, first)
+        if schema is None or schema_errors is None:
+            errors: list[Any] = []
+            schema, first = schema_model(history, errors), 0
+            if schema_errors is None:
+                schema_errors = errors
+                store.save(entries.BASE, base, errors)
+        fresh = _resume(units, settings, store, keys, done, first, schema)
+    outcomes.extend(fresh)
+    from foreshock.cache import fast
+
+    fast.snapshot(keys[-1] if len(units) - first >= _SNAPSHOT_EVERY else keys[first - 1] if first else "")
+    store.prune()
+    return Analysed(outcomes, schema_errors, sum(not u.history for u in units[done:]))
+
+
+def _resume(
+    units: Sequence[MigrationUnit],
+    settings: Settings,
+    store: Store,
+    keys: Sequence[str],
+    done: int,
+    first: int,
+    schema: Schema,
+) -> list[FileOutcome]:
+    """The outcomes of units[done:], analysed from `schema` (the model after units[:first]) and kept in
+    `store`, with the model after the last unit when enough units follow `first`."""
+    from foreshock.cache import entries
+
     _replay(units[first:done], schema)
     fresh = _run(units[done:], settings, schema)
     reported = iter(fresh)
+    outcomes: list[FileOutcome] = []
     for i in range(done, len(units)):
         if units[i].history:
             store.write(entries.HIST, keys[i], b"")
@@ -222,8 +252,169 @@ def _cached(
         # Else the next run replays the few files since the snapshot it started from on the model (parsed
         # again: a few ms), cheaper than writing the model now (tens of ms for a large schema).
         entries.save_schema(store, keys[-1], schema)
-    store.prune()
-    return Analysed(outcomes, schema_errors, len(fresh))
+    return outcomes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The helper: restoring a schema snapshot (tens of ms for a large history: pickle holds the interpreter lock,
+# so no thread can do it meanwhile) in a child process, while this one finds and reads the migrations.
+
+
+class _Helper:
+    """A child process holding the schema snapshot under `key` (restored as soon as it starts): given the
+    units after the snapshot, it analyses them from it and keeps their outcomes in the store, as `_resume`
+    does here."""
+
+    def __init__(self, root: str, key: str, pid: int, send: int, receive: int) -> None:
+        self.root, self.key, self.pid, self.send, self.receive = root, key, pid, send, receive
+
+    def close(self) -> None:
+        """Dismissed (or done): the child sees its input end and exits."""
+        for fd in (self.send, self.receive):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+_HELPERS: list[_Helper] = []
+
+
+def start_helper(store: Store, key: str) -> None:
+    """Start restoring the schema snapshot under `key` in a child process (`_Helper`); `_cached` hands it
+    the units after the snapshot if it turns out to be the one the run needs. Called before any other thread
+    starts (the entry point does, when it finds that the history a kept run read has changed). Nothing
+    where processes cannot be forked; a helper that fails in any way leaves `_cached` to do its work."""
+    if not hasattr(os, "fork") or _HELPERS:
+        return
+    from_parent, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (to_child, from_parent, from_child, to_parent):
+            os.close(fd)
+        return
+    if pid == 0:  # the child: never returns
+        os.close(to_child)
+        os.close(from_child)
+        _serve(store, key, from_parent, to_parent)
+    os.close(from_parent)
+    os.close(to_parent)
+    _HELPERS.append(_Helper(store.root_dir, key, pid, to_child, from_child))
+
+
+def _serve(store: Store, key: str, receive: int, send: int) -> None:
+    """The helper child: restore the snapshot, then analyse what the parent sends (or exit at its end)."""
+    reply: object = None
+    try:
+        # Nothing of the terminal: a reader of this run's output sees its end when the parent ends.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        import pickle
+
+        from foreshock.cache import entries
+
+        with _loading():
+            schema = store.load(entries.SCHEMA, key)
+        # What analysing needs, imported while the parent is still finding the migrations.
+        import foreshock.core.analyze
+        import foreshock.core.sql
+        import foreshock.rules  # noqa: F401
+
+        with os.fdopen(receive, "rb") as fh:
+            work = pickle.load(fh)
+        if schema is not None:
+            units, settings, keys, done, first = work
+            fresh = _resume(units, settings, store, keys, done, first, schema)
+            reply = len(fresh)
+    except BaseException:  # noqa: BLE001 -- the parent does the work itself, and meets any error there
+        reply = None
+    finally:
+        try:
+            os.write(send, repr(reply).encode())
+        finally:
+            os._exit(0)
+
+
+def _helped(
+    units: Sequence[MigrationUnit], settings: Settings, store: Store, keys: Sequence[str], done: int, first: int
+) -> list[FileOutcome] | None:
+    """The outcomes of units[done:] from the helper, when it holds the model after units[:first] of this
+    store (read back from the entries it kept); None: do it here."""
+    if not _HELPERS:
+        return None
+    helper = _HELPERS.pop()
+    try:
+        if first == 0 or helper.root != store.root_dir or helper.key != keys[first - 1]:
+            return None
+        # In the child's terms: the units from the snapshot on, the first of them after it.
+        work = (list(units[first:]), settings, list(keys[first:]), done - first, 0)
+        data = _dumps(work)
+        if data is None:
+            return None
+        try:
+            with os.fdopen(helper.send, "wb") as fh:
+                helper.send = -1
+                fh.write(data)
+        except OSError:  # it has gone
+            return None
+        answer = _read_all(helper.receive)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(helper.pid, 0)  # its time is this run's
+        if answer != str(sum(not u.history for u in units[done:])).encode():
+            return None
+        from foreshock.cache import entries
+
+        outcomes: list[FileOutcome] = []
+        with _loading():
+            for i in range(done, len(units)):
+                if units[i].history:
+                    continue
+                kept = entries.load_file(store, keys[i])
+                if kept is None:
+                    return None
+                outcomes.append(FileOutcome(*kept))
+        return outcomes
+    finally:
+        helper.close()
+
+
+def _dumps(work: object) -> bytes | None:
+    """The work as the helper reads it; None when something in it does not pickle."""
+    import copyreg
+    import io
+    import pickle
+    from types import MappingProxyType
+
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    # The settings' severities are a read-only view of a dict.
+    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: lambda m: (_read_only, (dict(m),))}
+    try:
+        pickler.dump(work)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    return buf.getvalue()
+
+
+def _read_only(items: dict[Any, Any]) -> Any:
+    from types import MappingProxyType
+
+    return MappingProxyType(items)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return b""
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 @contextlib.contextmanager

@@ -225,12 +225,17 @@ def save_schema(store: Store, key: str, schema: Schema) -> None:
     store.save(SCHEMA, key, schema, pickler=_SchemaPickler)
 
 
-def latest_schema(store: Store, keys: Sequence[str], before: int) -> tuple[Schema | None, int]:
-    """The schema model after the latest unit before `before` that has a snapshot, and the unit after it."""
+def latest_snapshot(store: Store, keys: Sequence[str], before: int) -> int:
+    """The number of units the latest schema snapshot before units[before] follows (0: none)."""
     for i in range(before - 1, -1, -1):
         if store.has(SCHEMA, keys[i]):
-            schema: Schema | None = store.load(SCHEMA, keys[i])
-            if schema is not None:
-                return schema, i + 1
-    return None, 0
+            return i + 1
+    return 0
 
+
+def load_schema(store: Store, keys: Sequence[str], after: int) -> Schema | None:
+    """The schema model kept after units[:after] (`latest_snapshot`), or None (none, or unreadable)."""
+    if after == 0:
+        return None
+    schema: Schema | None = store.load(SCHEMA, keys[after - 1])
+    return schema

@@ -8,7 +8,9 @@ with the standard library only, that the next run with the same command line wou
                         names the sources look for above them (pyproject.toml, manage.py, sqitch.plan, ...);
                         the state of those directories and names on its own (a new migration is a miss
                         before any file is read); the key of the shares its report is made of, if it is
-                        (foreshock.cache.shares: read on another thread while such a run starts up)
+                        (foreshock.cache.shares: read on another thread while such a run starts up); the
+                        key of the latest schema snapshot in its history (restored by a helper process while
+                        such a run finds its migrations: foreshock.analysis)
     fasto[H(command, foreshock's and pglast's code, the current state of every input in the manifest)]
         = the key of the run's output entry: (stdout, or where the shares keep it; stderr; exit code)
 
@@ -39,7 +41,7 @@ from foreshock.cache.shares import join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import IO, Any
 
 __all__ = [
@@ -52,7 +54,7 @@ MANIFEST, OUTPUT = "fastm", "fasto"
 # after the inputs are read); the fast path's OUTPUT entry names it.
 OUTPUT_ENTRY = "output"
 # Bumped when the manifest, the output entry or what the key covers change.
-_VERSION = "fast-2"
+_VERSION = "fast-3"
 # Names the sources check for by existence alone, in the ancestors of what they read: the configuration
 # (pyproject.toml), the kind of a project (manage.py, alembic.ini, env.py), and the layouts that look above
 # their directory (sqitch, refinery's Cargo.toml, synapse's schema root).
@@ -174,6 +176,8 @@ class Recorder:
         # Paths the sources looked at by existence alone (`probe`): a migration its tool names but whose
         # file is missing, which a run answered from here must see appear.
         self.probed: set[str] = set()
+        # The key of the latest schema snapshot in the run's history (`snapshot`); "" when none is known.
+        self.snapshot = ""
 
     def exclude(self, store: Store) -> None:
         """Not watched from now on, nor kept: the store's entries (what is under its root), and the store's
@@ -264,6 +268,13 @@ def probe(path: str) -> None:
     whose file is missing): the answer kept for the run holds whether it is there."""
     if _current:
         _current[-1].probed.add(os.path.abspath(path))
+
+
+def snapshot(key: str) -> None:
+    """The key of the latest schema snapshot in this run's history (the one it restored or kept): a run over
+    the same history and more restores it in a helper process while it starts (foreshock.analysis)."""
+    if _current:
+        _current[-1].snapshot = key
 
 
 def stop(recorder: Recorder) -> None:
@@ -362,7 +373,7 @@ def save(
     kept = _unmarshal(store.read(OUTPUT_ENTRY, output))
     joined = kept[0] if isinstance(kept, tuple) and len(kept) == 3 else None
     parts = joined[0] if isinstance(joined, tuple) and len(joined) == 2 and isinstance(joined[0], str) else ""
-    manifest = (files_read, sorted(dirs), sorted(probes), places, parts)
+    manifest = (files_read, sorted(dirs), sorted(probes), places, parts, recorder.snapshot)
     command = command_key(argv)
     key = digest(command, code_fingerprint(), _state(places, files_read, recorder.read))
     store.write(OUTPUT, key, marshal.dumps(output))
@@ -412,9 +423,11 @@ def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def lookup(argv: Sequence[str]) -> Output | None:
+def lookup(argv: Sequence[str], helper: Callable[[Store, str], None] | None = None) -> Output | None:
     """The kept (stdout, stderr, exit code) of this command line when nothing it depends on changed; None:
-    run normally."""
+    run normally. helper: called, when a directory of the history changed (most often: a new migration),
+    with the store and the key of the schema snapshot the run that kept the output restored or kept (the
+    one a run over the same history and more restores), before any other thread starts."""
     root = store_dir(argv)
     if root is None or any(arg.partition("=")[0] in _UNWATCHED for arg in argv):
         return None
@@ -423,15 +436,18 @@ def lookup(argv: Sequence[str]) -> Output | None:
     manifest = _unmarshal(store.read(MANIFEST, command))
     if not (
         isinstance(manifest, tuple)
-        and len(manifest) == 5
+        and len(manifest) == 6
         and all(_strings(m) for m in manifest[:3])
         and all(isinstance(m, str) for m in manifest[3:])
     ):
         return None
-    files, dirs, probes, places, parts = manifest
+    files, dirs, probes, places, parts, schema = manifest
     if _places(dirs, probes) != places:
         # A directory's entries or a probed name changed (no file need be read to know): most often a new
-        # migration after the history the kept report covers, whose shares the run will read.
+        # migration after the history the kept report covers, whose shares the run will read, and whose
+        # schema snapshot it will restore.
+        if schema and helper is not None:
+            helper(store, schema)
         if parts:
             _prefetch(store, parts)
         return None
