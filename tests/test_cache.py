@@ -844,7 +844,7 @@ def test_window_verdict_of_statements_read_back_from_the_cache_is_the_cold_one(
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-@pytest.mark.parametrize("case", ["helped", "another-snapshot", "helper-fails"])
+@pytest.mark.parametrize("case", ["helped", "another-snapshot", "helper-fails", "no-idle-core"])
 def test_a_new_migration_is_analysed_by_the_helper_holding_the_last_snapshot_or_by_the_run(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -857,24 +857,29 @@ def test_a_new_migration_is_analysed_by_the_helper_holding_the_last_snapshot_or_
     resume = analysis._resume
 
     def resumed(*a: object) -> object:
-        if os.getpid() != parent:
-            calls_in_child.append(1)
-            if case == "helper-fails":
-                raise MemoryError("the helper's analysis")  # the run does it itself
+        if os.getpid() != parent and case == "helper-fails":
+            raise MemoryError("the helper's analysis")  # the run does it itself
         return resume(*a)  # type: ignore[arg-type]
 
-    calls_in_child: list[int] = []
     monkeypatch.setattr(analysis, "_resume", resumed)
-    started: list[str] = []
+    monkeypatch.setattr(fast, "_idle_core", lambda: case != "no-idle-core")
+    assert fast.lookup(["check", *args]) is None
+    # The snapshot the last run kept: the one this history and more starts from; none on a busy machine.
+    if case == "no-idle-core":
+        assert not fast._SNAPSHOT
+    else:
+        assert len(fast._SNAPSHOT) == 1
+        assert Store(tmp_path / "cache").has(entries.SCHEMA, fast._SNAPSHOT[0][1])
+    if case == "another-snapshot":
+        fast._SNAPSHOT[0] = (fast._SNAPSHOT[0][0], "0" * 40)
+    forked: list[int] = []
+    start_helper = analysis.start_helper
 
-    def helper(store: Store, key: str) -> None:
-        started.append(key)
-        analysis.start_helper(store, "0" * 40 if case == "another-snapshot" else key)
+    def started(store: Store) -> None:
+        start_helper(store)
+        forked.append(len(analysis._HELPERS))
 
-    assert fast.lookup(["check", *args], helper=helper) is None
-    # The snapshot the last run kept: the one this history and more starts from.
-    assert len(started) == 1 and Store(tmp_path / "cache").has(entries.SCHEMA, started[0])
-    assert len(analysis._HELPERS) == 1
+    monkeypatch.setattr(analysis, "start_helper", started)
     in_parent: list[int] = []
     load_schema = entries.load_schema
 
@@ -882,8 +887,9 @@ def test_a_new_migration_is_analysed_by_the_helper_holding_the_last_snapshot_or_
         in_parent.append(1)
         return load_schema(*a)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(entries, "load_schema", loaded)  # the child was forked before: not patched there
+    monkeypatch.setattr(entries, "load_schema", loaded)  # the child runs only what the parent hands it
     warm = _cli(*args)
+    assert forked == [int(case != "no-idle-core")]
     assert warm == _cli(*_no_cache(args))
     assert warm[0] == 2 and "not analysed" in warm[1] + warm[2]
     assert not analysis._HELPERS

@@ -15,7 +15,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from foreshock.cache import Store
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -41,7 +40,7 @@ def _main(args: list[str]) -> None:
     from foreshock.cache.fast import emit, lookup
 
     try:
-        kept = lookup(args, helper=_helper)
+        kept = lookup(args)
     except OSError:
         kept = None  # e.g. the working directory has gone: the normal run says what is wrong
     except Exception as e:  # as loud as the CLI's own last line of defence
@@ -69,14 +68,6 @@ def _main(args: list[str]) -> None:
         cli_main(args)
     finally:
         record_code.save()
-
-
-def _helper(store: Store, snapshot: str) -> None:
-    # The history changed since the kept run: its schema snapshot is restored by a child process while this
-    # one imports the command line and finds the migrations (foreshock.analysis).
-    from foreshock.analysis import start_helper
-
-    start_helper(store, snapshot)
 
 
 if __name__ == "__main__":

@@ -279,13 +279,17 @@ class _Helper:
 _HELPERS: list[_Helper] = []
 
 
-def start_helper(store: Store, key: str) -> None:
-    """Start restoring the schema snapshot under `key` in a child process (`_Helper`); `_cached` hands it
-    the units after the snapshot if it turns out to be the one the run needs. Called before any other thread
-    starts (the entry point does, when it finds that the history a kept run read has changed). Nothing
-    where processes cannot be forked; a helper that fails in any way leaves `_cached` to do its work."""
-    if not hasattr(os, "fork") or _HELPERS:
+def start_helper(store: Store) -> None:
+    """When this process's entry point found that the history a kept run read has changed, start restoring
+    that run's schema snapshot (foreshock.cache.fast.warm_snapshot) in a child process (`_Helper`): `_cached`
+    hands it the units after the snapshot if it is the one the run needs. Nothing where processes cannot be
+    forked; a helper that fails in any way leaves `_cached` to do its work."""
+    from foreshock.cache import fast
+
+    key = fast.warm_snapshot(store)
+    if key is None or not hasattr(os, "fork") or _HELPERS:
         return
+    fast.settle_prefetch()  # no other thread runs when this process forks
     from_parent, to_child = os.pipe()
     from_child, to_parent = os.pipe()
     try:

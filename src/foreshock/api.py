@@ -205,6 +205,11 @@ def prepare_check(
     """check's first half: find, render and load the migrations (see check); with a cache store, Django and
     Alembic migrations whose history did not change are not rendered again."""
     settings = settings or Settings()
+    if cache is not None:
+        from foreshock.analysis import start_helper
+
+        # When the history changed since a kept run, its schema snapshot is restored meanwhile.
+        start_helper(cache)
     history = load_schema_files([os.fspath(s) for s in schema])
     loaded = discover(_paths(paths), since=since, options=settings.sources, cache=cache)
     return PreparedCheck(settings, loaded, history)

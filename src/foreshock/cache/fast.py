@@ -41,7 +41,7 @@ from foreshock.cache.shares import join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
     from typing import IO, Any
 
 __all__ = [
@@ -383,6 +383,8 @@ def save(
 
 # (store root, shares key, the thread reading them, [what it read]) of the one prefetch a process makes.
 _PREFETCH: list[tuple[str, str, Any, list[Any]]] = []
+# (store root, key of a schema snapshot) the lookup of this process found (`warm_snapshot`).
+_SNAPSHOT: list[tuple[str, str]] = []
 
 
 def _prefetch(store: Store, key: str) -> None:
@@ -419,15 +421,42 @@ def prefetched(store: Store, key: str) -> Any:
     return got[0] if got else None
 
 
+def warm_snapshot(store: Store) -> str | None:
+    """The key of the schema snapshot that the run which kept this command's output restored or kept (the
+    one a run over the same history and more starts from), when this process's lookup found the history
+    changed (most often: a new migration); once per process."""
+    if not _SNAPSHOT or _SNAPSHOT[0][0] != store.root_dir:
+        return None
+    return _SNAPSHOT.pop()[1]
+
+
+def _idle_core() -> bool:
+    """Whether a core is idle now: fewer tasks are running (this one among them) than this process may run
+    on (Linux's /proc/loadavg; elsewhere, whether there is more than one core). A helper process pays only
+    on an idle core: on a busy machine it would only add the cost of forking."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        running = 1
+    return running < cores
+
+
+def settle_prefetch() -> None:
+    """Wait for the prefetch's thread to end (what it read stays for `prefetched`): before this process
+    forks, no other thread runs."""
+    if _PREFETCH:
+        _PREFETCH[0][2].join()
+
+
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def lookup(argv: Sequence[str], helper: Callable[[Store, str], None] | None = None) -> Output | None:
+def lookup(argv: Sequence[str]) -> Output | None:
     """The kept (stdout, stderr, exit code) of this command line when nothing it depends on changed; None:
-    run normally. helper: called, when a directory of the history changed (most often: a new migration),
-    with the store and the key of the schema snapshot the run that kept the output restored or kept (the
-    one a run over the same history and more restores), before any other thread starts."""
+    run normally."""
     root = store_dir(argv)
     if root is None or any(arg.partition("=")[0] in _UNWATCHED for arg in argv):
         return None
@@ -446,10 +475,10 @@ def lookup(argv: Sequence[str], helper: Callable[[Store, str], None] | None = No
         # A directory's entries or a probed name changed (no file need be read to know): most often a new
         # migration after the history the kept report covers, whose shares the run will read, and whose
         # schema snapshot it will restore.
-        if schema and helper is not None:
-            helper(store, schema)
         if parts:
             _prefetch(store, parts)
+        if schema and _idle_core():
+            _SNAPSHOT[:] = [(store.root_dir, schema)]
         return None
     output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(places, files))))
     return read_output(store, output) if isinstance(output, str) else None
