@@ -322,17 +322,25 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
 
         with _loading():
             schema = store.load(entries.SCHEMA, key)
-        # What analysing needs, imported while the parent is still finding the migrations.
+        if schema is None:
+            return  # replies None: the parent restores a snapshot itself
+        # What analysing needs, imported while the parent is still finding the migrations: the model, then
+        # the rules' modules (each imported when first needed otherwise) until the work comes.
+        import importlib
+        import select
+
         import foreshock.core.analyze
         import foreshock.core.sql
-        import foreshock.rules  # noqa: F401
+        from foreshock.rules.registry import RULE_MODULES
 
+        for name in RULE_MODULES:
+            if select.select([receive], [], [], 0)[0]:
+                break
+            importlib.import_module(f"foreshock.rules.{name}")
         with os.fdopen(receive, "rb") as fh:
             work = pickle.load(fh)
-        if schema is not None:
-            units, settings, keys, done, first = work
-            fresh = _resume(units, settings, store, keys, done, first, schema)
-            reply = len(fresh)
+        units, settings, keys, done, first = work
+        reply = len(_resume(units, settings, store, keys, done, first, schema))
     except BaseException:  # noqa: BLE001 -- the parent does the work itself, and meets any error there
         reply = None
     finally:

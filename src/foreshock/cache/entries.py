@@ -26,7 +26,6 @@ import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from foreshock.core.facts import forget_lone_rewrites
 from foreshock.core.model import FileAnalysis, Finding, Statement
 from foreshock.core.records import StandIn
 from foreshock.errors import ForeshockError
@@ -178,6 +177,9 @@ _REWRITE = _FINDING_FIELDS.index("rewrite")
 def save_file(
     store: Store, key: str, fa: FileAnalysis, findings: tuple[Finding, ...], errors: tuple[Any, ...]
 ) -> None:
+    # Imported here: a run whose new files a helper process analyses reads entries but never writes one.
+    from foreshock.core.facts import forget_lone_rewrites
+
     rewrites = {i: f.rewrite for i, f in enumerate(findings) if f.rewrite is not None}
     rows = tuple(
         tuple(None if n == _REWRITE else getattr(f, name) for n, name in enumerate(_FINDING_FIELDS))
