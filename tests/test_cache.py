@@ -3,6 +3,7 @@ analyses only what follows the first change; corrupt entries, concurrent runs an
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -912,3 +913,54 @@ def test_the_entry_point_with_a_new_migration_prints_the_cold_output(
     done = subprocess.run([sys.executable, "-m", "foreshock", "check", *args], capture_output=True,
                           text=True, env=env, check=False, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == _cli(*_no_cache(args))
+
+
+def test_a_schema_snapshot_reads_back_every_field_of_every_record(tmp_path: Path) -> None:
+    from foreshock.analysis import schema_model
+    from foreshock.cache import entries
+    from foreshock.core.model import MigrationUnit
+
+    sql = (
+        "CREATE TYPE mood AS ENUM ('ok', 'sad');\nCREATE SEQUENCE counter;\n"
+        "CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(80) NOT NULL DEFAULT lower('X'),\n"
+        "  mood mood, n int GENERATED ALWAYS AS IDENTITY, UNIQUE (email));\n"
+        "CREATE UNLOGGED TABLE orders (id bigserial, customer_id bigint REFERENCES customers ON DELETE CASCADE,\n"
+        "  total numeric(12, 2) CHECK (total > 0), created timestamptz DEFAULT now()) PARTITION BY RANGE (id);\n"
+        "CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (0) TO (100);\n"
+        "CREATE TABLE orders_rest PARTITION OF orders DEFAULT;\n"
+        "CREATE INDEX orders_customer ON orders USING hash (customer_id) WHERE total > 10;\n"
+        "ALTER TABLE customers ADD CONSTRAINT email_set CHECK (email IS NOT NULL) NOT VALID;\n"
+        "CREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(total) FROM orders GROUP BY 1;\n"
+        "CREATE TRIGGER touch BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION touch();\n"
+    )
+    model = schema_model([MigrationUnit("schema.sql", sql)], [])
+    store = Store(tmp_path / "cache")
+    entries.save_schema(store, "k" * 40, model)
+    back = entries.load_schema(store, ["k" * 40], 1)
+    assert back is not None
+
+    def fields(record: object) -> dict[str, object]:
+        out = {}
+        for f in dataclasses.fields(record):  # type: ignore[arg-type]
+            value = getattr(record, f.name)
+            if f.name in ("default_node", "query"):
+                value = repr(value)
+            elif isinstance(value, dict):
+                value = {k: fields(v) if dataclasses.is_dataclass(v) else v for k, v in value.items()}
+            out[f.name] = value
+        return out
+
+    assert set(back.tables) == set(model.tables) and len(model.tables) >= 5
+    for name, table in model.tables.items():
+        assert fields(back.tables[name]) == fields(table), name
+    assert {n: fields(i) for n, i in back.indexes.items()} == {n: fields(i) for n, i in model.indexes.items()}
+    assert {n: fields(e) for n, e in back.enums.items()} == {n: fields(e) for n, e in model.enums.items()}
+    assert back.sequences.keys() == model.sequences.keys()
+    # Read back, the snapshot's records share one index object between their table and the schema, as built.
+    orders = back.tables["public.orders"]
+    assert orders.indexes and all(back.indexes[n] is i for n, i in orders.indexes.items())
+    # Fields at their default are left out of the snapshot and read from the class.
+    column = back.tables["public.customers"].columns["mood"]
+    assert "identity" not in column.__dict__ and column.identity is None
+    column.identity = "a"  # an instance's own value from then on
+    assert back.tables["public.customers"].columns["email"].identity is None
