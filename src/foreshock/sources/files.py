@@ -138,7 +138,13 @@ def read_sql(path: str, *, history: bool = False, name: str = "") -> MigrationUn
         return InputError(
             f"not valid UTF-8 (byte 0x{body[err.start]:02x}); save the file as UTF-8", path, line, col
         )
-    return MigrationUnit(path=path, text=text, name=name or Path(path).name, history=history)
+    return MigrationUnit(path=path, text=text, name=name or _file_name(path), history=history)
+
+
+def _file_name(path: str) -> str:
+    """Path(path).name, without building a Path for the usual name (a history's hundreds of files)."""
+    base = os.path.basename(path)
+    return base if base not in ("", ".") else Path(path).name
 
 
 def _statement_count(text: str) -> int:
@@ -209,10 +215,13 @@ def _load_entry(entry: Entry, history: bool, options: SourceSettings, out: Loade
         return sections.syntax
     for kind, n in sections.skipped.items():
         out.skipped[kind] += n
-    unit = replace(
-        result,
+    # Built anew rather than through dataclasses.replace (hundreds of files).
+    unit = MigrationUnit(
+        path=result.path,
         text=sections.forward,
+        name=result.name,
         transactional=_transactional(entry, sections, sections.forward, options),
+        history=result.history,
         migration_lines=tuple(sections.starts),
     )
     if not _has_sql(unit.text) and not unit.history:

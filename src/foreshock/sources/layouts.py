@@ -201,12 +201,13 @@ def detect_layout(directory: str) -> tuple[str, str]:
     heads = {f: _head(os.path.join(directory, f)) for f in files[:200]}
     # Every marker line holds its word (as sources.sections reads them): most heads are ruled out without
     # matching line by line.
-    lowered = [(h, h.lower()) for h in heads.values()]
+    # (and each is a `--` comment line: a head without one is not even lowered)
+    lowered = [(h, h.lower()) for h in heads.values() if "--" in h]
     if any("+goose" in low and _GOOSE_UP.search(h) for h, low in lowered):
         return "goose", "-- +goose Up"
     if any("migrate:" in low and _DBMATE_UP.search(h) for h, low in lowered):
         return "dbmate", "-- migrate:up"
-    if any(re.match(r"^\s*--\s*liquibase\s+formatted\s+sql\b", h, re.IGNORECASE) for h in heads.values()):
+    if any(re.match(r"^\s*--\s*liquibase\s+formatted\s+sql\b", h, re.IGNORECASE) for h, _low in lowered):
         return "liquibase", "--liquibase formatted sql"
     if any(_FLYWAY.match(f) and f[0] in "VvUuBb" for f in files) or any(
         _FLYWAY.match(f) for _r, _d, fs in os.walk(directory) for f in fs

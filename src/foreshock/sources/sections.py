@@ -80,7 +80,8 @@ def split_sections(text: str) -> Sections:
     runs forward)."""
     # Every marker line holds its word: most files are ruled out without matching line by line (nor
     # splitting them into lines).
-    low = text.lower()
+    # Every marker is a `--` comment line, so a file without one is ruled out without lowering it.
+    low = text.lower() if "--" in text else ""
     if not any(word in low for word in _MARKER_WORDS):
         plain = Sections(forward=text)
         if "{{" in text:
