@@ -221,6 +221,7 @@ def _cached(
 
     fast.snapshot(keys[-1] if len(units) - first >= _SNAPSHOT_EVERY else keys[first - 1] if first else "")
     store.prune()
+    assert schema_errors is not None  # read, or made with the model above
     return Analysed(outcomes, schema_errors, sum(not u.history for u in units[done:]))
 
 
@@ -329,8 +330,7 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
         import importlib
         import select
 
-        import foreshock.core.analyze
-        import foreshock.core.sql
+        import foreshock.core.analyze  # noqa: F401
         from foreshock.rules.registry import RULE_MODULES
 
         for name in RULE_MODULES:
@@ -341,7 +341,7 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
             work = pickle.load(fh)
         units, settings, keys, done, first = work
         reply = len(_resume(units, settings, store, keys, done, first, schema))
-    except BaseException:  # noqa: BLE001 -- the parent does the work itself, and meets any error there
+    except BaseException:  # the parent does the work itself, and meets any error there
         reply = None
     finally:
         try:
@@ -351,7 +351,12 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
 
 
 def _helped(
-    units: Sequence[MigrationUnit], settings: Settings, store: Store, keys: Sequence[str], done: int, first: int
+    units: Sequence[MigrationUnit],
+    settings: Settings,
+    store: Store,
+    keys: Sequence[str],
+    done: int,
+    first: int,
 ) -> list[FileOutcome] | None:
     """The outcomes of units[done:] from the helper, when it holds the model after units[:first] of this
     store (read back from the entries it kept); None: do it here."""
@@ -403,7 +408,9 @@ def _dumps(work: object) -> bytes | None:
     buf = io.BytesIO()
     pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
     # The settings' severities are a read-only view of a dict.
-    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: lambda m: (_read_only, (dict(m),))}
+    pickler.dispatch_table = {
+        **copyreg.dispatch_table, MappingProxyType: lambda m: (_read_only, (dict(m),))
+    }
     try:
         pickler.dump(work)
     except (pickle.PicklingError, TypeError, AttributeError):
@@ -418,7 +425,7 @@ def _read_only(items: dict[Any, Any]) -> Any:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(fd, 65536)

@@ -75,9 +75,8 @@ def _schema_dispatch() -> dict[type, Any]:
 
         records = (schema.Table, schema.Column, schema.Index, schema.Constraint, schema.Trigger, schema.Enum,
                    schema.Sequence_)
-        _SCHEMA_DISPATCH.update(
-            {**copyreg.dispatch_table, **node_reducers(), **{cls: _without_defaults(cls) for cls in records}}
-        )
+        reducers: dict[type, Any] = {cls: _without_defaults(cls) for cls in records}
+        _SCHEMA_DISPATCH.update({**copyreg.dispatch_table, **node_reducers(), **reducers})
     return _SCHEMA_DISPATCH
 
 
@@ -98,7 +97,7 @@ def _without_defaults(cls: type) -> Any:
         if state is None:
             return record.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
         kept = {k: v for k, v in state.items() if not (k in defaults and _same(v, defaults[k]))}
-        return copyreg.__newobj__, (cls,), kept
+        return copyreg.__newobj__, (cls,), kept  # type: ignore[attr-defined]
 
     return reduce
 
