@@ -18,7 +18,7 @@ import gc
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from foreshock.core.model import FileAnalysis, Finding, MigrationUnit, StatementAnalysis
 from foreshock.errors import InputError
@@ -202,7 +202,7 @@ def _cached(
         return Analysed(outcomes, schema_errors, 0)
 
     first = entries.latest_snapshot(store, keys, done)
-    fresh = _helped(units, settings, store, keys, done, first) if schema_errors is not None else None
+    fresh = _helped(_Work(units, settings, keys, done, first), store) if schema_errors is not None else None
     if fresh is None:
         with _loading():
             schema = entries.load_schema(store, keys, first)
@@ -215,7 +215,7 @@ def _cached(
             if schema_errors is None:
                 schema_errors = errors
                 store.save(entries.BASE, base, errors)
-        fresh = _resume(units, settings, store, keys, done, first, schema)
+        fresh = _resume(_Work(units, settings, keys, done, first), store, schema)
     outcomes.extend(fresh)
     from foreshock.cache import fast
 
@@ -225,18 +225,23 @@ def _cached(
     return Analysed(outcomes, schema_errors, sum(not u.history for u in units[done:]))
 
 
-def _resume(
-    units: Sequence[MigrationUnit],
-    settings: Settings,
-    store: Store,
-    keys: Sequence[str],
-    done: int,
-    first: int,
-    schema: Schema,
-) -> list[FileOutcome]:
-    """The outcomes of units[done:], analysed from `schema` (the model after units[:first]) and kept in
-    `store`, with the model after the last unit when enough units follow `first`."""
+class _Work(NamedTuple):
+    """What is left of a cached run: the outcomes of units[done:] (keys: the units' keys in the chain),
+    from the schema model after units[:first]."""
+
+    units: Sequence[MigrationUnit]
+    settings: Settings
+    keys: Sequence[str]
+    done: int
+    first: int
+
+
+def _resume(work: _Work, store: Store, schema: Schema) -> list[FileOutcome]:
+    """The outcomes of the work's units, analysed from `schema` and kept in `store`, with the model after
+    the last unit when enough units follow the snapshot the work starts from."""
     from foreshock.cache import entries
+
+    units, settings, keys, done, first = work
 
     _replay(units[first:done], schema)
     fresh = _run(units[done:], settings, schema)
@@ -339,8 +344,7 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
             importlib.import_module(f"foreshock.rules.{name}")
         with os.fdopen(receive, "rb") as fh:
             work = pickle.load(fh)
-        units, settings, keys, done, first = work
-        reply = len(_resume(units, settings, store, keys, done, first, schema))
+        reply = len(_resume(work, store, schema))
     except BaseException:  # the parent does the work itself, and meets any error there
         reply = None
     finally:
@@ -350,25 +354,18 @@ def _serve(store: Store, key: str, receive: int, send: int) -> None:
             os._exit(0)
 
 
-def _helped(
-    units: Sequence[MigrationUnit],
-    settings: Settings,
-    store: Store,
-    keys: Sequence[str],
-    done: int,
-    first: int,
-) -> list[FileOutcome] | None:
-    """The outcomes of units[done:] from the helper, when it holds the model after units[:first] of this
-    store (read back from the entries it kept); None: do it here."""
+def _helped(work: _Work, store: Store) -> list[FileOutcome] | None:
+    """The outcomes of the work's units from the helper, when it holds the model after units[:first] of
+    this store (read back from the entries it kept); None: do it here."""
     if not _HELPERS:
         return None
     helper = _HELPERS.pop()
+    units, settings, keys, done, first = work
     try:
         if first == 0 or helper.root != store.root_dir or helper.key != keys[first - 1]:
             return None
         # In the child's terms: the units from the snapshot on, the first of them after it.
-        work = (list(units[first:]), settings, list(keys[first:]), done - first, 0)
-        data = _dumps(work)
+        data = _dumps(_Work(list(units[first:]), settings, list(keys[first:]), done - first, 0))
         if data is None:
             return None
         try:
