@@ -966,3 +966,12 @@ def test_a_schema_snapshot_reads_back_every_field_of_every_record(tmp_path: Path
     assert "identity" not in column.__dict__ and column.identity is None
     column.identity = "a"  # an instance's own value from then on
     assert back.tables["public.customers"].columns["email"].identity is None
+
+
+@pytest.mark.skipif(not Path("/proc/loadavg").exists(), reason="no /proc/loadavg")
+def test_a_helper_is_asked_for_only_with_a_core_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This process is running while it asks: with one core there is never one idle.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert fast._idle_core() is False
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(100_000)), raising=False)
+    assert fast._idle_core() is True
