@@ -11,7 +11,6 @@ Only plain and flyway look into subdirectories, as those tools do.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from collections.abc import Callable
@@ -296,6 +295,8 @@ def _manifest(directory: str) -> list[str] | None:
     if not os.path.isfile(path):
         return None
     try:
+        import json  # only for a directory that has the manifest
+
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None

@@ -11,13 +11,11 @@ context is asked for explicitly).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.parsers import expat
 
 from foreshock.errors import InputError
 from foreshock.sources.listing import Entry, Listing, name_some
@@ -77,6 +75,9 @@ class _Node:
 
 
 def _parse_xml(path: str, data: bytes) -> list[_Node]:
+    # The XML and JSON readers are imported when a changelog is read: every directory is looked at for one.
+    from xml.parsers import expat
+
     parser = expat.ParserCreate(namespace_separator="}")
     stack: list[_Node] = [_Node("root", {}, 0)]
 
@@ -157,6 +158,8 @@ def _parse(path: str) -> list[_Node]:
         return _parse_xml(path, data)
     text = data.decode("utf-8", errors="replace")
     if path.lower().endswith(".json"):
+        import json
+
         try:
             doc: Any = json.loads(text)
         except ValueError as err:
