@@ -863,8 +863,16 @@ def test_a_new_migration_is_analysed_by_the_helper_holding_the_last_snapshot_or_
         return resume(*a)  # type: ignore[arg-type]
 
     monkeypatch.setattr(analysis, "_resume", resumed)
-    monkeypatch.setattr(fast, "_idle_core", lambda: case != "no-idle-core")
+    read_ahead: list[int] = []
+
+    def idle() -> bool:
+        # Asked before the read-ahead's thread starts, which would count itself as a running task.
+        read_ahead.append(len(fast._PREFETCH))
+        return case != "no-idle-core"
+
+    monkeypatch.setattr(fast, "_idle_core", idle)
     assert fast.lookup(["check", *args]) is None
+    assert read_ahead == [0] and len(fast._PREFETCH) == 1
     # The snapshot the last run kept: the one this history and more starts from; none on a busy machine.
     if case == "no-idle-core":
         assert not fast._SNAPSHOT

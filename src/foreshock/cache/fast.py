@@ -475,10 +475,11 @@ def lookup(argv: Sequence[str]) -> Output | None:
         # A directory's entries or a probed name changed (no file need be read to know): most often a new
         # migration after the history the kept report covers, whose shares the run will read, and whose
         # schema snapshot it will restore.
-        if parts:
-            _prefetch(store, parts)
+        # Whether a core is idle is asked before the read-ahead's thread starts (it would count itself).
         if schema and _idle_core():
             _SNAPSHOT[:] = [(store.root_dir, schema)]
+        if parts:
+            _prefetch(store, parts)
         return None
     output = _unmarshal(store.read(OUTPUT, digest(command, code_fingerprint(), _state(places, files))))
     return read_output(store, output) if isinstance(output, str) else None
