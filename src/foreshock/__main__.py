@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: exits 0, 1 or 2, as foreshock.cli.main."""
     args = list(sys.argv[1:] if argv is None else argv)
