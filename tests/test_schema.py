@@ -142,6 +142,38 @@ def test_partitions_views_enums_and_search_path() -> None:
     assert s.resolve("public.x") == "public.x"
 
 
+def test_resolve_range_vars_follows_the_search_path_and_what_exists() -> None:
+    """A table's name in a statement resolves as PostgreSQL resolves it at that point of the history: the
+    answers given without looking at the model (qualified names, a one-schema search_path) must agree with
+    the ones that look (a pg_ name, a search_path of several schemas) as tables come and go."""
+
+    def rv(sql_text: str) -> object:
+        return parse(sql_text).statements[0].node.relation
+
+    def run(s: Schema, text: str) -> None:
+        for stmt in parse(text).statements:
+            s.apply(stmt.node)
+
+    s = build("CREATE TABLE pg_mine (id int);", "CREATE TABLE app.ev (id int);")
+    assert s.resolve(rv("DELETE FROM x")) == "public.x"
+    assert s.resolve(rv("DELETE FROM app.x")) == "app.x"
+    assert s.resolve(rv("DELETE FROM ev")) == "public.ev"
+    assert s.resolve(rv("DELETE FROM pg_mine")) == "public.pg_mine"
+    assert s.resolve(rv("DELETE FROM pg_class")) == "pg_catalog.pg_class"
+    run(s, "SET search_path TO other, app")
+    assert s.resolve(rv("DELETE FROM ev")) == "app.ev"
+    assert s.resolve(rv("DELETE FROM nowhere")) == "other.nowhere"
+    run(s, "SET search_path TO app")
+    assert s.resolve(rv("DELETE FROM ev")) == "app.ev"
+    assert s.resolve(rv("DELETE FROM pg_mine")) == "pg_catalog.pg_mine"
+    run(s, "CREATE TABLE pg_mine (id int)")
+    assert s.resolve(rv("DELETE FROM pg_mine")) == "app.pg_mine"
+    s.begin_file(True)  # a new file starts with the default search_path
+    assert s.resolve(rv("DELETE FROM ev")) == "public.ev"
+    run(s, "DROP TABLE pg_mine")
+    assert s.resolve(rv("DELETE FROM pg_mine")) == "pg_catalog.pg_mine"
+
+
 def test_create_table_like_copies_what_it_includes() -> None:
     s = build(
         """

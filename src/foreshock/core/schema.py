@@ -354,9 +354,19 @@ class Schema:
     def resolve(self, name: Any) -> str:
         """Qualified name for a RangeVar, a tuple of name parts or a (possibly dotted) string."""
         if isinstance(name, ast.RangeVar):
+            schema, relname = name.schemaname, name.relname
+            if relname:
+                # What no state of the model can change, said at once: a qualified name, or a name a
+                # one-schema search_path places in that schema whether or not it exists there (only a pg_
+                # name that does not exists falls back to pg_catalog).
+                if schema:
+                    return f"{schema}.{relname}"
+                path = self.search_path
+                if len(path) == 1 and not relname.startswith("pg_"):
+                    return f"{path[0]}.{relname}"
             # The effect model, the statement's facts and the rules all resolve the same names: remembered
             # while the model does not change (every apply, ensure_table and begin_file bumps `changes`).
-            key = (name.schemaname, name.relname)
+            key = (schema, relname)
             if self._resolved_at != self.changes:
                 self._resolved = {}
                 self._resolved_at = self.changes
