@@ -106,6 +106,7 @@ class RuleEngine:
         self._seen_path = ""
         self._seen: tuple[int, Deployment] = (0, Deployment.ONLINE)
         self._unit: MigrationUnit | None = None
+        self._assumed_words: dict[tuple[str, str], str] = {}  # (object, kind) -> what a finding says of it
 
     # -- Visitor protocol -------------------------------------------------------------------------
 
@@ -207,13 +208,13 @@ class RuleEngine:
             # is partial): the finding stands, and says what it rests on.
             said = []
             for t in assumed:
-                if unknown[t] == "index":
-                    name = short_name(t.removeprefix(unknown_index_table("")))
-                    said.append(f"index {name}: not in the schema history, nor its table")
-                elif unknown[t] == "schema":
-                    said.append(f"{t}: none in the schema history")
-                else:
-                    said.append(f"{short_name(t)}: not in the schema history")
+                what = unknown[t]
+                # The same few unknown objects stand under most findings of a long migration: each one's
+                # words are made once per run.
+                words = self._assumed_words.get((t, what))
+                if words is None:
+                    words = self._assumed_words[(t, what)] = _assumed_words(t, what)
+                said.append(words)
             message += f" [{'; '.join(said)}; assumed to exist before the migration (--schema gives it)]"
         stamp = self._stamp.get(rule.id)
         if stamp is None:
@@ -480,3 +481,13 @@ def _rule_by_id(rules: Iterable[IndexedRule], rule_id: str) -> IndexedRule | Non
         if r.id == rule_id:
             return r
     return None
+
+
+def _assumed_words(t: str, what: str) -> str:
+    """What a finding says of an object the history does not know (`what`: its kind, as Effect.unknown)."""
+    if what == "index":
+        name = short_name(t.removeprefix(unknown_index_table("")))
+        return f"index {name}: not in the schema history, nor its table"
+    if what == "schema":
+        return f"{t}: none in the schema history"
+    return f"{short_name(t)}: not in the schema history"
