@@ -99,6 +99,18 @@ class TypeRef:
 
 
 def type_ref(tn: Any) -> TypeRef:
+    global _last_type_ref
+    # The effect model and then the schema model read the same column's type: the last answer is kept with
+    # its node (one tuple, swapped in one assignment, so concurrent analyses never read a mixed entry).
+    last = _last_type_ref
+    if last[0] is tn:
+        return last[1]
+    ref = _type_ref(tn)
+    _last_type_ref = (tn, ref)
+    return ref
+
+
+def _type_ref(tn: Any) -> TypeRef:
     parts = strings(tn.names)
     raw = parts[-1] if parts else "?"
     schema = parts[0] if len(parts) > 1 else None
@@ -128,6 +140,7 @@ def type_ref(tn: Any) -> TypeRef:
 
 
 _TYPE_REFS: dict[TypeRef, TypeRef] = {}
+_last_type_ref: tuple[Any, TypeRef] = (object(), TypeRef("?"))  # no node is that object
 
 
 @dataclass(eq=False, repr=False)
