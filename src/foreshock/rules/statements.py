@@ -91,9 +91,11 @@ def column_constraints(coldef: Any) -> tuple[Any, ...]:
     return tuple(getattr(coldef, "constraints", None) or ())
 
 
-# (statement, schema, schema.changes, retypes, result): five rules ask in turn about the same statement.
-# Keyed on the schema's change counter too, since the holding-lock fix asks again after the whole file.
-_defs_cache: tuple[Any, Any, Any, bool, tuple[tuple[str, str, Any, Any], ...]] = (None, None, None, False, ())
+_ColumnDefs = tuple[tuple[str, str, Any, Any], ...]
+# (statement, schema, schema.changes, result without retypes, result with them): five rules ask in turn about
+# the same statement, some with retypes and some without. Keyed on the schema's change counter too, since the
+# holding-lock fix asks again after the whole file.
+_defs_cache: tuple[Any, Any, Any, _ColumnDefs, _ColumnDefs] = (None, None, None, (), ())
 
 
 def column_defs(stmt: Statement, schema: Any, retypes: bool = False) -> Iterator[tuple[str, str, Any, Any]]:
@@ -101,39 +103,35 @@ def column_defs(stmt: Statement, schema: Any, retypes: bool = False) -> Iterator
     global _defs_cache
     changes = getattr(schema, "changes", None)
     cached = _defs_cache
-    if (
-        changes is not None
-        and cached[0] is stmt
-        and cached[1] is schema
-        and cached[2] == changes
-        and cached[3] == retypes
-    ):
-        return iter(cached[4])
-    out = tuple(_column_defs(stmt, schema, retypes))
+    if changes is not None and cached[0] is stmt and cached[1] is schema and cached[2] == changes:
+        return iter(cached[4] if retypes else cached[3])
+    marked = tuple(_column_defs(stmt, schema))
+    both = tuple(d for d, _ in marked)
+    plain = tuple(d for d, retype in marked if not retype) if any(r for _, r in marked) else both
     if changes is not None:
-        _defs_cache = (stmt, schema, changes, retypes, out)
-    return iter(out)
+        _defs_cache = (stmt, schema, changes, plain, both)
+    return iter(both if retypes else plain)
 
 
-def _column_defs(stmt: Statement, schema: Any, retypes: bool) -> Iterator[tuple[str, str, Any, Any]]:
+def _column_defs(stmt: Statement, schema: Any) -> Iterator[tuple[tuple[str, str, Any, Any], bool]]:
+    """column_defs' answer with retypes, each marked True when it retypes a column (in statement order)."""
     node = stmt.node
     if isinstance(node, ast.CreateStmt) and node.relation is not None:
         table = qualify(schema, node.relation)
         for elt in node.tableElts or ():
             if isinstance(elt, ast.ColumnDef) and elt.typeName is not None:
-                yield table, str(elt.colname), elt.typeName, elt
+                yield (table, str(elt.colname), elt.typeName, elt), False
     elif isinstance(node, ast.AlterTableStmt) and node.relation is not None:
         table = qualify(schema, node.relation)
         for cmd in node.cmds or ():
             if cmd.subtype == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef) and cmd.def_.typeName:
-                yield table, str(cmd.def_.colname), cmd.def_.typeName, cmd.def_
+                yield (table, str(cmd.def_.colname), cmd.def_.typeName, cmd.def_), False
             elif (
-                retypes
-                and cmd.subtype == AT.AT_AlterColumnType
+                cmd.subtype == AT.AT_AlterColumnType
                 and isinstance(cmd.def_, ast.ColumnDef)
                 and cmd.def_.typeName
             ):
-                yield table, str(cmd.name), cmd.def_.typeName, cmd.def_
+                yield (table, str(cmd.name), cmd.def_.typeName, cmd.def_), True
 
 
 def in_transaction(unit: Any, fa: Any, sa: StatementAnalysis) -> bool:
