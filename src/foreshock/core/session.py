@@ -117,6 +117,13 @@ def _const_text(node: Any) -> str | None:
 
 def setting_changes(node: Any) -> Iterator[SettingChange]:
     """The changes to tracked settings one statement makes; RESET ALL / DISCARD ALL reset every one."""
+    # Asked of every statement of a file: the kinds that cannot change a setting answer at once.
+    if node.__class__ not in _SETTING_NODES:
+        return iter(())
+    return _setting_changes(node)
+
+
+def _setting_changes(node: Any) -> Iterator[SettingChange]:
     if isinstance(node, ast.VariableSetStmt):
         if node.kind == VSK.VAR_RESET_ALL:
             yield from (SettingChange(n, None) for n in sorted(TRACKED))
@@ -150,6 +157,9 @@ def setting_changes(node: Any) -> Iterator[SettingChange]:
                 continue
             readable = value if value is not None else UNREADABLE
             yield SettingChange(setting.lower(), readable, str(is_local).lower() == "true")
+
+
+_SETTING_NODES = frozenset({ast.VariableSetStmt, ast.DiscardStmt, ast.SelectStmt})
 
 
 class SessionTracker:

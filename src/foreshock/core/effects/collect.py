@@ -71,7 +71,8 @@ class EffectSet:
             if not unknown and (known is None or known.assumed):
                 unknown = "table"
             acc = self.by_table[table] = _Acc(lock, unknown=unknown)
-        acc.lock = max(acc.lock, lock)
+        elif lock > acc.lock:  # the strongest lock wins (a comparison: max() is a call per effect)
+            acc.lock = lock
         acc.rewrite = acc.rewrite or rewrite
         acc.scan = acc.scan or scan or rewrite
         if reason and reason not in acc.reasons:
